@@ -1,0 +1,150 @@
+#!/bin/sh
+# bb: the one entry point of Bucket Brigade.
+#
+#   ./bb run     set up, build and run the whole system on http://localhost:8080
+#   ./bb test    set up, build and run every test (what CI runs)
+#
+# Every command first makes sure the Debian packages it needs are present
+# (installing them with apt-get when run as root, or printing the exact
+# command otherwise), then configures and builds with CMake into build/.
+set -eu
+
+BB_ROOT=$(cd "$(dirname "$0")" && pwd)
+export BB_ROOT
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+# Packages every command needs: the toolchain and the libraries we link.
+PKGS_BUILD="build-essential cmake pkg-config libfcgi-dev libopus-dev libsndfile1-dev libsamplerate0-dev libcjson-dev"
+# Packages the local stack needs to run.
+PKGS_RUN="nginx"
+# Packages only the tests need: clang for libFuzzer and the sanitizers,
+# sox for test signals, chromium and node for the browser tests, systemd for
+# `systemd-analyze verify`, curl for the smoke checks.
+PKGS_TEST="clang libclang-rt-dev sox chromium nodejs npm systemd curl procps"
+
+usage() {
+    cat <<'EOF'
+usage: ./bb COMMAND [ARGS]
+
+  run          build and run the whole system on http://localhost:${BB_PORT:-8080}
+               (daemon, one worker per core, nginx); Ctrl-C stops it all
+  test         build and run every test: unit, component, integration,
+               browser, fuzz smoke, and the ASan/UBSan and TSan builds
+  test-quick   build and run the tests of the normal build only
+  bench        run the request microbenchmark and the end-to-end load test
+  fuzz [SECS]  run every fuzz target for SECS seconds each (default 300)
+  soak [MIN]   200 simulated singers for MIN minutes (default 30)
+  build        configure and build into build/
+  deps         install the Debian packages (as root) or print the command
+  help         this text
+
+Environment: BB_PORT (default 8080), BB_AUDIO_DIR (default ./audio),
+BB_WORKERS (default: one per core), BB_RUN_DIR (default ./run).
+EOF
+}
+
+missing_pkgs() {
+    out=""
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || out="$out $p"
+    done
+    echo "$out"
+}
+
+ensure_pkgs() {
+    miss=$(missing_pkgs "$@")
+    [ -z "$miss" ] && return 0
+    if [ "$(id -u)" = 0 ]; then
+        echo "bb: installing Debian packages:$miss" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >&2 || true
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends $miss >&2
+    else
+        echo "bb: missing Debian packages:$miss" >&2
+        echo "bb: install them with: sudo apt-get install -y$miss" >&2
+        exit 1
+    fi
+}
+
+# build DIR [cmake args...]: configure (once) and build a tree.
+build_tree() {
+    dir=$1; shift
+    if [ ! -f "$BB_ROOT/$dir/CMakeCache.txt" ]; then
+        cmake -S "$BB_ROOT" -B "$BB_ROOT/$dir" "$@" >/dev/null
+    fi
+    cmake --build "$BB_ROOT/$dir" -j "$JOBS" -- --no-print-directory >"$BB_ROOT/$dir/build.log" 2>&1 || {
+        cat "$BB_ROOT/$dir/build.log" >&2
+        echo "bb: build failed in $dir" >&2
+        exit 1
+    }
+}
+
+ensure_node_modules() {
+    if [ ! -d "$BB_ROOT/node_modules/playwright-core" ]; then
+        echo "bb: installing npm packages for the browser tests" >&2
+        (cd "$BB_ROOT" && npm install --no-audit --no-fund --loglevel=error >&2)
+    fi
+    if [ -x "$BB_ROOT/html/vendor/fetch.sh" ]; then
+        "$BB_ROOT/html/vendor/fetch.sh" >&2
+    fi
+}
+
+cmd=${1:-help}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+    deps)
+        ensure_pkgs $PKGS_BUILD $PKGS_RUN $PKGS_TEST
+        ;;
+    build)
+        ensure_pkgs $PKGS_BUILD
+        build_tree build
+        ;;
+    run)
+        ensure_pkgs $PKGS_BUILD $PKGS_RUN
+        build_tree build
+        if [ -x "$BB_ROOT/html/vendor/fetch.sh" ]; then "$BB_ROOT/html/vendor/fetch.sh" >&2 || true; fi
+        exec "$BB_ROOT/deploy/local-run.sh" "$@"
+        ;;
+    test|test-quick)
+        ensure_pkgs $PKGS_BUILD $PKGS_RUN $PKGS_TEST
+        ensure_node_modules
+        build_tree build
+        status=0
+        echo "== tests: normal build"
+        (cd "$BB_ROOT/build" && ctest --output-on-failure -j "$JOBS" "$@") || status=1
+        if [ "$cmd" = test ]; then
+            echo "== tests: ASan+UBSan build"
+            build_tree build-asan -DBB_SANITIZE=address,undefined -DCMAKE_C_COMPILER=clang
+            (cd "$BB_ROOT/build-asan" && ASAN_OPTIONS=detect_leaks=1 \
+                ctest --output-on-failure -j "$JOBS" -LE 'browser|nosan' "$@") || status=1
+            echo "== tests: TSan build (shared-memory concurrency)"
+            build_tree build-tsan -DBB_SANITIZE=thread -DCMAKE_C_COMPILER=clang
+            (cd "$BB_ROOT/build-tsan" && ctest --output-on-failure -j "$JOBS" -L shm "$@") || status=1
+        fi
+        exit $status
+        ;;
+    bench)
+        ensure_pkgs $PKGS_BUILD $PKGS_RUN
+        build_tree build -DCMAKE_BUILD_TYPE=Release
+        exec "$BB_ROOT/bench/run.sh" "$@"
+        ;;
+    fuzz)
+        ensure_pkgs $PKGS_BUILD clang libclang-rt-dev
+        build_tree build-fuzz -DBB_FUZZ=ON -DCMAKE_C_COMPILER=clang
+        exec "$BB_ROOT/fuzz/run.sh" "$BB_ROOT/build-fuzz" "${1:-300}"
+        ;;
+    soak)
+        ensure_pkgs $PKGS_BUILD $PKGS_RUN
+        build_tree build
+        exec "$BB_ROOT/bench/soak.sh" "${1:-30}"
+        ;;
+    help|-h|--help)
+        usage
+        ;;
+    *)
+        echo "bb: unknown command '$cmd'" >&2
+        usage >&2
+        exit 2
+        ;;
+esac
