@@ -1,0 +1,53 @@
+/*
+ * gain.c - the volume curves and the normalisation.
+ */
+#include <math.h>
+
+#include "gain.h"
+
+float gain_normalise(int32_t k)
+{
+    if (k < 0)
+        k = 0;
+    return (float)(1 + GAIN_PHANTOM) / (float)(k + GAIN_PHANTOM);
+}
+
+bool gain_clamp_friendly(double v, double *out)
+{
+    if (!isfinite(v))
+        return false;
+    if (v < GAIN_FRIENDLY_MIN)
+        v = GAIN_FRIENDLY_MIN;
+    else if (v > GAIN_FRIENDLY_MAX)
+        v = GAIN_FRIENDLY_MAX;
+    *out = v;
+    return true;
+}
+
+double gain_volume(double friendly)
+{
+    double v;
+    if (!gain_clamp_friendly(friendly, &v))
+        return 1.0;
+    return exp(6.908 * v) / 1000.0;
+}
+
+double gain_mic(double friendly)
+{
+    double v;
+    if (!gain_clamp_friendly(friendly, &v))
+        return 1.0;
+    return exp(6.908 * v * 0.5) / exp(6.908 * 0.5);
+}
+
+int16_t gain_to_s16(float x, float full_scale)
+{
+    if (!(x == x))
+        return 0;
+    float y = x * full_scale;
+    if (y >= 32767.0f)
+        return 32767;
+    if (y <= -32768.0f)
+        return -32768;
+    return (int16_t)lrintf(y);
+}

@@ -1,0 +1,311 @@
+/*
+ * segment.h - the shared-memory segment that holds the audio timeline, and
+ * the one API that the daemon and the workers use to create or attach it.
+ *
+ * Layout (offsets from the start, every region 4 KiB aligned, sizes fixed at
+ * creation and computed with overflow checks):
+ *
+ *   seg_header_shared_t   identity (magic, version, sizes, offsets), the
+ *                         daemon's watermark and heartbeat, the control
+ *                         state (a latch: two copies, see snap.h) and the
+ *                         published text blobs (user summary, events,
+ *                         tracks)
+ *   mix ring              acc_cell_t[ring_len]: singers' sum and count
+ *   backing ring          acc_cell32_t[ring_len]: backing track / metronome
+ *   monitor ring          acc_cell32_t[ring_len]: the monitored singer
+ *   user table            seg_user_t[user_cap]
+ *   command lanes         seg_lane_t[lanes], one single-producer queue per
+ *                         worker id, each with lane_cap commands
+ *   chat log              seg_chat_t[chat_cap]
+ *
+ * Everything in the segment is position-independent: offsets and indices,
+ * never pointers.  The per-process handle (seg_t, opaque) holds the mapping,
+ * its descriptor and the pointers derived from the offsets.
+ *
+ * Who writes what (the concurrency contract of ARCHITECTURE.md):
+ *   - the daemon alone writes the header's time and control fields, the
+ *     backing ring, the user table's identity fields, the chat log and the
+ *     consumer index of every lane;
+ *   - workers add into the mix and monitor rings with atomic fetch-add, write
+ *     the activity fields of the users they serve, and produce commands into
+ *     the lane of their worker id;
+ *   - exclusive roles (the daemon, each lane's producer) are held with
+ *     open-file-description locks on the segment's descriptor, which the
+ *     kernel drops when a process dies, so a crashed process never leaves a
+ *     role taken.
+ *
+ * A segment found with an unexpected magic, version or size is refused with
+ * an error saying what was found and what was expected; it is never wiped.
+ */
+#ifndef BB_SEGMENT_H
+#define BB_SEGMENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "accum.h"
+#include "atomics.h"
+#include "song.h"
+
+#define SEG_MAGIC UINT64_C(0x314c544247425542) /* "BUBGBTL1" little-endian */
+#define SEG_VERSION 1
+
+#define SEG_RING_SECONDS_DEFAULT 124
+#define SEG_RING_SECONDS_MIN 16
+#define SEG_RING_SECONDS_MAX 600
+#define SEG_USERS_DEFAULT 8192
+#define SEG_USERS_MAX 65536
+#define SEG_LANES 64                 /* worker ids 0 .. 63 */
+#define SEG_LANE_CAP 256             /* commands queued per lane */
+#define SEG_CHAT_CAP 256             /* chat messages kept */
+
+#define SEG_NAME_MAX 64              /* bytes of a display name, NUL included */
+#define SEG_TEXT_MAX 512             /* bytes of a chat message or command text */
+#define SEG_CTL_WORDS 96             /* 768 bytes of control state */
+#define SEG_BLOB_SUMMARY_MAX 16384
+#define SEG_BLOB_EVENTS_MAX 8192
+#define SEG_BLOB_TRACKS_MAX 16384
+
+/* Error codes: 0 for success, negative values below. */
+enum {
+    SEG_OK = 0,
+    SEG_ESYS = -1,        /* a system call failed; errno says why */
+    SEG_EMAGIC = -2,      /* not a Bucket Brigade segment */
+    SEG_EVERSION = -3,    /* made by another layout version */
+    SEG_ESIZE = -4,       /* sizes in the header disagree with the file */
+    SEG_ENOTREADY = -5,   /* creation never finished */
+    SEG_EPARAM = -6,      /* invalid creation parameters */
+    SEG_ENOENT = -7,      /* no such segment (daemon not started) */
+    SEG_EBUSY = -8,       /* the role is held by another live process */
+    SEG_EMISMATCH = -9,   /* valid, but created with other parameters */
+};
+
+/* Why an operation failed: a code and a sentence for the log. */
+typedef struct {
+    int code;
+    int sys_errno;
+    char msg[256];
+} seg_err_t;
+
+/* The parameters a segment is created with. */
+typedef struct {
+    uint32_t ring_seconds;  /* SEG_RING_SECONDS_MIN .. _MAX */
+    uint32_t user_cap;      /* 16 .. SEG_USERS_MAX */
+} seg_params_t;
+
+/* ---- shared layout ---------------------------------------------------- */
+
+/* A latch: two copies of a value and a sequence number.  The writer (the
+ * daemon alone) bumps seq to odd and rewrites copy 0, then to even and
+ * rewrites copy 1; readers use copy (seq & 1) and retry if seq moved.  A
+ * writer that dies mid-update leaves the other copy whole and seq steady, so
+ * readers never wait on a dead writer. */
+typedef struct {
+    _Atomic uint64_t seq;
+    uint64_t pad_[7];
+    _Atomic uint64_t w[2][SEG_CTL_WORDS];
+} seg_latch_t;
+
+/* A published text (JSON) with a generation; same latch discipline. */
+typedef struct {
+    _Atomic uint64_t seq;
+    uint64_t pad_[7];
+    _Atomic uint64_t gen[2];
+    _Atomic uint64_t len[2];
+    uint32_t cap;            /* bytes per copy, fixed at creation */
+    uint32_t off;            /* offset of copy 0 from the segment start */
+    uint64_t pad2_[2];
+} seg_blob_t;
+
+enum { SEG_BLOB_SUMMARY = 0, SEG_BLOB_EVENTS, SEG_BLOB_TRACKS, SEG_NBLOBS };
+
+typedef struct {
+    /* Identity, written once at creation before `ready`. */
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_size;
+    uint64_t total_size;
+    uint32_t sample_rate;
+    uint32_t ring_len;        /* samples, a multiple of RING_FRAME */
+    uint32_t user_cap;
+    uint32_t lanes;
+    uint32_t lane_cap;
+    uint32_t chat_cap;
+    uint64_t off_mix, off_backing, off_monitor, off_users, off_lanes, off_chat;
+    uint64_t id_key[2];       /* secret key of the public-id hash */
+    int64_t created_clock;
+    _Atomic uint32_t ready;   /* 1 once initialised; release at creation,
+                                 acquire in seg_attach() */
+    uint32_t pad0_[5];
+
+    /* Daemon-written time: its own cache line. */
+    _Atomic int64_t cleared_to;   /* watermark: release by the daemon after
+                                     clearing; acquire by workers in
+                                     tl_watermark() */
+    _Atomic int64_t heartbeat;    /* clock of the daemon's last tick; relaxed
+                                     (status only) */
+    _Atomic int64_t daemon_pid;   /* relaxed (status only) */
+    _Atomic uint64_t daemon_starts; /* relaxed (status only) */
+    _Atomic int64_t chat_head;    /* seq of the newest chat message; release
+                                     by the daemon after writing it, acquire
+                                     by workers in chat_read() */
+    uint64_t pad1_[3];
+
+    seg_latch_t ctl;              /* seg_ctl_t, see snap.h */
+    seg_blob_t blobs[SEG_NBLOBS];
+} seg_header_shared_t;
+
+/* One user slot.  The daemon writes the first part (identity, control), the
+ * worker serving the user writes the second part (activity), on their own
+ * cache lines.  `gen` is odd while the daemon rewrites the identity and
+ * changes whenever the slot is given to another user, so a worker holding a
+ * slot index checks it before trusting what it read. */
+typedef struct {
+    _Atomic uint64_t gen;          /* release by the daemon after an identity
+                                      write; acquire by readers (seqlock) */
+    _Atomic uint64_t userid;       /* relaxed under gen */
+    _Atomic uint64_t public_id;    /* relaxed under gen */
+    _Atomic uint32_t live;         /* 1 while the slot holds a user */
+    _Atomic uint32_t flags;        /* SEG_UF_*, relaxed (advisory) */
+    _Atomic uint32_t mic_volume;   /* friendly mic volume, float bits, relaxed */
+    _Atomic uint32_t delay_msg;    /* (seq << 16) | seconds: a delay_seconds
+                                      message for this user; relaxed, the
+                                      worker delivers it when seq changes */
+    _Atomic uint64_t name[SEG_NAME_MAX / 8]; /* relaxed under gen */
+    uint64_t pad0_[1];
+    /* Written by the worker serving the user: relaxed (single writer per
+     * user; the daemon reads them for expiry and the summary, where a value
+     * one request old is as good as the newest). */
+    _Atomic int64_t last_heard;
+    _Atomic int64_t delay_samples;
+    _Atomic int64_t last_write_clock;
+    _Atomic uint32_t rms;          /* float bits */
+    _Atomic int32_t worker;
+    uint64_t pad1_[4];
+} seg_user_t;
+
+#define SEG_UF_MONITORING 1u
+#define SEG_UF_MONITORED 2u
+#define SEG_UF_SPECTATOR 4u
+
+/* Command types, from workers to the daemon. */
+typedef enum {
+    CMD_NONE = 0,
+    CMD_JOIN,           /* userid, name, a = spectator */
+    CMD_RENAME,         /* userid, name */
+    CMD_CHAT,           /* userid, name, text */
+    CMD_TEMPO,          /* a = bpm, b = repeats, c = bpr (-1 = unchanged) */
+    CMD_VOLUME,         /* f = friendly global volume */
+    CMD_BACKING_VOLUME, /* f = friendly backing volume */
+    CMD_MIC_VOLUME,     /* target = public id, f = friendly volume */
+    CMD_TRACK,          /* text = track name */
+    CMD_LEAD,           /* userid */
+    CMD_START,          /* userid, a = read clock */
+    CMD_STOP,           /* userid, a = end clock */
+    CMD_MONITOR,        /* userid, target = public id (0 = stop) */
+    CMD_EVENT,          /* text = evid JSON, name = clock JSON */
+    CMD_RESET_EVENTS,
+    CMD_RESCAN_TRACKS,  /* an upload added a track */
+    CMD_SPECTATOR,      /* userid, a = 1 spectator, 0 singer */
+    CMD_NTYPES
+} seg_cmd_type_t;
+
+typedef struct {
+    uint32_t type;
+    uint32_t lane;
+    int64_t clock;               /* server clock when issued */
+    uint64_t seq;                /* lane sequence number */
+    uint64_t userid;
+    uint64_t target;
+    int64_t a, b, c;
+    double f;
+    char name[SEG_NAME_MAX];
+    char text[SEG_TEXT_MAX];
+} seg_cmd_t;
+
+/* A single-producer, single-consumer queue of commands. */
+typedef struct {
+    _Atomic uint64_t head;   /* consumer index: release by the daemon after
+                                reading a cell; acquire by the producer before
+                                reusing it */
+    uint64_t pad0_[7];
+    _Atomic uint64_t tail;   /* producer index: release by the producer after
+                                writing a cell; acquire by the daemon */
+    _Atomic uint64_t dropped; /* commands refused because full; relaxed */
+    uint64_t pad1_[6];
+    /* seg_cmd_t cells[lane_cap] follow */
+} seg_lane_t;
+
+/* One chat message; `lock` is a per-entry seqlock (odd while written). */
+typedef struct {
+    _Atomic uint64_t lock;
+    _Atomic uint64_t seq;        /* message number, 1, 2, ... */
+    _Atomic uint64_t sender;     /* public id of the sender */
+    _Atomic uint64_t name[SEG_NAME_MAX / 8];
+    _Atomic uint64_t text[SEG_TEXT_MAX / 8];
+} seg_chat_t;
+
+/* ---- the per-process handle ------------------------------------------- */
+
+typedef struct seg seg_t;
+
+/* Opens the segment `name` (a POSIX shm name, "/bb"), creating it with
+ * `params` if it does not exist.  An existing segment is validated and
+ * attached as it is, never cleared; if its parameters differ from `params`
+ * the call fails with SEG_EMISMATCH.  *created tells which happened.
+ * Returns NULL and fills *err on failure. */
+seg_t *seg_open_or_create(const char *name, const seg_params_t *params,
+                          bool *created, seg_err_t *err);
+
+/* Attaches an existing, valid segment (what workers do).  Returns NULL and
+ * fills *err on failure (SEG_ENOENT if the daemon has not created it). */
+seg_t *seg_attach(const char *name, seg_err_t *err);
+
+/* Unmaps and closes; accepts NULL.  Roles held are released. */
+void seg_detach(seg_t *seg);
+
+/* Removes the segment's name (tests and explicit operator resets only). */
+int seg_unlink(const char *name);
+
+/* Takes the daemon role (exclusive, non-blocking).  SEG_EBUSY if another
+ * live daemon holds it. */
+int seg_claim_daemon(seg_t *seg, seg_err_t *err);
+
+/* Takes the producer role of command lane `lane` (a worker id). */
+int seg_claim_lane(seg_t *seg, uint32_t lane, seg_err_t *err);
+
+/* A sentence for an error code. */
+const char *seg_strerror(int code);
+
+/* Accessors to the mapped regions. */
+seg_header_shared_t *seg_header(const seg_t *seg);
+acc_cell_t *seg_mix(const seg_t *seg);
+acc_cell32_t *seg_backing(const seg_t *seg);
+acc_cell32_t *seg_monitor(const seg_t *seg);
+seg_user_t *seg_users(const seg_t *seg);
+seg_lane_t *seg_lane(const seg_t *seg, uint32_t lane);
+seg_cmd_t *seg_lane_cells(const seg_t *seg, uint32_t lane);
+seg_chat_t *seg_chat(const seg_t *seg);
+uint32_t seg_ring_len(const seg_t *seg);
+uint32_t seg_user_cap(const seg_t *seg);
+const char *seg_name(const seg_t *seg);
+uint8_t *seg_base(const seg_t *seg);
+
+/* The public id of a userid: a keyed hash (SipHash-2-4 with the segment's
+ * secret key) cut to 50 bits, so every process computes the same id, no one
+ * can recover the userid from it, and it stays an exact JavaScript number.
+ * Never 0. */
+uint64_t seg_public_id(const seg_t *seg, uint64_t userid);
+
+/* Reads the server clock: samples at 48 kHz since the Unix epoch from
+ * CLOCK_REALTIME, the same in every process on the host. */
+int64_t seg_now(void);
+
+/* Copies a NUL-terminated string into/out of atomic words (relaxed), so
+ * strings in the segment can be read while the daemon may rewrite them
+ * (under a seqlock) without a data race.  `cap` is the bytes of the words. */
+void seg_str_store(_Atomic uint64_t *w, size_t cap, const char *s);
+void seg_str_load(const _Atomic uint64_t *w, size_t cap, char *out);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * users.h - the user table in the segment.
+ *
+ * A fixed array of slots.  The daemon allocates and frees slots (on a
+ * worker's JOIN command and after an hour of silence) and writes their
+ * identity and control fields under a per-slot sequence number `gen`; the
+ * worker that serves a user writes that slot's activity fields.  Lookups
+ * scan the array: they happen on a singer's first requests and when someone
+ * names another singer, never per audio frame, and a worker caches the slot
+ * index and checks `gen` before trusting it.
+ *
+ * Crash safety: the daemon dying mid-write leaves `gen` odd; readers skip
+ * that slot until the restarted daemon repairs it (users_repair()).  A
+ * worker dying leaves at most a stale activity field.
+ */
+#ifndef BB_USERS_H
+#define BB_USERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "segment.h"
+
+/* Seconds without a request after which a user is inactive (out of the
+ * summary, broadcasts and delay assignment), and after which it is
+ * forgotten. */
+#define USERS_ACTIVE_SAMPLES (5 * 48000)
+#define USERS_FORGET_SAMPLES (3600LL * 48000)
+
+typedef struct {
+    uint64_t gen;
+    uint64_t userid;
+    uint64_t public_id;
+    uint32_t flags;
+    float mic_volume;          /* friendly */
+    uint32_t delay_msg;
+    int64_t last_heard;
+    int64_t delay_samples;
+    int64_t last_write_clock;
+    float rms;
+    int32_t worker;
+    char name[SEG_NAME_MAX];
+} users_view_t;
+
+/* Reads slot idx.  Returns true if it holds a user (consistently read),
+ * false if free or being rewritten. */
+bool users_read(const seg_t *seg, uint32_t idx, users_view_t *out);
+
+/* Index of the live slot of userid, or -1. */
+int64_t users_find(const seg_t *seg, uint64_t userid);
+
+/* Index of the live slot with this public id, or -1. */
+int64_t users_find_public(const seg_t *seg, uint64_t public_id);
+
+/* True if slot idx still holds userid at generation gen (a cached index). */
+bool users_check(const seg_t *seg, uint32_t idx, uint64_t gen, uint64_t userid);
+
+/* Worker: records a request from the user in slot idx. */
+void users_touch(seg_t *seg, uint32_t idx, int64_t now, int64_t delay_samples,
+                 int32_t worker);
+
+/* Worker: records the user's last accepted write clock and upload RMS. */
+void users_set_write(seg_t *seg, uint32_t idx, int64_t write_clock, float rms);
+
+/* Worker: reads the pending delay message and current mic volume / flags. */
+uint32_t users_delay_msg(const seg_t *seg, uint32_t idx);
+float users_mic_volume(const seg_t *seg, uint32_t idx);
+uint32_t users_flags(const seg_t *seg, uint32_t idx);
+
+/* Daemon: gives a free slot to userid.  Returns the index or -1 if full. */
+int64_t users_alloc(seg_t *seg, uint64_t userid, const char *name,
+                    uint32_t flags, int64_t now);
+
+/* Daemon: frees slot idx. */
+void users_free(seg_t *seg, uint32_t idx);
+
+/* Daemon: identity and control updates. */
+void users_set_name(seg_t *seg, uint32_t idx, const char *name);
+void users_set_flags(seg_t *seg, uint32_t idx, uint32_t flags);
+void users_set_mic_volume(seg_t *seg, uint32_t idx, float friendly);
+/* Queues delay_seconds for the user (clamped to 0..65535 s is not needed:
+ * delays are at most a few hundred seconds; values are clamped to 0..4095). */
+void users_send_delay(seg_t *seg, uint32_t idx, int32_t seconds);
+
+/* Daemon at start: makes every slot's gen even again (a previous daemon may
+ * have died mid-write) and frees slots left half-written. */
+void users_repair(seg_t *seg);
+
+#endif
