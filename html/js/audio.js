@@ -1,0 +1,182 @@
+// audio.js: the page's Web Audio graph around the "bb-io" worklet.
+//
+//   microphone ──► MediaStreamSource ──► bb-io ──► destination (speakers)
+//
+// The AudioContext runs at 48 kHz, the server's rate, whatever the device
+// does: the browser resamples at its edges, so every clock in the client
+// counts server samples and no resampler of our own is needed.
+//
+// The microphone is opened with echo cancellation, noise suppression and
+// automatic gain control off: all three are built for speech calls and
+// damage sustained sung notes (here a sung tone lost 20 dB to them).
+//
+// Test hooks (only when the page is opened with ?test=1, see main.js):
+// - loopbackDelay: instead of the microphone, the worklet's own output is
+//   fed back to its input through a DelayNode of that many seconds, so the
+//   latency calibration can be checked against a known delay;
+// - tap: an AnalyserNode on the worklet's output, read by toneLevel().
+
+import { SERVER_RATE } from './clock.js';
+
+/** Constraints for getUserMedia; deviceId may be empty for the default. */
+export function micConstraints(deviceId) {
+  const audio = {
+    echoCancellation: false,
+    noiseSuppression: false,
+    autoGainControl: false,
+    channelCount: { ideal: 1 },
+  };
+  if (deviceId) audio.deviceId = { exact: deviceId };
+  return { audio, video: false };
+}
+
+/**
+ * Lists the audio input devices as [{deviceId, label}]. Labels are empty
+ * until the page has been granted microphone access once.
+ */
+export async function listInputs() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return [];
+  const all = await navigator.mediaDevices.enumerateDevices();
+  return all.filter((d) => d.kind === 'audioinput').map((d, i) => ({
+    deviceId: d.deviceId,
+    label: d.label || (d.deviceId === 'default' ? 'Default microphone' : `Microphone ${i + 1}`),
+  }));
+}
+
+/** Asks for microphone access (so that device labels appear). */
+export async function requestMicAccess(deviceId) {
+  const s = await navigator.mediaDevices.getUserMedia(micConstraints(deviceId));
+  for (const t of s.getTracks()) t.stop();
+}
+
+export class AudioEngine {
+  /**
+   * Builds the graph. opts: {deviceId, listenOnly, test: {loopbackDelay,
+   * tap}}. With listenOnly the microphone is not opened at all. Rejects
+   * with the browser's error when the microphone or the worklet fails.
+   */
+  static async create(opts = {}) {
+    const e = new AudioEngine();
+    await e.init(opts);
+    return e;
+  }
+
+  constructor() {
+    this.listeners = new Map();
+    this.ctx = null;
+    this.node = null;
+    this.stream = null;
+    this.analyser = null;
+    this.tapBuf = null;
+  }
+
+  async init({ deviceId = '', listenOnly = false, test = {} }) {
+    if (typeof AudioWorkletNode === 'undefined') {
+      throw new Error('This browser has no AudioWorklet; please use a current Chrome, Firefox or Safari.');
+    }
+    this.ctx = new AudioContext({ sampleRate: SERVER_RATE, latencyHint: 'playback' });
+    await this.ctx.audioWorklet.addModule(new URL('./worklet/bb-io.js', import.meta.url));
+    this.node = new AudioWorkletNode(this.ctx, 'bb-io', {
+      numberOfInputs: 1,
+      numberOfOutputs: 1,
+      outputChannelCount: [1],
+      channelCount: 1,
+      channelCountMode: 'explicit',
+      channelInterpretation: 'speakers',
+      processorOptions: { poolSize: 6 },
+    });
+    this.node.port.onmessage = (ev) => this.dispatch(ev.data);
+    this.node.onprocessorerror = () => this.dispatch({ type: 'processor-error' });
+    if (test.loopbackDelay != null) {
+      this.loop = this.ctx.createDelay(2);
+      this.loop.delayTime.value = Number(test.loopbackDelay);
+      this.node.connect(this.loop);
+      this.loop.connect(this.node);
+    } else if (!listenOnly) {
+      this.stream = await navigator.mediaDevices.getUserMedia(micConstraints(deviceId));
+      this.source = this.ctx.createMediaStreamSource(this.stream);
+      this.source.connect(this.node);
+    }
+    this.node.connect(this.ctx.destination);
+    if (test.tap) {
+      this.analyser = this.ctx.createAnalyser();
+      this.analyser.fftSize = 32768;
+      this.node.connect(this.analyser);
+      this.tapBuf = new Float32Array(this.analyser.fftSize);
+    }
+    await this.ctx.resume();
+  }
+
+  get sampleRate() {
+    return this.ctx ? this.ctx.sampleRate : SERVER_RATE;
+  }
+
+  /** The microphone's settings as the browser applied them, or null. */
+  micSettings() {
+    const t = this.stream && this.stream.getAudioTracks()[0];
+    return t ? t.getSettings() : null;
+  }
+
+  /** Registers fn for worklet messages of the given type. */
+  on(type, fn) {
+    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
+    this.listeners.get(type).add(fn);
+    return () => this.listeners.get(type).delete(fn);
+  }
+
+  dispatch(m) {
+    const set = this.listeners.get(m.type);
+    if (set) for (const fn of set) fn(m);
+  }
+
+  /** Switches the worklet: "idle", "run", "latency" or "volume". */
+  setMode(mode) {
+    this.node.port.postMessage({ type: 'mode', mode });
+  }
+
+  /** Sets worklet options: micMuted, speakerMuted, spectator, inputGain, compensation, beepGain. */
+  config(opts) {
+    this.node.port.postMessage({ type: 'config', ...opts });
+  }
+
+  /** Forgets playback and capture state (a new connection). */
+  reset() {
+    this.node.port.postMessage({ type: 'reset' });
+  }
+
+  /** Queues decoded audio starting at server clock for playback (transfers samples). */
+  play(clock, samples) {
+    this.node.port.postMessage({ type: 'play', clock, samples }, [samples.buffer]);
+  }
+
+  /** Gives a capture buffer back to the worklet's pool. */
+  returnBuffer(buf) {
+    this.node.port.postMessage({ type: 'return', buf }, [buf.buffer]);
+  }
+
+  /**
+   * Test hook: the amplitude of the hz component in the last fftSize output
+   * samples (Goertzel), 0 when there is no tap.
+   */
+  toneLevel(hz) {
+    if (!this.analyser) return 0;
+    const x = this.tapBuf;
+    this.analyser.getFloatTimeDomainData(x);
+    const w = (2 * Math.PI * hz) / this.ctx.sampleRate;
+    const c = 2 * Math.cos(w);
+    let s1 = 0;
+    let s2 = 0;
+    for (let i = 0; i < x.length; i++) {
+      const s0 = x[i] + c * s1 - s2;
+      s2 = s1;
+      s1 = s0;
+    }
+    const power = s1 * s1 + s2 * s2 - c * s1 * s2;
+    return (2 * Math.sqrt(Math.max(0, power))) / x.length;
+  }
+
+  async close() {
+    if (this.stream) for (const t of this.stream.getTracks()) t.stop();
+    if (this.ctx && this.ctx.state !== 'closed') await this.ctx.close();
+  }
+}

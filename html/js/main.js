@@ -1,0 +1,630 @@
+// main.js: the page. Wires the setup steps (headphones, name, microphone,
+// latency and volume calibration) and the running app (song, buckets, chat,
+// people, settings, debug) to the audio engine (audio.js) and the
+// connection (net.js).
+//
+// State flows one way: server metadata and worklet statistics update
+// `state`, and render functions read it. User actions queue protocol items
+// on the connection; the server's answer is what changes the page (for
+// example the lead button follows the server's `leader`, not the click).
+//
+// Test hooks exist only with ?test=1 in the URL: window.bbTest exposes the
+// state and a tone meter on the playback output, and ?loopback=SECONDS
+// replaces the microphone with the page's own output through a DelayNode.
+
+import {
+  ASSUMED_LATENCY_MS, BATCH_SAMPLES, DEFAULT_OFFSET_S, countdownSeconds, parseOffset,
+  readSlippage, samplesToMs, totalTimeConsumed, writeCompensation, SERVER_RATE,
+} from './clock.js';
+import {
+  TRACK_PLACEHOLDER, apiUrl, clampFriendly, endpointUrl, isLeader, makeUserId, parseUserSummary,
+} from './protocol.js';
+import { AudioEngine, listInputs, requestMicAccess } from './audio.js';
+import { createCodec } from './codec.js';
+import { Connection } from './net.js';
+import { measureLatency, measureVolume } from './calibrate.js';
+import { $, el, setText, show } from './ui/dom.js';
+import { renderBuckets, renderMonitorSelect, renderPeople } from './ui/buckets.js';
+import { appendChat } from './ui/chat.js';
+import { crash, installCrashScreen } from './ui/crash.js';
+
+const params = new URLSearchParams(location.search);
+const TEST = params.get('test') === '1';
+const store = {
+  get(k, d = '') { try { return localStorage.getItem('bb.' + k) ?? d; } catch { return d; } },
+  set(k, v) { try { localStorage.setItem('bb.' + k, String(v)); } catch { /* private mode */ } },
+};
+
+// Everything the page knows. Metadata fields keep their last value, because
+// our server sends some of them (user_summary, tracks) only on change.
+const state = {
+  userid: makeUserId(),
+  publicId: null,
+  name: store.get('name'),
+  listenOnly: false,
+  deviceId: store.get('inputDevice'),
+  latencyMs: null,
+  inputGain: 1,
+  offset: DEFAULT_OFFSET_S,
+  micMuted: false,
+  speakerMuted: false,
+  lagMuted: false,
+  lastLagResync: 0,
+  monitoring: false,
+  users: [],
+  buckets: [],
+  leader: null,
+  leaderName: '',
+  amLeader: false,
+  songStart: null,
+  songEnd: null,
+  tracks: [],
+  nUsers: null,
+  lastMeta: null,
+  lastReq: null,
+  worklet: null,
+  events: [],
+  firedEvents: new Set(),
+  connection: 'stopped',
+  connectionMessage: '',
+  log: [],
+};
+
+let engine = null;
+let codec = null;
+let conn = null;
+
+// ---------------------------------------------------------------- helpers
+
+function log(text) {
+  const line = `${new Date().toISOString().slice(11, 23)} ${text}`;
+  state.log.push(line);
+  if (state.log.length > 200) state.log.shift();
+  const pre = document.getElementById('debug-log');
+  if (pre) pre.textContent = state.log.slice(-60).join('\n');
+}
+
+function api() {
+  return apiUrl($('server-path').value, location.href);
+}
+
+function snapshot() {
+  return {
+    userid: state.userid, publicId: state.publicId, offset: state.offset,
+    listenOnly: state.listenOnly, latencyMs: state.latencyMs, inputGain: state.inputGain,
+    connection: state.connection, message: state.connectionMessage,
+    codec: codec && codec.kind, sampleRate: engine && engine.sampleRate,
+    net: conn && conn.stats, worklet: state.worklet, lastMeta: state.lastMeta,
+    log: state.log.slice(-30),
+  };
+}
+
+function stopEverything() {
+  if (conn) conn.stop();
+  if (engine) engine.close();
+}
+
+// ------------------------------------------------------------------ setup
+
+function showStep(id) {
+  for (const s of ['step-headphones', 'step-name', 'step-device', 'step-latency', 'step-volume']) {
+    show($(s), s === id);
+  }
+  const first = $(id).querySelector('button, input, select');
+  if (first) first.focus();
+}
+
+function setupHeadphones() {
+  const parts = ['hp-q1', 'hp-q-wired', 'hp-q-have', 'hp-end-attach', 'hp-end-remove', 'hp-end-none'];
+  const only = (id) => {
+    for (const p of parts) show($(p), p === id);
+    const b = $(id).querySelector('button');
+    if (b) b.focus();
+  };
+  let wireless = false;
+  $('step-headphones').addEventListener('click', (e) => {
+    const a = e.target.closest('button') && e.target.closest('button').dataset.hp;
+    if (!a) return;
+    if (a === 'yes') only('hp-q-wired');
+    else if (a === 'no') { wireless = false; setText($('hp-q-have-text'), 'Do you have wired headphones you could use?'); only('hp-q-have'); }
+    else if (a === 'wired') { store.set('headphones', 'wired'); showStep('step-name'); }
+    else if (a === 'wireless') { wireless = true; setText($('hp-q-have-text'), 'Do you have wired headphones you could use instead?'); only('hp-q-have'); }
+    else if (a === 'have-yes') only('hp-end-attach');
+    else if (a === 'have-no') only(wireless ? 'hp-end-remove' : 'hp-end-none');
+    else if (a === 'reload') location.reload();
+    else if (a === 'listen') { $('listen-only').checked = true; showStep('step-name'); }
+  });
+}
+
+async function fillDevices() {
+  const sel = $('input-device');
+  let devices = await listInputs();
+  if (devices.length && !devices.some((d) => d.label && !/^Microphone \d+$/.test(d.label))) {
+    try {
+      await requestMicAccess();
+      devices = await listInputs();
+    } catch (e) {
+      showDeviceError(e);
+    }
+  }
+  sel.replaceChildren(...devices.map((d) => el('option', { attrs: { value: d.deviceId }, text: d.label })));
+  if (!devices.length) sel.append(el('option', { attrs: { value: '' }, text: 'Default microphone' }));
+  if (devices.some((d) => d.deviceId === state.deviceId)) sel.value = state.deviceId;
+}
+
+function showDeviceError(e) {
+  const msg = e && e.name === 'NotAllowedError'
+    ? 'The browser did not allow the microphone. Allow it in the address bar (or site settings) and press Start again.'
+    : e && e.name === 'NotFoundError'
+      ? 'No microphone was found. Plug one in and reload, or go back and choose to just listen.'
+      : `The microphone could not be opened: ${e && e.message ? e.message : e}`;
+  setText($('device-error'), msg);
+  show($('device-error'), true);
+}
+
+function setupSteps() {
+  setupHeadphones();
+  $('name').value = state.name;
+  $('step-name').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const name = $('name').value.trim();
+    if (!name) return;
+    state.name = name;
+    store.set('name', name);
+    state.listenOnly = $('listen-only').checked;
+    if (state.listenOnly) {
+      await startAudio();
+    } else {
+      showStep('step-device');
+      fillDevices().catch((err) => showDeviceError(err));
+    }
+  });
+  $('step-device').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    state.deviceId = $('input-device').value;
+    store.set('inputDevice', state.deviceId);
+    await startAudio();
+  });
+  $('latency-start').addEventListener('click', runLatency);
+  $('latency-retry').addEventListener('click', runLatency);
+  $('latency-skip').addEventListener('click', () => {
+    // Without a latency figure our voice would land at the wrong place, so
+    // we only listen.
+    state.listenOnly = true;
+    state.latencyMs = ASSUMED_LATENCY_MS;
+    startApp();
+  });
+  $('beep-volume').addEventListener('input', () => {
+    if (engine) engine.config({ beepGain: Math.exp((6.908 * $('beep-volume').value) / 100) / 1000 });
+  });
+  $('volume-start').addEventListener('click', runVolume);
+  $('volume-skip').addEventListener('click', () => startApp());
+}
+
+async function startAudio() {
+  $('start-audio').disabled = true;
+  show($('device-error'), false);
+  try {
+    const test = {};
+    if (TEST && params.has('loopback')) test.loopbackDelay = Number(params.get('loopback'));
+    if (TEST) test.tap = true;
+    engine = await AudioEngine.create({ deviceId: state.deviceId, listenOnly: state.listenOnly, test });
+    const prefer = (TEST && params.get('codec')) || store.get('codec');
+    codec = await createCodec(prefer);
+    log(`audio at ${engine.sampleRate} Hz, codec ${codec.kind}`);
+    const mic = engine.micSettings();
+    if (mic) log(`microphone: ${JSON.stringify(mic)}`);
+    engine.on('stats', onWorkletStats);
+    engine.on('processor-error', () => crash(new Error('the audio worklet stopped with an error'), snapshot, stopEverything));
+    if (TEST) exposeTestHooks();
+  } catch (e) {
+    $('start-audio').disabled = false;
+    if (state.listenOnly) throw e;
+    showStep('step-device');
+    showDeviceError(e);
+    return;
+  }
+  if (state.listenOnly) startApp();
+  else if (store.get('noLatency') === '1') {
+    state.latencyMs = ASSUMED_LATENCY_MS;
+    showStep('step-volume');
+  } else showStep('step-latency');
+}
+
+async function runLatency() {
+  show($('latency-failed'), false);
+  show($('latency-result'), false);
+  $('latency-start').disabled = true;
+  setText($('latency-progress'), 'Listening for the beeps…');
+  const r = await measureLatency(engine, {
+    onProgress: (p) => {
+      if (p.noInput) setText($('latency-progress'), 'No sound is coming from your microphone. Is the right one chosen, and unmuted?');
+      else setText($('latency-progress'), `Heard ${p.values.length} beeps: ${p.stats.p25.toFixed(1)} / ${p.stats.p50.toFixed(1)} / ${p.stats.p75.toFixed(1)} ms (25th / median / 75th percentile)`);
+    },
+  });
+  $('latency-start').disabled = false;
+  state.latencyResult = r;
+  if (r.ok) {
+    state.latencyMs = r.latencyMs;
+    log(`latency ${r.latencyMs.toFixed(1)} ms (spread ${r.stats.spread.toFixed(2)} ms)`);
+    setText($('latency-result'), `Your latency is ${r.latencyMs.toFixed(1)} ms.`);
+    show($('latency-result'), true);
+    if (!TEST || !params.has('loopback')) setTimeout(() => showStep('step-volume'), 800);
+  } else {
+    log(`latency calibration failed: ${r.reason}`);
+    setText($('latency-failed-text'), `The measurement did not work: ${r.reason}.`);
+    show($('latency-failed'), true);
+    $('latency-retry').focus();
+  }
+}
+
+async function runVolume() {
+  $('volume-start').disabled = true;
+  const job = measureVolume(engine, {
+    onLevel: (v, db, count) => {
+      $('volume-meter').value = Math.max(-60, db);
+      setText($('volume-progress'), `Level ${db.toFixed(0)} dB (${count} of 18)`);
+    },
+  });
+  const r = await job;
+  state.inputGain = r.gain;
+  log(`input gain ${r.gain.toFixed(2)}`);
+  startApp();
+}
+
+// -------------------------------------------------------------- the app
+
+function startApp() {
+  show($('setup'), false);
+  show($('app'), true);
+  show($('listen-note'), state.listenOnly);
+  $('mic-mute').disabled = state.listenOnly;
+  $('lead').disabled = state.listenOnly;
+  engine.config({
+    spectator: state.listenOnly,
+    inputGain: state.inputGain,
+    compensation: writeCompensation(state.latencyMs ?? ASSUMED_LATENCY_MS),
+    micMuted: false,
+    speakerMuted: false,
+  });
+  engine.setMode('run');
+  conn = new Connection({
+    api,
+    userid: state.userid,
+    username: () => state.name,
+    listenOnly: () => state.listenOnly,
+    codec,
+    engine,
+    onMetadata,
+    onStatus,
+    log,
+  });
+  $('offset').value = state.offset;
+  conn.start(state.offset);
+  setInterval(renderDebug, 250);
+  $('lead').focus();
+}
+
+function onStatus({ state: s, message }) {
+  state.connection = s;
+  state.connectionMessage = message;
+  const text = { connected: 'Connected', connecting: 'Connecting…', resyncing: 'Resynchronising…', offline: 'Offline' }[s] || s;
+  setText($('status'), text);
+  show($('offline'), s === 'offline');
+  if (s === 'offline') setText($('offline-text'), `Reconnecting automatically… (${message})`);
+}
+
+function moveTo(offset, why) {
+  state.offset = offset;
+  $('offset').value = offset;
+  conn.reconnect(offset, why);
+}
+
+function onMetadata(m, req) {
+  state.lastMeta = m;
+  state.lastReq = req;
+  if (m.public_id != null) state.publicId = String(m.public_id);
+  if (Array.isArray(m.user_summary)) state.users = parseUserSummary(m.user_summary);
+  if (Array.isArray(m.buckets)) state.buckets = m.buckets.filter(Number.isFinite);
+  if (Array.isArray(m.tracks)) state.tracks = m.tracks.map(String);
+  if (m.n_users != null) state.nUsers = m.n_users;
+  state.leader = m.leader == null ? null : String(m.leader);
+  state.leaderName = m.leader_name ? String(m.leader_name) : '';
+  state.amLeader = isLeader(m, state.userid, state.publicId);
+  state.songStart = m.song_start_clock || null;
+  state.songEnd = m.song_end_clock || null;
+  for (const [name, text] of m.chats) appendChat($('chat-log'), String(name), String(text));
+  if (Array.isArray(m.events)) state.events = m.events;
+  for (const k of ['bpm', 'repeats', 'bpr']) {
+    if (k in m && m[k] != null && document.activeElement !== $(k)) $(k).value = m[k] ? m[k] : '';
+  }
+  if (Number.isInteger(m.delay_seconds) && m.delay_seconds > 0) {
+    moveTo(m.delay_seconds, `the server moved us to ${m.delay_seconds} s`);
+  }
+  checkLag(req);
+  renderApp();
+}
+
+// Mute for lag: our voice must reach the server before the next bucket
+// reads it, which holds while the "total time consumed" (how far behind
+// the audio it hears our voice lands, plus a batch) stays below the gap to
+// the next bucket. Past that, the mic is muted (it would only throw the
+// others off) and the connection resynchronises once, which resets the
+// buffers; it unmutes when the figure is back under the limit.
+function checkLag(req) {
+  if (state.listenOnly || req.writeClock == null) return;
+  const consumed = totalTimeConsumed(req.readClock, req.writeClock, req.nSamples);
+  const limit = bucketGap() - 0.1;
+  if (consumed > limit && !state.lagMuted) {
+    state.lagMuted = true;
+    log(`lag: ${consumed.toFixed(2)} s consumed, limit ${limit.toFixed(2)} s`);
+    setText($('lag'), `Your connection is running ${consumed.toFixed(1)} s behind the music, more than the ${bucketGap()} s until the next bucket, so your voice would reach the singers after you too late. Your microphone is muted until it catches up; we are resynchronising.`);
+    if (Date.now() - state.lastLagResync > 30000) {
+      state.lastLagResync = Date.now();
+      conn.reconnect(null, 'lag');
+    }
+  } else if (consumed <= limit - 0.1 && state.lagMuted) {
+    state.lagMuted = false;
+    log('lag: back in time, microphone on again');
+  }
+  applyMute();
+}
+
+function bucketGap() {
+  const b = state.buckets;
+  if (b.length > 1) {
+    for (let i = 0; i < b.length - 1; i++) {
+      if (Math.abs(b[i] - state.offset) < 1.5) return b[i + 1] - b[i];
+    }
+  }
+  return 3;
+}
+
+function applyMute() {
+  engine.config({ micMuted: state.micMuted || state.lagMuted || state.monitoring, speakerMuted: state.speakerMuted });
+  show($('lag'), state.lagMuted);
+}
+
+function me() {
+  return state.users.find((u) => u.id === state.publicId) || null;
+}
+
+function renderApp() {
+  // Header.
+  const leaderLabel = state.amLeader ? 'you' : state.leaderName || (state.users.find((u) => u.id === state.leader) || {}).name || '';
+  show($('leader-line'), !!state.leader);
+  setText($('leader-name'), leaderLabel);
+  if (state.nUsers != null) {
+    show($('user-count'), true);
+    setText($('user-count'), `${state.nUsers} ${state.nUsers === 1 ? 'singer' : 'singers'} here`);
+  }
+  // Song: the lead button follows the server's view.
+  const lead = $('lead');
+  if (!state.amLeader) setText(lead, 'Lead a song');
+  else if (!state.songStart) setText(lead, 'Start singing');
+  else setText(lead, 'Stop singing');
+  lead.disabled = state.listenOnly || Date.now() < (state.leadBusyUntil || 0);
+  show($('track-wrap'), state.amLeader && !state.songStart);
+  const sel = $('track');
+  const names = [TRACK_PLACEHOLDER, ...state.tracks];
+  if (sel.options.length !== names.length || [...sel.options].some((o, i) => o.value !== names[i])) {
+    const keep = sel.value;
+    sel.replaceChildren(...names.map((t) => el('option', { attrs: { value: t }, text: t })));
+    if (names.includes(keep)) sel.value = keep;
+  }
+  const read = state.lastReq ? state.lastReq.readClock : null;
+  const wait = countdownSeconds(state.songStart, read);
+  show($('countdown'), wait > 0);
+  if (wait > 0) setText($('countdown'), `Waiting for the song to get to us… ${wait} s`);
+  const mine = me();
+  state.monitoring = !!(mine && mine.isMonitoring);
+  show($('monitoring-note'), state.monitoring);
+  if (state.monitoring) {
+    const who = state.users.find((u) => u.isMonitored);
+    setText($('monitoring-note'), `You are monitoring ${who ? who.name : 'a singer'}; your microphone is off meanwhile.`);
+  }
+  applyMute();
+  // Buckets, people, monitoring.
+  renderBuckets($('buckets'), state.users, state.buckets, {
+    myId: state.publicId, myOffset: state.offset, leaderId: state.leader,
+    onJoin: (d) => moveTo(d, `joined the ${d} s bucket`),
+  });
+  renderPeople($('people'), state.users, state.publicId);
+  renderMonitorSelect($('monitor-user'), state.users, state.publicId);
+}
+
+function onWorkletStats(s) {
+  state.worklet = s;
+  // Timed events: show each once when playback reaches its clock.
+  if (s.playClock >= 0) {
+    for (const ev of state.events) {
+      if (!ev || typeof ev.clock !== 'number' || state.firedEvents.has(ev.clock)) continue;
+      if (s.playClock >= ev.clock && s.playClock - ev.clock < 2 * SERVER_RATE) {
+        state.firedEvents.add(ev.clock);
+        appendChat($('chat-log'), '', String(typeof ev.evid === 'string' ? ev.evid : JSON.stringify(ev.evid)), 'event');
+      }
+    }
+  }
+}
+
+function renderDebug() {
+  if (!$('debug').open) return;
+  const s = state.worklet || {};
+  const n = conn ? conn.stats : {};
+  setText($('d-rate'), engine ? `${engine.sampleRate} Hz` : '');
+  setText($('d-codec'), codec ? codec.kind : '');
+  setText($('d-in-peak'), s.inPeak != null ? s.inPeak.toFixed(3) : '');
+  setText($('d-out-peak'), s.outPeak != null ? s.outPeak.toFixed(3) : '');
+  setText($('d-gain'), state.inputGain.toFixed(2));
+  setText($('d-batch'), `${BATCH_SAMPLES} samples (${samplesToMs(BATCH_SAMPLES)} ms)`);
+  setText($('d-latency'), state.latencyMs != null ? `${state.latencyMs.toFixed(1)} ms` : 'not measured');
+  const consumed = totalTimeConsumed(n.readClock, n.writeClock, BATCH_SAMPLES);
+  setText($('d-consumed'), consumed != null ? `${consumed.toFixed(2)} s` : '(not sending audio)');
+  const slip = readSlippage(n.lastServerClock, n.readClock, state.offset);
+  setText($('d-slippage'), slip != null ? `${slip.toFixed(2)} s` : '');
+  setText($('d-buffer'), s.buffered != null ? `${samplesToMs(s.buffered).toFixed(0)} ms` : '');
+  setText($('d-underruns'), s.underruns != null ? String(s.underruns) : '');
+  setText($('d-rtt'), n.rttMs != null ? `${n.rttMs.toFixed(0)} ms` : '');
+  setText($('d-clocks'), `${n.readClock ?? '-'} / ${n.writeClock ?? '-'}`);
+  setText($('d-errors'), String(n.errors ?? 0));
+}
+
+function setupAppControls() {
+  $('lead').addEventListener('click', () => {
+    if (!state.amLeader) conn.queue('requestLead', true);
+    else if (!state.songStart) conn.queue('markStart', true);
+    else conn.queue('markStop', true);
+    state.leadBusyUntil = Date.now() + 1500;
+    $('lead').disabled = true;
+    setTimeout(renderApp, 1600);
+  });
+  $('track').addEventListener('change', () => {
+    if ($('track').value !== TRACK_PLACEHOLDER) conn.queue('track', $('track').value);
+  });
+  $('mic-mute').addEventListener('click', () => {
+    state.micMuted = !state.micMuted;
+    $('mic-mute').setAttribute('aria-pressed', String(state.micMuted));
+    setText($('mic-mute'), state.micMuted ? 'Unmute microphone' : 'Mute microphone');
+    applyMute();
+  });
+  $('speaker-mute').addEventListener('click', () => {
+    state.speakerMuted = !state.speakerMuted;
+    $('speaker-mute').setAttribute('aria-pressed', String(state.speakerMuted));
+    setText($('speaker-mute'), state.speakerMuted ? 'Unmute speaker' : 'Mute speaker');
+    applyMute();
+  });
+  $('chat-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const text = $('chat-input').value.trim();
+    if (!text || !conn) return;
+    conn.queueChat(text);
+    appendChat($('chat-log'), state.name, text);
+    $('chat-input').value = '';
+  });
+  $('offset-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const v = parseOffset($('offset').value);
+    if (v === null) {
+      $('offset').setCustomValidity('A whole number of seconds from 1 to 115');
+      $('offset').reportValidity();
+      return;
+    }
+    $('offset').setCustomValidity('');
+    moveTo(v, `moved to ${v} s`);
+  });
+  $('jump-end').addEventListener('click', () => moveTo(115, 'jump to the end'));
+  for (const b of document.querySelectorAll('#rounds [data-send]')) {
+    b.addEventListener('click', () => {
+      const k = b.dataset.send;
+      const input = $(k);
+      const v = Number(input.value);
+      if (!Number.isInteger(v) || v < Number(input.min) || v > Number(input.max)) {
+        input.setCustomValidity(`A whole number from ${input.min} to ${input.max}`);
+        input.reportValidity();
+        return;
+      }
+      input.setCustomValidity('');
+      conn.queue(k, v);
+    });
+  }
+  for (const [id, key] of [['global-volume', 'volume'], ['backing-volume', 'backingVolume']]) {
+    const input = $(id);
+    input.addEventListener('input', () => setText($(id + '-out'), Number(input.value).toFixed(2)));
+    input.addEventListener('change', () => conn.queue(key, String(clampFriendly(input.value))));
+  }
+  $('monitor-begin').addEventListener('click', () => {
+    const id = $('monitor-user').value;
+    if (id) conn.queue('monitor', id);
+  });
+  $('monitor-end').addEventListener('click', () => conn.queue('monitor', 'end'));
+  $('mic-volume-apply').addEventListener('click', () => {
+    const id = $('monitor-user').value;
+    const v = Number($('mic-volume').value);
+    if (!id || !Number.isFinite(v) || v < 0 || v > 2) {
+      $('mic-volume').setCustomValidity('A number from 0 to 2');
+      $('mic-volume').reportValidity();
+      return;
+    }
+    $('mic-volume').setCustomValidity('');
+    conn.queueMicVolume(id, v);
+  });
+  $('upload-form').addEventListener('submit', uploadTrack);
+  $('upload-file').addEventListener('change', () => {
+    const f = $('upload-file').files[0];
+    if (f && !$('upload-name').value) $('upload-name').value = f.name.replace(/\.[^.]+$/, '');
+  });
+  $('server-path-apply').addEventListener('click', () => conn && conn.reconnect(null, `server path ${api()}`));
+  $('codec-choice').value = store.get('codec');
+  $('codec-choice').addEventListener('change', () => store.set('codec', $('codec-choice').value));
+  $('event-fire').addEventListener('click', () => {
+    const evid = $('event-id').value.trim();
+    const play = state.worklet ? state.worklet.playClock : -1;
+    if (!evid || play < 0 || !conn) return;
+    const offset = Number($('event-offset').value) || 0;
+    conn.queueEvent(evid, play - Math.round(offset * SERVER_RATE));
+  });
+  $('no-tutorial').checked = store.get('noTutorial') === '1';
+  $('no-latency').checked = store.get('noLatency') === '1';
+  $('no-tutorial').addEventListener('change', () => store.set('noTutorial', $('no-tutorial').checked ? '1' : ''));
+  $('no-latency').addEventListener('change', () => store.set('noLatency', $('no-latency').checked ? '1' : ''));
+  $('debug').addEventListener('toggle', renderDebug);
+  $('recordings-link').href = new URL('recordings/', location.href).href;
+}
+
+async function uploadTrack(e) {
+  e.preventDefault();
+  const f = $('upload-file').files[0];
+  const name = $('upload-name').value.trim();
+  const out = $('upload-result');
+  if (!f || !name) {
+    setText(out, 'Choose a file and give it a name.');
+    return;
+  }
+  setText(out, 'Uploading…');
+  try {
+    const r = await fetch(endpointUrl(api(), 'upload') + '?' + new URLSearchParams({ name }), {
+      method: 'POST', body: f, headers: { 'Content-Type': f.type || 'application/octet-stream' },
+    });
+    let j = {};
+    try { j = await r.json(); } catch { /* not JSON */ }
+    if (r.ok && j.track) setText(out, `Added "${j.track}". The leader can choose it now.`);
+    else setText(out, `Upload failed: ${j.error || 'HTTP ' + r.status}`);
+  } catch (err) {
+    setText(out, `Upload failed: ${err.message}`);
+  }
+}
+
+function checkBrowser() {
+  const missing = [];
+  if (typeof AudioWorkletNode === 'undefined') missing.push('AudioWorklet');
+  if (!window.isSecureContext) missing.push('a secure (https) page');
+  if (!navigator.mediaDevices) missing.push('microphone access');
+  if (missing.length) {
+    setText($('browser-warning-text'), `This browser lacks ${missing.join(', ')}. Please use a current Chrome, Firefox or Safari over https.`);
+    show($('browser-warning'), true);
+  }
+  $('browser-warning-close').addEventListener('click', () => show($('browser-warning'), false));
+}
+
+function exposeTestHooks() {
+  window.bbTest = {
+    state,
+    engine,
+    codecKind: () => codec && codec.kind,
+    toneLevel: (hz) => engine.toneLevel(hz),
+    net: () => conn && conn.stats,
+    latency: () => state.latencyResult || null,
+  };
+}
+
+function main() {
+  installCrashScreen(snapshot, stopEverything);
+  checkBrowser();
+  setupSteps();
+  setupAppControls();
+  if (store.get('noTutorial') === '1') showStep('step-name');
+  else showStep('step-headphones');
+  if (TEST) window.bbTestReady = true;
+}
+
+main();

@@ -1,0 +1,148 @@
+// Tests of the "bb-io" worklet processor (html/js/worklet/bb-io.js), run
+// under node with a stand-in for the AudioWorkletGlobalScope: playback
+// timing, write-clock stamping on whole Opus frames, the buffer pool, and
+// latency detection.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const FRAME = 2880;
+const BATCH = 28800;
+const src = readFileSync(fileURLToPath(new URL('../../html/js/worklet/bb-io.js', import.meta.url)), 'utf8');
+
+// Loads the processor class with a fake port that records posted messages.
+function load() {
+  let Cls = null;
+  class AudioWorkletProcessor {
+    constructor() {
+      this.port = { posted: [], onmessage: null, postMessage(m, transfer) { this.posted.push(structuredClone(m, { transfer })); } };
+    }
+  }
+  const registerProcessor = (name, c) => { assert.equal(name, 'bb-io'); Cls = c; };
+  new Function('AudioWorkletProcessor', 'registerProcessor', src)(AudioWorkletProcessor, registerProcessor);
+  const p = new Cls({ processorOptions: { poolSize: 4 } });
+  p.send = (m) => p.port.onmessage({ data: m });
+  return p;
+}
+
+// Runs `quanta` render quanta with input from inFn(frameIndex) and returns the output.
+function run(p, quanta, inFn = () => 0) {
+  const out = [];
+  const inp = new Float32Array(128);
+  const o = new Float32Array(128);
+  for (let q = 0; q < quanta; q++) {
+    for (let i = 0; i < 128; i++) inp[i] = inFn(p.frames + i);
+    p.process([[inp]], [[o]]);
+    out.push(...o);
+  }
+  return out;
+}
+
+const batches = (p) => p.port.posted.filter((m) => m.type === 'batch');
+
+test('ticks pace the requests before playback starts', () => {
+  const p = load();
+  p.send({ type: 'mode', mode: 'run' });
+  run(p, Math.ceil((3 * BATCH) / 128) + 1);
+  const b = batches(p);
+  assert.equal(b.length, 3);
+  for (const m of b) assert.equal(m.end, null);
+});
+
+test('playback starts one second after the first batch, at its clock', () => {
+  const p = load();
+  p.send({ type: 'mode', mode: 'run' });
+  p.send({ type: 'config', spectator: true });
+  const clock = 77040003312000 - 6 * 48000;
+  const pcm = new Float32Array(BATCH).map((_, i) => (i + 1) / BATCH);
+  p.send({ type: 'play', clock, samples: pcm });
+  const out = run(p, 48000 / 128 + 10);
+  const first = out.findIndex((v) => v !== 0);
+  assert.equal(first, 48000);
+  assert.equal(out[48000], pcm[0]);
+  assert.equal(out[48000 + 100], pcm[100]);
+});
+
+test('captured batches end on frame boundaries, contiguous, stamped playClock - compensation', () => {
+  for (const compensation of [0, 7824, 7201, 12345]) {
+    const p = load();
+    p.send({ type: 'mode', mode: 'run' });
+    p.send({ type: 'config', compensation });
+    const clock = 77040003312000 - 6 * 48000 + 2880 * 7;
+    for (let k = 0; k < 6; k++) p.send({ type: 'play', clock: clock + k * BATCH, samples: new Float32Array(BATCH) });
+    // The input is a ramp that names the output frame it was captured with.
+    run(p, Math.ceil((48000 + 4 * BATCH) / 128), (f) => (f % 100000) / 100000);
+    const b = batches(p).filter((m) => m.end !== null);
+    assert.ok(b.length >= 3, `compensation ${compensation}: ${b.length} batches`);
+    for (let i = 0; i < b.length; i++) {
+      assert.equal(b[i].end % FRAME, 0, 'aligned');
+      assert.equal(b[i].buf.length, BATCH);
+      if (i > 0) assert.equal(b[i].end - b[i - 1].end, BATCH, 'contiguous');
+    }
+    // Sample j of a batch was captured while playing clock (end - BATCH + j) + compensation;
+    // playback of `clock` began at frame 48000.
+    const j = 1000;
+    const playClock = b[0].end - BATCH + j + compensation;
+    const frame = 48000 + (playClock - clock);
+    assert.ok(Math.abs(b[0].buf[j] - (frame % 100000) / 100000) < 1e-6, `compensation ${compensation}`);
+  }
+});
+
+test('the batch pool: buffers come back, a starved pool reports a lost batch', () => {
+  const p = load();
+  p.send({ type: 'mode', mode: 'run' });
+  const clock = 2880 * 1000;
+  for (let k = 0; k < 12; k++) p.send({ type: 'play', clock: clock + k * BATCH, samples: new Float32Array(BATCH) });
+  run(p, Math.ceil((48000 + 6 * BATCH) / 128));
+  const b = batches(p).filter((m) => m.end !== null);
+  const lost = b.filter((m) => !m.buf);
+  assert.ok(lost.length >= 1, 'with 4 buffers never returned, a later batch is lost');
+  assert.equal(p.dropped, lost.length);
+  // Returning buffers refills the pool.
+  const q = load();
+  q.send({ type: 'mode', mode: 'run' });
+  for (let k = 0; k < 12; k++) q.send({ type: 'play', clock: clock + k * BATCH, samples: new Float32Array(BATCH) });
+  let seen = 0;
+  for (let i = 0; i < Math.ceil((48000 + 8 * BATCH) / 128); i++) {
+    run(q, 1);
+    for (const m of batches(q).slice(seen)) if (m.buf) q.send({ type: 'return', buf: m.buf });
+    seen = batches(q).length;
+  }
+  assert.equal(batches(q).filter((m) => m.end !== null && !m.buf).length, 0);
+});
+
+test('an underrun plays silence and keeps the clock running', () => {
+  const p = load();
+  p.send({ type: 'mode', mode: 'run' });
+  p.send({ type: 'config', spectator: true });
+  p.send({ type: 'play', clock: 0, samples: new Float32Array(BATCH).fill(0.5) });
+  const out = run(p, Math.ceil((48000 + 2 * BATCH) / 128));
+  assert.equal(out[48000 + BATCH - 1], 0.5);
+  assert.equal(out[48000 + BATCH + 10], 0);
+  assert.ok(p.underruns > 0);
+  assert.equal(p.playClock, out.length - 48000);
+});
+
+test('latency mode: an echo delayed by D samples is measured as D', () => {
+  for (const delay of [4800, 9600, 7213]) {
+    const p = load();
+    p.send({ type: 'mode', mode: 'latency' });
+    const hist = new Float32Array(1 << 20);
+    // Feed the output back, delayed: the input at frame f is the output at f - delay.
+    const inp = new Float32Array(128);
+    const o = new Float32Array(128);
+    for (let q = 0; q < 48000 * 5 / 128; q++) {
+      for (let i = 0; i < 128; i++) {
+        const f = p.frames + i - delay;
+        inp[i] = f >= 0 ? hist[f] : 0;
+      }
+      const base = p.frames;
+      p.process([[inp]], [[o]]);
+      hist.set(o, base);
+    }
+    const peaks = p.port.posted.filter((m) => m.type === 'latency-peak').map((m) => m.samples);
+    assert.ok(peaks.length >= 5, `delay ${delay}: ${peaks.length} peaks`);
+    for (const s of peaks) assert.ok(s >= delay && s <= delay + 10, `delay ${delay}: measured ${s}`);
+  }
+});
