@@ -1,0 +1,186 @@
+// lib.js: shared helpers of the browser tests.
+//
+// - launchChromium(): Debian's Chromium through playwright-core, headless,
+//   with a fake microphone playing a WAV file and autoplay allowed;
+// - serveStatic(): a tiny HTTP server for html/, for tests that need no API;
+// - startStack(): the real local stack (deploy/local-run.sh, what `./bb run`
+//   execs) on a free port with its own run directory, stopped by
+//   stopStack() or when this process exits;
+// - makeTone(): a sine WAV made with sox, the fake microphone's input;
+// - withTimeout(): bounds any promise.
+//
+// Every test that uses these stops by itself: servers and the stack are
+// killed in finally blocks and on process exit.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { extname, join, normalize, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const OUT = process.env.BB_TEST_OUT || join(ROOT, 'tests/browser/out');
+export const CHROMIUM = process.env.BB_CHROMIUM || '/usr/bin/chromium';
+
+const BASE_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run',
+  '--autoplay-policy=no-user-gesture-required',
+  '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+];
+
+/** Makes OUT (screenshots, WAVs, logs) and returns its path. */
+export function outDir() {
+  mkdirSync(OUT, { recursive: true });
+  return OUT;
+}
+
+/**
+ * Writes a mono 48 kHz 16-bit WAV of a sine at hz with sox and returns its
+ * path. seconds long, at amplitude 0..1.
+ */
+export function makeTone(name, hz, seconds = 20, amplitude = 0.4) {
+  const file = join(outDir(), name);
+  const r = spawnSync('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', file,
+    'synth', String(seconds), 'sine', String(hz), 'vol', String(amplitude)]);
+  if (r.status !== 0) throw new Error('sox failed: ' + r.stderr);
+  return file;
+}
+
+/** Launches Chromium with a fake microphone playing wav (or none). */
+export async function launchChromium(wav) {
+  const { chromium } = await import('playwright-core');
+  const args = [...BASE_ARGS];
+  if (wav) args.push('--use-file-for-fake-audio-capture=' + wav);
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+}
+
+/**
+ * Opens a page in a new context of browser, collecting its console output
+ * and page errors into the returned log array.
+ */
+export async function openPage(browser, url, { init } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  if (init) await context.addInitScript(init);
+  const page = await context.newPage();
+  const log = [];
+  page.on('console', (m) => log.push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
+  await page.goto(url);
+  return { context, page, log };
+}
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8', '.wasm': 'application/wasm', '.svg': 'image/svg+xml',
+  '.json': 'application/json', '.png': 'image/png',
+};
+
+/** Serves dir over HTTP on 127.0.0.1 at a free port; resolves {url, close}. */
+export function serveStatic(dir = join(ROOT, 'html')) {
+  const server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    let file = join(dir, path);
+    if (!file.startsWith(dir)) { res.writeHead(403); res.end(); return; }
+    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
+    if (!existsSync(file)) { res.writeHead(404); res.end('not found'); return; }
+    res.writeHead(200, { 'Content-Type': TYPES[extname(file)] || 'application/octet-stream', 'Cache-Control': 'no-store' });
+    createReadStream(file).pipe(res);
+  });
+  return new Promise((ok) => {
+    server.listen(0, '127.0.0.1', () => {
+      // localhost, not 127.0.0.1: only localhost counts as a secure context.
+      ok({ url: `http://localhost:${server.address().port}/`, close: () => server.close() });
+    });
+  });
+}
+
+/** Resolves a TCP port nobody listens on, at or above base. */
+export async function freePort(base) {
+  for (let p = base; p < base + 200; p++) {
+    const ok = await new Promise((res) => {
+      const s = net.createServer();
+      s.once('error', () => res(false));
+      s.listen(p, '127.0.0.1', () => s.close(() => res(true)));
+    });
+    if (ok) return p;
+  }
+  throw new Error('no free port');
+}
+
+/** Whether the pieces of the real stack are built. */
+export function stackBuilt() {
+  const need = ['build/fcgi/bb-worker', 'build/shm/bb-shmd', 'deploy/local-run.sh'];
+  const missing = need.filter((p) => !existsSync(join(ROOT, p)));
+  return { ok: missing.length === 0, missing };
+}
+
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) {
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+});
+
+/**
+ * Starts deploy/local-run.sh in its own process group on a free port with a
+ * private run directory under the build tree. Resolves {url, child, logs}
+ * once GET /api answers, or rejects after timeoutMs with its output.
+ */
+export async function startStack({ timeoutMs = 60000, workers = 1 } = {}) {
+  const port = await freePort(18080 + (process.pid % 500));
+  const runDir = join(ROOT, 'build', 'browser-run', String(port));
+  mkdirSync(runDir, { recursive: true });
+  const audioDir = join(runDir, 'audio');
+  mkdirSync(audioDir, { recursive: true });
+  const logs = [];
+  const child = spawn(join(ROOT, 'deploy/local-run.sh'), [], {
+    cwd: ROOT,
+    detached: true,
+    env: { ...process.env, BB_PORT: String(port), BB_RUN_DIR: runDir, BB_AUDIO_DIR: audioDir, BB_WORKERS: String(workers) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  child.stdout.on('data', (d) => logs.push(String(d)));
+  child.stderr.on('data', (d) => logs.push(String(d)));
+  const url = `http://localhost:${port}/`;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    try {
+      const r = await fetch(url + 'api', { cache: 'no-store' });
+      if (r.ok && r.headers.get('x-audio-metadata')) return { url, child, logs, runDir };
+    } catch {
+      // not listening yet
+    }
+    await sleep(250);
+  }
+  await stopStack({ child });
+  throw new Error(`stack did not answer GET /api within ${timeoutMs} ms; output:\n${logs.join('')}`);
+}
+
+/** Stops a stack from startStack: SIGTERM to its group, SIGKILL after 5 s. */
+export async function stopStack(stack) {
+  const child = stack && stack.child;
+  if (!child || child.exitCode !== null) { running.delete(child); return; }
+  const gone = new Promise((res) => child.once('exit', res));
+  try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
+  const t = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+  await gone;
+  clearTimeout(t);
+  running.delete(child);
+}
+
+export function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Rejects with a message naming what timed out if p takes over ms. */
+export function withTimeout(p, ms, what) {
+  let t;
+  return Promise.race([
+    p.finally(() => clearTimeout(t)),
+    new Promise((_, rej) => { t = setTimeout(() => rej(new Error(`timed out after ${ms} ms: ${what}`)), ms); }),
+  ]);
+}
