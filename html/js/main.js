@@ -424,7 +424,11 @@ function renderApp() {
     setText($('monitoring-note'), `You are monitoring ${who ? who.name : 'a singer'}; your microphone is off meanwhile.`);
   }
   applyMute();
-  // Buckets, people, monitoring.
+  // Buckets, people, monitoring: rebuilt only when they change, so that a
+  // keyboard user's focus on a Join button survives the next response.
+  const key = JSON.stringify([state.users, state.buckets, state.publicId, state.offset, state.leader]);
+  if (key === state.renderedKey) return;
+  state.renderedKey = key;
   renderBuckets($('buckets'), state.users, state.buckets, {
     myId: state.publicId, myOffset: state.offset, leaderId: state.leader,
     onJoin: (d) => moveTo(d, `joined the ${d} s bucket`),

@@ -6,7 +6,8 @@
 // added at write_clock - n while a song runs, reads normalised by
 // 3/(k+2)), lead / start / stop with delay assignment, chat, user_summary
 // with public ids, leader / leader_name / buckets / n_users and
-// delay_seconds. No monitoring, rounds, tracks or recordings. It is not the
+// delay_seconds. setDown(true) makes the API answer 503 (a server outage).
+// No monitoring, rounds, tracks or recordings. It is not the
 // server under test: the end-to-end test runs against the real stack, and
 // uses this only when asked with BB_E2E_SERVER=mock.
 //
@@ -141,7 +142,13 @@ export function startMock(port = 0) {
     res.end(pack(outPackets));
   }
 
+  let down = false;
   const server = createServer((req, res) => {
+    if (down && req.url.startsWith('/api')) {
+      res.writeHead(503);
+      res.end('down');
+      return;
+    }
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -164,7 +171,8 @@ export function startMock(port = 0) {
   });
   return new Promise((ok) => server.listen(port, '127.0.0.1', () => ok({
     url: `http://localhost:${server.address().port}/`,
-    close: () => server.close(),
+    close: () => { server.closeAllConnections(); server.close(); },
+    setDown: (v) => { down = !!v; },
   })));
 }
 
