@@ -1,0 +1,95 @@
+/* test_mfile: atomic publication (replace and never-replace), temporary
+ * names, path joining and error logging of the media file helpers. */
+#include "media/mfile.h"
+#include "media_test.h"
+
+#include <dirent.h>
+#include <errno.h>
+
+/* Number of entries of dir whose name starts with ".bbtmp-". */
+static int count_tmp(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+    while (d != NULL && (de = readdir(d)) != NULL)
+        n += mfile_is_temp_name(de->d_name);
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+int main(void)
+{
+    char *dir = mt_tmpdir();
+    char path[4096], tmp[4096], longname[400];
+    mt_log_t log = { .n = 0 };
+    struct stat st;
+    char *s;
+    int fd;
+
+    /* strerror covers every code and unknown ones. */
+    CHECK(strcmp(mfile_strerror(MFILE_ERR_EXISTS), "file already exists") == 0);
+    CHECK(mfile_strerror(12345) != NULL);
+
+    CHECK(mfile_is_temp_name(".bbtmp-x-123456"));
+    CHECK(!mfile_is_temp_name("x.wav"));
+    CHECK(!mfile_is_temp_name(NULL));
+
+    CHECK_INT(mfile_join(path, sizeof path, "/a", "b"), MFILE_OK);
+    CHECK_STR(path, "/a/b");
+    CHECK_INT(mfile_join(path, 4, "/a", "b"), MFILE_ERR_ARG);
+    CHECK_INT(mfile_join(NULL, 4, "/a", "b"), MFILE_ERR_ARG);
+
+    /* Write, refuse to replace, replace. */
+    CHECK_INT(mfile_write_atomic(dir, "f.txt", "one", 3, 0, mt_log, &log), MFILE_OK);
+    snprintf(path, sizeof path, "%s/f.txt", dir);
+    s = mt_read_file(path, NULL);
+    CHECK_STR(s, "one");
+    free(s);
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0644);
+    CHECK_INT(mfile_write_atomic(dir, "f.txt", "two", 3, 0, mt_log, &log), MFILE_ERR_EXISTS);
+    s = mt_read_file(path, NULL);
+    CHECK_STR(s, "one");
+    free(s);
+    CHECK_INT(mfile_write_atomic(dir, "f.txt", "three", 5, 1, mt_log, &log), MFILE_OK);
+    s = mt_read_file(path, NULL);
+    CHECK_STR(s, "three");
+    free(s);
+    CHECK_INT(mfile_write_atomic(dir, "empty", NULL, 0, 1, mt_log, &log), MFILE_OK);
+    CHECK_INT(mfile_write_atomic(dir, "bad", NULL, 3, 1, mt_log, &log), MFILE_ERR_ARG);
+    CHECK_INT(count_tmp(dir), 0);
+
+    /* A temporary file is invisible under its final name until published. */
+    fd = mfile_tmp_create(dir, "g.txt", tmp, sizeof tmp, mt_log, &log);
+    CHECK(fd >= 0);
+    CHECK_INT(count_tmp(dir), 1);
+    CHECK(write(fd, "abc", 3) == 3);
+    snprintf(path, sizeof path, "%s/g.txt", dir);
+    CHECK(!mt_exists(path));
+    CHECK_INT(mfile_publish(fd, tmp, dir, "g.txt", 0, mt_log, &log), MFILE_OK);
+    close(fd);
+    CHECK(mt_exists(path));
+    CHECK(!mt_exists(tmp));
+    CHECK_INT(count_tmp(dir), 0);
+
+    /* Over-long names are refused before touching the disk. */
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    CHECK_INT(mfile_tmp_create(dir, longname, tmp, sizeof tmp, mt_log, &log), MFILE_ERR_ARG);
+
+    /* A failing system call is logged with its name and the reason. */
+    log.n = 0;
+    CHECK_INT(mfile_write_atomic("/nonexistent-bb-dir", "x", "1", 1, 1, mt_log, &log),
+              MFILE_ERR_IO);
+    CHECK_INT(mt_log_count(&log, "mkostemp", "No such file or directory"), 1);
+    CHECK_INT(mfile_fsync_dir("/nonexistent-bb-dir", mt_log, &log), MFILE_ERR_IO);
+
+    /* A NULL log function is silence, not a crash. */
+    CHECK_INT(mfile_write_atomic("/nonexistent-bb-dir", "x", "1", 1, 1, NULL, NULL),
+              MFILE_ERR_IO);
+
+    mt_rmrf(dir);
+    free(dir);
+    return mt_finish("test_media_mfile");
+}
