@@ -1,0 +1,134 @@
+/*
+ * singers.c - the worker's singer table.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "singers.h"
+
+struct sg_table {
+    uint32_t mask;     /* capacity - 1, capacity a power of two */
+    uint32_t count;
+    uint32_t limit;    /* most singers allowed (half the capacity) */
+    sg_t *e;
+};
+
+static uint32_t hash64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return (uint32_t)x;
+}
+
+sg_table_t *sg_table_create(uint32_t cap)
+{
+    uint32_t n = 16;
+    while (n < cap * 2 && n < (1u << 30))
+        n <<= 1;
+    sg_table_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->e = calloc(n, sizeof *t->e);
+    if (!t->e) {
+        free(t);
+        return NULL;
+    }
+    t->mask = n - 1;
+    t->limit = n / 2;
+    return t;
+}
+
+void sg_reset_codecs(sg_t *s)
+{
+    if (s->dec) {
+        opus_decoder_destroy(s->dec);
+        s->dec = NULL;
+    }
+    if (s->enc) {
+        opus_encoder_destroy(s->enc);
+        s->enc = NULL;
+    }
+    s->enc_next_clock = 0;
+    s->stream = 0;
+}
+
+void sg_table_destroy(sg_table_t *t)
+{
+    if (!t)
+        return;
+    for (uint32_t i = 0; i <= t->mask; i++)
+        if (t->e[i].used)
+            sg_reset_codecs(&t->e[i]);
+    free(t->e);
+    free(t);
+}
+
+sg_t *sg_find(sg_table_t *t, uint64_t userid)
+{
+    for (uint32_t i = hash64(userid) & t->mask;; i = (i + 1) & t->mask) {
+        sg_t *e = &t->e[i];
+        if (!e->used)
+            return NULL;
+        if (e->userid == userid)
+            return e;
+    }
+}
+
+sg_t *sg_insert(sg_table_t *t, uint64_t userid)
+{
+    if (t->count >= t->limit)
+        return NULL;
+    uint32_t i = hash64(userid) & t->mask;
+    while (t->e[i].used)
+        i = (i + 1) & t->mask;
+    sg_t *e = &t->e[i];
+    memset(e, 0, sizeof *e);
+    e->used = true;
+    e->userid = userid;
+    e->slot = -1;
+    e->pending_delay = -1;
+    t->count++;
+    return e;
+}
+
+uint32_t sg_count(const sg_table_t *t) { return t->count; }
+
+/* Removes entry i and shifts later members of its probe run back so that
+ * lookups never meet a hole inside a run. */
+static void remove_at(sg_table_t *t, uint32_t i)
+{
+    sg_reset_codecs(&t->e[i]);
+    t->e[i].used = false;
+    t->count--;
+    uint32_t j = i;
+    for (;;) {
+        j = (j + 1) & t->mask;
+        if (!t->e[j].used)
+            return;
+        uint32_t home = hash64(t->e[j].userid) & t->mask;
+        /* Move e[j] into the hole at i if its home is not in (i, j]. */
+        bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!between) {
+            t->e[i] = t->e[j];
+            t->e[j].used = false;
+            t->e[j].dec = NULL;
+            t->e[j].enc = NULL;
+            i = j;
+        }
+    }
+}
+
+uint32_t sg_sweep(sg_table_t *t, int64_t now, int64_t max_idle)
+{
+    uint32_t removed = 0;
+    for (uint32_t i = 0; i <= t->mask; i++) {
+        while (t->e[i].used && now - t->e[i].last_active > max_idle) {
+            remove_at(t, i);
+            removed++;
+        }
+    }
+    return removed;
+}

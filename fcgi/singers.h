@@ -1,0 +1,81 @@
+/*
+ * singers.h - a worker's own table of the singers it serves.
+ *
+ * One entry per userid that reached this worker: its Opus decoder (for what
+ * the singer sends) and encoder (for what the singer hears), created on
+ * first need; the continuity clocks of its connection; and what has already
+ * been delivered to it (chat cursor, settings, summary, track list, delay
+ * messages).  Open addressing with linear probing and backward-shift
+ * deletion, fixed capacity chosen at start: no allocation on the request
+ * path except the codec state of a new singer.  Entries idle for an hour are
+ * swept away with their codec state.
+ */
+#ifndef BB_SINGERS_H
+#define BB_SINGERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <opus.h>
+
+#include "segment.h"
+
+typedef struct {
+    uint64_t userid;
+    bool used;
+    bool have_read;          /* last_seen_read is valid */
+    bool have_write;         /* last_seen_write is valid */
+    bool tracks_pending;     /* send the track list on the next response */
+    bool tempo_pending;      /* send bpm / repeats / bpr on the next response */
+    bool spectator;
+    int64_t last_seen_read;
+    int64_t last_seen_write;
+    int64_t last_write_clock;   /* END of the last accepted upload, 0 = never */
+    int64_t last_active;        /* server clock of the last request */
+    int64_t summary_sent;       /* server clock the summary was last sent */
+    uint64_t summary_gen;       /* generation of the summary last sent */
+    uint64_t tracks_gen;
+    uint32_t settings_gen;
+    uint32_t epoch;
+    uint32_t delay_seen;        /* delay message sequence already delivered */
+    int32_t pending_delay;      /* delay_seconds decided here, -1 = none */
+    int64_t chat_cursor;        /* number of the last chat message seen */
+    int64_t slot;               /* index in the segment's user table, -1 */
+    uint64_t slot_gen;
+    uint64_t public_id;
+    int64_t join_sent;          /* clock a JOIN was last queued, 0 = never */
+    char name[SEG_NAME_MAX];    /* name last sent to the daemon */
+    OpusDecoder *dec;
+    OpusEncoder *enc;
+    /* Shared-encoder bookkeeping (see encshare.h). */
+    int64_t enc_next_clock;     /* read clock the private encoder expects next */
+    uint64_t stream;            /* shared stream this singer follows, 0 = none */
+} sg_t;
+
+typedef struct sg_table sg_table_t;
+
+/* Creates a table for up to `cap` singers (rounded up; the table keeps its
+ * load at most one half).  Returns NULL on allocation failure. */
+sg_table_t *sg_table_create(uint32_t cap);
+
+/* Frees the table and every singer's codec state; accepts NULL. */
+void sg_table_destroy(sg_table_t *t);
+
+/* The entry of userid, or NULL. */
+sg_t *sg_find(sg_table_t *t, uint64_t userid);
+
+/* Creates the entry of userid (which must be absent), zeroed but for its
+ * key, or NULL when the table is full. */
+sg_t *sg_insert(sg_table_t *t, uint64_t userid);
+
+/* Number of singers in the table. */
+uint32_t sg_count(const sg_table_t *t);
+
+/* Frees the codec state of one singer (both directions). */
+void sg_reset_codecs(sg_t *s);
+
+/* Removes every singer idle for longer than max_idle samples at `now`;
+ * returns how many were removed. */
+uint32_t sg_sweep(sg_table_t *t, int64_t now, int64_t max_idle);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * upload.h - the backing-track upload endpoint of a worker.
+ *
+ * POST .../upload?name=NAME with the file as the body.  The file is checked
+ * by decoding it completely and written atomically into the audio directory
+ * (media/track.h, trk_upload_accept()); the daemon's next scan, which the
+ * worker asks for at once, prepares it and adds it to the track list.
+ */
+#ifndef BB_UPLOAD_H
+#define BB_UPLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "media/track.h"
+
+#define UPL_MAX_BYTES TRK_UPLOAD_MAX
+
+typedef struct upl upl_t;
+
+/* Creates the endpoint for audio_dir, which must exist and be writable.
+ * Returns NULL and writes why otherwise. */
+upl_t *upl_create(const char *audio_dir, char *why, size_t whylen);
+
+/* Frees; accepts NULL. */
+void upl_destroy(upl_t *u);
+
+/* Handles one upload: query (its `name` parameter is the requested track
+ * name), body of len bytes.  Returns an HTTP status: 200 with the track
+ * name in name_out, or 400 / 409 / 413 / 500 with a message for the client
+ * in msg. */
+int upl_accept(upl_t *u, const char *query, const uint8_t *body, size_t len, char *name_out,
+               size_t name_cap, char *msg, size_t msg_cap);
+
+#endif

@@ -1,0 +1,165 @@
+/*
+ * shmd.c - bb-shmd, the timeline daemon (see daemon.h for what it does).
+ *
+ * The main loop waits on a signalfd with a 5 ms timeout, so SIGTERM and
+ * SIGINT stop it between ticks without any global flag, and runs a tick.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+#define TICK_MS 5
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bb-shmd [OPTIONS]\n"
+            "\n"
+            "The Bucket Brigade timeline daemon: owns the shared-memory segment with the\n"
+            "audio timeline; exactly one runs per host.\n"
+            "\n"
+            "  -s, --segment NAME        POSIX shared-memory name (default /bb)\n"
+            "  -r, --ring-seconds N      timeline length in seconds, %d..%d (default %d);\n"
+            "                            fixed when the segment is created\n"
+            "  -u, --users N             user table capacity (default %d)\n"
+            "  -a, --audio-dir DIR       backing tracks (any format libsndfile reads)\n"
+            "  -c, --cache-dir DIR       where prepared tracks are kept (not public)\n"
+            "  -R, --recordings-dir DIR  where song recordings and their listing go\n"
+            "  -k, --keep N              recordings kept (default 20)\n"
+            "  -d, --depth N             layering depth: buckets = N - 1 (default 5)\n"
+            "  -h, --help                this text\n"
+            "\n"
+            "Started on an existing valid segment it re-attaches and carries on; it never\n"
+            "clears a live timeline.  SIGTERM or SIGINT stop it cleanly.  Logs go to stderr.\n",
+            SEG_RING_SECONDS_MIN, SEG_RING_SECONDS_MAX, SEG_RING_SECONDS_DEFAULT, SEG_USERS_DEFAULT);
+}
+
+static int num(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"segment", required_argument, 0, 's'},
+        {"ring-seconds", required_argument, 0, 'r'},
+        {"users", required_argument, 0, 'u'},
+        {"audio-dir", required_argument, 0, 'a'},
+        {"cache-dir", required_argument, 0, 'c'},
+        {"recordings-dir", required_argument, 0, 'R'},
+        {"keep", required_argument, 0, 'k'},
+        {"depth", required_argument, 0, 'd'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    dmn_config_t cfg;
+    dmn_config_defaults(&cfg);
+    int o;
+    long v;
+    while ((o = getopt_long(argc, argv, "s:r:u:a:c:R:k:d:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 's': cfg.segment = optarg; break;
+        case 'a': cfg.audio_dir = optarg; break;
+        case 'c': cfg.cache_dir = optarg; break;
+        case 'R': cfg.recordings_dir = optarg; break;
+        case 'r':
+            if (num(optarg, SEG_RING_SECONDS_MIN, SEG_RING_SECONDS_MAX, &v)) {
+                fprintf(stderr, "bb-shmd: --ring-seconds must be %d..%d\n", SEG_RING_SECONDS_MIN,
+                        SEG_RING_SECONDS_MAX);
+                return 2;
+            }
+            cfg.ring_seconds = (uint32_t)v;
+            break;
+        case 'u':
+            if (num(optarg, 16, SEG_USERS_MAX, &v)) {
+                fprintf(stderr, "bb-shmd: --users must be 16..%d\n", SEG_USERS_MAX);
+                return 2;
+            }
+            cfg.user_cap = (uint32_t)v;
+            break;
+        case 'k':
+            if (num(optarg, 1, 100000, &v)) {
+                fprintf(stderr, "bb-shmd: --keep must be 1..100000\n");
+                return 2;
+            }
+            cfg.keep = (int32_t)v;
+            break;
+        case 'd':
+            if (num(optarg, 3, 16, &v)) {
+                fprintf(stderr, "bb-shmd: --depth must be 3..16\n");
+                return 2;
+            }
+            cfg.depth = (int32_t)v;
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "bb-shmd: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (cfg.segment[0] != '/' || strchr(cfg.segment + 1, '/')) {
+        fprintf(stderr, "bb-shmd: --segment must look like /NAME\n");
+        return 2;
+    }
+    if (cfg.audio_dir && !cfg.cache_dir) {
+        fprintf(stderr, "bb-shmd: --audio-dir needs --cache-dir (prepared tracks are kept there)\n");
+        return 2;
+    }
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
+        fprintf(stderr, "bb-shmd: sigprocmask: %s\n", strerror(errno));
+        return 1;
+    }
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    if (sfd < 0) {
+        fprintf(stderr, "bb-shmd: signalfd: %s\n", strerror(errno));
+        return 1;
+    }
+    char why[512];
+    dmn_t *d = dmn_create(&cfg, why, sizeof why);
+    if (!d) {
+        fprintf(stderr, "bb-shmd: %s\n", why);
+        return 1;
+    }
+    fprintf(stderr, "bb-shmd: running on %s (pid %d)\n", cfg.segment, (int)getpid());
+    for (;;) {
+        struct pollfd p = {sfd, POLLIN, 0};
+        int n = poll(&p, 1, TICK_MS);
+        if (n > 0) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                fprintf(stderr, "bb-shmd: signal %u: stopping\n", si.ssi_signo);
+                break;
+            }
+        } else if (n < 0 && errno != EINTR) {
+            fprintf(stderr, "bb-shmd: poll: %s\n", strerror(errno));
+            break;
+        }
+        dmn_tick(d, seg_now());
+    }
+    dmn_destroy(d);
+    close(sfd);
+    fprintf(stderr, "bb-shmd: stopped; the segment stays for the next start\n");
+    return 0;
+}
