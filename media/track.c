@@ -417,9 +417,11 @@ static int check_source_info(const SF_INFO *info)
         return TRK_ERR_RATE;
     if (info->frames == 0)
         return TRK_ERR_EMPTY;
-    /* SF_COUNT_MAX means "unknown"; the decode loop enforces the limit. */
+    /* SF_COUNT_MAX means "unknown"; the decode loop enforces the limits.
+     * Divide rather than multiply: frames may be anything up to 2^63. */
     if (info->frames != SF_COUNT_MAX
-        && (uint64_t)info->frames > (uint64_t)TRK_MAX_SECONDS * (uint64_t)info->samplerate)
+        && ((uint64_t)info->frames > (uint64_t)TRK_MAX_SECONDS * (uint64_t)info->samplerate
+            || (uint64_t)info->frames > TRK_MAX_SOURCE_SAMPLES / (uint64_t)info->channels))
         return TRK_ERR_TOO_LONG;
     return TRK_OK;
 }
@@ -429,7 +431,9 @@ static int check_source_info(const SF_INFO *info)
 static int pipe_run(pipe_t *p)
 {
     const int ch = p->info.channels;
-    const uint64_t max_src = (uint64_t)TRK_MAX_SECONDS * (uint64_t)p->info.samplerate;
+    const uint64_t by_time = (uint64_t)TRK_MAX_SECONDS * (uint64_t)p->info.samplerate;
+    const uint64_t by_work = TRK_MAX_SOURCE_SAMPLES / (uint64_t)(ch > 0 ? ch : 1);
+    const uint64_t max_src = by_time < by_work ? by_time : by_work;
     float *buf = NULL, *mono = NULL;
     int rc, err;
 

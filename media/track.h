@@ -40,15 +40,17 @@
  * source, or whose header or length is wrong, is stale and re-prepared.
  *
  * Bounds: sources of 8 000 .. 384 000 Hz, 1 .. 64 channels, at most
- * TRK_MAX_SECONDS long; uploads at most TRK_UPLOAD_MAX bytes. A track's
+ * TRK_MAX_SECONDS long and TRK_MAX_SOURCE_SAMPLES samples over all
+ * channels; uploads at most TRK_UPLOAD_MAX bytes. A track's
  * public name is its file name, which must pass trk_name_is_safe().
  *
  * Threading and cost: no globals and no shared mutable state; every
  * function may run on any thread, and the handles a function returns belong
- * to the caller. Preparing a track decodes and resamples it (about a second
- * per few minutes of audio on one core) and writes 4 bytes per output
- * sample (a 30-minute track is 346 MB): run trk_scan_create() and
- * trk_convert() on a background thread, never on the daemon's tick. Playing
+ * to the caller. Preparing a track decodes and resamples it (about half a
+ * second of one core per minute of 44.1 kHz stereo, so up to about 15 s for
+ * the longest track) and writes 4 bytes per output sample (a 30-minute
+ * track is 346 MB): run trk_scan_create() and trk_convert() on a background
+ * thread, never on the daemon's tick. Playing
  * a prepared track (trk_track_create()) only maps it.
  * One caveat outside our control: libsndfile keeps the reason of the last
  * failed open in a process-wide variable, so two threads whose opens fail
@@ -72,6 +74,11 @@
 #define TRK_MIN_SOURCE_RATE 8000       /* Hz */
 #define TRK_MAX_SOURCE_RATE 384000     /* Hz */
 #define TRK_MAX_CHANNELS 64
+/* Most source samples (frames x channels) decoded for one file: 30 minutes
+ * of 96 kHz stereo. Bounds the CPU a small, highly compressed file can
+ * cost (a 32 MiB upload of near-silence at 384 kHz x 64 channels would
+ * otherwise decode for minutes). */
+#define TRK_MAX_SOURCE_SAMPLES ((uint64_t)TRK_MAX_SECONDS * 96000 * 2)
 #define TRK_NAME_MAX 100               /* bytes of UTF-8 in a track name */
 #define TRK_UPLOAD_MAX ((size_t)32 << 20) /* bytes: 32 MiB */
 #define TRK_MAX_TRACKS 1000            /* tracks listed by one scan */
@@ -91,7 +98,8 @@ typedef enum {
     TRK_ERR_DECODE = -5,     /* decoding failed or stopped early */
     TRK_ERR_EMPTY = -6,      /* no audio at all (empty file, 0 frames) */
     TRK_ERR_SILENT = -7,     /* only silence */
-    TRK_ERR_TOO_LONG = -8,   /* longer than TRK_MAX_SECONDS */
+    TRK_ERR_TOO_LONG = -8,   /* longer than TRK_MAX_SECONDS, or more than
+                                TRK_MAX_SOURCE_SAMPLES over all channels */
     TRK_ERR_CHANNELS = -9,   /* channel count outside 1..TRK_MAX_CHANNELS */
     TRK_ERR_RATE = -10,      /* sample rate outside the accepted range */
     TRK_ERR_RESAMPLE = -11,  /* libsamplerate failed */
