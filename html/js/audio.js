@@ -3,8 +3,10 @@
 //   microphone ──► MediaStreamSource ──► bb-io ──► destination (speakers)
 //
 // The AudioContext runs at 48 kHz, the server's rate, whatever the device
-// does: the browser resamples at its edges, so every clock in the client
-// counts server samples and no resampler of our own is needed.
+// does: the browser resamples at its edges. Where the browser cannot
+// (Firefox will not connect a microphone running at another rate), the
+// context runs at the device's rate and the worklet converts. Either way
+// every clock outside the worklet counts server samples.
 //
 // The microphone is opened with echo cancellation, noise suppression and
 // automatic gain control off: all three are built for speech calls and
@@ -74,7 +76,24 @@ export class AudioEngine {
     if (typeof AudioWorkletNode === 'undefined') {
       throw new Error('This browser has no AudioWorklet; please use a current Chrome, Firefox or Safari.');
     }
-    this.ctx = new AudioContext({ sampleRate: SERVER_RATE, latencyHint: 'playback' });
+    if (test.loopbackDelay == null && !listenOnly) {
+      this.stream = await navigator.mediaDevices.getUserMedia(micConstraints(deviceId));
+    }
+    // 48 kHz where the browser resamples the microphone for us; otherwise
+    // (Firefox refuses a microphone at another rate) the device's own rate,
+    // and the worklet converts. test.rate forces a rate, to test that path.
+    const opts = { latencyHint: 'playback' };
+    this.ctx = new AudioContext({ ...opts, sampleRate: test.rate || SERVER_RATE });
+    if (this.stream) {
+      try {
+        this.source = this.ctx.createMediaStreamSource(this.stream);
+      } catch (e) {
+        if (e.name !== 'NotSupportedError') throw e;
+        await this.ctx.close();
+        this.ctx = new AudioContext(opts);
+        this.source = this.ctx.createMediaStreamSource(this.stream);
+      }
+    }
     await this.ctx.audioWorklet.addModule(new URL('./worklet/bb-io.js', import.meta.url));
     this.node = new AudioWorkletNode(this.ctx, 'bb-io', {
       numberOfInputs: 1,
@@ -92,9 +111,7 @@ export class AudioEngine {
       this.loop.delayTime.value = Number(test.loopbackDelay);
       this.node.connect(this.loop);
       this.loop.connect(this.node);
-    } else if (!listenOnly) {
-      this.stream = await navigator.mediaDevices.getUserMedia(micConstraints(deviceId));
-      this.source = this.ctx.createMediaStreamSource(this.stream);
+    } else if (this.source) {
       this.source.connect(this.node);
     }
     this.node.connect(this.ctx.destination);

@@ -10,7 +10,9 @@
 //
 // Test hooks exist only with ?test=1 in the URL: window.bbTest exposes the
 // state and a tone meter on the playback output, and ?loopback=SECONDS
-// replaces the microphone with the page's own output through a DelayNode.
+// replaces the microphone with the page's own output through a DelayNode,
+// ?rate=HZ runs the audio at that rate (the worklet's conversion path) and
+// ?codec=wasm forces the WebAssembly Opus fallback.
 
 import {
   ASSUMED_LATENCY_MS, BATCH_SAMPLES, DEFAULT_OFFSET_S, countdownSeconds, parseOffset,
@@ -208,6 +210,7 @@ async function startAudio() {
     const test = {};
     if (TEST && params.has('loopback')) test.loopbackDelay = Number(params.get('loopback'));
     if (TEST) test.tap = true;
+    if (TEST && params.has('rate')) test.rate = Number(params.get('rate'));
     engine = await AudioEngine.create({ deviceId: state.deviceId, listenOnly: state.listenOnly, test });
     const prefer = (TEST && params.get('codec')) || store.get('codec');
     codec = await createCodec(prefer);
@@ -405,6 +408,7 @@ function renderApp() {
   else setText(lead, 'Stop singing');
   lead.disabled = state.listenOnly || Date.now() < (state.leadBusyUntil || 0);
   show($('track-wrap'), state.amLeader && !state.songStart);
+  $('jump-end').disabled = state.amLeader;
   const sel = $('track');
   const names = [TRACK_PLACEHOLDER, ...state.tracks];
   if (sel.options.length !== names.length || [...sel.options].some((o, i) => o.value !== names[i])) {

@@ -63,10 +63,11 @@ test('two singers: the later bucket hears the leader, chat arrives as text', { t
   let bob;
   try {
     // Alice encodes with the WebAssembly fallback, Bob with WebCodecs: the
-    // server must understand both.
+    // server must understand both. Bob's audio runs at 44.1 kHz, the path
+    // where the worklet converts rates (Firefox with such a microphone).
     const url = server.url + '?test=1';
     alice = await openPage(aliceBrowser, url + '&codec=wasm', { init: () => localStorage.setItem('bb.noLatency', '1') });
-    bob = await openPage(bobBrowser, url, {
+    bob = await openPage(bobBrowser, url + '&rate=44100', {
       init: () => { localStorage.setItem('bb.noLatency', '1'); localStorage.setItem('bb.noTutorial', '1'); },
     });
     const A = alice.page;
@@ -108,6 +109,7 @@ test('two singers: the later bucket hears the leader, chat arrives as text', { t
     assert.ok(levels.bob < levels.alice / 10, `Bob must not hear himself: ${levels.bob}`);
     assert.equal(await A.evaluate(() => window.bbTest.codecKind()), 'wasm');
     assert.equal(await B.evaluate(() => window.bbTest.codecKind()), 'webcodecs');
+    assert.equal(await B.evaluate(() => window.bbTest.engine.sampleRate), 44100);
     const aliceFigures = await A.evaluate(() => window.bbTest.net());
     assert.equal(aliceFigures.writeClock % 2880, 0, 'write clock on a frame boundary');
     assert.equal(aliceFigures.readClock % 2880, 0, 'read clock on a frame boundary');

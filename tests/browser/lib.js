@@ -138,7 +138,10 @@ export async function startStack({ timeoutMs = 60000, workers = 1 } = {}) {
   const child = spawn(join(ROOT, 'deploy/local-run.sh'), [], {
     cwd: ROOT,
     detached: true,
-    env: { ...process.env, BB_PORT: String(port), BB_RUN_DIR: runDir, BB_AUDIO_DIR: audioDir, BB_WORKERS: String(workers) },
+    env: {
+      ...process.env, BB_PORT: String(port), BB_DEV_PORT: '0', BB_RUN_DIR: runDir,
+      BB_AUDIO_DIR: audioDir, BB_WORKERS: String(workers),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);

@@ -12,7 +12,7 @@ const BATCH = 28800;
 const src = readFileSync(fileURLToPath(new URL('../../html/js/worklet/bb-io.js', import.meta.url)), 'utf8');
 
 // Loads the processor class with a fake port that records posted messages.
-function load() {
+function load(rate = 48000) {
   let Cls = null;
   class AudioWorkletProcessor {
     constructor() {
@@ -20,7 +20,7 @@ function load() {
     }
   }
   const registerProcessor = (name, c) => { assert.equal(name, 'bb-io'); Cls = c; };
-  new Function('AudioWorkletProcessor', 'registerProcessor', src)(AudioWorkletProcessor, registerProcessor);
+  new Function('AudioWorkletProcessor', 'registerProcessor', 'sampleRate', src)(AudioWorkletProcessor, registerProcessor, rate);
   const p = new Cls({ processorOptions: { poolSize: 4 } });
   p.send = (m) => p.port.onmessage({ data: m });
   return p;
@@ -145,4 +145,45 @@ test('latency mode: an echo delayed by D samples is measured as D', () => {
     assert.ok(peaks.length >= 5, `delay ${delay}: ${peaks.length} peaks`);
     for (const s of peaks) assert.ok(s >= delay && s <= delay + 10, `delay ${delay}: measured ${s}`);
   }
+});
+
+test('at 44.1 kHz: playback and capture convert, and stamping still holds', () => {
+  const p = load(44100);
+  p.send({ type: 'mode', mode: 'run' });
+  p.send({ type: 'config', compensation: 0 });
+  const clock = 2880 * 5000 + 1234;
+  const tone = (c) => 0.5 * Math.sin((2 * Math.PI * 440 * c) / 48000);
+  for (let k = 0; k < 8; k++) {
+    p.send({ type: 'play', clock: clock + k * BATCH, samples: Float32Array.from({ length: BATCH }, (_, i) => tone(clock + k * BATCH + i)) });
+  }
+  // The input is the output of the same quantum: with no compensation the
+  // captured audio must be the played audio at the same server clocks.
+  const inp = new Float32Array(128);
+  const o = new Float32Array(128);
+  const played = [];
+  for (let q = 0; q < Math.ceil((44100 + (3.5 * BATCH * 44100) / 48000) / 128); q++) {
+    p.process([[inp]], [[o]]);
+    played.push(...o);
+    inp.set(o);
+  }
+  // The played tone is still 440 Hz at the device rate: count zero crossings over one second.
+  const sec = played.slice(44100 + 1000, 2 * 44100 + 1000);
+  let crossings = 0;
+  for (let i = 1; i < sec.length; i++) if ((sec[i - 1] < 0) !== (sec[i] < 0)) crossings++;
+  assert.ok(Math.abs(crossings - 880) <= 2, `${crossings} zero crossings`);
+  const b = batches(p).filter((m) => m.end !== null);
+  assert.ok(b.length >= 2, `${b.length} batches`);
+  for (let i = 0; i < b.length; i++) {
+    assert.equal(b[i].end % FRAME, 0);
+    if (i) assert.equal(b[i].end - b[i - 1].end, BATCH);
+  }
+  // Input arrives one quantum after the output it copies (inp.set(o) after
+  // process), so the captured clock k holds the tone at k - 128 * step.
+  const lag = (128 * 48000) / 44100;
+  let worst = 0;
+  for (let j = 100; j < BATCH; j += 97) {
+    const c = b[1].end - BATCH + j;
+    worst = Math.max(worst, Math.abs(b[1].buf[j] - tone(c - lag)));
+  }
+  assert.ok(worst < 0.01, `worst error ${worst}`);
 });

@@ -22,6 +22,7 @@ export function renderBuckets(container, users, buckets, opts) {
       const tags = [];
       if (u.id === opts.leaderId) tags.push('leader');
       if (u.id === opts.myId) tags.push('you');
+      if (u.isMonitoring) tags.push('monitoring');
       if (u.isMonitored) tags.push('monitored');
       const li = el('li', { class: u.id === opts.myId ? 'me' : '' }, u.name || '(no name)');
       if (tags.length) li.append(` (${tags.join(', ')})`);

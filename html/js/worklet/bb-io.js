@@ -3,66 +3,84 @@
 // One processor does capture and playback, because the write clock of what
 // we capture is defined by what we are playing at that instant.
 //
-// Playback. Decoded mix audio arrives from the main thread as ("play",
-// clock, samples) messages, clock being the server clock of the first
-// sample. It is copied into a preallocated ring indexed by server clock.
-// Playback starts LEAD_IN samples after the first batch arrives and then
-// advances playClock by one per output sample, whether or not data is there
-// (a gap plays silence and counts as an underrun), so playClock is a
-// continuous clock in step with the audio device.
+// Clocks. Everything the processor shares with the main thread counts
+// server samples (48 kHz). The context normally runs at 48 kHz too (the
+// browser resamples at the device); where it cannot (Firefox refuses to
+// connect a microphone whose rate differs from the context's), the context
+// runs at the device rate and this processor converts, with 4-point cubic
+// (Catmull-Rom) interpolation, between device samples and server samples.
+// Device sample number i of playback sits at server time
+// playBase + i * step (step = 48000 / sampleRate), computed from the
+// integer i each time so that no rounding error accumulates; at 48 kHz
+// step is 1 and the interpolation returns the samples unchanged.
 //
-// Capture. Once playing, the input sample captured in the same render
-// quantum as output clock P was sung along with the audio of clock
-// P - compensation (the measured round trip of the local audio hardware
-// plus the codec delay, set by the main thread). Captured samples are
-// therefore stamped with a contiguous timeline clock. To keep the write
-// clock on whole Opus frames we keep the exact compensation and instead drop
-// the first few captured samples (fewer than one frame, 60 ms) so that the
-// first batch starts on a frame boundary; from then on batches of
-// BATCH samples are contiguous and stay aligned. Quantising the compensation
-// to whole frames instead would misplace the singer by up to 30 ms, which
-// is audible in a choir; dropping at most 60 ms once per connection is not.
+// Playback. Decoded mix audio arrives as ("play", clock, samples), clock
+// being the server clock of the first sample, and is copied into a
+// preallocated ring indexed by server clock. Playback starts one second
+// after the first batch arrives, at that batch's clock, and then advances
+// whether or not data is there (a gap plays silence and counts as an
+// underrun), so the play position is a continuous clock in step with the
+// audio device.
 //
-// Buffers and messages. The shared-memory alternative (SharedArrayBuffer)
-// needs cross-origin isolation headers on every deployment, so this uses a
-// MessagePort: capture batches are written into a pool of preallocated
-// Float32Arrays that are transferred to the main thread and transferred back
-// after encoding. The render path allocates nothing per block: messages
-// reuse preallocated objects and go out once per 600 ms batch and once per
-// STATS_EVERY samples (100 ms); the calibration modes post a small object
-// per detected echo or per 100 blocks, which is rare and happens only
-// while nobody is singing. Message handlers (not the render path) may
-// allocate.
+// Capture. The input sample captured in the same render quantum as play
+// position P was sung along with the audio of P - compensation (the
+// measured round trip of the local audio hardware plus the codec delay, set
+// by the main thread). Captured audio is therefore stamped with a
+// contiguous timeline clock. To keep the write clock on whole Opus frames
+// we keep the exact compensation and drop the first captured samples (less
+// than one 60 ms frame) so that the first batch starts on a frame boundary;
+// batches of BATCH samples then follow contiguously and stay aligned.
+// Quantising the compensation to whole frames instead would misplace the
+// singer by up to 30 ms, audible in a choir; dropping at most 60 ms once
+// per connection is not.
+//
+// Buffers and messages. SharedArrayBuffer would need cross-origin isolation
+// headers on every deployment, so this uses the MessagePort: capture
+// batches are written into a pool of preallocated Float32Arrays that are
+// transferred to the main thread and transferred back after encoding. The
+// render path allocates nothing per block: messages reuse preallocated
+// objects and go out once per 600 ms batch and once per STATS_EVERY server
+// samples (100 ms); the calibration modes post a small object per detected
+// echo or per 100 blocks, rare and only while nobody sings. Message
+// handlers (not the render path) may allocate.
 //
 // Modes: "idle" (silence), "run" (the above), "latency" (beeps and echo
 // detection for calibration), "volume" (input level reports).
-//
-// Everything is at 48 kHz: the page creates its AudioContext at 48 kHz and
-// the browser resamples to the device.
 
+const SERVER_RATE = 48000;
 const FRAME = 2880;
 const BATCH = 28800;
-const RING = 48000 * 20;
-const LEAD_IN = 48000;
+const RING = SERVER_RATE * 20;
 const STATS_EVERY = 4800;
-// Latency calibration: a 1024 Hz beep rate/64 samples long at 105 BPM,
-// rounded to whole render quanta as the original did.
-const BEEP_PERIOD = Math.round((48000 / 128) * (60 / 105)) * 128;
-const BEEP_LEN = 48000 / 64;
-const BEEP_HZ = 1024;
 const DETECT_WIN = 20;
-const DETECT_HOLDOFF = 48000 * 0.2;
-const BG_TAU = 48000 * 3;
+const BEEP_HZ = 1024;
 const VOLUME_BLOCK = 100 * 128;
+
+// Catmull-Rom interpolation between y1 (t = 0) and y2 (t = 1).
+function cubic(y0, y1, y2, y3, t) {
+  const c1 = 0.5 * (y2 - y0);
+  const c2 = y0 - 2.5 * y1 + 2 * y2 - 0.5 * y3;
+  const c3 = 0.5 * (y3 - y0) + 1.5 * (y1 - y2);
+  return ((c3 * t + c2) * t + c1) * t + y1;
+}
 
 class BbIo extends AudioWorkletProcessor {
   constructor(options) {
     super();
     const o = (options && options.processorOptions) || {};
+    // sampleRate is a global of the AudioWorkletGlobalScope.
+    this.rate = sampleRate;
+    this.step = SERVER_RATE / this.rate;
     this.ring = new Float32Array(RING);
     this.pool = [];
     for (let i = 0; i < (o.poolSize || 4); i++) this.pool.push(new Float32Array(BATCH));
     this.detectWin = new Float32Array(DETECT_WIN);
+    // Latency calibration: a 1024 Hz beep rate/64 samples long at 105 BPM,
+    // the period rounded to whole render quanta, as the original did.
+    this.beepPeriod = Math.round((this.rate / 128) * (60 / 105)) * 128;
+    this.beepLen = Math.round(this.rate / 64);
+    this.holdoff = Math.round(this.rate * 0.2);
+    this.bgTau = this.rate * 3;
     this.mode = 'idle';
     this.micMuted = false;
     this.speakerMuted = false;
@@ -87,26 +105,31 @@ class BbIo extends AudioWorkletProcessor {
 
   resetRun() {
     if (this.batchBuf) this.pool.push(this.batchBuf);
-    this.playClock = -1;
-    this.playIdx = 0;
-    this.filledStart = -1;
-    this.filledEnd = -1;
-    this.startIn = -1;
-    this.tick = 0;
-    this.captureClock = -1;
-    this.captureSkip = 0;
     this.batchBuf = null;
     this.batchFill = 0;
+    this.playBase = -1; // server clock where playback started, -1 before
+    this.playN = 0; // device samples played since then
+    this.playClock = -1; // server clock now playing (whole samples)
+    this.filledStart = -1;
+    this.filledEnd = -1;
+    this.startIn = 0; // device samples of lead-in left
+    this.tick = 0;
+    this.capturing = false;
+    this.capAligned = false;
+    this.capNext = 0; // next whole server sample (relative to playBase) to emit
+    this.h0 = this.h1 = this.h2 = this.h3 = 0; // last four input samples
+    this.hCount = 0;
     this.underruns = 0;
     this.dropped = 0;
   }
 
   resetLatency() {
-    this.sinceBeat = BEEP_PERIOD;
+    this.sinceBeat = this.beepPeriod;
     this.winSum = 0;
     this.winAt = 0;
+    this.detectWin.fill(0);
     this.background = 0;
-    this.sincePeak = DETECT_HOLDOFF;
+    this.sincePeak = this.holdoff;
     this.volSum = 0;
     this.volCount = 0;
   }
@@ -132,17 +155,13 @@ class BbIo extends AudioWorkletProcessor {
     }
   }
 
-  // Copies one decoded batch into the playback ring. Data for clocks that
-  // have already played is skipped; data that would overwrite unplayed
-  // samples more than a ring ahead is refused (it cannot happen while the
-  // main thread keeps requests continuous).
+  // Copies one decoded batch into the playback ring. A batch that does not
+  // follow the previous one starts playback over (the main thread resets on
+  // every reconnect, so this is only a safety net); data more than a ring
+  // ahead of the play position is refused.
   onPlay(clock, samples) {
     const n = samples.length;
-    if (this.filledEnd >= 0 && clock !== this.filledEnd) {
-      // A new stream: the main thread resets on reconnect, so this is a
-      // discontinuity within one connection. Start over from this batch.
-      this.resetRun();
-    }
+    if (this.filledEnd >= 0 && clock !== this.filledEnd) this.resetRun();
     if (this.playClock >= 0 && clock + n - this.playClock > RING) return;
     let at = clock % RING;
     for (let i = 0; i < n; i++) {
@@ -151,28 +170,21 @@ class BbIo extends AudioWorkletProcessor {
     }
     if (this.filledStart < 0) {
       this.filledStart = clock;
+      this.playBase = clock;
       this.playClock = clock;
-      this.playIdx = clock % RING;
-      this.startIn = LEAD_IN;
+      this.playN = 0;
+      this.startIn = Math.round(this.rate);
     }
     this.filledEnd = clock + n;
   }
 
-  // Takes a free batch buffer from the pool, or null when the main thread
-  // still holds them all.
-  takeBuffer() {
-    return this.pool.length ? this.pool.pop() : null;
+  // The ring sample at server clock c, 0 outside the received data.
+  at(c) {
+    return c >= this.filledStart && c < this.filledEnd ? this.ring[c % RING] : 0;
   }
 
-  // Sends the current capture batch, ending at clock end, to the main thread.
-  flushBatch(end) {
-    this.batchMsg.end = end;
-    this.batchMsg.buf = this.batchBuf;
-    this.transferList[0] = this.batchBuf.buffer;
-    this.port.postMessage(this.batchMsg, this.transferList);
-    this.batchMsg.buf = null;
-    this.batchBuf = this.takeBuffer();
-    this.batchFill = 0;
+  takeBuffer() {
+    return this.pool.length ? this.pool.pop() : null;
   }
 
   process(inputs, outputs) {
@@ -197,16 +209,17 @@ class BbIo extends AudioWorkletProcessor {
     this.stats.inPeak = inPeak;
     this.stats.outPeak = outPeak;
     this.frames += n;
-    this.sinceStats += n;
+    this.sinceStats += n * this.step;
     if (this.sinceStats >= STATS_EVERY) {
       this.sinceStats = 0;
       const s = this.stats;
-      s.playClock = this.startIn > 0 ? -1 : this.playClock;
-      s.buffered = this.filledEnd >= 0 && this.playClock >= 0 ? this.filledEnd - this.playClock : 0;
+      const playing = this.playBase >= 0 && this.startIn <= 0;
+      s.playClock = playing ? this.playClock : -1;
+      s.buffered = playing ? this.filledEnd - this.playClock : 0;
       s.underruns = this.underruns;
       s.dropped = this.dropped;
       s.frames = this.frames;
-      s.capturing = this.captureClock >= 0;
+      s.capturing = this.capturing;
       this.port.postMessage(s);
       s.inPeak = 0;
       s.outPeak = 0;
@@ -215,70 +228,89 @@ class BbIo extends AudioWorkletProcessor {
   }
 
   processRun(inp, out, n) {
-    const playing = this.playClock >= 0 && this.startIn <= 0;
-    if (this.playClock >= 0 && this.startIn > 0) this.startIn -= n;
-    if (!playing) {
+    if (this.playBase < 0 || this.startIn > 0) {
+      if (this.playBase >= 0) this.startIn -= n;
       out.fill(0);
       this.paceTicks(n);
       return;
     }
-    // Playback.
-    let clock = this.playClock;
-    let idx = this.playIdx;
-    let under = false;
-    for (let i = 0; i < n; i++) {
-      if (clock >= this.filledStart && clock < this.filledEnd) {
-        out[i] = this.ring[idx];
-      } else {
-        out[i] = 0;
-        under = true;
-      }
-      clock++;
-      if (++idx === RING) idx = 0;
-    }
-    if (under) this.underruns++;
-    const firstClock = this.playClock;
-    this.playClock = clock;
-    this.playIdx = idx;
-    // Capture, or pacing ticks for a listener.
-    if (this.spectator) {
-      this.paceTicks(n);
-      return;
-    }
-    if (this.captureClock < 0) {
-      this.captureClock = firstClock - this.compensation;
-      this.captureSkip = ((-this.captureClock % FRAME) + FRAME) % FRAME;
+    const capture = !this.spectator;
+    if (capture && !this.capturing) {
+      this.capturing = true;
+      this.capAligned = false;
+      this.hCount = 0;
       if (!this.batchBuf) this.batchBuf = this.takeBuffer();
       this.batchFill = 0;
     }
+    const step = this.step;
+    const comp = this.compensation;
     const gain = this.micMuted ? 0 : this.inputGain;
+    let under = false;
     for (let i = 0; i < n; i++) {
-      const c = this.captureClock++;
-      if (this.captureSkip > 0) {
-        this.captureSkip--;
+      // Playback at server time playBase + rel.
+      const rel = this.playN * step;
+      const ci = Math.floor(rel);
+      const f = rel - ci;
+      const c = this.playBase + ci;
+      if (c >= this.filledEnd) under = true;
+      out[i] = f === 0 ? this.at(c) : cubic(this.at(c - 1), this.at(c), this.at(c + 1), this.at(c + 2), f);
+      this.playN++;
+      if (!capture) continue;
+      // Capture: this input sample belongs at server time rel - comp.
+      // Keep the last four and emit every whole server sample between the
+      // middle two (one sample of look-ahead for the interpolation).
+      this.h0 = this.h1;
+      this.h1 = this.h2;
+      this.h2 = this.h3;
+      this.h3 = inp ? inp[i] * gain : 0;
+      if (this.hCount < 3) {
+        if (++this.hCount === 3) this.capNext = Math.floor((this.playN - 2) * step - comp) + 1;
         continue;
       }
-      if (this.batchBuf) this.batchBuf[this.batchFill] = inp ? inp[i] * gain : 0;
-      if (++this.batchFill === BATCH) {
-        if (this.batchBuf) {
-          this.flushBatch(c + 1);
-        } else {
-          // No buffer came back in time: the batch is lost. Tell the main
-          // thread, which must reconnect because the write clock jumps.
-          this.dropped++;
-          this.batchMsg.end = c + 1;
-          this.port.postMessage(this.batchMsg);
-          this.batchBuf = this.takeBuffer();
-          this.batchFill = 0;
-        }
+      // h1 is at t1 = (playN - 3) * step - comp, h2 one step later.
+      const t1 = (this.playN - 3) * step - comp;
+      const t2 = t1 + step;
+      while (this.capNext <= t2) {
+        const u = (this.capNext - t1) / step;
+        this.emit(this.playBase + this.capNext, u >= 1 ? this.h2 : cubic(this.h0, this.h1, this.h2, this.h3, u));
+        this.capNext++;
       }
     }
+    if (under) this.underruns++;
+    this.playClock = this.playBase + Math.floor(this.playN * step);
+    if (!capture) this.paceTicks(n);
+  }
+
+  // Adds one captured sample at server clock c (consecutive clocks) to the
+  // current batch; sends the batch when full.
+  emit(c, v) {
+    if (!this.capAligned) {
+      if (c % FRAME !== 0) return;
+      this.capAligned = true;
+    }
+    if (this.batchBuf) this.batchBuf[this.batchFill] = v;
+    if (++this.batchFill < BATCH) return;
+    if (this.batchBuf) {
+      this.batchMsg.end = c + 1;
+      this.batchMsg.buf = this.batchBuf;
+      this.transferList[0] = this.batchBuf.buffer;
+      this.port.postMessage(this.batchMsg, this.transferList);
+      this.batchMsg.buf = null;
+    } else {
+      // No buffer came back in time: the batch is lost. The main thread
+      // must reconnect, because the write clock jumps.
+      this.dropped++;
+      this.batchMsg.end = c + 1;
+      this.port.postMessage(this.batchMsg);
+    }
+    this.batchBuf = this.takeBuffer();
+    this.batchFill = 0;
   }
 
   // While nothing is captured (before playback starts, or listening only),
-  // one empty "batch" every BATCH samples paces the requests.
+  // one empty "batch" per BATCH server samples paces the requests.
   paceTicks(n) {
-    this.tick += n;
+    this.tick += n * this.step;
     if (this.tick >= BATCH) {
       this.tick -= BATCH;
       this.port.postMessage(this.tickMsg);
@@ -287,26 +319,28 @@ class BbIo extends AudioWorkletProcessor {
 
   processLatency(inp, out, n) {
     const gain = this.beepGain;
+    const w = (2 * Math.PI * BEEP_HZ) / this.rate;
     for (let i = 0; i < n; i++) {
       // Output: a beep at the start of every period.
-      if (this.sinceBeat >= BEEP_PERIOD) this.sinceBeat = 0;
+      if (this.sinceBeat >= this.beepPeriod) this.sinceBeat = 0;
       const t = this.sinceBeat;
-      out[i] = t < BEEP_LEN ? gain * Math.sin((2 * Math.PI * BEEP_HZ * t) / 48000) : 0;
+      out[i] = t < this.beepLen ? gain * Math.sin(w * t) : 0;
       this.sinceBeat++;
       // Input: a peak is a DETECT_WIN-sample mean absolute value above ten
-      // times the background (a slow running mean of the absolute input).
+      // times the background (a slow running mean of the absolute input)
+      // and above an absolute floor, at least 200 ms after the last one.
       const a = inp ? Math.abs(inp[i]) : 0;
       this.winSum += a - this.detectWin[this.winAt];
       this.detectWin[this.winAt] = a;
       if (++this.winAt === DETECT_WIN) this.winAt = 0;
       const mean = this.winSum / DETECT_WIN;
-      this.background += (a - this.background) / BG_TAU;
+      this.background += (a - this.background) / this.bgTau;
       this.sincePeak++;
-      if (this.sincePeak >= DETECT_HOLDOFF && mean > 1e-3 && mean > 10 * this.background) {
+      if (this.sincePeak >= this.holdoff && mean > 1e-3 && mean > 10 * this.background) {
         this.sincePeak = 0;
-        // The peak's sample is this one; the beep it echoes started
-        // sinceBeat samples ago (minus the ramp-up of the window mean,
-        // which is the same for every run and cancels out).
+        // This input sample echoes the beep that started sinceBeat - 1
+        // samples ago (plus the few samples the window mean needs to rise,
+        // the same in every run).
         this.port.postMessage({ type: 'latency-peak', samples: this.sinceBeat - 1 });
       }
     }
