@@ -82,6 +82,7 @@ typedef struct {
 struct ex {
     seg_t *seg;
     uint32_t worker;
+    char *rec_dir;          /* stems go here; NULL: no stems */
     sg_table_t *singers;
     q_t q;
     pk_packet_t pk[PK_MAX_PACKETS];
@@ -114,10 +115,12 @@ struct ex {
 
 /* ---- life cycle -------------------------------------------------------- */
 
-ex_t *ex_create(seg_t *seg, uint32_t worker_id, uint32_t max_singers, char *why, size_t whylen)
+ex_t *ex_create(seg_t *seg, uint32_t worker_id, uint32_t max_singers, const char *recordings_dir,
+                char *why, size_t whylen)
 {
     ex_t *ex = calloc(1, sizeof *ex);
-    if (!ex) {
+    if (!ex || (recordings_dir && !(ex->rec_dir = strdup(recordings_dir)))) {
+        free(ex);
         snprintf(why, whylen, "out of memory");
         return NULL;
     }
@@ -126,6 +129,7 @@ ex_t *ex_create(seg_t *seg, uint32_t worker_id, uint32_t max_singers, char *why,
     ex->singers = sg_table_create(max_singers);
     if (!ex->singers) {
         snprintf(why, whylen, "out of memory for %u singers", max_singers);
+        free(ex->rec_dir);
         free(ex);
         return NULL;
     }
@@ -140,6 +144,7 @@ void ex_destroy(ex_t *ex)
     if (!ex)
         return;
     sg_table_destroy(ex->singers);
+    free(ex->rec_dir);
     free(ex);
 }
 
@@ -816,6 +821,38 @@ static void refresh_blobs(ex_t *ex)
     }
 }
 
+static void stem_log(void *user, const char *line)
+{
+    ex_t *ex = user;
+    LOG(ex, "stems: %s", line);
+}
+
+/* Adds an upload to the singer's stem of the current song: the decoded
+ * voice, mic volume applied, at its timeline position. */
+static void stem_write(ex_t *ex, sg_t *s, const song_t *song, int64_t pos, const float *x,
+                       uint32_t n, int64_t now)
+{
+    if (!ex->rec_dir)
+        return;
+    if (s->stem && s->stem_song != song->start)
+        sg_close_stem(s);
+    if (!s->stem) {
+        char id[24];
+        int err = 0;
+        snprintf(id, sizeof id, "%" PRIu64, s->public_id);
+        s->stem = rec_writer_create(ex->rec_dir, song->start, id, pos, stem_log, ex, &err);
+        if (!s->stem) {
+            LOG(ex, "stem of singer %" PRIu64 " cannot start: %s", s->public_id, rec_strerror(err));
+            return;
+        }
+        s->stem_song = song->start;
+    }
+    if (rec_writer_write(s->stem, pos, x, n) != REC_OK)
+        sg_close_stem(s);
+    else
+        s->stem_last = now;
+}
+
 static float rms_of(const float *x, uint32_t n)
 {
     double acc = 0;
@@ -986,6 +1023,8 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
         if (p->npk > 0 && song_upload_active(&ctl.song, p->write_clock, p->n)) {
             if (tl_write(ex->seg, pos, ex->in, p->n, now) != TL_OK)
                 ex->c.refused_writes++;
+            else
+                stem_write(ex, s, &ctl.song, pos, ex->in, p->n, now);
             if (flags & SEG_UF_MONITORED)
                 tl_write_monitor(ex->seg, pos, ex->in, p->n, now);
             int64_t copies[TEMPO_REPEATS_MAX];
@@ -1066,6 +1105,7 @@ void ex_housekeeping(ex_t *ex, int64_t now)
     if (now - ex->last_sweep < RING_SAMPLE_RATE * 10)
         return;
     ex->last_sweep = now;
+    sg_close_idle_stems(ex->singers, now, 10 * RING_SAMPLE_RATE);
     uint32_t n = sg_sweep(ex->singers, now, USERS_FORGET_SAMPLES);
     if (n) {
         ex->c.singers_swept += n;

@@ -73,9 +73,11 @@ typedef struct {
 typedef struct ex ex_t;
 
 /* Creates the exchange of worker `worker_id` (which must hold the command
- * lane of that id) for up to max_singers singers.  Returns NULL and writes
- * why on failure. */
-ex_t *ex_create(seg_t *seg, uint32_t worker_id, uint32_t max_singers, char *why, size_t whylen);
+ * lane of that id) for up to max_singers singers.  With recordings_dir set
+ * it writes each singer's stem of every song there.  Returns NULL and
+ * writes why on failure. */
+ex_t *ex_create(seg_t *seg, uint32_t worker_id, uint32_t max_singers, const char *recordings_dir,
+                char *why, size_t whylen);
 
 /* Frees everything; accepts NULL. */
 void ex_destroy(ex_t *ex);

@@ -55,13 +55,23 @@ void sg_reset_codecs(sg_t *s)
     s->stream = 0;
 }
 
+void sg_close_stem(sg_t *s)
+{
+    if (s->stem) {
+        rec_writer_destroy(s->stem);
+        s->stem = NULL;
+    }
+}
+
 void sg_table_destroy(sg_table_t *t)
 {
     if (!t)
         return;
     for (uint32_t i = 0; i <= t->mask; i++)
-        if (t->e[i].used)
+        if (t->e[i].used) {
             sg_reset_codecs(&t->e[i]);
+            sg_close_stem(&t->e[i]);
+        }
     free(t->e);
     free(t);
 }
@@ -101,6 +111,7 @@ uint32_t sg_count(const sg_table_t *t) { return t->count; }
 static void remove_at(sg_table_t *t, uint32_t i)
 {
     sg_reset_codecs(&t->e[i]);
+    sg_close_stem(&t->e[i]);
     t->e[i].used = false;
     t->count--;
     uint32_t j = i;
@@ -116,6 +127,7 @@ static void remove_at(sg_table_t *t, uint32_t i)
             t->e[j].used = false;
             t->e[j].dec = NULL;
             t->e[j].enc = NULL;
+            t->e[j].stem = NULL;
             i = j;
         }
     }
@@ -131,4 +143,17 @@ uint32_t sg_sweep(sg_table_t *t, int64_t now, int64_t max_idle)
         }
     }
     return removed;
+}
+
+uint32_t sg_close_idle_stems(sg_table_t *t, int64_t now, int64_t idle)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i <= t->mask; i++) {
+        sg_t *e = &t->e[i];
+        if (e->used && e->stem && now - e->stem_last > idle) {
+            sg_close_stem(e);
+            n++;
+        }
+    }
+    return n;
 }

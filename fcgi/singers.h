@@ -18,6 +18,7 @@
 
 #include <opus.h>
 
+#include "media/recording.h"
 #include "segment.h"
 
 typedef struct {
@@ -47,6 +48,9 @@ typedef struct {
     char name[SEG_NAME_MAX];    /* name last sent to the daemon */
     OpusDecoder *dec;
     OpusEncoder *enc;
+    rec_writer_t *stem;         /* this singer's track of the song, or NULL */
+    int64_t stem_song;          /* start clock of the song it belongs to */
+    int64_t stem_last;          /* server clock of its last write */
     /* Shared-encoder bookkeeping (see encshare.h). */
     int64_t enc_next_clock;     /* read clock the private encoder expects next */
     uint64_t stream;            /* shared stream this singer follows, 0 = none */
@@ -73,6 +77,13 @@ uint32_t sg_count(const sg_table_t *t);
 
 /* Frees the codec state of one singer (both directions). */
 void sg_reset_codecs(sg_t *s);
+
+/* Closes the singer's stem recording, if any. */
+void sg_close_stem(sg_t *s);
+
+/* Closes the stems of singers who have not written for `idle` samples
+ * (their song ended or they left); returns how many. */
+uint32_t sg_close_idle_stems(sg_table_t *t, int64_t now, int64_t idle);
 
 /* Removes every singer idle for longer than max_idle samples at `now`;
  * returns how many were removed. */

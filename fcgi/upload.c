@@ -70,12 +70,21 @@ int upl_accept(upl_t *u, const char *query, const uint8_t *body, size_t len, cha
     case TRK_ERR_EXISTS:
         snprintf(msg, msg_cap, "too many tracks with that name already");
         return 409;
-    case TRK_ERR_IO:
-    case TRK_ERR_NOMEM:
+    case TRK_ERR_ARG:
+    case TRK_ERR_NAME:
+        snprintf(msg, msg_cap, "invalid upload: %s", trk_strerror(rc));
+        return 400;
+    case TRK_ERR_FORMAT:
+    case TRK_ERR_DECODE:
+    case TRK_ERR_EMPTY:
+    case TRK_ERR_SILENT:
+    case TRK_ERR_TOO_LONG:
+    case TRK_ERR_CHANNELS:
+    case TRK_ERR_RATE:
+        snprintf(msg, msg_cap, "not a usable audio file: %s", trk_strerror(rc));
+        return 415;
+    default:
         snprintf(msg, msg_cap, "the server could not store the file");
         return 500;
-    default:
-        snprintf(msg, msg_cap, "not a usable audio file: %s", trk_strerror(rc));
-        return 400;
     }
 }

@@ -27,7 +27,7 @@ void upl_destroy(upl_t *u);
 
 /* Handles one upload: query (its `name` parameter is the requested track
  * name), body of len bytes.  Returns an HTTP status: 200 with the track
- * name in name_out, or 400 / 409 / 413 / 500 with a message for the client
+ * name in name_out, or 400 / 409 / 413 / 415 / 500 with a message for the client
  * in msg. */
 int upl_accept(upl_t *u, const char *query, const uint8_t *body, size_t len, char *name_out,
                size_t name_cap, char *msg, size_t msg_cap);

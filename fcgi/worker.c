@@ -53,6 +53,7 @@ typedef struct {
     int max_singers;
     int wait_segment;
     const char *audio_dir;
+    const char *recordings_dir;
 } wk_config_t;
 
 /* The worker's own state: one per process, owned by main(). */
@@ -83,6 +84,8 @@ static void usage(FILE *f)
             "  -m, --max-singers N     singers this worker can hold (default 8192)\n"
             "  -a, --audio-dir DIR     backing-track directory, where uploads are written\n"
             "                          (default: uploads disabled)\n"
+            "  -R, --recordings-dir DIR  write each singer's stem of every song here\n"
+            "                          (default: no stems)\n"
             "      --wait-segment SECS wait this long for the daemon's segment (default 10)\n"
             "  -h, --help              this text\n"
             "\n"
@@ -98,6 +101,7 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
         {"worker-id", required_argument, 0, 'w'},
         {"max-singers", required_argument, 0, 'm'},
         {"audio-dir", required_argument, 0, 'a'},
+        {"recordings-dir", required_argument, 0, 'R'},
         {"wait-segment", required_argument, 0, 'W'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -106,12 +110,13 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
     c->max_singers = 8192;
     c->wait_segment = 10;
     int o;
-    while ((o = getopt_long(argc, argv, "l:s:w:m:a:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "l:s:w:m:a:R:h", opts, NULL)) != -1) {
         char *end;
         switch (o) {
         case 'l': c->listen = optarg; break;
         case 's': c->segment = optarg; break;
         case 'a': c->audio_dir = optarg; break;
+        case 'R': c->recordings_dir = optarg; break;
         case 'w':
             c->worker_id = (int)strtol(optarg, &end, 10);
             if (*end || c->worker_id < 0 || c->worker_id >= SEG_LANES) {
@@ -280,7 +285,9 @@ static const char *status_line(int code)
     case 400: return "400 Bad Request";
     case 404: return "404 Not Found";
     case 405: return "405 Method Not Allowed";
+    case 409: return "409 Conflict";
     case 413: return "413 Payload Too Large";
+    case 415: return "415 Unsupported Media Type";
     case 500: return "500 Internal Server Error";
     case 503: return "503 Service Unavailable";
     default: return "500 Internal Server Error";
@@ -548,7 +555,8 @@ int main(int argc, char **argv)
         goto err;
     }
     char why[256];
-    w.ex = ex_create(w.seg, (uint32_t)w.cfg.worker_id, (uint32_t)w.cfg.max_singers, why, sizeof why);
+    w.ex = ex_create(w.seg, (uint32_t)w.cfg.worker_id, (uint32_t)w.cfg.max_singers,
+                     w.cfg.recordings_dir, why, sizeof why);
     if (!w.ex) {
         fprintf(stderr, "bb-worker[%d]: %s\n", w.cfg.worker_id, why);
         goto err;

@@ -26,6 +26,7 @@
 #include "delay.h"
 #include "gain.h"
 #include "jsonw.h"
+#include "media/recording.h"
 #include "ring.h"
 #include "strutil.h"
 #include "snap.h"
@@ -40,6 +41,12 @@
 #define DMN_EVENTS_MAX 64
 #define DMN_SUMMARY_MAX 50
 #define DMN_CHUNK 4096
+/* The recording trails the clock by the last bucket plus 2 s, so the last
+ * bucket has sung what it writes (PROTOCOL.md 13). */
+#define DMN_REC_LAG_EXTRA 2
+/* Most audio the recorder writes per tick: it catches up after a restart
+ * in steps that keep a tick short. */
+#define DMN_REC_PER_TICK (2 * 48000)
 
 typedef struct {
     char evid[64];   /* JSON text */
@@ -61,6 +68,8 @@ struct dmn {
     uint32_t n_events;
     dmn_event_t events[DMN_EVENTS_MAX];
     tset_t *tracks;
+    rec_writer_t *rec;      /* the song being recorded, or NULL */
+    int64_t rec_song;       /* its start clock */
     seg_cmd_t *cmds;        /* DMN_CMDS_PER_TICK */
     uint32_t *scratch;      /* user_cap */
     int32_t *delays;        /* user_cap */
@@ -282,8 +291,97 @@ static void publish_summary(dmn_t *d, uint32_t n)
     snap_blob_publish(d->seg, SEG_BLOB_SUMMARY, d->text, w.len);
 }
 
+/* ---- recording ---------------------------------------------------------- */
+
+static void rec_log(void *user, const char *line)
+{
+    (void)user;
+    LOG("recordings: %s", line);
+}
+
+/* Closes the recording in progress and publishes it in the listing. */
+static void rec_close(dmn_t *d, const char *why)
+{
+    if (!d->rec)
+        return;
+    LOG("recording %s closed (%s): %.1f s", rec_writer_get_file_name(d->rec), why,
+        (double)rec_writer_get_frames(d->rec) / RING_SAMPLE_RATE);
+    rec_writer_destroy(d->rec);
+    d->rec = NULL;
+    rec_lof_write(d->cfg.recordings_dir, d->rec_song, rec_log, NULL);
+    rec_listing_write(d->cfg.recordings_dir, d->cfg.keep, rec_log, NULL);
+    d->ctl.recorded_song = d->rec_song;
+    d->ctl_dirty = true;
+}
+
+/* Writes the settled part of the song: from where the file ends to
+ * `now - lag`, or to the song's end, which closes it. */
+static void record(dmn_t *d, int64_t now)
+{
+    const song_t *s = &d->ctl.song;
+    if (!d->cfg.recordings_dir)
+        return;
+    int64_t lag = (int64_t)(s->max_position + DMN_REC_LAG_EXTRA) * RING_SAMPLE_RATE;
+    if (!d->rec) {
+        if (!s->start || s->start == d->ctl.recorded_song || now < s->start + lag)
+            return;
+        int err = 0;
+        /* Creating appends to the file if a previous daemon started it. */
+        d->rec = rec_writer_create(d->cfg.recordings_dir, s->start, NULL, s->start, rec_log, NULL,
+                                   &err);
+        if (!d->rec) {
+            LOG("recording of the song at %" PRId64 " cannot start: %s", s->start, rec_strerror(err));
+            d->ctl.recorded_song = s->start;  /* do not retry every tick */
+            d->ctl_dirty = true;
+            return;
+        }
+        d->rec_song = s->start;
+        LOG("recording %s%s", rec_writer_get_file_name(d->rec),
+            rec_writer_get_resumed(d->rec) ? " (resumed)" : "");
+        rec_prune(d->cfg.recordings_dir, d->cfg.keep, rec_log, NULL);
+        rec_listing_write(d->cfg.recordings_dir, d->cfg.keep, rec_log, NULL);
+    }
+    int64_t begin = rec_writer_get_end_clock(d->rec);
+    int64_t end = now - lag;
+    bool closing = false;
+    if (s->start != d->rec_song) {
+        rec_close(d, "a new song started");
+        return;
+    }
+    if (s->end && s->end <= end) {
+        end = s->end;
+        closing = true;
+    }
+    /* What the ring no longer holds is left as silence by the writer. */
+    int64_t oldest = tl_watermark(d->seg) - seg_ring_len(d->seg) + TL_MARGIN;
+    if (begin < oldest)
+        begin = oldest;
+    if (end - begin > DMN_REC_PER_TICK) {
+        end = begin + DMN_REC_PER_TICK;
+        closing = false;
+    }
+    while (begin < end) {
+        uint32_t n = (uint32_t)(end - begin < DMN_CHUNK ? end - begin : DMN_CHUNK);
+        tl_read(d->seg, begin, n, d->ctl.global_gain, d->buf, NULL);
+        int rc = rec_writer_write(d->rec, begin, d->buf, n);
+        if (rc == REC_ERR_FULL) {
+            rec_close(d, "one hour reached");
+            return;
+        }
+        if (rc != REC_OK) {
+            LOG("recording write failed: %s", rec_strerror(rc));
+            rec_close(d, "write failed");
+            return;
+        }
+        begin += n;
+    }
+    if (closing)
+        rec_close(d, "song ended");
+}
+
 static void reset_state(dmn_t *d, const char *why)
 {
+    rec_close(d, "state reset");
     LOG("state reset (%s)", why);
     ctl_defaults(d, &d->ctl);
     d->ctl_dirty = true;
@@ -397,6 +495,7 @@ static void cmd_lead(dmn_t *d, const seg_cmd_t *c, int64_t now)
     ctl->song.max_position = maxp;
     ctl->song.first_bucket = p0 + DELAY_INTERVAL;
     ctl->n_buckets = dly_buckets(p0, ctl->song.depth, ctl->buckets);
+    rec_close(d, "a new lead");
     ctl->leader_public = seg_public_id(d->seg, c->userid);
     str_copy(ctl->leader_name, sizeof ctl->leader_name, c->name);
     /* A new lead starts from silence (no stale audio reaches the song). */
@@ -659,6 +758,7 @@ void dmn_tick(dmn_t *d, int64_t now)
     advance(d, now);
     if (now - d->last_house >= DMN_HOUSE_EVERY) {
         housekeeping(d, now);
+        record(d, now);
         d->last_house = now;
     }
     publish(d);
@@ -763,6 +863,12 @@ void dmn_destroy(dmn_t *d)
     if (!d)
         return;
     if (d->seg) {
+        if (d->rec) {
+            /* Stopping mid-song: the file is complete up to here and the next
+             * daemon appends to it. */
+            rec_writer_destroy(d->rec);
+            d->rec = NULL;
+        }
         publish(d);
         seg_detach(d->seg);
     }

@@ -42,6 +42,8 @@ typedef struct {
     int32_t buckets[DELAY_DEPTH_MAX];
     uint64_t monitored_public;    /* public id of the monitored user, or 0 */
     int64_t track_started;        /* clock where the playing track began */
+    int64_t recorded_song;        /* start clock of the last song whose
+                                     recording is complete */
 } seg_ctl_t;
 
 _Static_assert(sizeof(seg_ctl_t) <= SEG_CTL_WORDS * 8, "control state outgrew its latch");
