@@ -81,6 +81,7 @@ let conn = null;
 function log(text) {
   const line = `${new Date().toISOString().slice(11, 23)} ${text}`;
   state.log.push(line);
+  console.info('[bb] ' + text);
   if (state.log.length > 200) state.log.shift();
   const pre = document.getElementById('debug-log');
   if (pre) pre.textContent = state.log.slice(-60).join('\n');

@@ -14,7 +14,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
@@ -129,7 +129,7 @@ process.on('exit', () => {
  * once GET /api answers, or rejects after timeoutMs with its output.
  */
 export async function startStack({ timeoutMs = 60000, workers = 1 } = {}) {
-  const port = await freePort(18080 + (process.pid % 500));
+  const port = await freePort(18380);
   const runDir = join(ROOT, 'build', 'browser-run', String(port));
   mkdirSync(runDir, { recursive: true });
   const audioDir = join(runDir, 'audio');
@@ -153,13 +153,13 @@ export async function startStack({ timeoutMs = 60000, workers = 1 } = {}) {
     if (child.exitCode !== null) break;
     try {
       const r = await fetch(url + 'api', { cache: 'no-store' });
-      if (r.ok && r.headers.get('x-audio-metadata')) return { url, child, logs, runDir };
+      if (r.ok && r.headers.get('x-audio-metadata')) return { url, child, logs, runDir, port };
     } catch {
       // not listening yet
     }
     await sleep(250);
   }
-  await stopStack({ child });
+  await stopStack({ child, port });
   throw new Error(`stack did not answer GET /api within ${timeoutMs} ms; output:\n${logs.join('')}`);
 }
 
@@ -173,6 +173,8 @@ export async function stopStack(stack) {
   await gone;
   clearTimeout(t);
   running.delete(child);
+  // The daemon keeps its segment for a restart; a test run leaves nothing.
+  if (stack.port) rmSync(`/dev/shm/bb-${stack.port}`, { force: true });
 }
 
 export function sleep(ms) {

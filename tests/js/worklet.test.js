@@ -70,9 +70,13 @@ test('captured batches end on frame boundaries, contiguous, stamped playClock - 
     p.send({ type: 'mode', mode: 'run' });
     p.send({ type: 'config', compensation });
     const clock = 77040003312000 - 6 * 48000 + 2880 * 7;
-    for (let k = 0; k < 6; k++) p.send({ type: 'play', clock: clock + k * BATCH, samples: new Float32Array(BATCH) });
+    for (let k = 0; k < 7; k++) p.send({ type: 'play', clock: clock + k * BATCH, samples: new Float32Array(BATCH) });
+    // Playback starts after the lead-in, rounded up to whole quanta.
+    const lead = p.startIn;
+    assert.ok(lead >= 0.7 * 48000 && lead <= 1.3 * 48000, `lead-in ${lead}`);
+    const startFrame = Math.ceil(lead / 128) * 128;
     // The input is a ramp that names the output frame it was captured with.
-    run(p, Math.ceil((48000 + 4 * BATCH) / 128), (f) => (f % 100000) / 100000);
+    run(p, Math.ceil((startFrame + 5 * BATCH) / 128), (f) => (f % 100000) / 100000);
     const b = batches(p).filter((m) => m.end !== null);
     assert.ok(b.length >= 3, `compensation ${compensation}: ${b.length} batches`);
     for (let i = 0; i < b.length; i++) {
@@ -81,10 +85,10 @@ test('captured batches end on frame boundaries, contiguous, stamped playClock - 
       if (i > 0) assert.equal(b[i].end - b[i - 1].end, BATCH, 'contiguous');
     }
     // Sample j of a batch was captured while playing clock (end - BATCH + j) + compensation;
-    // playback of `clock` began at frame 48000.
+    // playback of `clock` began at startFrame.
     const j = 1000;
     const playClock = b[0].end - BATCH + j + compensation;
-    const frame = 48000 + (playClock - clock);
+    const frame = startFrame + (playClock - clock);
     assert.ok(Math.abs(b[0].buf[j] - (frame % 100000) / 100000) < 1e-6, `compensation ${compensation}`);
   }
 });
@@ -94,7 +98,7 @@ test('the batch pool: buffers come back, a starved pool reports a lost batch', (
   p.send({ type: 'mode', mode: 'run' });
   const clock = 2880 * 1000;
   for (let k = 0; k < 12; k++) p.send({ type: 'play', clock: clock + k * BATCH, samples: new Float32Array(BATCH) });
-  run(p, Math.ceil((48000 + 6 * BATCH) / 128));
+  run(p, Math.ceil((62400 + 6 * BATCH) / 128));
   const b = batches(p).filter((m) => m.end !== null);
   const lost = b.filter((m) => !m.buf);
   assert.ok(lost.length >= 1, 'with 4 buffers never returned, a later batch is lost');
@@ -104,7 +108,7 @@ test('the batch pool: buffers come back, a starved pool reports a lost batch', (
   q.send({ type: 'mode', mode: 'run' });
   for (let k = 0; k < 12; k++) q.send({ type: 'play', clock: clock + k * BATCH, samples: new Float32Array(BATCH) });
   let seen = 0;
-  for (let i = 0; i < Math.ceil((48000 + 8 * BATCH) / 128); i++) {
+  for (let i = 0; i < Math.ceil((62400 + 8 * BATCH) / 128); i++) {
     run(q, 1);
     for (const m of batches(q).slice(seen)) if (m.buf) q.send({ type: 'return', buf: m.buf });
     seen = batches(q).length;
@@ -161,13 +165,13 @@ test('at 44.1 kHz: playback and capture convert, and stamping still holds', () =
   const inp = new Float32Array(128);
   const o = new Float32Array(128);
   const played = [];
-  for (let q = 0; q < Math.ceil((44100 + (3.5 * BATCH * 44100) / 48000) / 128); q++) {
+  for (let q = 0; q < Math.ceil((1.3 * 44100 + (4.5 * BATCH * 44100) / 48000) / 128); q++) {
     p.process([[inp]], [[o]]);
     played.push(...o);
     inp.set(o);
   }
   // The played tone is still 440 Hz at the device rate: count zero crossings over one second.
-  const sec = played.slice(44100 + 1000, 2 * 44100 + 1000);
+  const sec = played.slice(1.3 * 44100 + 1000, 2.3 * 44100 + 1000);
   let crossings = 0;
   for (let i = 1; i < sec.length; i++) if ((sec[i - 1] < 0) !== (sec[i] < 0)) crossings++;
   assert.ok(Math.abs(crossings - 880) <= 2, `${crossings} zero crossings`);
@@ -186,4 +190,39 @@ test('at 44.1 kHz: playback and capture convert, and stamping still holds', () =
     worst = Math.max(worst, Math.abs(b[1].buf[j] - tone(c - lag)));
   }
   assert.ok(worst < 0.01, `worst error ${worst}`);
+});
+
+test('requests stay evenly paced when capture takes over from the ticks', () => {
+  for (const [rate, compensation] of [[48000, 7824], [48000, 0], [48000, 2879], [44100, 8000]]) {
+    const p = load(rate);
+    p.send({ type: 'mode', mode: 'run' });
+    p.send({ type: 'config', compensation });
+    const sent = [];
+    const orig = p.port.postMessage.bind(p.port);
+    p.port.postMessage = (m, t) => {
+      if (m.type === 'batch') sent.push({ at: p.frames, real: m.end !== null });
+      if (m.buf) p.send({ type: 'return', buf: new Float32Array(BATCH) });
+      orig(m, t);
+    };
+    const inp = new Float32Array(128);
+    const o = new Float32Array(128);
+    const clock = 2880 * 9000;
+    let delivered = 0;
+    for (let q = 0; q < Math.ceil((12 * BATCH) / 128); q++) {
+      // The server answers each request 50 ms later with the next 600 ms.
+      while (delivered < sent.length && p.frames >= sent[delivered].at + rate * 0.05) {
+        p.send({ type: 'play', clock: clock + delivered * BATCH, samples: new Float32Array(BATCH) });
+        delivered++;
+      }
+      p.process([[inp]], [[o]]);
+    }
+    const real = sent.findIndex((m) => m.real);
+    assert.ok(real > 0, 'capture took over');
+    const period = (BATCH * rate) / 48000;
+    for (let i = 1; i < sent.length; i++) {
+      const gap = sent[i].at - sent[i - 1].at;
+      assert.ok(Math.abs(gap - period) <= 128, `rate ${rate}, comp ${compensation}: gap ${gap} before request ${i} (first real ${real})`);
+    }
+    assert.ok(sent.slice(real).every((m) => m.real), 'no ticks after capture starts');
+  }
 });

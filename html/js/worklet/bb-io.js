@@ -16,11 +16,21 @@
 //
 // Playback. Decoded mix audio arrives as ("play", clock, samples), clock
 // being the server clock of the first sample, and is copied into a
-// preallocated ring indexed by server clock. Playback starts one second
-// after the first batch arrives, at that batch's clock, and then advances
-// whether or not data is there (a gap plays silence and counts as an
-// underrun), so the play position is a continuous clock in step with the
-// audio device.
+// preallocated ring indexed by server clock. Playback starts about a second
+// after the first batch arrives (the lead-in, the playback buffer), at that
+// batch's clock, and then advances whether or not data is there (a gap
+// plays silence and counts as an underrun), so the play position is a
+// continuous clock in step with the audio device.
+//
+// Pacing. Every request reads the next 600 ms, so requests must go out
+// exactly every 600 ms of device time, or the playback buffer grows or
+// shrinks for the rest of the connection. A beat every BATCH server
+// samples of device time sends one message: the captured batch completed
+// since the last beat if there is one, else (before capture has produced
+// its first batch, and always for a listener) an empty "tick". Batches and
+// beats run at the same rate, so a batch always waits the same time for
+// its beat; the lead-in is chosen between 0.7 and 1.3 s so that this wait
+// is a few milliseconds.
 //
 // Capture. The input sample captured in the same render quantum as play
 // position P was sung along with the audio of P - compensation (the
@@ -48,6 +58,11 @@
 // detection for calibration), "volume" (input level reports).
 
 const SERVER_RATE = 48000;
+// Lead-in bounds, server samples: 1 s +- half a batch.
+const LEAD_MIN = 48000 - 14400;
+// How long before a beat captured batches are made to complete (server
+// samples), to absorb the rounding of the lead-in to render quanta.
+const PACE_GUARD = 200;
 const FRAME = 2880;
 const BATCH = 28800;
 const RING = SERVER_RATE * 20;
@@ -105,6 +120,7 @@ class BbIo extends AudioWorkletProcessor {
 
   resetRun() {
     if (this.batchBuf) this.pool.push(this.batchBuf);
+    if (this.pendingBuf) this.pool.push(this.pendingBuf);
     this.batchBuf = null;
     this.batchFill = 0;
     this.playBase = -1; // server clock where playback started, -1 before
@@ -115,6 +131,11 @@ class BbIo extends AudioWorkletProcessor {
     this.startIn = 0; // device samples of lead-in left
     this.tick = 0;
     this.capturing = false;
+    this.capSent = false; // a captured batch went out: no more ticks
+    this.pendingBuf = null; // a completed batch waiting for its beat
+    this.pendingEnd = 0;
+    this.slips = 0; // beats with nothing to send, or batches that could not wait
+    this.capComp = 0; // compensation latched when capture started
     this.capAligned = false;
     this.capNext = 0; // next whole server sample (relative to playBase) to emit
     this.h0 = this.h1 = this.h2 = this.h3 = 0; // last four input samples
@@ -173,9 +194,22 @@ class BbIo extends AudioWorkletProcessor {
       this.playBase = clock;
       this.playClock = clock;
       this.playN = 0;
-      this.startIn = Math.round(this.rate);
+      this.startIn = Math.round(this.leadIn(clock) / this.step);
     }
     this.filledEnd = clock + n;
+  }
+
+  // The lead-in in server samples for playback starting at clock: the
+  // first captured batch then completes PACE_GUARD samples before a beat.
+  // Capture starts with playback; its first whole frame begins
+  // mod(comp - clock, FRAME) samples in (plus two samples of interpolation
+  // look-ahead), and the batch takes BATCH more.
+  leadIn(clock) {
+    if (this.spectator) return SERVER_RATE;
+    const untilTick = BATCH - this.tick;
+    const skip = ((this.compensation - clock) % FRAME + FRAME) % FRAME + 2 * this.step;
+    const want = untilTick - PACE_GUARD - skip - LEAD_MIN;
+    return LEAD_MIN + ((want % BATCH) + BATCH) % BATCH;
   }
 
   // The ring sample at server clock c, 0 outside the received data.
@@ -231,19 +265,20 @@ class BbIo extends AudioWorkletProcessor {
     if (this.playBase < 0 || this.startIn > 0) {
       if (this.playBase >= 0) this.startIn -= n;
       out.fill(0);
-      this.paceTicks(n);
+      this.pace(n);
       return;
     }
     const capture = !this.spectator;
     if (capture && !this.capturing) {
       this.capturing = true;
+      this.capComp = this.compensation;
       this.capAligned = false;
       this.hCount = 0;
       if (!this.batchBuf) this.batchBuf = this.takeBuffer();
       this.batchFill = 0;
     }
     const step = this.step;
-    const comp = this.compensation;
+    const comp = this.capComp;
     const gain = this.micMuted ? 0 : this.inputGain;
     let under = false;
     for (let i = 0; i < n; i++) {
@@ -278,11 +313,11 @@ class BbIo extends AudioWorkletProcessor {
     }
     if (under) this.underruns++;
     this.playClock = this.playBase + Math.floor(this.playN * step);
-    if (!capture) this.paceTicks(n);
+    this.pace(n);
   }
 
   // Adds one captured sample at server clock c (consecutive clocks) to the
-  // current batch; sends the batch when full.
+  // current batch; a full batch waits for the next beat.
   emit(c, v) {
     if (!this.capAligned) {
       if (c % FRAME !== 0) return;
@@ -290,31 +325,43 @@ class BbIo extends AudioWorkletProcessor {
     }
     if (this.batchBuf) this.batchBuf[this.batchFill] = v;
     if (++this.batchFill < BATCH) return;
-    if (this.batchBuf) {
-      this.batchMsg.end = c + 1;
-      this.batchMsg.buf = this.batchBuf;
-      this.transferList[0] = this.batchBuf.buffer;
-      this.port.postMessage(this.batchMsg, this.transferList);
-      this.batchMsg.buf = null;
-    } else {
+    if (!this.batchBuf) {
       // No buffer came back in time: the batch is lost. The main thread
       // must reconnect, because the write clock jumps.
       this.dropped++;
       this.batchMsg.end = c + 1;
       this.port.postMessage(this.batchMsg);
+    } else {
+      // A batch still waiting means the beat fell behind: send it now.
+      if (this.pendingBuf) {
+        this.slips++;
+        this.sendPending();
+      }
+      this.pendingBuf = this.batchBuf;
+      this.pendingEnd = c + 1;
     }
     this.batchBuf = this.takeBuffer();
     this.batchFill = 0;
   }
 
-  // While nothing is captured (before playback starts, or listening only),
-  // one empty "batch" per BATCH server samples paces the requests.
-  paceTicks(n) {
+  sendPending() {
+    this.batchMsg.end = this.pendingEnd;
+    this.batchMsg.buf = this.pendingBuf;
+    this.transferList[0] = this.pendingBuf.buffer;
+    this.port.postMessage(this.batchMsg, this.transferList);
+    this.batchMsg.buf = null;
+    this.pendingBuf = null;
+    this.capSent = true;
+  }
+
+  // The beat: one message per BATCH server samples of device time.
+  pace(n) {
     this.tick += n * this.step;
-    if (this.tick >= BATCH) {
-      this.tick -= BATCH;
-      this.port.postMessage(this.tickMsg);
-    }
+    if (this.tick < BATCH) return;
+    this.tick -= BATCH;
+    if (this.pendingBuf) this.sendPending();
+    else if (!this.capSent) this.port.postMessage(this.tickMsg);
+    else this.slips++;
   }
 
   processLatency(inp, out, n) {
