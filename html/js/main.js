@@ -306,7 +306,25 @@ function startApp() {
   $('offset').value = state.offset;
   conn.start(state.offset);
   setInterval(renderDebug, 250);
+  keepAwake();
   $('lead').focus();
+}
+
+// A phone must not sleep mid-song: hold a screen wake lock while the page
+// is visible (it is released whenever the page is hidden).
+async function keepAwake() {
+  if (!navigator.wakeLock) return;
+  const take = async () => {
+    try {
+      await navigator.wakeLock.request('screen');
+    } catch {
+      // not allowed now (battery saver, hidden page): nothing to do
+    }
+  };
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') take();
+  });
+  await take();
 }
 
 function onStatus({ state: s, message }) {
@@ -419,8 +437,10 @@ function renderApp() {
   }
   const read = state.lastReq ? state.lastReq.readClock : null;
   const wait = countdownSeconds(state.songStart, read);
-  show($('countdown'), wait > 0);
+  const ended = state.songStart && state.songEnd && read !== null && read - BATCH_SAMPLES >= state.songEnd;
+  show($('countdown'), wait > 0 || !!ended);
   if (wait > 0) setText($('countdown'), `Waiting for the song to get to us… ${wait} s`);
+  else if (ended) setText($('countdown'), 'The song has ended.');
   const mine = me();
   state.monitoring = !!(mine && mine.isMonitoring);
   show($('monitoring-note'), state.monitoring);
@@ -628,6 +648,13 @@ function exposeTestHooks() {
 
 function main() {
   installCrashScreen(snapshot, stopEverything);
+  // Some browsers (Safari) start an AudioContext suspended unless it is
+  // resumed straight from a click; any later click or key resumes it.
+  for (const ev of ['pointerdown', 'keydown']) {
+    document.addEventListener(ev, () => {
+      if (engine && engine.ctx && engine.ctx.state === 'suspended') engine.ctx.resume();
+    });
+  }
   checkBrowser();
   setupSteps();
   setupAppControls();

@@ -131,6 +131,7 @@ process.on('exit', () => {
 export async function startStack({ timeoutMs = 60000, workers = 1 } = {}) {
   const port = await freePort(18380);
   const runDir = join(ROOT, 'build', 'browser-run', String(port));
+  rmSync(runDir, { recursive: true, force: true });
   mkdirSync(runDir, { recursive: true });
   const audioDir = join(runDir, 'audio');
   mkdirSync(audioDir, { recursive: true });
