@@ -1,0 +1,100 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # STOPPED_STATUS is read by the tests
+# lib.sh: helpers shared by the deploy tests (sourced, not run).
+#
+# Every test works in its own temporary directory, on loopback ports that
+# were free when it started, and stops every process it started when it
+# ends, however it ends (the EXIT trap). On failure it prints the last
+# lines of each process's log. BB_KEEP_TMP=1 keeps the directory.
+set -euo pipefail
+export LC_ALL=C
+
+T_NAME=$(basename "$0" .sh)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/bb-$T_NAME.XXXXXX")
+mkdir -p "$TMP/logs"
+declare -A T_PID=()
+
+note() { printf '%s: %s\n' "$T_NAME" "$*"; }
+fail() { printf '%s: FAIL: %s\n' "$T_NAME" "$*" >&2; exit 1; }
+
+# spawn NAME CMD...: run CMD in the background, output in $TMP/logs/NAME.log.
+spawn() {
+    local name=$1; shift
+    "$@" </dev/null >"$TMP/logs/$name.log" 2>&1 &
+    T_PID[$name]=$!
+}
+
+# stop NAME [SIGNAL]: signal NAME (TERM by default), wait up to 5 s for it
+# to exit, then kill it. Its exit status is left in STOPPED_STATUS.
+STOPPED_STATUS=
+stop() {
+    local name=$1 sig=${2:-TERM} pid=${T_PID[$1]:-} i st=0
+    STOPPED_STATUS=
+    [ -n "$pid" ] || return 0
+    kill "-$sig" "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || st=$?
+    unset "T_PID[$name]"
+    STOPPED_STATUS=$st
+}
+
+t_cleanup() {
+    local st=$? name
+    trap - EXIT INT TERM
+    for name in "${!T_PID[@]}"; do stop "$name"; done
+    if [ "$st" != 0 ]; then
+        for f in "$TMP"/logs/*.log; do
+            [ -s "$f" ] || continue
+            echo "---- last lines of $(basename "$f")" >&2
+            tail -n 25 "$f" >&2
+        done
+    fi
+    if [ "${BB_KEEP_TMP:-0}" = 1 ]; then note "kept $TMP"; else rm -rf "$TMP"; fi
+    exit "$st"
+}
+trap t_cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# free_port: a loopback TCP port nothing listens on (best effort: another
+# process may take it before we bind it, which then fails loudly).
+free_port() {
+    local p i
+    for ((i = 0; i < 100; i++)); do
+        p=$((20000 + RANDOM % 40000))
+        port_busy "$p" || port_busy $((p + 1)) || { echo "$p"; return 0; }
+    done
+    fail "no free port found"
+}
+
+# wait_until SECONDS WHAT CMD...: poll CMD every 50 ms until it succeeds.
+wait_until() {
+    local secs=$1 what=$2 i; shift 2
+    for ((i = 0; i < secs * 20; i++)); do
+        "$@" && return 0
+        sleep 0.05
+    done
+    fail "timed out after ${secs}s waiting for $what"
+}
+
+# need_exe PATH...: fail clearly when a binary under test was not built.
+need_exe() {
+    local f
+    for f in "$@"; do
+        [ -x "$f" ] || fail "$f does not exist or is not executable (build it first: ./bb build)"
+    done
+}
+
+# now_clock: the server clock, in 48 kHz samples since the Unix epoch.
+now_clock() {
+    local us
+    us=$(( $(date +%s%N) / 1000 ))   # microseconds: times 48 fits in 64 bits
+    echo $(( us * 48 / 1000 ))
+}
+
+have_ipv6_loopback() { grep -q '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; }

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# test_local_run.sh: `./bb run` (deploy/local-run.sh) end to end.
+#
+#   test_local_run.sh SOURCE_DIR BUILD_DIR
+#
+# Runs the local stack from BUILD_DIR on free ports (BB_PORT, BB_DEV_PORT)
+# with two workers and a private run directory, and checks that:
+#
+#   - it prints its URL, and serves the client at /, the API at /api (on
+#     the segment named after the port), files of the recordings directory
+#     at /recordings/, and the API again on the development port;
+#   - a second run on the same run directory refuses, saying where the first
+#     one runs, and leaves the first one alone;
+#   - a worker, and then the daemon, killed with SIGKILL are restarted and
+#     the API works again;
+#   - SIGTERM stops it: exit status 0, every process it started gone, the
+#     segment removed, the ports free.
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+[ $# = 2 ] || { echo "usage: $0 SOURCE_DIR BUILD_DIR" >&2; exit 2; }
+SRC=$1 BUILD=$2
+need_exe "$BUILD/shm/bb-shmd" "$BUILD/fcgi/bb-worker"
+
+PORT=$(free_port)
+DEV_PORT=$(free_port)
+RUN=$TMP/run
+SEG_FILE=/dev/shm/bb-$PORT
+mkdir -p "$TMP/audio" "$TMP/rec"
+t_exit() { rm -f "$SEG_FILE"; t_cleanup; }
+trap t_exit EXIT
+
+export BB_ROOT=$SRC BB_BUILD_DIR=$BUILD BB_RUN_DIR=$RUN BB_PORT=$PORT BB_DEV_PORT=$DEV_PORT \
+    BB_WORKERS=2 BB_AUDIO_DIR=$TMP/audio BB_RECORDINGS_DIR=$TMP/rec
+LOG=$TMP/logs/bb-run.log
+spawn bb-run "$SRC/deploy/local-run.sh"
+RUN_PID=${T_PID[bb-run]}
+
+logged() { grep -qF -- "$1" "$LOG"; }
+wait_until 30 "the local run to print its URL" logged "is running at http://localhost:$PORT/"
+[ -e "$SEG_FILE" ] || fail "no segment $SEG_FILE: the segment should be named after BB_PORT"
+note "running at http://localhost:$PORT/ with segment /bb-$PORT"
+
+BASE=http://127.0.0.1:$PORT
+# post_ok N: N audio POSTs from different userids, all 200 with a worker id.
+post_ok() {
+    local n=$1 u rc out
+    rc=$(( $(now_clock) - 10 * 48000 ))
+    for ((u = 1; u <= n; u++)); do
+        out=$(curl -sS -m 5 -o /dev/null -X POST -H 'Content-Length: 0' -w '%{http_code} %header{x-worker-id}' \
+            "$BASE/api?read_clock=$rc&n_samples=2880&userid=$((5000 + u))&username=t$u" 2>&1) || true
+        case $out in
+            "200 1"|"200 2") ;;
+            *) fail "audio POST for userid $((5000 + u)) answered '$out', want 200 from worker 1 or 2" ;;
+        esac
+    done
+}
+
+body=$(curl -sS -m 5 -D "$TMP/h" "$BASE/api") || fail "GET /api failed"
+[ "$body" = ok ] || fail "GET /api answered '$body', want 'ok'"
+grep -qiE '^x-worker-id: [12]' "$TMP/h" || fail "GET /api has no X-Worker-Id of worker 1 or 2"
+post_ok 10
+if [ -f "$SRC/html/index.html" ]; then
+    st=$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$BASE/")
+    [ "$st" = 200 ] || fail "GET / answered $st, want the client"
+fi
+echo hello >"$TMP/rec/hello.txt"
+[ "$(curl -sS -m 5 "$BASE/recordings/hello.txt")" = hello ] || fail "/recordings/ does not serve the recordings directory"
+body=$(curl -sS -m 5 -D "$TMP/h" "http://127.0.0.1:$DEV_PORT/") || fail "GET on the development port failed"
+[ "$body" = ok ] || fail "GET http://127.0.0.1:$DEV_PORT/ answered '$body', want 'ok'"
+grep -qi '^access-control-allow-origin: \*' "$TMP/h" || fail "the development port's answer has no CORS header"
+note "client at /, API at /api, recordings at /recordings/, API on the development port $DEV_PORT with CORS"
+
+# A second run on the same run directory.
+set +e
+second=$(timeout 20 "$SRC/deploy/local-run.sh" 2>&1)
+st=$?
+set -e
+[ "$st" != 0 ] || fail "a second run exited with status 0"
+case $second in
+    *"already running (pid $RUN_PID) at http://localhost:$PORT/"*) ;;
+    *) fail "a second run said: $second" ;;
+esac
+kill -0 "$RUN_PID" 2>/dev/null || fail "the first run died when a second one was tried"
+post_ok 2
+note "a second run refuses: ${second%%$'\n'*}"
+
+# pid_of NAME: the current pid of NAME from the run directory's pids file.
+pid_of() { awk -v n="$1" '$1 == n {p = $2} END {print p}' "$RUN/pids"; }
+
+restarted() {   # restarted NAME OLD_PID
+    local pid
+    pid=$(pid_of "$1")
+    [ -n "$pid" ] && [ "$pid" != "$2" ] && kill -0 "$pid" 2>/dev/null
+}
+for name in worker-1 shmd; do
+    old=$(pid_of "$name")
+    [ -n "$old" ] || fail "no pid of $name in $RUN/pids"
+    kill -KILL "$old"
+    wait_until 20 "$name to be restarted" restarted "$name" "$old"
+    logged "$name (pid $old) exited with signal KILL" || fail "the restart of $name was not logged"
+    [ "$name" = worker-1 ] && wait_until 10 "worker-1's socket" test -S "$RUN/sock/worker-1.sock"
+    sleep 0.5
+    post_ok 10
+    note "$name killed: restarted (pid $old -> $(pid_of "$name")), the API works"
+done
+
+# SIGTERM stops everything it started.
+mapfile -t pids < <(awk '{print $2}' "$RUN/pids")
+nginx_master=$(cat "$RUN/nginx/nginx.pid")
+stop bb-run
+[ "$STOPPED_STATUS" = 0 ] || fail "the local run exited with status $STOPPED_STATUS on SIGTERM"
+for pid in "${pids[@]}" "$nginx_master"; do
+    if kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then
+        fail "process $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline")) outlived the local run"
+    fi
+done
+[ ! -e "$SEG_FILE" ] || fail "the segment $SEG_FILE is still there after the run stopped"
+if port_busy "$PORT" || port_busy "$DEV_PORT"; then fail "a port is still in use after the run stopped"; fi
+logged "bb-run   | stopped" || fail "the local run did not log that it stopped"
+note "SIGTERM: exit status 0, all ${#pids[@]} processes and nginx gone, segment removed, ports free"
+note "PASS"

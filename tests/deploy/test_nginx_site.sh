@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# test_nginx_site.sh: the production nginx site, rendered with test paths.
+#
+#   test_nginx_site.sh SOURCE_DIR
+#
+# Renders deploy/nginx/bucket-brigade.conf and its includes as
+# deploy/install.sh does, but with a self-signed certificate, paths in a
+# temporary directory and free ports instead of 80 and 443, and includes it
+# in an nginx.conf like Debian's. Then:
+#
+#   - `nginx -t` passes on it;
+#   - run for real (on loopback), it redirects HTTP to HTTPS except for
+#     certbot's challenge, serves the client and the recordings over HTTPS,
+#     passes /api to the workers, limits request bodies (1 MiB for audio,
+#     32 MiB for uploads), limits the request rate per address but not for
+#     loopback, and keeps metrics and profiling to this host.
+#
+# No worker runs here: a request that reaches the upstream answers 502.
+# To stand for a remote client without leaving loopback, the test's
+# nginx.conf (not the site) trusts X-Forwarded-For from 127.0.0.1.
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+[ $# = 1 ] || { echo "usage: $0 SOURCE_DIR" >&2; exit 2; }
+SRC=$1
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+need_exe "$NGINX"
+command -v openssl >/dev/null || fail "openssl is not installed"
+
+DOMAIN=bb.test
+HTTP_PORT=$(free_port)
+HTTPS_PORT=$(free_port)
+CONF=$TMP/etc/bucket-brigade
+CERT=$TMP/letsencrypt/live/$DOMAIN
+mkdir -p "$CONF" "$CERT" "$TMP/acme/.well-known/acme-challenge" "$TMP/rec" \
+    "$TMP/html" "$TMP/nginx/tmp" "$TMP/var/log"
+
+# A client to serve: the real one if it is there, else a stand-in page.
+if [ -f "$SRC/html/index.html" ]; then HTML=$SRC/html; else HTML=$TMP/html; echo '<!doctype html>' >"$HTML/index.html"; fi
+
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$DOMAIN" \
+    -keyout "$CERT/privkey.pem" -out "$CERT/fullchain.pem" 2>"$TMP/logs/openssl.log" \
+    || fail "openssl could not make a test certificate"
+
+servers=
+for i in 1 2 3; do servers="$servers    server unix:$TMP/run/worker-$i.sock max_fails=0;
+"; done
+"$SRC/deploy/render.sh" -o "$CONF" \
+    DOMAIN="$DOMAIN" CONF_DIR="$CONF" CERT_DIR="$CERT" ACME_ROOT="$TMP/acme" \
+    HTTP_PORT="$HTTP_PORT" HTTPS_PORT="$HTTPS_PORT" \
+    UPSTREAM_SERVERS="$servers" HTML_DIR="$HTML" RECORDINGS_DIR="$TMP/rec" \
+    ACCESS_LOG="$TMP/var/log/access.log" \
+    "$SRC"/deploy/nginx/bb-http.conf.in "$SRC"/deploy/nginx/bb-locations.conf.in \
+    "$SRC"/deploy/nginx/bb-fastcgi.conf.in "$SRC"/deploy/nginx/bucket-brigade.conf.in
+# Where this machine has no IPv6, drop the [::] listeners (production keeps them).
+have_ipv6_loopback || sed -i '/listen \[::\]/d' "$CONF/bucket-brigade.conf"
+
+# The shape of Debian's /etc/nginx/nginx.conf, with private paths.
+cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes 2;
+pid $TMP/nginx/nginx.pid;
+error_log stderr warn;
+$([ "$(id -u)" = 0 ] && echo "user $(id -un) $(id -gn);")
+events { worker_connections 256; }
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    client_body_temp_path $TMP/nginx/tmp/body;
+    fastcgi_temp_path $TMP/nginx/tmp/fastcgi;
+    proxy_temp_path $TMP/nginx/tmp/proxy;
+    scgi_temp_path $TMP/nginx/tmp/scgi;
+    uwsgi_temp_path $TMP/nginx/tmp/uwsgi;
+    access_log $TMP/var/log/other.log;
+    # Test only: lets a request from loopback stand for a remote client.
+    set_real_ip_from 127.0.0.1;
+    real_ip_header X-Forwarded-For;
+    include $CONF/bucket-brigade.conf;
+}
+EOF
+
+NGX=("$NGINX" -p "$TMP/nginx/" -c "$TMP/nginx/nginx.conf" -e stderr)
+
+# ------------------------------------------------------------ nginx -t
+
+"${NGX[@]}" -t >"$TMP/logs/nginx-t.log" 2>&1 || { cat "$TMP/logs/nginx-t.log" >&2; fail "nginx -t fails on the production site"; }
+if grep -q '\[warn\]' "$TMP/logs/nginx-t.log"; then cat "$TMP/logs/nginx-t.log" >&2; fail "nginx -t warns about the production site"; fi
+note "nginx -t passes on the production site"
+
+# The directives the site is about, as nginx reads them.
+"${NGX[@]}" -T 2>/dev/null >"$TMP/full.conf"
+# shellcheck disable=SC2016  # nginx variables, not shell ones
+for want in 'hash $arg_userid consistent' 'fastcgi_keep_conn on' 'keepalive 32' \
+    'zone bb_workers' "ssl_certificate     $CERT/fullchain.pem" \
+    "ssl_certificate_key $CERT/privkey.pem" 'return 301 https://$host$request_uri' \
+    'fastcgi_buffer_size 64k' 'limit_req zone=bb_api'; do
+    grep -qF -- "$want" "$TMP/full.conf" || fail "the rendered site lacks '$want'"
+done
+
+# ------------------------------------------------------------ for real
+
+spawn nginx "${NGX[@]}"
+wait_until 10 "nginx on port $HTTPS_PORT" port_busy "$HTTPS_PORT"
+
+# get URL [CURL ARGS...]: prints "status content-type location".
+H=http://$DOMAIN:$HTTP_PORT
+S=https://$DOMAIN:$HTTPS_PORT
+get() {
+    local url=$1; shift
+    curl -sS -k -m 10 -o "$TMP/body" --resolve "$DOMAIN:$HTTP_PORT:127.0.0.1" \
+        --resolve "$DOMAIN:$HTTPS_PORT:127.0.0.1" \
+        -w '%{http_code} %{content_type} %{redirect_url}' "$@" "$url" 2>>"$TMP/logs/curl.log" || true
+}
+expect() {   # expect WHAT WANT GOT
+    [ "$3" = "$2" ] || fail "$1: got '$3', want '$2'"
+}
+
+expect "HTTP redirects to HTTPS" "301 text/html https://$DOMAIN/recordings/?x=1" "$(get "$H/recordings/?x=1")"
+echo challenge-token >"$TMP/acme/.well-known/acme-challenge/tok"
+expect "certbot's challenge over HTTP" "200 application/octet-stream " "$(get "$H/.well-known/acme-challenge/tok")"
+[ "$(cat "$TMP/body")" = challenge-token ] || fail "certbot's challenge file came back wrong"
+
+r=$(get "$S/" -D "$TMP/h")
+expect "the client over HTTPS" "200 text/html " "$r"
+grep -qi '^cross-origin-opener-policy: same-origin' "$TMP/h" || fail "the client page lacks Cross-Origin-Opener-Policy"
+grep -qi '^cross-origin-embedder-policy: require-corp' "$TMP/h" || fail "the client page lacks Cross-Origin-Embedder-Policy"
+printf 'RIFF' >"$TMP/rec/song.wav"
+expect "a recording" "200 audio/wav " "$(get "$S/recordings/song.wav")"
+expect "/recordings without a slash" "301 text/html https://$DOMAIN:$HTTPS_PORT/recordings/" "$(get "$S/recordings")"
+note "HTTP redirects to HTTPS except certbot's challenge; client and recordings served over TLS"
+
+# No workers: what reaches the upstream is a 502.
+expect "GET /api reaches the workers" "502 text/html " "$(get "$S/api")"
+expect "the original client's reset_events URL reaches the workers" "502 text/html " "$(get "$S/apireset_events" -X POST)"
+
+head -c $((2 * 1024 * 1024)) /dev/zero >"$TMP/2m"
+head -c $((33 * 1024 * 1024)) /dev/zero >"$TMP/33m"
+expect "a 2 MiB audio POST" "413 text/html " "$(get "$S/api?userid=1" --data-binary "@$TMP/2m")"
+expect "a 2 MiB upload" "502 text/html " "$(get "$S/api/upload?name=t" --data-binary "@$TMP/2m")"
+expect "a 33 MiB upload" "413 text/html " "$(get "$S/api/upload?name=t" --data-binary "@$TMP/33m")"
+note "request bodies: 1 MiB for audio, 32 MiB for uploads"
+
+REMOTE=(-H 'X-Forwarded-For: 198.51.100.7')
+for p in metrics start_profile stop_profile get_profile; do
+    expect "/api/$p from this host" "502 text/html " "$(get "$S/api/$p")"
+    expect "/api/$p from elsewhere" "403 text/html " "$(get "$S/api/$p" "${REMOTE[@]}")"
+done
+expect "/api/x/metrics/ from elsewhere" "403 text/html " "$(get "$S/api/x/metrics/" "${REMOTE[@]}")"
+expect "/api/%6detrics from elsewhere" "403 text/html " "$(get "$S/api/%6detrics" "${REMOTE[@]}")"
+note "metrics and profiling: from this host only"
+
+# Rate limit: 100 requests at once from one address get some 429s; from
+# loopback none. (The limit is 20 r/s with a burst of 40.)
+burst() {
+    local cfg=$TMP/burst.cfg i
+    : >"$cfg"
+    for ((i = 0; i < 100; i++)); do printf 'url = "%s/api?userid=%s"\noutput = "/dev/null"\n' "$S" "$i" >>"$cfg"; done
+    curl -sS -k -m 20 --resolve "$DOMAIN:$HTTPS_PORT:127.0.0.1" "$@" -w '%{http_code}\n' -K "$cfg" 2>>"$TMP/logs/curl.log" | sort | uniq -c
+}
+burst -H 'X-Forwarded-For: 198.51.100.8' >"$TMP/burst-remote"
+burst >"$TMP/burst-local"
+grep -q ' 429$' "$TMP/burst-remote" || fail "100 requests at once from one address were not rate limited: $(cat "$TMP/burst-remote")"
+n502=$(awk '$2 == 502 {print $1}' "$TMP/burst-remote")
+[ "${n502:-0}" -ge 40 ] || fail "the rate limit let only ${n502:-0} of 100 requests through, want the burst of 40 at least"
+if grep -q ' 429$' "$TMP/burst-local"; then fail "loopback was rate limited: $(cat "$TMP/burst-local")"; fi
+note "rate limit: ${n502} of 100 requests at once from one address passed, the rest 429; loopback not limited"
+
+note "PASS"

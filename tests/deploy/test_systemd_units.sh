@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# test_systemd_units.sh: the systemd units, rendered with the real binaries.
+#
+#   test_systemd_units.sh SOURCE_DIR BB_SHMD BB_WORKER
+#
+# Renders deploy/systemd/*.in as deploy/install.sh does, but into a
+# temporary directory and pointing at the binaries under test, then:
+#
+#   - `systemd-analyze verify` finds nothing to say about the target, the
+#     daemon, and instance 1 of the worker service and socket templates
+#     (syntax, dependencies, executables). It needs no running systemd,
+#     so it works in a container; it does not check that User= exists.
+#   - `systemd-analyze security --offline=yes` rates both services'
+#     exposure at most 2.0 ("OK"), so the hardening cannot quietly erode.
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+[ $# = 3 ] || { echo "usage: $0 SOURCE_DIR BB_SHMD BB_WORKER" >&2; exit 2; }
+SRC=$1 SHMD=$2 WORKER=$3
+need_exe "$SHMD" "$WORKER"
+command -v systemd-analyze >/dev/null || fail "systemd-analyze is not installed (apt-get install systemd)"
+
+U=$TMP/units
+"$SRC/deploy/render.sh" -o "$U" \
+    DOC_DIR="$SRC" USER=bucket-brigade NGINX_GROUP=www-data \
+    SHMD="$SHMD" WORKER="$WORKER" SEGMENT=/bucket-brigade RING_SECONDS=120 \
+    AUDIO_DIR="$TMP/audio" RECORDINGS_DIR="$TMP/rec" SOCKET_DIR=/run/bucket-brigade \
+    "$SRC"/deploy/systemd/*.in
+ls "$U" >"$TMP/units.list"
+for want in bucket-brigade.target bucket-brigade-shmd.service \
+    bucket-brigade-worker@.service bucket-brigade-worker@.socket; do
+    grep -qx -- "$want" "$TMP/units.list" || fail "$want was not rendered"
+done
+
+# Instances of the templates are found through the unit search path; the
+# trailing colon keeps the system's directories for the units we refer to
+# (network.target, sockets.target ...).
+export SYSTEMD_UNIT_PATH=$U:
+(cd "$TMP" && systemd-analyze verify --man=no \
+    "$U/bucket-brigade.target" "$U/bucket-brigade-shmd.service" \
+    bucket-brigade-worker@1.service bucket-brigade-worker@1.socket) >"$TMP/logs/verify.log" 2>&1 \
+    || { cat "$TMP/logs/verify.log" >&2; fail "systemd-analyze verify failed"; }
+if [ -s "$TMP/logs/verify.log" ]; then
+    cat "$TMP/logs/verify.log" >&2
+    fail "systemd-analyze verify has remarks"
+fi
+note "systemd-analyze verify: the target, the daemon, the worker service and socket are clean"
+
+for unit in bucket-brigade-shmd.service bucket-brigade-worker@1.service; do
+    if ! (cd "$U" && systemd-analyze security --offline=yes --threshold=20 --no-pager "$unit") \
+        >"$TMP/logs/security.log" 2>&1; then
+        grep -E '✗|Overall' "$TMP/logs/security.log" >&2 || cat "$TMP/logs/security.log" >&2
+        fail "$unit: exposure above 2.0 in systemd-analyze security"
+    fi
+    note "$unit: $(grep -o 'Overall exposure level.*' "$TMP/logs/security.log" | sed 's/ for [^:]*//')"
+done
+note "PASS"
