@@ -102,14 +102,18 @@ int main(int argc, char **argv)
     if (!s)
         return 1;
     const uint32_t L = seg_ring_len(s);
-    tl_advance(s, 48000, NULL);
-    int64_t W = tl_watermark(s);
-    /* A region that crosses the ring's end, inside the safe window. */
-    int64_t lo = W - L + TL_MARGIN;
-    int64_t base = lo + (L - ring_index(lo, L)) - REGION / 2;
-    if (base < lo)
-        base += L;
-    CHECK(c, ring_index(base, L) > L - REGION && base + REGION <= W);
+    /* A region that crosses the ring's end, inside the safe window
+     * [W - L + margin, W): move the watermark on until one fits. */
+    int64_t W, base;
+    for (;;) {
+        tl_advance(s, 4800, NULL);
+        W = tl_watermark(s);
+        int64_t lo = W - L + TL_MARGIN;
+        base = lo + (L - ring_index(lo, L)) - REGION / 2;
+        if (base >= lo && base + REGION <= W)
+            break;
+    }
+    CHECK(c, ring_index(base, L) > L - REGION && ring_index(base + REGION, L) < REGION);
 
     static writer_t ws[WRITERS];
     static int64_t exp[REGION];
