@@ -192,6 +192,13 @@ export class AudioEngine {
     return (2 * Math.sqrt(Math.max(0, power))) / x.length;
   }
 
+  /** Closes the microphone for good (listening only from now on). */
+  stopMic() {
+    if (this.source) this.source.disconnect();
+    if (this.stream) for (const t of this.stream.getTracks()) t.stop();
+    this.stream = null;
+  }
+
   async close() {
     if (this.stream) for (const t of this.stream.getTracks()) t.stop();
     if (this.ctx && this.ctx.state !== 'closed') await this.ctx.close();

@@ -195,6 +195,7 @@ function setupSteps() {
     // we only listen.
     state.listenOnly = true;
     state.latencyMs = ASSUMED_LATENCY_MS;
+    engine.stopMic();
     startApp();
   });
   $('beep-volume').addEventListener('input', () => {
@@ -363,29 +364,38 @@ function onMetadata(m, req) {
   if (Number.isInteger(m.delay_seconds) && m.delay_seconds > 0) {
     moveTo(m.delay_seconds, `the server moved us to ${m.delay_seconds} s`);
   }
-  checkLag(req);
+  checkLag(m, req);
   renderApp();
 }
 
-// Mute for lag: our voice must reach the server before the next bucket
-// reads it, which holds while the "total time consumed" (how far behind
-// the audio it hears our voice lands, plus a batch) stays below the gap to
-// the next bucket. Past that, the mic is muted (it would only throw the
-// others off) and the connection resynchronises once, which resets the
-// buffers; it unmutes when the figure is back under the limit.
-function checkLag(req) {
-  if (state.listenOnly || req.writeClock == null) return;
+// Mute for lag. Our voice for timeline position X must reach the server
+// before the singers of the next bucket ask for X, which they do about
+// their offset after X. So what counts is how old our audio is when it
+// arrives, beyond our own offset: "lateness" = (server clock at arrival -
+// write clock + one batch) - our offset, in seconds. It must stay below the
+// gap to the next bucket (3 s by default). Past that the microphone is
+// muted, with a message, because our voice would only throw the others
+// off; it unmutes once lateness is back under the limit. When the cause is
+// our own buffering (the "total time consumed" alone is too high) the
+// connection also resynchronises, at most every LAG_RESYNC_MS, which
+// rebuilds the buffers from the current network delay.
+const LAG_RESYNC_MS = 15000;
+function checkLag(m, req) {
+  if (state.listenOnly || req.writeClock == null || !Number.isSafeInteger(m.server_clock)) return;
+  const lateness = (m.server_clock - req.writeClock + req.nSamples) / SERVER_RATE - state.offset;
   const consumed = totalTimeConsumed(req.readClock, req.writeClock, req.nSamples);
-  const limit = bucketGap() - 0.1;
-  if (consumed > limit && !state.lagMuted) {
+  state.lateness = lateness;
+  const gap = bucketGap();
+  const limit = gap - 0.1;
+  if (lateness > limit) {
+    if (!state.lagMuted) log(`lag: ${lateness.toFixed(2)} s late (consumed ${consumed.toFixed(2)} s), limit ${limit.toFixed(2)} s`);
     state.lagMuted = true;
-    log(`lag: ${consumed.toFixed(2)} s consumed, limit ${limit.toFixed(2)} s`);
-    setText($('lag'), `Your connection is running ${consumed.toFixed(1)} s behind the music, more than the ${bucketGap()} s until the next bucket, so your voice would reach the singers after you too late. Your microphone is muted until it catches up; we are resynchronising.`);
-    if (Date.now() - state.lastLagResync > 30000) {
+    setText($('lag'), `Your connection is too slow right now: your voice reaches the server ${lateness.toFixed(1)} s after the music you hear, and the next bucket listens ${gap} s after you. Your microphone is muted so you don't throw them off; it comes back by itself when the connection catches up.`);
+    if (consumed > limit - 0.2 && Date.now() - state.lastLagResync > LAG_RESYNC_MS) {
       state.lastLagResync = Date.now();
       conn.reconnect(null, 'lag');
     }
-  } else if (consumed <= limit - 0.1 && state.lagMuted) {
+  } else if (lateness <= limit - 0.1 && state.lagMuted) {
     state.lagMuted = false;
     log('lag: back in time, microphone on again');
   }
@@ -489,6 +499,7 @@ function renderDebug() {
   setText($('d-latency'), state.latencyMs != null ? `${state.latencyMs.toFixed(1)} ms` : 'not measured');
   const consumed = totalTimeConsumed(n.readClock, n.writeClock, BATCH_SAMPLES);
   setText($('d-consumed'), consumed != null ? `${consumed.toFixed(2)} s` : '(not sending audio)');
+  setText($('d-lateness'), state.lateness != null ? `${state.lateness.toFixed(2)} s` : '');
   const slip = readSlippage(n.lastServerClock, n.readClock, state.offset);
   setText($('d-slippage'), slip != null ? `${slip.toFixed(2)} s` : '');
   setText($('d-buffer'), s.buffered != null ? `${samplesToMs(s.buffered).toFixed(0)} ms` : '');

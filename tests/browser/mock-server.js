@@ -6,7 +6,9 @@
 // added at write_clock - n while a song runs, reads normalised by
 // 3/(k+2)), lead / start / stop with delay assignment, chat, user_summary
 // with public ids, leader / leader_name / buckets / n_users and
-// delay_seconds. setDown(true) makes the API answer 503 (a server outage).
+// delay_seconds. setDown(true) makes the API answer 503 (a server outage);
+// setDelay(ms) holds every audio request that long before handling it (a
+// slow uplink: the audio arrives late).
 // No monitoring, rounds, tracks or recordings. It is not the
 // server under test: the end-to-end test runs against the real stack, and
 // uses this only when asked with BB_E2E_SERVER=mock.
@@ -143,6 +145,7 @@ export function startMock(port = 0) {
   }
 
   let down = false;
+  let delayMs = 0;
   const server = createServer((req, res) => {
     if (down && req.url.startsWith('/api')) {
       res.writeHead(503);
@@ -154,25 +157,39 @@ export function startMock(port = 0) {
     req.on('end', () => {
       const path = new URL(req.url, 'http://x').pathname;
       if (path === '/api' || path.startsWith('/api/')) {
-        try { handleApi(req, res, Buffer.concat(chunks)); } catch (e) {
-          res.writeHead(500, { 'X-Audio-Metadata': JSON.stringify({ kill_client: true, message: String(e.message) }) });
-          res.end(String(e.stack));
+        if (delayMs && req.method === 'POST') {
+          setTimeout(() => api(req, res, Buffer.concat(chunks)), delayMs);
+          return;
         }
+        api(req, res, Buffer.concat(chunks));
         return;
       }
-      const dir = join(ROOT, 'html');
-      let file = normalize(join(dir, decodeURIComponent(path)));
-      if (!file.startsWith(dir)) { res.writeHead(403); res.end(); return; }
-      if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
-      if (!existsSync(file)) { res.writeHead(404); res.end(); return; }
-      res.writeHead(200, { 'Content-Type': TYPES[extname(file)] || 'application/octet-stream' });
-      createReadStream(file).pipe(res);
+      serveFile(path, res);
     });
   });
+
+  function api(req, res, body) {
+    try { handleApi(req, res, body); } catch (e) {
+      res.writeHead(500, { 'X-Audio-Metadata': JSON.stringify({ kill_client: true, message: String(e.message) }) });
+      res.end(String(e.stack));
+    }
+  }
+
+  function serveFile(path, res) {
+    const dir = join(ROOT, 'html');
+    let file = normalize(join(dir, decodeURIComponent(path)));
+    if (!file.startsWith(dir)) { res.writeHead(403); res.end(); return; }
+    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
+    if (!existsSync(file)) { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, { 'Content-Type': TYPES[extname(file)] || 'application/octet-stream' });
+    createReadStream(file).pipe(res);
+  }
+
   return new Promise((ok) => server.listen(port, '127.0.0.1', () => ok({
     url: `http://localhost:${server.address().port}/`,
     close: () => { server.closeAllConnections(); server.close(); },
     setDown: (v) => { down = !!v; },
+    setDelay: (ms) => { delayMs = ms; },
   })));
 }
 

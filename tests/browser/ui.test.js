@@ -52,3 +52,38 @@ test('outage notice, reconnect, listen-only, crash screen, phone layout', { time
     mock.close();
   }
 });
+
+test('mute for lag: a slow uplink mutes the microphone with a message, and recovery unmutes it', { timeout: 120000 }, async () => {
+  const mock = await startMock();
+  const browser = await launchChromium(makeTone('lag-440.wav', 440));
+  try {
+    const context = await browser.newContext();
+    await context.addInitScript(() => {
+      localStorage.setItem('bb.noTutorial', '1');
+      localStorage.setItem('bb.noLatency', '1');
+    });
+    const page = await context.newPage();
+    await page.goto(mock.url + '?test=1');
+    await page.fill('#name', 'Laggy');
+    await page.keyboard.press('Enter');
+    await page.click('#start-audio');
+    await page.click('#volume-skip');
+    await page.waitForFunction(() => window.bbTest.state.lateness != null, null, { timeout: 20000 });
+    const normal = await page.evaluate(() => window.bbTest.state.lateness);
+    console.log(`lateness on a fast network: ${normal.toFixed(2)} s`);
+    assert.ok(normal < 2.9, `normal lateness ${normal}`);
+    assert.equal(await page.isVisible('#lag'), false);
+    // The uplink slows down by 0.9 s: the voice would arrive too late.
+    mock.setDelay(900);
+    await page.waitForSelector('#lag:not([hidden])', { timeout: 20000 });
+    assert.match(await page.textContent('#lag'), /microphone is muted/);
+    assert.equal(await page.evaluate(() => window.bbTest.state.lagMuted), true);
+    await page.screenshot({ path: join(outDir(), 'ui-lag.png') });
+    mock.setDelay(0);
+    await page.waitForSelector('#lag', { state: 'hidden', timeout: 40000 });
+    assert.equal(await page.evaluate(() => window.bbTest.state.lagMuted), false);
+  } finally {
+    await browser.close();
+    mock.close();
+  }
+});
