@@ -1,0 +1,212 @@
+#!/bin/sh
+# install.sh: install or upgrade Bucket Brigade on a Debian or Ubuntu server.
+#
+#   sudo deploy/install.sh --domain choir.example.org [OPTIONS]
+#
+# Run it from a checkout after `./bb build`. It installs the daemon, the
+# workers and the web client, renders the systemd units and the nginx site
+# from deploy/ with deploy/render.sh, enables one worker per shard, and
+# starts what is not running yet. Run it again to upgrade (then switch the
+# running processes over with deploy/rolling-restart.sh) or to change the
+# number of shards. README.md walks through the whole setup.
+#
+# Options:
+#   --domain NAME      DNS name of the site (required)
+#   --shards N         number of workers (default: one per core)
+#   --prefix DIR       programs in DIR/lib/bucket-brigade, client in
+#                      DIR/share/bucket-brigade (default /usr/local)
+#   --data-dir DIR     backing tracks in DIR/audio, recordings in
+#                      DIR/recordings (default /var/lib/bucket-brigade)
+#   --user NAME        system user of the daemon and workers
+#                      (default bucket-brigade; created if missing)
+#   --acme-root DIR    certbot's --webroot directory (default /var/www/html,
+#                      which Debian's default nginx site serves)
+#   --no-start         install and enable, but start and reload nothing
+#
+# With DESTDIR=DIR in the environment every file is written under DIR
+# instead (paths inside the files stay the final ones), and no user,
+# service or nginx is touched: for packaging, and for the tests.
+set -eu
+
+BB_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=${BB_BUILD_DIR:-$BB_ROOT/build}
+
+DOMAIN=
+SHARDS=$(nproc 2>/dev/null || echo 2)
+PREFIX=/usr/local
+DATA_DIR=/var/lib/bucket-brigade
+BB_USER=bucket-brigade
+ACME_ROOT=/var/www/html
+START=1
+
+SEGMENT=/bucket-brigade
+SOCKET_DIR=/run/bucket-brigade
+NGINX_GROUP=www-data
+SYSTEMD_DIR=/etc/systemd/system
+NGINX_CONF_DIR=/etc/nginx/bucket-brigade
+NGINX_SITE=/etc/nginx/sites-available/bucket-brigade
+
+say() { echo "install: $*"; }
+die() { echo "install: error: $*" >&2; exit 1; }
+usage() { sed -n '2,/^set -eu/{/^set -eu/d;s/^# \{0,1\}//;p}' "$0"; exit "${1:-0}"; }
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --domain) DOMAIN=${2:?}; shift 2 ;;
+        --shards) SHARDS=${2:?}; shift 2 ;;
+        --prefix) PREFIX=${2:?}; shift 2 ;;
+        --data-dir) DATA_DIR=${2:?}; shift 2 ;;
+        --user) BB_USER=${2:?}; shift 2 ;;
+        --acme-root) ACME_ROOT=${2:?}; shift 2 ;;
+        --no-start) START=0; shift ;;
+        -h|--help) usage 0 ;;
+        *) echo "install: unknown option '$1'" >&2; usage 2 >&2 ;;
+    esac
+done
+
+[ -n "$DOMAIN" ] || die "--domain is required (the DNS name singers will use)"
+case $SHARDS in ''|*[!0-9]*|0) die "--shards wants a positive number" ;; esac
+D=${DESTDIR:-}
+if [ -z "$D" ]; then
+    [ "$(id -u)" = 0 ] || die "run as root (sudo $0 ...)"
+    command -v systemctl >/dev/null || die "systemctl not found: this needs a systemd host"
+    [ -x /usr/sbin/nginx ] || die "nginx is not installed (apt-get install nginx)"
+fi
+SHMD_SRC=$BUILD_DIR/shm/bb-shmd
+WORKER_SRC=$BUILD_DIR/fcgi/bb-worker
+if [ ! -x "$SHMD_SRC" ] || [ ! -x "$WORKER_SRC" ]; then
+    die "build first: ./bb build ($SHMD_SRC, $WORKER_SRC)"
+fi
+[ -f "$BB_ROOT/html/index.html" ] || die "$BB_ROOT/html/index.html is missing"
+
+LIB_DIR=$PREFIX/lib/bucket-brigade
+SHARE_DIR=$PREFIX/share/bucket-brigade
+DOC_DIR=$PREFIX/share/doc/bucket-brigade
+AUDIO_DIR=$DATA_DIR/audio
+RECORDINGS_DIR=$DATA_DIR/recordings
+CERT_DIR=/etc/letsencrypt/live/$DOMAIN
+
+STAGE=$(mktemp -d)
+trap 'rm -rf "$STAGE"' EXIT
+
+# ------------------------------------------------------------ user, data
+
+OWN="-o $BB_USER -g $BB_USER"
+if [ -n "$D" ]; then
+    OWN=
+elif ! id -u "$BB_USER" >/dev/null 2>&1; then
+    say "creating system user $BB_USER"
+    useradd --system --user-group --home-dir "$DATA_DIR" --no-create-home \
+        --shell /usr/sbin/nologin "$BB_USER"
+fi
+# Readable by nginx (www-data) for /recordings/, writable by the services.
+# shellcheck disable=SC2086  # OWN is two options or none
+install -d -m 0755 $OWN "$D$DATA_DIR" "$D$AUDIO_DIR" "$D$RECORDINGS_DIR"
+for f in "$BB_ROOT"/audio/*; do
+    [ -f "$f" ] || continue
+    if [ ! -e "$D$AUDIO_DIR/$(basename "$f")" ]; then
+        # shellcheck disable=SC2086
+        install -m 0644 $OWN "$f" "$D$AUDIO_DIR/"
+        say "added backing track $(basename "$f")"
+    fi
+done
+
+# ------------------------------------------------------------ programs
+
+# install(1) replaces a file by unlinking it first, so running processes
+# keep the old program until they are restarted.
+install -d -m 0755 "$D$LIB_DIR" "$D$SHARE_DIR" "$D$DOC_DIR"
+install -m 0755 "$SHMD_SRC" "$D$LIB_DIR/bb-shmd"
+install -m 0755 "$WORKER_SRC" "$D$LIB_DIR/bb-worker"
+install -m 0644 "$BB_ROOT/README.md" "$D$DOC_DIR/README.md"
+
+# The client is swapped in whole, so no singer loads half an old client.
+H=$D$SHARE_DIR/html
+rm -rf "$H.new" "$H.old"
+cp -R "$BB_ROOT/html" "$H.new"
+# What is there for developers (notes, fetch scripts) is not for the web.
+find "$H.new" \( -name '*.sh' -o -name 'README*' \) -type f -exec rm -f {} +
+chmod -R u=rwX,go=rX "$H.new"
+if [ -d "$H" ]; then mv "$H" "$H.old"; fi
+mv "$H.new" "$H"
+rm -rf "$H.old"
+say "installed programs in $LIB_DIR, the client in $SHARE_DIR/html"
+
+# ------------------------------------------------------------ render
+
+i=1
+servers=
+while [ "$i" -le "$SHARDS" ]; do
+    # max_fails=0: a worker is never taken out of the ring for a failure;
+    # its socket (held by systemd) accepts even while the worker restarts.
+    servers="$servers    server unix:$SOCKET_DIR/worker-$i.sock max_fails=0;
+"
+    i=$((i + 1))
+done
+
+"$BB_ROOT/deploy/render.sh" -o "$STAGE" \
+    DOMAIN="$DOMAIN" CONF_DIR="$NGINX_CONF_DIR" CERT_DIR="$CERT_DIR" ACME_ROOT="$ACME_ROOT" \
+    HTTP_PORT=80 HTTPS_PORT=443 UPSTREAM_SERVERS="$servers" \
+    HTML_DIR="$SHARE_DIR/html" RECORDINGS_DIR="$RECORDINGS_DIR" \
+    ACCESS_LOG=/var/log/nginx/bucket-brigade.access.log \
+    DOC_DIR="$DOC_DIR" USER="$BB_USER" NGINX_GROUP="$NGINX_GROUP" \
+    SHMD="$LIB_DIR/bb-shmd" WORKER="$LIB_DIR/bb-worker" SEGMENT="$SEGMENT" RING_SECONDS=120 \
+    AUDIO_DIR="$AUDIO_DIR" SOCKET_DIR="$SOCKET_DIR" \
+    "$BB_ROOT"/deploy/nginx/bb-http.conf.in "$BB_ROOT"/deploy/nginx/bb-locations.conf.in \
+    "$BB_ROOT"/deploy/nginx/bb-fastcgi.conf.in "$BB_ROOT"/deploy/nginx/bucket-brigade.conf.in \
+    "$BB_ROOT"/deploy/systemd/*.in
+
+install -d -m 0755 "$D$SYSTEMD_DIR" "$D$NGINX_CONF_DIR" "$D$(dirname "$NGINX_SITE")"
+for u in bucket-brigade.target bucket-brigade-shmd.service \
+    bucket-brigade-worker@.service bucket-brigade-worker@.socket; do
+    install -m 0644 "$STAGE/$u" "$D$SYSTEMD_DIR/$u"
+done
+for f in bb-http.conf bb-locations.conf bb-fastcgi.conf; do
+    install -m 0644 "$STAGE/$f" "$D$NGINX_CONF_DIR/$f"
+done
+install -m 0644 "$STAGE/bucket-brigade.conf" "$D$NGINX_SITE"
+say "installed the systemd units in $SYSTEMD_DIR, the nginx site in $NGINX_SITE"
+
+if [ -n "$D" ]; then
+    say "staged under DESTDIR=$D; no user, service or nginx was touched"
+    exit 0
+fi
+
+# ------------------------------------------------------------ enable
+
+systemctl daemon-reload
+systemctl enable --quiet bucket-brigade.target bucket-brigade-shmd.service
+i=1
+while [ "$i" -le "$SHARDS" ]; do
+    systemctl enable --quiet "bucket-brigade-worker@$i.socket" "bucket-brigade-worker@$i.service"
+    i=$((i + 1))
+done
+# Fewer shards than before: retire the extra workers and their sockets.
+for unit in $(systemctl list-unit-files --no-legend 'bucket-brigade-worker@*.service' | awk '{print $1}') \
+    $(systemctl list-units --all --no-legend --plain 'bucket-brigade-worker@*.service' | awk '{print $1}'); do
+    n=${unit#bucket-brigade-worker@}; n=${n%.service}
+    case $n in ''|*[!0-9]*) continue ;; esac
+    if [ "$n" -gt "$SHARDS" ]; then
+        say "retiring worker $n"
+        systemctl disable --now --quiet "bucket-brigade-worker@$n.service" "bucket-brigade-worker@$n.socket" || true
+    fi
+done
+
+site_ok=0
+if [ -f "$CERT_DIR/fullchain.pem" ] && [ -f "$CERT_DIR/privkey.pem" ]; then
+    ln -sf "$NGINX_SITE" /etc/nginx/sites-enabled/bucket-brigade
+    site_ok=1
+else
+    rm -f /etc/nginx/sites-enabled/bucket-brigade
+    say "no certificate for $DOMAIN yet: the site is installed but not enabled."
+    say "get one (Debian's default site answers the challenge from $ACME_ROOT), then run this again:"
+    say "  certbot certonly --webroot -w $ACME_ROOT -d $DOMAIN --deploy-hook 'systemctl reload nginx'"
+fi
+/usr/sbin/nginx -t -q || die "nginx -t fails (see above); nothing reloaded"
+
+[ "$START" = 1 ] || { say "installed; --no-start: nothing started or reloaded"; exit 0; }
+
+systemctl start bucket-brigade.target
+[ "$site_ok" = 1 ] && systemctl reload nginx
+say "running: $SHARDS workers; https://$DOMAIN/"
+say "if this was an upgrade, switch the running processes to it: deploy/rolling-restart.sh"

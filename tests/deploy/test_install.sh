@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# test_install.sh: deploy/install.sh, staged into a directory (DESTDIR).
+#
+#   test_install.sh SOURCE_DIR BUILD_DIR
+#
+# Installs into a temporary root as on a server (three shards), then:
+#
+#   - the programs, client, units and nginx site are where the units and
+#     the site say they are;
+#   - `systemd-analyze --root verify` is clean on the installed target, the
+#     daemon and every worker instance with its socket, so the units point
+#     at the installed programs;
+#   - the site's upstream has one server per shard on the sockets of the
+#     socket units, and the certificate paths are certbot's;
+#   - installing again with two shards rewrites the upstream.
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+[ $# = 2 ] || { echo "usage: $0 SOURCE_DIR BUILD_DIR" >&2; exit 2; }
+SRC=$1 BUILD=$2
+need_exe "$BUILD/shm/bb-shmd" "$BUILD/fcgi/bb-worker"
+command -v systemd-analyze >/dev/null || fail "systemd-analyze is not installed (apt-get install systemd)"
+
+R=$TMP/root
+DOMAIN=choir.test
+install_with() {
+    DESTDIR=$R BB_BUILD_DIR=$BUILD "$SRC/deploy/install.sh" --domain "$DOMAIN" "$@" \
+        >"$TMP/logs/install.log" 2>&1 || { cat "$TMP/logs/install.log" >&2; fail "install.sh $* failed"; }
+}
+install_with --shards 3
+
+for f in usr/local/lib/bucket-brigade/bb-shmd usr/local/lib/bucket-brigade/bb-worker \
+    usr/local/share/bucket-brigade/html/index.html usr/local/share/doc/bucket-brigade/README.md \
+    etc/systemd/system/bucket-brigade.target etc/systemd/system/bucket-brigade-shmd.service \
+    etc/systemd/system/bucket-brigade-worker@.service etc/systemd/system/bucket-brigade-worker@.socket \
+    etc/nginx/sites-available/bucket-brigade etc/nginx/bucket-brigade/bb-http.conf \
+    etc/nginx/bucket-brigade/bb-locations.conf etc/nginx/bucket-brigade/bb-fastcgi.conf; do
+    [ -e "$R/$f" ] || fail "install.sh did not install /$f"
+done
+for d in var/lib/bucket-brigade/audio var/lib/bucket-brigade/recordings; do
+    [ -d "$R/$d" ] || fail "install.sh did not create /$d"
+done
+note "programs, client, units and nginx site installed"
+
+# verify resolves everything under the root, the units systemd ships too.
+mkdir -p "$R/usr/lib/systemd"
+cp -R /usr/lib/systemd/system "$R/usr/lib/systemd/"
+units=(bucket-brigade.target bucket-brigade-shmd.service)
+for i in 1 2 3; do units+=("bucket-brigade-worker@$i.service" "bucket-brigade-worker@$i.socket"); done
+(cd "$TMP" && systemd-analyze --root="$R" verify --man=no "${units[@]}") >"$TMP/logs/verify.log" 2>&1 || true
+if [ -s "$TMP/logs/verify.log" ]; then
+    cat "$TMP/logs/verify.log" >&2
+    fail "systemd-analyze verify has remarks on the installed units"
+fi
+note "systemd-analyze --root verify: the installed units are clean"
+
+site=$R/etc/nginx/sites-available/bucket-brigade
+grep -qF "ssl_certificate     /etc/letsencrypt/live/$DOMAIN/fullchain.pem;" "$site" || fail "the site does not use certbot's fullchain.pem"
+grep -qF "ssl_certificate_key /etc/letsencrypt/live/$DOMAIN/privkey.pem;" "$site" || fail "the site does not use certbot's privkey.pem"
+grep -qF "server_name $DOMAIN;" "$site" || fail "the site is not for $DOMAIN"
+grep -q '^ *ListenStream=/run/bucket-brigade/worker-%i.sock$' "$R/etc/systemd/system/bucket-brigade-worker@.socket" \
+    || fail "the socket unit does not listen on /run/bucket-brigade/worker-%i.sock"
+servers() { grep -o 'server unix:[^ ;]*' "$R/etc/nginx/bucket-brigade/bb-http.conf" | tr '\n' ' '; }
+want="server unix:/run/bucket-brigade/worker-1.sock server unix:/run/bucket-brigade/worker-2.sock server unix:/run/bucket-brigade/worker-3.sock "
+[ "$(servers)" = "$want" ] || fail "upstream servers: '$(servers)', want '$want'"
+note "the upstream has one server per shard, on the socket units' sockets"
+
+install_with --shards 2
+want="server unix:/run/bucket-brigade/worker-1.sock server unix:/run/bucket-brigade/worker-2.sock "
+[ "$(servers)" = "$want" ] || fail "after --shards 2, upstream servers: '$(servers)', want '$want'"
+[ -f "$R/usr/local/share/bucket-brigade/html/index.html" ] || fail "the client is gone after a second install"
+note "installing again with --shards 2 rewrites the upstream"
+note "PASS"
