@@ -19,11 +19,22 @@ export const FRAME_SAMPLES = 2880;
 export const BATCH_FRAMES = 10;
 /** Samples in one upload batch: 600 ms, the original client's pace. */
 export const BATCH_SAMPLES = FRAME_SAMPLES * BATCH_FRAMES;
-/** Default offset (seconds behind real time) before the server assigns one. */
-export const DEFAULT_OFFSET_S = 115;
-/** Smallest and largest offset a singer may choose, in seconds. */
+/**
+ * Offset (seconds behind real time) of a singer who has not been placed
+ * yet: the back of the original server's first layout (5 buckets of 3 s).
+ * The original client sat at 115 s, near the end of the server's 120 s
+ * ring; our voice lands about 3 s further back than we listen, and the
+ * server refuses writes older than the ring minus a safety margin, so the
+ * far end is no place to wait.
+ */
+export const DEFAULT_OFFSET_S = 15;
+/**
+ * Smallest and largest offset a singer may choose, in seconds. The largest
+ * keeps what we write (offset + about 3 s) inside a 120 s ring with the
+ * server's 3 s margin to spare.
+ */
 export const MIN_OFFSET_S = 1;
-export const MAX_OFFSET_S = 115;
+export const MAX_OFFSET_S = 110;
 /** Latency assumed when the singer skips calibration, in milliseconds. */
 export const ASSUMED_LATENCY_MS = 150;
 /**

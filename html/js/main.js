@@ -15,7 +15,7 @@
 // ?codec=wasm forces the WebAssembly Opus fallback.
 
 import {
-  ASSUMED_LATENCY_MS, BATCH_SAMPLES, DEFAULT_OFFSET_S, countdownSeconds, parseOffset,
+  ASSUMED_LATENCY_MS, BATCH_SAMPLES, DEFAULT_OFFSET_S, MAX_OFFSET_S, MIN_OFFSET_S, countdownSeconds, parseOffset,
   readSlippage, samplesToMs, totalTimeConsumed, writeCompensation, SERVER_RATE,
 } from './clock.js';
 import {
@@ -361,10 +361,10 @@ function onMetadata(m, req) {
   for (const k of ['bpm', 'repeats', 'bpr']) {
     if (k in m && m[k] != null && document.activeElement !== $(k)) $(k).value = m[k] ? m[k] : '';
   }
+  checkLag(m, req);
   if (Number.isInteger(m.delay_seconds) && m.delay_seconds > 0) {
     moveTo(m.delay_seconds, `the server moved us to ${m.delay_seconds} s`);
   }
-  checkLag(m, req);
   renderApp();
 }
 
@@ -382,10 +382,10 @@ function onMetadata(m, req) {
 const LAG_RESYNC_MS = 15000;
 function checkLag(m, req) {
   if (state.listenOnly || req.writeClock == null || !Number.isSafeInteger(m.server_clock)) return;
-  const lateness = (m.server_clock - req.writeClock + req.nSamples) / SERVER_RATE - state.offset;
+  const lateness = (m.server_clock - req.writeClock + req.nSamples) / SERVER_RATE - req.offset;
   const consumed = totalTimeConsumed(req.readClock, req.writeClock, req.nSamples);
   state.lateness = lateness;
-  const gap = bucketGap();
+  const gap = bucketGap(req.offset);
   const limit = gap - 0.1;
   if (lateness > limit) {
     if (!state.lagMuted) log(`lag: ${lateness.toFixed(2)} s late (consumed ${consumed.toFixed(2)} s), limit ${limit.toFixed(2)} s`);
@@ -402,11 +402,13 @@ function checkLag(m, req) {
   applyMute();
 }
 
-function bucketGap() {
+// The gap in seconds from the bucket at offset to the next one (3 s when
+// the server sent no layout, or for the last bucket).
+function bucketGap(offset) {
   const b = state.buckets;
   if (b.length > 1) {
     for (let i = 0; i < b.length - 1; i++) {
-      if (Math.abs(b[i] - state.offset) < 1.5) return b[i + 1] - b[i];
+      if (Math.abs(b[i] - offset) < 1.5) return b[i + 1] - b[i];
     }
   }
   return 3;
@@ -545,14 +547,14 @@ function setupAppControls() {
     e.preventDefault();
     const v = parseOffset($('offset').value);
     if (v === null) {
-      $('offset').setCustomValidity('A whole number of seconds from 1 to 115');
+      $('offset').setCustomValidity(`A whole number of seconds from ${MIN_OFFSET_S} to ${MAX_OFFSET_S}`);
       $('offset').reportValidity();
       return;
     }
     $('offset').setCustomValidity('');
     moveTo(v, `moved to ${v} s`);
   });
-  $('jump-end').addEventListener('click', () => moveTo(115, 'jump to the end'));
+  $('jump-end').addEventListener('click', () => moveTo(MAX_OFFSET_S, 'jump to the end'));
   for (const b of document.querySelectorAll('#rounds [data-send]')) {
     b.addEventListener('click', () => {
       const k = b.dataset.send;

@@ -199,6 +199,7 @@ export class Connection {
       username: this.o.username(),
       resetUserState: this.firstPost,
       spectator: this.o.listenOnly(),
+      offset: this.offset, // not sent: the offset this request was made at
     };
     this.firstPost = false;
     this.stats.readClock = this.readClock;

@@ -136,7 +136,8 @@ export async function startStack({ timeoutMs = 60000, workers = 1 } = {}) {
   const audioDir = join(runDir, 'audio');
   mkdirSync(audioDir, { recursive: true });
   const logs = [];
-  const child = spawn(join(ROOT, 'deploy/local-run.sh'), [], {
+  // BB_LOCAL_RUN runs another copy of the script (for trying deployment changes).
+  const child = spawn(process.env.BB_LOCAL_RUN || join(ROOT, 'deploy/local-run.sh'), [], {
     cwd: ROOT,
     detached: true,
     env: {
