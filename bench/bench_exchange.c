@@ -1,0 +1,206 @@
+/*
+ * bench_exchange.c - the cost of one 600 ms audio exchange inside a worker,
+ * without HTTP: parse, decode, mix, encode and metadata, exactly the code a
+ * worker runs (ex_handle()), against a real segment and the daemon's logic.
+ *
+ * A song in progress: S singers spread over the buckets of the song, each
+ * sending real Opus packets (encoded once, before timing, from a sung-like
+ * signal: a voice with vibrato and harmonics), on read clocks aligned to
+ * Opus frames as our web client keeps them, or unaligned as the original
+ * client does (--unaligned), or listen-only (--spectators).  Time is
+ * simulated: every round each singer makes one request and the clock moves
+ * 600 ms.  The CPU time of ex_handle() alone is measured.
+ *
+ * Prints microseconds per request, the per-stage profile, and singers per
+ * core = 1 s / (CPU per request * requests per singer-second).
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <opus.h>
+
+#include "daemon.h"
+#include "exchange.h"
+#include "packet.h"
+#include "ring.h"
+#include "segment.h"
+#include "snap.h"
+#include "users.h"
+
+#define N 28800
+#define RATE 48000
+
+typedef struct {
+    char uid[24];
+    int64_t read;
+    int64_t write;
+    bool first;
+    bool spectator;
+    int bucket;
+} sim_t;
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A second of something like a sung vowel: 220 Hz with 5 Hz vibrato, five
+ * harmonics, a slow swell. */
+static void voice(float *x, int n, int64_t t0)
+{
+    double ph = 0;
+    for (int i = 0; i < n; i++) {
+        double t = (double)(t0 + i) / RATE;
+        double f = 220.0 * (1.0 + 0.01 * sin(2 * M_PI * 5.0 * t));
+        ph += 2 * M_PI * f / RATE;
+        double s = 0;
+        for (int h = 1; h <= 5; h++)
+            s += sin(h * ph) / (h * h);
+        x[i] = (float)(0.25 * (0.6 + 0.4 * sin(2 * M_PI * 0.3 * t)) * s);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int singers = 60, spectators = 0, rounds = 20;
+    bool unaligned = false;
+    static const struct option opts[] = {
+        {"singers", required_argument, 0, 's'},
+        {"spectators", required_argument, 0, 'p'},
+        {"rounds", required_argument, 0, 'r'},
+        {"unaligned", no_argument, 0, 'u'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    int o;
+    while ((o = getopt_long(argc, argv, "s:p:r:uh", opts, NULL)) != -1) {
+        switch (o) {
+        case 's': singers = atoi(optarg); break;
+        case 'p': spectators = atoi(optarg); break;
+        case 'r': rounds = atoi(optarg); break;
+        case 'u': unaligned = true; break;
+        default:
+            printf("usage: bench_exchange [--singers N] [--spectators N] [--rounds N] [--unaligned]\n"
+                   "  Measures the CPU cost of one 600 ms exchange inside a worker (no HTTP).\n");
+            return o == 'h' ? 0 : 2;
+        }
+    }
+    int total = singers + spectators;
+    if (singers < 1 || spectators < 0 || rounds < 2 || total > 4000) {
+        fprintf(stderr, "bench_exchange: 1..4000 users and at least 2 rounds\n");
+        return 2;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "/bbbench-%d", (int)getpid());
+    seg_unlink(name);
+    dmn_config_t cfg;
+    dmn_config_defaults(&cfg);
+    cfg.segment = name;
+    cfg.ring_seconds = 64;
+    cfg.user_cap = 8192;
+    cfg.depth = 7;   /* six buckets */
+    char why[256];
+    dmn_t *d = dmn_create(&cfg, why, sizeof why);
+    if (!d) {
+        fprintf(stderr, "bench_exchange: %s\n", why);
+        return 1;
+    }
+    seg_err_t err;
+    seg_t *seg = seg_attach(name, &err);
+    seg_claim_lane(seg, 3, &err);
+    ex_t *ex = ex_create(seg, 3, (uint32_t)total + 16, NULL, why, sizeof why);
+    int64_t now = seg_now();
+    for (int i = 0; i < 40; i++)
+        dmn_tick(d, now += 240);
+
+    /* The upload every singer sends: 10 packets of a voice, encoded once. */
+    int e;
+    OpusEncoder *enc = opus_encoder_create(RATE, 1, OPUS_APPLICATION_AUDIO, &e);
+    static float sig[N];
+    voice(sig, N, 0);
+    static uint8_t body[1 + 10 * (2 + 1500)];
+    size_t blen = 1;
+    body[0] = 10;
+    for (int i = 0; i < 10; i++) {
+        int k = opus_encode_float(enc, sig + i * 2880, 2880, body + blen + 2, 1500);
+        pk_put_len(body + blen, (uint16_t)k);
+        blen += 2 + (size_t)k;
+    }
+    opus_encoder_destroy(enc);
+
+    sim_t *u = calloc((size_t)total, sizeof *u);
+    /* Buckets 3, 6, ... 18 s; the first singer leads from the first. */
+    for (int i = 0; i < total; i++) {
+        snprintf(u[i].uid, sizeof u[i].uid, "%d", 100000 + i);
+        u[i].spectator = i >= singers;
+        u[i].bucket = i == 0 ? 0 : (u[i].spectator ? 5 : 1 + (i - 1) % 5);
+        int64_t r = now - (int64_t)(3 + 3 * u[i].bucket) * RATE;
+        u[i].read = unaligned ? r - 1000 - i : r - r % 2880;
+        u[i].first = true;
+    }
+    char q[512];
+    ex_response_t res;
+    double cpu = 0;
+    long timed = 0, errors = 0;
+    for (int round = 0; round < rounds; round++) {
+        for (int i = 0; i < total; i++) {
+            sim_t *s = &u[i];
+            s->read += N;
+            int n = snprintf(q, sizeof q, "read_clock=%lld&n_samples=%d&userid=%s&username=Singer+%d",
+                             (long long)s->read, N, s->uid, i);
+            if (s->first)
+                n += snprintf(q + n, sizeof q - (size_t)n, "&reset_user_state=true%s",
+                              s->spectator ? "&spectator=1" : "");
+            if (i == 0 && round == 0)
+                n += snprintf(q + n, sizeof q - (size_t)n, "&request_lead=1");
+            if (i == 0 && round == 1)
+                n += snprintf(q + n, sizeof q - (size_t)n, "&mark_start_singing=1");
+            bool upload = !s->spectator && round >= 2;
+            if (upload) {
+                s->write = s->write ? s->write + N : s->read - RATE / 2;
+                snprintf(q + n, sizeof q - (size_t)n, "&write_clock=%lld", (long long)s->write);
+            }
+            s->first = false;
+            ex_request_t req = {q, strlen(q), upload ? body : NULL, upload ? blen : 0, "undefined"};
+            double t0 = cpu_now();
+            ex_handle(ex, &req, &res, now);
+            double t1 = cpu_now();
+            if (res.status != 200) {
+                if (errors++ < 3)
+                    fprintf(stderr, "bench_exchange: %d %s\n", res.status, res.meta);
+            }
+            if (round >= 2) {
+                cpu += t1 - t0;
+                timed++;
+            }
+        }
+        /* 600 ms pass; the daemon runs as it would. */
+        for (int k = 0; k < 120; k++)
+            dmn_tick(d, now += 240);
+        if (round == 1)
+            prof_reset(ex_prof_demand(ex), true);
+    }
+    double us = cpu / (double)timed * 1e6;
+    /* A singer makes one request per 600 ms. */
+    double per_core = 1e6 / (us / 0.6);
+    char report[4096];
+    prof_report(ex_prof_demand(ex), report, sizeof report);
+    printf("%s", report);
+    printf("users: %d (%d singing, %d listening), %s clocks, %ld timed requests, %ld errors\n",
+           total, singers, spectators, unaligned ? "unaligned" : "aligned", timed, errors);
+    printf("cpu_us_per_request: %.1f\n", us);
+    printf("exchange_singers_per_core: %.0f\n", per_core);
+    ex_destroy(ex);
+    seg_detach(seg);
+    dmn_destroy(d);
+    seg_unlink(name);
+    free(u);
+    return errors ? 1 : 0;
+}
