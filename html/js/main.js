@@ -351,12 +351,16 @@ function onMetadata(m, req) {
   if (Array.isArray(m.buckets)) state.buckets = m.buckets.filter(Number.isFinite);
   if (Array.isArray(m.tracks)) state.tracks = m.tracks.map(String);
   if (m.n_users != null) state.nUsers = m.n_users;
-  state.leader = m.leader == null ? null : String(m.leader);
-  state.leaderName = m.leader_name ? String(m.leader_name) : '';
   state.amLeader = isLeader(m, state.userid, state.publicId);
+  // The server names the leader by our secret userid when it is us; the
+  // lists know everyone by public id.
+  state.leader = m.leader == null ? null : state.amLeader ? state.publicId : String(m.leader);
+  state.leaderName = m.leader_name ? String(m.leader_name) : '';
   state.songStart = m.song_start_clock || null;
   state.songEnd = m.song_end_clock || null;
-  for (const [name, text] of m.chats) appendChat($('chat-log'), String(name), String(text));
+  for (const c of m.chats) {
+    if (Array.isArray(c) && c.length >= 2) appendChat($('chat-log'), String(c[0]), String(c[1]));
+  }
   if (Array.isArray(m.events)) state.events = m.events;
   for (const k of ['bpm', 'repeats', 'bpr']) {
     if (k in m && m[k] != null && document.activeElement !== $(k)) $(k).value = m[k] ? m[k] : '';

@@ -130,6 +130,8 @@ test('two singers: the later bucket hears the leader, chat arrives as text', { t
     const cols = await B.evaluate(() => [...document.querySelectorAll('.bucket')].map((c) => c.textContent));
     assert.ok(cols.some((c) => c.includes('Alice') && c.includes('leader')), cols.join(' | '));
     assert.ok(cols.some((c) => c.includes('Bob & co') && c.includes('you')), cols.join(' | '));
+    const aliceCols = await A.evaluate(() => [...document.querySelectorAll('.bucket')].map((c) => c.textContent));
+    assert.ok(aliceCols.some((c) => c.includes('Alice (leader, you)')), aliceCols.join(' | '));
 
     for (const [p, name] of [[A, 'alice'], [B, 'bob']]) {
       await p.evaluate(() => { document.getElementById('debug').open = true; });
