@@ -306,6 +306,14 @@ function startApp() {
   });
   $('offset').value = state.offset;
   conn.start(state.offset);
+  // A phone can suspend audio (a call, the screen off). The clocks are
+  // stale afterwards, so start the connection over when it runs again.
+  let wasRunning = engine.ctx.state === 'running';
+  engine.ctx.addEventListener('statechange', () => {
+    const running = engine.ctx.state === 'running';
+    if (running && !wasRunning) conn.reconnect(null, 'audio resumed');
+    wasRunning = running;
+  });
   setInterval(renderDebug, 250);
   keepAwake();
   $('lead').focus();
