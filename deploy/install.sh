@@ -66,6 +66,7 @@ done
 
 [ -n "$DOMAIN" ] || die "--domain is required (the DNS name singers will use)"
 case $SHARDS in ''|*[!0-9]*|0) die "--shards wants a positive number" ;; esac
+[ "$SHARDS" -le 63 ] || die "--shards: at most 63 (worker ids are 1..63)"
 D=${DESTDIR:-}
 if [ -z "$D" ]; then
     [ "$(id -u)" = 0 ] || die "run as root (sudo $0 ...)"
@@ -150,7 +151,7 @@ done
     HTML_DIR="$SHARE_DIR/html" RECORDINGS_DIR="$RECORDINGS_DIR" \
     ACCESS_LOG=/var/log/nginx/bucket-brigade.access.log \
     DOC_DIR="$DOC_DIR" USER="$BB_USER" NGINX_GROUP="$NGINX_GROUP" \
-    SHMD="$LIB_DIR/bb-shmd" WORKER="$LIB_DIR/bb-worker" SEGMENT="$SEGMENT" RING_SECONDS=120 \
+    SHMD="$LIB_DIR/bb-shmd" WORKER="$LIB_DIR/bb-worker" SEGMENT="$SEGMENT" \
     AUDIO_DIR="$AUDIO_DIR" SOCKET_DIR="$SOCKET_DIR" \
     "$BB_ROOT"/deploy/nginx/bb-http.conf.in "$BB_ROOT"/deploy/nginx/bb-locations.conf.in \
     "$BB_ROOT"/deploy/nginx/bb-fastcgi.conf.in "$BB_ROOT"/deploy/nginx/bucket-brigade.conf.in \

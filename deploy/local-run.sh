@@ -29,7 +29,7 @@
 #                      run/port-PORT/ when BB_PORT is not 8080)
 #   BB_BUILD_DIR       where bb-shmd and bb-worker were built (default build/)
 #   BB_HTML_DIR        the web client (default: html/ of the repository)
-#   BB_RING_SECONDS    length of the audio ring (default 120)
+#   BB_RING_SECONDS    length of the audio ring (default: the daemon's)
 set -euo pipefail
 
 BB_ROOT=${BB_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -41,7 +41,7 @@ WORKERS=${BB_WORKERS:-$(nproc 2>/dev/null || echo 2)}
 BUILD_DIR=${BB_BUILD_DIR:-$BB_ROOT/build}
 HTML_DIR=${BB_HTML_DIR:-$BB_ROOT/html}
 AUDIO_DIR=${BB_AUDIO_DIR:-$BB_ROOT/audio}
-RING_SECONDS=${BB_RING_SECONDS:-120}
+RING_SECONDS=${BB_RING_SECONDS:-}
 if [ -n "${BB_RUN_DIR:-}" ]; then
     RUN_DIR=$BB_RUN_DIR
 elif [ "$PORT" = 8080 ]; then
@@ -79,8 +79,9 @@ is_uint() { case $1 in ''|*[!0-9]*) return 1 ;; esac; }
 if ! { is_uint "$PORT" && [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ]; }; then die "BB_PORT=$PORT is not a port number"; fi
 if ! { is_uint "$DEV_PORT" && [ "$DEV_PORT" -le 65535 ]; }; then die "BB_DEV_PORT=$DEV_PORT is not a port number (0 turns it off)"; fi
 [ "$DEV_PORT" != "$PORT" ] || die "BB_DEV_PORT must differ from BB_PORT"
-if ! { is_uint "$WORKERS" && [ "$WORKERS" -ge 1 ] && [ "$WORKERS" -le 256 ]; }; then die "BB_WORKERS=$WORKERS: want 1 to 256"; fi
-if ! { is_uint "$RING_SECONDS"; }; then die "BB_RING_SECONDS=$RING_SECONDS is not a number"; fi
+# Worker ids are 1..63 (the worker takes 0..63).
+if ! { is_uint "$WORKERS" && [ "$WORKERS" -ge 1 ] && [ "$WORKERS" -le 63 ]; }; then die "BB_WORKERS=$WORKERS: want 1 to 63"; fi
+if [ -n "$RING_SECONDS" ] && ! is_uint "$RING_SECONDS"; then die "BB_RING_SECONDS=$RING_SECONDS is not a number"; fi
 [ -x "$SHMD" ] || die "$SHMD not built (run ./bb build, or set BB_BUILD_DIR)"
 [ -x "$WORKER" ] || die "$WORKER not built (run ./bb build, or set BB_BUILD_DIR)"
 [ -d "$AUDIO_DIR" ] || die "BB_AUDIO_DIR=$AUDIO_DIR is not a directory"
@@ -297,7 +298,7 @@ on_signal() { [ "$STOPPING" = 1 ] || { stop_all; exit 0; }; }
 trap on_signal INT TERM
 trap '[ "$STOPPING" = 1 ] || stop_all' EXIT
 
-cmd shmd "$SHMD" --segment "$SEGMENT" --ring-seconds "$RING_SECONDS" \
+cmd shmd "$SHMD" --segment "$SEGMENT" ${RING_SECONDS:+--ring-seconds "$RING_SECONDS"} \
     --audio-dir "$AUDIO_DIR" --recordings-dir "$RECORDINGS_DIR" \
     --cache-dir "$RUN_DIR/cache"
 for i in $(seq 1 "$WORKERS"); do

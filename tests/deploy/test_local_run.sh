@@ -43,16 +43,20 @@ wait_until 30 "the local run to print its URL" logged "is running at http://loca
 note "running at http://localhost:$PORT/ with segment /bb-$PORT"
 
 BASE=http://127.0.0.1:$PORT
-# post_ok N: N audio POSTs from different userids, all 200 with a worker id.
+# post_ok N: the first audio POST of N new singers, all 200 with a worker
+# id. (New singers each time: a singer's next request would have to carry
+# the next read clock.)
+NEXT_USER=5000
 post_ok() {
-    local n=$1 u rc out
+    local n=$1 i u rc out
     rc=$(( $(now_clock) - 10 * 48000 ))
-    for ((u = 1; u <= n; u++)); do
+    for ((i = 0; i < n; i++)); do
+        u=$((NEXT_USER += 1))
         out=$(curl -sS -m 5 -o /dev/null -X POST -H 'Content-Length: 0' -w '%{http_code} %header{x-worker-id}' \
-            "$BASE/api?read_clock=$rc&n_samples=2880&userid=$((5000 + u))&username=t$u" 2>&1) || true
+            "$BASE/api?read_clock=$rc&n_samples=2880&userid=$u&username=t$u" 2>&1) || true
         case $out in
             "200 1"|"200 2") ;;
-            *) fail "audio POST for userid $((5000 + u)) answered '$out', want 200 from worker 1 or 2" ;;
+            *) fail "audio POST for userid $u answered '$out', want 200 from worker 1 or 2" ;;
         esac
     done
 }

@@ -90,7 +90,7 @@ note "nginx -t passes on the production site"
 # The directives the site is about, as nginx reads them.
 "${NGX[@]}" -T 2>/dev/null >"$TMP/full.conf"
 # shellcheck disable=SC2016  # nginx variables, not shell ones
-for want in 'hash $arg_userid consistent' 'fastcgi_keep_conn on' 'keepalive 32' \
+for want in 'hash $arg_userid consistent' 'fastcgi_keep_conn' 'keepalive 32' \
     'zone bb_workers' "ssl_certificate     $CERT/fullchain.pem" \
     "ssl_certificate_key $CERT/privkey.pem" 'return 301 https://$host$request_uri' \
     'fastcgi_buffer_size 64k' 'limit_req zone=bb_api'; do

@@ -5,8 +5,9 @@
 #
 # Starts the real daemon, three real workers and real nginx, configured from
 # the deploy templates (the same bb-*.conf files as production and the
-# local run), with two nginx worker processes and kept-alive FastCGI
-# connections. Then, with audio POSTs from many userids:
+# local run), with two nginx worker processes, and the FastCGI settings of
+# production (if they keep connections alive, a worker must serve several
+# at once). Then, with audio POSTs from many userids:
 #
 #   1. every worker gets singers, and each userid lands on one worker;
 #   2. asked again, many at once, every userid lands on the same worker;
@@ -38,7 +39,7 @@ trap t_exit EXIT
 
 # ------------------------------------------------------------ the processes
 
-spawn shmd "$SHMD" --segment "$SEG" --ring-seconds 120 --audio-dir "$TMP/audio" \
+spawn shmd "$SHMD" --segment "$SEG" --audio-dir "$TMP/audio" \
     --recordings-dir "$TMP/rec" --cache-dir "$TMP/cache"
 wait_until 10 "the daemon's segment" test -e "/dev/shm$SEG"
 
@@ -79,11 +80,16 @@ probe=$(curl -sS -m 5 -D "$TMP/probe.h" "$API") || fail "GET $API failed"
 [ "$probe" = ok ] || fail "GET $API answered '$probe', want 'ok'"
 grep -qi '^x-worker-id:' "$TMP/probe.h" || fail "the clock probe has no X-Worker-Id header"
 
-# ask OUT [PARALLEL]: one audio POST per userid (empty body, read clock ten
-# seconds back); writes "userid http_code worker_id" lines to OUT, sorted.
+# ask OUT [PARALLEL]: one audio POST per userid (empty body); writes
+# "userid http_code worker_id" lines to OUT, sorted. Like a client, each
+# singer's read clock advances by n_samples from one request to the next
+# (the server refuses a jump); it starts ten seconds back.
+RC0=$(( $(now_clock) - 10 * 48000 ))
+PASS=0
 ask() {
     local out=$1 par=${2:-} cfg=$TMP/curl.cfg rc u
-    rc=$(( $(now_clock) - 10 * 48000 ))
+    PASS=$((PASS + 1))
+    rc=$((RC0 + PASS * 2880))
     : >"$cfg"
     for ((u = 1; u <= N_USERS; u++)); do
         printf 'url = "%s?read_clock=%s&n_samples=2880&userid=%s&username=s%s"\noutput = "/dev/null"\n' \

@@ -24,7 +24,7 @@ command -v systemd-analyze >/dev/null || fail "systemd-analyze is not installed 
 U=$TMP/units
 "$SRC/deploy/render.sh" -o "$U" \
     DOC_DIR="$SRC" USER=bucket-brigade NGINX_GROUP=www-data \
-    SHMD="$SHMD" WORKER="$WORKER" SEGMENT=/bucket-brigade RING_SECONDS=120 \
+    SHMD="$SHMD" WORKER="$WORKER" SEGMENT=/bucket-brigade \
     AUDIO_DIR="$TMP/audio" RECORDINGS_DIR="$TMP/rec" SOCKET_DIR=/run/bucket-brigade \
     "$SRC"/deploy/systemd/*.in
 ls "$U" >"$TMP/units.list"
