@@ -164,7 +164,9 @@ int main(int argc, char **argv)
                 n += snprintf(q + n, sizeof q - (size_t)n, "&mark_start_singing=1");
             bool upload = !s->spectator && round >= 2;
             if (upload) {
-                s->write = s->write ? s->write + N : s->read - RATE / 2;
+                /* The browser writes about a batch, its 1 s playback lead-in and
+                 * its audio latency behind where it reads. */
+                s->write = s->write ? s->write + N : s->read - 86400;
                 snprintf(q + n, sizeof q - (size_t)n, "&write_clock=%lld", (long long)s->write);
             }
             s->first = false;
@@ -195,6 +197,11 @@ int main(int argc, char **argv)
     printf("%s", report);
     printf("users: %d (%d singing, %d listening), %s clocks, %ld timed requests, %ld errors\n",
            total, singers, spectators, unaligned ? "unaligned" : "aligned", timed, errors);
+    ex_share_t sh;
+    ex_share(ex, &sh);
+    printf("frames rendered %llu, from cache %llu; packets encoded %llu, shared %llu\n",
+           (unsigned long long)sh.rendered, (unsigned long long)sh.render_hits,
+           (unsigned long long)sh.encoded, (unsigned long long)sh.packet_hits);
     printf("cpu_us_per_request: %.1f\n", us);
     printf("exchange_singers_per_core: %.0f\n", per_core);
     ex_destroy(ex);

@@ -24,7 +24,9 @@
 
 #include "chat.h"
 #include "cmdq.h"
+#include "encshare.h"
 #include "exchange.h"
+#include "frames.h"
 #include "gain.h"
 #include "jsonw.h"
 #include "packet.h"
@@ -84,6 +86,8 @@ struct ex {
     uint32_t worker;
     char *rec_dir;          /* stems go here; NULL: no stems */
     sg_table_t *singers;
+    es_t *es;               /* packets shared among singers (encshare.h) */
+    fr_t *fr;               /* frames rendered once (frames.h) */
     q_t q;
     pk_packet_t pk[PK_MAX_PACKETS];
     float in[EX_MAX_SAMPLES];
@@ -127,7 +131,14 @@ ex_t *ex_create(seg_t *seg, uint32_t worker_id, uint32_t max_singers, const char
     ex->seg = seg;
     ex->worker = worker_id;
     ex->singers = sg_table_create(max_singers);
-    if (!ex->singers) {
+    /* Room for ~20 s of frames of a dozen distinct streams, and a state for
+     * every singer that could be pinned on its own. */
+    ex->es = es_create(4096, max_singers + 256);
+    ex->fr = fr_create(1024);
+    if (!ex->singers || !ex->es || !ex->fr) {
+        sg_table_destroy(ex->singers);
+        es_destroy(ex->es);
+        fr_destroy(ex->fr);
         snprintf(why, whylen, "out of memory for %u singers", max_singers);
         free(ex->rec_dir);
         free(ex);
@@ -144,11 +155,23 @@ void ex_destroy(ex_t *ex)
     if (!ex)
         return;
     sg_table_destroy(ex->singers);
+    es_destroy(ex->es);
+    fr_destroy(ex->fr);
     free(ex->rec_dir);
     free(ex);
 }
 
 const ex_counters_t *ex_counters(const ex_t *ex) { return &ex->c; }
+
+void ex_share(const ex_t *ex, ex_share_t *out)
+{
+    const es_stats_t *st = es_stats(ex->es);
+    fr_counts(ex->fr, &out->rendered, &out->render_hits);
+    out->packet_hits = st->hits;
+    out->encoded = st->encodes;
+    out->packets_held = st->entries;
+    out->states_held = st->states;
+}
 uint32_t ex_singers(const ex_t *ex) { return sg_count(ex->singers); }
 prof_t *ex_prof_life(ex_t *ex) { return &ex->life; }
 prof_t *ex_prof_demand(ex_t *ex) { return &ex->demand; }
@@ -647,6 +670,20 @@ static int64_t singer_slot(ex_t *ex, sg_t *s)
     return s->slot;
 }
 
+/* Forgets a singer's codec state on both paths (reset, error). */
+static void drop_codecs(ex_t *ex, sg_t *s)
+{
+    es_unpin(ex->es, s->node);
+    s->node = ES_ROOT;
+    sg_reset_codecs(s);
+}
+
+static void singer_gone(void *user, sg_t *s)
+{
+    ex_t *ex = user;
+    es_unpin(ex->es, s->node);
+}
+
 static OpusDecoder *decoder_of(sg_t *s)
 {
     if (!s->dec) {
@@ -656,12 +693,22 @@ static OpusDecoder *decoder_of(sg_t *s)
     return s->dec;
 }
 
-static OpusEncoder *encoder_of(sg_t *s)
+/* The singer's private encoder.  A singer leaving the shared path takes
+ * the state its decoder follows along, so it hears no seam. */
+static OpusEncoder *encoder_of(ex_t *ex, sg_t *s)
 {
     if (!s->enc) {
-        int err;
-        s->enc = opus_encoder_create(RING_SAMPLE_RATE, 1, OPUS_APPLICATION_AUDIO, &err);
+        s->enc = malloc((size_t)opus_encoder_get_size(1));
+        if (!s->enc)
+            return NULL;
+        if (es_copy_state(ex->es, s->node, s->enc) != 0) {
+            ex->c.stream_lost++;
+            es_encoder_init(s->enc);
+        }
+        es_unpin(ex->es, s->node);
+        s->node = ES_ROOT;
     }
+    s->priv = true;
     return s->enc;
 }
 
@@ -853,6 +900,89 @@ static void stem_write(ex_t *ex, sg_t *s, const song_t *song, int64_t pos, const
         s->stem_last = now;
 }
 
+/* The shared path: each frame rendered once per version (frames.h) and
+ * encoded once per encoder history (encshare.h).  Returns 0 or an Opus
+ * error; *len is the body length. */
+static int output_shared(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, int64_t now, size_t *len,
+                         int64_t *t0)
+{
+    parsed_t *p = &ex->p;
+    bool active = song_read_active(&ctl->song, p->read_clock, p->n);
+    int64_t f0 = (p->read_clock - p->n) / RING_OPUS_FRAME;
+    uint32_t frames = p->n / RING_OPUS_FRAME;
+    uint8_t *b = ex->body;
+    size_t at = 1;
+    int64_t mix_ns = 0;
+    b[0] = (uint8_t)frames;
+    for (uint32_t i = 0; i < frames; i++) {
+        int64_t ta = prof_now_ns();
+        uint64_t cid;
+        const float *x = fr_get(ex->fr, ex->seg, f0 + i, ctl->global_gain, active, &cid);
+        mix_ns += prof_now_ns() - ta;
+        int k = s->priv ? ES_ELOST : es_frame(ex->es, &s->node, cid, x, b + at + 2, PK_MAX_PACKET, now);
+        if (k == ES_ELOST) {
+            /* The state this singer's decoder follows is gone (the cache
+             * was full of others' pinned states): go on privately. */
+            OpusEncoder *enc = encoder_of(ex, s);
+            k = enc ? opus_encode_float(enc, x, RING_OPUS_FRAME, b + at + 2, PK_MAX_PACKET)
+                    : OPUS_ALLOC_FAIL;
+        }
+        if (k < 0)
+            return k;
+        pk_put_len(b + at, (uint16_t)k);
+        at += 2 + (size_t)k;
+    }
+    es_expire(ex->es, now);
+    *len = at;
+    /* Split the time between the two stages it was spent in. */
+    prof_add(&ex->life, PROF_MIX, mix_ns);
+    prof_add(&ex->demand, PROF_MIX, mix_ns);
+    int64_t t = prof_now_ns();
+    prof_add(&ex->life, PROF_ENCODE, t - *t0 - mix_ns);
+    prof_add(&ex->demand, PROF_ENCODE, t - *t0 - mix_ns);
+    *t0 = t;
+    return 0;
+}
+
+/* The private path: the singer's own encoder over its own rendering
+ * (unaligned clocks, loopback, monitoring). */
+static int output_private(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, uint32_t flags, size_t *len,
+                          int64_t *t0)
+{
+    parsed_t *p = &ex->p;
+    int64_t rpos = p->read_clock - p->n;
+    if (p->loopback) {
+        if (!p->has_write)
+            memset(ex->in, 0, (size_t)p->n * sizeof(float));
+        memcpy(ex->out, ex->in, (size_t)p->n * sizeof(float));
+    } else if (flags & SEG_UF_MONITORING) {
+        tl_read_monitor(ex->seg, rpos, p->n, ex->out);
+    } else if (song_read_active(&ctl->song, p->read_clock, p->n)) {
+        tl_read(ex->seg, rpos, p->n, ctl->global_gain, ex->out, NULL);
+    } else {
+        memset(ex->out, 0, (size_t)p->n * sizeof(float));
+    }
+    stage(ex, PROF_MIX, t0);
+    OpusEncoder *enc = encoder_of(ex, s);
+    if (!enc)
+        return OPUS_ALLOC_FAIL;
+    uint32_t frames = p->n / RING_OPUS_FRAME;
+    uint8_t *b = ex->body;
+    size_t at = 1;
+    b[0] = (uint8_t)frames;
+    for (uint32_t i = 0; i < frames; i++) {
+        int k = opus_encode_float(enc, ex->out + (size_t)i * RING_OPUS_FRAME, RING_OPUS_FRAME,
+                                  b + at + 2, PK_MAX_PACKET);
+        if (k < 0)
+            return k;
+        pk_put_len(b + at, (uint16_t)k);
+        at += 2 + (size_t)k;
+    }
+    *len = at;
+    stage(ex, PROF_ENCODE, t0);
+    return 0;
+}
+
 static float rms_of(const float *x, uint32_t n)
 {
     double acc = 0;
@@ -900,7 +1030,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     }
     s->last_active = now;
     if (p->reset) {
-        sg_reset_codecs(s);
+        drop_codecs(ex, s);
         s->have_read = s->have_write = false;
     }
     int64_t slot = singer_slot(ex, s);
@@ -911,13 +1041,13 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
             ex->c.desyncs++;
             fail(ex, res, 500, "Client write clock desync (%" PRId64 " - %" PRId64 " = %" PRId64 ")",
                  p->write_clock - p->n, s->last_seen_write, p->write_clock - p->n - s->last_seen_write);
-            sg_reset_codecs(s);
+            drop_codecs(ex, s);
             goto done;
         }
         int rc = tl_check_write(ex->seg, p->write_clock - p->n, p->n, now);
         if (rc == TL_EPAST) {
             fail(ex, res, 500, "Client's write clock is too far in the past");
-            sg_reset_codecs(s);
+            drop_codecs(ex, s);
             goto done;
         }
         if (rc != TL_OK && song_upload_active(&ctl.song, p->write_clock, p->n)) {
@@ -925,7 +1055,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
              * up (or is down).  Refuse rather than wrap. */
             fail(ex, res, 503, "the timeline is not ready for this write (%s); retrying helps",
                  tl_strerror(rc));
-            sg_reset_codecs(s);
+            drop_codecs(ex, s);
             goto done;
         }
     }
@@ -933,7 +1063,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
         ex->c.desyncs++;
         fail(ex, res, 500, "Client read clock desync (%" PRId64 " - %" PRId64 " = %" PRId64 ")",
              p->read_clock - p->n, s->last_seen_read, p->read_clock - p->n - s->last_seen_read);
-        sg_reset_codecs(s);
+        drop_codecs(ex, s);
         goto done;
     }
     stage(ex, PROF_PARSE, &t0);
@@ -952,7 +1082,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
                 fail(ex, res, 400, got < 0 ? "invalid Opus packet %d: %s"
                                            : "Opus packet %d is not 60 ms%s",
                      i, got < 0 ? opus_strerror(got) : "");
-                sg_reset_codecs(s);
+                drop_codecs(ex, s);
                 goto done;
             }
         }
@@ -966,7 +1096,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     uint32_t ncmd = count_cmds(p, s, need_join);
     if (ncmd > cq_room(ex->seg, ex->worker)) {
         fail(ex, res, 503, "the server is busy (control queue full); please retry");
-        sg_reset_codecs(s);
+        drop_codecs(ex, s);
         goto done;
     }
 
@@ -1038,44 +1168,19 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     s->last_seen_read = p->read_clock;
     s->have_read = true;
 
-    /* The output. */
-    int64_t rpos = p->read_clock - p->n;
-    if (p->loopback) {
-        if (!p->has_write)
-            memset(ex->in, 0, (size_t)p->n * sizeof(float));
-        memcpy(ex->out, ex->in, (size_t)p->n * sizeof(float));
-    } else if (flags & SEG_UF_MONITORING) {
-        tl_read_monitor(ex->seg, rpos, p->n, ex->out);
-    } else if (song_read_active(&ctl.song, p->read_clock, p->n)) {
-        tl_read(ex->seg, rpos, p->n, ctl.global_gain, ex->out, NULL);
-    } else {
-        memset(ex->out, 0, (size_t)p->n * sizeof(float));
-    }
-    stage(ex, PROF_MIX, &t0);
-
-    /* Encode. */
-    OpusEncoder *enc = encoder_of(s);
-    if (!enc) {
-        fail(ex, res, 503, "out of memory for the encoder");
+    /* The output: shared when the read sits on whole Opus frames of the
+     * server clock and the singer hears the common mix; private otherwise. */
+    size_t at;
+    bool shared = !s->priv && p->read_clock % RING_OPUS_FRAME == 0 && !p->loopback &&
+                  !(flags & SEG_UF_MONITORING);
+    int rc = shared ? output_shared(ex, s, &ctl, now, &at, &t0)
+                    : output_private(ex, s, &ctl, flags, &at, &t0);
+    if (rc < 0) {
+        fail(ex, res, 500, "Opus encoder failed: %s", opus_strerror(rc));
+        drop_codecs(ex, s);
         goto done;
     }
-    uint32_t frames = p->n / RING_OPUS_FRAME;
-    uint8_t *b = ex->body;
-    size_t at = 1;
-    b[0] = (uint8_t)frames;
-    for (uint32_t i = 0; i < frames; i++) {
-        int k = opus_encode_float(enc, ex->out + (size_t)i * RING_OPUS_FRAME, RING_OPUS_FRAME,
-                                  b + at + 2, PK_MAX_PACKET);
-        if (k < 0) {
-            fail(ex, res, 500, "Opus encoder failed: %s", opus_strerror(k));
-            sg_reset_codecs(s);
-            goto done;
-        }
-        pk_put_len(b + at, (uint16_t)k);
-        at += 2 + (size_t)k;
-    }
     ex->c.samples_out += p->n;
-    stage(ex, PROF_ENCODE, &t0);
 
     /* Metadata. */
     bool send_summary = !p->no_summary &&
@@ -1106,7 +1211,7 @@ void ex_housekeeping(ex_t *ex, int64_t now)
         return;
     ex->last_sweep = now;
     sg_close_idle_stems(ex->singers, now, 10 * RING_SAMPLE_RATE);
-    uint32_t n = sg_sweep(ex->singers, now, USERS_FORGET_SAMPLES);
+    uint32_t n = sg_sweep(ex->singers, now, USERS_FORGET_SAMPLES, singer_gone, ex);
     if (n) {
         ex->c.singers_swept += n;
         LOG(ex, "freed %u singers silent for an hour", n);

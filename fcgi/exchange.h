@@ -68,6 +68,7 @@ typedef struct {
     uint64_t refused_writes;
     uint64_t singers_created;
     uint64_t singers_swept;
+    uint64_t stream_lost;      /* singers whose shared state was gone */
 } ex_counters_t;
 
 typedef struct ex ex_t;
@@ -97,6 +98,15 @@ int ex_reset_events(ex_t *ex, int64_t now);
 int ex_rescan_tracks(ex_t *ex, int64_t now);
 
 const ex_counters_t *ex_counters(const ex_t *ex);
+
+/* Frames served from the shared caches and frames that had to be rendered
+ * or encoded (for /metrics and the benchmarks). */
+typedef struct {
+    uint64_t render_hits, rendered;
+    uint64_t packet_hits, encoded;
+    uint32_t packets_held, states_held;
+} ex_share_t;
+void ex_share(const ex_t *ex, ex_share_t *out);
 uint32_t ex_singers(const ex_t *ex);
 /* The lifetime profile (always on) and the on-demand profile. */
 prof_t *ex_prof_life(ex_t *ex);

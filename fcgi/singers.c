@@ -48,11 +48,10 @@ void sg_reset_codecs(sg_t *s)
         s->dec = NULL;
     }
     if (s->enc) {
-        opus_encoder_destroy(s->enc);
+        free(s->enc);   /* allocated whole, see encoder_of() in exchange.c */
         s->enc = NULL;
     }
-    s->enc_next_clock = 0;
-    s->stream = 0;
+    s->priv = false;
 }
 
 void sg_close_stem(sg_t *s)
@@ -133,11 +132,14 @@ static void remove_at(sg_table_t *t, uint32_t i)
     }
 }
 
-uint32_t sg_sweep(sg_table_t *t, int64_t now, int64_t max_idle)
+uint32_t sg_sweep(sg_table_t *t, int64_t now, int64_t max_idle,
+                  void (*gone)(void *user, sg_t *s), void *user)
 {
     uint32_t removed = 0;
     for (uint32_t i = 0; i <= t->mask; i++) {
         while (t->e[i].used && now - t->e[i].last_active > max_idle) {
+            if (gone)
+                gone(user, &t->e[i]);
             remove_at(t, i);
             removed++;
         }

@@ -51,9 +51,11 @@ typedef struct {
     rec_writer_t *stem;         /* this singer's track of the song, or NULL */
     int64_t stem_song;          /* start clock of the song it belongs to */
     int64_t stem_last;          /* server clock of its last write */
-    /* Shared-encoder bookkeeping (see encshare.h). */
-    int64_t enc_next_clock;     /* read clock the private encoder expects next */
-    uint64_t stream;            /* shared stream this singer follows, 0 = none */
+    /* Encoding (see encshare.h): on the shared path the singer's decoder
+     * follows `node`; on the private path (unaligned clocks, monitoring,
+     * loopback) it follows `enc`. */
+    uint64_t node;
+    bool priv;
 } sg_t;
 
 typedef struct sg_table sg_table_t;
@@ -85,8 +87,10 @@ void sg_close_stem(sg_t *s);
  * (their song ended or they left); returns how many. */
 uint32_t sg_close_idle_stems(sg_table_t *t, int64_t now, int64_t idle);
 
-/* Removes every singer idle for longer than max_idle samples at `now`;
- * returns how many were removed. */
-uint32_t sg_sweep(sg_table_t *t, int64_t now, int64_t max_idle);
+/* Removes every singer idle for longer than max_idle samples at `now`,
+ * calling gone(user, singer) for each just before; returns how many were
+ * removed. */
+uint32_t sg_sweep(sg_table_t *t, int64_t now, int64_t max_idle,
+                  void (*gone)(void *user, sg_t *s), void *user);
 
 #endif

@@ -44,6 +44,17 @@ static inline uint32_t ring_index(int64_t t, uint32_t len)
  * function then clamps n to len).  Returns the split. */
 ring_span_t ring_split(int64_t start, uint32_t n, uint32_t len);
 
+/* Ring lengths are multiples of both the render quantum and the Opus
+ * frame, so that every 60 ms frame of the server clock has one place in
+ * the ring: lcm(128, 2880) = 5760 samples (120 ms). */
+#define RING_ALIGN 5760
+
+/* Rounds a sample count down to a whole number of RING_ALIGN blocks. */
+static inline uint32_t ring_align_floor(uint64_t samples)
+{
+    return (uint32_t)(samples - samples % RING_ALIGN);
+}
+
 /* Rounds a sample count down to a whole number of RING_FRAME frames. */
 static inline uint32_t ring_frames_floor(uint64_t samples)
 {

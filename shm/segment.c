@@ -78,6 +78,7 @@ int64_t seg_now(void)
 typedef struct {
     uint64_t off_blobdata[SEG_NBLOBS];
     uint64_t off_mix, off_backing, off_monitor, off_users, off_lanes, off_chat;
+    uint64_t off_fgen;
     uint64_t total;
 } layout_t;
 
@@ -111,6 +112,7 @@ static int layout_compute(uint32_t ring_len, uint32_t user_cap, layout_t *l)
     if (add_region(&c, (uint64_t)ring_len * sizeof(acc_cell_t), &l->off_mix) ||
         add_region(&c, (uint64_t)ring_len * sizeof(acc_cell32_t), &l->off_backing) ||
         add_region(&c, (uint64_t)ring_len * sizeof(acc_cell32_t), &l->off_monitor) ||
+        add_region(&c, (uint64_t)(ring_len / RING_OPUS_FRAME) * sizeof(uint32_t), &l->off_fgen) ||
         add_region(&c, (uint64_t)user_cap * sizeof(seg_user_t), &l->off_users) ||
         add_region(&c, (uint64_t)SEG_LANES * lane_stride(), &l->off_lanes) ||
         add_region(&c, (uint64_t)SEG_CHAT_CAP * sizeof(seg_chat_t), &l->off_chat))
@@ -131,7 +133,7 @@ static int params_check(const seg_params_t *p, uint32_t *ring_len, seg_err_t *er
                 p->user_cap, SEG_USERS_MAX);
         return SEG_EPARAM;
     }
-    *ring_len = ring_frames_floor((uint64_t)p->ring_seconds * RING_SAMPLE_RATE);
+    *ring_len = ring_align_floor((uint64_t)p->ring_seconds * RING_SAMPLE_RATE);
     return 0;
 }
 
@@ -174,11 +176,12 @@ static int validate(seg_t *s, seg_err_t *err)
     }
     layout_t l;
     if (h->header_size != sizeof(seg_header_shared_t) || h->ring_len == 0 ||
-        h->ring_len % RING_FRAME != 0 || h->user_cap < 16 || h->user_cap > SEG_USERS_MAX ||
+        h->ring_len % RING_ALIGN != 0 || h->user_cap < 16 || h->user_cap > SEG_USERS_MAX ||
         h->lanes != SEG_LANES || h->lane_cap != SEG_LANE_CAP || h->chat_cap != SEG_CHAT_CAP ||
         h->sample_rate != RING_SAMPLE_RATE ||
         layout_compute(h->ring_len, h->user_cap, &l) || l.total != h->total_size ||
-        h->total_size != s->size || l.off_mix != h->off_mix || l.off_chat != h->off_chat) {
+        h->total_size != s->size || l.off_mix != h->off_mix || l.off_chat != h->off_chat ||
+        l.off_fgen != h->off_fgen) {
         set_err(err, SEG_ESIZE, 0,
                 "segment %s: header says %llu bytes (ring %u samples, %u users, header %u), "
                 "file has %zu, this build expects header %zu",
@@ -271,6 +274,7 @@ static void init_header(seg_t *s, uint32_t ring_len, uint32_t user_cap, const la
     h->off_users = l->off_users;
     h->off_lanes = l->off_lanes;
     h->off_chat = l->off_chat;
+    h->off_fgen = l->off_fgen;
     if (getrandom(h->id_key, sizeof h->id_key, 0) != (ssize_t)sizeof h->id_key) {
         /* getrandom on Linux >= 3.17 does not fail for 16 bytes; fall back
          * to time and pid rather than refuse to start. */
@@ -402,6 +406,7 @@ uint8_t *seg_base(const seg_t *seg) { return seg->base; }
 acc_cell_t *seg_mix(const seg_t *seg) { return (acc_cell_t *)(seg->base + seg->hdr->off_mix); }
 acc_cell32_t *seg_backing(const seg_t *seg) { return (acc_cell32_t *)(seg->base + seg->hdr->off_backing); }
 acc_cell32_t *seg_monitor(const seg_t *seg) { return (acc_cell32_t *)(seg->base + seg->hdr->off_monitor); }
+_Atomic uint32_t *seg_fgen(const seg_t *seg) { return (_Atomic uint32_t *)(seg->base + seg->hdr->off_fgen); }
 seg_user_t *seg_users(const seg_t *seg) { return (seg_user_t *)(seg->base + seg->hdr->off_users); }
 seg_chat_t *seg_chat(const seg_t *seg) { return (seg_chat_t *)(seg->base + seg->hdr->off_chat); }
 uint32_t seg_ring_len(const seg_t *seg) { return seg->hdr->ring_len; }

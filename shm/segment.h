@@ -13,6 +13,10 @@
  *   mix ring              acc_cell_t[ring_len]: singers' sum and count
  *   backing ring          acc_cell32_t[ring_len]: backing track / metronome
  *   monitor ring          acc_cell32_t[ring_len]: the monitored singer
+ *   frame generations     uint32_t[ring_len / 2880]: bumped after every
+ *                         change to a 60 ms frame of the rings, so a worker
+ *                         can reuse what it rendered and encoded from a
+ *                         frame until someone writes into it
  *   user table            seg_user_t[user_cap]
  *   command lanes         seg_lane_t[lanes], one single-producer queue per
  *                         worker id, each with lane_cap commands
@@ -49,7 +53,7 @@
 #include "song.h"
 
 #define SEG_MAGIC UINT64_C(0x314c544247425542) /* "BUBGBTL1" little-endian */
-#define SEG_VERSION 1
+#define SEG_VERSION 2
 
 #define SEG_RING_SECONDS_DEFAULT 124
 #define SEG_RING_SECONDS_MIN 16
@@ -133,6 +137,7 @@ typedef struct {
     uint32_t lane_cap;
     uint32_t chat_cap;
     uint64_t off_mix, off_backing, off_monitor, off_users, off_lanes, off_chat;
+    uint64_t off_fgen;
     uint64_t id_key[2];       /* secret key of the public-id hash */
     int64_t created_clock;
     _Atomic uint32_t ready;   /* 1 once initialised; release at creation,
@@ -283,6 +288,7 @@ seg_header_shared_t *seg_header(const seg_t *seg);
 acc_cell_t *seg_mix(const seg_t *seg);
 acc_cell32_t *seg_backing(const seg_t *seg);
 acc_cell32_t *seg_monitor(const seg_t *seg);
+_Atomic uint32_t *seg_fgen(const seg_t *seg);
 seg_user_t *seg_users(const seg_t *seg);
 seg_lane_t *seg_lane(const seg_t *seg, uint32_t lane);
 seg_cmd_t *seg_lane_cells(const seg_t *seg, uint32_t lane);

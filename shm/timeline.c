@@ -23,6 +23,36 @@ int64_t tl_watermark(const seg_t *seg)
     return load_acquire(&seg_header(seg)->cleared_to);
 }
 
+uint32_t tl_frame_gen(const seg_t *seg, int64_t frame)
+{
+    uint32_t nf = seg_ring_len(seg) / RING_OPUS_FRAME;
+    /* acquire; pairs with the release in bump_frames() */
+    return load_acquire(&seg_fgen(seg)[ring_index(frame, nf)]);
+}
+
+/* Marks every 60 ms frame that [start, start + n) touches as changed. */
+static void bump_frames(seg_t *seg, int64_t start, uint32_t n)
+{
+    if (n == 0)
+        return;
+    uint32_t nf = seg_ring_len(seg) / RING_OPUS_FRAME;
+    _Atomic uint32_t *g = seg_fgen(seg);
+    int64_t f0 = ring_floor_div(start, RING_OPUS_FRAME);
+    int64_t f1 = ring_floor_div(start + n - 1, RING_OPUS_FRAME);
+    if (f1 - f0 >= nf)
+        f1 = f0 + nf - 1;
+    for (int64_t f = f0; f <= f1; f++)
+        /* release; pairs with the acquire in tl_frame_gen(): a reader that
+         * sees the new generation sees the samples written before it */
+        atomic_fetch_add_explicit(&g[ring_index(f, nf)], 1, memory_order_release);
+}
+
+bool tl_in_window(const seg_t *seg, int64_t start, uint32_t n)
+{
+    int64_t w = tl_watermark(seg);
+    return start >= w - (int64_t)seg_ring_len(seg) + TL_MARGIN && start + (int64_t)n <= w;
+}
+
 int tl_check_write(const seg_t *seg, int64_t start, uint32_t n, int64_t now)
 {
     uint32_t len = seg_ring_len(seg);
@@ -46,6 +76,7 @@ int tl_write(seg_t *seg, int64_t start, const float *x, uint32_t n, int64_t now)
     acc_cell_t *mix = seg_mix(seg);
     acc_add(mix + sp.first_index, x, sp.first_len);
     acc_add(mix, x + sp.first_len, sp.second_len);
+    bump_frames(seg, start, n);
     return TL_OK;
 }
 
@@ -140,6 +171,7 @@ void tl_advance(seg_t *seg, uint32_t n, const float *backing)
         store_relaxed(&mon[k], 0);
         store_relaxed(&bk[k], backing ? acc_quantise32(backing[i]) : 0);
     }
+    bump_frames(seg, w, n);
     /* release; pairs with the acquire in tl_watermark() */
     store_release(&h->cleared_to, w + n);
 }
@@ -153,6 +185,7 @@ void tl_write_backing(seg_t *seg, int64_t start, const float *x, uint32_t n)
     for (uint32_t i = 0; i < m; i++)
         /* relaxed: readers of the past see the click or not, per sample */
         store_relaxed(&bk[ring_index(start + skip + i, len)], acc_quantise32(x[skip + i]));
+    bump_frames(seg, start + skip, m);
 }
 
 void tl_zero_all(seg_t *seg)
@@ -166,4 +199,8 @@ void tl_zero_all(seg_t *seg)
         store_relaxed(&mon[i], 0);
         store_relaxed(&bk[i], 0);
     }
+    uint32_t nf = len / RING_OPUS_FRAME;
+    for (uint32_t f = 0; f < nf; f++)
+        /* release; pairs with the acquire in tl_frame_gen() */
+        atomic_fetch_add_explicit(&seg_fgen(seg)[f], 1, memory_order_release);
 }

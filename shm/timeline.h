@@ -18,6 +18,7 @@
 #ifndef BB_TIMELINE_H
 #define BB_TIMELINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "segment.h"
@@ -42,6 +43,14 @@ const char *tl_strerror(int code);
 /* The watermark: every clock below it has been cleared for its current
  * lap.  Acquire; pairs with the release in tl_advance(). */
 int64_t tl_watermark(const seg_t *seg);
+
+/* The generation of the 60 ms frame number `frame` (clock / 2880): it
+ * changes after every write into the frame (singers, clearing, backing).
+ * Acquire; pairs with the release in the writers' bump. */
+uint32_t tl_frame_gen(const seg_t *seg, int64_t frame);
+
+/* True if the whole of [start, start + n) lies inside the safe window. */
+bool tl_in_window(const seg_t *seg, int64_t start, uint32_t n);
 
 /* Checks that [start, start + n) may be written at server clock `now`. */
 int tl_check_write(const seg_t *seg, int64_t start, uint32_t n, int64_t now);

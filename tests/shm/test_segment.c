@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "shm_test.h"
+#include "ring.h"
 #include "timeline.h"
 
 /* Reads the whole segment file into memory (to prove it was not touched). */
@@ -75,7 +76,8 @@ int main(void)
     /* Creation and a valid re-attach that keeps the contents. */
     seg_t *s = shm_test_create(name, SEG_RING_SECONDS_MIN, 16);
     CHECK(c, s != NULL);
-    CHECK_EQ_I(c, seg_ring_len(s), SEG_RING_SECONDS_MIN * 48000);
+    CHECK_EQ_I(c, seg_ring_len(s), SEG_RING_SECONDS_MIN * 48000 / RING_ALIGN * RING_ALIGN);
+    CHECK_EQ_I(c, seg_ring_len(s) % 2880, 0);
     float x[256];
     for (int i = 0; i < 256; i++)
         x[i] = 0.25f;

@@ -1,0 +1,283 @@
+/*
+ * encshare.c - the shared frame cache.
+ *
+ * One open-addressing table keyed by node id holds, per node, the packet
+ * that led to it from its parent and, while there is room, the encoder
+ * state after it.  Deletion shifts later members of a probe run back, so
+ * lookups never meet holes.  States are blocks of a pool; an entry points
+ * at its block.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encshare.h"
+
+typedef struct {
+    uint64_t id;          /* node id; 0 marks an empty slot (ES_ROOT is never stored) */
+    int64_t used;         /* server clock of the last use */
+    uint32_t refs;        /* singers whose decoder sits at this node */
+    uint16_t len;         /* packet length */
+    uint8_t *state;       /* encoder state after this node, or NULL */
+    uint8_t pkt[ES_PACKET_MAX];
+} entry_t;
+
+struct es {
+    uint32_t mask;        /* table capacity - 1 */
+    uint32_t max_entries;
+    entry_t *t;
+    uint32_t state_size;
+    uint32_t max_states;
+    uint8_t **free_states;
+    uint32_t n_free;
+    uint32_t n_alloc;     /* states allocated so far */
+    OpusEncoder *scratch;
+    int64_t last_expire;
+    es_stats_t st;
+};
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+uint64_t es_child(uint64_t node, uint64_t cid)
+{
+    uint64_t h = mix64(node * 0x9E3779B97F4A7C15ull + mix64(cid ^ 0x5851F42D4C957F2Dull));
+    return h ? h : 1;
+}
+
+int es_encoder_init(OpusEncoder *enc)
+{
+    int rc = opus_encoder_init(enc, 48000, 1, OPUS_APPLICATION_AUDIO);
+    if (rc != OPUS_OK)
+        return rc;
+    /* The library's defaults otherwise (variable bitrate, DTX off), as the
+     * protocol's reference server used them. */
+    return opus_encoder_ctl(enc, OPUS_SET_DTX(0));
+}
+
+es_t *es_create(uint32_t max_entries, uint32_t max_states)
+{
+    es_t *es = calloc(1, sizeof *es);
+    if (!es)
+        return NULL;
+    uint32_t n = 16;
+    while (n < max_entries * 2)
+        n <<= 1;
+    es->mask = n - 1;
+    es->max_entries = max_entries;
+    es->max_states = max_states;
+    es->state_size = (uint32_t)opus_encoder_get_size(1);
+    es->t = calloc(n, sizeof *es->t);
+    es->free_states = calloc(max_states, sizeof *es->free_states);
+    es->scratch = malloc(es->state_size);
+    if (!es->t || !es->free_states || !es->scratch) {
+        es_destroy(es);
+        return NULL;
+    }
+    return es;
+}
+
+void es_destroy(es_t *es)
+{
+    if (!es)
+        return;
+    if (es->t)
+        for (uint32_t i = 0; i <= es->mask; i++)
+            free(es->t[i].state);
+    for (uint32_t i = 0; i < es->n_free; i++)
+        free(es->free_states[i]);
+    free(es->free_states);
+    free(es->t);
+    free(es->scratch);
+    free(es);
+}
+
+const es_stats_t *es_stats(const es_t *es) { return &es->st; }
+
+static entry_t *find(es_t *es, uint64_t id)
+{
+    if (id == ES_ROOT)
+        return NULL;
+    for (uint32_t i = (uint32_t)mix64(id) & es->mask;; i = (i + 1) & es->mask) {
+        if (es->t[i].id == 0)
+            return NULL;
+        if (es->t[i].id == id)
+            return &es->t[i];
+    }
+}
+
+static void release_state(es_t *es, entry_t *e)
+{
+    if (!e->state)
+        return;
+    es->free_states[es->n_free++] = e->state;
+    e->state = NULL;
+    es->st.states--;
+}
+
+/* Removes slot i, shifting the rest of its probe run back. */
+static void remove_at(es_t *es, uint32_t i)
+{
+    release_state(es, &es->t[i]);
+    es->t[i].id = 0;
+    es->st.entries--;
+    uint32_t j = i;
+    for (;;) {
+        j = (j + 1) & es->mask;
+        if (es->t[j].id == 0)
+            return;
+        uint32_t home = (uint32_t)mix64(es->t[j].id) & es->mask;
+        int between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!between) {
+            es->t[i] = es->t[j];
+            es->t[j].id = 0;
+            es->t[j].state = NULL;
+            i = j;
+        }
+    }
+}
+
+/* Removes the least recently used unpinned entry; false if none. */
+static int evict_one(es_t *es, int only_with_state)
+{
+    uint32_t best = UINT32_MAX;
+    int64_t oldest = INT64_MAX;
+    for (uint32_t i = 0; i <= es->mask; i++) {
+        entry_t *e = &es->t[i];
+        if (e->id && e->refs == 0 && e->used < oldest && (!only_with_state || e->state)) {
+            oldest = e->used;
+            best = i;
+        }
+    }
+    if (best == UINT32_MAX)
+        return 0;
+    if (only_with_state) {
+        release_state(es, &es->t[best]);
+        es->st.evicted++;
+    } else {
+        remove_at(es, best);
+    }
+    return 1;
+}
+
+static uint8_t *alloc_state(es_t *es)
+{
+    if (es->n_free == 0) {
+        if (es->n_alloc < es->max_states) {
+            uint8_t *b = malloc(es->state_size);
+            if (b) {
+                es->n_alloc++;
+                es->free_states[es->n_free++] = b;
+            }
+        }
+        if (es->n_free == 0 && !evict_one(es, 1))
+            return NULL;
+    }
+    es->st.states++;
+    return es->free_states[--es->n_free];
+}
+
+static entry_t *insert(es_t *es, uint64_t id, int64_t now)
+{
+    if (es->st.entries >= es->max_entries && !evict_one(es, 0))
+        return NULL;
+    uint32_t i = (uint32_t)mix64(id) & es->mask;
+    while (es->t[i].id != 0)
+        i = (i + 1) & es->mask;
+    entry_t *e = &es->t[i];
+    memset(e, 0, offsetof(entry_t, pkt));
+    e->id = id;
+    e->used = now;
+    es->st.entries++;
+    return e;
+}
+
+static void pin(es_t *es, uint64_t id)
+{
+    entry_t *e = find(es, id);
+    if (e)
+        e->refs++;
+}
+
+void es_unpin(es_t *es, uint64_t node)
+{
+    entry_t *e = find(es, node);
+    if (e && e->refs)
+        e->refs--;
+}
+
+int es_copy_state(es_t *es, uint64_t node, OpusEncoder *enc)
+{
+    if (node == ES_ROOT)
+        return es_encoder_init(enc);
+    entry_t *e = find(es, node);
+    if (!e || !e->state)
+        return ES_ELOST;
+    memcpy(enc, e->state, es->state_size);
+    return 0;
+}
+
+int es_frame(es_t *es, uint64_t *node, uint64_t cid, const float *x, uint8_t *out, int cap,
+             int64_t now)
+{
+    uint64_t parent = *node, child = es_child(parent, cid);
+    entry_t *e = find(es, child);
+    if (e && e->len) {
+        if (e->len > cap)
+            return OPUS_BUFFER_TOO_SMALL;
+        memcpy(out, e->pkt, e->len);
+        e->used = now;
+        e->refs++;
+        es_unpin(es, parent);
+        *node = child;
+        es->st.hits++;
+        return e->len;
+    }
+    /* Encode from a copy of the parent's state. */
+    int rc = es_copy_state(es, parent, es->scratch);
+    if (rc != 0) {
+        es->st.lost++;
+        return ES_ELOST;
+    }
+    int len = opus_encode_float(es->scratch, x, 2880, out, cap < ES_PACKET_MAX ? cap : ES_PACKET_MAX);
+    if (len < 0)
+        return len;
+    es->st.encodes++;
+    entry_t *p = find(es, parent);
+    if (p)
+        p->used = now;
+    /* Keep the packet and the state for the others; if the cache is full
+     * of pinned entries this singer still gets its packet, and continues
+     * from a state it will not find: it then goes private. */
+    e = insert(es, child, now);
+    if (e) {
+        memcpy(e->pkt, out, (size_t)len);
+        e->len = (uint16_t)len;
+        e->state = alloc_state(es);
+        if (e->state)
+            memcpy(e->state, es->scratch, es->state_size);
+    }
+    es_unpin(es, parent);
+    pin(es, child);
+    *node = child;
+    return len;
+}
+
+void es_expire(es_t *es, int64_t now)
+{
+    if (now - es->last_expire < 48000 / 10)
+        return;
+    es->last_expire = now;
+    for (uint32_t i = 0; i <= es->mask; i++) {
+        /* remove_at() may shift a later entry into slot i: look again. */
+        while (es->t[i].id && es->t[i].refs == 0 && now - es->t[i].used > ES_RETAIN)
+            remove_at(es, i);
+    }
+}

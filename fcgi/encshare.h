@@ -1,0 +1,94 @@
+/*
+ * encshare.h - encoding each 60 ms frame once for every singer who hears it.
+ *
+ * Singers in the same bucket whose read clocks sit on whole Opus frames
+ * hear the same mix.  Opus is stateful, so a packet can be reused only by a
+ * singer whose decoder has followed exactly the encoder state the packet was
+ * encoded from, and only for identical samples.  Both facts are captured by
+ * a node id:
+ *
+ *     node(fresh encoder)              = ES_ROOT
+ *     node(after frame content c, n)   = mix(n, c)
+ *
+ * where c is the content id of a frame (frames.h: the frame's clock and
+ * generation, the listener's gain and gating), so equal node ids mean the
+ * same sequence of inputs through the same encoder settings, hence the same
+ * encoder state and, Opus being deterministic, the same packets.  A singer
+ * keeps the node its decoder is at; for its next frame the packet of
+ * mix(node, c) is taken from the cache, or encoded once from a copy of the
+ * node's encoder state (OpusEncoder is one contiguous block without
+ * pointers) and kept for the others.  When content diverges (a late write
+ * into a frame, a different gain) the chain branches naturally: the new
+ * content gives a new child of the same parent.  A singer reaching the
+ * shared path through any sequence gets bit for bit the packets a private
+ * encoder would have produced for it.
+ *
+ * Memory is bounded: entries not used for ES_RETAIN samples and not pinned
+ * by a singer are dropped; encoder states live in a pool that grows only
+ * while pinned states need it, up to a cap, and unpinned states are evicted
+ * least recently used first.  Single-threaded, like the worker.
+ */
+#ifndef BB_ENCSHARE_H
+#define BB_ENCSHARE_H
+
+#include <stdint.h>
+
+#include <opus.h>
+
+#define ES_ROOT UINT64_C(0)
+/* Largest packet a shared frame may take (60 ms at up to 200 kbit/s). */
+#define ES_PACKET_MAX 1500
+/* Unpinned entries are kept this long after their last use (3 s). */
+#define ES_RETAIN (3 * 48000)
+
+enum {
+    ES_ELOST = -1000,   /* the singer's encoder state is gone: go private */
+};
+
+typedef struct {
+    uint64_t hits;        /* frames served from the cache */
+    uint64_t encodes;     /* frames encoded */
+    uint64_t lost;        /* singers whose state was gone */
+    uint64_t evicted;     /* states evicted to make room */
+    uint32_t entries;     /* packets held */
+    uint32_t states;      /* encoder states held */
+} es_stats_t;
+
+typedef struct es es_t;
+
+/* Creates a cache holding up to max_entries packets and max_states encoder
+ * states (about 44 KB each).  NULL when out of memory. */
+es_t *es_create(uint32_t max_entries, uint32_t max_states);
+
+/* Frees everything; accepts NULL. */
+void es_destroy(es_t *es);
+
+/* Sets up an encoder the way every encoder of the worker is set up (shared
+ * or private), so that the two paths produce the same packets. */
+int es_encoder_init(OpusEncoder *enc);
+
+/* The next node after content cid from node. */
+uint64_t es_child(uint64_t node, uint64_t cid);
+
+/* Gives the packet for a frame of content cid (samples x, 2880 of them,
+ * read only when the frame must be encoded) to a singer at *node, writes it
+ * to out (cap bytes) and moves *node on.  The singer's pin moves with it.
+ * Returns the packet length, an Opus error (< 0), or ES_ELOST when the
+ * state of *node is gone (the caller then encodes privately). */
+int es_frame(es_t *es, uint64_t *node, uint64_t cid, const float *x, uint8_t *out, int cap,
+             int64_t now);
+
+/* Copies the encoder state at node into enc (a singer leaving the shared
+ * path keeps its decoder's continuity).  Returns 0 or ES_ELOST. */
+int es_copy_state(es_t *es, uint64_t node, OpusEncoder *enc);
+
+/* A singer at node leaves (reset, error, gone): drops its pin. */
+void es_unpin(es_t *es, uint64_t node);
+
+/* Drops entries unused for ES_RETAIN and not pinned.  Cheap to call often:
+ * it does the work at most every 100 ms. */
+void es_expire(es_t *es, int64_t now);
+
+const es_stats_t *es_stats(const es_t *es);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * frames.h - what a listener hears in one 60 ms frame of the server clock,
+ * rendered once per worker and reused until the frame changes.
+ *
+ * A frame's samples depend on the rings (singers, backing) over its 2880
+ * clocks, the global gain and whether the song gates the listener's read.
+ * The segment keeps a generation per frame that every writer bumps after
+ * changing it (timeline.h), so (frame, generation, gain, gating) names the
+ * rendered samples exactly: that tuple, hashed, is the frame's content id,
+ * which encshare.h keys packets by.  A frame that changed while it was
+ * being rendered, or that is not wholly inside the timeline's safe window,
+ * is handed out with a content id of its own and never cached or shared.
+ */
+#ifndef BB_FRAMES_H
+#define BB_FRAMES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "segment.h"
+
+typedef struct fr fr_t;
+
+/* Creates a direct-mapped cache of `slots` frames (slots >= 1; frames a
+ * multiple of `slots` apart share a slot: 1024 slots span 61 s). */
+fr_t *fr_create(uint32_t slots);
+
+/* Frees; accepts NULL. */
+void fr_destroy(fr_t *f);
+
+/* The 2880 samples of frame `frame` (its first clock is frame * 2880) as
+ * heard with `gain` when `active` (else silence), and their content id in
+ * *cid.  The pointer is valid until the next call. */
+const float *fr_get(fr_t *f, const seg_t *seg, int64_t frame, float gain, bool active,
+                    uint64_t *cid);
+
+/* Frames rendered and frames served from the cache. */
+void fr_counts(const fr_t *f, uint64_t *rendered, uint64_t *hits);
+
+#endif
