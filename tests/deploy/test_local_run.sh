@@ -14,7 +14,7 @@
 #   - a worker, and then the daemon, killed with SIGKILL are restarted and
 #     the API works again;
 #   - SIGTERM stops it: exit status 0, every process it started gone, the
-#     segment removed, the ports free.
+#     segment removed, the ports free; and so does Ctrl-C in a terminal.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -124,4 +124,31 @@ done
 if port_busy "$PORT" || port_busy "$DEV_PORT"; then fail "a port is still in use after the run stopped"; fi
 logged "bb-run   | stopped" || fail "the local run did not log that it stopped"
 note "SIGTERM: exit status 0, all ${#pids[@]} processes and nginx gone, segment removed, ports free"
+
+# Ctrl-C typed in a terminal: script(1) gives the run a terminal of its own,
+# and ^C written to it reaches the run as SIGINT, from the terminal driver.
+# (Job control on while starting it: without it, bash starts background
+# commands with SIGINT ignored, as if no terminal could reach them.)
+mkfifo "$TMP/tty.in"
+set -m
+script -qfec "$SRC/deploy/local-run.sh" /dev/null <"$TMP/tty.in" >"$TMP/logs/ctrl-c.log" 2>&1 &
+T_PID[ctrl-c]=$!
+set +m
+exec 7>"$TMP/tty.in"
+LOG=$TMP/logs/ctrl-c.log
+wait_until 30 "the run in a terminal to print its URL" logged "is running at http://localhost:$PORT/"
+mapfile -t pids < <(awk '{print $2}' "$RUN/pids")
+nginx_master=$(cat "$RUN/nginx/nginx.pid")
+printf '\003' >&7
+gone() { ! kill -0 "${T_PID[ctrl-c]}" 2>/dev/null; }
+wait_until 20 "Ctrl-C to stop the run" gone
+exec 7>&-
+for pid in "${pids[@]}" "$nginx_master"; do
+    if kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then
+        fail "process $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline")) outlived Ctrl-C"
+    fi
+done
+[ ! -e "$SEG_FILE" ] || fail "the segment $SEG_FILE is still there after Ctrl-C"
+logged "bb-run   | stopped" || fail "the run did not log that it stopped on Ctrl-C"
+note "Ctrl-C in its terminal: all ${#pids[@]} processes and nginx gone, segment removed"
 note "PASS"
