@@ -17,6 +17,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -24,8 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -425,7 +429,6 @@ static void handle_audio(wk_t *w, FCGX_Request *r)
     ex_handle(w->ex, &req, &res, now);
     put_head(w, r, status_line(res.status), res.content_type, res.meta, res.body_len);
     FCGX_PutStr((const char *)res.body, (int)res.body_len, r->out);
-    ex_housekeeping(w->ex, now);
 }
 
 static void handle_upload(wk_t *w, FCGX_Request *r)
@@ -506,13 +509,136 @@ static void handle(wk_t *w, FCGX_Request *r)
 
 /* ---- main ----------------------------------------------------------------- */
 
-static void on_signal(int sig)
+/* ---- connections ---------------------------------------------------------- *
+ *
+ * nginx keeps several FastCGI connections open to each worker (one per
+ * request in flight per nginx process, kept alive between requests).  The
+ * worker serves them all from one thread: epoll tells which connection has
+ * a request, and each connection has its own libfcgi request object whose
+ * descriptor is that connection, so FCGX_Accept_r() reads the next request
+ * from it rather than accepting.  A request arrives whole (nginx buffers the
+ * body first), so the reads libfcgi does are short; a receive timeout bounds
+ * them against a peer that stalls.  SIGTERM and SIGINT arrive on a signalfd
+ * in the same epoll set and stop the loop between requests.
+ */
+
+#define MAX_CONNS 4096
+
+typedef struct {
+    FCGX_Request req;
+    bool used;
+} conn_t;
+
+static void conn_close(int ep, conn_t *c, int fd)
 {
-    (void)sig;
-    /* libfcgi's own flag: FCGX_Accept_r returns once the current request
-     * is done (accept is interrupted: the handler is installed without
-     * SA_RESTART). */
-    FCGX_ShutdownPending();
+    epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+    /* Frees libfcgi's buffers; closes the descriptor unless it is gone. */
+    FCGX_Free(&c->req, 1);
+    if (c->req.ipcFd >= 0)
+        close(c->req.ipcFd);
+    c->used = false;
+}
+
+static void conn_open(wk_t *w, int ep, conn_t *conns, int fd)
+{
+    if (fd >= MAX_CONNS) {
+        fprintf(stderr, "bb-worker[%d]: too many connections (fd %d); refusing\n", w->cfg.worker_id, fd);
+        close(fd);
+        return;
+    }
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    conn_t *c = &conns[fd];
+    /* No listening socket of its own: if the peer closes, FCGX_Accept_r()
+     * fails instead of accepting. */
+    FCGX_InitRequest(&c->req, -1, FCGI_FAIL_ACCEPT_ON_INTR);
+    c->req.ipcFd = fd;
+    /* FCGX_Accept_r() first finishes the previous request and closes the
+     * connection unless it is kept: keep it until a request says. */
+    c->req.keepConnection = 1;
+    /* "Detached": closing is a plain close(), without libfcgi's drain that
+     * waits on select() (which cannot take descriptors above 1023). */
+    c->req.detached = 1;
+    c->used = true;
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        fprintf(stderr, "bb-worker[%d]: epoll_ctl: %s\n", w->cfg.worker_id, strerror(errno));
+        close(fd);
+        c->used = false;
+    }
+}
+
+/* Serves until SIGTERM / SIGINT.  Returns 0, or -1 on a setup failure. */
+static int serve(wk_t *w, int lfd)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    conn_t *conns = calloc(MAX_CONNS, sizeof *conns);
+    if (sfd < 0 || ep < 0 || !conns) {
+        fprintf(stderr, "bb-worker[%d]: signalfd/epoll: %s\n", w->cfg.worker_id, strerror(errno));
+        free(conns);
+        return -1;
+    }
+    int fl = fcntl(lfd, F_GETFL);
+    fcntl(lfd, F_SETFL, fl | O_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
+    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+    ev.data.fd = sfd;
+    epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+    bool stop = false;
+    while (!stop) {
+        struct epoll_event evs[64];
+        int n = epoll_wait(ep, evs, 64, 1000);
+        if (n < 0 && errno != EINTR) {
+            fprintf(stderr, "bb-worker[%d]: epoll_wait: %s\n", w->cfg.worker_id, strerror(errno));
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            int fd = evs[i].data.fd;
+            if (fd == sfd) {
+                struct signalfd_siginfo si;
+                if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+                    fprintf(stderr, "bb-worker[%d]: signal %u: stopping\n", w->cfg.worker_id,
+                            si.ssi_signo);
+                stop = true;
+            } else if (fd == lfd) {
+                for (;;) {
+                    int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+                    if (cfd < 0)
+                        break;
+                    conn_open(w, ep, conns, cfd);
+                }
+            } else if (fd < MAX_CONNS && conns[fd].used) {
+                conn_t *c = &conns[fd];
+                if (FCGX_Accept_r(&c->req) < 0 || c->req.ipcFd < 0) {
+                    conn_close(ep, c, fd);
+                    continue;
+                }
+                handle(w, &c->req);
+                FCGX_Finish_r(&c->req);
+                /* Without keep-alive libfcgi has closed the connection. */
+                if (c->req.ipcFd < 0) {
+                    epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+                    c->used = false;
+                }
+            }
+        }
+        ex_housekeeping(w->ex, seg_now());
+    }
+    for (int fd = 0; fd < MAX_CONNS; fd++)
+        if (conns[fd].used)
+            conn_close(ep, &conns[fd], fd);
+    free(conns);
+    close(ep);
+    close(sfd);
+    return 0;
 }
 
 static seg_t *attach_wait(const wk_config_t *c)
@@ -576,28 +702,14 @@ int main(int argc, char **argv)
     }
     w.started = seg_now();
 
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
     if (FCGX_Init() != 0) {
         fprintf(stderr, "bb-worker[%d]: FCGX_Init failed\n", w.cfg.worker_id);
         goto err;
     }
-    FCGX_Request req;
-    if (FCGX_InitRequest(&req, lfd, 0) != 0) {
-        fprintf(stderr, "bb-worker[%d]: FCGX_InitRequest failed\n", w.cfg.worker_id);
-        goto err;
-    }
     fprintf(stderr, "bb-worker[%d]: serving %s on %s (pid %d)\n", w.cfg.worker_id,
             w.cfg.segment, w.cfg.listen ? w.cfg.listen : "fd:0", (int)getpid());
-    while (FCGX_Accept_r(&req) >= 0) {
-        handle(&w, &req);
-        FCGX_Finish_r(&req);
-    }
+    if (serve(&w, lfd) != 0)
+        goto err;
     fprintf(stderr, "bb-worker[%d]: stopping after %" PRIu64 " exchanges\n", w.cfg.worker_id,
             ex_counters(w.ex)->requests);
     rc = 0;
