@@ -62,11 +62,13 @@ trap 'exit 130' INT TERM
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # free_port: a loopback TCP port nothing listens on (best effort: another
-# process may take it before we bind it, which then fails loudly).
+# process may take it before we bind it, which then fails loudly). Below
+# Linux's ephemeral range (32768 and up), where outgoing connections take
+# their ports.
 free_port() {
     local p i
     for ((i = 0; i < 100; i++)); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((20000 + RANDOM % 12000))
         port_busy "$p" || port_busy $((p + 1)) || { echo "$p"; return 0; }
     done
     fail "no free port found"
