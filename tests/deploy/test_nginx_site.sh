@@ -122,8 +122,11 @@ expect "certbot's challenge over HTTP" "200 application/octet-stream " "$(get "$
 
 r=$(get "$S/" -D "$TMP/h")
 expect "the client over HTTPS" "200 text/html " "$r"
-grep -qi '^cross-origin-opener-policy: same-origin' "$TMP/h" || fail "the client page lacks Cross-Origin-Opener-Policy"
-grep -qi '^cross-origin-embedder-policy: require-corp' "$TMP/h" || fail "the client page lacks Cross-Origin-Embedder-Policy"
+grep -qi '^cache-control: no-cache' "$TMP/h" || fail "the client page is not revalidated (Cache-Control: no-cache)"
+js=$(cd "$HTML" && find . -name '*.js' | head -1)
+if [ -n "$js" ]; then
+    expect "a JavaScript module" "200 application/javascript " "$(get "$S/${js#./}")"
+fi
 printf 'RIFF' >"$TMP/rec/song.wav"
 expect "a recording" "200 audio/wav " "$(get "$S/recordings/song.wav")"
 expect "/recordings without a slash" "301 text/html https://$DOMAIN:$HTTPS_PORT/recordings/" "$(get "$S/recordings")"
