@@ -15,9 +15,10 @@
 #      request still succeeds;
 #   4. with worker 2 back, every singer is back on their first worker.
 #
-# Worker 3 is started the way systemd starts it in production: the
-# listening socket is its standard input (spawn-fcgi, like the socket unit
-# with StandardInput=socket), with no --listen.
+# Worker 3 is started the way systemd starts it in production: socket
+# activation (systemd-socket-activate holds the socket and starts the
+# worker on the first connection), with the listening socket as its
+# standard input (StandardInput=socket of the unit) and no --listen.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -25,7 +26,7 @@ set -euo pipefail
 [ $# = 3 ] || { echo "usage: $0 SOURCE_DIR BB_SHMD BB_WORKER" >&2; exit 2; }
 SRC=$1 SHMD=$2 WORKER=$3
 need_exe "$SHMD" "$WORKER"
-command -v spawn-fcgi >/dev/null || fail "spawn-fcgi is not installed (apt-get install spawn-fcgi)"
+command -v systemd-socket-activate >/dev/null || fail "systemd-socket-activate is not installed (apt-get install systemd)"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 need_exe "$NGINX"
 
@@ -47,7 +48,11 @@ start_worker() {
     local i=$1
     rm -f "$SOCK/w$i.sock"
     if [ "$i" = 3 ]; then
-        spawn "worker-$i" spawn-fcgi -n -s "$SOCK/w$i.sock" -M 0600 -- \
+        # The socket comes as descriptor 3 (sd_listen_fds); the unit's
+        # StandardInput=socket makes it descriptor 0, and so does this.
+        # shellcheck disable=SC2016
+        spawn "worker-$i" systemd-socket-activate -l "$SOCK/w$i.sock" -- \
+            sh -c 'exec "$0" "$@" 0<&3 3<&-' \
             "$WORKER" --segment "$SEG" --worker-id "$i" --audio-dir "$TMP/audio" --recordings-dir "$TMP/rec"
     else
         spawn "worker-$i" "$WORKER" --listen "unix:$SOCK/w$i.sock" --segment "$SEG" \
