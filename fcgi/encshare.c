@@ -15,6 +15,7 @@
 
 typedef struct {
     uint64_t id;          /* node id; 0 marks an empty slot (ES_ROOT is never stored) */
+    uint64_t cid;         /* content id of the frame that led here */
     int64_t used;         /* server clock of the last use */
     uint32_t refs;        /* singers whose decoder sits at this node */
     uint16_t len;         /* packet length */
@@ -32,6 +33,12 @@ struct es {
     uint32_t n_free;
     uint32_t n_alloc;     /* states allocated so far */
     OpusEncoder *scratch;
+    /* Where newcomers join: content id -> the first node reached with that
+     * content (direct-mapped; a stale or overwritten slot is checked
+     * against the table before use). */
+    uint32_t join_mask;
+    uint64_t *join_cid;
+    uint64_t *join_node;
     int64_t last_expire;
     es_stats_t st;
 };
@@ -75,9 +82,12 @@ es_t *es_create(uint32_t max_entries, uint32_t max_states)
     es->max_states = max_states;
     es->state_size = (uint32_t)opus_encoder_get_size(1);
     es->t = calloc(n, sizeof *es->t);
+    es->join_mask = n - 1;
+    es->join_cid = calloc(n, sizeof *es->join_cid);
+    es->join_node = calloc(n, sizeof *es->join_node);
     es->free_states = calloc(max_states, sizeof *es->free_states);
     es->scratch = malloc(es->state_size);
-    if (!es->t || !es->free_states || !es->scratch) {
+    if (!es->t || !es->free_states || !es->scratch || !es->join_cid || !es->join_node) {
         es_destroy(es);
         return NULL;
     }
@@ -94,6 +104,8 @@ void es_destroy(es_t *es)
     for (uint32_t i = 0; i < es->n_free; i++)
         free(es->free_states[i]);
     free(es->free_states);
+    free(es->join_cid);
+    free(es->join_node);
     free(es->t);
     free(es->scratch);
     free(es);
@@ -229,6 +241,16 @@ int es_frame(es_t *es, uint64_t *node, uint64_t cid, const float *x, uint8_t *ou
 {
     uint64_t parent = *node, child = es_child(parent, cid);
     entry_t *e = find(es, child);
+    if (!e && parent == ES_ROOT) {
+        /* A newcomer: join the chain that already encoded this content. */
+        uint32_t j = (uint32_t)mix64(cid) & es->join_mask;
+        entry_t *m = es->join_cid[j] == cid ? find(es, es->join_node[j]) : NULL;
+        if (m && m->len && m->cid == cid) {
+            e = m;
+            child = m->id;
+            es->st.joins++;
+        }
+    }
     if (e && e->len) {
         if (e->len > cap)
             return OPUS_BUFFER_TOO_SMALL;
@@ -258,6 +280,12 @@ int es_frame(es_t *es, uint64_t *node, uint64_t cid, const float *x, uint8_t *ou
      * from a state it will not find: it then goes private. */
     e = insert(es, child, now);
     if (e) {
+        e->cid = cid;
+        uint32_t j = (uint32_t)mix64(cid) & es->join_mask;
+        if (es->join_cid[j] != cid || !find(es, es->join_node[j])) {
+            es->join_cid[j] = cid;
+            es->join_node[j] = child;
+        }
         memcpy(e->pkt, out, (size_t)len);
         e->len = (uint16_t)len;
         e->state = alloc_state(es);

@@ -19,9 +19,20 @@
  * node's encoder state (OpusEncoder is one contiguous block without
  * pointers) and kept for the others.  When content diverges (a late write
  * into a frame, a different gain) the chain branches naturally: the new
- * content gives a new child of the same parent.  A singer reaching the
- * shared path through any sequence gets bit for bit the packets a private
- * encoder would have produced for it.
+ * content gives a new child of the same parent.  Along a chain a singer
+ * gets bit for bit the packets a private encoder would have produced for
+ * it.
+ *
+ * Joining: a singer who (re)connects has a fresh decoder, which follows no
+ * encoder state at all; Opus decoders start on any packet of a stream (as
+ * they do after a loss), so instead of starting a chain of its own from a
+ * fresh encoder, the newcomer takes the packet of the first chain that
+ * encoded its first frame's content and follows that chain from there.
+ * Only the decoder's first frame, which starts from silence anyway, can
+ * differ from a private encoder's; from then on the singer is on a shared
+ * chain exactly.  Without this, every singer who reconnected at a
+ * different frame (they all do, when a lead assigns the buckets) would keep
+ * a chain of its own for the rest of the song.
  *
  * Memory is bounded: entries not used for ES_RETAIN samples and not pinned
  * by a singer are dropped; encoder states live in a pool that grows only
@@ -47,6 +58,7 @@ enum {
 
 typedef struct {
     uint64_t hits;        /* frames served from the cache */
+    uint64_t joins;       /* newcomers who joined an existing chain */
     uint64_t encodes;     /* frames encoded */
     uint64_t lost;        /* singers whose state was gone */
     uint64_t evicted;     /* states evicted to make room */

@@ -85,6 +85,7 @@ struct ex {
     seg_t *seg;
     uint32_t worker;
     char *rec_dir;          /* stems go here; NULL: no stems */
+    bool no_sharing;        /* every singer encodes privately */
     sg_table_t *singers;
     es_t *es;               /* packets shared among singers (encshare.h) */
     fr_t *fr;               /* frames rendered once (frames.h) */
@@ -163,12 +164,15 @@ void ex_destroy(ex_t *ex)
 
 const ex_counters_t *ex_counters(const ex_t *ex) { return &ex->c; }
 
+void ex_set_sharing(ex_t *ex, bool on) { ex->no_sharing = !on; }
+
 void ex_share(const ex_t *ex, ex_share_t *out)
 {
     const es_stats_t *st = es_stats(ex->es);
     fr_counts(ex->fr, &out->rendered, &out->render_hits);
     out->packet_hits = st->hits;
     out->encoded = st->encodes;
+    out->joins = st->joins;
     out->packets_held = st->entries;
     out->states_held = st->states;
 }
@@ -1171,7 +1175,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     /* The output: shared when the read sits on whole Opus frames of the
      * server clock and the singer hears the common mix; private otherwise. */
     size_t at;
-    bool shared = !s->priv && p->read_clock % RING_OPUS_FRAME == 0 && !p->loopback &&
+    bool shared = !ex->no_sharing && !s->priv && p->read_clock % RING_OPUS_FRAME == 0 && !p->loopback &&
                   !(flags & SEG_UF_MONITORING);
     int rc = shared ? output_shared(ex, s, &ctl, now, &at, &t0)
                     : output_private(ex, s, &ctl, flags, &at, &t0);

@@ -17,6 +17,7 @@
 #ifndef BB_EXCHANGE_H
 #define BB_EXCHANGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,6 +84,11 @@ ex_t *ex_create(seg_t *seg, uint32_t worker_id, uint32_t max_singers, const char
 /* Frees everything; accepts NULL. */
 void ex_destroy(ex_t *ex);
 
+/* Turns the sharing of encoded frames on (the default) or off: off, every
+ * singer has a private encoder (an operator's switch, and the reference the
+ * tests compare the shared path with). */
+void ex_set_sharing(ex_t *ex, bool on);
+
 /* Handles one audio POST at server clock `now`. */
 void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t now);
 
@@ -103,7 +109,7 @@ const ex_counters_t *ex_counters(const ex_t *ex);
  * or encoded (for /metrics and the benchmarks). */
 typedef struct {
     uint64_t render_hits, rendered;
-    uint64_t packet_hits, encoded;
+    uint64_t packet_hits, encoded, joins;
     uint32_t packets_held, states_held;
 } ex_share_t;
 void ex_share(const ex_t *ex, ex_share_t *out);

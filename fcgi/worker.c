@@ -58,6 +58,7 @@ typedef struct {
     int wait_segment;
     const char *audio_dir;
     const char *recordings_dir;
+    bool no_sharing;
 } wk_config_t;
 
 /* The worker's own state: one per process, owned by main(). */
@@ -91,6 +92,8 @@ static void usage(FILE *f)
             "  -R, --recordings-dir DIR  write each singer's stem of every song here\n"
             "                          (default: no stems)\n"
             "      --wait-segment SECS wait this long for the daemon's segment (default 10)\n"
+            "      --no-share-encoding encode every singer's mix privately (costs CPU; the\n"
+            "                          shared path gives the same packets)\n"
             "  -h, --help              this text\n"
             "\n"
             "Logs go to stderr, one line per event.\n",
@@ -107,6 +110,7 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
         {"audio-dir", required_argument, 0, 'a'},
         {"recordings-dir", required_argument, 0, 'R'},
         {"wait-segment", required_argument, 0, 'W'},
+        {"no-share-encoding", no_argument, 0, 'N'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -142,6 +146,7 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
                 return -1;
             }
             break;
+        case 'N': c->no_sharing = true; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }
@@ -687,6 +692,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bb-worker[%d]: %s\n", w.cfg.worker_id, why);
         goto err;
     }
+    ex_set_sharing(w.ex, !w.cfg.no_sharing);
     if (w.cfg.audio_dir) {
         w.upl = upl_create(w.cfg.audio_dir, why, sizeof why);
         if (!w.upl) {
