@@ -56,8 +56,10 @@ for i in 1 2 3; do servers="$servers    server unix:$TMP/run/worker-$i.sock max_
 # Where this machine has no IPv6, drop the [::] listeners (production keeps them).
 have_ipv6_loopback || sed -i '/listen \[::\]/d' "$CONF/bucket-brigade.conf"
 
-# The shape of Debian's /etc/nginx/nginx.conf, with private paths.
+# The shape of Debian's /etc/nginx/nginx.conf, with private paths, and in
+# the foreground, so that the test can stop the nginx it started.
 cat >"$TMP/nginx/nginx.conf" <<EOF
+daemon off;
 worker_processes 2;
 pid $TMP/nginx/nginx.pid;
 error_log stderr warn;
