@@ -850,6 +850,10 @@ dmn_t *dmn_create(const dmn_config_t *cfg, char *why, size_t whylen)
     publish_tracks(d);
     publish_events(d);
     publish(d);
+    /* The listing page exists from the start, so /recordings/ answers
+     * before the first song is recorded. */
+    if (d->cfg.recordings_dir)
+        rec_listing_write(d->cfg.recordings_dir, d->cfg.keep, rec_log, NULL);
     d->last_house = 0;
     d->last_status = seg_now();
     return d;
