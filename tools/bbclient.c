@@ -813,6 +813,7 @@ struct bbc_singer {
     resp_t resp;
     float *scratch;           /* n_samples floats: decoding target when the caller passes none */
     float *zeros;             /* n_samples of silence */
+    float *gen;               /* n_samples filled by cfg.source */
     uint8_t *pkts;            /* encoder output: n_samples/2880 packets of OPUS_MAX_PACKET */
     size_t pre_at;            /* next pre-encoded packet */
     char err[512];
@@ -894,6 +895,7 @@ void bbc_singer_destroy(bbc_singer_t *s)
     resp_free(&s->resp);
     free(s->scratch);
     free(s->zeros);
+    free(s->gen);
     free(s->pkts);
     free(s->path);
     free(s->userid);
@@ -966,9 +968,11 @@ bbc_singer_t *bbc_singer_new(const bbc_config_t *cfg, int *err)
     if (encoding) {
         s->zeros = calloc(n, sizeof(float));
         s->pkts = malloc(n / BBC_FRAME * OPUS_MAX_PACKET);
+        if (cfg->source)
+            s->gen = calloc(n, sizeof(float));
     }
     if (!s->userid || !s->username || !s->path || !s->reset_path || (decoding && !s->scratch) ||
-        (encoding && (!s->zeros || !s->pkts))) {
+        (encoding && (!s->zeros || !s->pkts || (cfg->source && !s->gen)))) {
         bbc_singer_destroy(s);
         *err = BBC_ENOMEM;
         return NULL;
@@ -999,6 +1003,7 @@ bbc_singer_t *bbc_singer_new(const bbc_config_t *cfg, int *err)
             *err = rc;
             return NULL;
         }
+        bbc_conn_set_keep(s->own_conn, !cfg->no_keep);
         s->conn = s->own_conn;
     } else {
         s->conn = cfg->conn;
@@ -1245,6 +1250,16 @@ static int build_body(bbc_singer_t *s, const float *samples, bool *real)
     }
     case BBC_SEND_ENCODE:
     default: {
+        if (!samples && s->cfg.source && !early) {
+            /* The END of the interval this upload will cover (bbclock_next
+             * advances the same way). */
+            const bbclock_t *c = &s->clock;
+            int64_t n = s->cfg.n_samples;
+            int64_t wc = c->writing ? c->write_clock + n : c->read_clock + n - c->write_lag;
+            memset(s->gen, 0, (size_t)n * sizeof(float));
+            s->cfg.source(s, s->gen, (int)n, wc, s->cfg.user);
+            samples = s->gen;
+        }
         if (!samples && !s->clock.writing) {
             *real = false;
             return BBC_OK;

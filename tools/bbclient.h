@@ -25,6 +25,13 @@
  *                bbc_singer_next_request() and bbc_singer_on_response(), with
  *                the caller moving the bytes.
  *
+ * Connections to a worker: a single-threaded libfcgi responder (bb-worker)
+ * serves one kept-alive FastCGI connection at a time; while it is open, a
+ * second connection to the same worker is not read at all.  Singers talking
+ * to the same worker directly should therefore share one connection
+ * (bbc_config_t.conn), or not keep theirs (bbc_config_t.no_keep).  bb-load
+ * uses one connection per worker socket by default for the same reason.
+ *
  * Conventions: 0 for success, negative BBC_E* codes with bbc_strerror();
  * constructors return NULL and put the reason in *err (err may be NULL);
  * destroy functions accept NULL.  No global mutable state: everything lives
@@ -266,6 +273,12 @@ typedef struct bbc_singer bbc_singer_t;
  * decided, before the new probe). */
 typedef void (*bbc_move_fn)(bbc_singer_t *s, int old_offset_s, int new_offset_s, void *user);
 
+/* Fills out[0..n) with the audio of the next upload, which will cover the
+ * timeline [write_clock - n, write_clock): a test can put a tone exactly
+ * where it wants it.  Called in BBC_SEND_ENCODE mode when the caller passes
+ * no samples, once placeholder_batches are over. */
+typedef void (*bbc_source_fn)(bbc_singer_t *s, float *out, int n, int64_t write_clock, void *user);
+
 typedef struct {
     /* Where the blocking calls go: an address of its own (addr), or a
      * connection shared with other singers (conn, not owned).  Both NULL: the
@@ -284,6 +297,7 @@ typedef struct {
     bool skip_decode;            /* check packet sizes and lengths, do not decode */
     bool no_summary;             /* send summary=0 (extension) */
     bool omit_undefined_events;  /* leave X-Event-Data out instead of "undefined" */
+    bool no_keep;                /* own connection (addr): close it after every request */
     int placeholder_batches;     /* batches without audio after each connect
                                     (BBC_SEND_PREENCODED and NULL samples); default 0 */
     int write_lag;               /* samples the first write_clock trails read_clock; default 0 */
@@ -293,7 +307,8 @@ typedef struct {
     int bitrate;                 /* encoder bit/s; default 64000 (what the browser asks) */
     uint64_t seed;               /* userid and pre-encoded start; 0: from time and address */
     bbc_move_fn on_move;
-    void *user;
+    bbc_source_fn source;        /* audio generator for NULL samples (encode mode) */
+    void *user;                  /* passed to on_move and source */
 } bbc_config_t;
 
 /* Fills cfg with the defaults above. */
@@ -316,8 +331,9 @@ void bbc_singer_destroy(bbc_singer_t *s);
 int bbc_connect(bbc_singer_t *s);
 
 /* One POST of n_samples: uploads `samples` (n_samples floats, encoded here;
- * NULL sends a placeholder before writing has begun and silence after;
- * ignored in the pre-encoded and spectator modes), waits for the answer,
+ * NULL asks cfg.source for them if there is one, else sends a placeholder
+ * before writing has begun and silence after; ignored in the pre-encoded and
+ * spectator modes), waits for the answer,
  * checks it and decodes it into `received` (n_samples floats, or NULL).
  * Connects first when needed (first call, after an error, after a move);
  * waits for the batch's real-time slot unless no_pace.  A delay_seconds move

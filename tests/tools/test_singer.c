@@ -341,6 +341,18 @@ static int test_shared_and_modes(void)
     bbc_singer_destroy(b);
     bbc_conn_destroy(c);
 
+    /* A connection of its own that is not kept: a new one per request. */
+    bbc_config_init(&cfg);
+    cfg.addr = sv.addr;
+    cfg.no_pace = true;
+    cfg.no_keep = true;
+    bbc_singer_t *nk = bbc_singer_new(&cfg, NULL);
+    for (int i = 0; i < 3; i++) {
+        CHECK(bbc_exchange_batch(nk, NULL, NULL) == BBC_OK);
+        CHECK(bbc_conn_fd(bbc_singer_conn(nk)) == -1);
+    }
+    bbc_singer_destroy(nk);
+
     /* A spectator uploads nothing and says so. */
     char q[8192], ev[64];
     bbc_singer_t *s = quick_singer(sv.addr, BBC_FCGI, BBC_SEND_SPECTATOR, NULL);
@@ -387,6 +399,58 @@ static int test_shared_and_modes(void)
     return fails;
 }
 
+typedef struct {
+    int calls;
+    int64_t first_wc, last_wc;
+    bool consecutive;
+} gen_t;
+
+/* A generator that puts a 1 kHz tone on the timeline, phase-locked to the
+ * write clock, so any two singers would agree on it. */
+static void gen_tone(bbc_singer_t *s, float *out, int n, int64_t write_clock, void *user)
+{
+    (void)s;
+    gen_t *g = user;
+    if (g->calls && write_clock - n != g->last_wc)
+        g->consecutive = false;
+    if (!g->calls)
+        g->first_wc = write_clock;
+    g->last_wc = write_clock;
+    g->calls++;
+    for (int i = 0; i < n; i++)
+        out[i] = (float)(0.4 * sin(2 * M_PI * 1000.0 * (double)((write_clock - n + i) % 48000) / 48000.0));
+}
+
+static int test_source(void)
+{
+    int fails = 0;
+    char l[128];
+    unix_path(l, sizeof l, "src");
+    server_t sv;
+    CHECK(server_start(&sv, l, false, false, 0, 0) == 0);
+    gen_t g = { .consecutive = true };
+    bbc_config_t cfg;
+    bbc_config_init(&cfg);
+    cfg.addr = sv.addr;
+    cfg.no_pace = true;
+    cfg.source = gen_tone;
+    cfg.user = &g;
+    cfg.placeholder_batches = 2;
+    cfg.write_lag = 2 * BBC_BATCH;
+    bbc_singer_t *s = bbc_singer_new(&cfg, NULL);
+    float *rx = calloc(BBC_BATCH, sizeof *rx);
+    for (int i = 0; i < 6; i++)
+        CHECK(bbc_exchange_batch(s, NULL, rx) == BBC_OK);
+    const bbclock_post_t *p = bbc_singer_last_post(s);
+    CHECK(g.calls == 4 && g.consecutive);
+    CHECK(p->has_write && p->write_clock == g.last_wc && p->write_clock == p->read_clock - 2 * BBC_BATCH);
+    CHECK(tone_goertzel(rx + BBC_BATCH / 2, 4800, 1000) > 0.3); /* loopback */
+    bbc_singer_destroy(s);
+    free(rx);
+    server_stop(&sv);
+    return fails;
+}
+
 static int test_pacing(void)
 {
     int fails = 0;
@@ -422,6 +486,7 @@ int main(void)
     RUN(test_http_chunked);
     RUN(test_errors);
     RUN(test_shared_and_modes);
+    RUN(test_source);
     RUN(test_pacing);
     return total ? 1 : 0;
 }
