@@ -11,7 +11,7 @@
  * generator spends no CPU encoding.  Requests go through a pool of
  * connections: over HTTP each singer has its own kept-alive connection (as a
  * browser does); over FastCGI each worker socket has a pool of kept-alive
- * connections (one by default) shared by the singers assigned to it, as
+ * connections (--fcgi-conns) shared by the singers assigned to it, as
  * nginx's upstream keepalive does, requests waiting their turn in FIFO
  * order.  Latency is measured from the moment a request is sent to the
  * moment its whole answer has arrived, and also from the moment its batch
@@ -1267,10 +1267,10 @@ static void usage(FILE *f)
 "  --no-summary             send summary=0 (extension; smaller answers)\n"
 "  --voice-hz HZ            pitch of the pre-encoded voice (default 220)\n"
 "  --bitrate BPS            bit rate of the pre-encoded voice (default 64000)\n"
-"  --fcgi-conns N           kept-alive connections per worker socket (default 1:\n"
-"                           a single-threaded libfcgi worker reads only one\n"
-"                           kept-alive connection at a time, so more would sit\n"
-"                           unread until they time out)\n"
+"  --fcgi-conns N           kept-alive connections per worker socket, opened as\n"
+"                           requests overlap, as nginx does (default 4; use 1\n"
+"                           for a responder that reads only one kept-alive\n"
+"                           connection at a time, a plain FCGX_Accept_r loop)\n"
 "  --no-keep                close the connection after every request\n"
 "  --seed N                 random seed (userids, phases); printed at start\n"
 "Measurement:\n"
@@ -1347,7 +1347,7 @@ static int parse_opts(int argc, char **argv, opts_t *o, char **addr_store)
     o->placeholders = 2;
     o->voice_hz = 220;
     o->bitrate = 64000;
-    o->fcgi_conns = 1;
+    o->fcgi_conns = 4;
     o->timeout_ms = 5000;
     o->max_lag = 4;
     o->step_s = 10;

@@ -25,12 +25,12 @@
  *                bbc_singer_next_request() and bbc_singer_on_response(), with
  *                the caller moving the bytes.
  *
- * Connections to a worker: a single-threaded libfcgi responder (bb-worker)
- * serves one kept-alive FastCGI connection at a time; while it is open, a
- * second connection to the same worker is not read at all.  Singers talking
- * to the same worker directly should therefore share one connection
- * (bbc_config_t.conn), or not keep theirs (bbc_config_t.no_keep).  bb-load
- * uses one connection per worker socket by default for the same reason.
+ * Connections to a worker: bb-worker serves every kept-alive FastCGI
+ * connection from its one thread, so each singer may have its own.  A
+ * responder built on a plain FCGX_Accept_r() loop does not: it reads only the
+ * kept-alive connection it is on, and a second one waits unread.  Against
+ * such a responder, singers should share one connection (bbc_config_t.conn)
+ * or not keep theirs (bbc_config_t.no_keep).
  *
  * Conventions: 0 for success, negative BBC_E* codes with bbc_strerror();
  * constructors return NULL and put the reason in *err (err may be NULL);
