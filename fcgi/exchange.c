@@ -995,6 +995,60 @@ static float rms_of(const float *x, uint32_t n)
     return n ? (float)sqrt(acc / n) : 0.0f;
 }
 
+/* Stores an upload (PROTOCOL.md 7, step 23): into the mix during a song,
+ * the monitor ring if the singer is monitored, the rounds' copies and the
+ * singer's stem.  A singer's voice is never counted twice at one clock:
+ * after a reconnect the new connection's first upload may reach back over
+ * clocks the old one already wrote (the new read position is rounded down
+ * to a frame, or the singer moved back a bucket), and only the part after
+ * the last write is stored, as the stem keeps its first take. */
+static void store_upload(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, int64_t slot, uint32_t flags,
+                         int64_t now)
+{
+    parsed_t *p = &ex->p;
+    int64_t prev_end = s->last_write_clock;
+    if (s->have_write && prev_end && ctl->song.end && prev_end <= ctl->song.end &&
+        ctl->song.end <= p->write_clock)
+        s->pending_delay = ctl->song.max_position;  /* the song end passed: go to the back */
+    s->last_seen_write = p->write_clock;
+    s->have_write = true;
+    if (p->write_clock > s->last_write_clock)
+        s->last_write_clock = p->write_clock;
+    float mic = slot >= 0 ? users_mic_volume(ex->seg, (uint32_t)slot) : 1.0f;
+    if (mic != 1.0f) {
+        float g = (float)gain_mic(mic);
+        for (uint32_t i = 0; i < p->n; i++)
+            ex->in[i] *= g;
+    }
+    float rms = rms_of(ex->in, p->n);
+    if (slot >= 0)
+        users_set_write(ex->seg, (uint32_t)slot, s->last_write_clock, rms);
+    if (p->npk == 0 || !song_upload_active(&ctl->song, p->write_clock, p->n))
+        return;
+    int64_t pos = p->write_clock - p->n;
+    uint32_t skip = 0;
+    if (prev_end > pos)
+        skip = prev_end >= p->write_clock ? p->n : (uint32_t)(prev_end - pos);
+    if (skip == p->n)
+        return;
+    pos += skip;
+    const float *x = ex->in + skip;
+    uint32_t n = p->n - skip;
+    if (tl_write(ex->seg, pos, x, n, now) != TL_OK) {
+        ex->c.refused_writes++;
+        return;
+    }
+    stem_write(ex, s, &ctl->song, pos, x, n, now);
+    if (flags & SEG_UF_MONITORED)
+        tl_write_monitor(ex->seg, pos, x, n, now);
+    int64_t copies[TEMPO_REPEATS_MAX];
+    uint32_t nc = tempo_round_copies(pos, n, ctl->song.bpm, ctl->song.bpr, ctl->song.repeats, now,
+                                     copies, TEMPO_REPEATS_MAX);
+    for (uint32_t i = 0; i < nc; i++)
+        if (tl_write(ex->seg, copies[i], x, n, now) != TL_OK)
+            ex->c.refused_writes++;
+}
+
 void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t now)
 {
     int64_t t0 = prof_now_ns(), tstart = t0;
@@ -1036,6 +1090,10 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     if (p->reset) {
         drop_codecs(ex, s);
         s->have_read = s->have_write = false;
+        /* A new connection may be a reloaded page: tell it everything the
+         * first response of a singer carries. */
+        s->tracks_pending = s->tempo_pending = true;
+        s->summary_sent = 0;
     }
     int64_t slot = singer_slot(ex, s);
 
@@ -1137,38 +1195,8 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
 
     /* The upload. */
     ex->c.samples_in += p->n;
-    if (p->has_write) {
-        if (s->have_write && s->last_write_clock && ctl.song.end &&
-            s->last_write_clock <= ctl.song.end && ctl.song.end <= p->write_clock)
-            s->pending_delay = ctl.song.max_position;  /* the song end passed: go to the back */
-        s->last_seen_write = p->write_clock;
-        s->have_write = true;
-        s->last_write_clock = p->write_clock;
-        float mic = slot >= 0 ? users_mic_volume(ex->seg, (uint32_t)slot) : 1.0f;
-        if (mic != 1.0f) {
-            float g = (float)gain_mic(mic);
-            for (uint32_t i = 0; i < p->n; i++)
-                ex->in[i] *= g;
-        }
-        float rms = rms_of(ex->in, p->n);
-        if (slot >= 0)
-            users_set_write(ex->seg, (uint32_t)slot, p->write_clock, rms);
-        int64_t pos = p->write_clock - p->n;
-        if (p->npk > 0 && song_upload_active(&ctl.song, p->write_clock, p->n)) {
-            if (tl_write(ex->seg, pos, ex->in, p->n, now) != TL_OK)
-                ex->c.refused_writes++;
-            else
-                stem_write(ex, s, &ctl.song, pos, ex->in, p->n, now);
-            if (flags & SEG_UF_MONITORED)
-                tl_write_monitor(ex->seg, pos, ex->in, p->n, now);
-            int64_t copies[TEMPO_REPEATS_MAX];
-            uint32_t nc = tempo_round_copies(pos, p->n, ctl.song.bpm, ctl.song.bpr, ctl.song.repeats,
-                                             now, copies, TEMPO_REPEATS_MAX);
-            for (uint32_t i = 0; i < nc; i++)
-                if (tl_write(ex->seg, copies[i], ex->in, p->n, now) != TL_OK)
-                    ex->c.refused_writes++;
-        }
-    }
+    if (p->has_write)
+        store_upload(ex, s, &ctl, slot, flags, now);
     s->last_seen_read = p->read_clock;
     s->have_read = true;
 

@@ -41,9 +41,12 @@
 #define DMN_EVENTS_MAX 64
 #define DMN_SUMMARY_MAX 50
 #define DMN_CHUNK 4096
-/* The recording trails the clock by the last bucket plus 2 s, so the last
- * bucket has sung what it writes (PROTOCOL.md 13). */
-#define DMN_REC_LAG_EXTRA 2
+/* The recording trails the clock by the last bucket plus 5 s, so that the
+ * last bucket's voices, which reach the server a batch, a playback lead-in
+ * and a latency after they heard a moment (about 2 s), are in what it
+ * writes.  The original trailed by 2 s, which cuts it close; a voice that
+ * arrives later still is in that singer's stem. */
+#define DMN_REC_LAG_EXTRA 5
 /* Most audio the recorder writes per tick: it catches up after a restart
  * in steps that keep a tick short. */
 #define DMN_REC_PER_TICK (2 * 48000)
