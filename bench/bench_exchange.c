@@ -156,8 +156,9 @@ int main(int argc, char **argv)
             int n = snprintf(q, sizeof q, "read_clock=%lld&n_samples=%d&userid=%s&username=Singer+%d",
                              (long long)s->read, N, s->uid, i);
             if (s->first)
-                n += snprintf(q + n, sizeof q - (size_t)n, "&reset_user_state=true%s",
-                              s->spectator ? "&spectator=1" : "");
+                n += snprintf(q + n, sizeof q - (size_t)n, "&reset_user_state=true");
+            if (s->spectator)
+                n += snprintf(q + n, sizeof q - (size_t)n, "&spectator=1");
             if (i == 0 && round == 0)
                 n += snprintf(q + n, sizeof q - (size_t)n, "&request_lead=1");
             if (i == 0 && round == 1)

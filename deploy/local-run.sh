@@ -30,6 +30,8 @@
 #   BB_BUILD_DIR       where bb-shmd and bb-worker were built (default build/)
 #   BB_HTML_DIR        the web client (default: html/ of the repository)
 #   BB_RING_SECONDS    length of the audio ring (default: the daemon's)
+#   BB_DEPTH           layering depth: the song has BB_DEPTH - 1 buckets
+#                      (default: the daemon's, 5)
 set -euo pipefail
 
 BB_ROOT=${BB_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -42,6 +44,7 @@ BUILD_DIR=${BB_BUILD_DIR:-$BB_ROOT/build}
 HTML_DIR=${BB_HTML_DIR:-$BB_ROOT/html}
 AUDIO_DIR=${BB_AUDIO_DIR:-$BB_ROOT/audio}
 RING_SECONDS=${BB_RING_SECONDS:-}
+DEPTH=${BB_DEPTH:-}
 if [ -n "${BB_RUN_DIR:-}" ]; then
     RUN_DIR=$BB_RUN_DIR
 elif [ "$PORT" = 8080 ]; then
@@ -299,6 +302,7 @@ trap on_signal INT TERM
 trap '[ "$STOPPING" = 1 ] || stop_all' EXIT
 
 cmd shmd "$SHMD" --segment "$SEGMENT" ${RING_SECONDS:+--ring-seconds "$RING_SECONDS"} \
+    ${DEPTH:+--depth "$DEPTH"} \
     --audio-dir "$AUDIO_DIR" --recordings-dir "$RECORDINGS_DIR" \
     --cache-dir "$RUN_DIR/cache"
 for i in $(seq 1 "$WORKERS"); do

@@ -555,9 +555,9 @@ static void cmd_send(ex_t *ex)
         LOG(ex, "command lane full after reservation (type %u)", ex->cmd.type);
 }
 
-static uint32_t count_cmds(const parsed_t *p, const sg_t *s, bool need_join)
+static uint32_t count_cmds(const parsed_t *p, const sg_t *s)
 {
-    uint32_t n = need_join ? 1 : 0;
+    uint32_t n = 0;
     n += p->n_chat + p->n_mic + p->n_ev;
     n += p->has_volume + p->has_backing_volume;
     n += (p->bpm >= 0 || p->repeats >= 0 || p->bpr >= 0);
@@ -1154,13 +1154,18 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     stage(ex, PROF_DECODE, &t0);
 
     /* Reserve the command lane for every control action of this request. */
-    bool need_join = slot < 0 && (s->join_sent == 0 || now - s->join_sent > JOIN_RETRY);
-    uint32_t ncmd = count_cmds(p, s, need_join);
-    if (ncmd > cq_room(ex->seg, ex->worker)) {
+    uint32_t ncmd = count_cmds(p, s);
+    uint32_t room = cq_room(ex->seg, ex->worker);
+    if (ncmd > room) {
         fail(ex, res, 503, "the server is busy (control queue full); please retry");
         drop_codecs(ex, s);
         goto done;
     }
+    /* Joining is asked for again on later requests until the daemon has
+     * made the singer's slot, so it only takes room that is left over: a
+     * crowd arriving at once is served, not refused. */
+    bool need_join = slot < 0 && room > ncmd &&
+                     (s->join_sent == 0 || now - s->join_sent > JOIN_RETRY);
 
     /* From here on, state changes. */
     if (need_join) {

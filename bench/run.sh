@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# bench/run.sh - what `./bb bench` runs: the request microbenchmark and the
+# end-to-end load through nginx, then one table and the line
+# `singers_per_core: N` (the end-to-end figure).
+#
+#   bench/run.sh [--quick]
+#
+# Figures, not pass/fail: a benchmark never fails on time.  The machine may
+# be shared and noisy, so every figure is a ratio measured in one run
+# (CPU seconds of the server processes per singer-second, read from /proc).
+#
+# End to end: the local stack (deploy/local-run.sh: daemon, one worker per
+# core, nginx) on a private port and run directory, a backing track, and
+# bb-load through nginx over HTTP/1.1 keep-alive: a leader who leads and
+# starts a song over six buckets, singers joining and leaving, pre-encoded
+# real Opus, 600 ms batches paced in real time.  Singers per core = the
+# singers carried / the cores the workers and the daemon used.  nginx's own
+# CPU is reported beside it.
+set -euo pipefail
+
+BB_ROOT=${BB_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+BUILD=${BB_BUILD_DIR:-$BB_ROOT/build}
+OUT=$BB_ROOT/bench/out
+QUICK=0
+[ "${1:-}" = --quick ] && QUICK=1
+if [ "$QUICK" = 1 ]; then DUR=12; else DUR=40; fi
+PORT=${BB_BENCH_PORT:-18680}
+mkdir -p "$OUT"
+RUN=$OUT/run
+rm -rf "$RUN"
+mkdir -p "$RUN" "$OUT/audio"
+
+say() { printf '%s\n' "$*" >&2; }
+field() { sed -n "s/^$1: //p" "$2" | tail -n 1; }
+
+# ---- the request microbenchmark ----------------------------------------
+say "== request microbenchmark (bench_exchange: one worker, no HTTP)"
+"$BUILD/bench/bench_exchange" --singers 120 --rounds 12 >"$OUT/micro-aligned.txt" 2>/dev/null
+"$BUILD/bench/bench_exchange" --singers 120 --rounds 12 --unaligned >"$OUT/micro-unaligned.txt" 2>/dev/null
+"$BUILD/bench/bench_exchange" --singers 6 --spectators 1000 --rounds 8 >"$OUT/micro-spectators.txt" 2>/dev/null
+grep -E "^(parse|decode|mix|encode|metadata|request) " "$OUT/micro-aligned.txt" >&2 || true
+
+# ---- the end-to-end stack ------------------------------------------------
+# A backing track of two minutes (a chord, so that it is not silence).
+TRACK=$OUT/audio/bench-track.wav
+if [ ! -f "$TRACK" ]; then
+    if command -v sox >/dev/null 2>&1; then
+        sox -n -r 48000 -c 1 -b 16 "$TRACK" synth 120 sine 220 sine 277 sine 330 gain -12 2>/dev/null
+    fi
+fi
+
+STACK_PID=
+cleanup() {
+    if [ -n "$STACK_PID" ]; then
+        kill -TERM "$STACK_PID" 2>/dev/null || true
+        wait "$STACK_PID" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT INT TERM
+
+say "== starting the local stack on port $PORT"
+BB_PORT=$PORT BB_DEV_PORT=0 BB_RUN_DIR=$RUN BB_AUDIO_DIR=$OUT/audio BB_DEPTH=7 \
+    BB_BUILD_DIR=$BUILD "$BB_ROOT/deploy/local-run.sh" >"$OUT/stack.log" 2>&1 &
+STACK_PID=$!
+for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/api" 2>/dev/null && break
+    sleep 0.1
+done
+curl -fsS -o /dev/null "http://127.0.0.1:$PORT/api" || { say "the stack did not come up"; tail -20 "$OUT/stack.log" >&2; exit 1; }
+sleep 1   # the daemon prepares the track
+
+server_pids() { awk '$1 ~ /^(shmd|worker-)/ {print $2}' "$RUN/pids" | paste -sd, -; }
+nginx_pids() {  # the master (its command line names the run directory) and its workers
+    local m
+    m=$(pgrep -f "nginx.*$RUN" | paste -sd' ' -)
+    { for p in $m; do echo "$p"; pgrep -P "$p"; done; } | sort -u | paste -sd, -
+}
+cpu_of() {  # total user+system seconds of the given pids (and their children)
+    local total=0 p t
+    for p in ${1//,/ }; do
+        t=$(awk '{print ($14 + $15)}' "/proc/$p/stat" 2>/dev/null || echo 0)
+        total=$((total + t))
+    done
+    echo "$total"
+}
+
+# load NAME ARGS...: one bb-load run through nginx; its key: value lines go
+# to $OUT/NAME.txt.
+load() {
+    local name=$1
+    shift
+    local ng0 ng1 hz
+    hz=$(getconf CLK_TCK)
+    ng0=$(cpu_of "$(nginx_pids)")
+    "$BUILD/tools/bb-load" --http "127.0.0.1:$PORT" --pids "$(server_pids)" --quiet \
+        --offsets 3,6,9,12,15,18 --track bench-track.wav "$@" >"$OUT/$name.txt" 2>"$OUT/$name.err" || true
+    ng1=$(cpu_of "$(nginx_pids)")
+    echo "nginx_cpu_seconds: $(awk -v a="$ng0" -v b="$ng1" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}')" >>"$OUT/$name.txt"
+}
+
+if [ "$QUICK" = 1 ]; then
+    SINGERS=150; SPECT=600
+else
+    SINGERS=400; SPECT=2000
+fi
+say "== end to end: $SINGERS singers, a song over six buckets with a backing track, churn (${DUR}s)"
+load singers --singers "$SINGERS" --churn 20 --duration "$DUR" --interval 10
+say "== end to end: 6 singers and $SPECT listeners (${DUR}s)"
+load spectators --singers 6 --spectators "$SPECT" --duration "$DUR" --interval 10
+say "== end to end: $SINGERS singers on unaligned clocks, as the original client (${DUR}s)"
+load unaligned --singers "$((SINGERS / 2))" --unaligned --duration "$DUR" --interval 10
+
+# ---- the table -------------------------------------------------------------
+{
+    printf '\n%-44s %12s %10s %10s %8s\n' "measurement" "per core" "p50 ms" "p99 ms" "errors"
+    printf '%-44s %12s %10s %10s %8s\n' "exchange inside a worker, aligned clocks" \
+        "$(field exchange_singers_per_core "$OUT/micro-aligned.txt")" - - -
+    printf '%-44s %12s %10s %10s %8s\n' "exchange inside a worker, unaligned clocks" \
+        "$(field exchange_singers_per_core "$OUT/micro-unaligned.txt")" - - -
+    printf '%-44s %12s %10s %10s %8s\n' "exchange inside a worker, 1000 listeners" \
+        "$(field exchange_singers_per_core "$OUT/micro-spectators.txt")" - - -
+    for n in singers unaligned spectators; do
+        case $n in
+            singers) what="$SINGERS singers, 6 buckets, track, churn" ;;
+            unaligned) what="$((SINGERS / 2)) singers, unaligned clocks" ;;
+            spectators) what="6 singers + $SPECT listeners" ;;
+        esac
+        printf '%-44s %12s %10s %10s %8s\n' "through nginx: $what" \
+            "$(field singers_per_core "$OUT/$n.txt")" "$(field p50_ms "$OUT/$n.txt")" \
+            "$(field p99_ms "$OUT/$n.txt")" "$(field errors "$OUT/$n.txt")"
+    done
+    printf '\nCPU per request inside a worker: %s us (aligned), %s us (unaligned)\n' \
+        "$(field cpu_us_per_request "$OUT/micro-aligned.txt")" "$(field cpu_us_per_request "$OUT/micro-unaligned.txt")"
+    printf 'nginx CPU during the singers run: %s s over %s s\n' \
+        "$(field nginx_cpu_seconds "$OUT/singers.txt")" "$DUR"
+    printf 'machine: %s, %s cores\n' "$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)" "$(nproc)"
+    printf 'spectators_per_core: %s\n' "$(field singers_per_core "$OUT/spectators.txt")"
+    printf 'singers_per_core: %s\n' "$(field singers_per_core "$OUT/singers.txt")"
+}
