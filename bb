@@ -118,6 +118,11 @@ case "$cmd" in
             build_tree build-asan -DBB_SANITIZE=address,undefined -DCMAKE_C_COMPILER=clang
             (cd "$BB_ROOT/build-asan" && ASAN_OPTIONS=detect_leaks=1 \
                 ctest --output-on-failure -j "$JOBS" -LE 'browser|nosan' "$@") || status=1
+            # Every fuzz target for BB_FUZZ_SMOKE_SECONDS (20 s), two at a
+            # time, from its seed corpus and regressions (fuzz/README.md).
+            echo "== tests: fuzz smoke (libFuzzer, ASan+UBSan)"
+            build_tree build-fuzz -DBB_FUZZ=ON -DCMAKE_C_COMPILER=clang
+            (cd "$BB_ROOT/build-fuzz" && ctest --output-on-failure -j "$JOBS" -L '^fuzz$' "$@") || status=1
             echo "== tests: TSan build (shared-memory concurrency)"
             build_tree build-tsan -DBB_SANITIZE=thread -DCMAKE_C_COMPILER=clang
             (cd "$BB_ROOT/build-tsan" && ctest --output-on-failure -j "$JOBS" -L shm "$@") || status=1
