@@ -242,7 +242,9 @@ int trk_upload_name(const char *requested, const char *ext, int n, char *out,
             end = p;
     }
 
-    for (p = start; p < end && o < sizeof base - 8;) {
+    /* Leave room for one more character (4 bytes), the "track " prefix a
+     * README-like name gets below (6) and the NUL. */
+    for (p = start; p < end && o < sizeof base - 12;) {
         uint32_t cp;
         int len = utf8_next((const unsigned char *)p, (size_t)(end - p), &cp);
         if (len < 0) {
