@@ -8,9 +8,10 @@
  * recordings, no tracks.  The segment's name is unlinked as soon as both
  * have mapped it, so nothing is left in /dev/shm however the process ends.
  *
- * Every input advances the clock by one Opus frame (60 ms), runs one daemon
- * tick (which drains the commands the previous input queued) and the
- * worker's housekeeping, then makes one request.  State stays bounded over
+ * Every input advances the clock by one Opus frame (60 ms), runs a daemon
+ * tick and the worker's housekeeping, makes one request, and ticks the
+ * daemon again at the same clock so that the commands the request queued
+ * are applied within the same input (a crash replays from one file).  State stays bounded over
  * any number of inputs: the singer table, the segment's user table, the
  * command lane, the chat log and the encoder caches all have fixed
  * capacities and the simulated hour after which idle singers are swept
@@ -23,7 +24,8 @@
  *     passed as they are (no second NUL: no header; no first: query only).
  *     So that a mutated query can still pass the clock checks, the harness
  *     replaces "$R" and "$W" in the query with a read / write clock 3 s
- *     behind the server clock, and "$P0".."$P7" with the public id of its
+ *     behind the server clock, "$O" with one 59 minutes behind (the oldest
+ *     the exchange takes), and "$P0".."$P7" with the public id of its
  *     singer 0..7 (userids 1000000001..8).
  *
  *   exchange_opus (FZ_MODE 1): USER FLAGS BODY.  The harness builds a
@@ -257,6 +259,13 @@ static void raw_query(sb_t *q, const uint8_t *s, size_t n)
                 i++;
                 continue;
             }
+            if (c == 'O') {
+                /* The oldest clock the exchange accepts: 59 minutes back. */
+                int64_t old = now - 59 * 60 * (int64_t)RATE;
+                sb_printf(q, "%lld", (long long)(old - old % FRAME));
+                i++;
+                continue;
+            }
             if (c == 'P' && i + 2 < n && s[i + 2] >= '0' && s[i + 2] < '0' + NUSERS) {
                 sb_printf(q, "%llu",
                           (unsigned long long)seg_public_id(seg, users[s[i + 2] - '0'].uid));
@@ -294,6 +303,7 @@ static void run_raw(const uint8_t *data, size_t size)
     ex_request_t req = {qbuf, q.len, body, blen, event};
     ex_response_t res;
     ex_handle(ex, &req, &res, now);
+    dmn_tick(dmn, now);   /* applies this request's commands: inputs replay alone */
     check_response(&res, 0);
 }
 
@@ -370,6 +380,7 @@ static void run_opus(const uint8_t *data, size_t size)
     ex_request_t req = {qbuf, q.len, body, blen, "undefined"};
     ex_response_t res;
     ex_handle(ex, &req, &res, now);
+    dmn_tick(dmn, now);   /* applies this request's commands: inputs replay alone */
     check_response(&res, n);
     after(u, &res);
 }
@@ -423,6 +434,7 @@ static void run_json(const uint8_t *data, size_t size)
     ex_request_t req = {qbuf, q.len, NULL, 0, event};
     ex_response_t res;
     ex_handle(ex, &req, &res, now);
+    dmn_tick(dmn, now);   /* applies this request's commands: inputs replay alone */
     check_response(&res, n);
     after(u, &res);
 }

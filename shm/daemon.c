@@ -167,9 +167,16 @@ static void render_backing(dmn_t *d, int64_t start, uint32_t n, float *out)
     }
 }
 
-/* Rewrites the backing ring over [from, to) from the current state. */
+/* Rewrites the backing ring over [from, to) from the current state.  Only
+ * the ring's window can be written (tl_write_backing() skips the rest), so
+ * rendering starts there: a start or stop clock far in the past (a read
+ * clock an hour old, a corrupted command) costs one ring of rendering, not
+ * hours of it inside one tick. */
 static void rerender_backing(dmn_t *d, int64_t from, int64_t to)
 {
+    int64_t oldest = to - (int64_t)seg_ring_len(d->seg) + TL_MARGIN;
+    if (from < oldest)
+        from = oldest;
     while (from < to) {
         uint32_t n = (uint32_t)(to - from < DMN_CHUNK ? to - from : DMN_CHUNK);
         render_backing(d, from, n, d->buf);
