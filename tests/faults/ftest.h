@@ -1,0 +1,134 @@
+/*
+ * ftest.h - what every fault test does the same way: the server clock, a
+ * song led and started by a leader, waiting in real time, and the common
+ * verdicts on a voice (no failure, never moved, heard everything).
+ */
+#ifndef BB_FTEST_H
+#define BB_FTEST_H
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "choir.h"
+#include "fstack.h"
+
+#define FT_RATE 48000
+#define FT_MAX_RECS 4096
+
+/* The server clock now: samples at 48 kHz since the Unix epoch. */
+static inline int64_t ft_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * FT_RATE + (int64_t)ts.tv_nsec * FT_RATE / 1000000000;
+}
+
+/* Seconds from clock a to clock b. */
+static inline double ft_secs(int64_t a, int64_t b) { return (double)(b - a) / FT_RATE; }
+
+/* Starts every voice and waits until each has had two good exchanges. */
+static inline int ft_start_voices(ch_voice_t **v, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (ch_voice_start(v[i]) != 0)
+            return -1;
+    for (int i = 0; i < n; i++)
+        if (ch_wait_ok(v[i], 2, 10000) != 0) {
+            fprintf(stderr, "voice %s did not get going\n", ch_name(v[i]));
+            return -1;
+        }
+    return 0;
+}
+
+/* The leader leads and starts; returns the song's start clock once every
+ * voice has been told it, or 0. */
+static inline int64_t ft_song(ch_voice_t *leader, ch_voice_t **v, int n)
+{
+    ch_lead(leader);
+    if (ch_wait_ok(leader, 2, 5000) != 0)
+        return 0;
+    ch_start_song(leader);
+    int64_t start = 0;
+    for (int tries = 0; tries < 100; tries++) {
+        int told = 0;
+        for (int i = 0; i < n; i++) {
+            ch_rec_t r;
+            if (ch_last(v[i], &r) && r.song_start) {
+                start = r.song_start;
+                told++;
+            }
+        }
+        if (told == n)
+            return start;
+        fs_sleep_ms(100);
+    }
+    return 0;
+}
+
+/* The exchanges of v as a fresh array (free it); *n their number. */
+static inline ch_rec_t *ft_recs(ch_voice_t *v, int *n)
+{
+    ch_rec_t *r = calloc(FT_MAX_RECS, sizeof *r);
+    int k = r ? ch_records(v, r, FT_MAX_RECS) : 0;
+    *n = k < FT_MAX_RECS ? k : FT_MAX_RECS;
+    return r;
+}
+
+/* Prints each failed exchange of v. */
+static inline void ft_print_failures(ch_voice_t *v)
+{
+    int n;
+    ch_rec_t *r = ft_recs(v, &n);
+    for (int i = 0; r && i < n; i++)
+        if (r[i].rc != 0)
+            printf("  %s: exchange %d failed: HTTP %d, %s (read clock %" PRId64 ")\n", ch_name(v), i,
+                   r[i].status, r[i].message, r[i].read_clock);
+    free(r);
+}
+
+/* Clocks lost from v's voice during the song [start, end): the holes between
+ * what it certainly wrote, from its first write to its last.  Prints them. */
+static inline int64_t ft_lost(ch_voice_t *v, int64_t start, int64_t end, int *holes)
+{
+    static ch_span_t sure[1024], maybe[1024];
+    int nm = 0;
+    int ns = ch_written(v, start, end, sure, 1024, maybe, 1024, &nm);
+    int64_t lost = 0;
+    *holes = 0;
+    for (int i = 1; i < ns && i < 1024; i++) {
+        int64_t gap = sure[i].a - sure[i - 1].b;
+        if (gap <= 0)
+            continue;
+        (*holes)++;
+        lost += gap;
+        printf("  %s: nothing certainly written over clocks [%" PRId64 ", %" PRId64 "): %.3f s%s\n",
+               ch_name(v), sure[i - 1].b, sure[i].a, ft_secs(0, gap),
+               nm ? " (a request that failed may have written part of it)" : "");
+    }
+    return lost;
+}
+
+/* Every judged frame of `listener` has `source` where it was written and
+ * nowhere else, at the level of the mix. */
+static inline void ft_check_heard_all(check_t *c, ch_choir_t *ch, ch_voice_t *listener,
+                                      ch_voice_t *source, int64_t start, int64_t end, int64_t from,
+                                      int64_t to, int max_gap_frames)
+{
+    ch_heard_t h;
+    ch_heard(ch, listener, source, start, end, from, to, &h);
+    ch_heard_print(listener, source, &h);
+    CHECK(*c, h.expect_on > 0);
+    if (max_gap_frames == 0)
+        CHECK_EQ_I(*c, h.missing, 0);
+    else
+        CHECK(*c, h.longest_gap <= max_gap_frames);
+    CHECK_EQ_I(*c, h.stray, 0);
+    /* Opus keeps a steady tone's level within a few per cent; allow a few
+     * frames out of range where a voice's own onset blurs the window. */
+    CHECK(*c, h.level_bad * 100 <= h.level_checked);
+}
+
+#endif

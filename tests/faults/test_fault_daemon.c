@@ -1,0 +1,279 @@
+/*
+ * test_fault_daemon.c - kill -9 the shm daemon in the middle of a song,
+ * restart it as systemd would, and check that nothing was lost: neither
+ * the song nor the audio nor the recording.
+ *
+ * Four voices through real nginx and two workers: the leader Lea (3 s) and
+ * Bob (6 s) on worker 1, Ann (6 s) and Cat (9 s) on worker 2.  Twenty
+ * seconds into the song (the recording has been running for six) the daemon
+ * is killed with SIGKILL and started again half a second later; later a
+ * second kill keeps it away for three seconds.  Asserted:
+ *
+ *   - the restarted daemon re-attaches to the live segment (it says so) and
+ *     the song's state is unchanged: the same start clock, the same leader
+ *     (public id and name) in every answer, the same number of singers;
+ *   - no voice sees an error.  Why none is expected: the daemon keeps the
+ *     timeline cleared one second ahead of the clock, and workers refuse
+ *     only writes at or past that frozen watermark; every voice writes at
+ *     least 3 s behind the clock (its bucket), so writes are refused only
+ *     after an outage longer than 1 s + 3 s = 4 s, and reads of the region
+ *     past the watermark (silence) only after the same;
+ *   - every listener hears every earlier voice exactly where it was
+ *     written, over the whole song: the audio written before the kill is
+ *     heard intact after it (Cat, 9 s, hears what Lea wrote up to 6 s
+ *     before the kill), the writes after the restart too; no gap, nothing
+ *     doubled, the level of the mix;
+ *   - the recording carries on across both restarts ("Nothing is lost to a
+ *     restart"): the WAV starts at the song's start clock, ends at its end
+ *     clock, and equals, sample for sample, (stems) x 3 / (singers + 2) x
+ *     volume, the stems placed where the Audacity project puts them; the
+ *     daemon logged that it resumed the file.
+ *
+ * usage: test_fault_daemon BB_SHMD BB_WORKER SOURCE_DIR
+ */
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sndfile.h>
+
+#include "ftest.h"
+
+#define NV 4
+#define TNAME "fault_daemon"
+
+/* Reads a whole mono 48 kHz WAV as floats (int16 / 32768). */
+static float *read_wav(const char *path, sf_count_t *frames)
+{
+    SF_INFO info = {0};
+    SNDFILE *f = sf_open(path, SFM_READ, &info);
+    if (!f || info.channels != 1 || info.samplerate != FT_RATE) {
+        if (f)
+            sf_close(f);
+        return NULL;
+    }
+    float *x = calloc((size_t)info.frames + 1, sizeof *x);
+    *frames = x ? sf_readf_float(f, x, info.frames) : 0;
+    sf_close(f);
+    return x;
+}
+
+/* Compares the song's WAV with its stems; returns the largest difference
+ * in 16-bit steps, or -1 if the files are not there.  *len receives the
+ * mix's length in samples, *stems their number. */
+static double compare_recording(const char *rec, int64_t song_start, int64_t *len, int *stems)
+{
+    char song[32], lof[400], mixpath[400], line[512];
+    time_t st = (time_t)(song_start / FT_RATE);
+    struct tm tmv;
+    gmtime_r(&st, &tmv);
+    strftime(song, sizeof song, "%Y-%m-%d-%H%M%S", &tmv);
+    snprintf(lof, sizeof lof, "%s/%s.lof", rec, song);
+    snprintf(mixpath, sizeof mixpath, "%s/%s.wav", rec, song);
+    sf_count_t mix_n = 0;
+    float *mix = read_wav(mixpath, &mix_n);
+    FILE *lf = fopen(lof, "r");
+    if (!mix || !lf) {
+        free(mix);
+        if (lf)
+            fclose(lf);
+        return -1;
+    }
+    *len = mix_n;
+    double *pred = calloc((size_t)mix_n + 1, sizeof *pred);
+    int *k = calloc((size_t)mix_n + 1, sizeof *k);
+    *stems = 0;
+    while (fgets(line, sizeof line, lf)) {
+        char fname[300];
+        double off;
+        if (sscanf(line, "file \"%299[^\"]\" offset %lf", fname, &off) != 2 || !strstr(fname, "-stem-"))
+            continue;
+        char sp[720];
+        snprintf(sp, sizeof sp, "%s/%s", rec, fname);
+        sf_count_t sn = 0;
+        float *stem = read_wav(sp, &sn);
+        if (!stem)
+            continue;
+        (*stems)++;
+        int64_t o = (int64_t)llround(off * FT_RATE);
+        for (sf_count_t i = 0; i < sn; i++)
+            if (o + i >= 0 && o + i < mix_n) {
+                pred[o + i] += stem[i];
+                k[o + i]++;
+            }
+        free(stem);
+    }
+    fclose(lf);
+    const double gv = exp(6.908) / 1000.0;
+    double worst = 0;
+    int64_t worst_i = 0;
+    for (sf_count_t i = 0; i < mix_n; i++) {
+        double d = fabs(mix[i] - pred[i] * 3.0 / (k[i] + 2) * gv);
+        if (d > worst) {
+            worst = d;
+            worst_i = i;
+        }
+    }
+    if (worst * 32768 > 4)
+        printf("  largest difference at sample %lld (clock %lld): mix %.5f, stems give %.5f (k %d)\n",
+               (long long)worst_i, (long long)(song_start + worst_i), mix[worst_i],
+               pred[worst_i] * 3.0 / (k[worst_i] + 2) * gv, k[worst_i]);
+    free(mix);
+    free(pred);
+    free(k);
+    return worst * 32768;
+}
+
+/* Kills the daemon, waits `ms`, starts it again; returns the kill clock. */
+static int64_t kill_daemon(check_t *c, fs_t *fs, int ms)
+{
+    pid_t old = fs_daemon_pid(fs);
+    int64_t t = ft_clock();
+    CHECK_EQ_I(*c, fs_signal_daemon(fs, SIGKILL), 0);
+    fs_sleep_ms(ms);
+    int attached = fs_log_count(fs, "shmd", "re-attached to live segment");
+    CHECK_EQ_I(*c, fs_start_daemon(fs), 0);
+    CHECK_EQ_I(*c, fs_log_count(fs, "shmd", "re-attached to live segment"), attached + 1);
+    printf(TNAME ": daemon (pid %d) killed with SIGKILL at clock %" PRId64 ", restarted %.1f s later "
+           "(pid %d)\n", (int)old, t, ms / 1000.0, (int)fs_daemon_pid(fs));
+    return t;
+}
+
+int main(int argc, char **argv)
+{
+    CHECK_INIT(c);
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s BB_SHMD BB_WORKER SOURCE_DIR\n", argv[0]);
+        return 2;
+    }
+    fs_config_t fc = {argv[1], argv[2], argv[3], 2, 0, 4, true, FS_LISTEN, "daemon"};
+    fs_t *fs = fs_start(&fc);
+    if (!fs)
+        return 1;
+    static const struct {
+        const char *name;
+        int offset, hz, worker;
+    } spec[NV] = {{"Lea", 3, 400, 1}, {"Bob", 6, 600, 1}, {"Ann", 6, 500, 2}, {"Cat", 9, 700, 2}};
+    ch_choir_t *ch = ch_choir_new(fs_http(fs));
+    ch_voice_t *v[NV];
+    char uid[NV][24];
+    for (int i = 0; i < NV; i++) {
+        if (fs_userid_for(fs, spec[i].worker, 500 + (unsigned)i * 17, uid[i], sizeof uid[i]) != 0)
+            return 1;
+        ch_voice_cfg_t vc = {spec[i].name, uid[i], spec[i].offset, spec[i].hz, false, 0};
+        v[i] = ch_voice_add(ch, &vc);
+        if (!v[i])
+            return 1;
+    }
+    if (ft_start_voices(v, NV) != 0) {
+        fs_dump_logs(fs, 20);
+        return 1;
+    }
+    int64_t start = ft_song(v[0], v, NV);
+    CHECK(c, start != 0);
+    char lea_pub[64];
+    ch_public_id(v[0], lea_pub, sizeof lea_pub);
+    printf(TNAME ": song started at clock %" PRId64 " by Lea (public id %s)\n", start, lea_pub);
+
+    /* The recorder trails the clock by the last bucket + 5 s (14 s here):
+     * kill when it has been writing for a while. */
+    fs_sleep_ms(20000);
+    int64_t t1 = kill_daemon(&c, fs, 500);
+    fs_sleep_ms(6000);
+    int64_t t2 = kill_daemon(&c, fs, 3000);
+    fs_sleep_ms(5000);
+
+    /* The song ends; the recording closes once the last bucket has sung it
+     * (14 s later).  Everyone keeps singing meanwhile, as browsers do: with
+     * no one active the daemon would reset the state and close it early. */
+    ch_stop_song(v[0]);
+    int64_t end = 0;
+    for (int i = 0; i < 50 && !end; i++) {
+        ch_rec_t r;
+        if (ch_last(v[3], &r))
+            end = r.song_end;
+        fs_sleep_ms(100);
+    }
+    CHECK(c, end != 0);
+    printf(TNAME ": song ended at clock %" PRId64 " (%.1f s)\n", end, ft_secs(start, end));
+    char song[32], lof[400];
+    time_t stt = (time_t)(start / FT_RATE);
+    struct tm tmv;
+    gmtime_r(&stt, &tmv);
+    strftime(song, sizeof song, "%Y-%m-%d-%H%M%S", &tmv);
+    snprintf(lof, sizeof lof, "%s/%s.lof", fs_rec_dir(fs), song);
+    for (int i = 0; i < 250 && access(lof, F_OK) != 0; i++)
+        fs_sleep_ms(100);
+    CHECK(c, access(lof, F_OK) == 0);
+    int64_t t_end = ft_clock();
+    ch_stop_all(ch);
+
+    /* ---- the exchanges: no error, the song's state unchanged throughout */
+    for (int i = 0; i < NV; i++) {
+        int n;
+        ch_rec_t *r = ft_recs(v[i], &n);
+        int fails = 0, after = 0, same = 0;
+        for (int k = 0; k < n; k++) {
+            if (r[k].rc != 0) {
+                fails++;
+                continue;
+            }
+            if (r[k].server_clock <= t1 || r[k].server_clock > end)
+                continue;
+            after++;
+            bool leader_ok = i == 0 ? strcmp(r[k].leader, uid[0]) == 0 : strcmp(r[k].leader, lea_pub) == 0;
+            same += r[k].song_start == start && leader_ok && strcmp(r[k].leader_name, "Lea") == 0 &&
+                    r[k].n_users == NV;
+        }
+        printf(TNAME ": %s (%d s): %d exchanges, %d failed; %d answers after the first kill, %d with "
+               "the same song start, leader and %d singers\n",
+               spec[i].name, spec[i].offset, n, fails, after, same, NV);
+        ft_print_failures(v[i]);
+        CHECK_EQ_I(c, fails, 0);
+        CHECK(c, after >= 20);
+        CHECK_EQ_I(c, same, after);
+        CHECK_EQ_I(c, ch_leaks(v[i]), 0);
+        int holes;
+        CHECK_EQ_I(c, ft_lost(v[i], start, end, &holes), 0);
+        free(r);
+    }
+
+    /* ---- the audio: everything written is heard where it was written */
+    for (int l = 0; l < NV; l++) {
+        for (int s = 0; s < NV; s++)
+            if (spec[s].offset < spec[l].offset)
+                ft_check_heard_all(&c, ch, v[l], v[s], start, end, start, t_end, 0);
+        int64_t a = start + 28800, b = end;
+        a -= a % CH_FRAME;
+        b -= b % CH_FRAME;
+        int got = ch_frames_received(v[l], a, b), want = (int)((b - a) / CH_FRAME);
+        printf(TNAME ": %s received %d of the %d frames of the song\n", spec[l].name, got, want);
+        CHECK_EQ_I(c, got, want);
+    }
+    printf(TNAME ": Cat (9 s) heard, after the first restart, what Lea wrote up to %.1f s before it\n",
+           (double)(spec[3].offset - spec[0].offset));
+    (void)t2;
+
+    /* ---- the recording */
+    int64_t len = 0;
+    int stems = 0;
+    double diff = compare_recording(fs_rec_dir(fs), start, &len, &stems);
+    printf(TNAME ": recording %s.wav: %.2f s (the song is %.2f s), %d stems, largest difference from "
+           "(stems) x 3/(k+2) x volume: %.1f steps of 16 bits\n",
+           song, (double)len / FT_RATE, ft_secs(start, end), stems, diff);
+    CHECK(c, diff >= 0 && diff <= 4.0);
+    CHECK_EQ_I(c, len, end - start);
+    CHECK_EQ_I(c, stems, NV);
+    int resumed = fs_log_count(fs, "shmd", "(resumed)");
+    printf(TNAME ": the daemon resumed the recording %d time(s)\n", resumed);
+    CHECK_EQ_I(c, resumed, 2);
+
+    int rc = check_done(&c, TNAME);
+    if (rc)
+        fs_dump_logs(fs, 30);
+    ch_choir_free(ch);
+    fs_stop(fs);
+    return rc;
+}
