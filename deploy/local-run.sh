@@ -32,6 +32,8 @@
 #   BB_RING_SECONDS    length of the audio ring (default: the daemon's)
 #   BB_DEPTH           layering depth: the song has BB_DEPTH - 1 buckets
 #                      (default: the daemon's, 5)
+#   BB_STEMS           1 (default): workers write each singer's stem of every
+#                      song beside the recordings; 0: the mix only
 set -euo pipefail
 
 BB_ROOT=${BB_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -45,6 +47,8 @@ HTML_DIR=${BB_HTML_DIR:-$BB_ROOT/html}
 AUDIO_DIR=${BB_AUDIO_DIR:-$BB_ROOT/audio}
 RING_SECONDS=${BB_RING_SECONDS:-}
 DEPTH=${BB_DEPTH:-}
+STEMS=${BB_STEMS:-1}
+STEM_ARGS=()
 if [ -n "${BB_RUN_DIR:-}" ]; then
     RUN_DIR=$BB_RUN_DIR
 elif [ "$PORT" = 8080 ]; then
@@ -53,6 +57,7 @@ else
     RUN_DIR=$BB_ROOT/run/port-$PORT
 fi
 RECORDINGS_DIR=${BB_RECORDINGS_DIR:-$RUN_DIR/recordings}
+[ "$STEMS" = 0 ] || STEM_ARGS=(--recordings-dir "$RECORDINGS_DIR")
 
 SEGMENT=/bb-$PORT
 SHMD=$BUILD_DIR/shm/bb-shmd
@@ -308,7 +313,7 @@ cmd shmd "$SHMD" --segment "$SEGMENT" ${RING_SECONDS:+--ring-seconds "$RING_SECO
 for i in $(seq 1 "$WORKERS"); do
     cmd "worker-$i" "$WORKER" --listen "unix:$SOCK_DIR/worker-$i.sock" \
         --segment "$SEGMENT" --worker-id "$i" \
-        --audio-dir "$AUDIO_DIR" --recordings-dir "$RECORDINGS_DIR"
+        --audio-dir "$AUDIO_DIR" "${STEM_ARGS[@]}"
 done
 cmd nginx "${NGINX_CMD[@]}"
 

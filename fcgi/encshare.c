@@ -33,13 +33,17 @@ struct es {
     uint32_t n_free;
     uint32_t n_alloc;     /* states allocated so far */
     OpusEncoder *scratch;
-    /* Where newcomers join: content id -> the first node reached with that
-     * content (direct-mapped; a stale or overwritten slot is checked
-     * against the table before use). */
+    /* Where newcomers join: (frame, content id) -> the first node reached
+     * by encoding that frame with that content (direct-mapped; a stale or
+     * overwritten slot is checked against the table before use).  The
+     * frame is part of the key: silence in one bucket is not the chain of
+     * another. */
     uint32_t join_mask;
-    uint64_t *join_cid;
+    uint64_t *join_key;
     uint64_t *join_node;
     int64_t last_expire;
+    uint32_t hand;        /* where the next eviction looks first */
+    int64_t now;          /* the clock of the call in progress */
     es_stats_t st;
 };
 
@@ -53,9 +57,10 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-uint64_t es_child(uint64_t node, uint64_t cid)
+uint64_t es_child(uint64_t node, int64_t frame, uint64_t cid)
 {
-    uint64_t h = mix64(node * 0x9E3779B97F4A7C15ull + mix64(cid ^ 0x5851F42D4C957F2Dull));
+    uint64_t h = mix64(node * 0x9E3779B97F4A7C15ull +
+                       mix64(cid ^ 0x5851F42D4C957F2Dull ^ (uint64_t)frame * 0xD1B54A32D192ED03ull));
     return h ? h : 1;
 }
 
@@ -83,11 +88,11 @@ es_t *es_create(uint32_t max_entries, uint32_t max_states)
     es->state_size = (uint32_t)opus_encoder_get_size(1);
     es->t = calloc(n, sizeof *es->t);
     es->join_mask = n - 1;
-    es->join_cid = calloc(n, sizeof *es->join_cid);
+    es->join_key = calloc(n, sizeof *es->join_key);
     es->join_node = calloc(n, sizeof *es->join_node);
     es->free_states = calloc(max_states, sizeof *es->free_states);
     es->scratch = malloc(es->state_size);
-    if (!es->t || !es->free_states || !es->scratch || !es->join_cid || !es->join_node) {
+    if (!es->t || !es->free_states || !es->scratch || !es->join_key || !es->join_node) {
         es_destroy(es);
         return NULL;
     }
@@ -104,7 +109,7 @@ void es_destroy(es_t *es)
     for (uint32_t i = 0; i < es->n_free; i++)
         free(es->free_states[i]);
     free(es->free_states);
-    free(es->join_cid);
+    free(es->join_key);
     free(es->join_node);
     free(es->t);
     free(es->scratch);
@@ -156,20 +161,28 @@ static void remove_at(es_t *es, uint32_t i)
     }
 }
 
-/* Removes the least recently used unpinned entry; false if none. */
+/* Removes an unpinned entry (or only its state); false if there is none.
+ * A clock hand sweeps the table: it passes over pinned entries (a singer's
+ * current node) and over entries used in the last 100 ms, so the work per
+ * eviction stays small and what is dropped is history no singer stands on.
+ * A full lap without a recent-enough victim takes any unpinned one. */
 static int evict_one(es_t *es, int only_with_state)
 {
     uint32_t best = UINT32_MAX;
-    int64_t oldest = INT64_MAX;
-    for (uint32_t i = 0; i <= es->mask; i++) {
+    for (uint32_t k = 0; k <= es->mask; k++) {
+        uint32_t i = (es->hand + k) & es->mask;
         entry_t *e = &es->t[i];
-        if (e->id && e->refs == 0 && e->used < oldest && (!only_with_state || e->state)) {
-            oldest = e->used;
+        if (!e->id || e->refs != 0 || (only_with_state && !e->state))
+            continue;
+        if (best == UINT32_MAX || e->used < es->t[best].used)
             best = i;
-        }
+        /* Old enough: take it now rather than look for the oldest. */
+        if (es->t[best].used + 48000 / 10 <= es->now)
+            break;
     }
     if (best == UINT32_MAX)
         return 0;
+    es->hand = (best + 1) & es->mask;
     if (only_with_state) {
         release_state(es, &es->t[best]);
         es->st.evicted++;
@@ -218,6 +231,40 @@ static void pin(es_t *es, uint64_t id)
         e->refs++;
 }
 
+void es_pin(es_t *es, uint64_t node) { pin(es, node); }
+
+static uint64_t join_key(int64_t frame, uint64_t cid)
+{
+    return mix64((uint64_t)frame * 0xD1B54A32D192ED03ull ^ cid) | 1;
+}
+
+/* The chain node reached by encoding `frame` with content cid, or NULL. */
+static entry_t *join_find(es_t *es, int64_t frame, uint64_t cid)
+{
+    uint64_t k = join_key(frame, cid);
+    uint32_t j = (uint32_t)mix64(k) & es->join_mask;
+    if (es->join_key[j] != k)
+        return NULL;
+    entry_t *m = find(es, es->join_node[j]);
+    return m && m->len && m->cid == cid ? m : NULL;
+}
+
+static void join_note(es_t *es, int64_t frame, uint64_t cid, uint64_t node)
+{
+    uint64_t k = join_key(frame, cid);
+    uint32_t j = (uint32_t)mix64(k) & es->join_mask;
+    if (es->join_key[j] != k || !find(es, es->join_node[j])) {
+        es->join_key[j] = k;
+        es->join_node[j] = node;
+    }
+}
+
+uint64_t es_node_after(es_t *es, int64_t frame, uint64_t cid)
+{
+    entry_t *m = join_find(es, frame, cid);
+    return m ? m->id : ES_ROOT;
+}
+
 void es_unpin(es_t *es, uint64_t node)
 {
     entry_t *e = find(es, node);
@@ -236,21 +283,22 @@ int es_copy_state(es_t *es, uint64_t node, OpusEncoder *enc)
     return 0;
 }
 
-int es_frame(es_t *es, uint64_t *node, uint64_t cid, const float *x, uint8_t *out, int cap,
-             int64_t now)
+int es_frame(es_t *es, uint64_t *node, int64_t frame, uint64_t cid, const float *x, uint8_t *out,
+             int cap, int64_t now)
 {
-    uint64_t parent = *node, child = es_child(parent, cid);
-    entry_t *e = find(es, child);
-    if (!e && parent == ES_ROOT) {
-        /* A newcomer: join the chain that already encoded this content. */
-        uint32_t j = (uint32_t)mix64(cid) & es->join_mask;
-        entry_t *m = es->join_cid[j] == cid ? find(es, es->join_node[j]) : NULL;
-        if (m && m->len && m->cid == cid) {
-            e = m;
-            child = m->id;
+    uint64_t parent = *node, child = es_child(parent, frame, cid);
+    es->now = now;
+    entry_t *e = NULL;
+    if (parent == ES_ROOT) {
+        /* A newcomer: join the chain that already encoded this frame. */
+        e = join_find(es, frame, cid);
+        if (e) {
+            child = e->id;
             es->st.joins++;
         }
     }
+    if (!e)
+        e = find(es, child);
     if (e && e->len) {
         if (e->len > cap)
             return OPUS_BUFFER_TOO_SMALL;
@@ -258,6 +306,7 @@ int es_frame(es_t *es, uint64_t *node, uint64_t cid, const float *x, uint8_t *ou
         e->used = now;
         e->refs++;
         es_unpin(es, parent);
+        join_note(es, frame, cid, child);
         *node = child;
         es->st.hits++;
         return e->len;
@@ -281,11 +330,6 @@ int es_frame(es_t *es, uint64_t *node, uint64_t cid, const float *x, uint8_t *ou
     e = insert(es, child, now);
     if (e) {
         e->cid = cid;
-        uint32_t j = (uint32_t)mix64(cid) & es->join_mask;
-        if (es->join_cid[j] != cid || !find(es, es->join_node[j])) {
-            es->join_cid[j] = cid;
-            es->join_node[j] = child;
-        }
         memcpy(e->pkt, out, (size_t)len);
         e->len = (uint16_t)len;
         e->state = alloc_state(es);
@@ -294,6 +338,8 @@ int es_frame(es_t *es, uint64_t *node, uint64_t cid, const float *x, uint8_t *ou
     }
     es_unpin(es, parent);
     pin(es, child);
+    if (e)
+        join_note(es, frame, cid, child);
     *node = child;
     return len;
 }

@@ -7,13 +7,16 @@
  * encoded from, and only for identical samples.  Both facts are captured by
  * a node id:
  *
- *     node(fresh encoder)              = ES_ROOT
- *     node(after frame content c, n)   = mix(n, c)
+ *     node(fresh encoder)                     = ES_ROOT
+ *     node(after frame f with content c, n)   = mix(n, f, c)
  *
- * where c is the content id of a frame (frames.h: the frame's clock and
- * generation, the listener's gain and gating), so equal node ids mean the
- * same sequence of inputs through the same encoder settings, hence the same
- * encoder state and, Opus being deterministic, the same packets.  A singer
+ * where c is the content id of the frame (frames.h: a hash of its
+ * samples), so equal node ids mean the same sequence of inputs through the
+ * same encoder settings, hence the same encoder state and, Opus being
+ * deterministic, the same packets.  The frame number is part of the id so
+ * that two singers who are on the same encoder state but at different
+ * moments (the same silence, one frame apart) are not mistaken for one
+ * chain.  A singer
  * keeps the node its decoder is at; for its next frame the packet of
  * mix(node, c) is taken from the cache, or encoded once from a copy of the
  * node's encoder state (OpusEncoder is one contiguous block without
@@ -32,7 +35,12 @@
  * differ from a private encoder's; from then on the singer is on a shared
  * chain exactly.  Without this, every singer who reconnected at a
  * different frame (they all do, when a lead assigns the buckets) would keep
- * a chain of its own for the rest of the song.
+ * a chain of its own for the rest of the song.  A newcomer's first frames
+ * usually lie a little ahead of where the chain has got to (everyone in a
+ * bucket reads about the same moment, each on its own 600 ms beat): the
+ * caller then finds the chain a few frames back with es_node_after() and
+ * carries it forward to the newcomer's frame, encoding frames the chain's
+ * own singers are about to ask for anyway.
  *
  * Memory is bounded: entries not used for ES_RETAIN samples and not pinned
  * by a singer are dropped; encoder states live in a pool that grows only
@@ -79,16 +87,16 @@ void es_destroy(es_t *es);
  * or private), so that the two paths produce the same packets. */
 int es_encoder_init(OpusEncoder *enc);
 
-/* The next node after content cid from node. */
-uint64_t es_child(uint64_t node, uint64_t cid);
+/* The next node after frame `frame` with content cid from node. */
+uint64_t es_child(uint64_t node, int64_t frame, uint64_t cid);
 
-/* Gives the packet for a frame of content cid (samples x, 2880 of them,
- * read only when the frame must be encoded) to a singer at *node, writes it
- * to out (cap bytes) and moves *node on.  The singer's pin moves with it.
+/* Gives the packet for frame `frame` (clock / 2880) of content cid
+ * (samples x, 2880 of them, read only when the frame must be encoded) to
+ * a singer at *node, writes it to out (cap bytes) and moves *node on.  The singer's pin moves with it.
  * Returns the packet length, an Opus error (< 0), or ES_ELOST when the
  * state of *node is gone (the caller then encodes privately). */
-int es_frame(es_t *es, uint64_t *node, uint64_t cid, const float *x, uint8_t *out, int cap,
-             int64_t now);
+int es_frame(es_t *es, uint64_t *node, int64_t frame, uint64_t cid, const float *x, uint8_t *out,
+             int cap, int64_t now);
 
 /* Copies the encoder state at node into enc (a singer leaving the shared
  * path keeps its decoder's continuity).  Returns 0 or ES_ELOST. */
@@ -96,6 +104,13 @@ int es_copy_state(es_t *es, uint64_t node, OpusEncoder *enc);
 
 /* A singer at node leaves (reset, error, gone): drops its pin. */
 void es_unpin(es_t *es, uint64_t node);
+
+/* Takes a pin on node (a singer starts to follow it). */
+void es_pin(es_t *es, uint64_t node);
+
+/* The node a chain reached by encoding `frame` (clock / 2880) with
+ * content cid (the first chain that did), or ES_ROOT if none is known. */
+uint64_t es_node_after(es_t *es, int64_t frame, uint64_t cid);
 
 /* Drops entries unused for ES_RETAIN and not pinned.  Cheap to call often:
  * it does the work at most every 100 ms. */

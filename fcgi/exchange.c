@@ -887,21 +887,67 @@ static void stem_write(ex_t *ex, sg_t *s, const song_t *song, int64_t pos, const
         return;
     if (s->stem && s->stem_song != song->start)
         sg_close_stem(s);
+    /* The recording starts at the song's start: so does every stem. */
+    if (pos < song->start) {
+        int64_t skip = song->start - pos;
+        if (skip >= n)
+            return;
+        pos += skip;
+        x += skip;
+        n -= (uint32_t)skip;
+    }
+    if (!s->stem && s->stem_song == song->start)
+        return;   /* it could not start for this song: logged once */
     if (!s->stem) {
         char id[24];
         int err = 0;
         snprintf(id, sizeof id, "%" PRIu64, s->public_id);
         s->stem = rec_writer_create(ex->rec_dir, song->start, id, pos, stem_log, ex, &err);
+        s->stem_song = song->start;
         if (!s->stem) {
             LOG(ex, "stem of singer %" PRIu64 " cannot start: %s", s->public_id, rec_strerror(err));
             return;
         }
-        s->stem_song = song->start;
     }
     if (rec_writer_write(s->stem, pos, x, n) != REC_OK)
         sg_close_stem(s);
     else
         s->stem_last = now;
+}
+
+/* How many frames back a newcomer looks for a chain to carry forward: a
+ * batch and a half (everyone in a bucket reads within one batch). */
+#define JOIN_BACK 16
+
+/* A newcomer (a fresh decoder) starting at frame f0: if a chain of this
+ * bucket has got to a frame shortly before f0, carry it forward to f0 and
+ * put the newcomer on it (encshare.h, "Joining").  The frames encoded on
+ * the way are the ones the chain's singers ask for next. */
+static void join_chain(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, int64_t f0, bool active,
+                       int64_t now)
+{
+    uint64_t cid;
+    fr_get(ex->fr, ex->seg, f0, ctl->global_gain, active, &cid);
+    if (es_node_after(ex->es, f0, cid) != ES_ROOT)
+        return;   /* es_frame() joins at f0 itself */
+    for (int k = 1; k <= JOIN_BACK; k++) {
+        fr_get(ex->fr, ex->seg, f0 - k, ctl->global_gain, active, &cid);
+        uint64_t node = es_node_after(ex->es, f0 - k, cid);
+        if (node == ES_ROOT)
+            continue;
+        es_pin(ex->es, node);
+        uint8_t pkt[ES_PACKET_MAX];
+        for (int64_t f = f0 - k + 1; f < f0; f++) {
+            const float *x = fr_get(ex->fr, ex->seg, f, ctl->global_gain, active, &cid);
+            if (es_frame(ex->es, &node, f, cid, x, pkt, sizeof pkt, now) < 0) {
+                es_unpin(ex->es, node);
+                return;   /* the chain's state is gone: start a chain of its own */
+            }
+        }
+        s->node = node;
+        ex->c.chain_joins++;
+        return;
+    }
 }
 
 /* The shared path: each frame rendered once per version (frames.h) and
@@ -918,12 +964,15 @@ static int output_shared(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, int64_t now, s
     size_t at = 1;
     int64_t mix_ns = 0;
     b[0] = (uint8_t)frames;
+    if (s->node == ES_ROOT && !s->priv)
+        join_chain(ex, s, ctl, f0, active, now);
     for (uint32_t i = 0; i < frames; i++) {
         int64_t ta = prof_now_ns();
         uint64_t cid;
         const float *x = fr_get(ex->fr, ex->seg, f0 + i, ctl->global_gain, active, &cid);
         mix_ns += prof_now_ns() - ta;
-        int k = s->priv ? ES_ELOST : es_frame(ex->es, &s->node, cid, x, b + at + 2, PK_MAX_PACKET, now);
+        int k = s->priv ? ES_ELOST
+                        : es_frame(ex->es, &s->node, f0 + i, cid, x, b + at + 2, PK_MAX_PACKET, now);
         if (k == ES_ELOST) {
             /* The state this singer's decoder follows is gone (the cache
              * was full of others' pinned states): go on privately. */

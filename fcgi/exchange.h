@@ -70,6 +70,7 @@ typedef struct {
     uint64_t singers_created;
     uint64_t singers_swept;
     uint64_t stream_lost;      /* singers whose shared state was gone */
+    uint64_t chain_joins;      /* newcomers put on a chain carried forward */
 } ex_counters_t;
 
 typedef struct ex ex_t;

@@ -22,7 +22,7 @@ struct fr {
     uint32_t n;
     slot_t *s;
     float scratch[RING_OPUS_FRAME];
-    uint64_t unique;      /* content ids of frames that are not shared */
+    uint64_t silence;     /* content id of a silent frame */
     uint64_t rendered, hits;
 };
 
@@ -36,11 +36,17 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-static uint64_t content_id(int64_t frame, uint32_t gen, uint32_t gain_bits, bool active)
+/* The content id: a hash of the samples' bits, 64-bit words at a time. */
+static uint64_t content_id(const float *x)
 {
-    if (!active)
-        return mix64((uint64_t)frame * 3 + 1);   /* silence: the same for every gain */
-    return mix64(mix64((uint64_t)frame * 3 + 2) ^ ((uint64_t)gen << 32 | gain_bits));
+    const uint8_t *p = (const uint8_t *)x;
+    uint64_t h = 0x243F6A8885A308D3ull;
+    for (size_t i = 0; i < sizeof(float) * RING_OPUS_FRAME; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = mix64(h ^ w) * 0x9E3779B97F4A7C15ull;
+    }
+    return h ? h : 1;
 }
 
 fr_t *fr_create(uint32_t slots)
@@ -54,6 +60,7 @@ fr_t *fr_create(uint32_t slots)
         free(f);
         return NULL;
     }
+    f->silence = content_id(f->scratch);   /* calloc: zeros */
     return f;
 }
 
@@ -80,7 +87,7 @@ const float *fr_get(fr_t *f, const seg_t *seg, int64_t frame, float gain, bool a
     if (!active) {
         /* Silence needs no rendering and no slot. */
         memset(f->scratch, 0, sizeof f->scratch);
-        *cid = content_id(frame, 0, 0, false);
+        *cid = f->silence;
         return f->scratch;
     }
     uint32_t g = tl_frame_gen(seg, frame);
@@ -92,19 +99,15 @@ const float *fr_get(fr_t *f, const seg_t *seg, int64_t frame, float gain, bool a
     int64_t start = frame * RING_OPUS_FRAME;
     f->rendered++;
     tl_read(seg, start, RING_OPUS_FRAME, gain, s->x, NULL);
+    s->cid = content_id(s->x);
+    *cid = s->cid;
     /* A write that finished during the render moved the generation on: the
-     * samples may hold part of it, so they are nobody else's. */
-    if (tl_frame_gen(seg, frame) != g || !tl_in_window(seg, start, RING_OPUS_FRAME)) {
-        s->valid = false;
-        *cid = mix64(++f->unique ^ 0xA5A5A5A5A5A5A5A5ull) | 1;
-        return s->x;
-    }
+     * samples may hold part of it; they are right for this reader (their id
+     * says what they are) but not kept for the next. */
+    s->valid = tl_frame_gen(seg, frame) == g && tl_in_window(seg, start, RING_OPUS_FRAME);
     s->frame = frame;
     s->gen = g;
     s->gain_bits = gb;
     s->active = true;
-    s->valid = true;
-    s->cid = content_id(frame, g, gb, true);
-    *cid = s->cid;
     return s->x;
 }

@@ -5,11 +5,15 @@
  * A frame's samples depend on the rings (singers, backing) over its 2880
  * clocks, the global gain and whether the song gates the listener's read.
  * The segment keeps a generation per frame that every writer bumps after
- * changing it (timeline.h), so (frame, generation, gain, gating) names the
- * rendered samples exactly: that tuple, hashed, is the frame's content id,
- * which encshare.h keys packets by.  A frame that changed while it was
- * being rendered, or that is not wholly inside the timeline's safe window,
- * is handed out with a content id of its own and never cached or shared.
+ * changing it (timeline.h), so (frame, generation, gain, gating) tells
+ * whether a rendering is still current.  The frame's content id, which
+ * encshare.h keys packets by, is a 64-bit hash of the rendered samples
+ * themselves: two renderings with the same samples (silence before and
+ * after a song's start, a frame rewritten with what it held) have the same
+ * id, so listeners who read the frame on either side of such a change stay
+ * on one shared chain.  A frame that changed while it was being rendered,
+ * or that is not wholly inside the timeline's safe window, is hashed like
+ * any other but not kept for the next reader.
  */
 #ifndef BB_FRAMES_H
 #define BB_FRAMES_H

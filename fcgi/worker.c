@@ -385,6 +385,24 @@ static void handle_metrics(wk_t *w, FCGX_Request *r)
         (double)(now - w->started) / RING_SAMPLE_RATE,
         (double)(now - load_relaxed(&h->heartbeat)) / RING_SAMPLE_RATE,
         (double)(tl_watermark(w->seg) - now) / RING_SAMPLE_RATE);
+    ex_share_t sh;
+    ex_share(w->ex, &sh);
+    if (n < METRICS_CAP)
+        n += (size_t)snprintf(
+            w->text + n, METRICS_CAP - n,
+            "# HELP bb_worker_frames_total 60 ms frames rendered, or served from the render cache.\n"
+            "# TYPE bb_worker_frames_total counter\n"
+            "bb_worker_frames_total{source=\"rendered\"} %" PRIu64 "\n"
+            "bb_worker_frames_total{source=\"cache\"} %" PRIu64 "\n"
+            "# HELP bb_worker_packets_total Opus packets of the shared path: encoded, shared, joined.\n"
+            "# TYPE bb_worker_packets_total counter\n"
+            "bb_worker_packets_total{source=\"encoded\"} %" PRIu64 "\n"
+            "bb_worker_packets_total{source=\"shared\"} %" PRIu64 "\n"
+            "bb_worker_packets_total{source=\"joined\"} %" PRIu64 "\n"
+            "# TYPE bb_worker_packets_held gauge\nbb_worker_packets_held %u\n"
+            "# TYPE bb_worker_encoder_states_held gauge\nbb_worker_encoder_states_held %u\n",
+            sh.rendered, sh.render_hits, sh.encoded, sh.packet_hits, sh.joins, sh.packets_held,
+            sh.states_held);
     if (n >= METRICS_CAP)
         n = METRICS_CAP - 1;
     put_head(w, r, "200 OK", "text/plain; version=0.0.4", NULL, n);

@@ -196,6 +196,7 @@ typedef struct {
     bool ignore_delay;
     bool no_summary;
     int placeholders;
+    int write_lag_ms;       /* how far behind its read clock a singer writes */
     double voice_hz;
     int bitrate;
     int fcgi_conns;
@@ -636,6 +637,7 @@ static int singer_join(loop_t *L, lsinger_t *ls)
     cfg.skip_decode = !L->o.decode;
     cfg.no_summary = L->o.no_summary;
     cfg.placeholder_batches = L->o.placeholders;
+    cfg.write_lag = L->o.write_lag_ms * (BBC_RATE / 1000);
     cfg.mode = ls->role == R_SPECTATOR ? BBC_SEND_SPECTATOR : BBC_SEND_PREENCODED;
     cfg.preenc = L->pre;
     cfg.seed = rng_next(&L->rng) | 1;
@@ -1262,6 +1264,10 @@ static void usage(FILE *f)
 "  --unaligned              clocks not on 2880-sample frames (the original client)\n"
 "  --placeholders N         empty batches after each connect before singing\n"
 "                           (default 2, like the browser's lead-in)\n"
+"  --write-lag-ms MS        how far behind its read clock a singer's voice\n"
+"                           lands: a batch, the browser's 1 s playback lead-in\n"
+"                           and its audio latency (default 1800; 0 writes where\n"
+"                           it reads, into frames its bucket is still hearing)\n"
 "  --decode                 decode every answer with Opus (default: check packet\n"
 "                           framing and lengths only, which costs no CPU)\n"
 "  --no-summary             send summary=0 (extension; smaller answers)\n"
@@ -1345,6 +1351,7 @@ static int parse_opts(int argc, char **argv, opts_t *o, char **addr_store)
     o->interval_s = 5;
     o->batch = BBC_BATCH;
     o->placeholders = 2;
+    o->write_lag_ms = 1800;
     o->voice_hz = 220;
     o->bitrate = 64000;
     o->fcgi_conns = 4;
@@ -1356,7 +1363,7 @@ static int parse_opts(int argc, char **argv, opts_t *o, char **addr_store)
 
     enum {
         O_HTTP = 256, O_FCGI, O_SINGERS, O_SPECT, O_OFFSETS, O_NOLEAD, O_TRACK, O_CHURN, O_IGNDELAY,
-        O_DURATION, O_INTERVAL, O_BATCH, O_TIMEOUT, O_MAXLAG, O_PATH, O_UNALIGNED, O_PLACEHOLDERS,
+        O_DURATION, O_INTERVAL, O_BATCH, O_TIMEOUT, O_MAXLAG, O_PATH, O_UNALIGNED, O_PLACEHOLDERS, O_WRITELAG,
         O_DECODE, O_NOSUMMARY, O_VOICE, O_BITRATE, O_FCONNS, O_NOKEEP, O_SEED, O_PIDS, O_PIDGLOB,
         O_RAMP, O_STEPS, O_P99, O_QUIET, O_HELP
     };
@@ -1378,6 +1385,7 @@ static int parse_opts(int argc, char **argv, opts_t *o, char **addr_store)
         { "path", required_argument, 0, O_PATH },
         { "unaligned", no_argument, 0, O_UNALIGNED },
         { "placeholders", required_argument, 0, O_PLACEHOLDERS },
+        { "write-lag-ms", required_argument, 0, O_WRITELAG },
         { "decode", no_argument, 0, O_DECODE },
         { "no-summary", no_argument, 0, O_NOSUMMARY },
         { "voice-hz", required_argument, 0, O_VOICE },
@@ -1419,6 +1427,7 @@ static int parse_opts(int argc, char **argv, opts_t *o, char **addr_store)
         case O_PATH: o->path = optarg; ok = optarg[0] == '/'; break;
         case O_UNALIGNED: o->unaligned = true; break;
         case O_PLACEHOLDERS: ok = parse_int(optarg, 0, 100, &o->placeholders); break;
+        case O_WRITELAG: ok = parse_int(optarg, 0, 10000, &o->write_lag_ms); break;
         case O_DECODE: o->decode = true; break;
         case O_NOSUMMARY: o->no_summary = true; break;
         case O_VOICE: ok = parse_double(optarg, 50, 2000, &o->voice_hz); break;
