@@ -5,7 +5,8 @@
 // - serveStatic(): a tiny HTTP server for html/, for tests that need no API;
 // - startStack(): the real local stack (deploy/local-run.sh, what `./bb run`
 //   execs) on a free port with its own run directory, stopped by
-//   stopStack() or when this process exits;
+//   stopStack() or when this process exits; stackPids() names its
+//   processes, stackMetrics() reads the worker's counters;
 // - makeTone(): a sine WAV made with sox, the fake microphone's input;
 // - withTimeout(): bounds any promise.
 //
@@ -14,7 +15,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { createReadStream, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
@@ -125,8 +126,9 @@ process.on('exit', () => {
 
 /**
  * Starts deploy/local-run.sh in its own process group on a free port with a
- * private run directory under the build tree. Resolves {url, child, logs}
- * once GET /api answers, or rejects after timeoutMs with its output.
+ * private run directory under the build tree. Resolves {url, child, logs,
+ * runDir, port} once GET /api answers, or rejects after timeoutMs with its
+ * output.
  */
 export async function startStack({ timeoutMs = 60000, workers = 1 } = {}) {
   const port = await freePort(18380);
@@ -149,26 +151,36 @@ export async function startStack({ timeoutMs = 60000, workers = 1 } = {}) {
   running.add(child);
   child.stdout.on('data', (d) => logs.push(String(d)));
   child.stderr.on('data', (d) => logs.push(String(d)));
-  const url = `http://localhost:${port}/`;
+  const stack = { url: `http://localhost:${port}/`, child, logs, runDir, port, stopping: false };
+  // A stack stopped from outside (someone's SIGTERM) fails the test in
+  // confusing ways: say so in the output that a failing test prints.
+  child.once('exit', (code, signal) => {
+    if (!stack.stopping) logs.push(`bb-test  | local-run.sh exited (${signal || 'status ' + code}) before the test stopped it\n`);
+  });
+  const url = stack.url;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
+    if (exited(child)) break;
     try {
       const r = await fetch(url + 'api', { cache: 'no-store' });
-      if (r.ok && r.headers.get('x-audio-metadata')) return { url, child, logs, runDir, port };
+      if (r.ok && r.headers.get('x-audio-metadata')) return stack;
     } catch {
       // not listening yet
     }
     await sleep(250);
   }
-  await stopStack({ child, port });
+  await stopStack(stack);
   throw new Error(`stack did not answer GET /api within ${timeoutMs} ms; output:\n${logs.join('')}`);
 }
+
+// Whether a child process has ended, by a status or by a signal.
+const exited = (child) => child.exitCode !== null || child.signalCode !== null;
 
 /** Stops a stack from startStack: SIGTERM to its group, SIGKILL after 5 s. */
 export async function stopStack(stack) {
   const child = stack && stack.child;
-  if (!child || child.exitCode !== null) { running.delete(child); return; }
+  if (!child || exited(child)) { running.delete(child); return; }
+  stack.stopping = true;
   const gone = new Promise((res) => child.once('exit', res));
   try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
   const t = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
@@ -177,6 +189,43 @@ export async function stopStack(stack) {
   running.delete(child);
   // The daemon keeps its segment for a restart; a test run leaves nothing.
   if (stack.port) rmSync(`/dev/shm/bb-${stack.port}`, { force: true });
+}
+
+/**
+ * The processes local-run.sh runs for stack, from the pids file of its run
+ * directory: {shmd: pid, 'worker-1': pid, nginx: pid, ...}, the latest pid
+ * of each name (a restarted process is listed again). Only processes whose
+ * command line names the run directory count, so a recycled pid is never
+ * taken for ours.
+ */
+export function stackPids(stack) {
+  const pids = {};
+  const file = join(stack.runDir, 'pids');
+  if (!existsSync(file)) return pids;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const [name, pid] = line.trim().split(/\s+/);
+    if (!name || !/^\d+$/.test(pid || '')) continue;
+    let cmdline = '';
+    try { cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { continue; }
+    if (cmdline.includes(stack.runDir)) pids[name] = Number(pid);
+  }
+  return pids;
+}
+
+/**
+ * The worker's Prometheus counters (GET /api/metrics, answered on
+ * localhost only) as {name: value}, labels kept in the name:
+ * m['bb_worker_requests_total{outcome="ok"}'].
+ */
+export async function stackMetrics(stack) {
+  const r = await fetch(stack.url + 'api/metrics', { cache: 'no-store' });
+  if (!r.ok) throw new Error(`GET /api/metrics answered ${r.status}`);
+  const m = {};
+  for (const line of (await r.text()).split('\n')) {
+    const hit = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (hit) m[hit[1]] = Number(hit[2]);
+  }
+  return m;
 }
 
 export function sleep(ms) {
