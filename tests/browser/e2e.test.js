@@ -6,9 +6,6 @@
 // output (tapped by the ?test=1 hook) must carry Alice's tone and not his
 // own. A chat message full of markup must reach Bob as plain text. A
 // screenshot of each page is saved in tests/browser/out/.
-//
-// BB_E2E_SERVER=mock runs the same steps against tests/browser/mock-server.js
-// (for working on the client without the C server).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -19,16 +16,6 @@ import {
 const ALICE_HZ = 440;
 const BOB_HZ = 660;
 const NASTY = '<img src=x onerror="window.__xss=1"><b>bold</b> & "quotes"';
-
-async function startServer() {
-  if (process.env.BB_E2E_SERVER === 'mock') {
-    const { startMock } = await import('./mock-server.js');
-    const m = await startMock();
-    return { url: m.url, stop: async () => m.close(), logs: [] };
-  }
-  const s = await startStack();
-  return { url: s.url, stop: () => stopStack(s), logs: s.logs };
-}
 
 // Walks one page from the setup steps to the running app.
 async function enter(page, name, { tutorial }) {
@@ -46,14 +33,12 @@ async function enter(page, name, { tutorial }) {
 }
 
 test('two singers: the later bucket hears the leader, chat arrives as text', { timeout: 240000 }, async (t) => {
-  if (process.env.BB_E2E_SERVER !== 'mock') {
-    const built = stackBuilt();
-    if (!built.ok) {
-      t.skip(`the local stack is not built (missing ${built.missing.join(', ')})`);
-      return;
-    }
+  const built = stackBuilt();
+  if (!built.ok) {
+    t.skip(`the local stack is not built (missing ${built.missing.join(', ')})`);
+    return;
   }
-  const server = await startServer();
+  const server = await startStack();
   const aliceWav = makeTone('alice-440.wav', ALICE_HZ);
   const bobWav = makeTone('bob-660.wav', BOB_HZ);
   // One browser per singer: the fake microphone file is a browser flag.
@@ -156,6 +141,6 @@ test('two singers: the later bucket hears the leader, chat arrives as text', { t
   } finally {
     await aliceBrowser.close();
     await bobBrowser.close();
-    await server.stop();
+    await stopStack(server);
   }
 });
