@@ -1,0 +1,109 @@
+/*
+ * test_fault_nginx.c - `nginx -s reload` in the middle of a song (what an
+ * operator does after editing the site, and what certbot's deploy hook does
+ * after every certificate renewal).
+ *
+ * Three voices through real nginx (two worker processes) and two workers:
+ * the leader Lea (3 s) and Bob (9 s) on worker 1, Ann (6 s) on worker 2.
+ * nginx is reloaded three times, two seconds apart.  A reload starts new
+ * nginx worker processes and lets the old ones finish the requests they
+ * hold; they close their idle kept-alive connections, to the singers and to
+ * the workers.  Asserted: no voice sees an error or reconnects, no voice
+ * moves to another worker, every listener receives every frame and hears
+ * every earlier voice where it was written; nothing is lost.  A request
+ * sent on a kept-alive connection just as the old nginx process closes it
+ * gets no answer byte; the client sends it again on a new connection, as
+ * browsers do (the test client counts this as no error, and the test would
+ * see a desync if such a request were ever applied twice).
+ *
+ * usage: test_fault_nginx BB_SHMD BB_WORKER SOURCE_DIR
+ */
+#include <stdlib.h>
+
+#include "ftest.h"
+
+#define NV 3
+#define TNAME "fault_nginx_reload"
+
+int main(int argc, char **argv)
+{
+    CHECK_INIT(c);
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s BB_SHMD BB_WORKER SOURCE_DIR\n", argv[0]);
+        return 2;
+    }
+    fs_config_t fc = {argv[1], argv[2], argv[3], 2, 0, 4, false, FS_LISTEN, "nginx"};
+    fs_t *fs = fs_start(&fc);
+    if (!fs)
+        return 1;
+    static const struct {
+        const char *name;
+        int offset, hz, worker;
+    } spec[NV] = {{"Lea", 3, 400, 1}, {"Ann", 6, 500, 2}, {"Bob", 9, 600, 1}};
+    ch_choir_t *ch = ch_choir_new(fs_http(fs));
+    ch_voice_t *v[NV];
+    char uid[NV][24];
+    for (int i = 0; i < NV; i++) {
+        if (fs_userid_for(fs, spec[i].worker, 300 + (unsigned)i * 13, uid[i], sizeof uid[i]) != 0)
+            return 1;
+        ch_voice_cfg_t vc = {spec[i].name, uid[i], spec[i].offset, spec[i].hz, false, 0};
+        v[i] = ch_voice_add(ch, &vc);
+        if (!v[i])
+            return 1;
+    }
+    if (ft_start_voices(v, NV) != 0) {
+        fs_dump_logs(fs, 20);
+        return 1;
+    }
+    int64_t start = ft_song(v[0], v, NV);
+    CHECK(c, start != 0);
+    fs_sleep_ms(7000);
+    for (int k = 0; k < 3; k++) {
+        int64_t t = ft_clock();
+        CHECK_EQ_I(c, fs_reload_nginx(fs), 0);
+        printf(TNAME ": nginx reloaded at clock %" PRId64 " (new worker processes in %.0f ms)\n", t,
+               ft_secs(t, ft_clock()) * 1000);
+        fs_sleep_ms(2000);
+    }
+    fs_sleep_ms(5000);
+    int64_t t_end = ft_clock();
+    ch_stop_all(ch);
+
+    for (int i = 0; i < NV; i++) {
+        int n;
+        ch_rec_t *r = ft_recs(v[i], &n);
+        bbc_stats_t st;
+        ch_stats(v[i], &st);
+        int moved = 0;
+        for (int k = 0; k < n; k++)
+            moved += r[k].rc == 0 && r[k].worker != spec[i].worker;
+        printf(TNAME ": %s (%d s): %d exchanges, %d failed, %d reconnects, %d desyncs, %d served by "
+               "another worker\n",
+               spec[i].name, spec[i].offset, n, ch_failures(v[i]), (int)st.reconnects,
+               (int)st.desyncs, moved);
+        ft_print_failures(v[i]);
+        CHECK_EQ_I(c, ch_failures(v[i]), 0);
+        CHECK_EQ_I(c, (int)st.reconnects, 0);
+        CHECK_EQ_I(c, moved, 0);
+        CHECK_EQ_I(c, ch_leaks(v[i]), 0);
+        int holes;
+        CHECK_EQ_I(c, ft_lost(v[i], start, 0, &holes), 0);
+        for (int s = 0; s < NV; s++)
+            if (spec[s].offset < spec[i].offset)
+                ft_check_heard_all(&c, ch, v[i], v[s], start, 0, start, t_end, 0);
+        int64_t a = start + 28800, b = t_end - (int64_t)(spec[i].offset + 2) * FT_RATE;
+        a -= a % CH_FRAME;
+        b -= b % CH_FRAME;
+        int got = ch_frames_received(v[i], a, b), want = (int)((b - a) / CH_FRAME);
+        printf(TNAME ": %s received %d of the %d frames of [%" PRId64 ", %" PRId64 ")\n",
+               spec[i].name, got, want, a, b);
+        CHECK_EQ_I(c, got, want);
+        free(r);
+    }
+    int rc = check_done(&c, TNAME);
+    if (rc)
+        fs_dump_logs(fs, 30);
+    ch_choir_free(ch);
+    fs_stop(fs);
+    return rc;
+}

@@ -1,0 +1,192 @@
+/*
+ * test_fault_queue.c - fill a worker's command lane while the daemon cannot
+ * drain it.
+ *
+ * Control actions (chat, lead, volumes ...) travel from a worker to the
+ * daemon through the worker's command lane, SEG_LANE_CAP commands deep.
+ * Three voices sing through real nginx and two workers (Lea 3 s and Bob 9 s
+ * on worker 1, Ann 6 s on worker 2).  The daemon is stopped (SIGSTOP); Max,
+ * a listener on worker 1, then sends 30 requests with 10 chat messages each
+ * as fast as it can, each message numbered.  The daemon is continued
+ * (SIGCONT) two seconds later.  Asserted:
+ *
+ *   - the worker accepts whole requests while their commands fit (25 of
+ *     them: 250 of the lane's 256 places) and answers every later one 503
+ *     with kill_client and the message "the server is busy (control queue
+ *     full); please retry": a refused request changes nothing;
+ *   - after SIGCONT, Ann and Bob receive each accepted message exactly
+ *     once, in order, intact, from "Max", and none of the refused ones;
+ *   - the lane works again: a chat sent afterwards arrives;
+ *   - audio keeps flowing for everyone meanwhile: no voice sees an error,
+ *     every frame arrives, every earlier voice is heard where it was
+ *     written (the daemon was away 2 s, less than the 1 s it clears ahead
+ *     plus the 3 s the first bucket sings behind the clock).
+ *
+ * Lost: nothing accepted.  The refused messages are refused, visibly (503).
+ *
+ * usage: test_fault_queue BB_SHMD BB_WORKER SOURCE_DIR
+ */
+#include <signal.h>
+#include <stdlib.h>
+
+#include "ftest.h"
+#include "segment.h"
+
+#define NV 3
+#define TNAME "fault_command_queue"
+#define FLOOD 30
+#define PER 10              /* chat messages per request: the most a request may carry */
+
+int main(int argc, char **argv)
+{
+    CHECK_INIT(c);
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s BB_SHMD BB_WORKER SOURCE_DIR\n", argv[0]);
+        return 2;
+    }
+    fs_config_t fc = {argv[1], argv[2], argv[3], 2, 0, 4, false, FS_LISTEN, "queue"};
+    fs_t *fs = fs_start(&fc);
+    if (!fs)
+        return 1;
+    static const struct {
+        const char *name;
+        int offset, hz, worker;
+    } spec[NV] = {{"Lea", 3, 400, 1}, {"Ann", 6, 500, 2}, {"Bob", 9, 600, 1}};
+    ch_choir_t *ch = ch_choir_new(fs_http(fs));
+    ch_voice_t *v[NV];
+    char uid[NV][24], max_uid[24];
+    for (int i = 0; i < NV; i++) {
+        if (fs_userid_for(fs, spec[i].worker, 700 + (unsigned)i * 11, uid[i], sizeof uid[i]) != 0)
+            return 1;
+        ch_voice_cfg_t vc = {spec[i].name, uid[i], spec[i].offset, spec[i].hz, false, 0};
+        v[i] = ch_voice_add(ch, &vc);
+        if (!v[i])
+            return 1;
+    }
+    if (fs_userid_for(fs, 1, 999, max_uid, sizeof max_uid) != 0)
+        return 1;
+    /* Max: a listener that sends 60 ms requests back to back (no pacing),
+     * 30 s behind the clock so that its read clock stays in the past. */
+    bbc_config_t mc;
+    bbc_config_init(&mc);
+    mc.addr = fs_http(fs);
+    mc.transport = BBC_HTTP;
+    mc.userid = max_uid;
+    mc.username = "Max";
+    mc.offset_s = 30;
+    mc.n_samples = 2880;
+    mc.no_pace = true;
+    mc.ignore_delay = true;
+    mc.mode = BBC_SEND_SPECTATOR;
+    int err;
+    bbc_singer_t *max = bbc_singer_new(&mc, &err);
+    CHECK(c, max != NULL);
+    if (!max || ft_start_voices(v, NV) != 0) {
+        fs_dump_logs(fs, 20);
+        return 1;
+    }
+    int64_t start = ft_song(v[0], v, NV);
+    CHECK(c, start != 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_I(c, bbc_exchange_batch(max, NULL, NULL), 0);
+    fs_sleep_ms(6000);
+
+    /* The flood, with the daemon stopped. */
+    CHECK_EQ_I(c, fs_signal_daemon(fs, SIGSTOP), 0);
+    long long t_stop = fs_now_ns();
+    int64_t c_stop = ft_clock();
+    int status[FLOOD] = {0}, accepted = 0, refused = 0, first_refused = -1;
+    char msg503[600] = "";
+    for (int r = 0; r < FLOOD; r++) {
+        for (int k = 0; k < PER; k++) {
+            char text[64];
+            snprintf(text, sizeof text, "max %02d.%d <&\"'>", r, k);
+            bbc_singer_chat(max, text);
+        }
+        int rc = bbc_exchange_batch(max, NULL, NULL);
+        const resp_t *resp = bbc_singer_response(max);
+        const bbc_meta_t *m = bbc_singer_meta(max);
+        status[r] = rc == BBC_OK ? 200 : resp->status;
+        if (rc == BBC_OK) {
+            accepted++;
+        } else {
+            refused++;
+            if (first_refused < 0) {
+                first_refused = r;
+                snprintf(msg503, sizeof msg503, "%s", m->message);
+                CHECK(c, m->kill_client);
+            }
+            CHECK_EQ_I(c, resp->status, 503);
+        }
+    }
+    double flood_ms = (fs_now_ns() - t_stop) / 1e6;
+    printf(TNAME ": daemon stopped at clock %" PRId64 "; Max sent %d requests of %d chats in %.0f ms: "
+           "%d accepted, %d refused (first refused: request %d, HTTP %d, \"%s\")\n",
+           c_stop, FLOOD, PER, flood_ms, accepted, refused, first_refused,
+           first_refused >= 0 ? status[first_refused] : 0, msg503);
+    CHECK_EQ_I(c, accepted, SEG_LANE_CAP / PER);
+    CHECK_EQ_I(c, refused, FLOOD - SEG_LANE_CAP / PER);
+    CHECK(c, strcmp(msg503, "the server is busy (control queue full); please retry") == 0);
+    /* Accepted requests come first, then only refusals: nothing is taken
+     * from a request that does not fit. */
+    for (int r = 0; r < FLOOD; r++)
+        CHECK_EQ_I(c, status[r], r < accepted ? 200 : 503);
+    long long left = 2000 - (fs_now_ns() - t_stop) / 1000000;
+    fs_sleep_ms(left > 0 ? (int)left : 0);
+    CHECK_EQ_I(c, fs_signal_daemon(fs, SIGCONT), 0);
+    printf(TNAME ": daemon continued after %.2f s\n", ft_secs(c_stop, ft_clock()));
+
+    /* The lane drains; control works again. */
+    fs_sleep_ms(600);
+    bbc_singer_chat(max, "max after");
+    CHECK_EQ_I(c, bbc_exchange_batch(max, NULL, NULL), 0);
+    fs_sleep_ms(8000);
+    int64_t t_end = ft_clock();
+    ch_stop_all(ch);
+
+    /* Ann and Bob received each accepted message once, in order, intact. */
+    for (int i = 1; i < NV; i++) {
+        int n = ch_chats(v[i], -1, NULL, 0, NULL, 0);
+        int good = 0, bad = 0, k = 0;
+        for (int j = 0; j < n; j++) {
+            char name[64], text[600], want[64];
+            ch_chats(v[i], j, name, sizeof name, text, sizeof text);
+            if (k < accepted * PER)
+                snprintf(want, sizeof want, "max %02d.%d <&\"'>", k / PER, k % PER);
+            else
+                snprintf(want, sizeof want, "max after");
+            if (strcmp(name, "Max") == 0 && strcmp(text, want) == 0)
+                good++;
+            else if (bad++ < 3)
+                printf("  %s: chat %d is \"%s: %s\", want \"Max: %s\"\n", spec[i].name, j, name, text, want);
+            k++;
+        }
+        printf(TNAME ": %s received %d chats, %d as sent and in order (want %d)\n", spec[i].name, n,
+               good, accepted * PER + 1);
+        CHECK_EQ_I(c, n, accepted * PER + 1);
+        CHECK_EQ_I(c, good, n);
+    }
+    /* Audio meanwhile. */
+    for (int i = 0; i < NV; i++) {
+        printf(TNAME ": %s (%d s): %d failed exchanges\n", spec[i].name, spec[i].offset, ch_failures(v[i]));
+        ft_print_failures(v[i]);
+        CHECK_EQ_I(c, ch_failures(v[i]), 0);
+        CHECK_EQ_I(c, ch_leaks(v[i]), 0);
+        int holes;
+        CHECK_EQ_I(c, ft_lost(v[i], start, 0, &holes), 0);
+        for (int s = 0; s < NV; s++)
+            if (spec[s].offset < spec[i].offset)
+                ft_check_heard_all(&c, ch, v[i], v[s], start, 0, start, t_end, 0);
+        int64_t a = start + 28800, b = t_end - (int64_t)(spec[i].offset + 2) * FT_RATE;
+        a -= a % CH_FRAME;
+        b -= b % CH_FRAME;
+        CHECK_EQ_I(c, ch_frames_received(v[i], a, b), (int)((b - a) / CH_FRAME));
+    }
+    int rc = check_done(&c, TNAME);
+    if (rc)
+        fs_dump_logs(fs, 30);
+    bbc_singer_destroy(max);
+    ch_choir_free(ch);
+    fs_stop(fs);
+    return rc;
+}
