@@ -902,7 +902,11 @@ static void stem_write(ex_t *ex, sg_t *s, const song_t *song, int64_t pos, const
         char id[24];
         int err = 0;
         snprintf(id, sizeof id, "%" PRIu64, s->public_id);
-        s->stem = rec_writer_create(ex->rec_dir, song->start, id, pos, stem_log, ex, &err);
+        /* The worker's one thread must not wait on the disk: stems are not
+         * fsynced (a worker crash loses nothing of them; the mix, written
+         * by the daemon, is). */
+        s->stem = rec_writer_create_ex(ex->rec_dir, song->start, id, pos, REC_NO_SYNC, stem_log, ex,
+                                       &err);
         s->stem_song = song->start;
         if (!s->stem) {
             LOG(ex, "stem of singer %" PRIu64 " cannot start: %s", s->public_id, rec_strerror(err));

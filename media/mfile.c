@@ -123,12 +123,19 @@ int mfile_publish(int fd, const char *tmp_path, const char *dir,
                   const char *final_name, int replace, mfile_log_fn log,
                   void *user)
 {
+    return mfile_publish_ex(fd, tmp_path, dir, final_name, replace, 1, log, user);
+}
+
+int mfile_publish_ex(int fd, const char *tmp_path, const char *dir,
+                     const char *final_name, int replace, int durable,
+                     mfile_log_fn log, void *user)
+{
     char path[4096];
 
     if (fd < 0 || tmp_path == NULL
         || mfile_join(path, sizeof path, dir, final_name) != MFILE_OK)
         return MFILE_ERR_ARG;
-    if (fsync(fd) != 0) {
+    if (durable && fsync(fd) != 0) {
         mfile_log_errno(log, user, "fsync", tmp_path, errno);
         return MFILE_ERR_IO;
     }
@@ -151,7 +158,8 @@ int mfile_publish(int fd, const char *tmp_path, const char *dir,
     }
     /* The file is published; a failed directory fsync only weakens its
      * durability across a power cut, so it is logged, not returned. */
-    (void)mfile_fsync_dir(dir, log, user);
+    if (durable)
+        (void)mfile_fsync_dir(dir, log, user);
     return MFILE_OK;
 }
 

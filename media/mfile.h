@@ -77,6 +77,14 @@ int mfile_publish(int fd, const char *tmp_path, const char *dir,
                   const char *final_name, int replace, mfile_log_fn log,
                   void *user);
 
+/* The same; with durable == 0 it neither fsyncs the file nor the
+ * directory: the name still appears atomically and a process crash loses
+ * nothing, but a power cut may lose what the page cache held.  For files
+ * written on a latency-critical thread. */
+int mfile_publish_ex(int fd, const char *tmp_path, const char *dir,
+                     const char *final_name, int replace, int durable,
+                     mfile_log_fn log, void *user);
+
 /* Writes `len` bytes as dir/name atomically (temp, fsync, publish, fsync
  * dir) with the replace rule of mfile_publish(). Leaves no temporary file
  * behind on any failure. Returns MFILE_OK or a negative mfile_error_t. */

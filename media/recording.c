@@ -43,6 +43,7 @@ struct rec_writer {
     int64_t origin;
     uint64_t frames;
     int resumed;
+    int durable;          /* fsync at creation and at the end */
     rec_log_fn log;
     void *log_user;
     char name[REC_FILE_NAME_MAX];
@@ -303,7 +304,7 @@ static int writer_create_new(rec_writer_t *w, const char *dir, const char *name,
     }
     sf_command(w->sf, SFC_UPDATE_HEADER_NOW, NULL, 0);
     sf_command(w->sf, SFC_SET_UPDATE_HEADER_AUTO, NULL, SF_TRUE);
-    rc = mfile_publish(fd, tmp, dir, name, 0, w->log, w->log_user);
+    rc = mfile_publish_ex(fd, tmp, dir, name, 0, w->durable, w->log, w->log_user);
     if (rc == MFILE_ERR_EXISTS) {
         rc = 1;
         goto err;
@@ -330,6 +331,15 @@ rec_writer_t *rec_writer_create(const char *dir, int64_t song_start_clock,
                                 const char *stem_id, int64_t origin_clock,
                                 rec_log_fn log, void *log_user, int *err)
 {
+    return rec_writer_create_ex(dir, song_start_clock, stem_id, origin_clock, 0, log,
+                                log_user, err);
+}
+
+rec_writer_t *rec_writer_create_ex(const char *dir, int64_t song_start_clock,
+                                   const char *stem_id, int64_t origin_clock,
+                                   unsigned flags, rec_log_fn log, void *log_user,
+                                   int *err)
+{
     char song[REC_SONG_NAME_LEN + 1], stem[REC_STEM_ID_MAX + 1];
     rec_writer_t *w = NULL;
     int part, rc = REC_ERR_PARTS, races = 0;
@@ -347,6 +357,7 @@ rec_writer_t *rec_writer_create(const char *dir, int64_t song_start_clock,
         goto err;
     }
     w->fd = -1;
+    w->durable = !(flags & REC_NO_SYNC);
     w->song_start = song_start_clock;
     w->log = log;
     w->log_user = log_user;
@@ -492,7 +503,7 @@ int rec_writer_destroy(rec_writer_t *w)
         rc = REC_ERR_SNDFILE;
     }
     if (w->fd >= 0) {
-        if (fsync(w->fd) != 0 && rc == REC_OK) {
+        if (w->durable && fsync(w->fd) != 0 && rc == REC_OK) {
             mfile_log_errno(w->log, w->log_user, "fsync", w->name, errno);
             rc = REC_ERR_IO;
         }

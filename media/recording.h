@@ -133,6 +133,19 @@ rec_writer_t *rec_writer_create(const char *dir, int64_t song_start_clock,
                                 const char *stem_id, int64_t origin_clock,
                                 rec_log_fn log, void *log_user, int *err);
 
+/* Flags of rec_writer_create_ex(). */
+#define REC_NO_SYNC 1u   /* no fsync at creation or at the end: the file
+                            still appears atomically and a process crash
+                            loses nothing, but a power cut may lose what the
+                            page cache held.  For writers on a thread that
+                            must not wait on the disk (a worker's stems). */
+
+/* rec_writer_create() with flags (REC_NO_SYNC). */
+rec_writer_t *rec_writer_create_ex(const char *dir, int64_t song_start_clock,
+                                   const char *stem_id, int64_t origin_clock,
+                                   unsigned flags, rec_log_fn log, void *log_user,
+                                   int *err);
+
 /* Writes n float samples whose first belongs at clock start_clock (server
  * clock, samples at 48 kHz; not the protocol's END convention). Samples
  * before the file's end (already written) or before its origin are
