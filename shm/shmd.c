@@ -127,6 +127,10 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    /* A parent may have left them ignored (a shell's background job ignores
+     * SIGINT); an ignored signal never reaches the signalfd. */
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
         fprintf(stderr, "bb-shmd: sigprocmask: %s\n", strerror(errno));
         return 1;
