@@ -7,7 +7,8 @@
 # scratch copy of its seed corpus and regression inputs, so the repository
 # stays as it is; what it learns is thrown away at the end.
 #
-# Prints per target the executions, the corpus growth and any crash.  A
+# Prints per target the executions, the corpus growth, the peak memory and
+# any crash with its report and, when small, its input in base64.  A
 # crash's input is kept in BUILD_DIR/fuzz-crashes/<target>/; to keep it as a
 # regression test, copy it to fuzz/regressions/<target>/ under a name that
 # says what it broke.  Exits non-zero if any target crashed, timed out,
@@ -77,18 +78,23 @@ for t in $targets; do
         "$dir/corpus" >"$dir/log" 2>&1
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -n 1)
+    rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$dir/log" | tail -n 1)
     grown=$(ls "$dir/corpus" | wc -l)
     crashes=$(ls "$dir/artifacts" | wc -l)
     if [ "$rc" -eq 0 ] && [ "$crashes" -eq 0 ]; then
-        printf 'fuzz: %-14s ok      %10s runs in %ss, corpus %s -> %s\n' \
-            "$t" "${execs:-?}" "$secs" "$seeds" "$grown"
+        printf 'fuzz: %-14s ok      %10s runs in %ss, corpus %s -> %s, peak RSS %s MB\n' \
+            "$t" "${execs:-?}" "$secs" "$seeds" "$grown" "${rss:-?}"
         passed=$((passed + 1))
     else
         printf 'fuzz: %-14s FAILED  %10s runs, exit %s, %s crash input(s)\n' \
             "$t" "${execs:-?}" "$rc" "$crashes"
         # The report: from the sanitizer's or libFuzzer's first error line on.
+        # The report (without ASan's shadow-memory dump) up to the input's
+        # bytes, which libFuzzer prints for small inputs ("Base64:"), so a
+        # crash seen only in CI can still be reproduced.
         awk '/^==[0-9]+==ERROR|^SUMMARY|runtime error|invariant broken|ALARM|out-of-memory|leak/ {p=1}
-             /^Shadow bytes around/ {p=0} p' "$dir/log" | head -n 60 | sed 's/^/    /'
+             /^Shadow byte/ {s=1} /^==[0-9]+==ABORTING/ {s=0}
+             p && !s && !/^ *(=>)?0x[0-9a-f]+:/' "$dir/log" | head -n 100 | sed 's/^/    /'
         if [ "$crashes" -gt 0 ]; then
             keep=$build/fuzz-crashes/$t
             mkdir -p "$keep"
@@ -96,6 +102,10 @@ for t in $targets; do
             for f in "$dir/artifacts/"*; do
                 echo "    input kept: $keep/$(basename "$f")"
                 echo "    replay it:  $build/fuzz/replay_$t $keep/$(basename "$f")"
+                # In CI the build tree is gone afterwards: print small inputs.
+                if [ "$(wc -c <"$f")" -le 8192 ]; then
+                    echo "    input (base64): $(base64 -w0 "$f")"
+                fi
             done
         fi
         failed=$((failed + 1))
