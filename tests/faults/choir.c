@@ -29,7 +29,7 @@ typedef struct {
 struct ch_voice {
     ch_choir_t *choir;
     int index;
-    char name[64], userid[24];
+    char name[1100], userid[24];
     int offset_s, hz, timeout_ms;
     bool spectator;
     bbc_singer_t *s;
