@@ -232,7 +232,7 @@ int main(int argc, char **argv)
                spec[i].name, spec[i].offset, n, fails, after, same, NV);
         ft_print_failures(v[i]);
         CHECK_EQ_I(c, fails, 0);
-        CHECK(c, after >= 20);
+        CHECK(c, after >= 15);   /* about 12 s of answers between the first kill and the end */
         CHECK_EQ_I(c, same, after);
         CHECK_EQ_I(c, ch_leaks(v[i]), 0);
         int holes;

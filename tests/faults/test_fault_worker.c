@@ -17,7 +17,10 @@
  *   held     (production: the socket unit holds the socket) the requests
  *            that were on nginx's kept-alive connections to worker 2 die
  *            with it (502); Ann and Dan never move: their next requests wait
- *            in the socket until worker 2 is back and it serves them.
+ *            in the socket until worker 2 is back and it serves them.  A
+ *            clock probe (it has no userid, so nginx may pick any worker)
+ *            can wait there too: a reconnecting singer may lose up to the
+ *            restart delay more.
  *
  * Asserted, in both: the voices on workers 1 and 3 see no error, never
  * move, and hear every frame, with every earlier voice exactly where it was
