@@ -130,6 +130,7 @@ int main(int argc, char **argv)
             if (r[k].server_clock < t_kill)
                 before++;
         }
+        free(r);
         printf("%s: %s (%d s, worker %d): %d exchanges, %d failed%s, %d reconnects, %d served by "
                "another worker, %d of %d after the restart back on worker %d\n",
                tname, spec[i].name, spec[i].offset, spec[i].worker, n, fails,
@@ -159,8 +160,6 @@ int main(int argc, char **argv)
             CHECK_EQ_I(c, fail_status, 502);
             CHECK(c, st.reconnects >= 1);
         }
-        free(r);
-        r = NULL;
         (void)first_fail;
     }
 
