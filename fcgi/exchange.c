@@ -674,6 +674,23 @@ static int64_t singer_slot(ex_t *ex, sg_t *s)
     return s->slot;
 }
 
+/* Takes a ticket for a place in the user table (segment.h, join_tickets):
+ * false when every place is taken or promised. */
+static bool join_ticket(ex_t *ex)
+{
+    _Atomic int32_t *t = &seg_header(ex->seg)->join_tickets;
+    /* acq_rel; pairs with the daemon's release when it takes joins off: the
+     * control state read next counts every join whose ticket is gone */
+    int32_t promised = atomic_fetch_add_explicit(t, 1, memory_order_acq_rel) + 1;
+    seg_ctl_t ctl;
+    snap_ctl_read(ex->seg, &ctl);
+    if ((int64_t)ctl.n_users + promised > (int64_t)seg_user_cap(ex->seg)) {
+        atomic_fetch_sub_explicit(t, 1, memory_order_relaxed);  /* relaxed: nothing was promised */
+        return false;
+    }
+    return true;
+}
+
 /* Forgets a singer's codec state on both paths (reset, error). */
 static void drop_codecs(ex_t *ex, sg_t *s)
 {
@@ -1117,11 +1134,6 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     sg_t *s = sg_find(ex->singers, p->userid);
     bool created = false;
     if (!s) {
-        if (ctl.users_full && users_find(ex->seg, p->userid) < 0) {
-            fail(ex, res, 503, "the server is full: no room for another singer (%u in the room)",
-                 ctl.n_users);
-            goto done;
-        }
         s = sg_insert(ex->singers, p->userid);
         if (!s) {
             fail(ex, res, 503, "this server's worker is full: no room for another singer");
@@ -1214,11 +1226,20 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
         drop_codecs(ex, s);
         goto done;
     }
-    /* Joining is asked for again on later requests until the daemon has
-     * made the singer's slot, so it only takes room that is left over: a
-     * crowd arriving at once is served, not refused. */
+    /* A singer without a place in the user table asks for one (again each
+     * second until the daemon has made it), holding a ticket that promises
+     * the place: a crowd for the last places is decided here and now, one
+     * newcomer per place.  The join only takes lane room that is left over:
+     * a singer whose join cannot be queued this time is served and asks
+     * again on the next request. */
     bool need_join = slot < 0 && room > ncmd &&
                      (s->join_sent == 0 || now - s->join_sent > JOIN_RETRY);
+    if (need_join && !join_ticket(ex)) {
+        fail(ex, res, 503, "the server is full: no room for another singer (%u in the room)",
+             ctl.n_users);
+        drop_codecs(ex, s);
+        goto done;
+    }
 
     /* From here on, state changes. */
     if (need_join) {

@@ -73,6 +73,7 @@ struct dmn {
     tset_t *tracks;
     rec_writer_t *rec;      /* the song being recorded, or NULL */
     int64_t rec_song;       /* its start clock */
+    int32_t tickets_done;   /* JOINs applied this tick (see join_tickets) */
     seg_cmd_t *cmds;        /* DMN_CMDS_PER_TICK */
     uint32_t *scratch;      /* user_cap */
     int32_t *delays;        /* user_cap */
@@ -615,6 +616,7 @@ static void apply(dmn_t *d, const seg_cmd_t *c, int64_t now)
     d->n_cmds++;
     switch ((seg_cmd_type_t)c->type) {
     case CMD_JOIN: {
+        d->tickets_done++;
         int64_t i = find_user(d, c->userid);
         if (i >= 0) {
             users_view_t v;
@@ -633,6 +635,9 @@ static void apply(dmn_t *d, const seg_cmd_t *c, int64_t now)
             break;
         }
         d->n_joins++;
+        ctl->n_users++;
+        ctl->users_full = ctl->n_users >= seg_user_cap(d->seg);
+        d->ctl_dirty = true;
         LOG("user %" PRIu64 " joined (%s)%s", seg_public_id(d->seg, c->userid), c->name,
             c->a ? " as a spectator" : "");
         break;
@@ -772,6 +777,17 @@ void dmn_tick(dmn_t *d, int64_t now)
         d->last_house = now;
     }
     publish(d);
+    if (d->tickets_done) {
+        /* release; pairs with the acq_rel add in a worker's join: a worker
+         * that sees these tickets gone reads a control state counting their
+         * users.  Never below zero (a count cleared by a restart). */
+        _Atomic int32_t *t = &seg_header(d->seg)->join_tickets;
+        int32_t v = load_relaxed(t);
+        while (!atomic_compare_exchange_weak_explicit(t, &v, v > d->tickets_done ? v - d->tickets_done : 0,
+                                                      memory_order_release, memory_order_relaxed))
+            ;
+        d->tickets_done = 0;
+    }
     if (now - d->last_status >= DMN_STATUS_EVERY) {
         seg_ctl_t *c = &d->ctl;
         static const char *phases[] = {"idle", "leading", "singing", "ended"};
@@ -841,6 +857,9 @@ dmn_t *dmn_create(const dmn_config_t *cfg, char *why, size_t whylen)
             seg_ring_len(d->seg) / RING_SAMPLE_RATE, cap);
     } else {
         users_repair(d->seg);
+        /* Joins promised to a previous daemon are either in the lanes (and
+         * will be applied and counted again) or lost with it. */
+        store_relaxed(&seg_header(d->seg)->join_tickets, 0);
         snap_ctl_read(d->seg, &d->ctl);
         if (d->ctl.epoch == 0) {
             ctl_defaults(d, &d->ctl);

@@ -53,7 +53,7 @@
 #include "song.h"
 
 #define SEG_MAGIC UINT64_C(0x314c544247425542) /* "BUBGBTL1" little-endian */
-#define SEG_VERSION 2
+#define SEG_VERSION 3
 
 #define SEG_RING_SECONDS_DEFAULT 124
 #define SEG_RING_SECONDS_MIN 16
@@ -156,6 +156,17 @@ typedef struct {
                                      by the daemon after writing it, acquire
                                      by workers in chat_read() */
     uint64_t pad1_[3];
+
+    /* Places in the user table promised to joins not yet applied: a worker
+     * adds one (acq_rel) before it queues a JOIN and then reads the control
+     * state; the daemon takes its joins off (release) after publishing the
+     * control state that counts their users.  A worker that sees n_users +
+     * tickets at capacity refuses the newcomer at once.  Its own line: all
+     * processes write it.  A worker killed between adding a ticket and
+     * queuing its JOIN (a few instructions) leaves one place promised until
+     * the daemon restarts, which clears the count. */
+    _Atomic int32_t join_tickets;
+    uint32_t pad2_[15];
 
     seg_latch_t ctl;              /* seg_ctl_t, see snap.h */
     seg_blob_t blobs[SEG_NBLOBS];
