@@ -43,9 +43,16 @@ BB_WORKERS (default: one per core), BB_RUN_DIR (default ./run).
 EOF
 }
 
+# The Debian packages of "$@" that are not installed.  Node.js and npm
+# count as present when their commands are, whoever installed them (a
+# node from NodeSource, for one, conflicts with Debian's npm package).
 missing_pkgs() {
     out=""
     for p in "$@"; do
+        case $p in
+            nodejs) command -v node >/dev/null 2>&1 && continue ;;
+            npm) command -v npm >/dev/null 2>&1 && continue ;;
+        esac
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || out="$out $p"
     done
     echo "$out"
