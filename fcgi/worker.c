@@ -42,6 +42,7 @@
 #include "ring.h"
 #include "segment.h"
 #include "snap.h"
+#include "stopfd.h"
 #include "timeline.h"
 #include "upload.h"
 
@@ -595,17 +596,8 @@ static void conn_open(wk_t *w, int ep, conn_t *conns, int fd)
 /* Serves until SIGTERM / SIGINT.  Returns 0, or -1 on a setup failure. */
 static int serve(wk_t *w, int lfd)
 {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    /* A parent may have left them ignored; an ignored signal never reaches
-     * the signalfd. */
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    int sfd = stopfd_open();
     int ep = epoll_create1(EPOLL_CLOEXEC);
     conn_t *conns = calloc(MAX_CONNS, sizeof *conns);
     if (sfd < 0 || ep < 0 || !conns) {
@@ -630,10 +622,8 @@ static int serve(wk_t *w, int lfd)
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
             if (fd == sfd) {
-                struct signalfd_siginfo si;
-                if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
-                    fprintf(stderr, "bb-worker[%d]: signal %u: stopping\n", w->cfg.worker_id,
-                            si.ssi_signo);
+                fprintf(stderr, "bb-worker[%d]: signal %d: stopping\n", w->cfg.worker_id,
+                        stopfd_read(sfd));
                 stop = true;
             } else if (fd == lfd) {
                 for (;;) {

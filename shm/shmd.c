@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "stopfd.h"
 
 #define TICK_MS 5
 
@@ -123,19 +124,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    /* A parent may have left them ignored (a shell's background job ignores
-     * SIGINT); an ignored signal never reaches the signalfd. */
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
-        fprintf(stderr, "bb-shmd: sigprocmask: %s\n", strerror(errno));
-        return 1;
-    }
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    int sfd = stopfd_open();
     if (sfd < 0) {
         fprintf(stderr, "bb-shmd: signalfd: %s\n", strerror(errno));
         return 1;
@@ -151,9 +140,9 @@ int main(int argc, char **argv)
         struct pollfd p = {sfd, POLLIN, 0};
         int n = poll(&p, 1, TICK_MS);
         if (n > 0) {
-            struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-                fprintf(stderr, "bb-shmd: signal %u: stopping\n", si.ssi_signo);
+            int sig = stopfd_read(sfd);
+            if (sig) {
+                fprintf(stderr, "bb-shmd: signal %d: stopping\n", sig);
                 break;
             }
         } else if (n < 0 && errno != EINTR) {
