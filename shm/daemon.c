@@ -26,6 +26,8 @@
 #include "delay.h"
 #include "gain.h"
 #include "jsonw.h"
+
+#include <cjson/cJSON.h>
 #include "media/recording.h"
 #include "ring.h"
 #include "strutil.h"
@@ -462,6 +464,33 @@ static void publish_events(dmn_t *d)
         snap_blob_publish(d->seg, SEG_BLOB_EVENTS, buf, w.len);
 }
 
+/* After a restart: the events table is the one the previous daemon
+ * published (the protocol clears it only on reset_events). */
+static void restore_events(dmn_t *d)
+{
+    char buf[SEG_BLOB_EVENTS_MAX];
+    uint64_t gen = 0;
+    size_t len = 0;
+    snap_blob_read(d->seg, SEG_BLOB_EVENTS, &gen, buf, sizeof buf, &len);
+    cJSON *j = len ? cJSON_ParseWithLength(buf, len) : NULL;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, j) {
+        if (d->n_events == DMN_EVENTS_MAX)
+            break;
+        const cJSON *evid = cJSON_GetObjectItemCaseSensitive(it, "evid");
+        const cJSON *clock = cJSON_GetObjectItemCaseSensitive(it, "clock");
+        dmn_event_t *e = &d->events[d->n_events];
+        if (!evid || !cJSON_IsNumber(clock) ||
+            !cJSON_PrintPreallocated((cJSON *)evid, e->evid, sizeof e->evid, false) ||
+            !cJSON_PrintPreallocated((cJSON *)clock, e->clock, sizeof e->clock, false))
+            continue;
+        d->n_events++;
+    }
+    cJSON_Delete(j);
+    if (d->n_events)
+        LOG("restored %u events", d->n_events);
+}
+
 static void publish_tracks(dmn_t *d)
 {
     char *buf = d->text;
@@ -870,6 +899,7 @@ dmn_t *dmn_create(const dmn_config_t *cfg, char *why, size_t whylen)
         LOG("re-attached to live segment %s: watermark %+.2f s, song %s, start %" PRId64,
             cfg->segment, (double)(tl_watermark(d->seg) - seg_now()) / RING_SAMPLE_RATE,
             d->ctl.song.start ? "in progress" : "not started", d->ctl.song.start);
+        restore_events(d);
     }
     d->tracks = tset_new(d->cfg.audio_dir, d->cfg.cache_dir);
     if (!d->tracks) {
