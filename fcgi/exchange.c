@@ -1322,6 +1322,9 @@ void ex_housekeeping(ex_t *ex, int64_t now)
         return;
     ex->last_sweep = now;
     sg_close_idle_stems(ex->singers, now, 10 * RING_SAMPLE_RATE);
+    /* About 60 KB of Opus state per singer: a worker whose choir comes and
+     * goes would otherwise hold an hour of departed singers' codecs. */
+    sg_drop_idle_codecs(ex->singers, now, 30 * RING_SAMPLE_RATE, singer_gone, ex);
     uint32_t n = sg_sweep(ex->singers, now, USERS_FORGET_SAMPLES, singer_gone, ex);
     if (n) {
         ex->c.singers_swept += n;

@@ -159,3 +159,20 @@ uint32_t sg_close_idle_stems(sg_table_t *t, int64_t now, int64_t idle)
     }
     return n;
 }
+
+uint32_t sg_drop_idle_codecs(sg_table_t *t, int64_t now, int64_t idle,
+                             void (*gone)(void *user, sg_t *s), void *user)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i <= t->mask; i++) {
+        sg_t *e = &t->e[i];
+        if (e->used && (e->dec || e->enc || e->node) && now - e->last_active > idle) {
+            if (gone)
+                gone(user, e);
+            e->node = 0;
+            sg_reset_codecs(e);
+            n++;
+        }
+    }
+    return n;
+}

@@ -87,6 +87,13 @@ void sg_close_stem(sg_t *s);
  * (their song ended or they left); returns how many. */
 uint32_t sg_close_idle_stems(sg_table_t *t, int64_t now, int64_t idle);
 
+/* Frees the codec state of singers silent for `idle` samples, calling
+ * gone(user, singer) first for each (a singer who comes back reconnects
+ * with reset_user_state, which starts fresh codecs anyway); the small
+ * entry stays until the hour is up.  Returns how many. */
+uint32_t sg_drop_idle_codecs(sg_table_t *t, int64_t now, int64_t idle,
+                             void (*gone)(void *user, sg_t *s), void *user);
+
 /* Removes every singer idle for longer than max_idle samples at `now`,
  * calling gone(user, singer) for each just before; returns how many were
  * removed. */
