@@ -27,7 +27,31 @@
 #include "bbclient.h"
 #include "fstack.h"
 
-#define NGINX_BIN "/usr/sbin/nginx"
+/* nginx: $BB_NGINX, else Debian's /usr/sbin/nginx, else the PATH's. */
+static const char *nginx_bin(void)
+{
+    static char path[512];
+    if (path[0])
+        return path;
+    const char *e = getenv("BB_NGINX");
+    if (e && *e) {
+        snprintf(path, sizeof path, "%s", e);
+        return path;
+    }
+    snprintf(path, sizeof path, "/usr/sbin/nginx");
+    if (access(path, X_OK) == 0)
+        return path;
+    const char *p = getenv("PATH");
+    while (p && *p) {
+        size_t n = strcspn(p, ":");
+        snprintf(path, sizeof path, "%.*s/nginx", (int)n, p);
+        if (n && access(path, X_OK) == 0)
+            return path;
+        p += n + (p[n] == ':');
+    }
+    snprintf(path, sizeof path, "nginx");
+    return path;
+}
 
 struct fs {
     fs_config_t cfg;
@@ -435,7 +459,7 @@ int fs_reload_nginx(fs_t *fs)
     int nold = nginx_children(fs->nginx, old, 16);
     char prefix[320], conf[320];
     nginx_argv(fs, prefix, sizeof prefix, conf, sizeof conf);
-    char *argv[] = {NGINX_BIN, "-p", prefix, "-c", conf, "-e", "stderr", "-s", "reload", NULL};
+    char *argv[] = {(char *)nginx_bin(), "-p", prefix, "-c", conf, "-e", "stderr", "-s", "reload", NULL};
     if (run(fs, "nginx-reload", argv) != 0) {
         fprintf(stderr, "fstack: nginx -s reload failed (logs/nginx-reload.log)\n");
         return -1;
@@ -461,7 +485,11 @@ static int start_nginx(fs_t *fs)
 {
     char prefix[320], conf[320];
     nginx_argv(fs, prefix, sizeof prefix, conf, sizeof conf);
-    char *argv[] = {NGINX_BIN, "-p", prefix, "-c", conf, "-e", "stderr", NULL};
+    char *argv[] = {(char *)nginx_bin(), "-p", prefix, "-c", conf, "-e", "stderr", NULL};
+    if (access(argv[0], X_OK) != 0) {
+        fprintf(stderr, "fstack: nginx not found (apt-get install nginx, or set BB_NGINX)\n");
+        return -1;
+    }
     fs->nginx = spawn(fs, "nginx", argv, -1);
     if (fs->nginx < 0)
         return -1;

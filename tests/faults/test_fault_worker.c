@@ -111,13 +111,10 @@ int main(int argc, char **argv)
         ch_stats(v[i], &st);
         bool victim = spec[i].worker == VICTIM;
         int fails = 0, moved = 0, home_after = 0, after_back = 0, fail_status = 0, before = 0;
-        int first_fail = -1;
         for (int k = 0; k < n; k++) {
             if (r[k].rc != 0) {
                 fails++;
                 fail_status = r[k].status;
-                if (first_fail < 0)
-                    first_fail = k;
                 continue;
             }
             if (r[k].worker != spec[i].worker)
@@ -160,7 +157,6 @@ int main(int argc, char **argv)
             CHECK_EQ_I(c, fail_status, 502);
             CHECK(c, st.reconnects >= 1);
         }
-        (void)first_fail;
     }
 
     /* ---- what was lost: the victims' own voices while their requests were
@@ -188,8 +184,6 @@ int main(int argc, char **argv)
      * it was written; a victim's hole is heard as exactly that (the
      * comparison is with what was written), nothing else is missing. */
     for (int l = 0; l < NV; l++) {
-        int64_t from = start + (int64_t)(spec[l].offset + 1) * FT_RATE;
-        (void)from;
         for (int s = 0; s < NV; s++) {
             if (spec[s].offset >= spec[l].offset)
                 continue;
