@@ -40,6 +40,14 @@
 # requests are answered as fast as before: an observer's requests take
 # well under 0.5 s each.
 #
+# Known to fail (Nov 2026): a body over the worker's bound (326 026 bytes)
+# and under nginx's 1 MiB gets, about one time in three, 502 from nginx
+# instead of the worker's 413: the worker answers without reading the body
+# and drops the connection while nginx is still sending it ("writev()
+# failed (32: Broken pipe) while sending request to upstream", or "readv()
+# failed (104: Connection reset by peer)" in nginx's log).  Nothing else is
+# affected; the case is sent ten times so that the failure shows.
+#
 # Not covered here: a client that stops sending altogether is cut off by
 # nginx's client_body_timeout / client_header_timeout (60 s by default),
 # too long for this test.  The per-address rate limit (429) is tested by
@@ -59,7 +67,8 @@ PORT=$(free_port)
 SEG=/bb-test-bad-input-$$
 SOCK=$TMP/sock
 mkdir -p "$SOCK" "$TMP/audio" "$TMP/rec" "$TMP/cache" "$TMP/nginx/tmp" "$TMP/nginx/conf.d" "$TMP/out"
-t_exit() { rm -f "/dev/shm$SEG"; t_cleanup; }
+# (t_cleanup reads the exit status from $?: keep it across the rm.)
+t_exit() { local st=$?; rm -f "/dev/shm$SEG"; (exit "$st"); t_cleanup; }
 trap t_exit EXIT
 
 # ------------------------------------------------------------ the stack
@@ -118,24 +127,31 @@ EVIL=31337000001
 base_q() { printf 'read_clock=%s&n_samples=28800&userid=%s&username=evil&request_lead=1&chat=%s' \
     "$(( $(clock) - 20 * 48000 ))" "$EVIL" "$(urlenc '["evil"]')"; }
 
-N_CASES=0
+N_CASES=0 N_BAD=0
+# wrong WHAT: a case that did not get its answer; the test goes on with the
+# others and fails at the end.
+wrong() { printf '%s: FAIL: %s\n' "$T_NAME" "$*" >&2; N_BAD=$((N_BAD + 1)); }
 # expect NAME STATUS MESSAGE [CURL ARGS...] -- URL: one request; its status
 # must be STATUS and MESSAGE must appear in its X-Audio-Metadata message
 # (answers of the worker) or its body (answers of nginx).
 expect() {
     local name=$1 want=$2 msg=$3; shift 3
     local h=$TMP/out/h b=$TMP/out/b st m
+    : >"$h"; : >"$b"
     st=$(curl -sS -m 20 -o "$b" -D "$h" -w '%{http_code}' "$@" 2>>"$TMP/logs/curl.log") || st=000
     m=$(meta "$h")
     N_CASES=$((N_CASES + 1))
-    [ "$st" = "$want" ] || fail "$name: HTTP $st, want $want (metadata: ${m:-none}; body: $(head -c 200 "$b"))"
+    if [ "$st" != "$want" ]; then
+        wrong "$name: HTTP $st, want $want (metadata: ${m:-none}; body: $(head -c 120 "$b" | tr '\n' ' '))"
+        return 0
+    fi
     if [ -n "$m" ]; then
-        case $m in *"\"message\""*) ;; *) fail "$name: no message in X-Audio-Metadata: $m" ;; esac
-        case $m in *"$msg"*) ;; *) fail "$name: message is $m, want one containing '$msg'" ;; esac
-        case $m in *'"kill_client": true'* | *'"kill_client":true'*) ;; *) fail "$name: no kill_client in $m" ;; esac
+        case $m in *"\"message\""*) ;; *) wrong "$name: no message in X-Audio-Metadata: $m"; return 0 ;; esac
+        case $m in *"$msg"*) ;; *) wrong "$name: message is $m, want one containing '$msg'"; return 0 ;; esac
+        case $m in *'"kill_client": true'* | *'"kill_client":true'*) ;; *) wrong "$name: no kill_client in $m"; return 0 ;; esac
         printf '  %-42s %s %s\n' "$name" "$st" "$(printf '%s' "$m" | sed 's/.*"message": *//; s/}$//')"
     else
-        grep -qF -- "$msg" "$b" || fail "$name: body does not contain '$msg': $(head -c 200 "$b")"
+        grep -qF -- "$msg" "$b" || { wrong "$name: body does not contain '$msg': $(head -c 200 "$b")"; return 0; }
         printf '  %-42s %s (nginx) %s\n' "$name" "$st" "$msg"
     fi
 }
@@ -182,7 +198,12 @@ printf '\x01\x00\x01\xf8' >"$TMP/one"                        # 1 packet
 
 Q=$(base_q)
 expect "body of 2 MiB (nginx's 1 MiB)" 413 "413 Request Entity Too Large" "${POST[@]}" --data-binary "@$TMP/2m" "$API?$Q"
-expect "body of 400 kB (the worker's bound)" 413 "request body too large" "${POST[@]}" --data-binary "@$TMP/400k" "$API?$Q"
+# Over the worker's bound but under nginx's: the worker answers 413 without
+# reading the rest of the body.  Ten times, since it races with nginx still
+# sending the body (see the end of the file).
+for ((k = 0; k < 10; k++)); do
+    expect "body of 400 kB (the worker's bound) #$k" 413 "request body too large" "${POST[@]}" --data-binary "@$TMP/400k" "$API?$(base_q)"
+done
 expect "truncated body" 400 "truncated Opus packet in the body" "${POST[@]}" --data-binary "@$TMP/trunc" "$API?$Q"
 expect "trailing bytes" 400 "trailing bytes after the last Opus packet" "${POST[@]}" --data-binary "@$TMP/trail" "$API?$Q"
 expect "empty packet" 400 "empty Opus packet in the body" "${POST[@]}" --data-binary "@$TMP/emptypk" "$API?$Q"
@@ -255,11 +276,11 @@ expect "49 parameters" 400 "too many query parameters" "${POST[@]}" -H 'Content-
 # this one is a real listener: it joins the room as "stranger").
 st=$(curl -sS -m 5 -o /dev/null -D "$TMP/out/unk.h" -w '%{http_code}' -X POST -H 'Content-Length: 0' \
     "$API?read_clock=$RQ&n_samples=2880&userid=31337000004&username=stranger&reset_user_state=true&foo=bar&lyrics=la&user_summary=1") || st=000
-[ "$st" = 200 ] || fail "unknown parameters: HTTP $st, want 200 (they are ignored)"
+[ "$st" = 200 ] || wrong "unknown parameters: HTTP $st, want 200 (they are ignored)"
 printf '  %-42s %s (ignored)\n' "unknown parameters" "$st"
 N_CASES=$((N_CASES + 1))
 st=$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -X PUT --data-binary x "$API?$(ck "read_clock=$RQ")") || st=000
-[ "$st" = 405 ] || fail "PUT: HTTP $st, want 405"
+[ "$st" = 405 ] || wrong "PUT: HTTP $st, want 405"
 printf '  %-42s %s\n' "method PUT" "$st"
 N_CASES=$((N_CASES + 1))
 
@@ -342,4 +363,5 @@ grep -E '^(duration_s|requests|posts_ok|moves|p50_ms|p99_ms|max_ms|errors|desync
 # would have moved them again.
 moves=$(sed -n 's/^moves: //p' "$TMP/logs/load.log")
 [ "${moves:-99}" -le 3 ] || fail "the singers were moved $moves times: someone else took the lead"
+[ "$N_BAD" = 0 ] || fail "$N_BAD of $N_CASES cases did not get their answer (FAIL lines above)"
 note "PASS"
