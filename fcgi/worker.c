@@ -334,8 +334,19 @@ static long read_body(FCGX_Request *r, uint8_t *buf, size_t cap)
     long len = cl && *cl ? strtol(cl, NULL, 10) : 0;
     if (len < 0)
         return -2;
-    if ((size_t)len > cap)
+    if ((size_t)len > cap) {
+        /* Read and drop it all: what is left unread of the body would be
+         * taken for the next request on this kept-alive connection. */
+        char sink[4096];
+        long left = len;
+        while (left > 0) {
+            int k = FCGX_GetStr(sink, (int)(left < (long)sizeof sink ? left : (long)sizeof sink), r->in);
+            if (k <= 0)
+                break;
+            left -= k;
+        }
         return -1;
+    }
     long got = 0;
     while (got < len) {
         int k = FCGX_GetStr((char *)buf + got, (int)(len - got), r->in);
