@@ -28,7 +28,7 @@ DEV_PORT=$(free_port)
 RUN=$TMP/run
 SEG_FILE=/dev/shm/bb-$PORT
 mkdir -p "$TMP/audio" "$TMP/rec"
-t_exit() { rm -f "$SEG_FILE"; t_cleanup; }
+t_exit() { local st=$?; rm -f "$SEG_FILE"; (exit "$st"); t_cleanup; }  # keep the status for t_cleanup
 trap t_exit EXIT
 
 export BB_ROOT=$SRC BB_BUILD_DIR=$BUILD BB_RUN_DIR=$RUN BB_PORT=$PORT BB_DEV_PORT=$DEV_PORT \
