@@ -428,8 +428,8 @@ static void housekeeping(dmn_t *d, int64_t now)
                    c->song.requested_track != SONG_TRACK_NONE || c->monitored_public))
         reset_state(d, "no active users");
     /* A leader who left is no longer the leader (quirk 11). */
-    if (c->song.has_leader && find_user(d, c->song.leader) >= 0) {
-        int64_t li = find_user(d, c->song.leader);
+    int64_t li = c->song.has_leader ? find_user(d, c->song.leader) : -1;
+    if (li >= 0) {
         users_view_t v;
         if (users_read(d->seg, (uint32_t)li, &v) && now - v.last_heard > USERS_ACTIVE_SAMPLES) {
             LOG("leader %" PRIu64 " left; the song has no leader now", v.public_id);
