@@ -20,7 +20,7 @@ PKGS_RUN="nginx"
 # Packages only the tests need: clang for libFuzzer and the sanitizers,
 # sox for test signals, chromium and node for the browser tests, systemd for
 # `systemd-analyze verify`, curl for the smoke checks.
-PKGS_TEST="clang libclang-rt-dev sox chromium nodejs npm systemd curl procps"
+PKGS_TEST="clang libclang-rt-dev sox opus-tools chromium nodejs npm systemd curl procps"
 
 usage() {
     cat <<'EOF'

@@ -14,6 +14,7 @@
  * listing and the project file agree on what belongs to a song.
  */
 #include "recording.h"
+#include "stem.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -132,6 +133,25 @@ static void make_file_name(char *out, size_t cap, const char *song,
         snprintf(out, cap, "%s-stem-%s%s.wav", song, stem, part_s);
     else
         snprintf(out, cap, "%s%s.wav", song, part_s);
+}
+
+int rec_file_name(char *out, size_t cap, int64_t song_start_clock, const char *stem_id,
+                  int part, const char *ext)
+{
+    char song[REC_SONG_NAME_LEN + 1], stem[REC_STEM_ID_MAX + 1], part_s[16] = "";
+    int k;
+
+    if (out == NULL || ext == NULL || part < 1 || part > REC_MAX_PART
+        || rec_song_name(song_start_clock, song, sizeof song) != REC_OK
+        || (stem_id != NULL && clean_stem_id(stem_id, stem) != REC_OK))
+        return REC_ERR_ARG;
+    if (part >= 2)
+        snprintf(part_s, sizeof part_s, "-part%d", part);
+    if (stem_id != NULL)
+        k = snprintf(out, cap, "%s-stem-%s%s.%s", song, stem, part_s, ext);
+    else
+        k = snprintf(out, cap, "%s%s.%s", song, part_s, ext);
+    return k > 0 && (size_t)k < cap ? REC_OK : REC_ERR_ARG;
 }
 
 /* ---- the bext chunk ----------------------------------------------------- */
@@ -564,6 +584,13 @@ static int classify(const char *name, int *kind, int *part)
         *kind = rest == 0 ? RF_LOF : RF_OTHER_LOF;
         return 1;
     }
+    if (ends_with(name, len, ".opus")) {
+        /* Stems only: SONG-stem-... .opus */
+        if (strncmp(r, "-stem-", 6) != 0 || len < REC_SONG_NAME_LEN + 6 + 1 + 5)
+            return 0;
+        *kind = RF_STEM;
+        return 1;
+    }
     if (!ends_with(name, len, ".wav"))
         return 0;
     *kind = RF_STEM;
@@ -856,11 +883,12 @@ int rec_listing_write(const char *dir, int keep, rec_log_fn log, void *log_user)
             if (t.v[i].kind != RF_STEM)
                 continue;
             sb_puts(&b, n_stems++ == 0 ? "<br>\nStems: " : ", ");
-            /* Label: the name without the stamp, the '-' and ".wav". */
+            /* Label: the name without the stamp, the '-' and the suffix. */
             {
                 size_t len = strlen(t.v[i].name);
+                size_t suffix = strlen(strrchr(t.v[i].name, '.'));
                 char *stem_label = strndup(t.v[i].name + REC_SONG_NAME_LEN + 1,
-                                           len - REC_SONG_NAME_LEN - 1 - 4);
+                                           len - REC_SONG_NAME_LEN - 1 - suffix);
                 if (stem_label == NULL) {
                     b.oom = 1;
                     break;
@@ -913,6 +941,14 @@ static void lof_line(sbuf_t *b, const char *dir, const rfile_t *f,
     }
     if (mfile_join(path, sizeof path, dir, f->name) != MFILE_OK)
         return;
+    if (ends_with(f->name, strlen(f->name), ".opus")) {
+        if (stem_read_info(path, &file_song, &origin) != 0) {
+            mfile_logf(log, lu, "recording project: left out %s (no recording origin)",
+                       f->name);
+            return;
+        }
+        goto place;
+    }
     memset(&info, 0, sizeof info);
     sf = sf_open(path, SFM_READ, &info);
     if (sf == NULL) {
@@ -927,6 +963,7 @@ static void lof_line(sbuf_t *b, const char *dir, const rfile_t *f,
         return;
     }
     sf_close(sf);
+place:
     off = origin - song_start;
     a = off < 0 ? (uint64_t)0 - (uint64_t)off : (uint64_t)off;
     /* Seconds with 9 decimals, in integers: no locale, no rounding drift. */

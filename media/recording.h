@@ -5,10 +5,13 @@
  * Files, in one recordings directory, all named after the song's start
  * clock in UTC, SONG = "YYYY-MM-DD-HHMMSS" (rec_song_name()):
  *   SONG.wav                 the mix, written by the daemon
- *   SONG-stem-ID.wav         one singer's decoded voice, written by the
- *                            worker that decodes them; ID is the singer's
+ *   SONG-stem-ID.opus        one singer's voice as the Opus packets they
+ *                            sent, in Ogg Opus, written by the worker that
+ *                            receives them (stem.h); ID is the singer's
  *                            public id reduced to [A-Za-z0-9_], <= 32 bytes
- *   SONG-partK.wav, SONG-stem-ID-partK.wav   (K = 2..9) continuations,
+ *   SONG-stem-ID.wav         a stem as a 16-bit WAV (this writer with a
+ *                            stem id; the listing and the project take both)
+ *   SONG-partK.wav, SONG-stem-ID-partK.opus   (K = 2..9) continuations,
  *                            only when the first file could not be
  *                            appended to (see below)
  *   SONG.lof                 the Audacity project (rec_lof_write())
@@ -60,7 +63,8 @@
  * they are linked to their final name, never replacing an existing file.
  *
  * Pruning and the listing only ever consider names that start with a SONG
- * stamp followed by '.' or '-' and end in ".wav" or ".lof"; index.html,
+ * stamp followed by '.' or '-' and end in ".wav" or ".lof" (or ".opus"
+ * after "-stem-"); index.html,
  * .keep and everything else are never touched.
  *
  * Threading: no globals. A writer is used by one thread at a time; separate
@@ -119,6 +123,13 @@ int16_t rec_saturate_s16(float x);
  * seconds, rounded down) into out (capacity cap >= 18). Returns REC_OK, or
  * REC_ERR_ARG for a NULL/short buffer or a clock outside years 1970..9999. */
 int rec_song_name(int64_t song_start_clock, char *out, size_t cap);
+
+/* Writes the name of a song's file into out (capacity cap):
+ * "SONG.EXT" for the mix (stem_id NULL), "SONG-stem-ID.EXT" for a stem (ID
+ * cleaned as below), with "-partK" before the dot for part K >= 2.
+ * Returns REC_OK, or REC_ERR_ARG (bad clock, id, part or a short buffer). */
+int rec_file_name(char *out, size_t cap, int64_t song_start_clock, const char *stem_id,
+                  int part, const char *ext);
 
 /* Opens the recording of one song for writing: the mix when stem_id is
  * NULL, else the stem of that singer (stem_id is cleaned to [A-Za-z0-9_],
@@ -185,7 +196,7 @@ int rec_writer_destroy(rec_writer_t *w);
  * name order:
  *     file "SONG-stem-17.wav" offset 12.345000000
  * where offset is (file origin - song_start_clock) / 48000 s, read from
- * each file's 'bext' chunk, printed with 9 decimals (exact to well under
+ * each WAV's 'bext' chunk or each Opus stem's tags, printed with 9 decimals (exact to well under
  * a sample; Audacity rounds to the nearest sample). Files without our
  * 'bext' chunk, or whose names Audacity could not parse (a '"' or '#'),
  * are left out with a log line. Paths are relative: Audacity looks for
