@@ -91,6 +91,7 @@ struct ex {
     fr_t *fr;               /* frames rendered once (frames.h) */
     q_t q;
     pk_packet_t pk[PK_MAX_PACKETS];
+    stem_packet_t stem_pk[SG_PREROLL_PACKETS + PK_MAX_PACKETS];
     float in[EX_MAX_SAMPLES];
     float out[EX_MAX_SAMPLES];
     uint8_t body[1 + PK_MAX_PACKETS * (2 + PK_MAX_PACKET)];
@@ -895,26 +896,23 @@ static void stem_log(void *user, const char *line)
     LOG(ex, "stems: %s", line);
 }
 
-/* Adds an upload to the singer's stem of the current song: the decoded
- * voice, mic volume applied, at its timeline position. */
-static void stem_write(ex_t *ex, sg_t *s, const song_t *song, int64_t pos, const float *x,
-                       uint32_t n, int64_t now)
+/* Adds an upload to the singer's stem of the current song: the Opus
+ * packets as the singer sent them, placed at their clocks (media/stem.h),
+ * from `origin` on (the first clock this upload put into the mix, or the
+ * song's start).  A new stem starts with the singer's previous upload as
+ * pre-roll when it ends where this one begins, so that a player's decoder
+ * comes to the first sample in the state the worker's decoder was in. */
+static void stem_add(ex_t *ex, sg_t *s, const song_t *song, int64_t origin, int64_t now)
 {
-    if (!ex->rec_dir)
-        return;
+    const parsed_t *p = &ex->p;
     if (s->stem && s->stem_song != song->start)
         sg_close_stem(s);
-    /* The recording starts at the song's start: so does every stem. */
-    if (pos < song->start) {
-        int64_t skip = song->start - pos;
-        if (skip >= n)
-            return;
-        pos += skip;
-        x += skip;
-        n -= (uint32_t)skip;
-    }
+    if (origin < song->start)
+        origin = song->start;
     if (!s->stem && s->stem_song == song->start)
         return;   /* it could not start for this song: logged once */
+    int64_t clock = p->write_clock - p->n;
+    uint32_t n = 0;
     if (!s->stem) {
         char id[24];
         int err = 0;
@@ -922,18 +920,56 @@ static void stem_write(ex_t *ex, sg_t *s, const song_t *song, int64_t pos, const
         /* The worker's one thread must not wait on the disk: stems are not
          * fsynced (a worker crash loses nothing of them; the mix, written
          * by the daemon, is). */
-        s->stem = rec_writer_create_ex(ex->rec_dir, song->start, id, pos, REC_NO_SYNC, stem_log, ex,
-                                       &err);
+        s->stem = stem_create(ex->rec_dir, song->start, id, origin, REC_NO_SYNC, stem_log, ex,
+                              &err);
         s->stem_song = song->start;
         if (!s->stem) {
             LOG(ex, "stem of singer %" PRIu64 " cannot start: %s", s->public_id, rec_strerror(err));
             return;
         }
+        if (s->pre_n && s->pre_end == clock) {
+            uint32_t off = 0;
+            for (uint32_t i = 0; i < s->pre_n; i++) {
+                ex->stem_pk[n++] = (stem_packet_t){ s->pre + off, s->pre_len[i], RING_OPUS_FRAME };
+                off += s->pre_len[i];
+            }
+            clock -= (int64_t)s->pre_n * RING_OPUS_FRAME;
+        }
     }
-    if (rec_writer_write(s->stem, pos, x, n) != REC_OK)
+    for (int i = 0; i < p->npk; i++)
+        ex->stem_pk[n++] = (stem_packet_t){ ex->pk[i].data, ex->pk[i].len, RING_OPUS_FRAME };
+    if (stem_write(s->stem, clock, ex->stem_pk, n) != REC_OK)
         sg_close_stem(s);
     else
         s->stem_last = now;
+}
+
+/* Keeps the last packets of an upload as the pre-roll of a stem that may
+ * start with the next one. */
+static void keep_preroll(ex_t *ex, sg_t *s)
+{
+    const parsed_t *p = &ex->p;
+    s->pre_n = 0;
+    if (p->npk == 0)
+        return;
+    int first = p->npk > SG_PREROLL_PACKETS ? p->npk - SG_PREROLL_PACKETS : 0;
+    uint32_t bytes = 0;
+    for (int i = first; i < p->npk; i++)
+        bytes += ex->pk[i].len;
+    if (bytes > s->pre_cap) {
+        uint8_t *b = realloc(s->pre, bytes);
+        if (!b)
+            return;
+        s->pre = b;
+        s->pre_cap = bytes;
+    }
+    uint32_t off = 0;
+    for (int i = first; i < p->npk; i++) {
+        memcpy(s->pre + off, ex->pk[i].data, ex->pk[i].len);
+        s->pre_len[s->pre_n++] = ex->pk[i].len;
+        off += ex->pk[i].len;
+    }
+    s->pre_end = p->write_clock;
 }
 
 /* How many frames back a newcomer looks for a chain to carry forward: a
@@ -1114,7 +1150,8 @@ static void store_upload(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, int64_t slot, 
         ex->c.refused_writes++;
         return;
     }
-    stem_write(ex, s, &ctl->song, pos, x, n, now);
+    if (ex->rec_dir)
+        stem_add(ex, s, &ctl->song, pos, now);
     if (flags & SEG_UF_MONITORED)
         tl_write_monitor(ex->seg, pos, x, n, now);
     int64_t copies[TEMPO_REPEATS_MAX];
@@ -1280,8 +1317,11 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
 
     /* The upload. */
     ex->c.samples_in += p->n;
-    if (p->has_write)
+    if (p->has_write) {
         store_upload(ex, s, &ctl, slot, flags, now);
+        if (ex->rec_dir && !s->stem)
+            keep_preroll(ex, s);
+    }
     s->last_seen_read = p->read_clock;
     s->have_read = true;
 

@@ -51,13 +51,17 @@ void sg_reset_codecs(sg_t *s)
         free(s->enc);   /* allocated whole, see encoder_of() in exchange.c */
         s->enc = NULL;
     }
+    free(s->pre);
+    s->pre = NULL;
+    s->pre_cap = 0;
+    s->pre_n = 0;
     s->priv = false;
 }
 
 void sg_close_stem(sg_t *s)
 {
     if (s->stem) {
-        rec_writer_destroy(s->stem);
+        stem_destroy(s->stem);
         s->stem = NULL;
     }
 }
@@ -127,6 +131,9 @@ static void remove_at(sg_table_t *t, uint32_t i)
             t->e[j].dec = NULL;
             t->e[j].enc = NULL;
             t->e[j].stem = NULL;
+            t->e[j].pre = NULL;
+            t->e[j].pre_cap = 0;
+            t->e[j].pre_n = 0;
             i = j;
         }
     }

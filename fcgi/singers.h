@@ -18,8 +18,13 @@
 
 #include <opus.h>
 
-#include "media/recording.h"
+#include "media/stem.h"
 #include "segment.h"
+
+/* Packets of pre-roll kept per singer: 600 ms (30 CELT frames), enough for
+ * a decoder that starts on them to reach the state of one that decoded the
+ * whole stream. */
+#define SG_PREROLL_PACKETS 10
 
 typedef struct {
     uint64_t userid;
@@ -48,9 +53,16 @@ typedef struct {
     char name[SEG_NAME_MAX];    /* name last sent to the daemon */
     OpusDecoder *dec;
     OpusEncoder *enc;
-    rec_writer_t *stem;         /* this singer's track of the song, or NULL */
+    stem_writer_t *stem;        /* this singer's track of the song, or NULL */
     int64_t stem_song;          /* start clock of the song it belongs to */
     int64_t stem_last;          /* server clock of its last write */
+    /* The last upload's packets while no stem is open: the pre-roll of a
+     * stem that starts with the next upload (freed with the codecs). */
+    uint8_t *pre;
+    uint32_t pre_cap;
+    uint16_t pre_len[SG_PREROLL_PACKETS];
+    uint32_t pre_n;
+    int64_t pre_end;            /* clock just past them */
     /* Encoding (see encshare.h): on the shared path the singer's decoder
      * follows `node`; on the private path (unaligned clocks, monitoring,
      * loopback) it follows `enc`. */

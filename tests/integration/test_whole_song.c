@@ -137,7 +137,8 @@ static int write_track(const char *path)
     return 0;
 }
 
-/* Reads a whole mono WAV (as floats: int16 / 32768). */
+/* Reads a whole mono recording with libsndfile: a WAV as int16 / 32768, an
+ * Opus stem decoded (its pre-skip applied). */
 static float *read_wav(const char *path, sf_count_t *frames)
 {
     SF_INFO info = {0};
@@ -401,11 +402,14 @@ int main(int argc, char **argv)
         float *stem = read_wav(sp, &sn);
         if (!stem)
             continue;
+        /* Opus stems hold the voice as sent (1.0 full scale); the mix
+         * file holds x / 2 (6 dB of headroom). */
+        const float scale = strstr(fname, ".opus") ? 0.5f : 1.0f;
         stems++;
         int64_t o = (int64_t)llround(off * RATE);
         for (sf_count_t i = 0; i < sn; i++)
             if (o + i >= 0 && o + i < mix_n) {
-                pred[o + i] += stem[i];
+                pred[o + i] += stem[i] * scale;
                 k[o + i]++;
             }
         free(stem);
