@@ -4,15 +4,18 @@
  * worker runs (ex_handle()), against a real segment and the daemon's logic.
  *
  * A song in progress: S singers spread over the buckets of the song, each
- * sending real Opus packets (encoded once, before timing, from a sung-like
- * signal: a voice with vibrato and harmonics), on read clocks aligned to
+ * sending real Opus packets at 64 kbit/s (encoded once, before timing, from
+ * ten seconds of a sung-like signal: a voice with vibrato and harmonics;
+ * each singer its own stretch of it), on read clocks aligned to
  * Opus frames as our web client keeps them, or unaligned as the original
  * client does (--unaligned), or listen-only (--spectators).  Time is
  * simulated: every round each singer makes one request and the clock moves
  * 600 ms.  The CPU time of ex_handle() alone is measured.
  *
  * Prints microseconds per request, the per-stage profile, and singers per
- * core = 1 s / (CPU per request * requests per singer-second).
+ * core = 1 s / (CPU per request * requests per singer-second); then the
+ * floor, measured in the same run: the same packets decoded alone (each
+ * singer its own decoder), as singers per core.
  */
 #include <getopt.h>
 #include <math.h>
@@ -65,6 +68,13 @@ static void voice(float *x, int n, int64_t t0)
             s += sin(h * ph) / (h * h);
         x[i] = (float)(0.25 * (0.6 + 0.4 * sin(2 * M_PI * 0.3 * t)) * s);
     }
+}
+
+/* Packets of the voice: 10 s.  Singer i's k-th packet of a round. */
+#define VOICE_PK 166
+static int voice_at(int singer, int round, int k)
+{
+    return (singer * 37 + round * 10 + k) % VOICE_PK;
 }
 
 int main(int argc, char **argv)
@@ -120,20 +130,24 @@ int main(int argc, char **argv)
     for (int i = 0; i < 40; i++)
         dmn_tick(d, now += 240);
 
-    /* The upload every singer sends: 10 packets of a voice, encoded once. */
+    /* Ten seconds of a voice, encoded once into 60 ms packets; each singer
+     * sends its own stretch of it (identical packets for everyone would
+     * let the decoder's branches and caches learn one path and flatter
+     * decoding by a quarter). */
     int e;
     OpusEncoder *enc = opus_encoder_create(RATE, 1, OPUS_APPLICATION_AUDIO, &e);
-    static float sig[N];
-    voice(sig, N, 0);
-    static uint8_t body[1 + 10 * (2 + 1500)];
-    size_t blen = 1;
-    body[0] = 10;
-    for (int i = 0; i < 10; i++) {
-        int k = opus_encode_float(enc, sig + i * 2880, 2880, body + blen + 2, 1500);
-        pk_put_len(body + blen, (uint16_t)k);
-        blen += 2 + (size_t)k;
+    opus_encoder_ctl(enc, OPUS_SET_BITRATE(64000));   /* what the browser asks */
+    static float sig[VOICE_PK * 2880];
+    voice(sig, VOICE_PK * 2880, 0);
+    static uint8_t pkd[VOICE_PK][1500];
+    static int pkl[VOICE_PK];
+    for (int i = 0; i < VOICE_PK; i++) {
+        pkl[i] = opus_encode_float(enc, sig + i * 2880, 2880, pkd[i], sizeof pkd[i]);
+        if (pkl[i] <= 0)
+            return 1;
     }
     opus_encoder_destroy(enc);
+    static uint8_t body[1 + 10 * (2 + 1500)];
 
     sim_t *u = calloc((size_t)total, sizeof *u);
     /* Buckets 3, 6, ... 18 s; the first singer leads from the first. */
@@ -171,6 +185,14 @@ int main(int argc, char **argv)
                 snprintf(q + n, sizeof q - (size_t)n, "&write_clock=%lld", (long long)s->write);
             }
             s->first = false;
+            size_t blen = 1;
+            body[0] = 10;
+            for (int k = 0; k < 10 && upload; k++) {
+                int j = voice_at(i, round, k);
+                pk_put_len(body + blen, (uint16_t)pkl[j]);
+                memcpy(body + blen + 2, pkd[j], (size_t)pkl[j]);
+                blen += 2 + (size_t)pkl[j];
+            }
             ex_request_t req = {q, strlen(q), upload ? body : NULL, upload ? blen : 0, "undefined"};
             double t0 = cpu_now();
             ex_handle(ex, &req, &res, now);
@@ -193,6 +215,32 @@ int main(int argc, char **argv)
     double us = cpu / (double)timed * 1e6;
     /* A singer makes one request per 600 ms. */
     double per_core = 1e6 / (us / 0.6);
+
+    /* The floor, measured here and now: the same packets decoded alone,
+     * each singer with its own decoder, as the rounds above did. */
+    double floor_us = 0;
+    if (singers > 0) {
+        OpusDecoder **dec = calloc((size_t)singers, sizeof *dec);
+        static float pcm[2880];
+        long dn = 0;
+        double t0 = cpu_now();
+        for (int round = 2; round < rounds; round++)
+            for (int i = 0; i < singers; i++) {
+                if (!dec[i])
+                    dec[i] = opus_decoder_create(RATE, 1, &e);
+                for (int k = 0; k < 10; k++) {
+                    int j = voice_at(i, round, k);
+                    if (opus_decode_float(dec[i], pkd[j], pkl[j], pcm, 2880, 0) != 2880)
+                        errors++;
+                }
+                dn++;
+            }
+        floor_us = dn ? (cpu_now() - t0) / (double)dn * 1e6 : 0;
+        for (int i = 0; i < singers; i++)
+            if (dec[i])
+                opus_decoder_destroy(dec[i]);
+        free(dec);
+    }
     char report[4096];
     prof_report(ex_prof_demand(ex), report, sizeof report);
     printf("%s", report);
@@ -205,6 +253,10 @@ int main(int argc, char **argv)
            (unsigned long long)sh.encoded, (unsigned long long)sh.packet_hits);
     printf("cpu_us_per_request: %.1f\n", us);
     printf("exchange_singers_per_core: %.0f\n", per_core);
+    if (floor_us > 0) {
+        printf("decode_alone_us_per_request: %.1f\n", floor_us);
+        printf("decode_alone_singers_per_core: %.0f\n", 1e6 / (floor_us / 0.6));
+    }
     ex_destroy(ex);
     seg_detach(seg);
     dmn_destroy(d);

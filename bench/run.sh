@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh - what `./bb bench` runs: the request microbenchmark and the
-# end-to-end load through nginx, then one table and the line
-# `singers_per_core: N` (the end-to-end figure).
+# end-to-end load through nginx, then one table and the lines
+# `singers_per_core: N` (the end-to-end figure) and `of_decode_alone: R`
+# (that figure over decoding alone, measured in the same run).
 #
 #   bench/run.sh [--quick]
 #
@@ -23,7 +24,9 @@ BUILD=${BB_BUILD_DIR:-$BB_ROOT/build}
 OUT=$BB_ROOT/bench/out
 QUICK=0
 [ "${1:-}" = --quick ] && QUICK=1
-if [ "$QUICK" = 1 ]; then DUR=12; else DUR=40; fi
+# Each run measures after a warm-up (the song starting, every stem
+# opening): the steady state of a song in progress.
+if [ "$QUICK" = 1 ]; then DUR=30; WARM=15; IV=5; else DUR=60; WARM=20; IV=10; fi
 PORT=${BB_BENCH_PORT:-18680}
 mkdir -p "$OUT"
 RUN=$OUT/run
@@ -104,11 +107,11 @@ else
     SINGERS=400; SPECT=2000
 fi
 say "== end to end: $SINGERS singers, a song over six buckets with a backing track, churn (${DUR}s)"
-load singers --singers "$SINGERS" --churn 20 --duration "$DUR" --interval 10
+load singers --singers "$SINGERS" --churn 20 --duration "$DUR" --interval "$IV" --warmup "$WARM"
 say "== end to end: 6 singers and $SPECT listeners (${DUR}s)"
-load spectators --singers 6 --spectators "$SPECT" --duration "$DUR" --interval 10
+load spectators --singers 6 --spectators "$SPECT" --duration "$DUR" --interval "$IV" --warmup "$WARM"
 say "== end to end: $SINGERS singers on unaligned clocks, as the original client (${DUR}s)"
-load unaligned --singers "$((SINGERS / 2))" --unaligned --duration "$DUR" --interval 10
+load unaligned --singers "$((SINGERS / 2))" --unaligned --duration "$DUR" --interval "$IV" --warmup "$WARM"
 
 # ---- the table -------------------------------------------------------------
 {
@@ -129,11 +132,21 @@ load unaligned --singers "$((SINGERS / 2))" --unaligned --duration "$DUR" --inte
             "$(field singers_per_core "$OUT/$n.txt")" "$(field p50_ms "$OUT/$n.txt")" \
             "$(field p99_ms "$OUT/$n.txt")" "$(field errors "$OUT/$n.txt")"
     done
-    printf '\nCPU per request inside a worker: %s us (aligned), %s us (unaligned)\n' \
+    floor=$(field decode_alone_singers_per_core "$OUT/singers.txt")
+    share=$(field of_decode_alone "$OUT/singers.txt")
+    printf '\nDecoding alone (the floor), measured in this run: %s singers per core\n' "${floor:-n/a}"
+    printf '  inside a worker (bench_exchange): %s\n' "$(field decode_alone_singers_per_core "$OUT/micro-aligned.txt")"
+    if [ -n "$share" ]; then
+        printf 'Singers through nginx as a share of decoding alone: %s\n' "$share"
+        printf '  at the anchor machine (decoding alone 1,260 per core): %s singers per core\n' \
+            "$(awk -v r="$share" 'BEGIN {printf "%.0f", r * 1260}')"
+    fi
+    printf 'CPU per request inside a worker: %s us (aligned), %s us (unaligned)\n' \
         "$(field cpu_us_per_request "$OUT/micro-aligned.txt")" "$(field cpu_us_per_request "$OUT/micro-unaligned.txt")"
     printf 'nginx CPU during the singers run: %s s over %s s\n' \
         "$(field nginx_cpu_seconds "$OUT/singers.txt")" "$DUR"
     printf 'machine: %s, %s cores\n' "$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)" "$(nproc)"
     printf 'spectators_per_core: %s\n' "$(field singers_per_core "$OUT/spectators.txt")"
     printf 'singers_per_core: %s\n' "$(field singers_per_core "$OUT/singers.txt")"
+    printf 'of_decode_alone: %s\n' "${share:-n/a}"
 }

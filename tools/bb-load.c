@@ -43,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <opus.h>
+
 #include "bbclient.h"
 
 #define MAX_SINGERS 20000
@@ -190,6 +192,7 @@ typedef struct {
     double churn_s;         /* mean singer lifetime, 0 = no churn */
     double duration_s;
     double interval_s;
+    double warmup_s;
     int batch;              /* n_samples */
     bool unaligned;
     bool decode;
@@ -300,6 +303,7 @@ typedef struct {
     double singer_seconds;           /* measured window */
     int intervals;
     double self_cpu0;
+    double floor0;           /* decode_floor() before the run */
     /* ramp */
     int ramp_level;
     int ramp_ok_level;
@@ -397,6 +401,45 @@ static double self_cpu(void)
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
            ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The floor a server cannot go below: the CPU of decoding the voice the
+ * singers send, alone, with a decoder per singer (64 here) each taking its
+ * 600 ms batch in turn at its own place in the voice, as a worker does.
+ * Measured in this process, at the time of the run, so that a figure can be
+ * read against it on a shared machine.  Returns singers per core. */
+static double decode_floor(const bbc_preenc_t *pre)
+{
+    enum { DECODERS = 64, ROUNDS = 10 };
+    OpusDecoder *dec[DECODERS];
+    float pcm[2880];
+    size_t count = bbc_preenc_count(pre);
+    int e, n = 0;
+    bool ok = true;
+    for (int i = 0; i < DECODERS; i++)
+        if (!(dec[i] = opus_decoder_create(48000, 1, &e))) {
+            while (i-- > 0)
+                opus_decoder_destroy(dec[i]);
+            return 0;
+        }
+    double t0 = self_cpu();
+    for (int r = 0; r < ROUNDS; r++)
+        for (int i = 0; i < DECODERS; i++) {
+            for (int k = 0; k < 10; k++) {
+                size_t len, j = ((size_t)i * 37 + (size_t)r * 10 + (size_t)k) % count;
+                const uint8_t *pk = bbc_preenc_packet(pre, j, &len);
+                if (opus_decode_float(dec[i], pk, (opus_int32)len, pcm, 2880, 0) < 0)
+                    ok = false;
+            }
+            n++;
+        }
+    double cpu = self_cpu() - t0;
+    for (int i = 0; i < DECODERS; i++)
+        opus_decoder_destroy(dec[i]);
+    if (!ok)
+        return 0;
+    /* A batch is 600 ms: a singer needs 1/0.6 of them per second. */
+    return cpu > 0 ? 0.6 * n / cpu : 0;
 }
 
 static void add_pid(loop_t *L, int pid)
@@ -1115,8 +1158,13 @@ static void report_interval(loop_t *L, double dt, double cpu)
     }
     L->last_sustained = sustained;
     L->intervals++;
-    /* The first interval is warm-up (probes, placeholders); measure after it. */
-    if (L->intervals > 1 || (L->t_end - L->t0) <= (int64_t)(dt * 1.5e9)) {
+    /* Warm-up (probes, placeholders, the song starting, every stem
+     * opening) is not measured: the first interval, or every interval
+     * that ends within --warmup seconds. */
+    double t_end = (double)(mono_ns() - L->t0) / 1e9;
+    bool measured = L->o.warmup_s >= 0 ? t_end > L->o.warmup_s + 0.5 * dt
+                                       : L->intervals > 1 || (L->t_end - L->t0) <= (int64_t)(dt * 1.5e9);
+    if (measured) {
         L->cpu_total += cpu;
         L->singer_seconds += (double)(sustained + spect_ok) * dt;
         if (L->min_sustained < 0 || sustained < L->min_sustained)
@@ -1216,6 +1264,12 @@ static void print_summary(loop_t *L, double elapsed)
     printf("p99_ms: %.2f\n", hist_ms(&T->lat, 0.99));
     printf("errors: %llu\n", (unsigned long long)err_total(T));
     printf("desyncs: %llu\n", (unsigned long long)T->desyncs);
+    /* The floor before and after the run, averaged. */
+    double fl = (L->floor0 + decode_floor(L->pre)) / 2;
+    if (fl > 0)
+        printf("decode_alone_singers_per_core: %.0f\n", fl);
+    if (L->npids && cps > 0 && fl > 0)
+        printf("of_decode_alone: %.3f\n", 1.0 / cps / fl);
     if (L->npids && cps > 0)
         printf("singers_per_core: %.0f\n", 1.0 / cps);
     else
@@ -1255,6 +1309,8 @@ static void usage(FILE *f)
 "Timing:\n"
 "  --duration SECONDS       total run time, 1..86400 (default 10)\n"
 "  --interval SECONDS       report interval (default 5)\n"
+"  --warmup SECONDS         leave intervals that end within this many seconds\n"
+"                           out of the CPU figures (default: the first interval)\n"
 "  --batch N                samples per POST, a multiple of 2880 (default 28800)\n"
 "  --timeout-ms MS          per request, queueing included (default 5000)\n"
 "  --max-lag N              batches a singer may fall behind before it gives up\n"
@@ -1293,9 +1349,11 @@ static void usage(FILE *f)
 "  --help                   this text\n"
 "\n"
 "Output: a line per interval, then 'key: value' lines ending with\n"
-"singers, p50_ms, p99_ms, errors, desyncs and singers_per_core (CPU of the\n"
-"watched processes per sustained singer-second, inverted; n/a without\n"
-"--pids). p50_ms / p99_ms / max_ms run from sending a POST to receiving its\n"
+"singers, p50_ms, p99_ms, errors, desyncs, decode_alone_singers_per_core (the\n"
+"floor: the same voice decoded alone in this process, before and after the\n"
+"run), of_decode_alone (singers_per_core over that floor, comparable across\n"
+"machines and moments) and singers_per_core (CPU of the watched processes per\n"
+"sustained singer-second, inverted; n/a without --pids). p50_ms / p99_ms / max_ms run from sending a POST to receiving its\n"
 "whole answer; the *_due_ms variants from when the batch was due, which\n"
 "adds any wait for a connection or for the previous answer. Exit status 0\n"
 "when the run had no errors, 1 otherwise, 2 on bad usage.\n",
@@ -1349,6 +1407,7 @@ static int parse_opts(int argc, char **argv, opts_t *o, char **addr_store)
     o->leader = 1;
     o->duration_s = 10;
     o->interval_s = 5;
+    o->warmup_s = -1;
     o->batch = BBC_BATCH;
     o->placeholders = 2;
     o->write_lag_ms = 1800;
@@ -1363,7 +1422,7 @@ static int parse_opts(int argc, char **argv, opts_t *o, char **addr_store)
 
     enum {
         O_HTTP = 256, O_FCGI, O_SINGERS, O_SPECT, O_OFFSETS, O_NOLEAD, O_TRACK, O_CHURN, O_IGNDELAY,
-        O_DURATION, O_INTERVAL, O_BATCH, O_TIMEOUT, O_MAXLAG, O_PATH, O_UNALIGNED, O_PLACEHOLDERS, O_WRITELAG,
+        O_DURATION, O_INTERVAL, O_WARMUP, O_BATCH, O_TIMEOUT, O_MAXLAG, O_PATH, O_UNALIGNED, O_PLACEHOLDERS, O_WRITELAG,
         O_DECODE, O_NOSUMMARY, O_VOICE, O_BITRATE, O_FCONNS, O_NOKEEP, O_SEED, O_PIDS, O_PIDGLOB,
         O_RAMP, O_STEPS, O_P99, O_QUIET, O_HELP
     };
@@ -1379,6 +1438,7 @@ static int parse_opts(int argc, char **argv, opts_t *o, char **addr_store)
         { "ignore-delay", no_argument, 0, O_IGNDELAY },
         { "duration", required_argument, 0, O_DURATION },
         { "interval", required_argument, 0, O_INTERVAL },
+        { "warmup", required_argument, 0, O_WARMUP },
         { "batch", required_argument, 0, O_BATCH },
         { "timeout-ms", required_argument, 0, O_TIMEOUT },
         { "max-lag", required_argument, 0, O_MAXLAG },
@@ -1421,6 +1481,7 @@ static int parse_opts(int argc, char **argv, opts_t *o, char **addr_store)
         case O_IGNDELAY: o->ignore_delay = true; break;
         case O_DURATION: ok = parse_double(optarg, 1, 86400, &o->duration_s); break;
         case O_INTERVAL: ok = parse_double(optarg, 0.5, 3600, &o->interval_s); break;
+        case O_WARMUP: ok = parse_double(optarg, 0, 3600, &o->warmup_s); break;
         case O_BATCH: ok = parse_int(optarg, BBC_FRAME, BBC_MAX_BATCH, &o->batch) && o->batch % BBC_FRAME == 0; break;
         case O_TIMEOUT: ok = parse_int(optarg, 10, 600000, &o->timeout_ms); break;
         case O_MAXLAG: ok = parse_int(optarg, 1, 1000, &o->max_lag); break;
@@ -1556,6 +1617,7 @@ int main(int argc, char **argv)
         goto out;
     }
     resolve_pids(L);
+    L->floor0 = decode_floor(L->pre);
     L->self_cpu0 = self_cpu();
 
     printf("# bb-load: %s, %d singers%s, %d spectators, offsets", o->transport == BBC_HTTP ? "http" : "fcgi",

@@ -774,6 +774,12 @@ size_t bbc_preenc_count(const bbc_preenc_t *p)
     return p->count;
 }
 
+const uint8_t *bbc_preenc_packet(const bbc_preenc_t *p, size_t i, size_t *len)
+{
+    *len = p->len[i];
+    return p->bytes + p->off[i];
+}
+
 double bbc_preenc_mean_bytes(const bbc_preenc_t *p)
 {
     return p->count ? (double)p->total / (double)p->count : 0;

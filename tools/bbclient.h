@@ -259,6 +259,9 @@ void bbc_preenc_destroy(bbc_preenc_t *p);
 size_t bbc_preenc_count(const bbc_preenc_t *p);
 double bbc_preenc_mean_bytes(const bbc_preenc_t *p);
 
+/* Packet i (i < count) and its length in bytes. */
+const uint8_t *bbc_preenc_packet(const bbc_preenc_t *p, size_t i, size_t *len);
+
 /* ---- singer ------------------------------------------------------------ */
 
 typedef enum {
