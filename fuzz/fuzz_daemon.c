@@ -16,12 +16,8 @@
  * often); FLAGS bit 0 also folds userid and target onto four known users
  * (so commands meet users who exist), bit 1 puts the clocks (clock, a)
  * within a few seconds of the daemon's clock (so the song paths run past
- * their sanity checks); without those bits the values are raw, except
- * that clocks stay within 2^40 samples (about 265 days) of the daemon's:
- * with clocks anywhere in int64 the daemon's clock arithmetic overflows
- * (now - last_heard, start + lag, ...), a known hardening gap that would
- * drown every other finding (fuzz/README.md, "Known").  With
- * BB_FUZZ_RAW_CLOCKS set in the environment they stay raw.  Then the
+ * their sanity checks); without those bits the values are raw, clocks
+ * anywhere in int64 (the daemon bounds every command clock).  Then the
  * clock moves 60 ms and the daemon ticks; the four users are kept active
  * as their worker would.
  *
@@ -49,7 +45,6 @@ static char seg_name_[64];
 static dmn_t *dmn;
 static seg_t *seg;
 static int64_t now;
-static bool raw_clocks;
 
 static void fz_cleanup(void)
 {
@@ -91,7 +86,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         }
     seg_unlink(seg_name_);
     atexit(fz_cleanup);
-    raw_clocks = getenv("BB_FUZZ_RAW_CLOCKS") != NULL;
     now = seg_now();
     now -= now % RING_OPUS_FRAME;
     for (int i = 0; i < 20; i++)
@@ -132,9 +126,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (flags & 2) {
             c.clock = now - (int64_t)((uint64_t)c.clock % (4 * RING_SAMPLE_RATE));
             c.a = now - (int64_t)((uint64_t)c.a % (4 * RING_SAMPLE_RATE));
-        } else if (!raw_clocks) {
-            c.clock = now + (int64_t)((uint64_t)c.clock % (1ull << 41)) - (1ll << 40);
-            c.a = now + (int64_t)((uint64_t)c.a % (1ull << 41)) - (1ll << 40);
         }
         (void)cq_push(seg, (uint32_t)(k % LANES), &c);
     }

@@ -769,6 +769,30 @@ static int cmd_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* A command's clocks (when it was issued; the leader's read clock of a
+ * start or stop) come from a worker reading the same server clock: never
+ * ahead of ours by more than a second, never older than the ring (a daemon
+ * that was down longer than that).  A lane cell outside those bounds is
+ * damaged; its issue clock is taken as now and a start or stop at an
+ * impossible read clock is dropped, so no clock arithmetic on command
+ * values can overflow.  Returns false to drop the command. */
+static bool bound_clocks(dmn_t *d, seg_cmd_t *c, int64_t now)
+{
+    int64_t oldest = now - (int64_t)seg_ring_len(d->seg), newest = now + RING_SAMPLE_RATE;
+    bool ok = true;
+    if (c->clock < oldest || c->clock > newest) {
+        LOG("command %u from lane %u: clock %" PRId64 " is %s; taken as now", c->type, c->lane,
+            c->clock, c->clock > newest ? "ahead of the server clock" : "older than the ring");
+        c->clock = now;
+    }
+    if ((c->type == CMD_START || c->type == CMD_STOP) && (c->a < oldest || c->a > newest)) {
+        LOG("%s from lane %u at read clock %" PRId64 " ignored: outside the ring",
+            c->type == CMD_START ? "start" : "stop", c->lane, c->a);
+        ok = false;
+    }
+    return ok;
+}
+
 static void drain(dmn_t *d, int64_t now)
 {
     uint32_t n = 0;
@@ -779,8 +803,9 @@ static void drain(dmn_t *d, int64_t now)
         more = false;
         for (uint32_t l = 0; l < SEG_LANES && n < DMN_CMDS_PER_TICK; l++)
             if (cq_pop(d->seg, l, &d->cmds[n])) {
-                n++;
                 more = true;
+                if (bound_clocks(d, &d->cmds[n], now))
+                    n++;
             }
     }
     if (n == 0)
