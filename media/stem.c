@@ -53,7 +53,7 @@ struct stem_writer {
     uint8_t sil60[64], sil2[64];   /* encoded silence, made on first need */
     uint32_t sil60_len, sil2_len;
     int shift_logged;
-    uint32_t crc[256];
+    uint32_t crc[4][256];
     char dir[4096], tmp[4096];
     char name[REC_FILE_NAME_MAX];
     char id[REC_STEM_ID_MAX + 1];
@@ -71,11 +71,35 @@ static void crc_init(uint32_t *t)
     }
 }
 
+static void crc_init4(uint32_t (*t4)[256])
+{
+    crc_init(t4[0]);
+    for (int k = 1; k < 4; k++)
+        for (int i = 0; i < 256; i++)
+            t4[k][i] = (t4[k - 1][i] << 8) ^ t4[0][t4[k - 1][i] >> 24];
+}
+
 static uint32_t crc_of(const uint32_t *t, const uint8_t *p, size_t n)
 {
     uint32_t c = 0;
     for (size_t i = 0; i < n; i++)
         c = (c << 8) ^ t[(c >> 24) ^ p[i]];
+    return c;
+}
+
+/* The same, four bytes a step (slicing by four: t4[k][b] is the CRC of
+ * byte b followed by k zero bytes), for the pages of every write. */
+static uint32_t crc_of4(const uint32_t (*t4)[256], const uint8_t *p, size_t n)
+{
+    uint32_t c = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint32_t x = c ^ ((uint32_t)p[i] << 24 | (uint32_t)p[i + 1] << 16 |
+                          (uint32_t)p[i + 2] << 8 | p[i + 3]);
+        c = t4[3][x >> 24] ^ t4[2][(x >> 16) & 0xff] ^ t4[1][(x >> 8) & 0xff] ^ t4[0][x & 0xff];
+    }
+    for (; i < n; i++)
+        c = (c << 8) ^ t4[0][(c >> 24) ^ p[i]];
     return c;
 }
 
@@ -144,7 +168,7 @@ static int flush_page(stem_writer_t *w, unsigned flags, int force)
     p[26] = (uint8_t)w->nseg;
     memcpy(p + PAGE_HEADER, w->seg, (size_t)w->nseg);
     memcpy(p + PAGE_HEADER + w->nseg, w->body, w->body_len);
-    put32(p + 22, crc_of(w->crc, p, len));
+    put32(p + 22, crc_of4(w->crc, p, len));
     w->out_last = w->out_len;
     w->out_len += len;
     w->nseg = 0;
@@ -390,7 +414,7 @@ static int try_append(stem_writer_t *w, const char *path)
     }
     stem_info_t inf;
     struct stat st;
-    if (read_headers(fd, w->crc, &inf) != 0 || inf.song_start != w->song_start
+    if (read_headers(fd, w->crc[0], &inf) != 0 || inf.song_start != w->song_start
         || fstat(fd, &st) != 0) {
         mfile_logf(w->log, w->log_user, "stem %s: cannot be continued (not this song's stem)",
                    w->name);
@@ -416,7 +440,7 @@ static int try_append(stem_writer_t *w, const char *path)
     }
     size_t found = SIZE_MAX, flen = 0;
     for (size_t q = n; q-- > 0;) {
-        size_t l = tail[q] == 'O' ? page_check(w->crc, tail + q, n - q) : 0;
+        size_t l = tail[q] == 'O' ? page_check(w->crc[0], tail + q, n - q) : 0;
         if (l && get32(tail + q + 14) == inf.serial) {
             found = q;
             flen = l;
@@ -443,7 +467,7 @@ static int try_append(stem_writer_t *w, const char *path)
         if (pg[5] & FLAG_EOS) {
             pg[5] &= (uint8_t)~FLAG_EOS;
             put32(pg + 22, 0);
-            put32(pg + 22, crc_of(w->crc, pg, flen));
+            put32(pg + 22, crc_of4(w->crc, pg, flen));
             if (pwrite(fd, pg, PAGE_HEADER, (off_t)(from + found)) != PAGE_HEADER) {
                 mfile_log_errno(w->log, w->log_user, "pwrite", path, errno);
                 free(tail);
@@ -505,7 +529,7 @@ stem_writer_t *stem_create(const char *dir, int64_t song_start, const char *stem
     /* The id as the file name has it (probe: SONG-stem-ID.opus). */
     snprintf(w->id, sizeof w->id, "%.*s", (int)(strlen(probe) - REC_SONG_NAME_LEN - 6 - 5),
              probe + REC_SONG_NAME_LEN + 6);
-    crc_init(w->crc);
+    crc_init4(w->crc);
     uint64_t h = (uint64_t)song_start * 0x9e3779b97f4a7c15ull;
     for (const char *c = w->id; *c; c++)
         h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
@@ -696,7 +720,7 @@ int stem_destroy(stem_writer_t *w)
     if (w->published && w->last_len >= PAGE_HEADER) {
         w->last[5] |= FLAG_EOS;
         put32(w->last + 22, 0);
-        put32(w->last + 22, crc_of(w->crc, w->last, w->last_len));
+        put32(w->last + 22, crc_of4(w->crc, w->last, w->last_len));
         if (pwrite(w->fd, w->last, PAGE_HEADER, (off_t)w->last_off) != PAGE_HEADER) {
             mfile_log_errno(w->log, w->log_user, "pwrite", w->name, errno);
             rc = REC_ERR_IO;
