@@ -30,6 +30,7 @@
 #include "daemon.h"
 #include "exchange.h"
 #include "packet.h"
+#include "rig.h"
 #include "ring.h"
 #include "segment.h"
 #include "snap.h"
@@ -107,26 +108,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_exchange: 1..4000 users and at least 2 rounds\n");
         return 2;
     }
-    char name[64];
-    snprintf(name, sizeof name, "/bbbench-%d", (int)getpid());
-    seg_unlink(name);
-    dmn_config_t cfg;
-    dmn_config_defaults(&cfg);
-    cfg.segment = name;
-    cfg.ring_seconds = 64;
-    cfg.user_cap = 8192;
-    cfg.depth = 7;   /* six buckets */
-    char why[256];
-    dmn_t *d = dmn_create(&cfg, why, sizeof why);
-    if (!d) {
-        fprintf(stderr, "bench_exchange: %s\n", why);
-        return 1;
-    }
+    rig_t rig;
+    if (rig_open(&rig, "bench", &(rig_opts_t){.ring_seconds = 64, .user_cap = 8192, .depth = 7}) != 0)
+        return 1;   /* depth 7: six buckets */
+    dmn_t *d = rig.d;
+    seg_t *seg = rig.seg;
     seg_err_t err;
-    seg_t *seg = seg_attach(name, &err);
+    char why[256];
     seg_claim_lane(seg, 3, &err);
     ex_t *ex = ex_create(seg, 3, (uint32_t)total + 16, NULL, why, sizeof why);
-    int64_t now = seg_now();
+    int64_t now = rig.now;
     for (int i = 0; i < 40; i++)
         dmn_tick(d, now += 240);
 
@@ -258,9 +249,7 @@ int main(int argc, char **argv)
         printf("decode_alone_singers_per_core: %.0f\n", 1e6 / (floor_us / 0.6));
     }
     ex_destroy(ex);
-    seg_detach(seg);
-    dmn_destroy(d);
-    seg_unlink(name);
+    rig_close(&rig);
     free(u);
     return errors ? 1 : 0;
 }

@@ -33,6 +33,7 @@
 #include "cmdq.h"
 #include "daemon.h"
 #include "fuzz.h"
+#include "rig.h"
 #include "ring.h"
 #include "segment.h"
 #include "snap.h"
@@ -41,16 +42,14 @@
 #define LANES 4
 #define NUSERS 4
 
-static char seg_name_[64];
+static rig_t rig_;
 static dmn_t *dmn;
 static seg_t *seg;
 static int64_t now;
 
 static void fz_cleanup(void)
 {
-    seg_detach(seg);
-    dmn_destroy(dmn);
-    seg_unlink(seg_name_);
+    rig_close(&rig_);
     seg = NULL;
     dmn = NULL;
 }
@@ -59,32 +58,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    snprintf(seg_name_, sizeof seg_name_, "/bbfuzz-daemon-%d", (int)getpid());
-    seg_unlink(seg_name_);
-    dmn_config_t cfg;
-    dmn_config_defaults(&cfg);
-    cfg.segment = seg_name_;
-    cfg.ring_seconds = 16;
-    cfg.user_cap = 32;
-    cfg.seed = 11;
-    char why[256];
-    dmn = dmn_create(&cfg, why, sizeof why);
-    if (!dmn) {
-        fprintf(stderr, "fuzz_daemon: dmn_create: %s\n", why);
+    if (rig_open(&rig_, "fuzz-daemon", &(rig_opts_t){.ring_seconds = 16, .user_cap = 32, .seed = 11}) != 0)
         abort();
-    }
+    dmn = rig_.d;
+    seg = rig_.seg;
     seg_err_t err;
-    seg = seg_attach(seg_name_, &err);
-    if (!seg) {
-        fprintf(stderr, "fuzz_daemon: %s\n", err.msg);
-        abort();
-    }
     for (uint32_t l = 0; l < LANES; l++)
         if (seg_claim_lane(seg, l, &err) != 0) {
             fprintf(stderr, "fuzz_daemon: %s\n", err.msg);
             abort();
         }
-    seg_unlink(seg_name_);
+    seg_unlink(rig_.name);   /* nothing left behind, whatever happens */
     atexit(fz_cleanup);
     now = seg_now();
     now -= now % RING_OPUS_FRAME;

@@ -3,9 +3,9 @@
  * everything a singer sends, through ex_handle(), against a real segment
  * and the daemon's logic, in one process on a simulated clock.
  *
- * Set-up (LLVMFuzzerInitialize, once): a daemon (dmn_create) over a private
- * segment "/bbfuzz-<pid>", a worker's exchange on lane 1 for 64 singers, no
- * recordings, no tracks.  The segment's name is unlinked as soon as both
+ * Set-up (LLVMFuzzerInitialize, once): a daemon over a private segment
+ * "/bbfuzz-exchange-<pid>" (tests/rig.h), a worker's exchange on lane 1
+ * for 64 singers, no recordings, no tracks.  The segment's name is unlinked as soon as both
  * have mapped it, so nothing is left in /dev/shm however the process ends.
  *
  * Every input advances the clock by one Opus frame (60 ms), runs a daemon
@@ -61,6 +61,7 @@
 #include "exchange.h"
 #include "fuzz.h"
 #include "packet.h"
+#include "rig.h"
 #include "ring.h"
 #include "segment.h"
 
@@ -81,7 +82,7 @@ typedef struct {
     int64_t offgrid;      /* 0, or the offset of an unaligned connection */
 } fz_user_t;
 
-static char seg_name_[64];
+static rig_t rig_;
 static dmn_t *dmn;
 static seg_t *seg;
 static ex_t *ex;
@@ -92,9 +93,7 @@ static bool trace;   /* BB_FUZZ_TRACE set: print every response */
 static void fz_cleanup(void)
 {
     ex_destroy(ex);
-    seg_detach(seg);
-    dmn_destroy(dmn);
-    seg_unlink(seg_name_);   /* already unlinked; harmless */
+    rig_close(&rig_);
     ex = NULL;
     seg = NULL;
     dmn = NULL;
@@ -104,27 +103,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    snprintf(seg_name_, sizeof seg_name_, "/bbfuzz-%d", (int)getpid());
-    seg_unlink(seg_name_);
-    dmn_config_t cfg;
-    dmn_config_defaults(&cfg);
-    cfg.segment = seg_name_;
-    cfg.ring_seconds = 32;
-    cfg.user_cap = 64;
-    cfg.seed = 7;
-    char why[256];
-    dmn = dmn_create(&cfg, why, sizeof why);
-    if (!dmn) {
-        fprintf(stderr, "fuzz_exchange: dmn_create: %s\n", why);
+    if (rig_open(&rig_, "fuzz-exchange", &(rig_opts_t){.ring_seconds = 32, .user_cap = 64, .seed = 7}) != 0)
         abort();
-    }
+    dmn = rig_.d;
+    seg = rig_.seg;
     seg_err_t err;
-    seg = seg_attach(seg_name_, &err);
-    if (!seg || seg_claim_lane(seg, LANE, &err) != 0) {
+    if (seg_claim_lane(seg, LANE, &err) != 0) {
         fprintf(stderr, "fuzz_exchange: %s\n", err.msg);
         abort();
     }
-    seg_unlink(seg_name_);
+    seg_unlink(rig_.name);   /* nothing left behind, whatever happens */
+    char why[256];
     ex = ex_create(seg, LANE, 64, NULL, why, sizeof why);
     if (!ex) {
         fprintf(stderr, "fuzz_exchange: ex_create: %s\n", why);

@@ -12,25 +12,13 @@
 #include "cmdq.h"
 #include "daemon.h"
 #include "ring.h"
+#include "rig.h"
 #include "shm_test.h"
 #include "snap.h"
 #include "tempo.h"
 #include "timeline.h"
 #include "users.h"
 
-typedef struct {
-    dmn_t *d;
-    seg_t *seg;    /* our own attachment, as a worker */
-    int64_t now;
-} rig_t;
-
-static void tick(rig_t *r, int ms)
-{
-    for (int i = 0; i < ms / 5; i++) {
-        r->now += 240;
-        dmn_tick(r->d, r->now);
-    }
-}
 
 static seg_cmd_t *cmd(seg_cmd_t *c, seg_cmd_type_t type, uint64_t userid, int64_t now)
 {
@@ -55,29 +43,13 @@ static void touch_all(rig_t *r, const uint64_t *ids, int n, int delay_s)
 int main(void)
 {
     CHECK_INIT(c);
-    char name[64];
-    shm_test_name(name, sizeof name, "daemon");
-    seg_unlink(name);
-    dmn_config_t cfg;
-    dmn_config_defaults(&cfg);
-    cfg.segment = name;
-    cfg.ring_seconds = 32;
-    cfg.user_cap = 64;
-    cfg.seed = 12345;
-    char why[256];
     rig_t r;
-    r.d = dmn_create(&cfg, why, sizeof why);
-    CHECK(c, r.d != NULL);
-    if (!r.d) {
-        fprintf(stderr, "%s\n", why);
+    if (rig_open(&r, "test-daemon", &(rig_opts_t){.ring_seconds = 32, .user_cap = 64, .seed = 12345}) != 0)
         return 1;
-    }
     CHECK(c, dmn_created(r.d));
     seg_err_t err;
-    r.seg = seg_attach(name, &err);
     seg_claim_lane(r.seg, 1, &err);
-    r.now = seg_now();
-    tick(&r, 20);
+    rig_tick(&r, 20);
     CHECK(c, tl_watermark(r.seg) >= r.now + TL_AHEAD - RING_FRAME);
 
     /* Four singers join; the summary lists them sorted, with public ids. */
@@ -90,9 +62,9 @@ int main(void)
         cm.a = i == 3;   /* Bo is a spectator */
         send(&r, &cm);
     }
-    tick(&r, 10);
+    rig_tick(&r, 10);
     touch_all(&r, ids, 4, 115);
-    tick(&r, 200);
+    rig_tick(&r, 200);
     seg_ctl_t ctl;
     snap_ctl_read(r.seg, &ctl);
     CHECK_EQ_I(c, ctl.n_active, 4);
@@ -111,7 +83,7 @@ int main(void)
     cmd(&cm, CMD_LEAD, 1001, r.now);
     snprintf(cm.name, sizeof cm.name, "Dee");
     send(&r, &cm);
-    tick(&r, 10);
+    rig_tick(&r, 10);
     uint32_t dl[4];
     for (int i = 0; i < 4; i++)
         dl[i] = users_delay_msg(r.seg, (uint32_t)users_find(r.seg, ids[i])) & 0xffff;
@@ -139,7 +111,7 @@ int main(void)
     cmd(&cm, CMD_START, 1002, r.now);
     cm.a = r.now - 3 * 48000;
     send(&r, &cm);   /* not the leader: ignored */
-    tick(&r, 10);
+    rig_tick(&r, 10);
     snap_ctl_read(r.seg, &ctl);
     CHECK_EQ_I(c, ctl.song.start, 0);
     CHECK_EQ_I(c, ctl.song.bpm, 120);
@@ -150,7 +122,7 @@ int main(void)
     cm.a = start;
     send(&r, &cm);
     touch_all(&r, ids, 4, 6);
-    tick(&r, 100);
+    rig_tick(&r, 100);
     snap_ctl_read(r.seg, &ctl);
     CHECK_EQ_I(c, ctl.song.start, start);
     CHECK(c, ctl.song.metronome_on);
@@ -186,7 +158,7 @@ int main(void)
     snprintf(cm.text, sizeof cm.text, "\"verse\"");
     snprintf(cm.name, sizeof cm.name, "12345");
     send(&r, &cm);
-    tick(&r, 10);
+    rig_tick(&r, 10);
     CHECK_NEAR(c, users_mic_volume(r.seg, (uint32_t)users_find(r.seg, 1003)), 1.5, 0);
     CHECK_NEAR(c, users_mic_volume(r.seg, (uint32_t)users_find(r.seg, 1002)), 1.0, 0);
     chat_msg_t m;
@@ -198,7 +170,7 @@ int main(void)
     CHECK(c, strcmp(ev, "[{\"evid\":\"verse\",\"clock\":12345}]") == 0);
     cmd(&cm, CMD_RESET_EVENTS, 1002, r.now);
     send(&r, &cm);
-    tick(&r, 10);
+    rig_tick(&r, 10);
     snap_blob_read(r.seg, SEG_BLOB_EVENTS, &gen, ev, sizeof ev, &len);
     CHECK(c, strcmp(ev, "[]") == 0);
 
@@ -209,7 +181,7 @@ int main(void)
     cm.a = end;
     send(&r, &cm);
     touch_all(&r, ids, 4, 6);
-    tick(&r, 20);
+    rig_tick(&r, 20);
     snap_ctl_read(r.seg, &ctl);
     CHECK_EQ_I(c, ctl.song.end, end);
     CHECK(c, !ctl.song.has_leader && !ctl.song.metronome_on);
@@ -217,19 +189,19 @@ int main(void)
 
     /* Nobody active for 5 s: the state resets (tempo too), once. */
     uint32_t epoch = ctl.epoch;
-    tick(&r, 5300);
+    rig_tick(&r, 5300);
     snap_ctl_read(r.seg, &ctl);
     CHECK_EQ_I(c, ctl.n_active, 0);
     CHECK_EQ_I(c, ctl.song.bpm, 0);
     CHECK_EQ_I(c, ctl.song.start, 0);
     CHECK_EQ_I(c, ctl.epoch, epoch + 1);
     CHECK_EQ_I(c, ctl.n_users, 4);          /* remembered for an hour */
-    tick(&r, 200);
+    rig_tick(&r, 200);
     snap_ctl_read(r.seg, &ctl);
     CHECK_EQ_I(c, ctl.epoch, epoch + 1);    /* not again */
     /* After an hour they are forgotten. */
     r.now += USERS_FORGET_SAMPLES;
-    tick(&r, 200);
+    rig_tick(&r, 200);
     snap_ctl_read(r.seg, &ctl);
     CHECK_EQ_I(c, ctl.n_users, 0);
     CHECK_EQ_I(c, users_find(r.seg, 1001), -1);
@@ -239,13 +211,11 @@ int main(void)
         cmd(&cm, CMD_JOIN, 5000 + i, r.now);
         send(&r, &cm);
     }
-    tick(&r, 200);
+    rig_tick(&r, 200);
     snap_ctl_read(r.seg, &ctl);
     CHECK_EQ_I(c, ctl.users_full, 1);
     CHECK_EQ_I(c, users_find(r.seg, 5069), -1);
 
-    seg_detach(r.seg);
-    dmn_destroy(r.d);
-    seg_unlink(name);
+    rig_close(&r);
     return check_done(&c, "test_daemon");
 }

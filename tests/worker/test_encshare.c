@@ -27,6 +27,7 @@
 #include <opus.h>
 
 #include "check.h"
+#include "rig.h"
 #include "daemon.h"
 #include "exchange.h"
 #include "encshare.h"
@@ -40,12 +41,10 @@
 #define RATE 48000
 
 typedef struct {
-    dmn_t *d;
-    seg_t *seg;
+    rig_t k;       /* daemon and segment */
     ex_t *s;       /* sharing worker */
     ex_t *p;       /* private worker */
-    int64_t now;
-} rig_t;
+} wr_t;
 
 typedef struct {
     int id;
@@ -62,15 +61,12 @@ typedef struct {
     double rest_sig, rest_err;     /* every later frame */
 } lis_t;
 
-static void tick(rig_t *r, int ms)
+static void tick(wr_t *r, int ms)
 {
-    for (int i = 0; i < ms / 5; i++) {
-        r->now += 240;
-        dmn_tick(r->d, r->now);
-    }
+    rig_tick(&r->k, ms);
 }
 
-static void connect_at(lis_t *l, rig_t *r, int offset_s, int64_t skew)
+static void connect_at(lis_t *l, wr_t *r, int offset_s, int64_t skew)
 {
     for (int w = 0; w < 2; w++) {
         int e;
@@ -79,7 +75,7 @@ static void connect_at(lis_t *l, rig_t *r, int offset_s, int64_t skew)
         l->dec[w] = opus_decoder_create(RATE, 1, &e);
     }
     l->frames_since_join = 0;
-    int64_t s = r->now - (int64_t)offset_s * RATE;
+    int64_t s = r->k.now - (int64_t)offset_s * RATE;
     l->read = s - s % RING_OPUS_FRAME + skew;
     l->write = 0;
     l->fresh = true;
@@ -87,7 +83,7 @@ static void connect_at(lis_t *l, rig_t *r, int offset_s, int64_t skew)
 
 /* Sends the same request to both workers (userids differ: S gets 1000+id,
  * P 2000+id) and compares the bodies. */
-static void twin(rig_t *r, lis_t *l, check_t *c, const uint8_t *body, size_t blen)
+static void twin(wr_t *r, lis_t *l, check_t *c, const uint8_t *body, size_t blen)
 {
     static char q[1024];
     static uint8_t first[1 + 10 * (2 + 3832)];
@@ -104,7 +100,7 @@ static void twin(rig_t *r, lis_t *l, check_t *c, const uint8_t *body, size_t ble
             snprintf(q + n, sizeof q - (size_t)n, "&%s", l->extra);
         ex_request_t req = {q, strlen(q), body, blen, NULL};
         ex_response_t res;
-        ex_handle(w ? r->p : r->s, &req, &res, r->now);
+        ex_handle(w ? r->p : r->s, &req, &res, r->k.now);
         if (res.status != 200) {
             fprintf(stderr, "listener %d on %s: %d %s\n", l->id, w ? "P" : "S", res.status, res.meta);
             l->twin_ok = false;
@@ -147,7 +143,7 @@ static void twin(rig_t *r, lis_t *l, check_t *c, const uint8_t *body, size_t ble
 }
 
 /* A singer's upload (through S only: audio goes into the shared segment). */
-static int sing(rig_t *r, int64_t *read, int64_t *write, bool fresh, const uint8_t *body, size_t blen,
+static int sing(wr_t *r, int64_t *read, int64_t *write, bool fresh, const uint8_t *body, size_t blen,
                 const char *extra)
 {
     char q[512];
@@ -163,7 +159,7 @@ static int sing(rig_t *r, int64_t *read, int64_t *write, bool fresh, const uint8
         snprintf(q + n, sizeof q - (size_t)n, "&%s", extra);
     ex_request_t req = {q, strlen(q), body, blen, NULL};
     ex_response_t res;
-    ex_handle(r->s, &req, &res, r->now);
+    ex_handle(r->s, &req, &res, r->k.now);
     return res.status;
 }
 
@@ -188,26 +184,13 @@ static size_t make_body(OpusEncoder *enc, int64_t t0, uint8_t *body)
 int main(void)
 {
     CHECK_INIT(c);
-    char name[64];
-    snprintf(name, sizeof name, "/bbtest-encshare-%d", (int)getpid());
-    seg_unlink(name);
-    dmn_config_t cfg;
-    dmn_config_defaults(&cfg);
-    cfg.segment = name;
-    cfg.ring_seconds = 32;
-    cfg.user_cap = 128;
-    cfg.seed = 3;
-    char why[256];
-    rig_t r;
-    r.d = dmn_create(&cfg, why, sizeof why);
-    if (!r.d)
+    wr_t r;
+    if (rig_open(&r.k, "test-encshare", &(rig_opts_t){.ring_seconds = 32, .user_cap = 128, .seed = 3}) != 0)
         return 1;
-    seg_err_t err;
-    r.seg = seg_attach(name, &err);
-    r.s = ex_create(r.seg, 4, 256, NULL, why, sizeof why);
-    r.p = ex_create(r.seg, 5, 256, NULL, why, sizeof why);
+    char why[256];
+    r.s = ex_create(r.k.seg, 4, 256, NULL, why, sizeof why);
+    r.p = ex_create(r.k.seg, 5, 256, NULL, why, sizeof why);
     ex_set_sharing(r.p, false);
-    r.now = seg_now();
     tick(&r, 50);
 
     int e;
@@ -215,7 +198,7 @@ int main(void)
     static uint8_t body[1 + 10 * (2 + 1500)];
 
     /* The singer leads and starts from the first bucket. */
-    int64_t sread = r.now - 3 * RATE;
+    int64_t sread = r.k.now - 3 * RATE;
     sread -= sread % RING_OPUS_FRAME;
     int64_t swrite = 0;
     CHECK_EQ_I(c, sing(&r, &sread, &swrite, true, NULL, 0, "request_lead=1"), 200);
@@ -253,7 +236,7 @@ int main(void)
                  * 0 and 1 have just heard and 2 and 3 are about to hear. */
                 char q[512];
                 int64_t at = ls[1].read - N;
-                int64_t lr = r.now - 9 * RATE;
+                int64_t lr = r.k.now - 9 * RATE;
                 lr -= lr % RING_OPUS_FRAME;
                 size_t ln = make_body(enc, at, body);
                 snprintf(q, sizeof q,
@@ -261,7 +244,7 @@ int main(void)
                          "&reset_user_state=true", (long long)(lr + N), N, (long long)(at + N));
                 ex_request_t req = {q, strlen(q), body, ln, NULL};
                 ex_response_t res;
-                ex_handle(r.s, &req, &res, r.now);
+                ex_handle(r.s, &req, &res, r.k.now);
                 CHECK_EQ_I(c, res.status, 200);
             }
         }
@@ -320,8 +303,6 @@ int main(void)
     opus_encoder_destroy(enc);
     ex_destroy(r.s);
     ex_destroy(r.p);
-    seg_detach(r.seg);
-    dmn_destroy(r.d);
-    seg_unlink(name);
+    rig_close(&r.k);
     return check_done(&c, "test_encshare");
 }

@@ -22,6 +22,7 @@
 #include <opus.h>
 
 #include "check.h"
+#include "rig.h"
 #include "cmdq.h"
 #include "daemon.h"
 #include "exchange.h"
@@ -35,11 +36,9 @@
 #define RATE 48000
 
 typedef struct {
-    dmn_t *d;
-    seg_t *seg;
+    rig_t k;       /* daemon and segment */
     ex_t *ex;
-    int64_t now;
-} rig_t;
+} wr_t;
 
 typedef struct {
     const char *uid;
@@ -54,15 +53,12 @@ typedef struct {
     int status;
 } cl_t;
 
-static void tick(rig_t *r, int ms)
+static void tick(wr_t *r, int ms)
 {
-    for (int i = 0; i < ms / 5; i++) {
-        r->now += 240;
-        dmn_tick(r->d, r->now);
-    }
+    rig_tick(&r->k, ms);
 }
 
-static void connect_at(cl_t *c, rig_t *r, int offset_s)
+static void connect_at(cl_t *c, wr_t *r, int offset_s)
 {
     int err;
     if (c->enc)
@@ -71,7 +67,7 @@ static void connect_at(cl_t *c, rig_t *r, int offset_s)
         opus_decoder_destroy(c->dec);
     c->enc = opus_encoder_create(RATE, 1, OPUS_APPLICATION_AUDIO, &err);
     c->dec = opus_decoder_create(RATE, 1, &err);
-    int64_t s = r->now - (int64_t)offset_s * RATE;
+    int64_t s = r->k.now - (int64_t)offset_s * RATE;
     c->read = s - s % RING_OPUS_FRAME;
     c->write = 0;
     c->first = true;
@@ -90,7 +86,7 @@ static float tone(int64_t t)
 
 /* One exchange: extra query text, the audio to send (NULL: none).  Decodes
  * the answer into c->got and keeps the metadata. */
-static int post(rig_t *r, cl_t *c, const char *extra, const float *audio, const char *events)
+static int post(wr_t *r, cl_t *c, const char *extra, const float *audio, const char *events)
 {
     static char q[8192];
     static uint8_t body[1 + 10 * (2 + 1500)];
@@ -117,7 +113,7 @@ static int post(rig_t *r, cl_t *c, const char *extra, const float *audio, const 
         snprintf(q + n, sizeof q - (size_t)n, "&%s", extra);
     ex_request_t req = {q, strlen(q), body, blen, events};
     ex_response_t res;
-    ex_handle(r->ex, &req, &res, r->now);
+    ex_handle(r->ex, &req, &res, r->k.now);
     c->status = res.status;
     snprintf(c->meta, sizeof c->meta, "%s", res.meta ? res.meta : "");
     if (res.status == 200) {
@@ -133,11 +129,11 @@ static int post(rig_t *r, cl_t *c, const char *extra, const float *audio, const 
 }
 
 /* A request built by hand (for malformed input). */
-static int raw(rig_t *r, const char *q, const uint8_t *body, size_t blen, char *meta, size_t cap)
+static int raw(wr_t *r, const char *q, const uint8_t *body, size_t blen, char *meta, size_t cap)
 {
     ex_request_t req = {q, strlen(q), body, blen, NULL};
     ex_response_t res;
-    ex_handle(r->ex, &req, &res, r->now);
+    ex_handle(r->ex, &req, &res, r->k.now);
     snprintf(meta, cap, "%s", res.meta ? res.meta : "");
     return res.status;
 }
@@ -147,27 +143,13 @@ static bool has(const char *meta, const char *s) { return strstr(meta, s) != NUL
 int main(void)
 {
     CHECK_INIT(c);
-    char name[64];
-    snprintf(name, sizeof name, "/bbtest-exchange-%d", (int)getpid());
-    seg_unlink(name);
-    dmn_config_t cfg;
-    dmn_config_defaults(&cfg);
-    cfg.segment = name;
-    cfg.ring_seconds = 32;
-    cfg.user_cap = 64;
-    cfg.seed = 7;
-    char why[256];
-    rig_t r;
-    r.d = dmn_create(&cfg, why, sizeof why);
-    if (!r.d) {
-        fprintf(stderr, "%s\n", why);
+    wr_t r;
+    if (rig_open(&r.k, "test-exchange", &(rig_opts_t){.ring_seconds = 32, .user_cap = 64, .seed = 7}) != 0)
         return 1;
-    }
+    char why[256];
     seg_err_t err;
-    r.seg = seg_attach(name, &err);
-    CHECK_EQ_I(c, seg_claim_lane(r.seg, 2, &err), 0);
-    r.ex = ex_create(r.seg, 2, 256, NULL, why, sizeof why);
-    r.now = seg_now();
+    CHECK_EQ_I(c, seg_claim_lane(r.k.seg, 2, &err), 0);
+    r.ex = ex_create(r.k.seg, 2, 256, NULL, why, sizeof why);
     tick(&r, 50);
 
     static cl_t a = {.uid = "11111111111", .name = "Ann"}, b = {.uid = "22222222222", .name = "Bob+B"};
@@ -185,8 +167,8 @@ int main(void)
     CHECK(c, has(a.meta, "\"user_summary\":"));
     CHECK(c, has(a.meta, "\"chats\":[]"));
     char apub[32], bpub[32];
-    snprintf(apub, sizeof apub, "%llu", (unsigned long long)seg_public_id(r.seg, 11111111111ull));
-    snprintf(bpub, sizeof bpub, "%llu", (unsigned long long)seg_public_id(r.seg, 22222222222ull));
+    snprintf(apub, sizeof apub, "%llu", (unsigned long long)seg_public_id(r.k.seg, 11111111111ull));
+    snprintf(bpub, sizeof bpub, "%llu", (unsigned long long)seg_public_id(r.k.seg, 22222222222ull));
     CHECK(c, has(a.meta, apub));
     CHECK_EQ_I(c, post(&r, &b, NULL, NULL, NULL), 200);
     tick(&r, 600);
@@ -296,7 +278,7 @@ int main(void)
     /* Bad input from A changes nothing for B or the timeline. */
     static int64_t cells_before[N], cells_after[N];
     int64_t probe = tone_from;
-    tl_read_cells(r.seg, probe, N, cells_before);
+    tl_read_cells(r.k.seg, probe, N, cells_before);
     char meta[4096];
     char q[4096];
     /* Truncated body. */
@@ -313,7 +295,7 @@ int main(void)
     CHECK(c, st == 400);
     /* Future and absurd clocks. */
     snprintf(q, sizeof q, "read_clock=%lld&n_samples=2880&userid=%s&username=Ann",
-             (long long)(r.now + 48000), a.uid);
+             (long long)(r.k.now + 48000), a.uid);
     CHECK_EQ_I(c, raw(&r, q, NULL, 0, meta, sizeof meta), 400);
     CHECK(c, has(meta, "future"));
     snprintf(q, sizeof q, "read_clock=-5&n_samples=2880&userid=%s&username=Ann", a.uid);
@@ -369,11 +351,11 @@ int main(void)
     CHECK(c, has(a.meta, "\"kill_client\":true") && has(a.meta, "Client write clock desync"));
     /* A write far in the past ends it too. */
     connect_at(&a, &r, 3);
-    a.write = r.now - 40 * RATE;
+    a.write = r.k.now - 40 * RATE;
     CHECK_EQ_I(c, post(&r, &a, NULL, sent, NULL), 500);
     CHECK(c, has(a.meta, "too far in the past"));
 
-    tl_read_cells(r.seg, probe, N, cells_after);
+    tl_read_cells(r.k.seg, probe, N, cells_after);
     CHECK(c, memcmp(cells_before, cells_after, sizeof cells_before) == 0);
     /* B carries on undisturbed: its next exchange continues. */
     CHECK_EQ_I(c, post(&r, &b, NULL, NULL, NULL), 200);
@@ -393,8 +375,8 @@ int main(void)
     snprintf(mq, sizeof mq, "mic_volume=%%5B%%5B%%22%s%%22%%2C1.5%%5D%%2C%%5B%%2211111111111%%22%%2C0.2%%5D%%5D", bpub);
     CHECK_EQ_I(c, post(&r, &a, mq, sent, NULL), 200);
     tick(&r, 20);
-    CHECK_NEAR(c, users_mic_volume(r.seg, (uint32_t)users_find(r.seg, 22222222222ull)), 1.5, 0);
-    CHECK_NEAR(c, users_mic_volume(r.seg, (uint32_t)users_find(r.seg, 11111111111ull)), 1.0, 0);
+    CHECK_NEAR(c, users_mic_volume(r.k.seg, (uint32_t)users_find(r.k.seg, 22222222222ull)), 1.5, 0);
+    CHECK_NEAR(c, users_mic_volume(r.k.seg, (uint32_t)users_find(r.k.seg, 11111111111ull)), 1.0, 0);
 
     const ex_counters_t *cnt = ex_counters(r.ex);
     printf("  counters: ok %llu, 400 %llu, kill %llu, desyncs %llu\n",
@@ -407,8 +389,6 @@ int main(void)
     opus_encoder_destroy(b.enc);
     opus_decoder_destroy(b.dec);
     ex_destroy(r.ex);
-    seg_detach(r.seg);
-    dmn_destroy(r.d);
-    seg_unlink(name);
+    rig_close(&r.k);
     return check_done(&c, "test_exchange");
 }
