@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +29,8 @@ const char *mfile_strerror(int err)
     case MFILE_ERR_ARG: return "invalid argument or name too long";
     case MFILE_ERR_IO: return "file system call failed";
     case MFILE_ERR_EXISTS: return "file already exists";
+    case MFILE_ERR_NOENT: return "no such file";
+    case MFILE_ERR_BUSY: return "another process holds the file";
     default: return "unknown mfile error";
     }
 }
@@ -205,4 +208,24 @@ err:
     close(fd);
     unlink(tmp);
     return rc;
+}
+
+int mfile_open_locked(const char *path, mfile_log_fn log, void *user)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return MFILE_ERR_NOENT;
+        mfile_log_errno(log, user, "open", path, errno);
+        return MFILE_ERR_IO;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return MFILE_ERR_BUSY;
+        mfile_log_errno(log, user, "flock", path, e);
+        return MFILE_ERR_IO;
+    }
+    return fd;
 }

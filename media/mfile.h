@@ -34,7 +34,9 @@ typedef enum {
     MFILE_OK = 0,
     MFILE_ERR_ARG = -1,      /* NULL or over-long path or name */
     MFILE_ERR_IO = -2,       /* a system call failed (logged with errno) */
-    MFILE_ERR_EXISTS = -3    /* the final name exists and replace was 0 */
+    MFILE_ERR_EXISTS = -3,   /* the final name exists and replace was 0 */
+    MFILE_ERR_NOENT = -4,    /* the file does not exist */
+    MFILE_ERR_BUSY = -5      /* another process holds the file's lock */
 } mfile_error_t;
 
 /* Longest final name accepted, in bytes (the temp name adds 20). */
@@ -90,6 +92,13 @@ int mfile_publish_ex(int fd, const char *tmp_path, const char *dir,
  * behind on any failure. Returns MFILE_OK or a negative mfile_error_t. */
 int mfile_write_atomic(const char *dir, const char *name, const void *data,
                        size_t len, int replace, mfile_log_fn log, void *user);
+
+/* Opens an existing file read-write (O_CLOEXEC) and takes an exclusive
+ * flock() on it without waiting: the way one writer at a time continues a
+ * recording.  Returns the descriptor (>= 0), MFILE_ERR_NOENT when there is
+ * no such file, MFILE_ERR_BUSY when another holds the lock, or
+ * MFILE_ERR_IO (logged). */
+int mfile_open_locked(const char *path, mfile_log_fn log, void *user);
 
 /* fsyncs a directory so that names created or removed in it are durable.
  * Returns MFILE_OK or MFILE_ERR_IO (logged). */

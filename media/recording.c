@@ -234,21 +234,9 @@ static int writer_try_append(rec_writer_t *w, const char *dir, const char *name)
 
     if (mfile_join(path, sizeof path, dir, name) != MFILE_OK)
         return REC_ERR_ARG;
-    fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 2;
-        mfile_log_errno(w->log, w->log_user, "open", path, errno);
-        return REC_ERR_IO;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        close(fd);
-        if (e == EWOULDBLOCK)
-            return REC_ERR_BUSY;
-        mfile_log_errno(w->log, w->log_user, "flock", path, e);
-        return REC_ERR_IO;
-    }
+    fd = mfile_open_locked(path, w->log, w->log_user);
+    if (fd < 0)
+        return fd == MFILE_ERR_NOENT ? 2 : fd == MFILE_ERR_BUSY ? REC_ERR_BUSY : REC_ERR_IO;
     memset(&info, 0, sizeof info);
     w->sf = sf_open_fd(fd, SFM_RDWR, &info, SF_FALSE);
     if (w->sf == NULL) {

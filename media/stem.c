@@ -397,21 +397,9 @@ int stem_read_info(const char *path, int64_t *song_start, int64_t *origin)
  * exists but is not this song's stem, 2 when it does not exist. */
 static int try_append(stem_writer_t *w, const char *path)
 {
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 2;
-        mfile_log_errno(w->log, w->log_user, "open", path, errno);
-        return REC_ERR_IO;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        close(fd);
-        if (e == EWOULDBLOCK)
-            return REC_ERR_BUSY;
-        mfile_log_errno(w->log, w->log_user, "flock", path, e);
-        return REC_ERR_IO;
-    }
+    int fd = mfile_open_locked(path, w->log, w->log_user);
+    if (fd < 0)
+        return fd == MFILE_ERR_NOENT ? 2 : fd == MFILE_ERR_BUSY ? REC_ERR_BUSY : REC_ERR_IO;
     stem_info_t inf;
     struct stat st;
     if (read_headers(fd, w->crc[0], &inf) != 0 || inf.song_start != w->song_start

@@ -1,5 +1,7 @@
 /* test_mfile: atomic publication (replace and never-replace), temporary
  * names, path joining and error logging of the media file helpers. */
+#include <fcntl.h>
+
 #include "media/mfile.h"
 #include "media_test.h"
 
@@ -35,6 +37,21 @@ int main(void)
     CHECK(mfile_is_temp_name(".bbtmp-x-123456"));
     CHECK(!mfile_is_temp_name("x.wav"));
     CHECK(!mfile_is_temp_name(NULL));
+
+    /* One writer at a time: the lock is exclusive and not waited for. */
+    snprintf(path, sizeof path, "%s/locked", dir);
+    CHECK_INT(mfile_open_locked(path, mt_log, &log), MFILE_ERR_NOENT);
+    fd = open(path, O_CREAT | O_WRONLY, 0644);
+    CHECK(fd >= 0);
+    close(fd);
+    fd = mfile_open_locked(path, mt_log, &log);
+    CHECK(fd >= 0);
+    CHECK_INT(mfile_open_locked(path, mt_log, &log), MFILE_ERR_BUSY);
+    close(fd);
+    fd = mfile_open_locked(path, mt_log, &log);
+    CHECK(fd >= 0);
+    close(fd);
+    unlink(path);
 
     CHECK_INT(mfile_join(path, sizeof path, "/a", "b"), MFILE_OK);
     CHECK_STR(path, "/a/b");
