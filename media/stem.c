@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,13 +49,14 @@ struct stem_writer {
     size_t out_len, out_cap, out_last;
     uint8_t seg[255];     /* the page being assembled */
     int nseg;
-    uint8_t *body;
-    size_t body_len;
+    uint8_t *body;        /* its packets, grown to the largest page seen */
+    size_t body_len, body_cap;
     uint8_t sil60[64], sil2[64];   /* encoded silence, made on first need */
     uint32_t sil60_len, sil2_len;
     int shift_logged;
     uint32_t crc[4][256];
-    char dir[4096], tmp[4096];
+    char *dir;            /* the recordings directory */
+    char *tmp;            /* the temporary name until the file is published */
     char name[REC_FILE_NAME_MAX];
     char id[REC_STEM_ID_MAX + 1];
     rec_log_fn log;
@@ -187,6 +189,8 @@ static int add_packet(stem_writer_t *w, const uint8_t *data, uint32_t len, uint3
         if (rc != REC_OK)
             return rc;
     }
+    if (reserve(&w->body, &w->body_cap, w->body_len + len) != 0)
+        return REC_ERR_NOMEM;
     for (int i = 0; i < need - 1; i++)
         w->seg[w->nseg++] = 255;
     w->seg[w->nseg++] = (uint8_t)(len % 255);
@@ -499,13 +503,14 @@ stem_writer_t *stem_create(const char *dir, int64_t song_start, const char *stem
     int rc = REC_ERR_ARG;
     stem_writer_t *w = NULL;
     char probe[REC_FILE_NAME_MAX];
-    if (!dir || !stem_id || origin < song_start || strlen(dir) >= sizeof w->dir ||
+    if (!dir || !stem_id || origin < song_start ||
         rec_file_name(probe, sizeof probe, song_start, stem_id, 1, "opus") != REC_OK)
         goto fail;
     rc = REC_ERR_NOMEM;
     w = calloc(1, sizeof *w);
-    if (!w || !(w->body = malloc(PAGE_BODY_MAX)))
+    if (!w || !(w->dir = strdup(dir)) || !(w->tmp = malloc(PATH_MAX)))
         goto fail;
+    w->tmp[0] = '\0';
     w->fd = -1;
     w->durable = !(flags & REC_NO_SYNC);
     w->song_start = song_start;
@@ -513,7 +518,6 @@ stem_writer_t *stem_create(const char *dir, int64_t song_start, const char *stem
     w->limit = REC_MAX_FRAMES + STEM_PRESKIP_MAX;
     w->log = log;
     w->log_user = log_user;
-    snprintf(w->dir, sizeof w->dir, "%s", dir);
     /* The id as the file name has it (probe: SONG-stem-ID.opus). */
     snprintf(w->id, sizeof w->id, "%.*s", (int)(strlen(probe) - REC_SONG_NAME_LEN - 6 - 5),
              probe + REC_SONG_NAME_LEN + 6);
@@ -531,12 +535,15 @@ stem_writer_t *stem_create(const char *dir, int64_t song_start, const char *stem
             goto fail;
         }
         rc = try_append(w, path);
-        if (rc == REC_OK)
+        if (rc == REC_OK) {
+            free(w->tmp);
+            w->tmp = NULL;
             return w;
+        }
         if (rc == 2) {
             /* A new file: made under a temporary name now, published with
              * its first audio. */
-            int fd = mfile_tmp_create(dir, w->name, w->tmp, sizeof w->tmp, log, log_user);
+            int fd = mfile_tmp_create(dir, w->name, w->tmp, PATH_MAX, log, log_user);
             if (fd < 0) {
                 rc = fd == MFILE_ERR_ARG ? REC_ERR_ARG : REC_ERR_IO;
                 goto fail;
@@ -559,6 +566,8 @@ stem_writer_t *stem_create(const char *dir, int64_t song_start, const char *stem
     }
 fail:
     if (w) {
+        free(w->dir);
+        free(w->tmp);
         free(w->body);
         free(w->last);
         free(w);
@@ -606,7 +615,8 @@ static int put_out(stem_writer_t *w)
             return rc == MFILE_ERR_EXISTS ? REC_ERR_BUSY : REC_ERR_IO;
         }
         w->published = 1;
-        w->tmp[0] = '\0';
+        free(w->tmp);
+        w->tmp = NULL;
     }
     return REC_OK;
 }
@@ -721,8 +731,10 @@ int stem_destroy(stem_writer_t *w)
         }
         close(w->fd);
     }
-    if (!w->published && w->tmp[0])
+    if (!w->published && w->tmp && w->tmp[0])
         unlink(w->tmp);
+    free(w->dir);
+    free(w->tmp);
     free(w->body);
     free(w->last);
     free(w->out);
