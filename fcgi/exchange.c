@@ -1323,7 +1323,9 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     ex->c.samples_in += p->n;
     if (p->has_write) {
         store_upload(ex, s, &ctl, slot, flags, now);
-        if (ex->rec_dir && !s->stem)
+        /* An upload that went into no stem may be the pre-roll of the next
+         * song's (a stem of the last song stays open a while). */
+        if (ex->rec_dir && !(s->stem && s->stem_last == now))
             keep_preroll(ex, s);
     }
     s->last_seen_read = p->read_clock;

@@ -56,8 +56,8 @@ typedef struct {
     stem_writer_t *stem;        /* this singer's track of the song, or NULL */
     int64_t stem_song;          /* start clock of the song it belongs to */
     int64_t stem_last;          /* server clock of its last write */
-    /* The last upload's packets while no stem is open: the pre-roll of a
-     * stem that starts with the next upload (freed with the codecs). */
+    /* The last upload's packets when it went into no stem: the pre-roll
+     * of a stem that starts with the next upload (freed with the codecs). */
     uint8_t *pre;
     uint32_t pre_cap;
     uint16_t pre_len[SG_PREROLL_PACKETS];

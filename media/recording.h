@@ -20,8 +20,10 @@
  *
  * Scale: sample = rec_saturate_s16(x): 1.0 becomes 16384 (PROTOCOL.md §13:
  * 6 dB of headroom), rounded to nearest with ties away from zero, saturated
- * to [-32768, 32767], NaN -> 0. The mix and the stems use the same scale,
- * so stems summed (with the backing) line up with the mix.
+ * to [-32768, 32767], NaN -> 0. The mix and WAV stems use the same scale,
+ * so stems summed (with the backing) line up with the mix.  An Opus stem
+ * holds the voice as the singer sent it, before the mic volume the leader
+ * set, at full scale (1.0 is 1.0): halve it to line it up with the mix.
  *
  * Placement: each WAV has an origin clock, the server clock (samples at
  * 48 kHz since the Unix epoch) of its first sample, and the writer keeps
