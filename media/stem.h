@@ -46,7 +46,7 @@
 #include "recording.h"
 
 #define STEM_PRESKIP_MAX 65535u       /* OpusHead's 16-bit pre-skip */
-#define STEM_PACKET_MAX 7660u         /* bytes: two 1275-byte frames x 3 */
+#define STEM_PACKET_MAX 7660u         /* bytes: six 1275-byte frames (120 ms) */
 #define STEM_SILENCE_UNIT 120u        /* 2.5 ms: the finest gap filled */
 
 /* One Opus packet and its duration in samples at 48 kHz. */
