@@ -29,6 +29,33 @@ static inline int64_t ft_clock(void)
 /* Seconds from clock a to clock b. */
 static inline double ft_secs(int64_t a, int64_t b) { return (double)(b - a) / FT_RATE; }
 
+/* A singing voice of a fault test: its bucket (seconds), its pitch and the
+ * worker nginx must send it to. */
+typedef struct {
+    const char *name;
+    int offset, hz, worker;
+} ft_spec_t;
+
+/* Adds a voice per spec to ch, each with a userid that nginx shards to the
+ * spec's worker (searched from seed + i * step).  Returns 0, or -1 having
+ * said why on stderr. */
+static inline int ft_add_voices(fs_t *fs, ch_choir_t *ch, const ft_spec_t *spec, int n,
+                                unsigned seed, unsigned step, ch_voice_t **v)
+{
+    for (int i = 0; i < n; i++) {
+        char uid[24];
+        if (fs_userid_for(fs, spec[i].worker, seed + (unsigned)i * step, uid, sizeof uid) != 0) {
+            fprintf(stderr, "no userid found for worker %d\n", spec[i].worker);
+            return -1;
+        }
+        ch_voice_cfg_t vc = {spec[i].name, uid, spec[i].offset, spec[i].hz, false, 0};
+        v[i] = ch_voice_add(ch, &vc);
+        if (!v[i])
+            return -1;
+    }
+    return 0;
+}
+
 /* Starts every voice and waits until each has had two good exchanges. */
 static inline int ft_start_voices(ch_voice_t **v, int n)
 {

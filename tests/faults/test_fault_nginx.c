@@ -36,21 +36,11 @@ int main(int argc, char **argv)
     fs_t *fs = fs_start(&fc);
     if (!fs)
         return 1;
-    static const struct {
-        const char *name;
-        int offset, hz, worker;
-    } spec[NV] = {{"Lea", 3, 400, 1}, {"Ann", 6, 500, 2}, {"Bob", 9, 600, 1}};
+    static const ft_spec_t spec[NV] = {{"Lea", 3, 400, 1}, {"Ann", 6, 500, 2}, {"Bob", 9, 600, 1}};
     ch_choir_t *ch = ch_choir_new(fs_http(fs));
     ch_voice_t *v[NV];
-    char uid[NV][24];
-    for (int i = 0; i < NV; i++) {
-        if (fs_userid_for(fs, spec[i].worker, 300 + (unsigned)i * 13, uid[i], sizeof uid[i]) != 0)
-            return 1;
-        ch_voice_cfg_t vc = {spec[i].name, uid[i], spec[i].offset, spec[i].hz, false, 0};
-        v[i] = ch_voice_add(ch, &vc);
-        if (!v[i])
-            return 1;
-    }
+    if (ft_add_voices(fs, ch, spec, NV, 300, 13, v) != 0)
+        return 1;
     if (ft_start_voices(v, NV) != 0) {
         fs_dump_logs(fs, 20);
         return 1;

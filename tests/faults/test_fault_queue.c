@@ -48,21 +48,12 @@ int main(int argc, char **argv)
     fs_t *fs = fs_start(&fc);
     if (!fs)
         return 1;
-    static const struct {
-        const char *name;
-        int offset, hz, worker;
-    } spec[NV] = {{"Lea", 3, 400, 1}, {"Ann", 6, 500, 2}, {"Bob", 9, 600, 1}};
+    static const ft_spec_t spec[NV] = {{"Lea", 3, 400, 1}, {"Ann", 6, 500, 2}, {"Bob", 9, 600, 1}};
     ch_choir_t *ch = ch_choir_new(fs_http(fs));
     ch_voice_t *v[NV];
-    char uid[NV][24], max_uid[24];
-    for (int i = 0; i < NV; i++) {
-        if (fs_userid_for(fs, spec[i].worker, 700 + (unsigned)i * 11, uid[i], sizeof uid[i]) != 0)
-            return 1;
-        ch_voice_cfg_t vc = {spec[i].name, uid[i], spec[i].offset, spec[i].hz, false, 0};
-        v[i] = ch_voice_add(ch, &vc);
-        if (!v[i])
-            return 1;
-    }
+    char max_uid[24];
+    if (ft_add_voices(fs, ch, spec, NV, 700, 11, v) != 0)
+        return 1;
     if (fs_userid_for(fs, 1, 999, max_uid, sizeof max_uid) != 0)
         return 1;
     /* Max: a listener that sends 60 ms requests back to back (no pacing),

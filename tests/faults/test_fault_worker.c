@@ -55,27 +55,14 @@ int main(int argc, char **argv)
     if (!fs)
         return 1;
 
-    static const struct {
-        const char *name;
-        int offset, hz, worker;
-    } spec[NV] = {
+    static const ft_spec_t spec[NV] = {
         {"Lea", 3, 400, 1}, {"Ann", 6, 500, 2}, {"Bob", 6, 600, 3},
         {"Cat", 9, 700, 1}, {"Dan", 9, 800, 2}, {"Eve", 9, 900, 3},
     };
     ch_choir_t *ch = ch_choir_new(fs_http(fs));
     ch_voice_t *v[NV];
-    char uid[NV][24];
-    for (int i = 0; i < NV; i++) {
-        if (fs_userid_for(fs, spec[i].worker, 1000 + (unsigned)i * 31, uid[i], sizeof uid[i]) != 0) {
-            fprintf(stderr, "no userid found for worker %d\n", spec[i].worker);
-            return 1;
-        }
-        ch_voice_cfg_t vc = {spec[i].name, uid[i], spec[i].offset, spec[i].hz, false, 0};
-        v[i] = ch_voice_add(ch, &vc);
-        CHECK(c, v[i] != NULL);
-        if (!v[i])
-            return check_done(&c, tname);
-    }
+    if (ft_add_voices(fs, ch, spec, NV, 1000, 31, v) != 0)
+        return 1;
     if (ft_start_voices(v, NV) != 0) {
         fs_dump_logs(fs, 20);
         return 1;
