@@ -40,76 +40,34 @@
 #include <sndfile.h>
 
 #include "ftest.h"
+#include "recheck.h"
 
 #define NV 4
 #define TNAME "fault_daemon"
-
-/* Reads a whole mono 48 kHz recording with libsndfile: a WAV as int16 /
- * 32768, an Opus stem decoded (its pre-skip applied). */
-static float *read_wav(const char *path, sf_count_t *frames)
-{
-    SF_INFO info = {0};
-    SNDFILE *f = sf_open(path, SFM_READ, &info);
-    if (!f || info.channels != 1 || info.samplerate != FT_RATE) {
-        if (f)
-            sf_close(f);
-        return NULL;
-    }
-    float *x = calloc((size_t)info.frames + 1, sizeof *x);
-    *frames = x ? sf_readf_float(f, x, info.frames) : 0;
-    sf_close(f);
-    return x;
-}
 
 /* Compares the song's WAV with its stems; returns the largest difference
  * in 16-bit steps, or -1 if the files are not there.  *len receives the
  * mix's length in samples, *stems their number. */
 static double compare_recording(const char *rec, int64_t song_start, int64_t *len, int *stems)
 {
-    char song[32], lof[400], mixpath[400], line[512];
-    time_t st = (time_t)(song_start / FT_RATE);
-    struct tm tmv;
-    gmtime_r(&st, &tmv);
-    strftime(song, sizeof song, "%Y-%m-%d-%H%M%S", &tmv);
+    char song[32], lof[400], mixpath[400];
+    rc_song_name(song_start, song, sizeof song);
     snprintf(lof, sizeof lof, "%s/%s.lof", rec, song);
     snprintf(mixpath, sizeof mixpath, "%s/%s.wav", rec, song);
     sf_count_t mix_n = 0;
-    float *mix = read_wav(mixpath, &mix_n);
-    FILE *lf = fopen(lof, "r");
-    if (!mix || !lf) {
-        free(mix);
-        if (lf)
-            fclose(lf);
+    float *mix = rc_read(mixpath, &mix_n);
+    if (!mix)
         return -1;
-    }
     *len = mix_n;
     double *pred = calloc((size_t)mix_n + 1, sizeof *pred);
     int *k = calloc((size_t)mix_n + 1, sizeof *k);
-    *stems = 0;
-    while (fgets(line, sizeof line, lf)) {
-        char fname[300];
-        double off;
-        if (sscanf(line, "file \"%299[^\"]\" offset %lf", fname, &off) != 2 || !strstr(fname, "-stem-"))
-            continue;
-        char sp[720];
-        snprintf(sp, sizeof sp, "%s/%s", rec, fname);
-        sf_count_t sn = 0;
-        float *stem = read_wav(sp, &sn);
-        if (!stem)
-            continue;
-        /* Opus stems hold the voice as sent (1.0 full scale); the mix
-         * file holds x / 2 (6 dB of headroom). */
-        const float scale = strstr(fname, ".opus") ? 0.5f : 1.0f;
-        (*stems)++;
-        int64_t o = (int64_t)llround(off * FT_RATE);
-        for (sf_count_t i = 0; i < sn; i++)
-            if (o + i >= 0 && o + i < mix_n) {
-                pred[o + i] += stem[i] * scale;
-                k[o + i]++;
-            }
-        free(stem);
+    *stems = rc_add_stems(rec, lof, mix_n, pred, k);
+    if (*stems < 0) {
+        free(mix);
+        free(pred);
+        free(k);
+        return -1;
     }
-    fclose(lf);
     const double gv = exp(6.908) / 1000.0;
     double worst = 0;
     int64_t worst_i = 0;
@@ -156,21 +114,11 @@ int main(int argc, char **argv)
     fs_t *fs = fs_start(&fc);
     if (!fs)
         return 1;
-    static const struct {
-        const char *name;
-        int offset, hz, worker;
-    } spec[NV] = {{"Lea", 3, 400, 1}, {"Bob", 6, 600, 1}, {"Ann", 6, 500, 2}, {"Cat", 9, 700, 2}};
+    static const ft_spec_t spec[NV] = {{"Lea", 3, 400, 1}, {"Bob", 6, 600, 1}, {"Ann", 6, 500, 2}, {"Cat", 9, 700, 2}};
     ch_choir_t *ch = ch_choir_new(fs_http(fs));
     ch_voice_t *v[NV];
-    char uid[NV][24];
-    for (int i = 0; i < NV; i++) {
-        if (fs_userid_for(fs, spec[i].worker, 500 + (unsigned)i * 17, uid[i], sizeof uid[i]) != 0)
-            return 1;
-        ch_voice_cfg_t vc = {spec[i].name, uid[i], spec[i].offset, spec[i].hz, false, 0};
-        v[i] = ch_voice_add(ch, &vc);
-        if (!v[i])
-            return 1;
-    }
+    if (ft_add_voices(fs, ch, spec, NV, 500, 17, v) != 0)
+        return 1;
     if (ft_start_voices(v, NV) != 0) {
         fs_dump_logs(fs, 20);
         return 1;
@@ -227,7 +175,7 @@ int main(int argc, char **argv)
             if (r[k].server_clock <= t1 || r[k].server_clock > end)
                 continue;
             after++;
-            bool leader_ok = i == 0 ? strcmp(r[k].leader, uid[0]) == 0 : strcmp(r[k].leader, lea_pub) == 0;
+            bool leader_ok = i == 0 ? strcmp(r[k].leader, ch_userid(v[0])) == 0 : strcmp(r[k].leader, lea_pub) == 0;
             same += r[k].song_start == start && leader_ok && strcmp(r[k].leader_name, "Lea") == 0 &&
                     r[k].n_users == NV;
         }

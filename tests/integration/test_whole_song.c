@@ -32,6 +32,7 @@
 
 #include "bbclient.h"
 #include "check.h"
+#include "recheck.h"
 
 #define RATE 48000
 #define N 28800
@@ -135,23 +136,6 @@ static int write_track(const char *path)
     sf_writef_float(f, x, TRACK_SECONDS * RATE);
     sf_close(f);
     return 0;
-}
-
-/* Reads a whole mono recording with libsndfile: a WAV as int16 / 32768, an
- * Opus stem decoded (its pre-skip applied). */
-static float *read_wav(const char *path, sf_count_t *frames)
-{
-    SF_INFO info = {0};
-    SNDFILE *f = sf_open(path, SFM_READ, &info);
-    if (!f || info.channels != 1 || info.samplerate != RATE) {
-        if (f)
-            sf_close(f);
-        return NULL;
-    }
-    float *x = calloc((size_t)info.frames + 1, sizeof *x);
-    *frames = sf_readf_float(f, x, info.frames);
-    sf_close(f);
-    return x;
 }
 
 /* Reads the prepared track from the daemon's cache (64-byte header, then
@@ -366,10 +350,7 @@ int main(int argc, char **argv)
     bbc_singer_mark_stop(a);
     CHECK_EQ_I(c, bbc_exchange_batch(a, NULL, got_a), 0);
     char song[32];
-    time_t st = (time_t)(song_start / RATE);
-    struct tm tmv;
-    gmtime_r(&st, &tmv);
-    strftime(song, sizeof song, "%Y-%m-%d-%H%M%S", &tmv);
+    rc_song_name(song_start, song, sizeof song);
     char lof[400], mixpath[400];
     snprintf(lof, sizeof lof, "%s/%s.lof", rec, song);
     snprintf(mixpath, sizeof mixpath, "%s/%s.wav", rec, song);
@@ -384,38 +365,11 @@ int main(int argc, char **argv)
 
     /* The project file: the mix at 0, each stem at its offset. */
     sf_count_t mix_n = 0;
-    float *mix = read_wav(mixpath, &mix_n);
+    float *mix = rc_read(mixpath, &mix_n);
     CHECK(c, mix != NULL && mix_n > 4 * RATE);
     double *pred = calloc((size_t)mix_n + 1, sizeof *pred);
     int *k = calloc((size_t)mix_n + 1, sizeof *k);
-    FILE *lf = fopen(lof, "r");
-    char line[512];
-    int stems = 0;
-    while (lf && fgets(line, sizeof line, lf)) {
-        char fname[300];
-        double off;
-        if (sscanf(line, "file \"%299[^\"]\" offset %lf", fname, &off) != 2 || strstr(fname, "-stem-") == NULL)
-            continue;
-        char sp[700];
-        snprintf(sp, sizeof sp, "%s/%s", rec, fname);
-        sf_count_t sn = 0;
-        float *stem = read_wav(sp, &sn);
-        if (!stem)
-            continue;
-        /* Opus stems hold the voice as sent (1.0 full scale); the mix
-         * file holds x / 2 (6 dB of headroom). */
-        const float scale = strstr(fname, ".opus") ? 0.5f : 1.0f;
-        stems++;
-        int64_t o = (int64_t)llround(off * RATE);
-        for (sf_count_t i = 0; i < sn; i++)
-            if (o + i >= 0 && o + i < mix_n) {
-                pred[o + i] += stem[i] * scale;
-                k[o + i]++;
-            }
-        free(stem);
-    }
-    if (lf)
-        fclose(lf);
+    int stems = rc_add_stems(rec, lof, mix_n, pred, k);
     CHECK_EQ_I(c, stems, 2);
     /* The backing track, at its final level, from the start request's clock. */
     uint64_t tn = 0;
