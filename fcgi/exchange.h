@@ -1,13 +1,22 @@
 /*
  * exchange.h - one audio exchange (PROTOCOL.md sections 3-9), without HTTP.
  *
- * ex_handle() takes a parsed HTTP request (query, body, X-Event-Data) and
- * fills a response (status, X-Audio-Metadata, body).  It does the whole
- * protocol: bounds every input, checks both clocks before it changes
- * anything, decodes the singer's Opus packets, adds them into the timeline,
- * reads and normalises the mix at the singer's read position, encodes it,
- * and builds the metadata.  Control actions (lead, start, chat, ...) become
- * commands to the daemon; audio goes straight into the segment.
+ * ex_handle() takes an HTTP request (query, body, X-Event-Data) and fills
+ * a response (status, X-Audio-Metadata, body), in this order:
+ *   1. parse and bound everything (request.h); malformed input is a 400
+ *      and changes nothing;
+ *   2. find or create the singer (singers.h); apply reset_user_state;
+ *   3. check both clock continuities (a desync is a 500 with kill_client)
+ *      and that the write lies inside the timeline, before any change;
+ *   4. decode the upload (an invalid packet is a 400, nothing changed yet);
+ *   5. reserve room in the command lane for every control, and a place in
+ *      the user table for a newcomer, or 503;
+ *   6. change state: the commands to the daemon (commands.h), the singer's
+ *      activity, the upload into the timeline and the stem (voice.h);
+ *   7. render and encode what the singer hears (output.h);
+ *   8. write the metadata (meta.h).
+ * Control actions (lead, start, chat, ...) become commands to the daemon;
+ * audio goes straight into the segment.
  *
  * Keeping this free of FastCGI lets the request microbenchmark and the
  * tests run the exact code path of a worker.  One ex_t serves one
@@ -22,23 +31,14 @@
 #include <stdint.h>
 
 #include "prof.h"
+#include "request.h"
 #include "segment.h"
 
 /* Largest audio request body accepted: 255 packets of at most 1275 bytes
  * each (Opus' own limit) with framing, about 326 KB; nginx is set to 1 MB. */
 #define EX_MAX_BODY (1 + 255 * (2 + 1275))
-/* Largest read / write interval: 255 Opus frames (PROTOCOL.md 4.3). */
-#define EX_MAX_SAMPLES (255 * 2880)
-/* Bounds of the things users type. */
-#define EX_NAME_INPUT_MAX 1024       /* longer names are refused */
-#define EX_CHAT_MAX_BYTES 500        /* per message */
-#define EX_CHAT_MAX_COUNT 10         /* per request */
-#define EX_CHATS_OUT_MAX 32          /* delivered per response */
-#define EX_EVENTS_MAX 16             /* per request */
-#define EX_MIC_VOLUMES_MAX 16        /* pairs per request */
-#define EX_EVENT_HEADER_MAX 8192
-/* A read clock may lie at most this far from the server clock. */
-#define EX_CLOCK_WINDOW (3600LL * 48000)
+/* Largest X-Event-Data header read. */
+#define EX_EVENT_HEADER_MAX RQ_EVENT_HEADER_MAX
 
 typedef struct {
     const char *query;

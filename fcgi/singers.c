@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ring.h"
 #include "singers.h"
 
 struct sg_table {
+    es_t *es;          /* shared encoder states the singers' nodes name */
     uint32_t mask;     /* capacity - 1, capacity a power of two */
     uint32_t count;
     uint32_t limit;    /* most singers allowed (half the capacity) */
@@ -23,7 +25,7 @@ static uint32_t hash64(uint64_t x)
     return (uint32_t)x;
 }
 
-sg_table_t *sg_table_create(uint32_t cap)
+sg_table_t *sg_table_create(uint32_t cap, es_t *es)
 {
     uint32_t n = 16;
     while (n < cap * 2 && n < (1u << 30))
@@ -36,21 +38,53 @@ sg_table_t *sg_table_create(uint32_t cap)
         free(t);
         return NULL;
     }
+    t->es = es;
     t->mask = n - 1;
     t->limit = n / 2;
     return t;
 }
 
-void sg_reset_codecs(sg_t *s)
+OpusDecoder *sg_decoder(sg_t *s)
 {
+    if (!s->dec) {
+        int err;
+        s->dec = opus_decoder_create(RING_SAMPLE_RATE, 1, &err);
+    }
+    return s->dec;
+}
+
+OpusEncoder *sg_encoder(sg_table_t *t, sg_t *s, bool *lost)
+{
+    *lost = false;
+    if (!s->enc) {
+        /* Allocated whole (no pointers inside), so a copy of a shared state
+         * is a plain memcpy into it. */
+        s->enc = malloc((size_t)opus_encoder_get_size(1));
+        if (!s->enc)
+            return NULL;
+        if (!t->es || es_copy_state(t->es, s->node, s->enc) != 0) {
+            *lost = true;
+            es_encoder_init(s->enc);
+        }
+        if (t->es)
+            es_unpin(t->es, s->node);
+        s->node = ES_ROOT;
+    }
+    s->priv = true;
+    return s->enc;
+}
+
+void sg_drop_codecs(sg_table_t *t, sg_t *s)
+{
+    if (t->es)
+        es_unpin(t->es, s->node);
+    s->node = ES_ROOT;
     if (s->dec) {
         opus_decoder_destroy(s->dec);
         s->dec = NULL;
     }
-    if (s->enc) {
-        free(s->enc);   /* allocated whole, see encoder_of() in exchange.c */
-        s->enc = NULL;
-    }
+    free(s->enc);
+    s->enc = NULL;
     free(s->pre);
     s->pre = NULL;
     s->pre_cap = 0;
@@ -72,7 +106,7 @@ void sg_table_destroy(sg_table_t *t)
         return;
     for (uint32_t i = 0; i <= t->mask; i++)
         if (t->e[i].used) {
-            sg_reset_codecs(&t->e[i]);
+            sg_drop_codecs(t, &t->e[i]);
             sg_close_stem(&t->e[i]);
         }
     free(t->e);
@@ -113,7 +147,7 @@ uint32_t sg_count(const sg_table_t *t) { return t->count; }
  * lookups never meet a hole inside a run. */
 static void remove_at(sg_table_t *t, uint32_t i)
 {
-    sg_reset_codecs(&t->e[i]);
+    sg_drop_codecs(t, &t->e[i]);
     sg_close_stem(&t->e[i]);
     t->e[i].used = false;
     t->count--;
@@ -139,14 +173,11 @@ static void remove_at(sg_table_t *t, uint32_t i)
     }
 }
 
-uint32_t sg_sweep(sg_table_t *t, int64_t now, int64_t max_idle,
-                  void (*gone)(void *user, sg_t *s), void *user)
+uint32_t sg_sweep(sg_table_t *t, int64_t now, int64_t max_idle)
 {
     uint32_t removed = 0;
     for (uint32_t i = 0; i <= t->mask; i++) {
         while (t->e[i].used && now - t->e[i].last_active > max_idle) {
-            if (gone)
-                gone(user, &t->e[i]);
             remove_at(t, i);
             removed++;
         }
@@ -167,17 +198,13 @@ uint32_t sg_close_idle_stems(sg_table_t *t, int64_t now, int64_t idle)
     return n;
 }
 
-uint32_t sg_drop_idle_codecs(sg_table_t *t, int64_t now, int64_t idle,
-                             void (*gone)(void *user, sg_t *s), void *user)
+uint32_t sg_drop_idle_codecs(sg_table_t *t, int64_t now, int64_t idle)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i <= t->mask; i++) {
         sg_t *e = &t->e[i];
         if (e->used && (e->dec || e->enc || e->node) && now - e->last_active > idle) {
-            if (gone)
-                gone(user, e);
-            e->node = 0;
-            sg_reset_codecs(e);
+            sg_drop_codecs(t, e);
             n++;
         }
     }

@@ -9,6 +9,10 @@
  * deletion, fixed capacity chosen at start: no allocation on the request
  * path except the codec state of a new singer.  Entries idle for an hour are
  * swept away with their codec state.
+ *
+ * The codec state of a singer lives and dies here: the decoder, the private
+ * encoder (which starts from the shared encoder state the singer's decoder
+ * was following, see encshare.h) and the pin on that shared state.
  */
 #ifndef BB_SINGERS_H
 #define BB_SINGERS_H
@@ -18,6 +22,7 @@
 
 #include <opus.h>
 
+#include "encshare.h"
 #include "media/stem.h"
 #include "segment.h"
 
@@ -73,8 +78,10 @@ typedef struct {
 typedef struct sg_table sg_table_t;
 
 /* Creates a table for up to `cap` singers (rounded up; the table keeps its
- * load at most one half).  Returns NULL on allocation failure. */
-sg_table_t *sg_table_create(uint32_t cap);
+ * load at most one half) whose shared encoder states live in `es` (may be
+ * NULL when no singer ever uses the shared path).  Returns NULL on
+ * allocation failure. */
+sg_table_t *sg_table_create(uint32_t cap, es_t *es);
 
 /* Frees the table and every singer's codec state; accepts NULL. */
 void sg_table_destroy(sg_table_t *t);
@@ -89,8 +96,19 @@ sg_t *sg_insert(sg_table_t *t, uint64_t userid);
 /* Number of singers in the table. */
 uint32_t sg_count(const sg_table_t *t);
 
-/* Frees the codec state of one singer (both directions). */
-void sg_reset_codecs(sg_t *s);
+/* The singer's decoder, created on first need; NULL when out of memory. */
+OpusDecoder *sg_decoder(sg_t *s);
+
+/* The singer's private encoder, created on first need from the shared
+ * encoder state its decoder has followed so far, so that it hears no seam;
+ * the singer then stays on the private path until its codecs are dropped.
+ * *lost is set when that shared state was gone (the new encoder starts
+ * fresh).  NULL when out of memory. */
+OpusEncoder *sg_encoder(sg_table_t *t, sg_t *s, bool *lost);
+
+/* Frees the codec state of one singer (both directions, the pin on its
+ * shared state and its pre-roll): what a reset or an error asks for. */
+void sg_drop_codecs(sg_table_t *t, sg_t *s);
 
 /* Closes the singer's stem recording, if any. */
 void sg_close_stem(sg_t *s);
@@ -99,17 +117,13 @@ void sg_close_stem(sg_t *s);
  * (their song ended or they left); returns how many. */
 uint32_t sg_close_idle_stems(sg_table_t *t, int64_t now, int64_t idle);
 
-/* Frees the codec state of singers silent for `idle` samples, calling
- * gone(user, singer) first for each (a singer who comes back reconnects
- * with reset_user_state, which starts fresh codecs anyway); the small
- * entry stays until the hour is up.  Returns how many. */
-uint32_t sg_drop_idle_codecs(sg_table_t *t, int64_t now, int64_t idle,
-                             void (*gone)(void *user, sg_t *s), void *user);
+/* Frees the codec state of singers silent for `idle` samples (a singer who
+ * comes back reconnects with reset_user_state, which starts fresh codecs
+ * anyway); the small entry stays until it is swept.  Returns how many. */
+uint32_t sg_drop_idle_codecs(sg_table_t *t, int64_t now, int64_t idle);
 
-/* Removes every singer idle for longer than max_idle samples at `now`,
- * calling gone(user, singer) for each just before; returns how many were
- * removed. */
-uint32_t sg_sweep(sg_table_t *t, int64_t now, int64_t max_idle,
-                  void (*gone)(void *user, sg_t *s), void *user);
+/* Removes every singer idle for longer than max_idle samples at `now`, with
+ * its codecs and stem; returns how many were removed. */
+uint32_t sg_sweep(sg_table_t *t, int64_t now, int64_t max_idle);
 
 #endif

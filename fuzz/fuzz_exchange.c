@@ -217,7 +217,7 @@ static void check_response(const ex_response_t *res, uint32_t n_expected)
         const cJSON *ns = cJSON_GetObjectItemCaseSensitive(j, "n_samples");
         FZ_ASSERT(cJSON_IsNumber(ns));
         uint32_t n = (uint32_t)ns->valuedouble;
-        FZ_ASSERT(n > 0 && n % FRAME == 0 && n <= EX_MAX_SAMPLES);
+        FZ_ASSERT(n > 0 && n % FRAME == 0 && n <= RQ_MAX_SAMPLES);
         if (n_expected)
             FZ_ASSERT(n == n_expected);
         static pk_packet_t pk[PK_MAX_PACKETS];

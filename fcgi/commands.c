@@ -1,0 +1,163 @@
+/*
+ * commands.c - a request's controls, as commands to the daemon (commands.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmdq.h"
+#include "commands.h"
+#include "snap.h"
+
+/* One command being filled in, and where it goes. */
+typedef struct {
+    seg_t *seg;
+    uint32_t lane;
+    uint64_t userid;
+    int64_t now;
+    seg_cmd_t c;
+} out_t;
+
+static seg_cmd_t *cmd_new(out_t *o, seg_cmd_type_t type)
+{
+    seg_cmd_t *c = &o->c;
+    memset(c, 0, offsetof(seg_cmd_t, name));
+    c->name[0] = '\0';
+    c->text[0] = '\0';
+    c->type = type;
+    c->clock = o->now;
+    c->userid = o->userid;
+    return c;
+}
+
+static void cmd_push(out_t *o)
+{
+    /* Room was reserved before any state changed (cm_count()). */
+    if (cq_push(o->seg, o->lane, &o->c) != CQ_OK)
+        fprintf(stderr, "bb-worker[%u]: command lane full after reservation (type %u)\n", o->lane,
+                o->c.type);
+}
+
+uint32_t cm_count(const rq_t *p, const sg_t *s)
+{
+    uint32_t n = 0;
+    n += p->n_chat + p->n_mic + p->n_ev;
+    n += p->has_volume + p->has_backing_volume;
+    n += (p->bpm >= 0 || p->repeats >= 0 || p->bpr >= 0);
+    n += p->track != NULL;
+    n += p->lead + p->start + p->stop + (p->monitor != NULL);
+    n += (s && s->slot >= 0 && strcmp(s->name, p->name) != 0);
+    n += (s && s->spectator != p->spectator);
+    return n;
+}
+
+void cm_send(seg_t *seg, uint32_t lane, const rq_t *p, sg_t *s, int64_t now)
+{
+    out_t o = { .seg = seg, .lane = lane, .userid = p->userid, .now = now };
+    seg_cmd_t *c;
+    if (s->slot >= 0 && strcmp(s->name, p->name) != 0) {
+        c = cmd_new(&o, CMD_RENAME);
+        snprintf(c->name, sizeof c->name, "%s", p->name);
+        cmd_push(&o);
+        snprintf(s->name, sizeof s->name, "%s", p->name);
+    }
+    if (s->spectator != p->spectator) {
+        c = cmd_new(&o, CMD_SPECTATOR);
+        c->a = p->spectator;
+        cmd_push(&o);
+        s->spectator = p->spectator;
+    }
+    if (p->has_volume) {
+        c = cmd_new(&o, CMD_VOLUME);
+        c->f = p->volume;
+        cmd_push(&o);
+    }
+    if (p->has_backing_volume) {
+        c = cmd_new(&o, CMD_BACKING_VOLUME);
+        c->f = p->backing_volume;
+        cmd_push(&o);
+    }
+    for (uint32_t i = 0; i < p->n_chat; i++) {
+        c = cmd_new(&o, CMD_CHAT);
+        snprintf(c->name, sizeof c->name, "%s", p->name);
+        snprintf(c->text, sizeof c->text, "%s", p->chat[i]);
+        cmd_push(&o);
+    }
+    if (p->bpm >= 0 || p->repeats >= 0 || p->bpr >= 0) {
+        c = cmd_new(&o, CMD_TEMPO);
+        c->a = p->bpm;
+        c->b = p->repeats;
+        c->c = p->bpr;
+        cmd_push(&o);
+    }
+    for (uint32_t i = 0; i < p->n_mic; i++) {
+        c = cmd_new(&o, CMD_MIC_VOLUME);
+        c->target = p->mic[i].id;
+        c->f = p->mic[i].v;
+        cmd_push(&o);
+    }
+    if (p->track) {
+        c = cmd_new(&o, CMD_TRACK);
+        snprintf(c->text, sizeof c->text, "%s", p->track);
+        cmd_push(&o);
+    }
+    if (p->lead) {
+        c = cmd_new(&o, CMD_LEAD);
+        snprintf(c->name, sizeof c->name, "%s", p->name);
+        cmd_push(&o);
+    }
+    if (p->start) {
+        c = cmd_new(&o, CMD_START);
+        c->a = p->read_clock;
+        cmd_push(&o);
+    }
+    if (p->stop) {
+        c = cmd_new(&o, CMD_STOP);
+        /* The END of the singer's previous upload; the read clock when they
+         * never uploaded (PROTOCOL.md quirk 10, fixed). */
+        c->a = s->last_write_clock ? s->last_write_clock : p->read_clock;
+        cmd_push(&o);
+    }
+    if (p->monitor) {
+        c = cmd_new(&o, CMD_MONITOR);
+        uint64_t t;
+        c->target = rq_parse_public(p->monitor, &t) ? t : 0;
+        cmd_push(&o);
+    }
+    for (uint32_t i = 0; i < p->n_ev; i++) {
+        c = cmd_new(&o, CMD_EVENT);
+        snprintf(c->text, sizeof c->text, "%s", p->ev[i].evid);
+        snprintf(c->name, sizeof c->name, "%s", p->ev[i].clock);
+        cmd_push(&o);
+    }
+}
+
+bool cm_join_ticket(seg_t *seg)
+{
+    _Atomic int32_t *t = &seg_header(seg)->join_tickets;
+    /* acq_rel; pairs with the daemon's release when it takes joins off: the
+     * control state read next counts every join whose ticket is gone */
+    int32_t promised = atomic_fetch_add_explicit(t, 1, memory_order_acq_rel) + 1;
+    seg_ctl_t ctl;
+    snap_ctl_read(seg, &ctl);
+    if ((int64_t)ctl.n_users + promised > (int64_t)seg_user_cap(seg)) {
+        atomic_fetch_sub_explicit(t, 1, memory_order_relaxed);  /* relaxed: nothing was promised */
+        return false;
+    }
+    return true;
+}
+
+void cm_join(seg_t *seg, uint32_t lane, const rq_t *p, int64_t now)
+{
+    out_t o = { .seg = seg, .lane = lane, .userid = p->userid, .now = now };
+    seg_cmd_t *c = cmd_new(&o, CMD_JOIN);
+    snprintf(c->name, sizeof c->name, "%s", p->name);
+    c->a = p->spectator;
+    cmd_push(&o);
+}
+
+int cm_push_plain(seg_t *seg, uint32_t lane, seg_cmd_type_t type, int64_t now)
+{
+    out_t o = { .seg = seg, .lane = lane, .now = now };
+    cmd_new(&o, type);
+    return cq_push(seg, lane, &o.c) == CQ_OK ? 0 : -1;
+}

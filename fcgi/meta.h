@@ -1,0 +1,53 @@
+/*
+ * meta.h - the X-Audio-Metadata header of an audio response.
+ *
+ * What a singer learns with every response (PROTOCOL.md section 5, with
+ * our additions): the clocks, the song, the leader, chats since the last
+ * response, and, when they changed for this singer, the user summary, the
+ * tempo, the track list and a delay to move to.  The published texts of
+ * the daemon (user summary, events, track list) are copied once per change
+ * of their generation into the mt_t, never per request.
+ *
+ * The writer works in its own buffer of MT_META_CAP bytes; the response
+ * points into it until the next call.
+ */
+#ifndef BB_META_H
+#define BB_META_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "request.h"
+#include "segment.h"
+#include "singers.h"
+#include "snap.h"
+
+#define MT_META_CAP 65536
+
+typedef struct mt mt_t;
+
+/* Creates a writer; NULL when out of memory. */
+mt_t *mt_create(void);
+
+/* Frees it; accepts NULL. */
+void mt_destroy(mt_t *mt);
+
+/* Copies whichever published texts changed since the last call. */
+void mt_refresh(mt_t *mt, const seg_t *seg);
+
+/* Generations of the copies held (a singer compares them with what it got). */
+uint64_t mt_summary_gen(const mt_t *mt);
+uint64_t mt_tracks_gen(const mt_t *mt);
+
+/* Writes the metadata of a successful exchange for singer s of worker
+ * `worker`, at server clock `now`; prev_clock is the clock of the worker's
+ * previous request (-1: none).  Marks what it delivered (chats, tempo,
+ * tracks, a delay) as delivered in s.  Returns the NUL-terminated text. */
+const char *mt_build(mt_t *mt, const seg_t *seg, uint32_t worker, const rq_t *rq, sg_t *s,
+                     const seg_ctl_t *ctl, int64_t now, int64_t prev_clock, bool send_summary);
+
+/* Writes the metadata of a refused request: {"kill_client": true,
+ * "message": msg}.  Returns the text. */
+const char *mt_error(mt_t *mt, const char *msg);
+
+#endif

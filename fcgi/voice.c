@@ -1,0 +1,212 @@
+/*
+ * voice.c - storing a singer's upload (voice.h).
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gain.h"
+#include "media/stem.h"
+#include "ring.h"
+#include "tempo.h"
+#include "timeline.h"
+#include "users.h"
+#include "voice.h"
+
+struct vc {
+    seg_t *seg;
+    uint32_t worker;
+    char *rec_dir;          /* stems go here; NULL: no stems */
+    uint64_t refused;
+    stem_packet_t stem_pk[SG_PREROLL_PACKETS + PK_MAX_PACKETS];
+};
+
+#define LOG(v, fmt, ...) fprintf(stderr, "bb-worker[%u]: " fmt "\n", (v)->worker, ##__VA_ARGS__)
+
+vc_t *vc_create(seg_t *seg, uint32_t worker, const char *rec_dir)
+{
+    vc_t *v = calloc(1, sizeof *v);
+    if (!v)
+        return NULL;
+    if (rec_dir && !(v->rec_dir = strdup(rec_dir))) {
+        free(v);
+        return NULL;
+    }
+    v->seg = seg;
+    v->worker = worker;
+    return v;
+}
+
+void vc_destroy(vc_t *v)
+{
+    if (!v)
+        return;
+    free(v->rec_dir);
+    free(v);
+}
+
+uint64_t vc_refused(const vc_t *v) { return v->refused; }
+static void stem_log(void *user, const char *line)
+{
+    vc_t *v = user;
+    LOG(v, "stems: %s", line);
+}
+
+/* Adds an upload to the singer's stem of the current song: the Opus
+ * packets as the singer sent them, placed at their clocks (media/stem.h),
+ * from `origin` on (the first clock this upload put into the mix, or the
+ * song's start).  A new stem starts with the singer's previous upload as
+ * pre-roll when it ends where this one begins, so that a player's decoder
+ * comes to the first sample in the state the worker's decoder was in. */
+static void stem_add(vc_t *v, sg_t *s, const rq_t *p, const song_t *song, int64_t origin,
+                     int64_t now)
+{
+    if (s->stem && s->stem_song != song->start)
+        sg_close_stem(s);
+    if (origin < song->start)
+        origin = song->start;
+    if (!s->stem && s->stem_song == song->start)
+        return;   /* it could not start for this song: logged once */
+    int64_t clock = p->write_clock - p->n;
+    uint32_t n = 0;
+    if (!s->stem) {
+        char id[24];
+        int err = 0;
+        snprintf(id, sizeof id, "%" PRIu64, s->public_id);
+        /* The worker's one thread must not wait on the disk: stems are not
+         * fsynced (a worker crash loses nothing of them; the mix, written
+         * by the daemon, is). */
+        s->stem = stem_create(v->rec_dir, song->start, id, origin, REC_NO_SYNC, stem_log, v,
+                              &err);
+        s->stem_song = song->start;
+        if (!s->stem) {
+            LOG(v, "stem of singer %" PRIu64 " cannot start: %s", s->public_id, rec_strerror(err));
+            return;
+        }
+        if (s->pre_n && s->pre_end == clock) {
+            uint32_t off = 0;
+            for (uint32_t i = 0; i < s->pre_n; i++) {
+                v->stem_pk[n++] = (stem_packet_t){ s->pre + off, s->pre_len[i], RING_OPUS_FRAME };
+                off += s->pre_len[i];
+            }
+            clock -= (int64_t)s->pre_n * RING_OPUS_FRAME;
+        }
+    }
+    for (int i = 0; i < p->npk; i++)
+        v->stem_pk[n++] = (stem_packet_t){ p->pk[i].data, p->pk[i].len, RING_OPUS_FRAME };
+    if (stem_write(s->stem, clock, v->stem_pk, n) != REC_OK)
+        sg_close_stem(s);
+    else
+        s->stem_last = now;
+}
+
+/* Keeps the last packets of an upload as the pre-roll of a stem that may
+ * start with the next one. */
+static void keep_preroll(sg_t *s, const rq_t *p)
+{
+    s->pre_n = 0;
+    if (p->npk == 0)
+        return;
+    int first = p->npk > SG_PREROLL_PACKETS ? p->npk - SG_PREROLL_PACKETS : 0;
+    uint32_t bytes = 0;
+    for (int i = first; i < p->npk; i++)
+        bytes += p->pk[i].len;
+    if (bytes > s->pre_cap) {
+        uint8_t *b = realloc(s->pre, bytes);
+        if (!b)
+            return;
+        s->pre = b;
+        s->pre_cap = bytes;
+    }
+    uint32_t off = 0;
+    for (int i = first; i < p->npk; i++) {
+        memcpy(s->pre + off, p->pk[i].data, p->pk[i].len);
+        s->pre_len[s->pre_n++] = p->pk[i].len;
+        off += p->pk[i].len;
+    }
+    s->pre_end = p->write_clock;
+}
+
+static float rms_of(const float *x, uint32_t n)
+{
+    /* Eight independent float sums (one vector's worth), so that the loop
+     * runs at the adder's throughput rather than its latency; each sums at
+     * most 1/8 of a batch, well within float precision for a level. */
+    float a[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            a[k] += x[i + k] * x[i + k];
+    double sum = 0;
+    for (int k = 0; k < 8; k++)
+        sum += a[k];
+    for (; i < n; i++)
+        sum += (double)x[i] * x[i];
+    return n ? (float)sqrt(sum / n) : 0.0f;
+}
+
+/* Stores an upload (PROTOCOL.md 7, step 23): into the mix during a song,
+ * the monitor ring if the singer is monitored, the rounds' copies and the
+ * singer's stem.  A singer's voice is never counted twice at one clock:
+ * after a reconnect the new connection's first upload may reach back over
+ * clocks the old one already wrote (the new read position is rounded down
+ * to a frame, or the singer moved back a bucket), and only the part after
+ * the last write is stored, as the stem keeps its first take. */
+static void store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *ctl, int64_t slot,
+                  uint32_t flags, int64_t now)
+{
+    int64_t prev_end = s->last_write_clock;
+    if (s->have_write && prev_end && ctl->song.end && prev_end <= ctl->song.end &&
+        ctl->song.end <= p->write_clock)
+        s->pending_delay = ctl->song.max_position;  /* the song end passed: go to the back */
+    s->last_seen_write = p->write_clock;
+    s->have_write = true;
+    if (p->write_clock > s->last_write_clock)
+        s->last_write_clock = p->write_clock;
+    float mic = slot >= 0 ? users_mic_volume(v->seg, (uint32_t)slot) : 1.0f;
+    if (mic != 1.0f) {
+        float g = (float)gain_mic(mic);
+        for (uint32_t i = 0; i < p->n; i++)
+            in[i] *= g;
+    }
+    float rms = rms_of(in, p->n);
+    if (slot >= 0)
+        users_set_write(v->seg, (uint32_t)slot, s->last_write_clock, rms);
+    if (p->npk == 0 || !song_upload_active(&ctl->song, p->write_clock, p->n))
+        return;
+    int64_t pos = p->write_clock - p->n;
+    uint32_t skip = 0;
+    if (prev_end > pos)
+        skip = prev_end >= p->write_clock ? p->n : (uint32_t)(prev_end - pos);
+    if (skip == p->n)
+        return;
+    pos += skip;
+    const float *x = in + skip;
+    uint32_t n = p->n - skip;
+    if (tl_write(v->seg, pos, x, n, now) != TL_OK) {
+        v->refused++;
+        return;
+    }
+    if (v->rec_dir)
+        stem_add(v, s, p, &ctl->song, pos, now);
+    if (flags & SEG_UF_MONITORED)
+        tl_write_monitor(v->seg, pos, x, n, now);
+    int64_t copies[TEMPO_REPEATS_MAX];
+    uint32_t nc = tempo_round_copies(pos, n, ctl->song.bpm, ctl->song.bpr, ctl->song.repeats, now,
+                                     copies, TEMPO_REPEATS_MAX);
+    for (uint32_t i = 0; i < nc; i++)
+        if (tl_write(v->seg, copies[i], x, n, now) != TL_OK)
+            v->refused++;
+}
+
+void vc_store(vc_t *v, sg_t *s, const rq_t *rq, float *in, const seg_ctl_t *ctl, int64_t slot,
+              uint32_t flags, int64_t now)
+{
+    store(v, s, rq, in, ctl, slot, flags, now);
+    /* An upload that went into no stem may be the pre-roll of the next
+     * song's (a stem of the last song stays open a while). */
+    if (v->rec_dir && !(s->stem && s->stem_last == now))
+        keep_preroll(s, rq);
+}
