@@ -6,6 +6,9 @@
 
 #include "cmdq.h"
 #include "commands.h"
+#include "futex.h"
+#include "prof.h"
+#include "ring.h"
 #include "snap.h"
 
 /* One command being filled in, and where it goes. */
@@ -14,6 +17,7 @@ typedef struct {
     uint32_t lane;
     uint64_t userid;
     int64_t now;
+    uint32_t pushed;
     seg_cmd_t c;
 } out_t;
 
@@ -35,6 +39,44 @@ static void cmd_push(out_t *o)
     if (cq_push(o->seg, o->lane, &o->c) != CQ_OK)
         fprintf(stderr, "bb-worker[%u]: command lane full after reservation (type %u)\n", o->lane,
                 o->c.type);
+    else
+        o->pushed++;
+}
+
+/* After pushing: the singer waits for these next time; the daemon wakes. */
+static void sent(out_t *o, sg_t *s)
+{
+    if (!o->pushed)
+        return;
+    /* relaxed: this worker is the lane's only producer */
+    s->cmd_seq = load_relaxed(&seg_lane(o->seg, o->lane)->tail);
+    _Atomic uint32_t *wake = &seg_header(o->seg)->wake;
+    /* release; pairs with the acquire in dmn_wake_word(): the commands are
+     * in the lane before the daemon sees the bump */
+    atomic_fetch_add_explicit(wake, 1, memory_order_release);
+    fx_wake(wake);
+}
+
+void cm_sync(seg_t *seg, uint32_t lane, sg_t *s, int64_t now, int64_t max_ns)
+{
+    if (!s->cmd_seq)
+        return;
+    seg_lane_t *l = seg_lane(seg, lane);
+    uint32_t want = (uint32_t)s->cmd_seq;
+    /* relaxed: status only; a daemon a second silent is not waited for */
+    int64_t beat = load_relaxed(&seg_header(seg)->heartbeat);
+    int64_t deadline = prof_now_ns() + max_ns;
+    while (max_ns > 0 && now - beat < RING_SAMPLE_RATE) {
+        /* acquire; pairs with the release in dmn_tick() after publishing */
+        uint32_t got = load_acquire(&l->applied);
+        if ((int32_t)(got - want) >= 0)
+            break;
+        int64_t left = deadline - prof_now_ns();
+        if (left <= 0)
+            break;
+        fx_wait(&l->applied, got, left);
+    }
+    s->cmd_seq = 0;
 }
 
 uint32_t cm_count(const rq_t *p, const sg_t *s)
@@ -129,6 +171,7 @@ void cm_send(seg_t *seg, uint32_t lane, const rq_t *p, sg_t *s, int64_t now)
         snprintf(c->name, sizeof c->name, "%s", p->ev[i].clock);
         cmd_push(&o);
     }
+    sent(&o, s);
 }
 
 bool cm_join_ticket(seg_t *seg)
@@ -146,13 +189,14 @@ bool cm_join_ticket(seg_t *seg)
     return true;
 }
 
-void cm_join(seg_t *seg, uint32_t lane, const rq_t *p, int64_t now)
+void cm_join(seg_t *seg, uint32_t lane, const rq_t *p, sg_t *s, int64_t now)
 {
     out_t o = { .seg = seg, .lane = lane, .userid = p->userid, .now = now };
     seg_cmd_t *c = cmd_new(&o, CMD_JOIN);
     snprintf(c->name, sizeof c->name, "%s", p->name);
     c->a = p->spectator;
     cmd_push(&o);
+    sent(&o, s);
 }
 
 int cm_push_plain(seg_t *seg, uint32_t lane, seg_cmd_type_t type, int64_t now)

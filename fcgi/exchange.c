@@ -33,6 +33,7 @@ struct ex {
     seg_t *seg;
     uint32_t worker;
     bool no_sharing;        /* every singer encodes privately */
+    int64_t sync_ns;        /* longest wait for a singer's commands */
     sg_table_t *singers;
     es_t *es;               /* packets shared among singers (encshare.h) */
     fr_t *fr;               /* frames rendered once (frames.h) */
@@ -99,6 +100,8 @@ void ex_destroy(ex_t *ex)
 const ex_counters_t *ex_counters(const ex_t *ex) { return &ex->c; }
 
 void ex_set_sharing(ex_t *ex, bool on) { ex->no_sharing = !on; }
+
+void ex_set_command_sync(ex_t *ex, int64_t max_ns) { ex->sync_ns = max_ns; }
 
 void ex_share(const ex_t *ex, ex_share_t *out)
 {
@@ -359,6 +362,10 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
         fail(ex, res, 400, "%s", p->err);
         goto done;
     }
+    /* What this singer asked for before is in effect now (commands.h). */
+    sg_t *known = sg_find(ex->singers, p->userid);
+    if (known)
+        cm_sync(ex->seg, ex->worker, known, now, ex->sync_ns);
     seg_ctl_t ctl;
     snap_ctl_read(ex->seg, &ctl);
     mt_refresh(ex->mt, ex->seg);
@@ -389,7 +396,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
 
     /* 6. From here on, state changes: commands, activity, the upload. */
     if (join) {
-        cm_join(ex->seg, ex->worker, p, now);
+        cm_join(ex->seg, ex->worker, p, s, now);
         s->join_sent = now;
     }
     cm_send(ex->seg, ex->worker, p, s, now);

@@ -90,6 +90,13 @@ void ex_destroy(ex_t *ex);
  * tests compare the shared path with). */
 void ex_set_sharing(ex_t *ex, bool on);
 
+/* Makes a singer's request wait, at most max_ns, until the daemon applied
+ * the commands of that singer's previous requests (commands.h), so that
+ * its response reflects them.  0 (the default) never waits: what a daemon
+ * ticked by the caller itself needs (tests, the benchmark); a worker with
+ * a daemon process of its own turns it on. */
+void ex_set_command_sync(ex_t *ex, int64_t max_ns);
+
 /* Handles one audio POST at server clock `now`. */
 void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t now);
 

@@ -55,6 +55,9 @@ typedef struct {
     uint64_t slot_gen;
     uint64_t public_id;
     int64_t join_sent;          /* clock a JOIN was last queued, 0 = never */
+    uint64_t cmd_seq;           /* lane position past this singer's last
+                                   command, until the daemon applied it
+                                   (commands.h); 0 = none pending */
     char name[SEG_NAME_MAX];    /* name last sent to the daemon */
     OpusDecoder *dec;
     OpusEncoder *enc;

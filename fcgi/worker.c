@@ -51,6 +51,11 @@
              "Access-Control-Expose-Headers: X-Audio-Metadata\r\n"
 #define METRICS_CAP 65536
 
+#define WK_COMMAND_SYNC_NS (50 * 1000000LL)
+/* The largest response header this worker writes: the metadata at its
+ * bound (meta.h) and the status, CORS, type and id lines around it.
+ * nginx's fastcgi_buffer_size is rendered from it (--header-max). */
+#define WK_HEADER_MAX (MT_META_CAP + 1024)
 typedef struct {
     const char *listen;
     const char *segment;
@@ -722,6 +727,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "bb-worker[%d]: uploads disabled: %s\n", w.cfg.worker_id, why);
         }
     }
+    /* A singer's commands apply before its next request; the daemon takes
+     * well under a millisecond when it is scheduled, so the bound is only
+     * for a daemon starved of CPU. */
+    ex_set_command_sync(w.ex, WK_COMMAND_SYNC_NS);
     w.body_cap = w.upl ? UPL_MAX_BYTES : EX_MAX_BODY;
     w.body = malloc(w.body_cap);
     w.text = malloc(METRICS_CAP);

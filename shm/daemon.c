@@ -24,6 +24,7 @@
 #include "cmdq.h"
 #include "daemon.h"
 #include "delay.h"
+#include "futex.h"
 #include "gain.h"
 #include "jsonw.h"
 
@@ -76,6 +77,7 @@ struct dmn {
     rec_writer_t *rec;      /* the song being recorded, or NULL */
     int64_t rec_song;       /* its start clock */
     int32_t tickets_done;   /* JOINs applied this tick (see join_tickets) */
+    uint64_t lanes_drained; /* bit per lane that gave commands this tick */
     seg_cmd_t *cmds;        /* DMN_CMDS_PER_TICK */
     uint32_t *scratch;      /* user_cap */
     int32_t *delays;        /* user_cap */
@@ -804,6 +806,7 @@ static void drain(dmn_t *d, int64_t now)
         for (uint32_t l = 0; l < SEG_LANES && n < DMN_CMDS_PER_TICK; l++)
             if (cq_pop(d->seg, l, &d->cmds[n])) {
                 more = true;
+                d->lanes_drained |= UINT64_C(1) << l;
                 if (bound_clocks(d, &d->cmds[n], now))
                     n++;
             }
@@ -842,6 +845,18 @@ void dmn_tick(dmn_t *d, int64_t now)
             ;
         d->tickets_done = 0;
     }
+    /* Tell each worker whose commands were applied: everything they did is
+     * published above, so the same singer's next request sees it. */
+    for (uint32_t l = 0; d->lanes_drained && l < SEG_LANES; l++) {
+        if (!(d->lanes_drained & (UINT64_C(1) << l)))
+            continue;
+        seg_lane_t *lane = seg_lane(d->seg, l);
+        /* relaxed: the daemon is the only writer of head.  release; pairs
+         * with the acquire in cm_sync() */
+        store_release(&lane->applied, (uint32_t)load_relaxed(&lane->head));
+        fx_wake(&lane->applied);
+    }
+    d->lanes_drained = 0;
     if (now - d->last_status >= DMN_STATUS_EVERY) {
         seg_ctl_t *c = &d->ctl;
         static const char *phases[] = {"idle", "leading", "singing", "ended"};
@@ -852,6 +867,17 @@ void dmn_tick(dmn_t *d, int64_t now)
             d->n_refused);
         d->last_status = now;
     }
+}
+
+void dmn_wait(dmn_t *d, uint32_t seen, int64_t max_ns)
+{
+    fx_wait(&seg_header(d->seg)->wake, seen, max_ns);
+}
+
+uint32_t dmn_wake_word(dmn_t *d)
+{
+    /* acquire; pairs with the release bump in cm_wake_daemon() */
+    return load_acquire(&seg_header(d->seg)->wake);
 }
 
 /* ---- life cycle -------------------------------------------------------- */

@@ -43,6 +43,11 @@ dmn_t *dmn_create(const dmn_config_t *cfg, char *why, size_t whylen);
 /* Runs one tick at server clock `now`. */
 void dmn_tick(dmn_t *d, int64_t now);
 
+/* Sleeping between ticks: read the wake word before a tick, then sleep
+ * until a worker bumps it (it queued commands) or max_ns passed. */
+uint32_t dmn_wake_word(dmn_t *d);
+void dmn_wait(dmn_t *d, uint32_t seen, int64_t max_ns);
+
 /* The segment (tests). */
 seg_t *dmn_segment(dmn_t *d);
 

@@ -53,7 +53,7 @@
 #include "song.h"
 
 #define SEG_MAGIC UINT64_C(0x314c544247425542) /* "BUBGBTL1" little-endian */
-#define SEG_VERSION 3
+#define SEG_VERSION 4
 
 #define SEG_RING_SECONDS_DEFAULT 124
 #define SEG_RING_SECONDS_MIN 16
@@ -70,6 +70,24 @@
 #define SEG_BLOB_SUMMARY_MAX 16384
 #define SEG_BLOB_EVENTS_MAX 8192
 #define SEG_BLOB_TRACKS_MAX 16384
+
+/* Bytes of a cache line.  Whatever two processes write lives on different
+ * lines (ARCHITECTURE.md): each writer's fields of a shared structure are
+ * grouped, each group starts a line (_Alignas), and SEG_APART checks at
+ * compile time that a group ends before the next writer's group starts. */
+#define SEG_LINE 64
+#define SEG_APART(type, last_of_a, first_of_b)                                                    \
+    _Static_assert(offsetof(type, first_of_b) % SEG_LINE == 0 &&                                  \
+                       offsetof(type, last_of_a) + sizeof(((type *)0)->last_of_a) <=              \
+                           offsetof(type, first_of_b),                                           \
+                   #type ": " #first_of_b " must start a cache line of its own writer, after " #last_of_a)
+/* Checks that `field` lies inside its writer's group, the bytes from the
+ * start of field `first` up to `end`: a field moved into another writer's
+ * group (onto its cache lines) fails the build. */
+#define SEG_IN(type, field, first, end)                                                           \
+    _Static_assert(offsetof(type, field) >= offsetof(type, first) &&                              \
+                       offsetof(type, field) + sizeof(((type *)0)->field) <= (end),               \
+                   #type ": " #field " is written by another writer than its neighbours")
 
 /* Error codes: 0 for success, negative values below. */
 enum {
@@ -106,20 +124,17 @@ typedef struct {
  * writer that dies mid-update leaves the other copy whole and seq steady, so
  * readers never wait on a dead writer. */
 typedef struct {
-    _Atomic uint64_t seq;
-    uint64_t pad_[7];
-    _Atomic uint64_t w[2][SEG_CTL_WORDS];
+    _Alignas(SEG_LINE) _Atomic uint64_t seq;
+    _Alignas(SEG_LINE) _Atomic uint64_t w[2][SEG_CTL_WORDS];
 } seg_latch_t;
 
 /* A published text (JSON) with a generation; same latch discipline. */
 typedef struct {
-    _Atomic uint64_t seq;
-    uint64_t pad_[7];
-    _Atomic uint64_t gen[2];
+    _Alignas(SEG_LINE) _Atomic uint64_t seq;
+    _Alignas(SEG_LINE) _Atomic uint64_t gen[2];
     _Atomic uint64_t len[2];
     uint32_t cap;            /* bytes per copy, fixed at creation */
     uint32_t off;            /* offset of copy 0 from the segment start */
-    uint64_t pad2_[2];
 } seg_blob_t;
 
 enum { SEG_BLOB_SUMMARY = 0, SEG_BLOB_EVENTS, SEG_BLOB_TRACKS, SEG_NBLOBS };
@@ -142,10 +157,9 @@ typedef struct {
     int64_t created_clock;
     _Atomic uint32_t ready;   /* 1 once initialised; release at creation,
                                  acquire in seg_attach() */
-    uint32_t pad0_[5];
 
     /* Daemon-written time: its own cache line. */
-    _Atomic int64_t cleared_to;   /* watermark: release by the daemon after
+    _Alignas(SEG_LINE) _Atomic int64_t cleared_to; /* watermark: release by the daemon after
                                      clearing; acquire by workers in
                                      tl_watermark() */
     _Atomic int64_t heartbeat;    /* clock of the daemon's last tick; relaxed
@@ -155,7 +169,6 @@ typedef struct {
     _Atomic int64_t chat_head;    /* seq of the newest chat message; release
                                      by the daemon after writing it, acquire
                                      by workers in chat_read() */
-    uint64_t pad1_[3];
 
     /* Places in the user table promised to joins not yet applied: a worker
      * adds one (acq_rel) before it queues a JOIN and then reads the control
@@ -165,20 +178,41 @@ typedef struct {
      * processes write it.  A worker killed between adding a ticket and
      * queuing its JOIN (a few instructions) leaves one place promised until
      * the daemon restarts, which clears the count. */
-    _Atomic int32_t join_tickets;
-    uint32_t pad2_[15];
+    _Alignas(SEG_LINE) _Atomic int32_t join_tickets;
+
+    /* Bumped by a worker after it queued commands, to wake the daemon from
+     * its sleep between ticks (futex.h): release by workers, acquire by
+     * the daemon before it sleeps on it.  Its own line: all workers write
+     * it.  A stale or lost bump costs at most one tick of delay. */
+    _Alignas(SEG_LINE) _Atomic uint32_t wake;
 
     seg_latch_t ctl;              /* seg_ctl_t, see snap.h */
     seg_blob_t blobs[SEG_NBLOBS];
 } seg_header_shared_t;
 
+SEG_APART(seg_header_shared_t, ready, cleared_to);
+#define SEG_HDR_DAEMON_(f) SEG_IN(seg_header_shared_t, f, cleared_to, offsetof(seg_header_shared_t, join_tickets))
+SEG_HDR_DAEMON_(cleared_to);
+SEG_HDR_DAEMON_(heartbeat);
+SEG_HDR_DAEMON_(daemon_pid);
+SEG_HDR_DAEMON_(daemon_starts);
+SEG_HDR_DAEMON_(chat_head);
+#undef SEG_HDR_DAEMON_
+SEG_APART(seg_header_shared_t, chat_head, join_tickets);
+SEG_APART(seg_header_shared_t, join_tickets, wake);
+SEG_APART(seg_header_shared_t, wake, ctl);
+SEG_APART(seg_latch_t, seq, w);
+SEG_APART(seg_blob_t, seq, gen);
+
 /* One user slot.  The daemon writes the first part (identity, control), the
- * worker serving the user writes the second part (activity), on their own
- * cache lines.  `gen` is odd while the daemon rewrites the identity and
- * changes whenever the slot is given to another user, so a worker holding a
- * slot index checks it before trusting what it read. */
+ * worker serving the user writes the second part (activity), each group on
+ * cache lines of its own (the slot is line-aligned, so neither group shares
+ * a line with a neighbouring slot either).  `gen` is odd while the daemon
+ * rewrites the identity and changes whenever the slot is given to another
+ * user, so a worker holding a slot index checks it before trusting what it
+ * read. */
 typedef struct {
-    _Atomic uint64_t gen;          /* release by the daemon after an identity
+    _Alignas(SEG_LINE) _Atomic uint64_t gen; /* release by the daemon after an identity
                                       write; acquire by readers (seqlock) */
     _Atomic uint64_t userid;       /* relaxed under gen */
     _Atomic uint64_t public_id;    /* relaxed under gen */
@@ -189,17 +223,35 @@ typedef struct {
                                       message for this user; relaxed, the
                                       worker delivers it when seq changes */
     _Atomic uint64_t name[SEG_NAME_MAX / 8]; /* relaxed under gen */
-    uint64_t pad0_[1];
     /* Written by the worker serving the user: relaxed (single writer per
      * user; the daemon reads them for expiry and the summary, where a value
      * one request old is as good as the newest). */
-    _Atomic int64_t last_heard;
+    _Alignas(SEG_LINE) _Atomic int64_t last_heard;
     _Atomic int64_t delay_samples;
     _Atomic int64_t last_write_clock;
     _Atomic uint32_t rms;          /* float bits */
     _Atomic int32_t worker;
-    uint64_t pad1_[4];
 } seg_user_t;
+
+SEG_APART(seg_user_t, name, last_heard);
+#define SEG_USER_DAEMON_(f) SEG_IN(seg_user_t, f, gen, offsetof(seg_user_t, last_heard))
+#define SEG_USER_WORKER_(f) SEG_IN(seg_user_t, f, last_heard, sizeof(seg_user_t))
+SEG_USER_DAEMON_(gen);
+SEG_USER_DAEMON_(userid);
+SEG_USER_DAEMON_(public_id);
+SEG_USER_DAEMON_(live);
+SEG_USER_DAEMON_(flags);
+SEG_USER_DAEMON_(mic_volume);
+SEG_USER_DAEMON_(delay_msg);
+SEG_USER_DAEMON_(name);
+SEG_USER_WORKER_(last_heard);
+SEG_USER_WORKER_(delay_samples);
+SEG_USER_WORKER_(last_write_clock);
+SEG_USER_WORKER_(rms);
+SEG_USER_WORKER_(worker);
+#undef SEG_USER_DAEMON_
+#undef SEG_USER_WORKER_
+_Static_assert(sizeof(seg_user_t) % SEG_LINE == 0, "a user slot must end on a cache line");
 
 #define SEG_UF_MONITORING 1u
 #define SEG_UF_MONITORED 2u
@@ -242,16 +294,25 @@ typedef struct {
 
 /* A single-producer, single-consumer queue of commands. */
 typedef struct {
-    _Atomic uint64_t head;   /* consumer index: release by the daemon after
-                                reading a cell; acquire by the producer before
-                                reusing it */
-    uint64_t pad0_[7];
-    _Atomic uint64_t tail;   /* producer index: release by the producer after
-                                writing a cell; acquire by the daemon */
+    _Alignas(SEG_LINE) _Atomic uint64_t head; /* consumer index: release by the
+                                daemon after reading a cell; acquire by the
+                                producer before reusing it */
+    _Atomic uint32_t applied; /* low 32 bits of the number of commands whose
+                                effects the daemon has published (control
+                                state, user table, chat): release by the
+                                daemon after publishing; acquire by the
+                                producer, which may sleep on it (futex.h) */
+    _Alignas(SEG_LINE) _Atomic uint64_t tail; /* producer index: release by the
+                                producer after writing a cell; acquire by the
+                                daemon */
     _Atomic uint64_t dropped; /* commands refused because full; relaxed */
-    uint64_t pad1_[6];
-    /* seg_cmd_t cells[lane_cap] follow */
+    /* seg_cmd_t cells[lane_cap] follow (written by the producer alone) */
 } seg_lane_t;
+
+SEG_APART(seg_lane_t, applied, tail);
+SEG_IN(seg_lane_t, head, head, offsetof(seg_lane_t, tail));
+SEG_IN(seg_lane_t, dropped, tail, sizeof(seg_lane_t));
+_Static_assert(sizeof(seg_lane_t) % SEG_LINE == 0, "lane cells must start a cache line");
 
 /* One chat message; `lock` is a per-entry seqlock (odd while written). */
 typedef struct {

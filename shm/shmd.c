@@ -137,8 +137,10 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "bb-shmd: running on %s (pid %d)\n", cfg.segment, (int)getpid());
     for (;;) {
+        uint32_t seen = dmn_wake_word(d);
+        dmn_tick(d, seg_now());
         struct pollfd p = {sfd, POLLIN, 0};
-        int n = poll(&p, 1, TICK_MS);
+        int n = poll(&p, 1, 0);
         if (n > 0) {
             int sig = stopfd_read(sfd);
             if (sig) {
@@ -149,7 +151,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "bb-shmd: poll: %s\n", strerror(errno));
             break;
         }
-        dmn_tick(d, seg_now());
+        /* Until the next tick, or sooner when a worker queued commands: a
+         * singer's commands take effect before that singer's next request. */
+        dmn_wait(d, seen, TICK_MS * 1000000LL);
     }
     dmn_destroy(d);
     close(sfd);

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# test_layout.sh: the shared layout keeps its own contract at compile time.
+#
+#   test_layout.sh SOURCE_DIR CC
+#
+# shm/segment.h groups each writer's fields of a shared structure on cache
+# lines of their own and checks it with _Static_assert (SEG_APART,
+# SEG_IN).  This test compiles the header as it is (it must build), then
+# copies of it with one field moved onto another writer's lines (each must
+# fail to build, naming the contract).
+set -euo pipefail
+SRC=${1:?usage: $0 SOURCE_DIR CC}
+CC=${2:?usage: $0 SOURCE_DIR CC}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+fails=0
+
+echo '#include "segment.h"
+int main(void) { return (int)sizeof(seg_user_t) & 0; }' >"$TMP/t.c"
+build() { "$CC" -std=c11 -D_GNU_SOURCE -I"$TMP/inc" -I"$SRC/shm" -I"$SRC/mixer" -c "$TMP/t.c" -o "$TMP/t.o" 2>"$TMP/err"; }
+
+mkdir -p "$TMP/inc"
+cp "$SRC/shm/segment.h" "$TMP/inc/segment.h"
+if build; then echo "ok: segment.h as it is builds"; else head -20 "$TMP/err"; echo "FAIL: segment.h as it is does not build"; fails=$((fails + 1)); fi
+
+# move NAME PERL-SUBSTITUTION: a copy of segment.h with one field moved.
+move() {
+    local name=$1 expr=$2
+    perl -0pe "$expr" "$SRC/shm/segment.h" >"$TMP/inc/segment.h"
+    if cmp -s "$SRC/shm/segment.h" "$TMP/inc/segment.h"; then
+        echo "FAIL: $name: the edit did not apply (has segment.h changed?)"; fails=$((fails + 1)); return
+    fi
+    if build; then
+        echo "FAIL: $name: builds, but it puts a field on another writer's cache line"; fails=$((fails + 1))
+    elif grep -q 'static assertion failed' "$TMP/err"; then
+        echo "ok: $name: refused: $(grep -o 'static assertion failed: .*' "$TMP/err" | head -1)"
+    else
+        head -5 "$TMP/err"; echo "FAIL: $name: fails for another reason"; fails=$((fails + 1))
+    fi
+}
+
+# A worker-written activity field among the daemon's identity fields.
+move "seg_user_t.rms into the daemon's lines" \
+    's/(\n\s*_Atomic uint32_t rms;[^\n]*)//; s/(\n\s*_Atomic uint32_t delay_msg;)/\n    _Atomic uint32_t rms;$1/'
+# A daemon-written identity field among the worker's activity fields.
+move "seg_user_t.flags into the worker's lines" \
+    's/(\n\s*_Atomic uint32_t flags;[^\n]*)//; s/(\n\s*_Atomic int32_t worker;)/$1\n    _Atomic uint32_t flags;/'
+# The daemon's heartbeat onto the line every worker writes.
+move "seg_header_shared_t.heartbeat beside join_tickets" \
+    's/\n\s*_Atomic int64_t heartbeat;.*?\*\///s; s/(_Atomic int32_t join_tickets;)/$1\n    _Atomic int64_t heartbeat;/'
+# The producer's drop counter onto the daemon's consumer line.
+move "seg_lane_t.dropped beside head" \
+    's/(\n\s*_Atomic uint64_t dropped;[^\n]*)//; s/(_Atomic uint64_t head;)/$1\n    _Atomic uint64_t dropped;/'
+
+[ "$fails" = 0 ] && echo "test_layout: all moves refused" || { echo "test_layout: $fails failed"; exit 1; }
