@@ -153,6 +153,7 @@ done
     DOC_DIR="$DOC_DIR" USER="$BB_USER" NGINX_GROUP="$NGINX_GROUP" \
     SHMD="$LIB_DIR/bb-shmd" WORKER="$LIB_DIR/bb-worker" SEGMENT="$SEGMENT" \
     AUDIO_DIR="$AUDIO_DIR" SOCKET_DIR="$SOCKET_DIR" \
+    FASTCGI_BUFFER="$("$WORKER_SRC" --header-max)" \
     "$BB_ROOT"/deploy/nginx/bb-http.conf.in "$BB_ROOT"/deploy/nginx/bb-locations.conf.in \
     "$BB_ROOT"/deploy/nginx/bb-fastcgi.conf.in "$BB_ROOT"/deploy/nginx/bucket-brigade.conf.in \
     "$BB_ROOT"/deploy/systemd/*.in

@@ -200,7 +200,7 @@ fi
     CONF_DIR="$NGINX_DIR" NGINX_DIR="$NGINX_DIR" \
     ACCESS_LOG="$RUN_DIR/logs/access.log" \
     USER_DIRECTIVE="$user_directive" NGINX_WORKERS=auto \
-    MIME_TYPES=/etc/nginx/mime.types \
+    MIME_TYPES=/etc/nginx/mime.types FASTCGI_BUFFER="$("$WORKER" --header-max)" \
     LISTEN="$(listen_lines "$PORT" "    ")" \
     "$DEPLOY"/nginx/bb-http.conf.in "$DEPLOY"/nginx/bb-locations.conf.in \
     "$DEPLOY"/nginx/bb-fastcgi.conf.in "$DEPLOY"/nginx/local.conf.in

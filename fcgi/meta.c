@@ -11,7 +11,6 @@
 #include "meta.h"
 #include "ring.h"
 
-#define MT_CHATS_OUT_MAX 32          /* chats delivered per response */
 
 struct mt {
     char meta[MT_META_CAP];
@@ -69,30 +68,139 @@ const char *mt_error(mt_t *mt, const char *msg)
     return mt->meta;
 }
 
+/* What one response delivers to the singer; committed to the singer's
+ * entry only once the whole metadata was written. */
+typedef struct {
+    int64_t chat_cursor;
+    bool tempo, tracks, delay;
+} delivery_t;
+
+/* The fields every response carries, success or fallback: the clocks, the
+ * song, the leader and the singer's own public id. */
+static void put_core(jw_t *w, const seg_t *seg, uint32_t worker, const rq_t *p, const sg_t *s,
+                     const seg_ctl_t *ctl, int64_t now, int64_t prev_clock, char *scratch,
+                     size_t scratch_cap)
+{
+    jw_key(w, "server_clock");
+    jw_int(w, now);
+    jw_key(w, "server_sample_rate");
+    jw_int(w, RING_SAMPLE_RATE);
+    jw_key(w, "last_request_clock");
+    if (prev_clock >= 0)
+        jw_int(w, prev_clock);
+    else
+        jw_null(w);
+    jw_key(w, "client_read_clock");
+    jw_int(w, p->read_clock);
+    jw_key(w, "client_write_clock");
+    if (p->has_write)
+        jw_int(w, p->write_clock);
+    else
+        jw_null(w);
+    jw_key(w, "n_samples");
+    jw_int(w, p->n);
+    jw_key(w, "queue_size");
+    jw_raw(w, scratch, (size_t)snprintf(scratch, scratch_cap, "%u.0", seg_ring_len(seg) / RING_FRAME));
+    jw_key(w, "leader");
+    if (ctl->song.has_leader) {
+        if (ctl->song.leader == p->userid)
+            jw_uint_str(w, p->userid);       /* the leader recognises itself */
+        else
+            jw_uint_str(w, ctl->leader_public);
+        jw_key(w, "leader_name");
+        jw_str(w, ctl->leader_name);
+    } else {
+        jw_null(w);
+    }
+    if (ctl->song.start) {
+        jw_key(w, "song_start_clock");
+        jw_int(w, ctl->song.start);
+    }
+    if (ctl->song.end) {
+        jw_key(w, "song_end_clock");
+        jw_int(w, ctl->song.end);
+    }
+    jw_key(w, "public_id");
+    jw_uint_str(w, s->public_id);
+    jw_key(w, "n_users");
+    jw_int(w, ctl->n_active);
+    jw_key(w, "worker");
+    jw_int(w, worker);
+}
+
+/* The settings and messages meant for this singer alone: the tempo, a
+ * delay to move to, the track list. */
+static void put_pending(jw_t *w, const mt_t *mt, const sg_t *s, const seg_ctl_t *ctl, delivery_t *d)
+{
+    if (s->tempo_pending) {
+        jw_key(w, "bpm");
+        if (ctl->song.bpm)
+            jw_int(w, ctl->song.bpm);
+        else
+            jw_null(w);
+        jw_key(w, "repeats");
+        jw_int(w, ctl->song.repeats);
+        jw_key(w, "bpr");
+        if (ctl->song.bpr)
+            jw_int(w, ctl->song.bpr);
+        else
+            jw_null(w);
+        d->tempo = true;
+    }
+    if (s->pending_delay > 0) {
+        jw_key(w, "delay_seconds");
+        jw_int(w, s->pending_delay);
+        d->delay = true;
+    }
+    if (s->tracks_pending) {
+        jw_key(w, "tracks");
+        jw_raw(w, mt->tracks, mt->tracks_len);
+        d->tracks = true;
+    }
+}
+
+/* Chats since the singer's cursor, except the singer's own, up to
+ * MT_CHATS_OUT_MAX messages and MT_CHAT_BYTES bytes; what does not fit
+ * waits for the next response. */
+static void put_chats(jw_t *w, const seg_t *seg, const sg_t *s, delivery_t *d)
+{
+    jw_key(w, "chats");
+    jw_arr_begin(w);
+    size_t budget_end = w->len + MT_CHAT_BYTES;
+    int64_t head = chat_head(seg);
+    int64_t cursor = s->chat_cursor;
+    if (head - cursor > SEG_CHAT_CAP)
+        cursor = head - SEG_CHAT_CAP;
+    uint32_t sent = 0;
+    while (cursor < head && sent < MT_CHATS_OUT_MAX) {
+        chat_msg_t m;
+        if (chat_read(seg, cursor + 1, &m) != 0 || m.sender == s->public_id) {
+            cursor++;
+            continue;
+        }
+        if (w->len + jw_str_len(m.name, strlen(m.name)) + jw_str_len(m.text, strlen(m.text)) + 4 >
+            budget_end)
+            break;
+        cursor++;
+        jw_arr_begin(w);
+        jw_str(w, m.name);
+        jw_str(w, m.text);
+        jw_arr_end(w);
+        sent++;
+    }
+    jw_arr_end(w);
+    d->chat_cursor = cursor;
+}
+
 const char *mt_build(mt_t *mt, const seg_t *seg, uint32_t worker, const rq_t *p, sg_t *s,
                      const seg_ctl_t *ctl, int64_t now, int64_t prev_clock, bool send_summary)
 {
+    delivery_t d = { .chat_cursor = s->chat_cursor };
     jw_t w;
     jw_init(&w, mt->meta, MT_META_CAP);
     jw_obj_begin(&w);
-    jw_key(&w, "server_clock");
-    jw_int(&w, now);
-    jw_key(&w, "server_sample_rate");
-    jw_int(&w, RING_SAMPLE_RATE);
-    jw_key(&w, "last_request_clock");
-    if (prev_clock >= 0)
-        jw_int(&w, prev_clock);
-    else
-        jw_null(&w);
-    jw_key(&w, "client_read_clock");
-    jw_int(&w, p->read_clock);
-    jw_key(&w, "client_write_clock");
-    if (p->has_write)
-        jw_int(&w, p->write_clock);
-    else
-        jw_null(&w);
-    jw_key(&w, "n_samples");
-    jw_int(&w, p->n);
+    put_core(&w, seg, worker, p, s, ctl, now, prev_clock, mt->scratch, sizeof mt->scratch);
+    put_pending(&w, mt, s, ctl, &d);
     if (send_summary) {
         jw_key(&w, "user_summary");
         jw_raw(&w, mt->summary, mt->summary_len);
@@ -102,99 +210,30 @@ const char *mt_build(mt_t *mt, const seg_t *seg, uint32_t worker, const rq_t *p,
             jw_int(&w, ctl->buckets[i]);
         jw_arr_end(&w);
     }
-    jw_key(&w, "queue_size");
-    jw_raw(&w, mt->scratch, (size_t)snprintf(mt->scratch, sizeof mt->scratch, "%u.0",
-                                              seg_ring_len(seg) / RING_FRAME));
     jw_key(&w, "events");
     jw_raw(&w, mt->events, mt->events_len);
-    jw_key(&w, "leader");
-    if (ctl->song.has_leader) {
-        if (ctl->song.leader == p->userid)
-            jw_uint_str(&w, p->userid);       /* the leader recognises itself */
-        else
-            jw_uint_str(&w, ctl->leader_public);
-        jw_key(&w, "leader_name");
-        jw_str(&w, ctl->leader_name);
-    } else {
-        jw_null(&w);
-    }
-    if (ctl->song.start) {
-        jw_key(&w, "song_start_clock");
-        jw_int(&w, ctl->song.start);
-    }
-    if (ctl->song.end) {
-        jw_key(&w, "song_end_clock");
-        jw_int(&w, ctl->song.end);
-    }
-    jw_key(&w, "public_id");
-    jw_uint_str(&w, s->public_id);
-    jw_key(&w, "n_users");
-    jw_int(&w, ctl->n_active);
-    jw_key(&w, "worker");
-    jw_int(&w, worker);
-
-    /* Chats since the last delivery, except the singer's own. */
-    jw_key(&w, "chats");
-    jw_arr_begin(&w);
-    int64_t head = chat_head(seg);
-    if (head - s->chat_cursor > SEG_CHAT_CAP)
-        s->chat_cursor = head - SEG_CHAT_CAP;
-    uint32_t sent = 0;
-    while (s->chat_cursor < head && sent < MT_CHATS_OUT_MAX) {
-        chat_msg_t m;
-        s->chat_cursor++;
-        if (chat_read(seg, s->chat_cursor, &m) != 0 || m.sender == s->public_id)
-            continue;
-        jw_arr_begin(&w);
-        jw_str(&w, m.name);
-        jw_str(&w, m.text);
-        jw_arr_end(&w);
-        sent++;
-    }
-    jw_arr_end(&w);
-
-    if (s->tempo_pending) {
-        jw_key(&w, "bpm");
-        if (ctl->song.bpm)
-            jw_int(&w, ctl->song.bpm);
-        else
-            jw_null(&w);
-        jw_key(&w, "repeats");
-        jw_int(&w, ctl->song.repeats);
-        jw_key(&w, "bpr");
-        if (ctl->song.bpr)
-            jw_int(&w, ctl->song.bpr);
-        else
-            jw_null(&w);
-        s->tempo_pending = false;
-    }
-    if (s->tracks_pending) {
-        jw_key(&w, "tracks");
-        jw_raw(&w, mt->tracks, mt->tracks_len);
-        s->tracks_pending = false;
-    }
-    if (s->pending_delay > 0) {
-        jw_key(&w, "delay_seconds");
-        jw_int(&w, s->pending_delay);
-        s->pending_delay = -1;
-    }
+    put_chats(&w, seg, s, &d);
     jw_obj_end(&w);
-    if (!jw_ok(&w)) {
-        /* Cannot happen with the blob bounds; keep the client alive with the
-         * fields it needs rather than send broken JSON. */
-        jw_init(&w, mt->meta, MT_META_CAP);
-        jw_obj_begin(&w);
-        jw_key(&w, "server_clock");
-        jw_int(&w, now);
-        jw_key(&w, "client_read_clock");
-        jw_int(&w, p->read_clock);
-        jw_key(&w, "n_samples");
-        jw_int(&w, p->n);
-        jw_key(&w, "events");
-        jw_raw(&w, "[]", 2);
-        jw_key(&w, "chats");
-        jw_raw(&w, "[]", 2);
-        jw_obj_end(&w);
+    if (jw_ok(&w)) {
+        s->chat_cursor = d.chat_cursor;
+        if (d.tempo)
+            s->tempo_pending = false;
+        if (d.tracks)
+            s->tracks_pending = false;
+        if (d.delay)
+            s->pending_delay = -1;
+        return mt->meta;
     }
+    /* MT_META_CAP holds the largest metadata by construction (meta.h); if
+     * that ever broke, the singer still gets every field it needs to keep
+     * its place in the song, and what was pending stays pending. */
+    jw_init(&w, mt->meta, MT_META_CAP);
+    jw_obj_begin(&w);
+    put_core(&w, seg, worker, p, s, ctl, now, prev_clock, mt->scratch, sizeof mt->scratch);
+    jw_key(&w, "events");
+    jw_raw(&w, "[]", 2);
+    jw_key(&w, "chats");
+    jw_raw(&w, "[]", 2);
+    jw_obj_end(&w);
     return mt->meta;
 }

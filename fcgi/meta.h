@@ -9,7 +9,9 @@
  * of their generation into the mt_t, never per request.
  *
  * The writer works in its own buffer of MT_META_CAP bytes; the response
- * points into it until the next call.
+ * points into it until the next call.  What a response delivers once (the
+ * chats, a tempo, a delay, the track list) counts as delivered only when
+ * the whole metadata was written.
  */
 #ifndef BB_META_H
 #define BB_META_H
@@ -22,7 +24,18 @@
 #include "singers.h"
 #include "snap.h"
 
-#define MT_META_CAP 65536
+/* Chats delivered per response: at most this many messages and this many
+ * bytes of them (escaped); the rest wait for the next response. */
+#define MT_CHATS_OUT_MAX 32
+#define MT_CHAT_BYTES 12288
+/* Bytes of everything else a response carries: clocks, the leader and
+ * their name (escaped), buckets, tempo, ids, keys and punctuation. */
+#define MT_FIXED_MAX 2048
+/* The largest metadata the writer can produce: every part at its bound.
+ * nginx's fastcgi_buffer_size is rendered from it (bb-worker --header-max),
+ * so a response header never exceeds what nginx accepts. */
+#define MT_META_CAP (MT_FIXED_MAX + SEG_BLOB_SUMMARY_MAX + SEG_BLOB_EVENTS_MAX + \
+                     SEG_BLOB_TRACKS_MAX + MT_CHAT_BYTES)
 
 typedef struct mt mt_t;
 

@@ -38,6 +38,7 @@
 
 #include "exchange.h"
 #include "jsonw.h"
+#include "meta.h"
 #include "prof.h"
 #include "ring.h"
 #include "segment.h"
@@ -50,12 +51,12 @@
              "Access-Control-Allow-Headers: Content-Type, X-Event-Data\r\n" \
              "Access-Control-Expose-Headers: X-Audio-Metadata\r\n"
 #define METRICS_CAP 65536
-
 #define WK_COMMAND_SYNC_NS (50 * 1000000LL)
 /* The largest response header this worker writes: the metadata at its
  * bound (meta.h) and the status, CORS, type and id lines around it.
  * nginx's fastcgi_buffer_size is rendered from it (--header-max). */
 #define WK_HEADER_MAX (MT_META_CAP + 1024)
+
 typedef struct {
     const char *listen;
     const char *segment;
@@ -100,6 +101,9 @@ static void usage(FILE *f)
             "      --wait-segment SECS wait this long for the daemon's segment (default 10)\n"
             "      --no-share-encoding encode every singer's mix privately (costs CPU; the\n"
             "                          shared path gives the same packets)\n"
+            "      --header-max        print the size of the largest response header this\n"
+            "                          worker writes, in nginx's units (for fastcgi_buffer_size),\n"
+            "                          and exit\n"
             "  -h, --help              this text\n"
             "\n"
             "Logs go to stderr, one line per event.\n",
@@ -117,6 +121,7 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
         {"recordings-dir", required_argument, 0, 'R'},
         {"wait-segment", required_argument, 0, 'W'},
         {"no-share-encoding", no_argument, 0, 'N'},
+        {"header-max", no_argument, 0, 'H'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -153,6 +158,7 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
             }
             break;
         case 'N': c->no_sharing = true; break;
+        case 'H': printf("%dk\n", (WK_HEADER_MAX + 1023) / 1024); exit(0);
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }
@@ -721,16 +727,16 @@ int main(int argc, char **argv)
         goto err;
     }
     ex_set_sharing(w.ex, !w.cfg.no_sharing);
+    /* A singer's commands apply before its next request; the daemon takes
+     * well under a millisecond when it is scheduled, so the bound is only
+     * for a daemon starved of CPU. */
+    ex_set_command_sync(w.ex, WK_COMMAND_SYNC_NS);
     if (w.cfg.audio_dir) {
         w.upl = upl_create(w.cfg.audio_dir, why, sizeof why);
         if (!w.upl) {
             fprintf(stderr, "bb-worker[%d]: uploads disabled: %s\n", w.cfg.worker_id, why);
         }
     }
-    /* A singer's commands apply before its next request; the daemon takes
-     * well under a millisecond when it is scheduled, so the bound is only
-     * for a daemon starved of CPU. */
-    ex_set_command_sync(w.ex, WK_COMMAND_SYNC_NS);
     w.body_cap = w.upl ? UPL_MAX_BYTES : EX_MAX_BODY;
     w.body = malloc(w.body_cap);
     w.text = malloc(METRICS_CAP);

@@ -107,6 +107,25 @@ size_t jw_escape(const char *str, size_t n, char *out, size_t cap)
     return o;
 }
 
+size_t jw_str_len(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t o = 2;
+    for (size_t i = 0; i < n;) {
+        int32_t cp;
+        i += utf8_next(s + i, n - i, &cp);
+        if (cp < 0)
+            cp = 0xFFFD;
+        if (cp == '"' || cp == '\\' || cp == '\n' || cp == '\r' || cp == '\t')
+            o += 2;
+        else if (cp >= 0x20 && cp < 0x7F)
+            o += 1;
+        else
+            o += cp < 0x10000 ? 6 : 12;
+    }
+    return o;
+}
+
 void jw_strn(jw_t *w, const char *s, size_t n)
 {
     sep(w);

@@ -51,6 +51,10 @@ void jw_raw(jw_t *w, const char *json, size_t n);
  * bytes) is too small. */
 size_t jw_escape(const char *s, size_t n, char *out, size_t cap);
 
+/* The bytes jw_str() writes for the n bytes at s: the escaped text and its
+ * two quotes (what a caller with a byte budget checks first). */
+size_t jw_str_len(const char *s, size_t n);
+
 /* True if s (n bytes) is valid UTF-8 without control characters (names
  * and chat messages must be). */
 bool jw_utf8_clean(const char *s, size_t n);

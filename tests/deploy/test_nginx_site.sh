@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_nginx_site.sh: the production nginx site, rendered with test paths.
 #
-#   test_nginx_site.sh SOURCE_DIR
+#   test_nginx_site.sh SOURCE_DIR BB_WORKER
 #
 # Renders deploy/nginx/bucket-brigade.conf and its includes as
 # deploy/install.sh does, but with a self-signed certificate, paths in a
@@ -13,7 +13,10 @@
 #     certbot's challenge, serves the client and the recordings over HTTPS,
 #     passes /api to the workers, limits request bodies (1 MiB for audio,
 #     32 MiB for uploads), limits the request rate per address but not for
-#     loopback, and keeps metrics and profiling to this host.
+#     loopback, and keeps metrics and profiling to this host;
+#   - its FastCGI header buffer holds the largest response header the
+#     worker writes (`bb-worker --header-max`), so no response is ever a
+#     502 "upstream sent too big header".
 #
 # No worker runs here: a request that reaches the upstream answers 502.
 # To stand for a remote client without leaving loopback, the test's
@@ -22,8 +25,10 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ $# = 1 ] || { echo "usage: $0 SOURCE_DIR" >&2; exit 2; }
-SRC=$1
+[ $# = 2 ] || { echo "usage: $0 SOURCE_DIR BB_WORKER" >&2; exit 2; }
+SRC=$1 WORKER=$2
+need_exe "$WORKER"
+HEADER_MAX=$("$WORKER" --header-max)
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 need_exe "$NGINX"
 command -v openssl >/dev/null || fail "openssl is not installed"
@@ -50,7 +55,7 @@ for i in 1 2 3; do servers="$servers    server unix:$TMP/run/worker-$i.sock max_
     DOMAIN="$DOMAIN" CONF_DIR="$CONF" CERT_DIR="$CERT" ACME_ROOT="$TMP/acme" \
     HTTP_PORT="$HTTP_PORT" HTTPS_PORT="$HTTPS_PORT" \
     UPSTREAM_SERVERS="$servers" HTML_DIR="$HTML" RECORDINGS_DIR="$TMP/rec" \
-    ACCESS_LOG="$TMP/var/log/access.log" \
+    ACCESS_LOG="$TMP/var/log/access.log" FASTCGI_BUFFER="$HEADER_MAX" \
     "$SRC"/deploy/nginx/bb-http.conf.in "$SRC"/deploy/nginx/bb-locations.conf.in \
     "$SRC"/deploy/nginx/bb-fastcgi.conf.in "$SRC"/deploy/nginx/bucket-brigade.conf.in
 # Where this machine has no IPv6, drop the [::] listeners (production keeps them).
@@ -95,9 +100,20 @@ note "nginx -t passes on the production site"
 for want in 'hash $arg_userid consistent' 'fastcgi_keep_conn' 'keepalive 32' \
     'zone bb_workers' "ssl_certificate     $CERT/fullchain.pem" \
     "ssl_certificate_key $CERT/privkey.pem" 'return 301 https://$host$request_uri' \
-    'fastcgi_buffer_size 64k' 'limit_req zone=bb_api'; do
+    'limit_req zone=bb_api'; do
     grep -qF -- "$want" "$TMP/full.conf" || fail "the rendered site lacks '$want'"
 done
+# Every FastCGI header buffer the site sets holds the worker's largest
+# response header, in bytes (nginx sizes: N, Nk, Nm).
+bytes() { case $1 in *k) echo $(( ${1%k} * 1024 )) ;; *m) echo $(( ${1%m} * 1048576 )) ;; *) echo "$1" ;; esac; }
+need=$(bytes "$HEADER_MAX")
+[ "$need" -gt 40960 ] || fail "bb-worker --header-max says $HEADER_MAX, less than its metadata alone"
+sizes=$(sed -n 's/^[[:space:]]*fastcgi_buffer_size[[:space:]]\{1,\}\([0-9]*[km]\{0,1\}\);.*/\1/p' "$TMP/full.conf")
+[ -n "$sizes" ] || fail "the rendered site sets no fastcgi_buffer_size"
+for sz in $sizes; do
+    [ "$(bytes "$sz")" -ge "$need" ] || fail "fastcgi_buffer_size $sz is smaller than the worker's largest header ($HEADER_MAX)"
+done
+note "fastcgi_buffer_size $(echo $sizes | tr ' ' ',') holds the worker's largest response header ($HEADER_MAX)"
 
 # ------------------------------------------------------------ for real
 

@@ -71,7 +71,7 @@ user_directive="# as the invoking user"
     UPSTREAM_SERVERS="$servers" HTML_DIR="$SRC/html" RECORDINGS_DIR="$TMP/rec" \
     CONF_DIR="$TMP/nginx" NGINX_DIR="$TMP/nginx" ACCESS_LOG="$TMP/logs/access.log" \
     USER_DIRECTIVE="$user_directive" NGINX_WORKERS=2 MIME_TYPES=/etc/nginx/mime.types \
-    LISTEN="        listen 127.0.0.1:$PORT;" \
+    LISTEN="        listen 127.0.0.1:$PORT;" FASTCGI_BUFFER="$("$WORKER" --header-max)" \
     "$SRC"/deploy/nginx/bb-http.conf.in "$SRC"/deploy/nginx/bb-locations.conf.in \
     "$SRC"/deploy/nginx/bb-fastcgi.conf.in "$SRC"/deploy/nginx/local.conf.in
 spawn nginx "$NGINX" -p "$TMP/nginx/" -c "$TMP/nginx/local.conf" -e stderr

@@ -372,6 +372,19 @@ static int render_nginx(fs_t *fs)
     snprintf(s_log, sizeof s_log, "ACCESS_LOG=%s", log);
     snprintf(s_user, sizeof s_user, "USER_DIRECTIVE=%s", user);
     snprintf(s_listen, sizeof s_listen, "LISTEN=%s", listen);
+    /* nginx's header buffer is the worker's own bound (--header-max). */
+    char s_buf[64] = "FASTCGI_BUFFER=", cmd[600];
+    snprintf(cmd, sizeof cmd, "'%s' --header-max", fs->cfg.worker);
+    FILE *hm = popen(cmd, "r");
+    size_t got = hm ? fread(s_buf + 15, 1, sizeof s_buf - 16, hm) : 0;
+    if (hm)
+        pclose(hm);
+    s_buf[15 + got] = '\0';
+    s_buf[strcspn(s_buf, "\n")] = '\0';
+    if (got == 0) {
+        fprintf(stderr, "fstack: %s --header-max gave nothing\n", fs->cfg.worker);
+        return -1;
+    }
     char render[400], t1[400], t2[400], t3[400], t4[400];
     snprintf(render, sizeof render, "%s/deploy/render.sh", fs->cfg.src);
     snprintf(t1, sizeof t1, "%s/deploy/nginx/bb-http.conf.in", fs->cfg.src);
@@ -380,7 +393,7 @@ static int render_nginx(fs_t *fs)
     snprintf(t4, sizeof t4, "%s/deploy/nginx/local.conf.in", fs->cfg.src);
     char *argv[] = {"/bin/sh", render, "-o", out, s_up, s_html, s_rec, s_conf, s_ngx, s_log,
                     s_user, "NGINX_WORKERS=2", "MIME_TYPES=/etc/nginx/mime.types", s_listen,
-                    t1, t2, t3, t4, NULL};
+                    s_buf, t1, t2, t3, t4, NULL};
     if (run(fs, "render", argv) != 0) {
         fprintf(stderr, "fstack: deploy/render.sh failed (logs/render.log)\n");
         return -1;
