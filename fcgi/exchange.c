@@ -417,10 +417,11 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     ex->c.samples_out += p->n;
 
     /* 8. The metadata. */
+    /* The original client redraws its people list from every response;
+     * a client that asks for less gets the summary when it changed. */
     bool send_summary = !p->no_summary &&
-                        (created || s->summary_sent == 0 ||
-                         (s->summary_gen != mt_summary_gen(ex->mt) &&
-                          now - s->summary_sent >= RING_SAMPLE_RATE));
+                        (!p->summary_changes || created || s->summary_sent == 0 ||
+                         s->summary_gen != mt_summary_gen(ex->mt));
     if (send_summary) {
         s->summary_gen = mt_summary_gen(ex->mt);
         s->summary_sent = now;

@@ -252,22 +252,28 @@ int rq_parse(rq_t *p, const char *query, size_t query_len, const uint8_t *body, 
             return refuse(p, "write_clock must be an integer");
         p->has_write = true;
     }
-    /* Clocks that cannot be right at all are malformed input. */
+    /* Clocks that cannot be right at all are malformed input.  Each is
+     * compared with bounds computed from the server clock, never subtracted
+     * from it: a client clock may be any int64. */
     if (p->read_clock > now)
         return refuse(p, "read clock is %.3f s in the future of the server clock",
                       (double)(p->read_clock - now) / RING_SAMPLE_RATE);
-    if (now - p->read_clock > RQ_CLOCK_WINDOW)
+    if (p->read_clock < now - RQ_CLOCK_WINDOW)
         return refuse(p, "read clock is more than an hour in the past");
     if (p->has_write && p->write_clock > now)
         return refuse(p, "write clock is %.3f s in the future of the server clock",
                       (double)(p->write_clock - now) / RING_SAMPLE_RATE);
-    if (p->has_write && now - p->write_clock > RQ_CLOCK_WINDOW)
+    if (p->has_write && p->write_clock < now - RQ_CLOCK_WINDOW)
         return refuse(p, "write clock is more than an hour in the past");
 
     p->reset = q_get(q, "reset_user_state") != NULL;
     p->loopback = (s = q_get(q, "loopback")) && strcmp(s, "true") == 0;
     p->spectator = (s = q_get(q, "spectator")) && (strcmp(s, "1") == 0 || strcmp(s, "true") == 0);
-    p->no_summary = (s = q_get(q, "summary")) && strcmp(s, "0") == 0;
+    p->muted = (s = q_get(q, "muted")) && (strcmp(s, "1") == 0 || strcmp(s, "true") == 0);
+    if ((s = q_get(q, "summary"))) {
+        p->no_summary = strcmp(s, "0") == 0;
+        p->summary_changes = strcmp(s, "changed") == 0;
+    }
     p->lead = q_get(q, "request_lead") != NULL;
     p->start = q_get(q, "mark_start_singing") != NULL;
     p->stop = q_get(q, "mark_stop_singing") != NULL;

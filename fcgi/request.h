@@ -60,7 +60,9 @@ typedef struct {
     bool reset;
     bool loopback;
     bool spectator;
-    bool no_summary;
+    bool muted;                     /* muted=1: the upload is not mixed */
+    bool no_summary;                /* summary=0: never the user summary */
+    bool summary_changes;           /* summary=changed: only when it changed */
     bool lead, start, stop;
     bool has_volume, has_backing_volume;
     double volume, backing_volume;

@@ -147,7 +147,8 @@ static float rms_of(const float *x, uint32_t n)
     return n ? (float)sqrt(sum / n) : 0.0f;
 }
 
-/* Stores an upload (PROTOCOL.md 7, step 23): into the mix during a song,
+/* Stores an upload (PROTOCOL.md 7, step 23), unless the singer is muted:
+ * into the mix during a song,
  * the monitor ring if the singer is monitored, the rounds' copies and the
  * singer's stem.  A singer's voice is never counted twice at one clock:
  * after a reconnect the new connection's first upload may reach back over
@@ -166,6 +167,15 @@ static void store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *c
     if (p->write_clock > s->last_write_clock)
         s->last_write_clock = p->write_clock;
     float mic = slot >= 0 ? users_mic_volume(v->seg, (uint32_t)slot) : 1.0f;
+    /* Muted (by the singer, for lag, while monitoring, or a mic volume of 0
+     * from the leader): out of the mix, the stem and the count, so that the
+     * others' level is what it is without this singer.  A singer who is
+     * not muted but silent still counts. */
+    if (p->muted || (flags & SEG_UF_MONITORING) || gain_mic_mutes(mic)) {
+        if (slot >= 0)
+            users_set_write(v->seg, (uint32_t)slot, s->last_write_clock, 0.0f);
+        return;
+    }
     if (mic != 1.0f) {
         float g = (float)gain_mic(mic);
         for (uint32_t i = 0; i < p->n; i++)

@@ -40,6 +40,12 @@ double gain_mic(double friendly)
     return exp(6.908 * v * 0.5) / exp(6.908 * 0.5);
 }
 
+bool gain_mic_mutes(double friendly)
+{
+    double v;
+    return gain_clamp_friendly(friendly, &v) && v <= GAIN_FRIENDLY_MIN;
+}
+
 int16_t gain_to_s16(float x, float full_scale)
 {
     if (!(x == x))

@@ -36,6 +36,10 @@ double gain_volume(double friendly);
  * 0 -> 0.0316, 1 -> 1.0, 2 -> 31.6.  NaN -> 1. */
 double gain_mic(double friendly);
 
+/* True when a mic volume takes the singer out of the mix: a friendly 0
+ * (after clamping) is "muted", not the -30 dB its curve would give. */
+bool gain_mic_mutes(double friendly);
+
 /* Scales a float sample so that 1.0 becomes `full_scale` and saturates it to
  * the int16 range (recordings use 16384, leaving 6 dB of headroom).  Never wraps;
  * NaN gives 0.  Rounds to nearest. */

@@ -298,6 +298,10 @@ function startApp() {
     userid: state.userid,
     username: () => state.name,
     listenOnly: () => state.listenOnly,
+    // Whatever keeps our voice out of the mix is told to the server, which
+    // then neither adds it nor counts it (a muted singer must not make the
+    // others quieter).
+    muted: () => state.micMuted || state.lagMuted || state.monitoring,
     codec,
     engine,
     onMetadata,

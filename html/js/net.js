@@ -41,7 +41,7 @@ export function backoffMs(failures) {
 export class Connection {
   /**
    * o: {api: () => string, userid, username: () => string,
-   *     listenOnly: () => bool, codec, engine, onMetadata(meta, req),
+   *     listenOnly: () => bool, muted: () => bool, codec, engine, onMetadata(meta, req),
    *     onStatus({state, message, failures}), log(text)}.
    */
   constructor(o) {
@@ -199,6 +199,9 @@ export class Connection {
       username: this.o.username(),
       resetUserState: this.firstPost,
       spectator: this.o.listenOnly(),
+      muted: this.o.muted ? this.o.muted() : false,
+      // The user summary only when it changed: the page keeps the last one.
+      summary: 'changed',
       offset: this.offset, // not sent: the offset this request was made at
     };
     this.firstPost = false;

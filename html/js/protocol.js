@@ -104,7 +104,12 @@ export function unpackMulti(bytes) {
  *   volume, backingVolume (number|string)   friendly 0..2;
  *   bpm, repeats, bpr (integer)             rounds settings;
  *   track, monitor (string)                 sent when non-empty;
- *   spectator (bool)                        listen only (extension).
+ *   spectator (bool)                        listen only (extension);
+ *   muted (bool)                            the upload is not to be mixed:
+ *                                           muted, lag-muted or monitoring
+ *                                           (extension);
+ *   summary ('changed')                     user_summary only when it
+ *                                           changed (extension).
  * Values that are null, undefined, false or empty are left out, as the
  * original client did.
  */
@@ -141,6 +146,8 @@ export function buildAudioQuery(req) {
   if (req.track && req.track !== TRACK_PLACEHOLDER) put('track', req.track);
   put('monitor', req.monitor);
   if (req.spectator) put('spectator', 1);
+  if (req.muted) put('muted', 1);
+  put('summary', req.summary);
   return q.toString();
 }
 
