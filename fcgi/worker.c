@@ -51,7 +51,7 @@
              "Access-Control-Allow-Headers: Content-Type, X-Event-Data\r\n" \
              "Access-Control-Expose-Headers: X-Audio-Metadata\r\n"
 #define METRICS_CAP 65536
-#define WK_COMMAND_SYNC_NS (50 * 1000000LL)
+#define WK_COMMAND_SYNC_NS (100 * 1000000LL)
 /* The largest response header this worker writes: the metadata at its
  * bound (meta.h) and the status, CORS, type and id lines around it.
  * nginx's fastcgi_buffer_size is rendered from it (--header-max). */

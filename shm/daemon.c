@@ -78,6 +78,7 @@ struct dmn {
     int64_t rec_song;       /* its start clock */
     int32_t tickets_done;   /* JOINs applied this tick (see join_tickets) */
     uint64_t lanes_drained; /* bit per lane that gave commands this tick */
+    bool summary_dirty;     /* a command changed what the summary shows */
     seg_cmd_t *cmds;        /* DMN_CMDS_PER_TICK */
     uint32_t *scratch;      /* user_cap */
     int32_t *delays;        /* user_cap */
@@ -666,6 +667,7 @@ static void apply(dmn_t *d, const seg_cmd_t *c, int64_t now)
             break;
         }
         d->n_joins++;
+        d->summary_dirty = true;
         ctl->n_users++;
         ctl->users_full = ctl->n_users >= seg_user_cap(d->seg);
         d->ctl_dirty = true;
@@ -677,6 +679,7 @@ static void apply(dmn_t *d, const seg_cmd_t *c, int64_t now)
         int64_t i = find_user(d, c->userid);
         if (i >= 0)
             users_set_name(d->seg, (uint32_t)i, c->name);
+        d->summary_dirty = true;
         break;
     }
     case CMD_SPECTATOR: {
@@ -685,6 +688,7 @@ static void apply(dmn_t *d, const seg_cmd_t *c, int64_t now)
             uint32_t f = users_flags(d->seg, (uint32_t)i);
             users_set_flags(d->seg, (uint32_t)i, c->a ? f | SEG_UF_SPECTATOR : f & ~SEG_UF_SPECTATOR);
         }
+        d->summary_dirty = true;
         break;
     }
     case CMD_CHAT:
@@ -719,6 +723,7 @@ static void apply(dmn_t *d, const seg_cmd_t *c, int64_t now)
         int64_t i = users_find_public(d->seg, c->target);
         if (i >= 0 && gain_clamp_friendly(c->f, &v))
             users_set_mic_volume(d->seg, (uint32_t)i, (float)v);
+        d->summary_dirty = true;
         break;
     }
     case CMD_TRACK: {
@@ -744,6 +749,7 @@ static void apply(dmn_t *d, const seg_cmd_t *c, int64_t now)
         break;
     case CMD_MONITOR:
         cmd_monitor(d, c);
+        d->summary_dirty = true;
         break;
     case CMD_EVENT:
         cmd_event(d, c);
@@ -816,6 +822,12 @@ static void drain(dmn_t *d, int64_t now)
     qsort(d->cmds, n, sizeof d->cmds[0], cmd_cmp);
     for (uint32_t i = 0; i < n; i++)
         apply(d, &d->cmds[i], now);
+    /* What a singer changed (a name, a mic volume, monitoring) shows in the
+     * summary that singer's next response carries, not 100 ms later. */
+    if (d->summary_dirty) {
+        publish_summary(d, collect_active(d, now));
+        d->summary_dirty = false;
+    }
 }
 
 /* ---- the tick ---------------------------------------------------------- */

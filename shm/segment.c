@@ -403,6 +403,17 @@ int seg_claim_lane(seg_t *seg, uint32_t lane, seg_err_t *err)
 
 seg_header_shared_t *seg_header(const seg_t *seg) { return seg->hdr; }
 uint8_t *seg_base(const seg_t *seg) { return seg->base; }
+
+int seg_release(seg_t *seg, const void *start, size_t bytes)
+{
+    const uint8_t *p = start;
+    if (p < seg->base || p + bytes > seg->base + seg->size || bytes == 0)
+        return SEG_EPARAM;
+    if (fallocate(seg->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(p - seg->base),
+                  (off_t)bytes) != 0)
+        return SEG_ESYS;
+    return SEG_OK;
+}
 acc_cell_t *seg_mix(const seg_t *seg) { return (acc_cell_t *)(seg->base + seg->hdr->off_mix); }
 acc_cell32_t *seg_backing(const seg_t *seg) { return (acc_cell32_t *)(seg->base + seg->hdr->off_backing); }
 acc_cell32_t *seg_monitor(const seg_t *seg) { return (acc_cell32_t *)(seg->base + seg->hdr->off_monitor); }

@@ -370,6 +370,15 @@ uint32_t seg_user_cap(const seg_t *seg);
 const char *seg_name(const seg_t *seg);
 uint8_t *seg_base(const seg_t *seg);
 
+/* Gives the memory of [start, start + bytes) inside the segment back to
+ * the system: it reads as zeros from then on, in every process, and costs
+ * nothing until written again (fallocate PUNCH_HOLE on the segment's
+ * file; a partial page at either end is zeroed).  What other processes add
+ * concurrently lands before it or is lost with it, as with a plain store
+ * of zeros.  Returns SEG_OK, SEG_EPARAM (outside the segment) or SEG_ESYS
+ * (the file system cannot punch holes; the caller zeroes instead). */
+int seg_release(seg_t *seg, const void *start, size_t bytes);
+
 /* The public id of a userid: a keyed hash (SipHash-2-4 with the segment's
  * secret key) cut to 50 bits, so every process computes the same id, no one
  * can recover the userid from it, and it stays an exact JavaScript number.

@@ -194,10 +194,17 @@ void tl_zero_all(seg_t *seg)
     acc_cell_t *mix = seg_mix(seg);
     acc_cell32_t *mon = seg_monitor(seg);
     acc_cell32_t *bk = seg_backing(seg);
-    for (uint32_t i = 0; i < len; i++) {
-        store_relaxed(&mix[i], 0);  /* relaxed: a racing add lands before or after */
-        store_relaxed(&mon[i], 0);
-        store_relaxed(&bk[i], 0);
+    /* Giving the rings' pages back is a few milliseconds where storing 95 MB
+     * of zeros is tens of them, in the daemon's tick; the clearing ahead of
+     * the clock touches them again as time reaches them. */
+    if (seg_release(seg, mix, (size_t)len * sizeof *mix) != SEG_OK ||
+        seg_release(seg, mon, (size_t)len * sizeof *mon) != SEG_OK ||
+        seg_release(seg, bk, (size_t)len * sizeof *bk) != SEG_OK) {
+        for (uint32_t i = 0; i < len; i++) {
+            store_relaxed(&mix[i], 0);  /* relaxed: a racing add lands before or after */
+            store_relaxed(&mon[i], 0);
+            store_relaxed(&bk[i], 0);
+        }
     }
     uint32_t nf = len / RING_OPUS_FRAME;
     for (uint32_t f = 0; f < nf; f++)
