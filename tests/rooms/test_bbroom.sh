@@ -4,7 +4,8 @@
 # documented links, list shows the room, close by name (an ambiguous name
 # is refused with the matching ids), rekey changes the key, set-max,
 # export | import into another database, usage errors exit 2, refusals
-# exit 1, and no key ever appears on stderr.
+# exit 1, four processes racing to create rooms past the limit (exactly
+# 256 succeed), and no key ever appears on stderr.
 set -u
 BBROOM=$1
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bbroom-test.XXXXXX")
@@ -184,6 +185,31 @@ echo "not a database" >"$TMP/notes.txt"
 run 1 --db "$TMP/notes.txt" list
 check "not ours: says so" grep -q "not a rooms database" "$TMP/err"
 check "not ours: file untouched" [ "$(cat "$TMP/notes.txt")" = "not a database" ]
+
+# Four processes create 70 rooms each at once in a new file: they set up
+# the file together, wait for each other's locks, and exactly RDB_MAX_ROOMS
+# (256) creations succeed; the others are refused as over the limit.
+DB3=$TMP/race.db
+for p in 1 2 3 4; do
+    (
+        i=0
+        while [ $i -lt 70 ]; do
+            i=$((i + 1))
+            if "$BBROOM" --db "$DB3" create "p$p room $i" >/dev/null 2>"$TMP/race-err-$p-$i"; then
+                echo ok
+            else
+                echo refused
+            fi
+        done
+    ) >"$TMP/race-$p" &
+done
+wait
+check "racing creates: 256 succeed" [ "$(cat "$TMP"/race-[1-4] | grep -c '^ok$')" -eq 256 ]
+check "racing creates: 24 refused" [ "$(cat "$TMP"/race-[1-4] | grep -c '^refused$')" -eq 24 ]
+check "racing creates: refused for the limit only" \
+    [ "$(cat "$TMP"/race-err-* | grep -vc 'already holds 256 open rooms')" -eq 0 ]
+run 0 --db "$DB3" list
+check "racing creates: 256 distinct rooms" [ "$(cut -f1 "$TMP/out" | sort -u | wc -l)" -eq 256 ]
 
 # No key was ever printed on stderr.
 leaked=0
