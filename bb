@@ -14,7 +14,7 @@ export BB_ROOT
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 # Packages every command needs: the toolchain and the libraries we link.
-PKGS_BUILD="build-essential cmake pkg-config libfcgi-dev libopus-dev libsndfile1-dev libsamplerate0-dev libcjson-dev"
+PKGS_BUILD="build-essential cmake pkg-config libfcgi-dev libopus-dev libsndfile1-dev libsamplerate0-dev libcjson-dev libsqlite3-dev libssl-dev"
 # Packages the local stack needs to run.
 PKGS_RUN="nginx"
 # Packages only the tests need: clang for libFuzzer and the sanitizers,

@@ -5,7 +5,8 @@
  * URLSearchParams builds them, pack_multi bodies of real Opus packets
  * (encoded here with libopus from a sung-like tone, in several Opus modes),
  * X-Event-Data as the client sends it (including "undefined"), commands as
- * the worker queues them, and small audio files written with libsndfile.
+ * the worker queues them, small audio files written with libsndfile, and
+ * room records as `bb-room export` writes them.
  * Every file stays a few KB.  Run by hand after changing a harness's input
  * format (fuzz/mkcorpus.sh does it); the output is committed.
  *
@@ -435,6 +436,49 @@ static void seeds_trackname(void)
     }
 }
 
+/* Room records as rdb_export() writes them (one line, fields in its
+ * order), with the variations a person editing one by hand makes, and a
+ * few that must be refused. fuzz_roomimport's database already holds
+ * 0123456789. */
+static void seeds_roomimport(void)
+{
+#define RI_HASHES                                                                      \
+    "\"singer_hash\":\"8a5bdb4cc15164126c6ef2668de9dd240d299ce6397a42c95a9411b93d080ed8\"," \
+    "\"organiser_hash\":\"641753fd55db885548ca56e592d1d84484c599f8697ab33aa151311b836c57ba\","
+    static const struct {
+        const char *name;
+        const char *text;
+    } seeds[] = {
+        {"export", "{\"version\":1,\"id\":\"g7g2jmgs9k\",\"name\":\"Tuesday Choir\"," RI_HASHES
+                   "\"max_singers\":0,\"created\":1700000000,\"allow_uploads\":true,\"key_gen\":0}"},
+        {"unicode", "{\"version\":1,\"id\":\"pzyvh1sbhw\",\"name\":\"Ch\\u0153ur \xe6\x97\xa5\xe6\x9c\xac "
+                    "\\ud83c\\udfb5 \\\"q\\\" \\\\\"," RI_HASHES
+                    "\"max_singers\":40,\"created\":1700000000,\"allow_uploads\":false,"
+                    "\"key_gen\":7}"},
+        {"pretty", "{\n  \"key_gen\": 2,\n  \"allow_uploads\": true,\n  \"created\": 1.7e9,\n"
+                   "  \"max_singers\": 10000,\n  \"organiser_hash\": "
+                   "\"641753FD55DB885548CA56E592D1D84484C599F8697AB33AA151311B836C57BA\",\n"
+                   "  \"singer_hash\": "
+                   "\"8a5bdb4cc15164126c6ef2668de9dd240d299ce6397a42c95a9411b93d080ed8\",\n"
+                   "  \"name\": \"Altos\",\n  \"id\": \"9vjbjdftp9\",\n  \"version\": 1\n}\n"},
+        {"duplicate", "{\"version\":1,\"id\":\"0123456789\",\"name\":\"Seed choir\"," RI_HASHES
+                      "\"max_singers\":0,\"created\":1700000000,\"allow_uploads\":true,"
+                      "\"key_gen\":0}"},
+        {"bad_fields", "{\"version\":2,\"id\":\"ABCDEFGHIJ\",\"name\":\"tab\\there\"," RI_HASHES
+                       "\"max_singers\":-1,\"created\":0,\"allow_uploads\":1,\"key_gen\":0.5,"
+                       "\"closed\":null}"},
+        {"escaped_nul", "{\"version\":1,\"id\":\"abcdefghjk\",\"name\":\"a\\u0000b\"," RI_HASHES
+                        "\"max_singers\":0,\"created\":1700000000,\"allow_uploads\":true,"
+                        "\"key_gen\":0}"},
+        {"trailing", "{\"version\":1,\"id\":\"abcdefghjm\",\"name\":\"x\"," RI_HASHES
+                     "\"max_singers\":0,\"created\":1700000000,\"allow_uploads\":true,"
+                     "\"key_gen\":0} {}"},
+    };
+#undef RI_HASHES
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++)
+        put_str("roomimport", seeds[i].name, seeds[i].text);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -452,5 +496,6 @@ int main(int argc, char **argv)
     seeds_daemon();
     seeds_track();
     seeds_trackname();
+    seeds_roomimport();
     return 0;
 }
