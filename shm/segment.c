@@ -22,10 +22,10 @@
 
 #include "ring.h"
 #include "segment.h"
+#include "shmfile.h"
 
 struct seg {
-    int fd;
-    size_t size;
+    sf_map_t m;
     uint8_t *base;
     seg_header_shared_t *hdr;
     char name[256];
@@ -35,18 +35,6 @@ struct seg {
  * touch the data; they only name a byte range). */
 #define LOCK_DAEMON 0
 #define LOCK_LANE0 1
-
-static void set_err(seg_err_t *err, int code, int sys_errno, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    err->code = code;
-    err->sys_errno = sys_errno;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-}
 
 const char *seg_strerror(int code)
 {
@@ -124,12 +112,12 @@ static int layout_compute(uint32_t ring_len, uint32_t user_cap, layout_t *l)
 static int params_check(const seg_params_t *p, uint32_t *ring_len, seg_err_t *err)
 {
     if (p->ring_seconds < SEG_RING_SECONDS_MIN || p->ring_seconds > SEG_RING_SECONDS_MAX) {
-        set_err(err, SEG_EPARAM, 0, "ring seconds %u outside %d..%d",
+        sf_err(err, SEG_EPARAM, 0, "ring seconds %u outside %d..%d",
                 p->ring_seconds, SEG_RING_SECONDS_MIN, SEG_RING_SECONDS_MAX);
         return SEG_EPARAM;
     }
     if (p->user_cap < 16 || p->user_cap > SEG_USERS_MAX) {
-        set_err(err, SEG_EPARAM, 0, "user capacity %u outside 16..%d",
+        sf_err(err, SEG_EPARAM, 0, "user capacity %u outside 16..%d",
                 p->user_cap, SEG_USERS_MAX);
         return SEG_EPARAM;
     }
@@ -139,23 +127,19 @@ static int params_check(const seg_params_t *p, uint32_t *ring_len, seg_err_t *er
 
 /* ---- attach ----------------------------------------------------------- */
 
-static seg_t *map_fd(int fd, const char *name, size_t size, seg_err_t *err)
+/* The handle of a mapped segment; NULL (and *err) when out of memory, the
+ * mapping then closed. */
+static seg_t *wrap(sf_map_t *m, const char *name, seg_err_t *err)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) {
-        set_err(err, SEG_ESYS, errno, "mmap(%s, %zu bytes): %s", name, size, strerror(errno));
-        return NULL;
-    }
     seg_t *s = calloc(1, sizeof *s);
     if (!s) {
-        munmap(p, size);
-        set_err(err, SEG_ESYS, ENOMEM, "out of memory");
+        sf_close(m);
+        sf_err(err, SEG_ESYS, ENOMEM, "out of memory");
         return NULL;
     }
-    s->fd = fd;
-    s->size = size;
-    s->base = p;
-    s->hdr = p;
+    s->m = *m;
+    s->base = m->base;
+    s->hdr = m->base;
     snprintf(s->name, sizeof s->name, "%s", name);
     return s;
 }
@@ -165,12 +149,12 @@ static int validate(seg_t *s, seg_err_t *err)
 {
     const seg_header_shared_t *h = s->hdr;
     if (h->magic != SEG_MAGIC) {
-        set_err(err, SEG_EMAGIC, 0, "segment %s: magic is 0x%016llx, expected 0x%016llx",
+        sf_err(err, SEG_EMAGIC, 0, "segment %s: magic is 0x%016llx, expected 0x%016llx",
                 s->name, (unsigned long long)h->magic, (unsigned long long)SEG_MAGIC);
         return SEG_EMAGIC;
     }
     if (h->version != SEG_VERSION) {
-        set_err(err, SEG_EVERSION, 0, "segment %s: layout version is %u, expected %u",
+        sf_err(err, SEG_EVERSION, 0, "segment %s: layout version is %u, expected %u",
                 s->name, h->version, SEG_VERSION);
         return SEG_EVERSION;
     }
@@ -180,18 +164,18 @@ static int validate(seg_t *s, seg_err_t *err)
         h->lanes != SEG_LANES || h->lane_cap != SEG_LANE_CAP || h->chat_cap != SEG_CHAT_CAP ||
         h->sample_rate != RING_SAMPLE_RATE ||
         layout_compute(h->ring_len, h->user_cap, &l) || l.total != h->total_size ||
-        h->total_size != s->size || l.off_mix != h->off_mix || l.off_chat != h->off_chat ||
+        h->total_size != s->m.size || l.off_mix != h->off_mix || l.off_chat != h->off_chat ||
         l.off_fgen != h->off_fgen) {
-        set_err(err, SEG_ESIZE, 0,
+        sf_err(err, SEG_ESIZE, 0,
                 "segment %s: header says %llu bytes (ring %u samples, %u users, header %u), "
                 "file has %zu, this build expects header %zu",
                 s->name, (unsigned long long)h->total_size, h->ring_len, h->user_cap,
-                h->header_size, s->size, sizeof(seg_header_shared_t));
+                h->header_size, s->m.size, sizeof(seg_header_shared_t));
         return SEG_ESIZE;
     }
     /* acquire; pairs with the release at the end of init_header() */
     if (load_acquire(&s->hdr->ready) != 1) {
-        set_err(err, SEG_ENOTREADY, 0,
+        sf_err(err, SEG_ENOTREADY, 0,
                 "segment %s: creation never finished (remove /dev/shm%s to start afresh)",
                 s->name, s->name);
         return SEG_ENOTREADY;
@@ -201,35 +185,14 @@ static int validate(seg_t *s, seg_err_t *err)
 
 static int open_existing(const char *name, seg_t **out, seg_err_t *err)
 {
-    int fd = shm_open(name, O_RDWR, 0);
-    if (fd < 0) {
-        int e = errno;
-        if (e == ENOENT) {
-            set_err(err, SEG_ENOENT, e, "segment %s does not exist (is bb-shmd running?)", name);
-            return SEG_ENOENT;
-        }
-        set_err(err, SEG_ESYS, e, "shm_open(%s): %s", name, strerror(e));
+    sf_map_t m = {.fd = -1};
+    int rc = sf_open(name, sizeof(seg_header_shared_t), &m, err);
+    if (rc != SEG_OK)
+        return rc;
+    seg_t *s = wrap(&m, name, err);
+    if (!s)
         return SEG_ESYS;
-    }
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        set_err(err, SEG_ESYS, errno, "fstat(%s): %s", name, strerror(errno));
-        close(fd);
-        return SEG_ESYS;
-    }
-    if ((size_t)st.st_size < sizeof(seg_header_shared_t)) {
-        set_err(err, SEG_ESIZE, 0, "segment %s: %lld bytes, smaller than a header (%zu)",
-                name, (long long)st.st_size, sizeof(seg_header_shared_t));
-        close(fd);
-        return SEG_ESIZE;
-    }
-    seg_t *s = map_fd(fd, name, (size_t)st.st_size, err);
-    if (!s) {
-        close(fd);
-        return SEG_ESYS;
-    }
     /* A creator may still be filling the header: give it a moment. */
-    int rc = 0;
     for (int tries = 0; tries < 100; tries++) {
         rc = validate(s, err);
         if (rc != SEG_ENOTREADY && rc != SEG_EMAGIC)
@@ -302,38 +265,29 @@ seg_t *seg_open_or_create(const char *name, const seg_params_t *params,
     if (params_check(params, &ring_len, err))
         return NULL;
     if (layout_compute(ring_len, params->user_cap, &l)) {
-        set_err(err, SEG_EPARAM, 0, "segment size overflows");
+        sf_err(err, SEG_EPARAM, 0, "segment size overflows");
         return NULL;
     }
-    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0660);
-    if (fd < 0 && errno == EEXIST) {
+    sf_map_t m = {.fd = -1};
+    int rc = sf_create(name, (size_t)l.total, &m, err);
+    if (rc == SEG_EBUSY) {
         seg_t *s = NULL;
         if (open_existing(name, &s, err))
             return NULL;
         if (s->hdr->ring_len != ring_len || s->hdr->user_cap != params->user_cap) {
-            set_err(err, SEG_EMISMATCH, 0,
-                    "segment %s holds a live timeline of %u samples and %u users; asked for "
-                    "%u samples and %u users (stop everything and remove /dev/shm%s to change it)",
-                    name, s->hdr->ring_len, s->hdr->user_cap, ring_len, params->user_cap, name);
+            sf_err(err, SEG_EMISMATCH, 0,
+                   "segment %s holds a live timeline of %u samples and %u users; asked for "
+                   "%u samples and %u users (stop everything and remove /dev/shm%s to change it)",
+                   name, s->hdr->ring_len, s->hdr->user_cap, ring_len, params->user_cap, name);
             seg_detach(s);
             return NULL;
         }
         return s;
     }
-    if (fd < 0) {
-        set_err(err, SEG_ESYS, errno, "shm_open(%s, O_CREAT): %s", name, strerror(errno));
+    if (rc != SEG_OK)
         return NULL;
-    }
-    if (ftruncate(fd, (off_t)l.total) < 0) {
-        set_err(err, SEG_ESYS, errno, "ftruncate(%s, %llu): %s", name,
-                (unsigned long long)l.total, strerror(errno));
-        close(fd);
-        shm_unlink(name);
-        return NULL;
-    }
-    seg_t *s = map_fd(fd, name, l.total, err);
+    seg_t *s = wrap(&m, name, err);
     if (!s) {
-        close(fd);
         shm_unlink(name);
         return NULL;
     }
@@ -346,8 +300,7 @@ void seg_detach(seg_t *seg)
 {
     if (!seg)
         return;
-    munmap(seg->base, seg->size);
-    close(seg->fd);
+    sf_close(&seg->m);
     free(seg);
 }
 
@@ -363,17 +316,17 @@ static int lock_byte(seg_t *seg, off_t at, const char *role, seg_err_t *err)
     fl.l_whence = SEEK_SET;
     fl.l_start = at;
     fl.l_len = 1;
-    if (fcntl(seg->fd, F_OFD_SETLK, &fl) == 0)
+    if (fcntl(seg->m.fd, F_OFD_SETLK, &fl) == 0)
         return 0;
     if (errno == EAGAIN || errno == EACCES) {
         struct flock q = fl;
         q.l_pid = 0;
-        fcntl(seg->fd, F_OFD_GETLK, &q);
-        set_err(err, SEG_EBUSY, errno, "segment %s: %s is held by another live process%s",
+        fcntl(seg->m.fd, F_OFD_GETLK, &q);
+        sf_err(err, SEG_EBUSY, errno, "segment %s: %s is held by another live process%s",
                 seg->name, role, q.l_type != F_UNLCK ? "" : " (just released)");
         return SEG_EBUSY;
     }
-    set_err(err, SEG_ESYS, errno, "fcntl(F_OFD_SETLK, %s): %s", role, strerror(errno));
+    sf_err(err, SEG_ESYS, errno, "fcntl(F_OFD_SETLK, %s): %s", role, strerror(errno));
     return SEG_ESYS;
 }
 
@@ -391,7 +344,7 @@ int seg_claim_daemon(seg_t *seg, seg_err_t *err)
 int seg_claim_lane(seg_t *seg, uint32_t lane, seg_err_t *err)
 {
     if (lane >= SEG_LANES) {
-        set_err(err, SEG_EPARAM, 0, "worker id %u outside 0..%d", lane, SEG_LANES - 1);
+        sf_err(err, SEG_EPARAM, 0, "worker id %u outside 0..%d", lane, SEG_LANES - 1);
         return SEG_EPARAM;
     }
     char role[64];
@@ -407,9 +360,9 @@ uint8_t *seg_base(const seg_t *seg) { return seg->base; }
 int seg_release(seg_t *seg, const void *start, size_t bytes)
 {
     const uint8_t *p = start;
-    if (p < seg->base || p + bytes > seg->base + seg->size || bytes == 0)
+    if (p < seg->base || p + bytes > seg->base + seg->m.size || bytes == 0)
         return SEG_EPARAM;
-    if (fallocate(seg->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(p - seg->base),
+    if (fallocate(seg->m.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(p - seg->base),
                   (off_t)bytes) != 0)
         return SEG_ESYS;
     return SEG_OK;
