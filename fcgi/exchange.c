@@ -1147,6 +1147,19 @@ static void store_upload(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, int64_t slot, 
         skip = prev_end >= p->write_clock ? p->n : (uint32_t)(prev_end - pos);
     if (skip == p->n)
         return;
+    /* The recorder's gate (timeline.h): claim these clocks, then check the
+     * gate; below it the recording may have passed, so the upload goes
+     * into neither the mix nor the stem.  A singer without a user slot
+     * cannot claim: it has no voice in the song until it has one. */
+    if (slot < 0) {
+        ex->c.refused_writes++;
+        return;
+    }
+    users_mix_claim(ex->seg, (uint32_t)slot, pos + skip);
+    if (pos + skip < tl_rec_gate(ex->seg)) {
+        ex->c.refused_writes++;
+        return;
+    }
     pos += skip;
     const float *x = ex->in + skip;
     uint32_t n = p->n - skip;
@@ -1323,6 +1336,10 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     ex->c.samples_in += p->n;
     if (p->has_write) {
         store_upload(ex, s, &ctl, slot, flags, now);
+        /* Its writes are done (or there were none): the recorder may pass
+         * this upload's end (timeline.h, W4). */
+        if (slot >= 0)
+            users_mix_done(ex->seg, (uint32_t)slot, s->last_write_clock);
         /* An upload that went into no stem may be the pre-roll of the next
          * song's (a stem of the last song stays open a while). */
         if (ex->rec_dir && !(s->stem && s->stem_last == now))

@@ -155,7 +155,12 @@ typedef struct {
     _Atomic int64_t chat_head;    /* seq of the newest chat message; release
                                      by the daemon after writing it, acquire
                                      by workers in chat_read() */
-    uint64_t pad1_[3];
+    _Atomic int64_t rec_gate;     /* the recorder may have read the mix below
+                                     this clock: workers add nothing below
+                                     it (timeline.h, "The recorder's gate");
+                                     seq_cst both sides.  0 in a segment of
+                                     an older build: no gate */
+    uint64_t pad1_[2];
 
     /* Places in the user table promised to joins not yet applied: a worker
      * adds one (acq_rel) before it queues a JOIN and then reads the control
@@ -198,7 +203,10 @@ typedef struct {
     _Atomic int64_t last_write_clock;
     _Atomic uint32_t rms;          /* float bits */
     _Atomic int32_t worker;
-    uint64_t pad1_[4];
+    /* How far the user's voice is in the mix, for the recorder (users.h,
+     * users_mix_claim()): not relaxed, seq_cst / release, see there. */
+    _Atomic int64_t mixed_to;
+    uint64_t pad1_[3];
 } seg_user_t;
 
 #define SEG_UF_MONITORING 1u
