@@ -192,6 +192,19 @@ static void store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *c
         skip = prev_end >= p->write_clock ? p->n : (uint32_t)(prev_end - pos);
     if (skip == p->n)
         return;
+    /* The recorder's gate (timeline.h): claim the clocks, then see whether
+     * the recorder has passed them; a voice it gave up on stays out of the
+     * mix and the stem alike.  A singer not yet in the user table cannot
+     * claim, and sings into nothing until the daemon has made its place. */
+    if (slot < 0) {
+        v->refused++;
+        return;
+    }
+    users_mix_claim(v->seg, (uint32_t)slot, pos + skip);
+    if (pos + skip < tl_rec_gate(v->seg)) {
+        v->refused++;
+        return;
+    }
     pos += skip;
     const float *x = in + skip;
     uint32_t n = p->n - skip;
@@ -215,6 +228,10 @@ void vc_store(vc_t *v, sg_t *s, const rq_t *rq, float *in, const seg_ctl_t *ctl,
               uint32_t flags, int64_t now)
 {
     store(v, s, rq, in, ctl, slot, flags, now);
+    /* However the upload went (mixed, muted, refused), the singer's voice
+     * is now in the mix as far as it will be below this clock. */
+    if (slot >= 0)
+        users_mix_done(v->seg, (uint32_t)slot, s->last_write_clock);
     /* An upload that went into no stem may be the pre-roll of the next
      * song's (a stem of the last song stays open a while). */
     if (v->rec_dir && !(s->stem && s->stem_last == now))

@@ -46,10 +46,17 @@
 #define DMN_CHUNK 4096
 /* The recording trails the clock by the last bucket plus 5 s, so that the
  * last bucket's voices, which reach the server a batch, a playback lead-in
- * and a latency after they heard a moment (about 2 s), are in what it
- * writes.  The original trailed by 2 s, which cuts it close; a voice that
- * arrives later still is in that singer's stem. */
+ * and a latency after they heard a moment (about 2 s), are normally in the
+ * mix when it passes.  A voice that comes later still (a stalled browser,
+ * network or machine) is waited for: see DMN_REC_WAIT. */
 #define DMN_REC_LAG_EXTRA 5
+/* The recorder does not pass a clock until every singer still singing has
+ * put its voice into the mix up to there (timeline.h, "The recorder's
+ * gate"), however late that is.  A singer whose progress has not moved for
+ * this long (it left, its worker died) is no longer waited for; the gate
+ * then keeps its later uploads for those clocks out of the mix and out of
+ * its stem, so the recording and the stems still agree. */
+#define DMN_REC_WAIT (15 * 48000)
 /* Most audio the recorder writes per tick: it catches up after a restart
  * in steps that keep a tick short. */
 #define DMN_REC_PER_TICK (2 * 48000)
@@ -76,6 +83,11 @@ struct dmn {
     tset_t *tracks;
     rec_writer_t *rec;      /* the song being recorded, or NULL */
     int64_t rec_song;       /* its start clock */
+    int64_t rec_held;       /* longest it waited for late voices, samples */
+    bool mix_ready;         /* the three arrays below are filled */
+    int64_t *mix_raw;       /* user_cap: each slot's mixed_to word as last seen */
+    int64_t *mix_since;     /* user_cap: the clock when it last changed */
+    bool *mix_gone;         /* user_cap: given up (and logged) since then */
     int32_t tickets_done;   /* JOINs applied this tick (see join_tickets) */
     uint64_t lanes_drained; /* bit per lane that gave commands this tick */
     bool summary_dirty;     /* a command changed what the summary shows */
@@ -320,8 +332,10 @@ static void rec_close(dmn_t *d, const char *why)
 {
     if (!d->rec)
         return;
-    LOG("recording %s closed (%s): %.1f s", rec_writer_get_file_name(d->rec), why,
-        (double)rec_writer_get_frames(d->rec) / RING_SAMPLE_RATE);
+    LOG("recording %s closed (%s): %.1f s; waited up to %.1f s for late voices",
+        rec_writer_get_file_name(d->rec), why,
+        (double)rec_writer_get_frames(d->rec) / RING_SAMPLE_RATE,
+        (double)d->rec_held / RING_SAMPLE_RATE);
     rec_writer_destroy(d->rec);
     d->rec = NULL;
     rec_lof_write(d->cfg.recordings_dir, d->rec_song, rec_log, NULL);
@@ -330,8 +344,62 @@ static void rec_close(dmn_t *d, const char *why)
     d->ctl_dirty = true;
 }
 
+/* How far the recording may go: `end`, or less while a singer still
+ * singing has not put its voice into the mix up to there.  Called once to
+ * choose where to move the gate (D1 of timeline.h), then, with `end` at or
+ * below the gate, as D2.  A singer whose progress is below the gate and
+ * who is not mid-upload is not waited for: whatever it sends below the
+ * gate is refused.  One that has not moved for DMN_REC_WAIT is given up
+ * (logged once); nothing is waited for below `deadline`, where the ring is
+ * about to lose the audio. */
+static int64_t rec_settled(dmn_t *d, int64_t now, int64_t end, int64_t deadline)
+{
+    uint32_t cap = seg_user_cap(d->seg);
+    int64_t gate = tl_rec_gate(d->seg);
+    int64_t lim = end;
+    if (!d->mix_ready) {
+        /* After a (re)start, everyone is waited for DMN_REC_WAIT from now. */
+        for (uint32_t i = 0; i < cap; i++) {
+            bool busy;
+            users_mix_progress(d->seg, i, &busy, &d->mix_raw[i]);
+            d->mix_since[i] = now;
+            d->mix_gone[i] = false;
+        }
+        d->mix_ready = true;
+    }
+    for (uint32_t i = 0; i < cap; i++) {
+        bool busy;
+        int64_t raw;
+        int64_t v = users_mix_progress(d->seg, i, &busy, &raw);
+        if (raw != d->mix_raw[i]) {
+            d->mix_raw[i] = raw;
+            d->mix_since[i] = now;
+            d->mix_gone[i] = false;
+        }
+        if (v == 0 || v >= end || (!busy && v < gate))
+            continue;
+        if (now - d->mix_since[i] > DMN_REC_WAIT) {
+            if (!d->mix_gone[i]) {
+                users_view_t uv;
+                LOG("recording: not waiting any longer for user %" PRIu64 ": its voice is in the "
+                    "mix up to %.1f s before the recorder's clock, and has not moved for %.0f s",
+                    users_read(d->seg, i, &uv) ? uv.public_id : 0,
+                    (double)(end - v) / RING_SAMPLE_RATE, (double)DMN_REC_WAIT / RING_SAMPLE_RATE);
+                d->mix_gone[i] = true;
+            }
+            continue;
+        }
+        if (v < lim)
+            lim = v;
+    }
+    if (lim < deadline)
+        lim = end < deadline ? end : deadline;
+    return lim;
+}
+
 /* Writes the settled part of the song: from where the file ends to
- * `now - lag`, or to the song's end, which closes it. */
+ * `now - lag`, or to the song's end, which closes it; no further than
+ * every voice still singing has reached (rec_settled()). */
 static void record(dmn_t *d, int64_t now)
 {
     const song_t *s = &d->ctl.song;
@@ -339,8 +407,16 @@ static void record(dmn_t *d, int64_t now)
         return;
     int64_t lag = (int64_t)(s->max_position + DMN_REC_LAG_EXTRA) * RING_SAMPLE_RATE;
     if (!d->rec) {
-        if (!s->start || s->start == d->ctl.recorded_song || now < s->start + lag)
+        if (!s->start || s->start == d->ctl.recorded_song)
             return;
+        /* Before its window opens nothing of this song is recorded, by
+         * this daemon or an earlier one: a gate left by the song before
+         * must not keep this one's voices out. */
+        if (now < s->start + lag) {
+            if (tl_rec_gate(d->seg) > s->start)
+                tl_set_rec_gate(d->seg, s->start);
+            return;
+        }
         int err = 0;
         /* Creating appends to the file if a previous daemon started it. */
         d->rec = rec_writer_create(d->cfg.recordings_dir, s->start, NULL, s->start, rec_log, NULL,
@@ -352,6 +428,10 @@ static void record(dmn_t *d, int64_t now)
             return;
         }
         d->rec_song = s->start;
+        d->rec_held = 0;
+        /* The gate starts where the file ends: the voices are added from
+         * there on, whatever a daemon before this one published. */
+        tl_set_rec_gate(d->seg, rec_writer_get_end_clock(d->rec));
         LOG("recording %s%s", rec_writer_get_file_name(d->rec),
             rec_writer_get_resumed(d->rec) ? " (resumed)" : "");
         rec_prune(d->cfg.recordings_dir, d->cfg.keep, rec_log, NULL);
@@ -372,6 +452,18 @@ static void record(dmn_t *d, int64_t now)
     int64_t oldest = tl_watermark(d->seg) - seg_ring_len(d->seg) + TL_MARGIN;
     if (begin < oldest)
         begin = oldest;
+    /* Wait for the late voices: an estimate, the gate moved to it (D1),
+     * then what may be read (D2), timeline.h's "The recorder's gate". */
+    int64_t want = end, deadline = oldest + TL_MARGIN;
+    end = rec_settled(d, now, end, deadline);
+    if (end > tl_rec_gate(d->seg))
+        tl_set_rec_gate(d->seg, end);
+    end = rec_settled(d, now, end, deadline);
+    if (end < want) {
+        closing = false;
+        if (want - end > d->rec_held)
+            d->rec_held = want - end;
+    }
     if (end - begin > DMN_REC_PER_TICK) {
         end = begin + DMN_REC_PER_TICK;
         closing = false;
@@ -929,10 +1021,13 @@ dmn_t *dmn_create(const dmn_config_t *cfg, char *why, size_t whylen)
     d->spect = calloc(cap, sizeof *d->spect);
     d->active_idx = calloc(cap, sizeof *d->active_idx);
     d->views = calloc(cap, sizeof *d->views);
+    d->mix_raw = calloc(cap, sizeof *d->mix_raw);
+    d->mix_since = calloc(cap, sizeof *d->mix_since);
+    d->mix_gone = calloc(cap, sizeof *d->mix_gone);
     d->text = calloc(1, SEG_BLOB_SUMMARY_MAX > SEG_BLOB_TRACKS_MAX ? SEG_BLOB_SUMMARY_MAX
                                                                     : SEG_BLOB_TRACKS_MAX);
     if (!d->cmds || !d->scratch || !d->delays || !d->spect || !d->active_idx || !d->views ||
-        !d->text) {
+        !d->text || !d->mix_raw || !d->mix_since || !d->mix_gone) {
         snprintf(why, whylen, "out of memory");
         goto err;
     }
@@ -976,6 +1071,8 @@ dmn_t *dmn_create(const dmn_config_t *cfg, char *why, size_t whylen)
      * before the first song is recorded. */
     if (d->cfg.recordings_dir)
         rec_listing_write(d->cfg.recordings_dir, d->cfg.keep, rec_log, NULL);
+    else
+        tl_set_rec_gate(d->seg, 0);   /* no recorder: no gate (one may be left in the segment) */
     d->last_house = 0;
     d->last_status = seg_now();
     return d;
@@ -1009,6 +1106,9 @@ void dmn_destroy(dmn_t *d)
     free(d->spect);
     free(d->active_idx);
     free(d->views);
+    free(d->mix_raw);
+    free(d->mix_since);
+    free(d->mix_gone);
     free(d->text);
     free(d);
 }

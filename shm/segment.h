@@ -53,7 +53,7 @@
 #include "song.h"
 
 #define SEG_MAGIC UINT64_C(0x314c544247425542) /* "BUBGBTL1" little-endian */
-#define SEG_VERSION 4
+#define SEG_VERSION 5
 
 #define SEG_RING_SECONDS_DEFAULT 124
 #define SEG_RING_SECONDS_MIN 16
@@ -169,6 +169,10 @@ typedef struct {
     _Atomic int64_t chat_head;    /* seq of the newest chat message; release
                                      by the daemon after writing it, acquire
                                      by workers in chat_read() */
+    _Atomic int64_t rec_gate;     /* the recorder may have read the mix below
+                                     this clock: workers add nothing below
+                                     it (timeline.h, "The recorder's gate");
+                                     seq_cst both sides */
 
     /* Places in the user table promised to joins not yet applied: a worker
      * adds one (acq_rel) before it queues a JOIN and then reads the control
@@ -197,8 +201,9 @@ SEG_HDR_DAEMON_(heartbeat);
 SEG_HDR_DAEMON_(daemon_pid);
 SEG_HDR_DAEMON_(daemon_starts);
 SEG_HDR_DAEMON_(chat_head);
+SEG_HDR_DAEMON_(rec_gate);
 #undef SEG_HDR_DAEMON_
-SEG_APART(seg_header_shared_t, chat_head, join_tickets);
+SEG_APART(seg_header_shared_t, rec_gate, join_tickets);
 SEG_APART(seg_header_shared_t, join_tickets, wake);
 SEG_APART(seg_header_shared_t, wake, ctl);
 SEG_APART(seg_latch_t, seq, w);
@@ -231,6 +236,9 @@ typedef struct {
     _Atomic int64_t last_write_clock;
     _Atomic uint32_t rms;          /* float bits */
     _Atomic int32_t worker;
+    /* How far the user's voice is in the mix, for the recorder (users.h,
+     * users_mix_claim()): not relaxed, seq_cst / release, see there. */
+    _Atomic int64_t mixed_to;
 } seg_user_t;
 
 SEG_APART(seg_user_t, name, last_heard);
@@ -249,6 +257,7 @@ SEG_USER_WORKER_(delay_samples);
 SEG_USER_WORKER_(last_write_clock);
 SEG_USER_WORKER_(rms);
 SEG_USER_WORKER_(worker);
+SEG_USER_WORKER_(mixed_to);
 #undef SEG_USER_DAEMON_
 #undef SEG_USER_WORKER_
 _Static_assert(sizeof(seg_user_t) % SEG_LINE == 0, "a user slot must end on a cache line");

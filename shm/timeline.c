@@ -23,6 +23,20 @@ int64_t tl_watermark(const seg_t *seg)
     return load_acquire(&seg_header(seg)->cleared_to);
 }
 
+int64_t tl_rec_gate(const seg_t *seg)
+{
+    /* seq_cst; pairs with the store in tl_set_rec_gate() and orders after
+     * the claim in users_mix_claim() (timeline.h, W1/W2) */
+    return atomic_load_explicit(&seg_header(seg)->rec_gate, memory_order_seq_cst);
+}
+
+void tl_set_rec_gate(seg_t *seg, int64_t clock)
+{
+    /* seq_cst; pairs with the load in tl_rec_gate() and orders before the
+     * daemon's loads in users_mix_progress() (timeline.h, D1/D2) */
+    atomic_store_explicit(&seg_header(seg)->rec_gate, clock, memory_order_seq_cst);
+}
+
 uint32_t tl_frame_gen(const seg_t *seg, int64_t frame)
 {
     uint32_t nf = seg_ring_len(seg) / RING_OPUS_FRAME;

@@ -14,6 +14,35 @@
  * does not fall entirely inside the window, or that reaches past the server
  * clock, is refused with TL_EPAST / TL_EFUTURE, never wrapped.  A read
  * returns silence for any part outside the window.
+ *
+ * The recorder's gate.  The daemon records the mix some seconds behind the
+ * clock, but a singer whose requests stall (a busy machine, a stalled
+ * browser or network) writes the same clocks later than the others, and
+ * how much later has no bound.  Recording at a fixed lag therefore left
+ * such a voice out of the recording while the timeline and the singer's
+ * stem held it.  So the recording follows the singers instead, and the
+ * mix, the recording and the stems agree by construction:
+ *
+ *   worker, per upload [pos, end) of a singer in user slot u:
+ *     W1  users_mix_claim(u, pos)      seq_cst: "u may write from pos on"
+ *     W2  g = tl_rec_gate()            seq_cst
+ *         if pos < g: the upload goes into neither the mix nor the stem
+ *     W3  tl_write() ...; the stem
+ *     W4  users_mix_done(u, end)       release: "u's voice is in below end"
+ *   daemon, each recording step:
+ *     D1  tl_set_rec_gate(e)           seq_cst, e only grows within a song
+ *     D2  users_mix_progress() of every slot, seq_cst (acquire)
+ *     D3  reads the mix below min(e, every waited-for singer's progress)
+ *
+ * W1/W2 and D1/D2 are the two sides of a store-then-load pair: either D2
+ * sees the claim, and the recorder stops short of pos until W4 (whose
+ * release hands it the samples), or W2 sees the gate and the upload is
+ * refused whole.  The daemon waits for a singer while its progress keeps
+ * changing; one that has not moved for DMN_REC_WAIT (gone, or a worker
+ * killed between W1 and W4) is given up: its later uploads below the gate
+ * are refused, so they reach neither the recording nor the stem.  The one
+ * assumption, as for TL_MARGIN, is that a live worker does not take that
+ * long (15 s) between W1 and W4 of one request.
  */
 #ifndef BB_TIMELINE_H
 #define BB_TIMELINE_H
@@ -51,6 +80,16 @@ uint32_t tl_frame_gen(const seg_t *seg, int64_t frame);
 
 /* True if the whole of [start, start + n) lies inside the safe window. */
 bool tl_in_window(const seg_t *seg, int64_t start, uint32_t n);
+
+/* The recorder's gate (see the top of this file): no singer's audio may be
+ * added below it.  seq_cst: the load side of W1/W2 above, pairing with
+ * the store in tl_set_rec_gate(). */
+int64_t tl_rec_gate(const seg_t *seg);
+
+/* Daemon only: moves the gate to `clock` (D1 above; seq_cst, pairs with
+ * the load in tl_rec_gate()).  It only grows within a song; it is set back
+ * to a new song's start when that song's recording begins. */
+void tl_set_rec_gate(seg_t *seg, int64_t clock);
 
 /* Checks that [start, start + n) may be written at server clock `now`. */
 int tl_check_write(const seg_t *seg, int64_t start, uint32_t n, int64_t now);

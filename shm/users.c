@@ -109,6 +109,34 @@ void users_set_write(seg_t *seg, uint32_t idx, int64_t write_clock, float rms)
     store_relaxed(&u->rms, float_to_bits(rms));
 }
 
+/* A claimed clock carries this bit until the upload is done: clocks are
+ * below 2^62 (samples at 48 kHz: three million years). */
+#define MIX_BUSY (INT64_C(1) << 62)
+
+void users_mix_claim(seg_t *seg, uint32_t idx, int64_t from)
+{
+    /* seq_cst: W1 of timeline.h; the gate load that follows must not be
+     * ordered before this store, and pairs with the daemon's seq_cst loads
+     * in users_mix_progress() */
+    atomic_store_explicit(&seg_users(seg)[idx].mixed_to, from | MIX_BUSY, memory_order_seq_cst);
+}
+
+void users_mix_done(seg_t *seg, uint32_t idx, int64_t to)
+{
+    /* release; pairs with the acquire (seq_cst) load in users_mix_progress():
+     * the recorder that sees `to` sees the upload's adds into the mix */
+    store_release(&seg_users(seg)[idx].mixed_to, to);
+}
+
+int64_t users_mix_progress(const seg_t *seg, uint32_t idx, bool *busy, int64_t *raw)
+{
+    /* seq_cst: D2 of timeline.h (see users_mix_claim() and users_mix_done()) */
+    int64_t v = atomic_load_explicit(&seg_users(seg)[idx].mixed_to, memory_order_seq_cst);
+    *raw = v;
+    *busy = (v & MIX_BUSY) != 0;
+    return v & ~MIX_BUSY;
+}
+
 uint32_t users_delay_msg(const seg_t *seg, uint32_t idx)
 {
     return load_relaxed(&seg_users(seg)[idx].delay_msg);  /* relaxed: a message slot */
@@ -158,6 +186,9 @@ int64_t users_alloc(seg_t *seg, uint64_t userid, const char *name,
         store_relaxed(&u->last_heard, now);
         store_relaxed(&u->delay_samples, 0);
         store_relaxed(&u->last_write_clock, 0);
+        /* relaxed: under gen like the fields around it; a new user has no
+         * voice in the mix yet */
+        store_relaxed(&u->mixed_to, 0);
         store_relaxed(&u->rms, 0);
         store_relaxed(&u->worker, -1);
         store_relaxed(&u->live, 1);

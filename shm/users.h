@@ -62,6 +62,24 @@ void users_touch(seg_t *seg, uint32_t idx, int64_t now, int64_t delay_samples,
 /* Worker: records the user's last accepted write clock and upload RMS. */
 void users_set_write(seg_t *seg, uint32_t idx, int64_t write_clock, float rms);
 
+/* The recorder's side of an upload (timeline.h, "The recorder's gate").
+ * Worker: before adding an upload that starts at clock `from` (not below
+ * the user's last users_mix_done() clock), claims it (W1, seq_cst; pairs
+ * with the daemon's loads in users_mix_progress()); then reads the gate. */
+void users_mix_claim(seg_t *seg, uint32_t idx, int64_t from);
+
+/* Worker: after the upload's writes (or none), publishes that the user's
+ * voice is in the mix below `to`, the upload's END clock (W4, release;
+ * pairs with the acquire in users_mix_progress()). */
+void users_mix_done(seg_t *seg, uint32_t idx, int64_t to);
+
+/* Daemon: the user's progress: the clock below which its voice is in the
+ * mix (the clock claimed, while *busy), 0 if it never wrote.  *raw gets
+ * the word as stored, which changes with every claim and every upload.
+ * seq_cst (D2: an acquire that pairs with users_mix_done(), and ordered
+ * after the daemon's store in tl_set_rec_gate()). */
+int64_t users_mix_progress(const seg_t *seg, uint32_t idx, bool *busy, int64_t *raw);
+
 /* Worker: reads the pending delay message and current mic volume / flags. */
 uint32_t users_delay_msg(const seg_t *seg, uint32_t idx);
 float users_mic_volume(const seg_t *seg, uint32_t idx);

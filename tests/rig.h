@@ -30,6 +30,7 @@ typedef struct {
     uint32_t user_cap;
     int32_t depth;
     uint64_t seed;
+    const char *recordings_dir;   /* NULL: the daemon records nothing */
 } rig_opts_t;
 
 /* Creates "/bb<tag>-<pid>" with a daemon over it and attaches; the clock
@@ -51,6 +52,8 @@ static inline int rig_open(rig_t *r, const char *tag, const rig_opts_t *o)
         cfg.depth = o->depth;
     if (o && o->seed)
         cfg.seed = o->seed;
+    if (o && o->recordings_dir)
+        cfg.recordings_dir = o->recordings_dir;
     char why[256];
     r->d = dmn_create(&cfg, why, sizeof why);
     if (!r->d) {
