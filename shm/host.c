@@ -15,11 +15,11 @@
 #include "shmfile.h"
 
 struct hs {
-    sf_map_t m;
+    shf_map_t m;
     hs_shared_t *sh;
 };
 
-static hs_t *wrap(const sf_map_t *m)
+static hs_t *wrap(const shf_map_t *m)
 {
     hs_t *h = calloc(1, sizeof *h);
     if (!h)
@@ -34,12 +34,12 @@ static int validate(const char *name, const hs_t *h, seg_err_t *err)
 {
     const hs_shared_t *s = h->sh;
     if (s->magic != HS_MAGIC) {
-        sf_err(err, SEG_EMAGIC, 0, "host segment %s: magic is 0x%016llx, expected 0x%016llx", name,
+        shf_err(err, SEG_EMAGIC, 0, "host segment %s: magic is 0x%016llx, expected 0x%016llx", name,
                (unsigned long long)s->magic, (unsigned long long)HS_MAGIC);
         return SEG_EMAGIC;
     }
     if (s->version != HS_VERSION || s->size != sizeof(hs_shared_t) || h->m.size != sizeof(hs_shared_t)) {
-        sf_err(err, SEG_EVERSION, 0,
+        shf_err(err, SEG_EVERSION, 0,
                "host segment %s: version %u of %u bytes, file %zu bytes; this build expects version "
                "%u of %zu bytes (stop everything and remove /dev/shm%s)",
                name, s->version, s->size, h->m.size, HS_VERSION, sizeof(hs_shared_t), name);
@@ -47,7 +47,7 @@ static int validate(const char *name, const hs_t *h, seg_err_t *err)
     }
     /* acquire; pairs with the release at the end of creation */
     if (load_acquire(&s->ready) != 1) {
-        sf_err(err, SEG_ENOTREADY, 0, "host segment %s: creation never finished", name);
+        shf_err(err, SEG_ENOTREADY, 0, "host segment %s: creation never finished", name);
         return SEG_ENOTREADY;
     }
     return 0;
@@ -55,13 +55,13 @@ static int validate(const char *name, const hs_t *h, seg_err_t *err)
 
 hs_t *hs_attach(const char *name, seg_err_t *err)
 {
-    sf_map_t m = {.fd = -1};
-    if (sf_open(name, sizeof(hs_shared_t), &m, err) != SEG_OK)
+    shf_map_t m = {.fd = -1};
+    if (shf_open(name, sizeof(hs_shared_t), &m, err) != SEG_OK)
         return NULL;
     hs_t *h = wrap(&m);
     if (!h) {
-        sf_close(&m);
-        sf_err(err, SEG_ESYS, ENOMEM, "out of memory");
+        shf_close(&m);
+        shf_err(err, SEG_ESYS, ENOMEM, "out of memory");
         return NULL;
     }
     /* A daemon creating it may still be filling the header. */
@@ -82,17 +82,17 @@ hs_t *hs_attach(const char *name, seg_err_t *err)
 hs_t *hs_open_or_create(const char *name, bool *created, seg_err_t *err)
 {
     *created = false;
-    sf_map_t m = {.fd = -1};
-    int rc = sf_create(name, sizeof(hs_shared_t), &m, err);
+    shf_map_t m = {.fd = -1};
+    int rc = shf_create(name, sizeof(hs_shared_t), &m, err);
     if (rc == SEG_EBUSY)
         return hs_attach(name, err);
     if (rc != SEG_OK)
         return NULL;
     hs_t *h = wrap(&m);
     if (!h) {
-        sf_close(&m);
+        shf_close(&m);
         hs_unlink(name);
-        sf_err(err, SEG_ESYS, ENOMEM, "out of memory");
+        shf_err(err, SEG_ESYS, ENOMEM, "out of memory");
         return NULL;
     }
     h->sh->magic = HS_MAGIC;
@@ -108,7 +108,7 @@ void hs_detach(hs_t *h)
 {
     if (!h)
         return;
-    sf_close(&h->m);
+    shf_close(&h->m);
     free(h);
 }
 

@@ -25,7 +25,7 @@
 #include "shmfile.h"
 
 struct seg {
-    sf_map_t m;
+    shf_map_t m;
     uint8_t *base;
     seg_header_shared_t *hdr;
     char name[256];
@@ -112,12 +112,12 @@ static int layout_compute(uint32_t ring_len, uint32_t user_cap, layout_t *l)
 static int params_check(const seg_params_t *p, uint32_t *ring_len, seg_err_t *err)
 {
     if (p->ring_seconds < SEG_RING_SECONDS_MIN || p->ring_seconds > SEG_RING_SECONDS_MAX) {
-        sf_err(err, SEG_EPARAM, 0, "ring seconds %u outside %d..%d",
+        shf_err(err, SEG_EPARAM, 0, "ring seconds %u outside %d..%d",
                 p->ring_seconds, SEG_RING_SECONDS_MIN, SEG_RING_SECONDS_MAX);
         return SEG_EPARAM;
     }
     if (p->user_cap < 16 || p->user_cap > SEG_USERS_MAX) {
-        sf_err(err, SEG_EPARAM, 0, "user capacity %u outside 16..%d",
+        shf_err(err, SEG_EPARAM, 0, "user capacity %u outside 16..%d",
                 p->user_cap, SEG_USERS_MAX);
         return SEG_EPARAM;
     }
@@ -129,12 +129,12 @@ static int params_check(const seg_params_t *p, uint32_t *ring_len, seg_err_t *er
 
 /* The handle of a mapped segment; NULL (and *err) when out of memory, the
  * mapping then closed. */
-static seg_t *wrap(sf_map_t *m, const char *name, seg_err_t *err)
+static seg_t *wrap(shf_map_t *m, const char *name, seg_err_t *err)
 {
     seg_t *s = calloc(1, sizeof *s);
     if (!s) {
-        sf_close(m);
-        sf_err(err, SEG_ESYS, ENOMEM, "out of memory");
+        shf_close(m);
+        shf_err(err, SEG_ESYS, ENOMEM, "out of memory");
         return NULL;
     }
     s->m = *m;
@@ -149,12 +149,12 @@ static int validate(seg_t *s, seg_err_t *err)
 {
     const seg_header_shared_t *h = s->hdr;
     if (h->magic != SEG_MAGIC) {
-        sf_err(err, SEG_EMAGIC, 0, "segment %s: magic is 0x%016llx, expected 0x%016llx",
+        shf_err(err, SEG_EMAGIC, 0, "segment %s: magic is 0x%016llx, expected 0x%016llx",
                 s->name, (unsigned long long)h->magic, (unsigned long long)SEG_MAGIC);
         return SEG_EMAGIC;
     }
     if (h->version != SEG_VERSION) {
-        sf_err(err, SEG_EVERSION, 0, "segment %s: layout version is %u, expected %u",
+        shf_err(err, SEG_EVERSION, 0, "segment %s: layout version is %u, expected %u",
                 s->name, h->version, SEG_VERSION);
         return SEG_EVERSION;
     }
@@ -166,7 +166,7 @@ static int validate(seg_t *s, seg_err_t *err)
         layout_compute(h->ring_len, h->user_cap, &l) || l.total != h->total_size ||
         h->total_size != s->m.size || l.off_mix != h->off_mix || l.off_chat != h->off_chat ||
         l.off_fgen != h->off_fgen) {
-        sf_err(err, SEG_ESIZE, 0,
+        shf_err(err, SEG_ESIZE, 0,
                 "segment %s: header says %llu bytes (ring %u samples, %u users, header %u), "
                 "file has %zu, this build expects header %zu",
                 s->name, (unsigned long long)h->total_size, h->ring_len, h->user_cap,
@@ -175,7 +175,7 @@ static int validate(seg_t *s, seg_err_t *err)
     }
     /* acquire; pairs with the release at the end of init_header() */
     if (load_acquire(&s->hdr->ready) != 1) {
-        sf_err(err, SEG_ENOTREADY, 0,
+        shf_err(err, SEG_ENOTREADY, 0,
                 "segment %s: creation never finished (remove /dev/shm%s to start afresh)",
                 s->name, s->name);
         return SEG_ENOTREADY;
@@ -185,8 +185,8 @@ static int validate(seg_t *s, seg_err_t *err)
 
 static int open_existing(const char *name, seg_t **out, seg_err_t *err)
 {
-    sf_map_t m = {.fd = -1};
-    int rc = sf_open(name, sizeof(seg_header_shared_t), &m, err);
+    shf_map_t m = {.fd = -1};
+    int rc = shf_open(name, sizeof(seg_header_shared_t), &m, err);
     if (rc != SEG_OK)
         return rc;
     seg_t *s = wrap(&m, name, err);
@@ -265,17 +265,17 @@ seg_t *seg_open_or_create(const char *name, const seg_params_t *params,
     if (params_check(params, &ring_len, err))
         return NULL;
     if (layout_compute(ring_len, params->user_cap, &l)) {
-        sf_err(err, SEG_EPARAM, 0, "segment size overflows");
+        shf_err(err, SEG_EPARAM, 0, "segment size overflows");
         return NULL;
     }
-    sf_map_t m = {.fd = -1};
-    int rc = sf_create(name, (size_t)l.total, &m, err);
+    shf_map_t m = {.fd = -1};
+    int rc = shf_create(name, (size_t)l.total, &m, err);
     if (rc == SEG_EBUSY) {
         seg_t *s = NULL;
         if (open_existing(name, &s, err))
             return NULL;
         if (s->hdr->ring_len != ring_len || s->hdr->user_cap != params->user_cap) {
-            sf_err(err, SEG_EMISMATCH, 0,
+            shf_err(err, SEG_EMISMATCH, 0,
                    "segment %s holds a live timeline of %u samples and %u users; asked for "
                    "%u samples and %u users (stop everything and remove /dev/shm%s to change it)",
                    name, s->hdr->ring_len, s->hdr->user_cap, ring_len, params->user_cap, name);
@@ -300,7 +300,7 @@ void seg_detach(seg_t *seg)
 {
     if (!seg)
         return;
-    sf_close(&seg->m);
+    shf_close(&seg->m);
     free(seg);
 }
 
@@ -322,11 +322,11 @@ static int lock_byte(seg_t *seg, off_t at, const char *role, seg_err_t *err)
         struct flock q = fl;
         q.l_pid = 0;
         fcntl(seg->m.fd, F_OFD_GETLK, &q);
-        sf_err(err, SEG_EBUSY, errno, "segment %s: %s is held by another live process%s",
+        shf_err(err, SEG_EBUSY, errno, "segment %s: %s is held by another live process%s",
                 seg->name, role, q.l_type != F_UNLCK ? "" : " (just released)");
         return SEG_EBUSY;
     }
-    sf_err(err, SEG_ESYS, errno, "fcntl(F_OFD_SETLK, %s): %s", role, strerror(errno));
+    shf_err(err, SEG_ESYS, errno, "fcntl(F_OFD_SETLK, %s): %s", role, strerror(errno));
     return SEG_ESYS;
 }
 
@@ -344,7 +344,7 @@ int seg_claim_daemon(seg_t *seg, seg_err_t *err)
 int seg_claim_lane(seg_t *seg, uint32_t lane, seg_err_t *err)
 {
     if (lane >= SEG_LANES) {
-        sf_err(err, SEG_EPARAM, 0, "worker id %u outside 0..%d", lane, SEG_LANES - 1);
+        shf_err(err, SEG_EPARAM, 0, "worker id %u outside 0..%d", lane, SEG_LANES - 1);
         return SEG_EPARAM;
     }
     char role[64];

@@ -12,7 +12,7 @@
 
 #include "shmfile.h"
 
-void sf_err(seg_err_t *err, int code, int sys_errno, const char *fmt, ...)
+void shf_err(seg_err_t *err, int code, int sys_errno, const char *fmt, ...)
 {
     if (!err)
         return;
@@ -24,11 +24,11 @@ void sf_err(seg_err_t *err, int code, int sys_errno, const char *fmt, ...)
     va_end(ap);
 }
 
-static int map(const char *name, int fd, size_t size, sf_map_t *out, seg_err_t *err)
+static int map(const char *name, int fd, size_t size, shf_map_t *out, seg_err_t *err)
 {
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) {
-        sf_err(err, SEG_ESYS, errno, "mmap(%s, %zu bytes): %s", name, size, strerror(errno));
+        shf_err(err, SEG_ESYS, errno, "mmap(%s, %zu bytes): %s", name, size, strerror(errno));
         return SEG_ESYS;
     }
     out->fd = fd;
@@ -37,17 +37,17 @@ static int map(const char *name, int fd, size_t size, sf_map_t *out, seg_err_t *
     return SEG_OK;
 }
 
-int sf_create(const char *name, size_t size, sf_map_t *out, seg_err_t *err)
+int shf_create(const char *name, size_t size, shf_map_t *out, seg_err_t *err)
 {
     int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0660);
     if (fd < 0) {
         int e = errno;
-        sf_err(err, e == EEXIST ? SEG_EBUSY : SEG_ESYS, e, "shm_open(%s, O_CREAT): %s", name,
+        shf_err(err, e == EEXIST ? SEG_EBUSY : SEG_ESYS, e, "shm_open(%s, O_CREAT): %s", name,
                strerror(e));
         return e == EEXIST ? SEG_EBUSY : SEG_ESYS;
     }
     if (ftruncate(fd, (off_t)size) < 0) {
-        sf_err(err, SEG_ESYS, errno, "ftruncate(%s, %zu): %s", name, size, strerror(errno));
+        shf_err(err, SEG_ESYS, errno, "ftruncate(%s, %zu): %s", name, size, strerror(errno));
         close(fd);
         shm_unlink(name);
         return SEG_ESYS;
@@ -60,26 +60,26 @@ int sf_create(const char *name, size_t size, sf_map_t *out, seg_err_t *err)
     return SEG_OK;
 }
 
-int sf_open(const char *name, size_t min_size, sf_map_t *out, seg_err_t *err)
+int shf_open(const char *name, size_t min_size, shf_map_t *out, seg_err_t *err)
 {
     int fd = shm_open(name, O_RDWR, 0);
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT) {
-            sf_err(err, SEG_ENOENT, e, "segment %s does not exist (is bb-shmd running?)", name);
+            shf_err(err, SEG_ENOENT, e, "segment %s does not exist (is bb-shmd running?)", name);
             return SEG_ENOENT;
         }
-        sf_err(err, SEG_ESYS, e, "shm_open(%s): %s", name, strerror(e));
+        shf_err(err, SEG_ESYS, e, "shm_open(%s): %s", name, strerror(e));
         return SEG_ESYS;
     }
     struct stat st;
     if (fstat(fd, &st) < 0) {
-        sf_err(err, SEG_ESYS, errno, "fstat(%s): %s", name, strerror(errno));
+        shf_err(err, SEG_ESYS, errno, "fstat(%s): %s", name, strerror(errno));
         close(fd);
         return SEG_ESYS;
     }
     if ((size_t)st.st_size < min_size) {
-        sf_err(err, SEG_ESIZE, 0, "segment %s: %lld bytes, smaller than a header (%zu)", name,
+        shf_err(err, SEG_ESIZE, 0, "segment %s: %lld bytes, smaller than a header (%zu)", name,
                (long long)st.st_size, min_size);
         close(fd);
         return SEG_ESIZE;
@@ -91,7 +91,7 @@ int sf_open(const char *name, size_t min_size, sf_map_t *out, seg_err_t *err)
     return SEG_OK;
 }
 
-void sf_close(sf_map_t *m)
+void shf_close(shf_map_t *m)
 {
     if (!m->base)
         return;

@@ -19,22 +19,22 @@ typedef struct {
     int fd;
     size_t size;
     void *base;
-} sf_map_t;
+} shf_map_t;
 
 /* Creates `name` with `size` zero bytes and maps it.  SEG_EBUSY (with
  * errno EEXIST in err) when it exists already; SEG_ESYS otherwise. */
-int sf_create(const char *name, size_t size, sf_map_t *out, seg_err_t *err);
+int shf_create(const char *name, size_t size, shf_map_t *out, seg_err_t *err);
 
 /* Opens and maps an existing `name`, refusing one smaller than min_size
  * (SEG_ESIZE) and a missing one (SEG_ENOENT: the daemon has not made
  * it). */
-int sf_open(const char *name, size_t min_size, sf_map_t *out, seg_err_t *err);
+int shf_open(const char *name, size_t min_size, shf_map_t *out, seg_err_t *err);
 
 /* Unmaps and closes; accepts a map never made (base NULL). */
-void sf_close(sf_map_t *m);
+void shf_close(shf_map_t *m);
 
 /* Fills *err (may be NULL) with a code, errno and a printf-style sentence. */
-void sf_err(seg_err_t *err, int code, int sys_errno, const char *fmt, ...)
+void shf_err(seg_err_t *err, int code, int sys_errno, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 #endif
