@@ -27,7 +27,7 @@
 
 #include <opus.h>
 
-#include "daemon.h"
+#include "room.h"
 #include "exchange.h"
 #include "packet.h"
 #include "rig.h"
@@ -111,7 +111,7 @@ int main(int argc, char **argv)
     rig_t rig;
     if (rig_open(&rig, "bench", &(rig_opts_t){.ring_seconds = 64, .user_cap = 8192, .depth = 7}) != 0)
         return 1;   /* depth 7: six buckets */
-    dmn_t *d = rig.d;
+    rm_t *d = rig.d;
     seg_t *seg = rig.seg;
     seg_err_t err;
     char why[256];
@@ -119,7 +119,7 @@ int main(int argc, char **argv)
     ex_t *ex = ex_create(seg, 3, (uint32_t)total + 16, NULL, why, sizeof why);
     int64_t now = rig.now;
     for (int i = 0; i < 40; i++)
-        dmn_tick(d, now += 240);
+        rm_tick(d, now += 240);
 
     /* Ten seconds of a voice, encoded once into 60 ms packets; each singer
      * sends its own stretch of it (identical packets for everyone would
@@ -184,7 +184,7 @@ int main(int argc, char **argv)
                 memcpy(body + blen + 2, pkd[j], (size_t)pkl[j]);
                 blen += 2 + (size_t)pkl[j];
             }
-            ex_request_t req = {q, strlen(q), upload ? body : NULL, upload ? blen : 0, "undefined"};
+            ex_request_t req = {.query = q, .query_len = strlen(q), .body = upload ? body : NULL, .body_len = upload ? blen : 0, .event_data = "undefined"};
             double t0 = cpu_now();
             ex_handle(ex, &req, &res, now);
             double t1 = cpu_now();
@@ -199,7 +199,7 @@ int main(int argc, char **argv)
         }
         /* 600 ms pass; the daemon runs as it would. */
         for (int k = 0; k < 120; k++)
-            dmn_tick(d, now += 240);
+            rm_tick(d, now += 240);
         if (round == 1)
             prof_reset(ex_prof_demand(ex), true);
     }

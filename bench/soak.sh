@@ -113,7 +113,8 @@ for ((w = 1; w <= WORKERS; w++)); do NAMES+=("worker-$w"); done
 NAMES+=(nginx)
 declare -A FIRST_PID=()
 for n in "${NAMES[@]}"; do FIRST_PID[$n]=$(pid_of "$n"); done
-SEG_BYTES=$(stat -c %s "/dev/shm/bb-$PORT" 2>/dev/null || echo 0)
+# The host segment and the rooms' timelines (the default room's here).
+SEG_BYTES=$(stat -c %s "/dev/shm/bb-$PORT" "/dev/shm/bb-$PORT"-* 2>/dev/null | awk '{t += $1} END {print t + 0}')
 
 # status_kib PID FIELD: a field of /proc/PID/status in KiB (0 if absent).
 status_kib() { awk -v f="$2:" '$1 == f {print $2; found = 1} END {if (!found) print 0}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -128,17 +129,9 @@ sum_kib() {   # sum_kib FIELD PID...
     echo "$t"
 }
 
-# A userid that nginx sends to each worker, for its /api/metrics.
-declare -A METRICS_UID=()
-for ((u = 1; u < 400 && ${#METRICS_UID[@]} < WORKERS; u++)); do
-    w=$(curl -sS -m 3 -o /dev/null -D - "http://127.0.0.1:$PORT/api/metrics?userid=$u" 2>/dev/null |
-        tr -d '\r' | sed -n 's/^[Xx]-[Ww]orker-[Ii]d: //p')
-    [ -n "$w" ] && [ -z "${METRICS_UID[$w]:-}" ] && METRICS_UID[$w]=$u
-done
+# Each worker's metrics, from its operator socket in the run directory.
 singers_on() {
-    local u=${METRICS_UID[$1]:-}
-    [ -n "$u" ] || { echo '?'; return; }
-    curl -sS -m 3 "http://127.0.0.1:$PORT/api/metrics?userid=$u" 2>/dev/null |
+    curl -sS -m 3 --unix-socket "$RUN/sock/ops-$1.sock" http://worker/metrics 2>/dev/null |
         awk '$1 == "bb_worker_singers" {print $2; f = 1} END {if (!f) print "?"}'
 }
 

@@ -25,6 +25,8 @@
 #   BB_WORKERS         number of workers (default: one per core)
 #   BB_AUDIO_DIR       backing tracks (default: audio/ of the repository)
 #   BB_RECORDINGS_DIR  recordings (default: RUN_DIR/recordings)
+#   BB_ROOMS_DB        the rooms database that `./bb room` writes (default:
+#                      RUN_DIR/rooms.db)
 #   BB_RUN_DIR         run directory (default: run/ of the repository, or
 #                      run/port-PORT/ when BB_PORT is not 8080)
 #   BB_BUILD_DIR       where bb-shmd and bb-worker were built (default build/)
@@ -57,6 +59,7 @@ else
     RUN_DIR=$BB_ROOT/run/port-$PORT
 fi
 RECORDINGS_DIR=${BB_RECORDINGS_DIR:-$RUN_DIR/recordings}
+ROOMS_DB=${BB_ROOMS_DB:-$RUN_DIR/rooms.db}
 [ "$STEMS" = 0 ] || STEM_ARGS=(--recordings-dir "$RECORDINGS_DIR")
 
 SEGMENT=/bb-$PORT
@@ -168,7 +171,7 @@ mkdir -p "$SOCK_DIR" "$NGINX_DIR/tmp" "$NGINX_DIR/conf.d" "$RUN_DIR/logs" "$RUN_
 # Each run starts a fresh timeline: a segment left by an earlier run may
 # come from an older build with another layout.
 SHM_FILE=/dev/shm${SEGMENT}
-rm -f "$SHM_FILE" "$SOCK_DIR"/worker-*.sock
+rm -f "$SHM_FILE" "$SHM_FILE"-* "$SOCK_DIR"/worker-*.sock "$SOCK_DIR"/ops-*.sock
 
 # ---------------------------------------------------------------- render
 
@@ -297,7 +300,7 @@ stop_all() {
     # shellcheck disable=SC2046
     kill $(jobs -p) 2>/dev/null || true
     wait 2>/dev/null || true
-    rm -f "$SOCK_DIR"/worker-*.sock "$SHM_FILE" "$PIDS_FILE"
+    rm -f "$SOCK_DIR"/worker-*.sock "$SOCK_DIR"/ops-*.sock "$SHM_FILE" "$SHM_FILE"-* "$PIDS_FILE"
     [ -n "${TEMP_SOCK_DIR:-}" ] && rm -rf "$TEMP_SOCK_DIR"
     : >"$LOCK"
     log "stopped"
@@ -306,13 +309,15 @@ on_signal() { [ "$STOPPING" = 1 ] || { stop_all; exit 0; }; }
 trap on_signal INT TERM
 trap '[ "$STOPPING" = 1 ] || stop_all' EXIT
 
+# The rooms database outlives a run: rooms made with `./bb room create`
+# keep their links across runs.
 cmd shmd "$SHMD" --segment "$SEGMENT" ${RING_SECONDS:+--ring-seconds "$RING_SECONDS"} \
-    ${DEPTH:+--depth "$DEPTH"} \
+    ${DEPTH:+--depth "$DEPTH"} --db "$ROOMS_DB" --default-uploads \
     --audio-dir "$AUDIO_DIR" --recordings-dir "$RECORDINGS_DIR" \
     --cache-dir "$RUN_DIR/cache"
 for i in $(seq 1 "$WORKERS"); do
     cmd "worker-$i" "$WORKER" --listen "unix:$SOCK_DIR/worker-$i.sock" \
-        --segment "$SEGMENT" --worker-id "$i" \
+        --ops "unix:$SOCK_DIR/ops-$i.sock" --segment "$SEGMENT" --worker-id "$i" \
         --audio-dir "$AUDIO_DIR" "${STEM_ARGS[@]}"
 done
 cmd nginx "${NGINX_CMD[@]}"

@@ -13,9 +13,11 @@
 
 /* One command being filled in, and where it goes. */
 typedef struct {
+    const cm_lane_t *l;
     seg_t *seg;
     uint32_t lane;
     uint64_t userid;
+    uint32_t role;
     int64_t now;
     uint32_t pushed;
     seg_cmd_t c;
@@ -30,6 +32,7 @@ static seg_cmd_t *cmd_new(out_t *o, seg_cmd_type_t type)
     c->type = type;
     c->clock = o->now;
     c->userid = o->userid;
+    c->role = o->role;
     return c;
 }
 
@@ -50,33 +53,82 @@ static void sent(out_t *o, sg_t *s)
         return;
     /* relaxed: this worker is the lane's only producer */
     s->cmd_seq = load_relaxed(&seg_lane(o->seg, o->lane)->tail);
-    _Atomic uint32_t *wake = &seg_header(o->seg)->wake;
+    _Atomic uint32_t *wake = o->l->wake;
     /* release; pairs with the acquire in dmn_wake_word(): the commands are
      * in the lane before the daemon sees the bump */
     atomic_fetch_add_explicit(wake, 1, memory_order_release);
     fx_wake(wake);
 }
 
-void cm_sync(seg_t *seg, uint32_t lane, sg_t *s, int64_t now, int64_t max_ns)
+void cm_sync(const cm_lane_t *l, sg_t *s, int64_t now, int64_t max_ns)
 {
     if (!s->cmd_seq)
         return;
-    seg_lane_t *l = seg_lane(seg, lane);
+    seg_lane_t *ln = seg_lane(l->seg, l->lane);
     uint32_t want = (uint32_t)s->cmd_seq;
     /* relaxed: status only; a daemon a second silent is not waited for */
-    int64_t beat = load_relaxed(&seg_header(seg)->heartbeat);
+    int64_t beat = load_relaxed(&seg_header(l->seg)->heartbeat);
     int64_t deadline = prof_now_ns() + max_ns;
     while (max_ns > 0 && now - beat < RING_SAMPLE_RATE) {
         /* acquire; pairs with the release in dmn_tick() after publishing */
-        uint32_t got = load_acquire(&l->applied);
+        uint32_t got = load_acquire(&ln->applied);
         if ((int32_t)(got - want) >= 0)
             break;
         int64_t left = deadline - prof_now_ns();
         if (left <= 0)
             break;
-        fx_wait(&l->applied, got, left);
+        fx_wait(&ln->applied, got, left);
     }
     s->cmd_seq = 0;
+}
+
+static void refuse(cm_refusals_t *out, const role_who_t *who, role_act_t act)
+{
+    const char *why = role_refusal(who, act);
+    for (uint32_t i = 0; i < out->n; i++)
+        if (out->why[i] == why)
+            return;
+    if (out->n < CM_REFUSALS_MAX)
+        out->why[out->n++] = why;
+}
+
+/* True if `who` may do act; else notes why. */
+static bool may(cm_refusals_t *out, const role_who_t *who, role_act_t act)
+{
+    if (role_may(who, act))
+        return true;
+    refuse(out, who, act);
+    return false;
+}
+
+void cm_permit(rq_t *p, const role_who_t *who, uint64_t self, cm_refusals_t *out)
+{
+    out->n = 0;
+    if (p->lead && !may(out, who, ROLE_ACT_LEAD))
+        p->lead = false;
+    if (p->start && !may(out, who, ROLE_ACT_START))
+        p->start = false;
+    if (p->stop && !may(out, who, ROLE_ACT_STOP))
+        p->stop = false;
+    if ((p->bpm >= 0 || p->repeats >= 0 || p->bpr >= 0) && !may(out, who, ROLE_ACT_TEMPO))
+        p->bpm = p->repeats = p->bpr = -1;
+    if (p->track && !may(out, who, ROLE_ACT_TRACK))
+        p->track = NULL;
+    if ((p->has_volume || p->has_backing_volume) && !may(out, who, ROLE_ACT_VOLUME))
+        p->has_volume = p->has_backing_volume = false;
+    /* Stopping one's own monitoring is always allowed. */
+    uint64_t t;
+    if (p->monitor && rq_parse_public(p->monitor, &t) && !may(out, who, ROLE_ACT_MONITOR))
+        p->monitor = NULL;
+    if (p->n_ev && !may(out, who, ROLE_ACT_EVENTS))
+        p->n_ev = 0;
+    if (p->n_chat && !may(out, who, ROLE_ACT_CHAT))
+        p->n_chat = 0;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < p->n_mic; i++)
+        if (may(out, who, p->mic[i].id == self ? ROLE_ACT_MIC_SELF : ROLE_ACT_MIC_OTHER))
+            p->mic[kept++] = p->mic[i];
+    p->n_mic = kept;
 }
 
 uint32_t cm_count(const rq_t *p, const sg_t *s)
@@ -92,9 +144,10 @@ uint32_t cm_count(const rq_t *p, const sg_t *s)
     return n;
 }
 
-void cm_send(seg_t *seg, uint32_t lane, const rq_t *p, sg_t *s, int64_t now)
+void cm_send(const cm_lane_t *l, const rq_t *p, sg_t *s, bool organiser, int64_t now)
 {
-    out_t o = { .seg = seg, .lane = lane, .userid = p->userid, .now = now };
+    out_t o = { .l = l, .seg = l->seg, .lane = l->lane, .userid = p->userid,
+                .role = organiser ? CMD_ROLE_ORGANISER : 0, .now = now };
     seg_cmd_t *c;
     if (s->slot >= 0 && strcmp(s->name, p->name) != 0) {
         c = cmd_new(&o, CMD_RENAME);
@@ -189,9 +242,9 @@ bool cm_join_ticket(seg_t *seg)
     return true;
 }
 
-void cm_join(seg_t *seg, uint32_t lane, const rq_t *p, sg_t *s, int64_t now)
+void cm_join(const cm_lane_t *l, const rq_t *p, sg_t *s, int64_t now)
 {
-    out_t o = { .seg = seg, .lane = lane, .userid = p->userid, .now = now };
+    out_t o = { .l = l, .seg = l->seg, .lane = l->lane, .userid = p->userid, .now = now };
     seg_cmd_t *c = cmd_new(&o, CMD_JOIN);
     snprintf(c->name, sizeof c->name, "%s", p->name);
     c->a = p->spectator;
@@ -199,9 +252,27 @@ void cm_join(seg_t *seg, uint32_t lane, const rq_t *p, sg_t *s, int64_t now)
     sent(&o, s);
 }
 
-int cm_push_plain(seg_t *seg, uint32_t lane, seg_cmd_type_t type, int64_t now)
+int cm_push_plain(const cm_lane_t *l, seg_cmd_type_t type, int64_t now)
 {
-    out_t o = { .seg = seg, .lane = lane, .now = now };
+    out_t o = { .l = l, .seg = l->seg, .lane = l->lane, .now = now };
     cmd_new(&o, type);
-    return cq_push(seg, lane, &o.c) == CQ_OK ? 0 : -1;
+    return cq_push(l->seg, l->lane, &o.c) == CQ_OK ? 0 : -1;
+}
+
+int cm_push_room_key(const cm_lane_t *l, bool organiser, const uint8_t hash[32], int64_t now)
+{
+    out_t o = { .l = l, .seg = l->seg, .lane = l->lane, .role = CMD_ROLE_ORGANISER, .now = now };
+    seg_cmd_t *c = cmd_new(&o, CMD_ROOM_KEY);
+    c->a = organiser;
+    for (int i = 0; i < 32; i++)
+        snprintf(c->text + 2 * i, 3, "%02x", hash[i]);
+    return cq_push(l->seg, l->lane, c) == CQ_OK ? 0 : -1;
+}
+
+int cm_push_room_cap(const cm_lane_t *l, uint32_t max_singers, int64_t now)
+{
+    out_t o = { .l = l, .seg = l->seg, .lane = l->lane, .role = CMD_ROLE_ORGANISER, .now = now };
+    seg_cmd_t *c = cmd_new(&o, CMD_ROOM_CAP);
+    c->a = max_singers;
+    return cq_push(l->seg, l->lane, c) == CQ_OK ? 0 : -1;
 }

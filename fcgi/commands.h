@@ -7,6 +7,10 @@
  * which the daemon applies in order.  The exchange first counts what a
  * request will push (cm_count()) and refuses the request with a 503 if the
  * lane lacks room, so that a request is applied whole or not at all.
+ * Before that, the controls the singer's role does not allow are taken out
+ * of the request, each with a sentence for the page (cm_permit()); every
+ * command says whether it comes with the organiser's key, so that the
+ * daemon decides on its own state.
  *
  * A singer's own commands take effect in order and before that singer's
  * next request is handled, as the original server applied them at once:
@@ -27,34 +31,63 @@
 #include <stdint.h>
 
 #include "request.h"
+#include "roles.h"
 #include "segment.h"
 #include "singers.h"
+
+/* Where a worker's commands go: its lane in the room's segment, and the
+ * word that wakes the daemon (the host segment's, or the room segment's
+ * own when a room runs alone). */
+typedef struct {
+    seg_t *seg;
+    uint32_t lane;
+    _Atomic uint32_t *wake;
+} cm_lane_t;
+
+/* Refusals of one request: a sentence per control that was taken out. */
+#define CM_REFUSALS_MAX 8
+typedef struct {
+    uint32_t n;
+    const char *why[CM_REFUSALS_MAX];
+} cm_refusals_t;
+
+/* Takes out of the request every control `who` may not use (roles.h),
+ * noting a sentence for each in *out; a mic volume is the singer's own
+ * when its id is `self` (the singer's public id).  What is left is what
+ * the daemon will be asked for, and it checks again on the state it
+ * holds. */
+void cm_permit(rq_t *rq, const role_who_t *who, uint64_t self, cm_refusals_t *out);
 
 /* The number of commands cm_send() pushes for this request and singer. */
 uint32_t cm_count(const rq_t *rq, const sg_t *s);
 
-/* Pushes the commands of the request into lane `lane`, in the order the
+/* Pushes the commands of the request into the lane, in the order the
  * daemon is to apply them, and records what was sent in the singer's entry
  * (its name, whether it listens only, the lane position to wait for).
  * Room must have been checked with cm_count(); a command that finds the
  * lane full after all is logged.  Wakes the daemon if anything was sent. */
-void cm_send(seg_t *seg, uint32_t lane, const rq_t *rq, sg_t *s, int64_t now);
+void cm_send(const cm_lane_t *l, const rq_t *rq, sg_t *s, bool organiser, int64_t now);
 
 /* Waits until the daemon applied the commands singer s sent before, or
  * max_ns passed (0: never waits).  Returns at once when nothing is
  * pending or the daemon's heartbeat is more than a second old at `now`. */
-void cm_sync(seg_t *seg, uint32_t lane, sg_t *s, int64_t now, int64_t max_ns);
+void cm_sync(const cm_lane_t *l, sg_t *s, int64_t now, int64_t max_ns);
 
-/* Takes a ticket for a place in the user table: false when every place is
- * taken or promised (the caller refuses the newcomer). */
+/* Takes a ticket for a place in the room's user table: false when every
+ * place is taken or promised (the caller refuses the newcomer). */
 bool cm_join_ticket(seg_t *seg);
 
 /* Queues the JOIN of the request's singer (holding a ticket), to be waited
  * for like the singer's other commands. */
-void cm_join(seg_t *seg, uint32_t lane, const rq_t *rq, sg_t *s, int64_t now);
+void cm_join(const cm_lane_t *l, const rq_t *rq, sg_t *s, int64_t now);
+
+/* The organiser's room controls (exchange.h).  Return 0, or -1 if the lane
+ * is full. */
+int cm_push_room_key(const cm_lane_t *l, bool organiser, const uint8_t hash[32], int64_t now);
+int cm_push_room_cap(const cm_lane_t *l, uint32_t max_singers, int64_t now);
 
 /* Pushes a command without arguments (CMD_RESET_EVENTS,
  * CMD_RESCAN_TRACKS).  Returns 0, or -1 if the lane is full. */
-int cm_push_plain(seg_t *seg, uint32_t lane, seg_cmd_type_t type, int64_t now);
+int cm_push_plain(const cm_lane_t *l, seg_cmd_type_t type, int64_t now);
 
 #endif

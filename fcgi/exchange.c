@@ -20,6 +20,7 @@
 #include "output.h"
 #include "request.h"
 #include "ring.h"
+#include "roles.h"
 #include "singers.h"
 #include "snap.h"
 #include "timeline.h"
@@ -34,6 +35,7 @@ struct ex {
     uint32_t worker;
     bool no_sharing;        /* every singer encodes privately */
     int64_t sync_ns;        /* longest wait for a singer's commands */
+    cm_lane_t lane;         /* where this worker's commands go */
     sg_table_t *singers;
     es_t *es;               /* packets shared among singers (encshare.h) */
     fr_t *fr;               /* frames rendered once (frames.h) */
@@ -41,14 +43,15 @@ struct ex {
     vc_t *vc;               /* where their uploads go (voice.h) */
     mt_t *mt;               /* the metadata writer (meta.h) */
     rq_t rq;                /* the request being handled */
+    cm_refusals_t refused;  /* its controls the singer's role does not allow */
     float in[RQ_MAX_SAMPLES];
     uint8_t body[OUT_BODY_CAP];
     char errbody[ERRBODY_CAP];
     int64_t last_request_clock;
     int64_t last_sweep;
     ex_counters_t c;
-    prof_t life;
-    prof_t demand;
+    prof_t own_life, own_demand;
+    prof_t *life, *demand;  /* the own ones, or a worker's shared by its rooms */
 };
 
 #define LOG(ex, fmt, ...) fprintf(stderr, "bb-worker[%u]: " fmt "\n", (ex)->worker, ##__VA_ARGS__)
@@ -65,6 +68,7 @@ ex_t *ex_create(seg_t *seg, uint32_t worker_id, uint32_t max_singers, const char
     }
     ex->seg = seg;
     ex->worker = worker_id;
+    ex->lane = (cm_lane_t){seg, worker_id, &seg_header(seg)->wake};
     /* Room for ~20 s of frames of a dozen distinct streams, and a state for
      * every singer that could be pinned on its own. */
     ex->es = es_create(4096, max_singers + 256);
@@ -79,8 +83,10 @@ ex_t *ex_create(seg_t *seg, uint32_t worker_id, uint32_t max_singers, const char
         return NULL;
     }
     ex->last_request_clock = -1;
-    prof_reset(&ex->life, true);
-    prof_reset(&ex->demand, false);
+    prof_reset(&ex->own_life, true);
+    prof_reset(&ex->own_demand, false);
+    ex->life = &ex->own_life;
+    ex->demand = &ex->own_demand;
     return ex;
 }
 
@@ -98,10 +104,13 @@ void ex_destroy(ex_t *ex)
 }
 
 const ex_counters_t *ex_counters(const ex_t *ex) { return &ex->c; }
+seg_t *ex_segment(const ex_t *ex) { return ex->seg; }
 
 void ex_set_sharing(ex_t *ex, bool on) { ex->no_sharing = !on; }
 
 void ex_set_command_sync(ex_t *ex, int64_t max_ns) { ex->sync_ns = max_ns; }
+
+void ex_set_wake(ex_t *ex, _Atomic uint32_t *wake) { ex->lane.wake = wake; }
 
 void ex_share(const ex_t *ex, ex_share_t *out)
 {
@@ -114,13 +123,37 @@ void ex_share(const ex_t *ex, ex_share_t *out)
     out->states_held = st->states;
 }
 uint32_t ex_singers(const ex_t *ex) { return sg_count(ex->singers); }
-prof_t *ex_prof_life(ex_t *ex) { return &ex->life; }
-prof_t *ex_prof_demand(ex_t *ex) { return &ex->demand; }
+prof_t *ex_prof_life(ex_t *ex) { return ex->life; }
+prof_t *ex_prof_demand(ex_t *ex) { return ex->demand; }
+
+void ex_set_profiles(ex_t *ex, prof_t *life, prof_t *demand)
+{
+    ex->life = life;
+    ex->demand = demand;
+}
+
+void ex_leader(ex_t *ex, uint64_t userid, bool *leads, bool *has_leader)
+{
+    seg_ctl_t ctl;
+    snap_ctl_read(ex->seg, &ctl);
+    *has_leader = ctl.song.has_leader;
+    *leads = ctl.song.has_leader && ctl.song.leader == userid;
+}
+
+int ex_room_key(ex_t *ex, bool organiser, const uint8_t hash[32], int64_t now)
+{
+    return cm_push_room_key(&ex->lane, organiser, hash, now);
+}
+
+int ex_room_cap(ex_t *ex, uint32_t max_singers, int64_t now)
+{
+    return cm_push_room_cap(&ex->lane, max_singers, now);
+}
 
 static void add_time(ex_t *ex, prof_stage_t s, int64_t ns)
 {
-    prof_add(&ex->life, s, ns);
-    prof_add(&ex->demand, s, ns);
+    prof_add(ex->life, s, ns);
+    prof_add(ex->demand, s, ns);
 }
 
 static void stage(ex_t *ex, prof_stage_t s, int64_t *t0)
@@ -365,7 +398,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     /* What this singer asked for before is in effect now (commands.h). */
     sg_t *known = sg_find(ex->singers, p->userid);
     if (known)
-        cm_sync(ex->seg, ex->worker, known, now, ex->sync_ns);
+        cm_sync(&ex->lane, known, now, ex->sync_ns);
     seg_ctl_t ctl;
     snap_ctl_read(ex->seg, &ctl);
     mt_refresh(ex->mt, ex->seg);
@@ -378,6 +411,15 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
         goto done;
     }
     int64_t slot = singer_slot(ex, s);
+    /* What the singer's role does not allow is taken out, with a reason. */
+    role_who_t who = {
+        .organiser = req->organiser,
+        .listener = p->spectator,
+        .leads = ctl.song.has_leader && ctl.song.leader == p->userid,
+        .room_has_leader = ctl.song.has_leader,
+        .uploads = req->uploads,
+    };
+    cm_permit(p, &who, s->public_id, &ex->refused);
 
     /* 3. Both clocks, before anything changes. */
     if (check_clocks(ex, s, &ctl, res, now))
@@ -396,10 +438,10 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
 
     /* 6. From here on, state changes: commands, activity, the upload. */
     if (join) {
-        cm_join(ex->seg, ex->worker, p, s, now);
+        cm_join(&ex->lane, p, s, now);
         s->join_sent = now;
     }
-    cm_send(ex->seg, ex->worker, p, s, now);
+    cm_send(&ex->lane, p, s, req->organiser, now);
     if (slot >= 0)
         users_touch(ex->seg, (uint32_t)slot, now, now - p->read_clock, (int32_t)ex->worker);
     note_changes(ex, s, slot, &ctl);
@@ -429,7 +471,8 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     int64_t prev = ex->last_request_clock;
     ex->last_request_clock = now;
     res->status = 200;
-    res->meta = mt_build(ex->mt, ex->seg, ex->worker, p, s, &ctl, now, prev, send_summary);
+    mt_extra_t extra = {role_name(&who), ex->refused.why, ex->refused.n};
+    res->meta = mt_build(ex->mt, ex->seg, ex->worker, p, s, &ctl, now, prev, send_summary, &extra);
     res->body = ex->body;
     res->body_len = len;
     res->content_type = "application/octet-stream";
@@ -463,10 +506,10 @@ void ex_housekeeping(ex_t *ex, int64_t now)
 
 int ex_reset_events(ex_t *ex, int64_t now)
 {
-    return cm_push_plain(ex->seg, ex->worker, CMD_RESET_EVENTS, now);
+    return cm_push_plain(&ex->lane, CMD_RESET_EVENTS, now);
 }
 
 int ex_rescan_tracks(ex_t *ex, int64_t now)
 {
-    return cm_push_plain(ex->seg, ex->worker, CMD_RESCAN_TRACKS, now);
+    return cm_push_plain(&ex->lane, CMD_RESCAN_TRACKS, now);
 }

@@ -46,6 +46,8 @@ typedef struct {
     const uint8_t *body;
     size_t body_len;
     const char *event_data;   /* X-Event-Data header, or NULL */
+    bool organiser;           /* the request's key is the room's organiser key */
+    bool uploads;             /* the room allows uploads (roles.h) */
 } ex_request_t;
 
 typedef struct {
@@ -97,12 +99,28 @@ void ex_set_sharing(ex_t *ex, bool on);
  * a daemon process of its own turns it on. */
 void ex_set_command_sync(ex_t *ex, int64_t max_ns);
 
+/* The word to bump so the daemon wakes after this exchange queued commands:
+ * by default the room segment's own; a worker of a host gives the host
+ * segment's (host.h), which its daemon sleeps on. */
+void ex_set_wake(ex_t *ex, _Atomic uint32_t *wake);
+
 /* Handles one audio POST at server clock `now`. */
 void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t now);
 
 /* Periodic work (sweeping singers idle for an hour); call about once a
  * second. */
 void ex_housekeeping(ex_t *ex, int64_t now);
+
+/* Whether `userid` leads the room, and whether anyone does, as the
+ * control state says now. */
+void ex_leader(ex_t *ex, uint64_t userid, bool *leads, bool *has_leader);
+
+/* The organiser's room controls, as commands to the daemon (which writes
+ * them to the rooms database and the directory): a new key for the
+ * singers' link or the organiser's (its SHA-256), and the most singers (0:
+ * the host's default).  Return 0, or -1 if the command lane is full. */
+int ex_room_key(ex_t *ex, bool organiser, const uint8_t hash[32], int64_t now);
+int ex_room_cap(ex_t *ex, uint32_t max_singers, int64_t now);
 
 /* Handles reset_events: asks the daemon to clear the events table.
  * Returns 0, or -1 if the command lane is full. */
@@ -112,6 +130,9 @@ int ex_reset_events(ex_t *ex, int64_t now);
 int ex_rescan_tracks(ex_t *ex, int64_t now);
 
 const ex_counters_t *ex_counters(const ex_t *ex);
+
+/* The room's timeline segment this exchange serves. */
+seg_t *ex_segment(const ex_t *ex);
 
 /* Frames served from the shared caches and frames that had to be rendered
  * or encoded (for /metrics and the benchmarks). */
@@ -125,5 +146,8 @@ uint32_t ex_singers(const ex_t *ex);
 /* The lifetime profile (always on) and the on-demand profile. */
 prof_t *ex_prof_life(ex_t *ex);
 prof_t *ex_prof_demand(ex_t *ex);
+/* Makes the exchange add its timings to these profiles (a worker's, shared
+ * by its rooms) instead of its own. */
+void ex_set_profiles(ex_t *ex, prof_t *life, prof_t *demand);
 
 #endif

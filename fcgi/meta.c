@@ -193,7 +193,8 @@ static void put_chats(jw_t *w, const seg_t *seg, const sg_t *s, delivery_t *d)
 }
 
 const char *mt_build(mt_t *mt, const seg_t *seg, uint32_t worker, const rq_t *p, sg_t *s,
-                     const seg_ctl_t *ctl, int64_t now, int64_t prev_clock, bool send_summary)
+                     const seg_ctl_t *ctl, int64_t now, int64_t prev_clock, bool send_summary,
+                     const mt_extra_t *extra)
 {
     delivery_t d = { .chat_cursor = s->chat_cursor };
     jw_t w;
@@ -201,6 +202,17 @@ const char *mt_build(mt_t *mt, const seg_t *seg, uint32_t worker, const rq_t *p,
     jw_obj_begin(&w);
     put_core(&w, seg, worker, p, s, ctl, now, prev_clock, mt->scratch, sizeof mt->scratch);
     put_pending(&w, mt, s, ctl, &d);
+    if (extra && extra->role) {
+        jw_key(&w, "role");
+        jw_str(&w, extra->role);
+    }
+    if (extra && extra->n_refused) {
+        jw_key(&w, "refused");
+        jw_arr_begin(&w);
+        for (uint32_t i = 0; i < extra->n_refused; i++)
+            jw_str(&w, extra->refused[i]);
+        jw_arr_end(&w);
+    }
     if (send_summary) {
         jw_key(&w, "user_summary");
         jw_raw(&w, mt->summary, mt->summary_len);

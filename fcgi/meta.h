@@ -29,8 +29,10 @@
 #define MT_CHATS_OUT_MAX 32
 #define MT_CHAT_BYTES 12288
 /* Bytes of everything else a response carries: clocks, the leader and
- * their name (escaped), buckets, tempo, ids, keys and punctuation. */
-#define MT_FIXED_MAX 2048
+ * their name (escaped), buckets, tempo, ids, the role, the refusals (at
+ * most CM_REFUSALS_MAX sentences of under 100 bytes), keys and
+ * punctuation. */
+#define MT_FIXED_MAX 3072
 /* The largest metadata the writer can produce: every part at its bound.
  * nginx's fastcgi_buffer_size is rendered from it (bb-worker --header-max),
  * so a response header never exceeds what nginx accepts. */
@@ -52,12 +54,22 @@ void mt_refresh(mt_t *mt, const seg_t *seg);
 uint64_t mt_summary_gen(const mt_t *mt);
 uint64_t mt_tracks_gen(const mt_t *mt);
 
+/* What the exchange adds for this singer alone: the role their key and
+ * the room give them ("organiser", "leader", "singer", "listener"), and a
+ * sentence per control of the request that the role does not allow. */
+typedef struct {
+    const char *role;
+    const char *const *refused;
+    uint32_t n_refused;
+} mt_extra_t;
+
 /* Writes the metadata of a successful exchange for singer s of worker
  * `worker`, at server clock `now`; prev_clock is the clock of the worker's
  * previous request (-1: none).  Marks what it delivered (chats, tempo,
  * tracks, a delay) as delivered in s.  Returns the NUL-terminated text. */
 const char *mt_build(mt_t *mt, const seg_t *seg, uint32_t worker, const rq_t *rq, sg_t *s,
-                     const seg_ctl_t *ctl, int64_t now, int64_t prev_clock, bool send_summary);
+                     const seg_ctl_t *ctl, int64_t now, int64_t prev_clock, bool send_summary,
+                     const mt_extra_t *extra);
 
 /* Writes the metadata of a refused request: {"kill_client": true,
  * "message": msg}.  Returns the text. */

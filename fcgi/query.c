@@ -151,3 +151,18 @@ bool q_double(const char *s, double *out)
     *out = v;
     return true;
 }
+
+bool q_peek(const char *query, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *f = query; f && *f; f = strchr(f, '&') ? strchr(f, '&') + 1 : NULL) {
+        size_t flen = strcspn(f, "&");
+        if (flen > nl && strncmp(f, name, nl) == 0 && f[nl] == '=') {
+            size_t vlen = flen - nl - 1;
+            if (vlen >= cap)
+                return false;
+            return decode(f + nl + 1, vlen, out) >= 0;
+        }
+    }
+    return false;
+}

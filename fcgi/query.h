@@ -58,4 +58,10 @@ bool q_int64(const char *s, int64_t *out);
 /* A finite decimal number (as JavaScript prints them); false otherwise. */
 bool q_double(const char *s, double *out);
 
+/* Decodes the value of the first field `name` of a raw query into out (cap
+ * bytes), without parsing the rest: what routing a request to its room
+ * needs before the exchange parses it whole.  False if absent, malformed
+ * or longer than cap - 1 bytes; an empty value gives "". */
+bool q_peek(const char *query, const char *name, char *out, size_t cap);
+
 #endif

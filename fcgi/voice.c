@@ -168,10 +168,10 @@ static void store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *c
         s->last_write_clock = p->write_clock;
     float mic = slot >= 0 ? users_mic_volume(v->seg, (uint32_t)slot) : 1.0f;
     /* Muted (by the singer, for lag, while monitoring, or a mic volume of 0
-     * from the leader): out of the mix, the stem and the count, so that the
-     * others' level is what it is without this singer.  A singer who is
-     * not muted but silent still counts. */
-    if (p->muted || (flags & SEG_UF_MONITORING) || gain_mic_mutes(mic)) {
+     * from the leader), or listening only: out of the mix, the stem and the
+     * count, so that the others' level is what it is without this singer.
+     * A singer who is not muted but silent still counts. */
+    if (p->muted || p->spectator || (flags & SEG_UF_MONITORING) || gain_mic_mutes(mic)) {
         if (slot >= 0)
             users_set_write(v->seg, (uint32_t)slot, s->last_write_clock, 0.0f);
         return;

@@ -3,54 +3,43 @@
  *
  * Single-threaded, one process per shard.  It listens on a TCP address, a
  * Unix socket or an inherited socket (descriptor 0, as systemd socket
- * activation and spawn-fcgi hand it over), attaches to the daemon's segment,
- * takes the command lane of its worker id, and answers requests one at a
- * time with libfcgi:
- *
- *   GET     the clock probe (or start_profile / stop_profile / get_profile /
- *           metrics, routed on the last path segment)
- *   OPTIONS the CORS preflight
- *   POST    the audio exchange (exchange.c), reset_events, upload
- *
- * Every response carries the CORS set and X-Worker-Id.  SIGTERM and SIGINT
- * finish the request in progress and exit.
+ * activation and spawn-fcgi hand it over), attaches to the daemon's host
+ * segment, and answers requests one at a time with libfcgi: the public API
+ * (api.h), for the rooms the host serves (rooms.h).  Metrics and profiling
+ * answer on a separate operator socket (ops.h).  SIGTERM and SIGINT finish
+ * the request in progress and exit.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
 
-#include "exchange.h"
-#include "jsonw.h"
+#include "api.h"
+#include "host.h"
+#include "listen.h"
 #include "meta.h"
+#include "ops.h"
 #include "prof.h"
 #include "ring.h"
+#include "rooms.h"
 #include "segment.h"
-#include "snap.h"
 #include "stopfd.h"
-#include "timeline.h"
 #include "upload.h"
 
-#define CORS "Access-Control-Allow-Origin: *\r\n" \
-             "Access-Control-Allow-Headers: Content-Type, X-Event-Data\r\n" \
-             "Access-Control-Expose-Headers: X-Audio-Metadata\r\n"
-#define METRICS_CAP 65536
+/* A singer's commands apply before its next request; the daemon takes
+ * well under a millisecond when it is scheduled, so the bound is only for
+ * a daemon starved of CPU. */
 #define WK_COMMAND_SYNC_NS (100 * 1000000LL)
 /* The largest response header this worker writes: the metadata at its
  * bound (meta.h) and the status, CORS, type and id lines around it.
@@ -59,6 +48,7 @@
 
 typedef struct {
     const char *listen;
+    const char *ops;
     const char *segment;
     int worker_id;
     int max_singers;
@@ -71,14 +61,11 @@ typedef struct {
 /* The worker's own state: one per process, owned by main(). */
 typedef struct {
     wk_config_t cfg;
-    seg_t *seg;
-    ex_t *ex;
-    upl_t *upl;
-    uint8_t *body;          /* request body buffer */
-    size_t body_cap;
-    char *text;             /* METRICS_CAP bytes for text responses */
-    int64_t started;
-    uint64_t probes, options, other;
+    hs_t *host;
+    wr_t *rooms;
+    api_t api;
+    ops_t *ops;
+    prof_t life, demand;
 } wk_t;
 
 static void usage(FILE *f)
@@ -91,14 +78,18 @@ static void usage(FILE *f)
             "  -l, --listen ADDR       where to listen: HOST:PORT, [V6ADDR]:PORT, unix:/PATH or fd:N;\n"
             "                          default: the inherited socket on descriptor 0 (systemd\n"
             "                          socket activation, spawn-fcgi)\n"
-            "  -s, --segment NAME      shared-memory segment of the daemon (default /bb)\n"
+            "      --ops ADDR          the operator's socket for metrics and profiling, plain\n"
+            "                          HTTP: unix:/PATH (mode 0600) or a loopback HOST:PORT\n"
+            "                          (default: none)\n"
+            "  -s, --segment NAME      the daemon's host segment (default /bb); each room's\n"
+            "                          timeline is NAME-ROOMID\n"
             "  -w, --worker-id N       this worker's id, 0..%d; unique per host (default 0)\n"
-            "  -m, --max-singers N     singers this worker can hold (default 8192)\n"
+            "  -m, --max-singers N     singers one room can have on this worker (default 8192)\n"
             "  -a, --audio-dir DIR     backing-track directory, where uploads are written\n"
             "                          (default: uploads disabled)\n"
-            "  -R, --recordings-dir DIR  write each singer's stem of every song here, as\n"
-            "                          Ogg Opus (the packets they sent; default: no stems)\n"
-            "      --wait-segment SECS wait this long for the daemon's segment (default 10)\n"
+            "  -R, --recordings-dir DIR  write each singer's stem of every song in DIR/ROOMID/,\n"
+            "                          as Ogg Opus (the packets they sent; default: no stems)\n"
+            "      --wait-segment SECS wait this long for the daemon's host segment (default 10)\n"
             "      --no-share-encoding encode every singer's mix privately (costs CPU; the\n"
             "                          shared path gives the same packets)\n"
             "      --header-max        print the size of the largest response header this\n"
@@ -114,6 +105,7 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
 {
     static const struct option opts[] = {
         {"listen", required_argument, 0, 'l'},
+        {"ops", required_argument, 0, 'O'},
         {"segment", required_argument, 0, 's'},
         {"worker-id", required_argument, 0, 'w'},
         {"max-singers", required_argument, 0, 'm'},
@@ -133,6 +125,7 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
         char *end;
         switch (o) {
         case 'l': c->listen = optarg; break;
+        case 'O': c->ops = optarg; break;
         case 's': c->segment = optarg; break;
         case 'a': c->audio_dir = optarg; break;
         case 'R': c->recordings_dir = optarg; break;
@@ -169,391 +162,6 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
     }
     return 0;
 }
-
-/* ---- listening ----------------------------------------------------------- */
-
-static int listen_unix(const char *path)
-{
-    struct sockaddr_un sa = {0};
-    sa.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof sa.sun_path) {
-        fprintf(stderr, "bb-worker: socket path too long: %s\n", path);
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        fprintf(stderr, "bb-worker: socket(AF_UNIX): %s\n", strerror(errno));
-        return -1;
-    }
-    unlink(path);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 1024) < 0) {
-        fprintf(stderr, "bb-worker: bind/listen(%s): %s\n", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    /* nginx may run as another user: the socket is as open as its folder. */
-    chmod(path, 0666);
-    return fd;
-}
-
-static int listen_tcp(const char *addr)
-{
-    char host[256];
-    const char *port;
-    if (addr[0] == '[') {
-        const char *e = strchr(addr, ']');
-        if (!e || e[1] != ':' || (size_t)(e - addr - 1) >= sizeof host) {
-            fprintf(stderr, "bb-worker: bad address '%s' (want [V6ADDR]:PORT)\n", addr);
-            return -1;
-        }
-        memcpy(host, addr + 1, (size_t)(e - addr - 1));
-        host[e - addr - 1] = '\0';
-        port = e + 2;
-    } else {
-        const char *c = strrchr(addr, ':');
-        if (!c || (size_t)(c - addr) >= sizeof host) {
-            fprintf(stderr, "bb-worker: bad address '%s' (want HOST:PORT)\n", addr);
-            return -1;
-        }
-        memcpy(host, addr, (size_t)(c - addr));
-        host[c - addr] = '\0';
-        port = c + 1;
-    }
-    struct addrinfo hints = {0}, *ai;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
-    if (rc) {
-        fprintf(stderr, "bb-worker: getaddrinfo(%s): %s\n", addr, gai_strerror(rc));
-        return -1;
-    }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
-        fprintf(stderr, "bb-worker: bind/listen(%s): %s\n", addr, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(ai);
-        return -1;
-    }
-    freeaddrinfo(ai);
-    return fd;
-}
-
-static int open_listener(const char *addr)
-{
-    if (!addr || strncmp(addr, "fd:", 3) == 0) {
-        int fd = addr ? atoi(addr + 3) : 0;
-        int type;
-        socklen_t len = sizeof type;
-        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
-            fprintf(stderr, "bb-worker: descriptor %d is not a socket (%s); give --listen\n", fd,
-                    strerror(errno));
-            return -1;
-        }
-        return fd;
-    }
-    if (strncmp(addr, "unix:", 5) == 0)
-        return listen_unix(addr + 5);
-    return listen_tcp(addr);
-}
-
-/* ---- responses -------------------------------------------------------- */
-
-static void put_head(wk_t *w, FCGX_Request *r, const char *status, const char *ctype,
-                     const char *meta, size_t len)
-{
-    FCGX_FPrintF(r->out, "Status: %s\r\n" CORS "X-Worker-Id: %d\r\n", status, w->cfg.worker_id);
-    if (ctype)
-        FCGX_FPrintF(r->out, "Content-Type: %s\r\n", ctype);
-    if (meta) {
-        FCGX_PutS("X-Audio-Metadata: ", r->out);
-        FCGX_PutS(meta, r->out);
-        FCGX_PutS("\r\n", r->out);
-    }
-    /* libfcgi's printf knows no %zu */
-    FCGX_FPrintF(r->out, "Content-Length: %lu\r\n\r\n", (unsigned long)len);
-}
-
-static void reply_text(wk_t *w, FCGX_Request *r, const char *status, const char *text)
-{
-    size_t n = strlen(text);
-    put_head(w, r, status, "text/plain; charset=utf-8", NULL, n);
-    FCGX_PutStr(text, (int)n, r->out);
-}
-
-static void reply_json_error(wk_t *w, FCGX_Request *r, const char *status, const char *msg)
-{
-    char buf[1024];
-    jw_t j;
-    jw_init(&j, buf, sizeof buf);
-    jw_obj_begin(&j);
-    jw_key(&j, "error");
-    jw_str(&j, msg);
-    jw_obj_end(&j);
-    size_t n = strlen(buf);
-    put_head(w, r, status, "application/json", NULL, n);
-    FCGX_PutStr(buf, (int)n, r->out);
-}
-
-static const char *status_line(int code)
-{
-    switch (code) {
-    case 200: return "200 OK";
-    case 204: return "204 No Content";
-    case 400: return "400 Bad Request";
-    case 404: return "404 Not Found";
-    case 405: return "405 Method Not Allowed";
-    case 409: return "409 Conflict";
-    case 413: return "413 Payload Too Large";
-    case 415: return "415 Unsupported Media Type";
-    case 500: return "500 Internal Server Error";
-    case 503: return "503 Service Unavailable";
-    default: return "500 Internal Server Error";
-    }
-}
-
-/* The last segment of the request path ("/api/reset_events" gives
- * "reset_events"). */
-static void last_segment(FCGX_Request *r, char *out, size_t cap)
-{
-    const char *uri = FCGX_GetParam("DOCUMENT_URI", r->envp);
-    if (!uri)
-        uri = FCGX_GetParam("REQUEST_URI", r->envp);
-    if (!uri)
-        uri = FCGX_GetParam("SCRIPT_NAME", r->envp);
-    if (!uri)
-        uri = "/";
-    size_t n = strcspn(uri, "?");
-    while (n > 0 && uri[n - 1] == '/')
-        n--;
-    size_t s = n;
-    while (s > 0 && uri[s - 1] != '/')
-        s--;
-    size_t len = n - s < cap - 1 ? n - s : cap - 1;
-    memcpy(out, uri + s, len);
-    out[len] = '\0';
-}
-
-/* Reads the request body (at most cap bytes).  Returns its length, -1 if it
- * is longer than cap, -2 if it ended early. */
-static long read_body(FCGX_Request *r, uint8_t *buf, size_t cap)
-{
-    const char *cl = FCGX_GetParam("CONTENT_LENGTH", r->envp);
-    long len = cl && *cl ? strtol(cl, NULL, 10) : 0;
-    if (len < 0)
-        return -2;
-    if ((size_t)len > cap) {
-        /* Read and drop it all: what is left unread of the body would be
-         * taken for the next request on this kept-alive connection. */
-        char sink[4096];
-        long left = len;
-        while (left > 0) {
-            int k = FCGX_GetStr(sink, (int)(left < (long)sizeof sink ? left : (long)sizeof sink), r->in);
-            if (k <= 0)
-                break;
-            left -= k;
-        }
-        return -1;
-    }
-    long got = 0;
-    while (got < len) {
-        int k = FCGX_GetStr((char *)buf + got, (int)(len - got), r->in);
-        if (k <= 0)
-            return -2;
-        got += k;
-    }
-    return got;
-}
-
-static void handle_probe(wk_t *w, FCGX_Request *r)
-{
-    char meta[128];
-    snprintf(meta, sizeof meta, "{\"server_clock\": %" PRId64 ", \"server_sample_rate\": %d}",
-             seg_now(), RING_SAMPLE_RATE);
-    put_head(w, r, "200 OK", "application/octet-stream", meta, 2);
-    FCGX_PutStr("ok", 2, r->out);
-    w->probes++;
-}
-
-static void handle_metrics(wk_t *w, FCGX_Request *r)
-{
-    const ex_counters_t *c = ex_counters(w->ex);
-    seg_header_shared_t *h = seg_header(w->seg);
-    int64_t now = seg_now();
-    size_t n = prof_metrics(ex_prof_life(w->ex), "bb_worker", w->text, METRICS_CAP);
-    n += (size_t)snprintf(
-        w->text + n, METRICS_CAP - n,
-        "# HELP bb_worker_requests_total Audio exchanges by outcome.\n"
-        "# TYPE bb_worker_requests_total counter\n"
-        "bb_worker_requests_total{outcome=\"ok\"} %" PRIu64 "\n"
-        "bb_worker_requests_total{outcome=\"bad_request\"} %" PRIu64 "\n"
-        "bb_worker_requests_total{outcome=\"kill_client\"} %" PRIu64 "\n"
-        "bb_worker_requests_total{outcome=\"busy\"} %" PRIu64 "\n"
-        "# TYPE bb_worker_desyncs_total counter\nbb_worker_desyncs_total %" PRIu64 "\n"
-        "# TYPE bb_worker_samples_in_total counter\nbb_worker_samples_in_total %" PRIu64 "\n"
-        "# TYPE bb_worker_samples_out_total counter\nbb_worker_samples_out_total %" PRIu64 "\n"
-        "# TYPE bb_worker_refused_writes_total counter\nbb_worker_refused_writes_total %" PRIu64 "\n"
-        "# TYPE bb_worker_probes_total counter\nbb_worker_probes_total %" PRIu64 "\n"
-        "# TYPE bb_worker_singers gauge\nbb_worker_singers %u\n"
-        "# TYPE bb_worker_singers_created_total counter\nbb_worker_singers_created_total %" PRIu64 "\n"
-        "# TYPE bb_worker_uptime_seconds gauge\nbb_worker_uptime_seconds %.1f\n"
-        "# HELP bb_daemon_heartbeat_age_seconds Time since the daemon's last tick.\n"
-        "# TYPE bb_daemon_heartbeat_age_seconds gauge\nbb_daemon_heartbeat_age_seconds %.3f\n"
-        "# TYPE bb_timeline_ahead_seconds gauge\nbb_timeline_ahead_seconds %.3f\n",
-        c->ok, c->bad_request, c->killed, c->busy, c->desyncs, c->samples_in, c->samples_out,
-        c->refused_writes, w->probes, ex_singers(w->ex), c->singers_created,
-        (double)(now - w->started) / RING_SAMPLE_RATE,
-        (double)(now - load_relaxed(&h->heartbeat)) / RING_SAMPLE_RATE,
-        (double)(tl_watermark(w->seg) - now) / RING_SAMPLE_RATE);
-    ex_share_t sh;
-    ex_share(w->ex, &sh);
-    if (n < METRICS_CAP)
-        n += (size_t)snprintf(
-            w->text + n, METRICS_CAP - n,
-            "# HELP bb_worker_frames_total 60 ms frames rendered, or served from the render cache.\n"
-            "# TYPE bb_worker_frames_total counter\n"
-            "bb_worker_frames_total{source=\"rendered\"} %" PRIu64 "\n"
-            "bb_worker_frames_total{source=\"cache\"} %" PRIu64 "\n"
-            "# HELP bb_worker_packets_total Opus packets of the shared path: encoded, shared, joined.\n"
-            "# TYPE bb_worker_packets_total counter\n"
-            "bb_worker_packets_total{source=\"encoded\"} %" PRIu64 "\n"
-            "bb_worker_packets_total{source=\"shared\"} %" PRIu64 "\n"
-            "bb_worker_packets_total{source=\"joined\"} %" PRIu64 "\n"
-            "# TYPE bb_worker_packets_held gauge\nbb_worker_packets_held %u\n"
-            "# TYPE bb_worker_encoder_states_held gauge\nbb_worker_encoder_states_held %u\n",
-            sh.rendered, sh.render_hits, sh.encoded, sh.packet_hits, sh.joins, sh.packets_held,
-            sh.states_held);
-    if (n >= METRICS_CAP)
-        n = METRICS_CAP - 1;
-    put_head(w, r, "200 OK", "text/plain; version=0.0.4", NULL, n);
-    FCGX_PutStr(w->text, (int)n, r->out);
-}
-
-static void handle_profile(wk_t *w, FCGX_Request *r, const char *what)
-{
-    prof_t *p = ex_prof_demand(w->ex);
-    if (strcmp(what, "start_profile") == 0) {
-        prof_reset(p, true);
-        reply_text(w, r, "200 OK", "profiling enabled\n");
-    } else if (strcmp(what, "stop_profile") == 0) {
-        if (p->enabled) {
-            p->enabled = false;
-            p->stopped_ns = prof_now_ns();
-        }
-        reply_text(w, r, "200 OK", "profiling disabled\n");
-    } else {
-        prof_report(p, w->text, METRICS_CAP);
-        reply_text(w, r, "200 OK", w->text);
-    }
-}
-
-static void handle_audio(wk_t *w, FCGX_Request *r)
-{
-    long len = read_body(r, w->body, EX_MAX_BODY);
-    if (len < 0) {
-        const char *msg = len == -1 ? "request body too large" : "request body ended early";
-        char meta[160];
-        snprintf(meta, sizeof meta, "{\"kill_client\": true, \"message\": \"%s\"}", msg);
-        put_head(w, r, len == -1 ? "413 Payload Too Large" : "400 Bad Request", "text/plain", meta,
-                 strlen(msg));
-        FCGX_PutS(msg, r->out);
-        return;
-    }
-    const char *qs = FCGX_GetParam("QUERY_STRING", r->envp);
-    ex_request_t req = {
-        .query = qs ? qs : "",
-        .query_len = qs ? strlen(qs) : 0,
-        .body = w->body,
-        .body_len = (size_t)len,
-        .event_data = FCGX_GetParam("HTTP_X_EVENT_DATA", r->envp),
-    };
-    ex_response_t res;
-    int64_t now = seg_now();
-    ex_handle(w->ex, &req, &res, now);
-    put_head(w, r, status_line(res.status), res.content_type, res.meta, res.body_len);
-    FCGX_PutStr((const char *)res.body, (int)res.body_len, r->out);
-}
-
-static void handle_upload(wk_t *w, FCGX_Request *r)
-{
-    if (!w->upl) {
-        reply_json_error(w, r, "404 Not Found", "uploads are not enabled on this server");
-        return;
-    }
-    const char *qs = FCGX_GetParam("QUERY_STRING", r->envp);
-    long len = read_body(r, w->body, w->body_cap);
-    if (len == -1) {
-        reply_json_error(w, r, "413 Payload Too Large", "the file is larger than 32 MiB");
-        return;
-    }
-    if (len < 0) {
-        reply_json_error(w, r, "400 Bad Request", "the upload ended early");
-        return;
-    }
-    char name[256], msg[512];
-    int code = upl_accept(w->upl, qs ? qs : "", w->body, (size_t)len, name, sizeof name, msg,
-                          sizeof msg);
-    if (code != 200) {
-        reply_json_error(w, r, status_line(code), msg);
-        return;
-    }
-    ex_rescan_tracks(w->ex, seg_now());
-    char buf[512];
-    jw_t j;
-    jw_init(&j, buf, sizeof buf);
-    jw_obj_begin(&j);
-    jw_key(&j, "track");
-    jw_str(&j, name);
-    jw_obj_end(&j);
-    put_head(w, r, "200 OK", "application/json", NULL, strlen(buf));
-    FCGX_PutS(buf, r->out);
-}
-
-static void handle(wk_t *w, FCGX_Request *r)
-{
-    const char *method = FCGX_GetParam("REQUEST_METHOD", r->envp);
-    char seg[64];
-    last_segment(r, seg, sizeof seg);
-    if (!method)
-        method = "GET";
-    if (strcmp(method, "OPTIONS") == 0) {
-        put_head(w, r, "200 OK", NULL, NULL, 0);
-        w->options++;
-        return;
-    }
-    size_t sl = strlen(seg);
-    bool is_reset = sl >= 12 && strcmp(seg + sl - 12, "reset_events") == 0;
-    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
-        if (strcmp(seg, "start_profile") == 0 || strcmp(seg, "stop_profile") == 0 ||
-            strcmp(seg, "get_profile") == 0)
-            handle_profile(w, r, seg);
-        else if (strcmp(seg, "metrics") == 0)
-            handle_metrics(w, r);
-        else
-            handle_probe(w, r);
-        return;
-    }
-    if (strcmp(method, "POST") == 0) {
-        if (is_reset) {
-            if (ex_reset_events(w->ex, seg_now()) != 0)
-                reply_text(w, r, "503 Service Unavailable", "the server is busy; retry\n");
-            else
-                put_head(w, r, "204 No Content", NULL, NULL, 0);
-        } else if (strcmp(seg, "upload") == 0) {
-            handle_upload(w, r);
-        } else {
-            handle_audio(w, r);
-        }
-        return;
-    }
-    w->other++;
-    reply_text(w, r, "405 Method Not Allowed", "method not allowed\n");
-}
-
-/* ---- main ----------------------------------------------------------------- */
 
 /* ---- connections ---------------------------------------------------------- *
  *
@@ -616,7 +224,7 @@ static void conn_open(wk_t *w, int ep, conn_t *conns, int fd)
 }
 
 /* Serves until SIGTERM / SIGINT.  Returns 0, or -1 on a setup failure. */
-static int serve(wk_t *w, int lfd)
+static int serve(wk_t *w, int lfd, int ofd)
 {
     signal(SIGPIPE, SIG_IGN);
     int sfd = stopfd_open();
@@ -633,6 +241,12 @@ static int serve(wk_t *w, int lfd)
     epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
     ev.data.fd = sfd;
     epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+    if (ofd >= 0) {
+        fcntl(ofd, F_SETFL, fcntl(ofd, F_GETFL) | O_NONBLOCK);
+        ev.data.fd = ofd;
+        epoll_ctl(ep, EPOLL_CTL_ADD, ofd, &ev);
+    }
+    int64_t last_house = 0;
     bool stop = false;
     while (!stop) {
         struct epoll_event evs[64];
@@ -647,6 +261,10 @@ static int serve(wk_t *w, int lfd)
                 fprintf(stderr, "bb-worker[%d]: signal %d: stopping\n", w->cfg.worker_id,
                         stopfd_read(sfd));
                 stop = true;
+            } else if (fd == ofd) {
+                int cfd;
+                while ((cfd = accept4(ofd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+                    ops_serve(w->ops, cfd);
             } else if (fd == lfd) {
                 for (;;) {
                     int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -660,7 +278,7 @@ static int serve(wk_t *w, int lfd)
                     conn_close(ep, c, fd);
                     continue;
                 }
-                handle(w, &c->req);
+                api_handle(&w->api, &c->req);
                 FCGX_Finish_r(&c->req);
                 /* Without keep-alive libfcgi has closed the connection. */
                 if (c->req.ipcFd < 0) {
@@ -669,7 +287,11 @@ static int serve(wk_t *w, int lfd)
                 }
             }
         }
-        ex_housekeeping(w->ex, seg_now());
+        int64_t now = seg_now();
+        if (now - last_house >= RING_SAMPLE_RATE) {
+            wr_housekeeping(w->rooms, now);
+            last_house = now;
+        }
     }
     for (int fd = 0; fd < MAX_CONNS; fd++)
         if (conns[fd].used)
@@ -680,20 +302,20 @@ static int serve(wk_t *w, int lfd)
     return 0;
 }
 
-static seg_t *attach_wait(const wk_config_t *c)
+static hs_t *attach_wait(const wk_config_t *c)
 {
     seg_err_t err;
     bool said = false;
     for (int tenths = 0;; tenths++) {
-        seg_t *s = seg_attach(c->segment, &err);
-        if (s)
-            return s;
+        hs_t *h = hs_attach(c->segment, &err);
+        if (h)
+            return h;
         if (err.code != SEG_ENOENT || tenths >= c->wait_segment * 10) {
             fprintf(stderr, "bb-worker[%d]: %s\n", c->worker_id, err.msg);
             return NULL;
         }
         if (!said) {
-            fprintf(stderr, "bb-worker[%d]: waiting for segment %s (is bb-shmd running?)\n",
+            fprintf(stderr, "bb-worker[%d]: waiting for the host segment %s (is bb-shmd running?)\n",
                     c->worker_id, c->segment);
             said = true;
         }
@@ -705,63 +327,64 @@ static seg_t *attach_wait(const wk_config_t *c)
 int main(int argc, char **argv)
 {
     wk_t w = {0};
-    int rc = 1;
+    int rc = 1, ofd = -1;
     if (parse_args(argc, argv, &w.cfg))
         return 2;
-    int lfd = open_listener(w.cfg.listen);
+    /* nginx may run as another user: the API socket is as open as its
+     * folder; the operator's is the owner's alone. */
+    int lfd = ln_open(w.cfg.listen, false, 0666);
     if (lfd < 0)
         return 1;
-    w.seg = attach_wait(&w.cfg);
-    if (!w.seg)
+    if (w.cfg.ops && (ofd = ln_open(w.cfg.ops, true, 0600)) < 0)
         goto err;
-    seg_err_t err;
-    if (seg_claim_lane(w.seg, (uint32_t)w.cfg.worker_id, &err)) {
-        fprintf(stderr, "bb-worker[%d]: %s\n", w.cfg.worker_id, err.msg);
+    w.host = attach_wait(&w.cfg);
+    if (!w.host)
         goto err;
-    }
+    prof_reset(&w.life, true);
+    prof_reset(&w.demand, false);
+    wr_config_t rc_cfg = {
+        .host_segment = w.cfg.segment,
+        .worker_id = (uint32_t)w.cfg.worker_id,
+        .max_singers = (uint32_t)w.cfg.max_singers,
+        .recordings_dir = w.cfg.recordings_dir,
+        .no_sharing = w.cfg.no_sharing,
+        .sync_ns = WK_COMMAND_SYNC_NS,
+        .life = &w.life,
+        .demand = &w.demand,
+    };
+    w.rooms = wr_create(&rc_cfg, w.host);
     char why[256];
-    w.ex = ex_create(w.seg, (uint32_t)w.cfg.worker_id, (uint32_t)w.cfg.max_singers,
-                     w.cfg.recordings_dir, why, sizeof why);
-    if (!w.ex) {
-        fprintf(stderr, "bb-worker[%d]: %s\n", w.cfg.worker_id, why);
-        goto err;
-    }
-    ex_set_sharing(w.ex, !w.cfg.no_sharing);
-    /* A singer's commands apply before its next request; the daemon takes
-     * well under a millisecond when it is scheduled, so the bound is only
-     * for a daemon starved of CPU. */
-    ex_set_command_sync(w.ex, WK_COMMAND_SYNC_NS);
-    if (w.cfg.audio_dir) {
-        w.upl = upl_create(w.cfg.audio_dir, why, sizeof why);
-        if (!w.upl) {
-            fprintf(stderr, "bb-worker[%d]: uploads disabled: %s\n", w.cfg.worker_id, why);
-        }
-    }
-    w.body_cap = w.upl ? UPL_MAX_BYTES : EX_MAX_BODY;
-    w.body = malloc(w.body_cap);
-    w.text = malloc(METRICS_CAP);
-    if (!w.body || !w.text) {
+    upl_t *upl = NULL;
+    if (w.cfg.audio_dir && !(upl = upl_create(w.cfg.audio_dir, why, sizeof why)))
+        fprintf(stderr, "bb-worker[%d]: uploads disabled: %s\n", w.cfg.worker_id, why);
+    w.api = (api_t){.worker_id = w.cfg.worker_id, .rooms = w.rooms, .upl = upl,
+                    .body_cap = upl ? UPL_MAX_BYTES : EX_MAX_BODY};
+    w.api.body = malloc(w.api.body_cap);
+    ops_config_t oc = {w.rooms, &w.api, &w.life, &w.demand, seg_now(), w.host};
+    w.ops = ops_create(&oc);
+    if (!w.rooms || !w.api.body || !w.ops) {
         fprintf(stderr, "bb-worker[%d]: out of memory\n", w.cfg.worker_id);
         goto err;
     }
-    w.started = seg_now();
-
     if (FCGX_Init() != 0) {
         fprintf(stderr, "bb-worker[%d]: FCGX_Init failed\n", w.cfg.worker_id);
         goto err;
     }
     fprintf(stderr, "bb-worker[%d]: serving %s on %s (pid %d)\n", w.cfg.worker_id,
             w.cfg.segment, w.cfg.listen ? w.cfg.listen : "fd:0", (int)getpid());
-    if (serve(&w, lfd) != 0)
+    if (serve(&w, lfd, ofd) != 0)
         goto err;
     fprintf(stderr, "bb-worker[%d]: stopping after %" PRIu64 " exchanges\n", w.cfg.worker_id,
-            ex_counters(w.ex)->requests);
+            w.life.st[PROF_REQUEST].count);
     rc = 0;
 err:
-    upl_destroy(w.upl);
-    ex_destroy(w.ex);
-    seg_detach(w.seg);
-    free(w.body);
-    free(w.text);
+    ops_destroy(w.ops);
+    wr_destroy(w.rooms);
+    upl_destroy(w.api.upl);
+    free(w.api.body);
+    hs_detach(w.host);
+    if (ofd >= 0)
+        close(ofd);
+    close(lfd);
     return rc;
 }

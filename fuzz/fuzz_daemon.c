@@ -31,7 +31,7 @@
 #include <cjson/cJSON.h>
 
 #include "cmdq.h"
-#include "daemon.h"
+#include "room.h"
 #include "fuzz.h"
 #include "rig.h"
 #include "ring.h"
@@ -43,7 +43,7 @@
 #define NUSERS 4
 
 static rig_t rig_;
-static dmn_t *dmn;
+static rm_t *dmn;
 static seg_t *seg;
 static int64_t now;
 
@@ -73,7 +73,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     now = seg_now();
     now -= now % RING_OPUS_FRAME;
     for (int i = 0; i < 20; i++)
-        dmn_tick(dmn, now += 240);
+        rm_tick(dmn, now += 240);
     return 0;
 }
 
@@ -119,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (i >= 0)
             users_touch(seg, (uint32_t)i, now, 3 * RING_SAMPLE_RATE, 0);
     }
-    dmn_tick(dmn, now);
+    rm_tick(dmn, now);
     check_blob(SEG_BLOB_SUMMARY);
     check_blob(SEG_BLOB_TRACKS);
     return 0;

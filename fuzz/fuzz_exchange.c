@@ -57,7 +57,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "daemon.h"
+#include "room.h"
 #include "exchange.h"
 #include "fuzz.h"
 #include "packet.h"
@@ -83,7 +83,7 @@ typedef struct {
 } fz_user_t;
 
 static rig_t rig_;
-static dmn_t *dmn;
+static rm_t *dmn;
 static seg_t *seg;
 static ex_t *ex;
 static int64_t now;
@@ -124,7 +124,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     now = seg_now();
     now -= now % FRAME;
     for (int i = 0; i < 50; i++)
-        dmn_tick(dmn, now += 240);
+        rm_tick(dmn, now += 240);
     now -= now % FRAME;
     for (int i = 0; i < NUSERS; i++)
         users[i].uid = 1000000001ull + (uint64_t)i;
@@ -232,7 +232,7 @@ static void check_response(const ex_response_t *res, uint32_t n_expected)
 static void step_clock(void)
 {
     now += FRAME;
-    dmn_tick(dmn, now);
+    rm_tick(dmn, now);
     ex_housekeeping(ex, now);
 }
 
@@ -289,10 +289,10 @@ static void run_raw(const uint8_t *data, size_t size)
     qbuf[0] = '\0';
     raw_query(&q, data, qlen);
     step_clock();
-    ex_request_t req = {qbuf, q.len, body, blen, event};
+    ex_request_t req = {.query = qbuf, .query_len = q.len, .body = body, .body_len = blen, .event_data = event};
     ex_response_t res;
     ex_handle(ex, &req, &res, now);
-    dmn_tick(dmn, now);   /* applies this request's commands: inputs replay alone */
+    rm_tick(dmn, now);   /* applies this request's commands: inputs replay alone */
     check_response(&res, 0);
 }
 
@@ -366,10 +366,10 @@ static void run_opus(const uint8_t *data, size_t size)
     sb_t q = {qbuf, sizeof qbuf, 0, false};
     step_clock();
     base_query(&q, u, flags, n);
-    ex_request_t req = {qbuf, q.len, body, blen, "undefined"};
+    ex_request_t req = {.query = qbuf, .query_len = q.len, .body = body, .body_len = blen, .event_data = "undefined"};
     ex_response_t res;
     ex_handle(ex, &req, &res, now);
-    dmn_tick(dmn, now);   /* applies this request's commands: inputs replay alone */
+    rm_tick(dmn, now);   /* applies this request's commands: inputs replay alone */
     check_response(&res, n);
     after(u, &res);
 }
@@ -420,10 +420,10 @@ static void run_json(const uint8_t *data, size_t size)
         sb_printf(&q, "&mic_volume=");
         sb_urlencode(&q, mic, ml);
     }
-    ex_request_t req = {qbuf, q.len, NULL, 0, event};
+    ex_request_t req = {.query = qbuf, .query_len = q.len, .body = NULL, .body_len = 0, .event_data = event};
     ex_response_t res;
     ex_handle(ex, &req, &res, now);
-    dmn_tick(dmn, now);   /* applies this request's commands: inputs replay alone */
+    rm_tick(dmn, now);   /* applies this request's commands: inputs replay alone */
     check_response(&res, n);
     after(u, &res);
 }

@@ -24,6 +24,18 @@ bool gain_clamp_friendly(double v, double *out)
     return true;
 }
 
+static bool clamp_to(double v, double max, double *out)
+{
+    if (!gain_clamp_friendly(v, out))
+        return false;
+    if (*out > max)
+        *out = max;
+    return true;
+}
+
+bool gain_clamp_everyone(double v, double *out) { return clamp_to(v, GAIN_EVERYONE_MAX, out); }
+bool gain_clamp_mic(double v, double *out) { return clamp_to(v, GAIN_MIC_MAX, out); }
+
 double gain_volume(double friendly)
 {
     double v;

@@ -28,6 +28,18 @@ float gain_normalise(int32_t k);
  * untouched) for NaN or infinity, which callers ignore. */
 bool gain_clamp_friendly(double v, double *out);
 
+/* The most a volume everyone hears (the global and the backing volume) may
+ * be: about +6 dB (gain_volume(1.1) = 1.995), where 2 would be +60 dB of
+ * clipped noise in every ear and in the recording. */
+#define GAIN_EVERYONE_MAX 1.1
+/* The most a singer's mic volume may be: about +12 dB (gain_mic(1.4) =
+ * 3.98), enough for a quiet singer, not enough to drown a choir. */
+#define GAIN_MIC_MAX 1.4
+
+/* As gain_clamp_friendly(), to [0, GAIN_EVERYONE_MAX] and [0, GAIN_MIC_MAX]. */
+bool gain_clamp_everyone(double v, double *out);
+bool gain_clamp_mic(double v, double *out);
+
 /* Linear gain of a global or backing volume: exp(6.908 v) / 1000 with v
  * clamped to [0, 2]: 0 -> 0.001, 1 -> 1.000245, 2 -> 1000.5.  NaN -> 1. */
 double gain_volume(double friendly);

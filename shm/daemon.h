@@ -1,14 +1,17 @@
 /*
- * daemon.h - the timeline daemon's logic, separate from its main() so that
- * tests can drive it tick by tick.
+ * daemon.h - the host daemon: the rooms a host serves, kept in step with
+ * the rooms database, each run by its room daemon (room.h).
  *
- * One daemon runs per host.  Each tick it drains the workers' command lanes
- * and applies the commands in clock order, keeps the rings cleared about a
- * second ahead of the clock while writing the backing track or metronome
- * into the backing ring, expires users (inactive after 5 s, forgotten after
- * an hour), resets the song state when no one is active, republishes the
- * control state and the user summary, and writes recordings.  Started on a
- * live segment it re-attaches and carries on from the state it finds there.
+ * One daemon runs per host.  It owns the host segment (host.h) and fills
+ * its directory with the open rooms of the rooms database (rooms/roomdb.h)
+ * and, if the operator wants it, the default room of the original client.
+ * For each room it creates or re-attaches the room's timeline segment and
+ * ticks its room daemon; a room closed in the database leaves the
+ * directory (its links stop working at once) and its segment is removed.
+ * The database is read again whenever another process (bb-room) changed
+ * it, and written when an organiser replaces a link or caps the singers.
+ * Started on a live host segment it re-attaches, and every room's song
+ * goes on.
  */
 #ifndef BB_DAEMON_H
 #define BB_DAEMON_H
@@ -16,46 +19,51 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "room.h"
 #include "segment.h"
 
 typedef struct {
-    const char *segment;         /* POSIX shm name, "/bb" */
-    uint32_t ring_seconds;       /* SEG_RING_SECONDS_DEFAULT */
-    uint32_t user_cap;           /* SEG_USERS_DEFAULT */
+    const char *segment;         /* the host segment, "/bb"; a room's is SEGMENT-ID */
+    const char *db_path;         /* the rooms database; NULL: the default room only */
+    bool default_room;           /* serve the default room (the original client) */
+    bool default_uploads;        /* in it, the leader may upload tracks */
+    uint32_t ring_seconds;       /* per room: SEG_RING_SECONDS_DEFAULT */
+    uint32_t user_cap;           /* per room: SEG_USERS_DEFAULT */
+    uint32_t max_singers;        /* the host's cap on a room's singers (0: none) */
     const char *audio_dir;       /* backing tracks; may be NULL */
-    const char *recordings_dir;  /* recordings; NULL disables them */
+    const char *recordings_dir;  /* the default room's recordings, and ID/ for a room's */
     const char *cache_dir;       /* prepared tracks; NULL: no tracks */
-    int32_t keep;                /* recordings kept, default 20 */
+    int32_t keep;                /* recordings kept per room, default 20 */
     int32_t depth;               /* layering depth, default 5 */
     uint64_t seed;               /* delay assignment order; 0 = random */
 } dmn_config_t;
 
 typedef struct dmn dmn_t;
 
-/* Fills a configuration with the defaults. */
+/* Fills a configuration with the defaults (the default room on). */
 void dmn_config_defaults(dmn_config_t *c);
 
-/* Creates or re-attaches the segment, takes the daemon role, restores the
- * control state found there.  Returns NULL and writes a sentence into
- * why (whylen bytes) on failure. */
+/* Creates or re-attaches the host segment, opens the rooms database, and
+ * brings up every room.  Returns NULL and writes a sentence into why
+ * (whylen bytes) on failure. */
 dmn_t *dmn_create(const dmn_config_t *cfg, char *why, size_t whylen);
 
-/* Runs one tick at server clock `now`. */
+/* Runs one tick of every room at server clock `now`, and looks at the
+ * database twice a second. */
 void dmn_tick(dmn_t *d, int64_t now);
 
-/* Sleeping between ticks: read the wake word before a tick, then sleep
- * until a worker bumps it (it queued commands) or max_ns passed. */
+/* Sleeping between ticks: read the host's wake word before a tick, then
+ * sleep until a worker bumps it (it queued commands in any room) or max_ns
+ * passed. */
 uint32_t dmn_wake_word(dmn_t *d);
 void dmn_wait(dmn_t *d, uint32_t seen, int64_t max_ns);
 
-/* The segment (tests). */
-seg_t *dmn_segment(dmn_t *d);
+/* The room daemon of room `id` ("default" for the default room), or NULL
+ * (tests). */
+rm_t *dmn_room(dmn_t *d, const char *id);
 
-/* True if the segment was created by this daemon (not re-attached). */
-bool dmn_created(const dmn_t *d);
-
-/* Stops: finishes the recording in progress, releases the segment (which
- * stays, with its timeline, for the next daemon).  Accepts NULL. */
+/* Stops every room (their segments stay, for the next daemon) and releases
+ * the host segment.  Accepts NULL. */
 void dmn_destroy(dmn_t *d);
 
 #endif

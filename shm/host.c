@@ -1,6 +1,7 @@
 /*
  * host.c - the host segment and its room directory (host.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 struct hs {
     shf_map_t m;
     hs_shared_t *sh;
+    char name[128];
 };
 
 static hs_t *wrap(const shf_map_t *m)
@@ -27,6 +29,18 @@ static hs_t *wrap(const shf_map_t *m)
     h->m = *m;
     h->sh = m->base;
     return h;
+}
+
+int hs_claim_daemon(hs_t *h, seg_err_t *err)
+{
+    return shf_lock(&h->m, h->name, 0, "the daemon role", err);
+}
+
+_Atomic uint32_t *hs_wake(hs_t *h) { return &h->sh->wake; }
+
+static void name_it(hs_t *h, const char *name)
+{
+    snprintf(h->name, sizeof h->name, "%s", name);
 }
 
 /* Checks an attached host segment; 0 or a SEG_E* code with *err filled. */
@@ -64,6 +78,7 @@ hs_t *hs_attach(const char *name, seg_err_t *err)
         shf_err(err, SEG_ESYS, ENOMEM, "out of memory");
         return NULL;
     }
+    name_it(h, name);
     /* A daemon creating it may still be filling the header. */
     int rc = 0;
     for (int tries = 0; tries < 100; tries++) {
@@ -95,6 +110,7 @@ hs_t *hs_open_or_create(const char *name, bool *created, seg_err_t *err)
         shf_err(err, SEG_ESYS, ENOMEM, "out of memory");
         return NULL;
     }
+    name_it(h, name);
     h->sh->magic = HS_MAGIC;
     h->sh->version = HS_VERSION;
     h->sh->size = sizeof(hs_shared_t);
@@ -113,6 +129,24 @@ void hs_detach(hs_t *h)
 }
 
 int hs_unlink(const char *name) { return shm_unlink(name) == 0 ? 0 : SEG_ESYS; }
+
+int hs_unlink_all(const char *name)
+{
+    int n = shm_unlink(name) == 0;
+    const char *base = name[0] == '/' ? name + 1 : name;
+    size_t bl = strlen(base);
+    DIR *d = opendir("/dev/shm");
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, base, bl) != 0 || e->d_name[bl] != '-')
+            continue;
+        char room[300];
+        snprintf(room, sizeof room, "/%s", e->d_name);
+        n += shm_unlink(room) == 0;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
 
 int hs_room_segment(const char *host, const char *id, char *out, size_t cap)
 {
@@ -169,6 +203,14 @@ bool hs_read(const hs_t *h, uint32_t i, hs_room_t *out)
             return true;
     }
     return false;
+}
+
+bool hs_is_free(const hs_t *h, uint32_t i)
+{
+    const hs_room_shared_t *r = &h->sh->rooms[i];
+    /* acquire; pairs with the release that ends a rewrite in hs_clear() */
+    uint64_t s0 = load_acquire(&r->seq);
+    return !(s0 & 1) && load_relaxed(&r->state) == HS_FREE;
 }
 
 bool hs_find(const hs_t *h, const char *id, hs_room_t *out)

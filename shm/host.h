@@ -79,10 +79,17 @@ typedef struct {
                                                  anything change" before scanning) */
     _Atomic uint32_t n_open;                  /* rooms open; relaxed (status) */
     _Atomic uint32_t max_singers;             /* the host's default cap per room; relaxed */
+    /* Bumped by a worker after it queued commands in any room, to wake the
+     * daemon from its sleep between ticks (futex.h): release by workers,
+     * acquire by the daemon before it sleeps.  Its own line: every worker
+     * writes it.  A stale or lost bump costs at most one tick. */
+    _Alignas(SEG_LINE) _Atomic uint32_t wake;
     hs_room_shared_t rooms[HS_ROOMS_MAX];
 } hs_shared_t;
 
 SEG_APART(hs_shared_t, ready, heartbeat);
+SEG_APART(hs_shared_t, max_singers, wake);
+SEG_APART(hs_shared_t, wake, rooms);
 
 /* What a reader copies out of a slot. */
 typedef struct {
@@ -113,8 +120,20 @@ hs_t *hs_attach(const char *name, seg_err_t *err);
 /* Unmaps; accepts NULL. */
 void hs_detach(hs_t *h);
 
+/* Takes the daemon role of the host (exclusive, non-blocking): SEG_EBUSY
+ * if another live daemon holds it. */
+int hs_claim_daemon(hs_t *h, seg_err_t *err);
+
+/* The word workers bump to wake the daemon (see hs_shared_t.wake). */
+_Atomic uint32_t *hs_wake(hs_t *h);
+
 /* Removes the host segment's name (tests, operator resets). */
 int hs_unlink(const char *name);
+
+/* Removes the host segment and every room timeline named after it
+ * ("NAME-*"): what stopping a host for good leaves to clean (tests, the
+ * local run).  Returns how many names were removed. */
+int hs_unlink_all(const char *name);
 
 /* The segment name of room `id` on host segment `host` ("/bb-8080" and
  * "k7q2m9x4ad" give "/bb-8080-k7q2m9x4ad").  Returns 0, or -1 if it does
@@ -130,6 +149,9 @@ uint64_t hs_dir_gen(const hs_t *h);
 /* Copies slot i if it holds an open room.  Returns false if free, or being
  * rewritten (the caller treats the room as unknown for this request). */
 bool hs_read(const hs_t *h, uint32_t i, hs_room_t *out);
+
+/* True if slot i holds no room (and is not being rewritten). */
+bool hs_is_free(const hs_t *h, uint32_t i);
 
 /* Finds the open room with this id; fills *out.  Returns false if none. */
 bool hs_find(const hs_t *h, const char *id, hs_room_t *out);

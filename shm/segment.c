@@ -311,23 +311,7 @@ int seg_unlink(const char *name)
 
 static int lock_byte(seg_t *seg, off_t at, const char *role, seg_err_t *err)
 {
-    struct flock fl = {0};
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = at;
-    fl.l_len = 1;
-    if (fcntl(seg->m.fd, F_OFD_SETLK, &fl) == 0)
-        return 0;
-    if (errno == EAGAIN || errno == EACCES) {
-        struct flock q = fl;
-        q.l_pid = 0;
-        fcntl(seg->m.fd, F_OFD_GETLK, &q);
-        shf_err(err, SEG_EBUSY, errno, "segment %s: %s is held by another live process%s",
-                seg->name, role, q.l_type != F_UNLCK ? "" : " (just released)");
-        return SEG_EBUSY;
-    }
-    shf_err(err, SEG_ESYS, errno, "fcntl(F_OFD_SETLK, %s): %s", role, strerror(errno));
-    return SEG_ESYS;
+    return shf_lock(&seg->m, seg->name, at, role, err);
 }
 
 int seg_claim_daemon(seg_t *seg, seg_err_t *err)

@@ -285,12 +285,19 @@ typedef enum {
     CMD_RESET_EVENTS,
     CMD_RESCAN_TRACKS,  /* an upload added a track */
     CMD_SPECTATOR,      /* userid, a = 1 spectator, 0 singer */
+    CMD_ROOM_KEY,       /* organiser: a = 1 organiser's key, 0 singers'; text = SHA-256, hex */
+    CMD_ROOM_CAP,       /* organiser: a = most singers, 0 = the host's default */
     CMD_NTYPES
 } seg_cmd_type_t;
+
+/* A command's role bits: what the key of the request that made it opens. */
+#define CMD_ROLE_ORGANISER 1u
 
 typedef struct {
     uint32_t type;
     uint32_t lane;
+    uint32_t role;               /* CMD_ROLE_* */
+    uint32_t pad_;
     int64_t clock;               /* server clock when issued */
     uint64_t seq;                /* lane sequence number */
     uint64_t userid;

@@ -1,8 +1,9 @@
 /*
- * shmd.c - bb-shmd, the timeline daemon (see daemon.h for what it does).
+ * shmd.c - bb-shmd, the host's daemon (see daemon.h for what it does).
  *
- * The main loop waits on a signalfd with a 5 ms timeout, so SIGTERM and
- * SIGINT stop it between ticks without any global flag, and runs a tick.
+ * The main loop runs a tick, looks at the signalfd (so SIGTERM and SIGINT
+ * stop it between ticks without any global flag), and sleeps until a
+ * worker wakes it or 5 ms passed.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,16 +25,24 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: bb-shmd [OPTIONS]\n"
             "\n"
-            "The Bucket Brigade timeline daemon: owns the shared-memory segment with the\n"
-            "audio timeline; exactly one runs per host.\n"
+            "The Bucket Brigade daemon: owns the host's rooms and their audio timelines in\n"
+            "shared memory; exactly one runs per host.\n"
             "\n"
-            "  -s, --segment NAME        POSIX shared-memory name (default /bb)\n"
+            "  -s, --segment NAME        the host's shared-memory name (default /bb); each\n"
+            "                            room's timeline is NAME-ROOMID\n"
+            "      --db PATH             the rooms database (bb-room writes it); without it,\n"
+            "                            only the default room\n"
+            "      --no-default-room     no room for the original client, which has no links\n"
+            "      --default-uploads     in the default room, its leader may upload tracks\n"
+            "      --max-singers N       the most singers a room may have, 1..10000 (default:\n"
+            "                            no limit but the user table)\n"
             "  -r, --ring-seconds N      timeline length in seconds, %d..%d (default %d);\n"
-            "                            fixed when the segment is created\n"
-            "  -u, --users N             user table capacity (default %d)\n"
+            "                            fixed when a room's segment is created\n"
+            "  -u, --users N             user table capacity of a room (default %d)\n"
             "  -a, --audio-dir DIR       backing tracks (any format libsndfile reads)\n"
             "  -c, --cache-dir DIR       where prepared tracks are kept (not public)\n"
-            "  -R, --recordings-dir DIR  where song recordings and their listing go\n"
+            "  -R, --recordings-dir DIR  where song recordings and their listing go (a room's\n"
+            "                            in DIR/ROOMID/)\n"
             "  -k, --keep N              recordings kept (default 20)\n"
             "  -d, --depth N             layering depth: buckets = N - 1 (default 5)\n"
             "  -h, --help                this text\n"
@@ -58,6 +67,10 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"segment", required_argument, 0, 's'},
+        {"db", required_argument, 0, 'D'},
+        {"no-default-room", no_argument, 0, 'n'},
+        {"default-uploads", no_argument, 0, 'U'},
+        {"max-singers", required_argument, 0, 'M'},
         {"ring-seconds", required_argument, 0, 'r'},
         {"users", required_argument, 0, 'u'},
         {"audio-dir", required_argument, 0, 'a'},
@@ -75,6 +88,16 @@ int main(int argc, char **argv)
     while ((o = getopt_long(argc, argv, "s:r:u:a:c:R:k:d:h", opts, NULL)) != -1) {
         switch (o) {
         case 's': cfg.segment = optarg; break;
+        case 'D': cfg.db_path = optarg; break;
+        case 'n': cfg.default_room = false; break;
+        case 'U': cfg.default_uploads = true; break;
+        case 'M':
+            if (num(optarg, 1, 10000, &v)) {
+                fprintf(stderr, "bb-shmd: --max-singers must be 1..10000\n");
+                return 2;
+            }
+            cfg.max_singers = (uint32_t)v;
+            break;
         case 'a': cfg.audio_dir = optarg; break;
         case 'c': cfg.cache_dir = optarg; break;
         case 'R': cfg.recordings_dir = optarg; break;
@@ -117,6 +140,10 @@ int main(int argc, char **argv)
     }
     if (cfg.segment[0] != '/' || strchr(cfg.segment + 1, '/')) {
         fprintf(stderr, "bb-shmd: --segment must look like /NAME\n");
+        return 2;
+    }
+    if (!cfg.default_room && !cfg.db_path) {
+        fprintf(stderr, "bb-shmd: --no-default-room needs --db: there would be no room at all\n");
         return 2;
     }
     if (cfg.audio_dir && !cfg.cache_dir) {

@@ -100,3 +100,24 @@ void shf_close(shf_map_t *m)
     m->base = NULL;
     m->fd = -1;
 }
+
+int shf_lock(const shf_map_t *m, const char *name, off_t at, const char *role, seg_err_t *err)
+{
+    struct flock fl = {0};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = at;
+    fl.l_len = 1;
+    if (fcntl(m->fd, F_OFD_SETLK, &fl) == 0)
+        return 0;
+    if (errno == EAGAIN || errno == EACCES) {
+        struct flock q = fl;
+        q.l_pid = 0;
+        fcntl(m->fd, F_OFD_GETLK, &q);
+        shf_err(err, SEG_EBUSY, errno, "segment %s: %s is held by another live process%s", name,
+                role, q.l_type != F_UNLCK ? "" : " (just released)");
+        return SEG_EBUSY;
+    }
+    shf_err(err, SEG_ESYS, errno, "fcntl(F_OFD_SETLK, %s): %s", role, strerror(errno));
+    return SEG_ESYS;
+}

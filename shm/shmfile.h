@@ -12,6 +12,7 @@
 #define BB_SHMFILE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "segment.h"
 
@@ -32,6 +33,12 @@ int shf_open(const char *name, size_t min_size, shf_map_t *out, seg_err_t *err);
 
 /* Unmaps and closes; accepts a map never made (base NULL). */
 void shf_close(shf_map_t *m);
+
+/* Takes a role held by one live process at a time: an open-file-description
+ * lock on byte `at` of the file, which the kernel drops when the process
+ * dies, so a crashed holder never leaves the role taken.  SEG_EBUSY when
+ * another process holds it.  `name` and `role` are for the message. */
+int shf_lock(const shf_map_t *m, const char *name, off_t at, const char *role, seg_err_t *err);
 
 /* Fills *err (may be NULL) with a code, errno and a printf-style sentence. */
 void shf_err(seg_err_t *err, int code, int sys_errno, const char *fmt, ...)

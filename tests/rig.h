@@ -14,12 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "room.h"
 #include "segment.h"
 
 typedef struct {
     char name[64];
-    dmn_t *d;
+    rm_t *d;
     seg_t *seg;
     int64_t now;   /* the server clock as the caller moves it */
 } rig_t;
@@ -41,8 +41,8 @@ static inline int rig_open(rig_t *r, const char *tag, const rig_opts_t *o)
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "/bb%s-%d", tag, (int)getpid());
     seg_unlink(r->name);
-    dmn_config_t cfg;
-    dmn_config_defaults(&cfg);
+    rm_config_t cfg;
+    rm_config_defaults(&cfg);
     cfg.segment = r->name;
     if (o && o->ring_seconds)
         cfg.ring_seconds = o->ring_seconds;
@@ -55,7 +55,7 @@ static inline int rig_open(rig_t *r, const char *tag, const rig_opts_t *o)
     if (o && o->recordings_dir)
         cfg.recordings_dir = o->recordings_dir;
     char why[256];
-    r->d = dmn_create(&cfg, why, sizeof why);
+    r->d = rm_create(&cfg, why, sizeof why);
     if (!r->d) {
         fprintf(stderr, "rig: %s\n", why);
         return -1;
@@ -64,7 +64,7 @@ static inline int rig_open(rig_t *r, const char *tag, const rig_opts_t *o)
     r->seg = seg_attach(r->name, &err);
     if (!r->seg) {
         fprintf(stderr, "rig: attaching %s: %s\n", r->name, err.msg);
-        dmn_destroy(r->d);
+        rm_destroy(r->d);
         seg_unlink(r->name);
         return -1;
     }
@@ -77,7 +77,7 @@ static inline void rig_tick(rig_t *r, int ms)
 {
     for (int i = 0; i < ms / 5; i++) {
         r->now += 240;
-        dmn_tick(r->d, r->now);
+        rm_tick(r->d, r->now);
     }
 }
 
@@ -87,7 +87,7 @@ static inline void rig_close(rig_t *r)
     if (r->seg)
         seg_detach(r->seg);
     if (r->d)
-        dmn_destroy(r->d);
+        rm_destroy(r->d);
     seg_unlink(r->name);
     r->seg = NULL;
     r->d = NULL;

@@ -213,15 +213,26 @@ export function stackPids(stack) {
 }
 
 /**
- * The worker's Prometheus counters (GET /api/metrics, answered on
- * localhost only) as {name: value}, labels kept in the name:
+ * Worker 1's Prometheus counters (GET /metrics on its operator socket,
+ * sock/ops-1.sock in the run directory; the API has no way to them) as
+ * {name: value}, labels kept in the name:
  * m['bb_worker_requests_total{outcome="ok"}'].
  */
 export async function stackMetrics(stack) {
-  const r = await fetch(stack.url + 'api/metrics', { cache: 'no-store' });
-  if (!r.ok) throw new Error(`GET /api/metrics answered ${r.status}`);
+  const { request } = await import('node:http');
+  const text = await new Promise((resolveText, reject) => {
+    const rq = request({ socketPath: join(stack.runDir, 'sock', 'ops-1.sock'), path: '/metrics' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => (res.statusCode === 200 ? resolveText(body)
+        : reject(new Error(`GET /metrics answered ${res.statusCode}`))));
+    });
+    rq.on('error', reject);
+    rq.end();
+  });
   const m = {};
-  for (const line of (await r.text()).split('\n')) {
+  for (const line of text.split('\n')) {
     const hit = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
     if (hit) m[hit[1]] = Number(hit[2]);
   }

@@ -28,7 +28,7 @@ DEV_PORT=$(free_port)
 RUN=$TMP/run
 SEG_FILE=/dev/shm/bb-$PORT
 mkdir -p "$TMP/audio" "$TMP/rec"
-t_exit() { local st=$?; rm -f "$SEG_FILE"; (exit "$st"); t_cleanup; }  # keep the status for t_cleanup
+t_exit() { local st=$?; rm -f "$SEG_FILE" "$SEG_FILE"-*; (exit "$st"); t_cleanup; }  # keep the status for t_cleanup
 trap t_exit EXIT
 
 export BB_ROOT=$SRC BB_BUILD_DIR=$BUILD BB_RUN_DIR=$RUN BB_PORT=$PORT BB_DEV_PORT=$DEV_PORT \
@@ -121,6 +121,7 @@ for pid in "${pids[@]}" "$nginx_master"; do
     fi
 done
 [ ! -e "$SEG_FILE" ] || fail "the segment $SEG_FILE is still there after the run stopped"
+for f in "$SEG_FILE"-*; do [ ! -e "$f" ] || fail "the room timeline $f is still there after the run stopped"; done
 if port_busy "$PORT" || port_busy "$DEV_PORT"; then fail "a port is still in use after the run stopped"; fi
 logged "bb-run   | stopped" || fail "the local run did not log that it stopped"
 note "SIGTERM: exit status 0, all ${#pids[@]} processes and nginx gone, segment removed, ports free"

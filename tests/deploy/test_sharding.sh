@@ -35,7 +35,7 @@ PORT=$(free_port)
 SEG=/bb-test-sharding-$$
 SOCK=$TMP/sock
 mkdir -p "$SOCK" "$TMP/audio" "$TMP/rec" "$TMP/cache" "$TMP/nginx/tmp" "$TMP/nginx/conf.d"
-t_exit() { local st=$?; rm -f "/dev/shm$SEG"; (exit "$st"); t_cleanup; }  # keep the status for t_cleanup
+t_exit() { local st=$?; rm -f "/dev/shm$SEG" "/dev/shm$SEG"-*; (exit "$st"); t_cleanup; }  # keep the status for t_cleanup
 trap t_exit EXIT
 
 # ------------------------------------------------------------ the processes

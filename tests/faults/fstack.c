@@ -26,6 +26,7 @@
 
 #include "bbclient.h"
 #include "fstack.h"
+#include "host.h"
 
 /* nginx: $BB_NGINX, else Debian's /usr/sbin/nginx, else the PATH's. */
 static const char *nginx_bin(void)
@@ -59,6 +60,7 @@ struct fs {
     char seg[96];
     char rec[320];
     char sockdir[320];
+    char ops_addr[400];
     char http[32];
     int port;
     pid_t daemon;
@@ -296,11 +298,17 @@ int fs_start_daemon(fs_t *fs)
     return -1;
 }
 
+const char *fs_ops(fs_t *fs, int id)
+{
+    snprintf(fs->ops_addr, sizeof fs->ops_addr, "unix:%s/ops%d.sock", fs->sockdir, id);
+    return fs->ops_addr;
+}
+
 int fs_start_worker(fs_t *fs, int id)
 {
     if (id < 1 || id > fs->cfg.n_workers)
         return -1;
-    char name[32], sock[400], listen[420], wid[16], audio[300];
+    char name[32], sock[400], listen[420], wid[16], audio[300], ops[420];
     snprintf(name, sizeof name, "worker-%d", id);
     snprintf(sock, sizeof sock, "%s/w%d.sock", fs->sockdir, id);
     snprintf(listen, sizeof listen, "unix:%s", sock);
@@ -314,6 +322,9 @@ int fs_start_worker(fs_t *fs, int id)
         argv[n++] = listen;
         unlink(sock);   /* a killed worker leaves its socket file behind */
     }
+    snprintf(ops, sizeof ops, "%s", fs_ops(fs, id));
+    argv[n++] = "--ops";
+    argv[n++] = ops;
     argv[n++] = "--segment";
     argv[n++] = fs->seg;
     argv[n++] = "--worker-id";
@@ -537,10 +548,17 @@ static void on_signal(int sig)
             kill(fs->daemon, SIGCONT);
             kill(fs->daemon, SIGKILL);
         }
+        /* The host segment and the default room's timeline (NAME-default),
+         * with no call a signal handler may not make. */
         char path[128] = "/dev/shm";
         size_t l = strlen(path), s = 0;
-        while (fs->seg[s] && l + 1 < sizeof path)
+        while (fs->seg[s] && l + 10 < sizeof path)
             path[l++] = fs->seg[s++];
+        path[l] = '\0';
+        unlink(path);
+        const char *room = "-default";
+        for (s = 0; room[s]; s++)
+            path[l++] = room[s];
         path[l] = '\0';
         unlink(path);
     }
@@ -636,9 +654,7 @@ void fs_stop(fs_t *fs)
     stop_pid(&fs->daemon, SIGTERM, 5000);
     bbc_conn_destroy(fs->probe);
     fs->probe = NULL;
-    char path[128];
-    snprintf(path, sizeof path, "/dev/shm%s", fs->seg);
-    unlink(path);
+    hs_unlink_all(fs->seg);
     if (getenv("BB_KEEP_TMP") && strcmp(getenv("BB_KEEP_TMP"), "1") == 0)
         fprintf(stderr, "fstack: kept %s\n", fs->dir);
     else

@@ -59,6 +59,10 @@ fs_t *fs_start(const fs_config_t *cfg);
  * removes the segment and the directory.  Accepts NULL; runs once. */
 void fs_stop(fs_t *fs);
 
+/* "unix:/PATH" of worker `id`'s operator socket (metrics, profiling), for
+ * bbclient's BBC_HTTP transport; valid until the next call. */
+const char *fs_ops(fs_t *fs, int id);
+
 /* "127.0.0.1:PORT" of nginx, for bbclient's BBC_HTTP transport. */
 const char *fs_http(const fs_t *fs);
 /* The temporary directory, and the recordings directory in it. */

@@ -70,7 +70,7 @@ mkdir -p "$SOCK" "$TMP/audio" "$TMP/rec" "$TMP/cache" "$TMP/nginx/tmp" "$TMP/ngi
 # t_cleanup reads the exit status from $?: keep it across the rm (and
 # without errexit, or a failing status would end the trap before the
 # clean-up).
-t_exit() { local st=$?; set +e; rm -f "/dev/shm$SEG"; (exit "$st"); t_cleanup; }
+t_exit() { local st=$?; set +e; rm -f "/dev/shm$SEG" "/dev/shm$SEG"-*; (exit "$st"); t_cleanup; }
 trap t_exit EXIT
 
 # ------------------------------------------------------------ the stack

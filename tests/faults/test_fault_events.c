@@ -2,7 +2,7 @@
  * test_fault_events.c - the events table (PROTOCOL.md section 12: timed cue
  * markers every answer carries) across a daemon restart.
  *
- * A singer declares two events, sees them in the next answers, then the
+ * A singer leads and declares two events, sees them in the next answers, then the
  * daemon is killed with SIGKILL and restarted half a second later, as in
  * test_fault_daemon.c.  Asserted: the answers after the restart still carry
  * both events.  The daemon's own contract (shm/daemon.c) is that a SIGKILL
@@ -57,6 +57,9 @@ int main(int argc, char **argv)
     static float quiet[BBC_BATCH];
     for (int i = 0; i < 2; i++)
         CHECK_EQ_I(c, bbc_exchange_batch(s, quiet, NULL), 0);
+    /* The room's cue events are its leader's to set (roles.h). */
+    bbc_singer_request_lead(s);
+    CHECK_EQ_I(c, bbc_exchange_batch(s, quiet, NULL), 0);
     int64_t now = ft_clock();
     bbc_singer_event(s, "\"verse-2\"", now);
     bbc_singer_event(s, "\"chorus\"", now + 10 * FT_RATE);

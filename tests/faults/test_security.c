@@ -158,13 +158,17 @@ int main(int argc, char **argv)
         CHECK(c, strcmp(m->leader, lea_pub) == 0);   /* Lea leads, shown by her public id */
         bbc_singer_mark_stop(mal);
         CHECK_EQ_I(c, bbc_exchange_batch(mal, NULL, NULL), 0);
+        /* Refused at once, with the reason the page can show. */
+        const cJSON *refused = cJSON_GetObjectItemCaseSensitive(bbc_singer_meta(mal)->root, "refused");
+        const cJSON *why = cJSON_GetArrayItem(refused, 0);
+        CHECK(c, cJSON_IsString(why) && strstr(why->valuestring, "only the leader or the organiser"));
         for (int i = 0; i < 3; i++)
             CHECK_EQ_I(c, bbc_exchange_batch(mal, NULL, NULL), 0);
         m = bbc_singer_meta(mal);
         CHECK(c, !m->have_song_end);
         CHECK(c, m->have_song_start && m->song_start_clock == start);
     }
-    CHECK_EQ_I(c, fs_log_count(fs, "shmd", "ignored: not the leader"), 1);
+    CHECK_EQ_I(c, fs_log_count(fs, "shmd", "song stop"), 0);
 
     /* The room as a newcomer sees it. */
     bbc_config_t oc = mc;
@@ -178,22 +182,26 @@ int main(int argc, char **argv)
     snprintf(obs_meta, sizeof obs_meta, "%s", oh ? oh : "");
     fs_sleep_ms(4000);
 
-    /* Metrics and the profile, from this host. */
+    /* Metrics and the profile, on each worker's operator socket; nginx has
+     * no way to them. */
     char ids[NV + 1][24];
     for (int i = 0; i < NV; i++)
         snprintf(ids[i], sizeof ids[i], "%s", ch_userid(v[i]));
     int nids = NV;
-    static char text[65536];
-    const char *paths[] = {"/api/metrics", "/api/get_profile"};
+    static char text[131072];
+    const char *paths[] = {"/metrics", "/get_profile"};
     for (int p = 0; p < 2; p++) {
-        for (int k = 0; k < 4; k++) {   /* round-robin: reach both workers */
-            int st = get_text(fs_http(fs), paths[p], text, sizeof text);
+        for (int w = 1; w <= 2; w++) {
+            int st = get_text(fs_ops(fs, w), paths[p], text, sizeof text);
             CHECK_EQ_I(c, st, 200);
             for (int i = 0; i < nids; i++)
                 CHECK(c, strstr(text, ids[i]) == NULL);
         }
+        char through[64];
+        snprintf(through, sizeof through, "/api%s", paths[p]);
+        CHECK_EQ_I(c, get_text(fs_http(fs), through, text, sizeof text), 404);
     }
-    printf(TNAME ": /api/metrics and /api/get_profile (from this host) name no userid\n");
+    printf(TNAME ": metrics and the profile (the operator sockets) name no userid; /api/metrics is a 404\n");
 
     /* The song ends and is recorded; then the recordings directory is
      * searched for userids. */

@@ -40,6 +40,7 @@
 
 #include "bbclient.h"
 #include "check.h"
+#include "host.h"
 #include "recheck.h"
 
 #define RATE 48000
@@ -138,9 +139,7 @@ static void stop_all(void)
         kill(g_daemon, SIGTERM);
         waitpid(g_daemon, NULL, 0);
     }
-    char path[300];
-    snprintf(path, sizeof path, "/dev/shm%s", g_seg);
-    unlink(path);
+    hs_unlink_all(g_seg);
     if (!getenv("BB_KEEP_TMP")) {
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);

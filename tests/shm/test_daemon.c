@@ -10,7 +10,7 @@
 #include "chat.h"
 #include "check.h"
 #include "cmdq.h"
-#include "daemon.h"
+#include "room.h"
 #include "ring.h"
 #include "rig.h"
 #include "shm_test.h"
@@ -46,7 +46,7 @@ int main(void)
     rig_t r;
     if (rig_open(&r, "test-daemon", &(rig_opts_t){.ring_seconds = 32, .user_cap = 64, .seed = 12345}) != 0)
         return 1;
-    CHECK(c, dmn_created(r.d));
+    CHECK(c, rm_created(r.d));
     seg_err_t err;
     seg_claim_lane(r.seg, 1, &err);
     rig_tick(&r, 20);
@@ -99,8 +99,14 @@ int main(void)
     CHECK_EQ_I(c, ctl.song.max_position, 12);
     CHECK_EQ_I(c, ctl.n_buckets, 4);
 
-    /* Only the leader may start.  Tempo first, then the metronome. */
+    /* Only the leader sets the tempo and starts (roles.h): a singer's tempo
+     * is refused, the leader's taken.  Tempo first, then the metronome. */
     cmd(&cm, CMD_TEMPO, 1002, r.now);
+    cm.a = 90;
+    cm.b = -1;
+    cm.c = -1;
+    send(&r, &cm);
+    cmd(&cm, CMD_TEMPO, 1001, r.now);
     cm.a = 120;
     cm.b = -1;
     cm.c = -1;
@@ -140,10 +146,15 @@ int main(void)
     /* k = 0: a click alone is heard at 1.5 times the backing gain. */
     CHECK_NEAR(c, b[0], 1.5 * 1.000245, 1e-4);
 
-    /* Mic volume by public id; a userid names no one. */
+    /* Mic volume by public id, capped at +12 dB; a userid names no one; a
+     * singer sets only their own. */
     cmd(&cm, CMD_MIC_VOLUME, 1001, r.now);
     cm.target = seg_public_id(r.seg, 1003);
     cm.f = 1.5;
+    send(&r, &cm);
+    cmd(&cm, CMD_MIC_VOLUME, 1002, r.now);
+    cm.target = seg_public_id(r.seg, 1004);
+    cm.f = 0.2;
     send(&r, &cm);
     cmd(&cm, CMD_MIC_VOLUME, 1001, r.now);
     cm.target = 1002;
@@ -154,12 +165,17 @@ int main(void)
     snprintf(cm.name, sizeof cm.name, "Al");
     snprintf(cm.text, sizeof cm.text, "<b>hi</b>");
     send(&r, &cm);
-    cmd(&cm, CMD_EVENT, 1002, r.now);
+    cmd(&cm, CMD_EVENT, 1002, r.now);   /* not the leader: refused */
+    snprintf(cm.text, sizeof cm.text, "\"chorus\"");
+    snprintf(cm.name, sizeof cm.name, "777");
+    send(&r, &cm);
+    cmd(&cm, CMD_EVENT, 1001, r.now);
     snprintf(cm.text, sizeof cm.text, "\"verse\"");
     snprintf(cm.name, sizeof cm.name, "12345");
     send(&r, &cm);
     rig_tick(&r, 10);
-    CHECK_NEAR(c, users_mic_volume(r.seg, (uint32_t)users_find(r.seg, 1003)), 1.5, 0);
+    CHECK_NEAR(c, users_mic_volume(r.seg, (uint32_t)users_find(r.seg, 1003)), 1.4f, 0);
+    CHECK_NEAR(c, users_mic_volume(r.seg, (uint32_t)users_find(r.seg, 1004)), 1.0, 0);
     CHECK_NEAR(c, users_mic_volume(r.seg, (uint32_t)users_find(r.seg, 1002)), 1.0, 0);
     chat_msg_t m;
     CHECK(c, chat_read(r.seg, chat_head(r.seg), &m) == 0 && strcmp(m.text, "<b>hi</b>") == 0 &&

@@ -66,14 +66,18 @@ int main(int argc, char **argv)
         return 2;
     }
     g_bin = argv[1];
-    char name[64];
+    /* The daemon's host segment, and the default room's timeline in
+     * NAME-default, which this test drives as a worker would. */
+    char name[64], room[80];
     shm_test_name(name, sizeof name, "crash");
+    snprintf(room, sizeof room, "%s-default", name);
     seg_unlink(name);
+    seg_unlink(room);
 
     pid_t d = start_daemon(name);
     seg_t *s = NULL;
     seg_err_t err;
-    WAIT_FOR((s = seg_attach(name, &err)) != NULL);
+    WAIT_FOR((s = seg_attach(room, &err)) != NULL);
     CHECK(c, s != NULL);
     if (!s)
         return check_done(&c, "test_daemon_crash");
@@ -150,10 +154,11 @@ int main(int argc, char **argv)
     kill(d, SIGTERM);
     waitpid(d, &st, 0);
     CHECK(c, WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    seg_t *again = seg_attach(name, &err);
+    seg_t *again = seg_attach(room, &err);
     CHECK(c, again != NULL);
     seg_detach(again);
     seg_detach(s);
     seg_unlink(name);
+    seg_unlink(room);
     return check_done(&c, "test_daemon_crash");
 }

@@ -31,7 +31,7 @@ stop() { # PID: TERM, then KILL after 3 s
 cleanup() {
     stop "$WORKER_PID"
     stop "$SHMD_PID"
-    rm -f "/dev/shm${SEG}"
+    rm -f "/dev/shm${SEG}" "/dev/shm${SEG}"-*
     rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM

@@ -41,6 +41,7 @@ typedef struct {
     float got[N];
     char meta[65536];
     int status;
+    bool organiser;      /* the requests carry the organiser's key */
 } cl_t;
 
 static inline void tick(wr_t *r, int ms)
@@ -101,7 +102,8 @@ static inline int post(wr_t *r, cl_t *c, const char *extra, const float *audio, 
     }
     if (extra && *extra)
         snprintf(q + n, sizeof q - (size_t)n, "&%s", extra);
-    ex_request_t req = {q, strlen(q), body, blen, events};
+    ex_request_t req = {.query = q, .query_len = strlen(q), .body = body, .body_len = blen,
+                        .event_data = events, .organiser = c->organiser};
     ex_response_t res;
     ex_handle(r->ex, &req, &res, r->k.now);
     c->status = res.status;
@@ -121,7 +123,7 @@ static inline int post(wr_t *r, cl_t *c, const char *extra, const float *audio, 
 /* A request built by hand (for malformed input). */
 static inline int raw(wr_t *r, const char *q, const uint8_t *body, size_t blen, char *meta, size_t cap)
 {
-    ex_request_t req = {q, strlen(q), body, blen, NULL};
+    ex_request_t req = {.query = q, .query_len = strlen(q), .body = body, .body_len = blen, .event_data = NULL};
     ex_response_t res;
     ex_handle(r->ex, &req, &res, r->k.now);
     snprintf(meta, cap, "%s", res.meta ? res.meta : "");

@@ -98,7 +98,7 @@ static void twin(wr_t *r, lis_t *l, check_t *c, const uint8_t *body, size_t blen
             n += snprintf(q + n, sizeof q - (size_t)n, "&write_clock=%lld", (long long)l->write + N);
         if (l->extra[0])
             snprintf(q + n, sizeof q - (size_t)n, "&%s", l->extra);
-        ex_request_t req = {q, strlen(q), body, blen, NULL};
+        ex_request_t req = {.query = q, .query_len = strlen(q), .body = body, .body_len = blen, .event_data = NULL};
         ex_response_t res;
         ex_handle(w ? r->p : r->s, &req, &res, r->k.now);
         if (res.status != 200) {
@@ -157,7 +157,7 @@ static int sing(wr_t *r, int64_t *read, int64_t *write, bool fresh, const uint8_
     }
     if (extra)
         snprintf(q + n, sizeof q - (size_t)n, "&%s", extra);
-    ex_request_t req = {q, strlen(q), body, blen, NULL};
+    ex_request_t req = {.query = q, .query_len = strlen(q), .body = body, .body_len = blen, .event_data = NULL};
     ex_response_t res;
     ex_handle(r->s, &req, &res, r->k.now);
     return res.status;
@@ -242,7 +242,7 @@ int main(void)
                 snprintf(q, sizeof q,
                          "read_clock=%lld&n_samples=%d&userid=8&username=Late&write_clock=%lld"
                          "&reset_user_state=true", (long long)(lr + N), N, (long long)(at + N));
-                ex_request_t req = {q, strlen(q), body, ln, NULL};
+                ex_request_t req = {.query = q, .query_len = strlen(q), .body = body, .body_len = ln, .event_data = NULL};
                 ex_response_t res;
                 ex_handle(r.s, &req, &res, r.k.now);
                 CHECK_EQ_I(c, res.status, 200);

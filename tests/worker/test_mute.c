@@ -5,7 +5,8 @@
  * clocks, and a listener C, 3 s later in the chain, hears them.  B is
  * muted in each of the ways a singer can be: by the singer or for lag
  * (our client's muted=1), while monitoring another singer, and by a mic
- * volume of 0 from the leader.  Each time, what C hears must be what C
+ * volume of 0 from the leader (monitoring is for the organiser, who here
+ * is B).  Each time, what C hears must be what C
  * hears when B is not there at all: B's voice absent (the difference is
  * below -90 dBFS) and A's level unchanged (within 0.1 dB), since a muted
  * singer is not counted in the normalisation either.  Two controls show
@@ -86,8 +87,11 @@ static int run(variant_t v, check_t *c)
     CHECK_EQ_I(*c, post(&r, &l, NULL, NULL, NULL), 200);
     tick(&r, 600);
     CHECK_EQ_I(*c, post(&r, &a, "mark_start_singing=1", NULL, NULL), 200);
-    if (v == B_MONITORING)
+    if (v == B_MONITORING) {
+        /* Monitoring another singer is the leader's or the organiser's. */
+        b.organiser = true;
         CHECK_EQ_I(*c, post(&r, &b, apub, NULL, NULL), 200);
+    }
     if (v == B_MIC_ZERO)
         CHECK_EQ_I(*c, post(&r, &a, bpub, NULL, NULL), 200);
     tick(&r, 600);

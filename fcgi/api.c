@@ -1,0 +1,369 @@
+/*
+ * api.c - routing and answering the worker's public API (api.h).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "jsonw.h"
+#include "query.h"
+#include "request.h"
+#include "respond.h"
+#include "ring.h"
+#include "roles.h"
+#include "rooms/roomkey.h"
+#include "segment.h"
+
+typedef enum {
+    R_NONE = 0, R_EXCHANGE, R_RESET, R_UPLOAD, R_ROOM, R_ROOM_LINK, R_ROOM_CAP,
+} route_t;
+
+/* The handler of an exact path, or R_NONE. */
+static route_t route_of(const char *path)
+{
+    static const struct { const char *path; route_t r; } routes[] = {
+        {"/api", R_EXCHANGE}, {"/", R_EXCHANGE},
+        {"/api/reset_events", R_RESET}, {"/apireset_events", R_RESET}, {"/reset_events", R_RESET},
+        {"/api/upload", R_UPLOAD}, {"/api/room", R_ROOM}, {"/api/room/link", R_ROOM_LINK},
+        {"/api/room/cap", R_ROOM_CAP},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (strcmp(path, routes[i].path) == 0)
+            return routes[i].r;
+    return R_NONE;
+}
+
+/* A refusal the audio client can show: an error status with the message in
+ * X-Audio-Metadata too, as the protocol's errors carry it (PROTOCOL.md
+ * 2.7). */
+static void refuse_audio(api_t *a, FCGX_Request *r, int status, const char *msg)
+{
+    char meta[512];
+    jw_t j;
+    jw_init(&j, meta, sizeof meta);
+    jw_obj_begin(&j);
+    jw_key(&j, "kill_client");
+    jw_bool(&j, true);
+    jw_key(&j, "message");
+    jw_str(&j, msg);
+    jw_obj_end(&j);
+    size_t n = strlen(msg);
+    rs_head(r, a->worker_id, status, "text/plain; charset=utf-8", meta, NULL, n);
+    FCGX_PutStr(msg, (int)n, r->out);
+    a->refused++;
+}
+
+/* The room and role of a request, from its room= and key= fields.  On
+ * failure answers it (403 or 503) and returns NULL. */
+static wr_room_t *enter(api_t *a, FCGX_Request *r, const char *qs, hs_role_t *role, bool audio)
+{
+    char id[HS_ID_MAX] = "", key[RK_KEY_LEN + 8] = "";
+    q_peek(qs, "room", id, sizeof id);
+    q_peek(qs, "key", key, sizeof key);
+    wr_room_t *room;
+    const char *why;
+    int rc = wr_enter(a->rooms, id, key, &room, role, &why);
+    if (rc == WR_OK)
+        return room;
+    int status = rc == WR_NOROOM ? 403 : 503;
+    if (audio)
+        refuse_audio(a, r, status, why);
+    else
+        rs_json_error(r, a->worker_id, status, why);
+    if (rc == WR_NOROOM)
+        a->refused++;
+    return NULL;
+}
+
+static void handle_probe(api_t *a, FCGX_Request *r, const char *qs)
+{
+    hs_role_t role;
+    if (!enter(a, r, qs, &role, true))
+        return;
+    char meta[128];
+    snprintf(meta, sizeof meta, "{\"server_clock\": %" PRId64 ", \"server_sample_rate\": %d}",
+             seg_now(), RING_SAMPLE_RATE);
+    rs_head(r, a->worker_id, 200, "application/octet-stream", meta, NULL, 2);
+    FCGX_PutStr("ok", 2, r->out);
+    a->probes++;
+}
+
+static void handle_audio(api_t *a, FCGX_Request *r, const char *qs)
+{
+    long len = rs_read_body(r, a->body, EX_MAX_BODY);
+    if (len < 0) {
+        refuse_audio(a, r, len == -1 ? 413 : 400,
+                     len == -1 ? "request body too large" : "request body ended early");
+        return;
+    }
+    hs_role_t role;
+    wr_room_t *room = enter(a, r, qs, &role, true);
+    if (!room)
+        return;
+    ex_request_t req = {
+        .query = qs,
+        .query_len = strlen(qs),
+        .body = a->body,
+        .body_len = (size_t)len,
+        .event_data = FCGX_GetParam("HTTP_X_EVENT_DATA", r->envp),
+        .organiser = role == HS_ROLE_ORGANISER,
+        .uploads = (wr_info(room)->flags & HS_UPLOADS) != 0,
+    };
+    ex_response_t res;
+    ex_handle(wr_ex(room), &req, &res, seg_now());
+    rs_head(r, a->worker_id, res.status, res.content_type, res.meta, NULL, res.body_len);
+    FCGX_PutStr((const char *)res.body, (int)res.body_len, r->out);
+}
+
+/* The role of the request's singer (userid=) in the room, from the key and
+ * the room's state. */
+static role_who_t who_of(wr_room_t *room, hs_role_t role, const char *qs)
+{
+    char uid[32] = "";
+    uint64_t userid = 0;
+    bool known = q_peek(qs, "userid", uid, sizeof uid) && rq_parse_userid(uid, &userid);
+    role_who_t who = {
+        .organiser = role == HS_ROLE_ORGANISER,
+        .uploads = (wr_info(room)->flags & HS_UPLOADS) != 0,
+    };
+    ex_leader(wr_ex(room), known ? userid : UINT64_MAX, &who.leads, &who.room_has_leader);
+    return who;
+}
+
+static void handle_reset(api_t *a, FCGX_Request *r, const char *qs)
+{
+    hs_role_t role;
+    wr_room_t *room = enter(a, r, qs, &role, false);
+    if (!room)
+        return;
+    /* The original client asks without a userid, in the default room: the
+     * room's cue table is what its "test event" debug button clears. */
+    role_who_t who = who_of(room, role, qs);
+    if (!(wr_info(room)->flags & HS_DEFAULT) && !role_may(&who, ROLE_ACT_EVENTS)) {
+        rs_json_error(r, a->worker_id, 403, role_refusal(&who, ROLE_ACT_EVENTS));
+        a->refused++;
+        return;
+    }
+    if (ex_reset_events(wr_ex(room), seg_now()) != 0)
+        rs_text(r, a->worker_id, 503, "the server is busy; retry\n");
+    else
+        rs_head(r, a->worker_id, 204, NULL, NULL, NULL, 0);
+}
+
+static void handle_upload(api_t *a, FCGX_Request *r, const char *qs)
+{
+    /* Who asks first: a refused upload's body is only read to be dropped. */
+    hs_role_t role;
+    wr_room_t *room = enter(a, r, qs, &role, false);
+    if (!room) {
+        rs_read_body(r, a->body, 0);
+        return;
+    }
+    role_who_t who = who_of(room, role, qs);
+    if (!role_may(&who, ROLE_ACT_UPLOAD) || !a->upl) {
+        rs_read_body(r, a->body, 0);
+        if (a->upl)
+            rs_json_error(r, a->worker_id, 403, role_refusal(&who, ROLE_ACT_UPLOAD));
+        else
+            rs_json_error(r, a->worker_id, 404, "uploads are not enabled on this server");
+        a->refused++;
+        return;
+    }
+    long len = rs_read_body(r, a->body, a->body_cap);
+    if (len == -1) {
+        rs_json_error(r, a->worker_id, 413, "the file is larger than 32 MiB");
+        return;
+    }
+    if (len < 0) {
+        rs_json_error(r, a->worker_id, 400, "the upload ended early");
+        return;
+    }
+    char name[256], msg[512];
+    int code = upl_accept(a->upl, qs, a->body, (size_t)len, name, sizeof name, msg, sizeof msg);
+    if (code != 200) {
+        rs_json_error(r, a->worker_id, code, msg);
+        return;
+    }
+    ex_rescan_tracks(wr_ex(room), seg_now());
+    char buf[512];
+    jw_t j;
+    jw_init(&j, buf, sizeof buf);
+    jw_obj_begin(&j);
+    jw_key(&j, "track");
+    jw_str(&j, name);
+    jw_obj_end(&j);
+    rs_json(r, a->worker_id, 200, buf);
+}
+
+/* GET /api/room: what the page asks first.  403 with the sentence to show
+ * for a link that opens nothing. */
+static void handle_room(api_t *a, FCGX_Request *r, const char *qs)
+{
+    hs_role_t role;
+    wr_room_t *room = enter(a, r, qs, &role, false);
+    if (!room)
+        return;
+    const hs_room_t *info = wr_info(room);
+    role_who_t who = who_of(room, role, qs);
+    char buf[1024];
+    jw_t j;
+    jw_init(&j, buf, sizeof buf);
+    jw_obj_begin(&j);
+    jw_key(&j, "room");
+    jw_str(&j, info->id);
+    jw_key(&j, "name");
+    jw_str(&j, info->name);
+    jw_key(&j, "role");
+    jw_str(&j, role_name(&who));
+    jw_key(&j, "default");
+    jw_bool(&j, info->flags & HS_DEFAULT);
+    jw_key(&j, "uploads");
+    jw_bool(&j, info->flags & HS_UPLOADS);
+    jw_key(&j, "max_singers");
+    jw_int(&j, info->max_singers);
+    jw_obj_end(&j);
+    rs_json(r, a->worker_id, 200, buf);
+}
+
+/* The organiser's room controls.  Returns the room, or NULL after
+ * answering 403. */
+static wr_room_t *organiser_room(api_t *a, FCGX_Request *r, const char *qs)
+{
+    hs_role_t role;
+    wr_room_t *room = enter(a, r, qs, &role, false);
+    if (!room)
+        return NULL;
+    role_who_t who = who_of(room, role, qs);
+    if (!role_may(&who, ROLE_ACT_ROOM) || (wr_info(room)->flags & HS_DEFAULT)) {
+        rs_json_error(r, a->worker_id, 403, role_refusal(&who, ROLE_ACT_ROOM));
+        a->refused++;
+        return NULL;
+    }
+    return room;
+}
+
+/* POST /api/room/link?which=singers|organiser: a new key replaces the old
+ * one, which stops working as soon as the daemon has it (a tick); the new
+ * key is in the answer, once, and nowhere else. */
+static void handle_room_link(api_t *a, FCGX_Request *r, const char *qs)
+{
+    wr_room_t *room = organiser_room(a, r, qs);
+    if (!room)
+        return;
+    char which[16] = "";
+    q_peek(qs, "which", which, sizeof which);
+    bool organiser = strcmp(which, "organiser") == 0;
+    if (!organiser && strcmp(which, "singers") != 0) {
+        rs_json_error(r, a->worker_id, 400, "which must be singers or organiser");
+        return;
+    }
+    char key[RK_KEY_LEN + 1];
+    uint8_t hash[RK_HASH_LEN];
+    if (rk_key_new(key) != RK_OK || rk_hash(key, hash) != RK_OK) {
+        rs_json_error(r, a->worker_id, 503, "no new key could be made; retry");
+        return;
+    }
+    if (ex_room_key(wr_ex(room), organiser, hash, seg_now()) != 0) {
+        rs_json_error(r, a->worker_id, 503, "the server is busy; retry");
+        return;
+    }
+    char buf[256];
+    snprintf(buf, sizeof buf, "{\"which\":\"%s\",\"key\":\"%s\"}", organiser ? "organiser" : "singers",
+             key);
+    rs_json(r, a->worker_id, 200, buf);
+}
+
+/* POST /api/room/cap?max_singers=N (0: the host's default). */
+static void handle_room_cap(api_t *a, FCGX_Request *r, const char *qs)
+{
+    wr_room_t *room = organiser_room(a, r, qs);
+    if (!room)
+        return;
+    char v[16] = "";
+    int64_t n;
+    if (!q_peek(qs, "max_singers", v, sizeof v) || !q_int64(v, &n) || n < 0 || n > 10000) {
+        rs_json_error(r, a->worker_id, 400, "max_singers must be 0 (the server's default) to 10000");
+        return;
+    }
+    if (ex_room_cap(wr_ex(room), (uint32_t)n, seg_now()) != 0) {
+        rs_json_error(r, a->worker_id, 503, "the server is busy; retry");
+        return;
+    }
+    rs_head(r, a->worker_id, 204, NULL, NULL, NULL, 0);
+}
+
+void api_handle(api_t *a, FCGX_Request *r)
+{
+    const char *method = FCGX_GetParam("REQUEST_METHOD", r->envp);
+    const char *path = FCGX_GetParam("DOCUMENT_URI", r->envp);
+    const char *qs = FCGX_GetParam("QUERY_STRING", r->envp);
+    if (!method)
+        method = "GET";
+    if (!path)
+        path = "/";
+    if (!qs)
+        qs = "";
+    if (strcmp(method, "OPTIONS") == 0) {
+        rs_head(r, a->worker_id, 200, NULL, NULL, NULL, 0);
+        a->options++;
+        return;
+    }
+    if (strchr(path, '?')) {
+        rs_json_error(r, a->worker_id, 400, "a '?' inside the path (a %3F) is not a path of this API");
+        a->other++;
+        return;
+    }
+    route_t route = route_of(path);
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    bool post = strcmp(method, "POST") == 0;
+    switch (route) {
+    case R_EXCHANGE:
+        if (get) {
+            handle_probe(a, r, qs);
+            return;
+        }
+        if (post) {
+            handle_audio(a, r, qs);
+            return;
+        }
+        break;
+    case R_RESET:
+        if (post) {
+            handle_reset(a, r, qs);
+            return;
+        }
+        break;
+    case R_UPLOAD:
+        if (post) {
+            handle_upload(a, r, qs);
+            return;
+        }
+        break;
+    case R_ROOM:
+        if (get) {
+            handle_room(a, r, qs);
+            return;
+        }
+        break;
+    case R_ROOM_LINK:
+        if (post) {
+            handle_room_link(a, r, qs);
+            return;
+        }
+        break;
+    case R_ROOM_CAP:
+        if (post) {
+            handle_room_cap(a, r, qs);
+            return;
+        }
+        break;
+    case R_NONE:
+        a->other++;
+        rs_json_error(r, a->worker_id, 404, "no such API path");
+        return;
+    }
+    a->other++;
+    rs_text(r, a->worker_id, 405, "method not allowed\n");
+}

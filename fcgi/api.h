@@ -1,0 +1,48 @@
+/*
+ * api.h - the worker's public API: one FastCGI request, routed on its
+ * exact path to its room and its handler.
+ *
+ * Paths (the decoded path nginx passes as DOCUMENT_URI; anything else is a
+ * 404, and a path holding '?' is a 400, so that no spelling of a path
+ * reaches a handler through another location's limits):
+ *   /api, /                      GET: the clock probe; POST: the audio
+ *                                exchange; OPTIONS: the CORS preflight
+ *   /api/reset_events, /apireset_events, /reset_events
+ *                                POST: clear the room's cue events (the
+ *                                second is the URL the original client
+ *                                really builds, the third its :8081 form)
+ *   /api/upload                  POST: a backing track
+ *   /api/room                    GET: the room a link opens, and the role
+ *                                it gives (the page's first question)
+ *   /api/room/link               POST (organiser): replace the singers' or
+ *                                the organiser's link
+ *   /api/room/cap                POST (organiser): the most singers
+ * Every request names its room with room=ID and its key with key=KEY;
+ * without room= it is the default room's (the original client's).
+ * Metrics and profiling are not here: they answer on the operator socket
+ * alone (ops.h), which nginx does not reach.
+ */
+#ifndef BB_API_H
+#define BB_API_H
+
+#include <stdint.h>
+
+#include <fcgiapp.h>
+
+#include "rooms.h"
+#include "upload.h"
+
+/* The worker's state the API uses (owned by main()). */
+typedef struct {
+    int worker_id;
+    wr_t *rooms;
+    upl_t *upl;             /* NULL: uploads off */
+    uint8_t *body;          /* request body buffer of body_cap bytes */
+    size_t body_cap;
+    uint64_t probes, options, refused, other;
+} api_t;
+
+/* Answers one request. */
+void api_handle(api_t *a, FCGX_Request *r);
+
+#endif

@@ -1,0 +1,355 @@
+/*
+ * daemon.c - the host daemon: the directory of rooms and their room
+ * daemons (daemon.h).
+ *
+ * The directory's slots are kept stable: a room keeps the slot it had (a
+ * restarted daemon finds each open room's id in the slot it was in), so a
+ * worker's cached room stays valid across a daemon restart.  Bringing the
+ * directory in step with the database touches only what changed: a room
+ * still open keeps its room daemon and its song; a closed one leaves the
+ * directory before its segment is removed, so no worker is sent to a
+ * timeline that is going away.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "daemon.h"
+#include "futex.h"
+#include "host.h"
+#include "rooms/roomdb.h"
+#include "strutil.h"
+
+/* How often the database is asked whether another process changed it. */
+#define DMN_DB_EVERY (48000 / 2)
+
+typedef struct {
+    rm_t *room;            /* NULL: the slot is free */
+    char id[HS_ID_MAX];
+    bool seen;             /* still wanted by the last sync */
+} slot_t;
+
+struct dmn {
+    dmn_config_t cfg;
+    hs_t *host;
+    rdb_t *db;
+    uint64_t db_version;
+    int64_t last_db;
+    uint32_t n_open;
+    slot_t slots[HS_ROOMS_MAX];
+};
+
+#define LOG(fmt, ...) fprintf(stderr, "bb-shmd: " fmt "\n", ##__VA_ARGS__)
+
+void dmn_config_defaults(dmn_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->segment = "/bb";
+    c->default_room = true;
+    c->ring_seconds = SEG_RING_SECONDS_DEFAULT;
+    c->user_cap = SEG_USERS_DEFAULT;
+    c->keep = 20;
+    c->depth = 5;
+}
+
+/* ---- the rooms ----------------------------------------------------------- */
+
+static int find_slot(const dmn_t *d, const char *id)
+{
+    for (int i = 0; i < HS_ROOMS_MAX; i++)
+        if (d->slots[i].room && strcmp(d->slots[i].id, id) == 0)
+            return i;
+    return -1;
+}
+
+/* A free slot: the one the directory still names this id in (a restart),
+ * else the first free one; -1 when the host is full. */
+static int free_slot(const dmn_t *d, const char *id)
+{
+    int first = -1;
+    for (int i = 0; i < HS_ROOMS_MAX; i++) {
+        if (d->slots[i].room)
+            continue;
+        hs_room_t info;
+        if (hs_read(d->host, (uint32_t)i, &info) && strcmp(info.id, id) == 0)
+            return i;
+        if (first < 0 && hs_is_free(d->host, (uint32_t)i))
+            first = i;
+    }
+    return first;
+}
+
+/* The host's answer to a room's organiser controls: the database first,
+ * then the directory, so the old key stops working as the daemon ticks. */
+static void room_control(void *user, const char *room_id, const seg_cmd_t *c);
+
+static rm_t *start_room(dmn_t *d, const char *id)
+{
+    char seg[128], rec[512];
+    if (hs_room_segment(d->cfg.segment, id, seg, sizeof seg) != 0) {
+        LOG("room %s: its segment name does not fit", id);
+        return NULL;
+    }
+    bool is_default = strcmp(id, HS_DEFAULT_ID) == 0;
+    const char *recdir = d->cfg.recordings_dir;
+    if (recdir && !is_default) {
+        snprintf(rec, sizeof rec, "%s/%s", d->cfg.recordings_dir, id);
+        if (mkdir(rec, 0755) != 0 && errno != EEXIST) {
+            LOG("room %s: mkdir %s: %s; it records nothing", id, rec, strerror(errno));
+            recdir = NULL;
+        } else {
+            recdir = rec;
+        }
+    }
+    rm_config_t rc;
+    rm_config_defaults(&rc);
+    rc.segment = seg;
+    rc.id = id;
+    rc.is_default = is_default;
+    rc.ring_seconds = d->cfg.ring_seconds;
+    rc.user_cap = d->cfg.user_cap;
+    rc.audio_dir = d->cfg.audio_dir;
+    rc.recordings_dir = recdir;
+    rc.cache_dir = d->cfg.cache_dir;
+    rc.keep = d->cfg.keep;
+    rc.depth = d->cfg.depth;
+    rc.seed = d->cfg.seed;
+    rc.host = room_control;
+    rc.host_user = d;
+    char why[512];
+    rm_t *r = rm_create(&rc, why, sizeof why);
+    if (!r)
+        LOG("room %s cannot start: %s", id, why);
+    return r;
+}
+
+/* Puts the room's directory entry. */
+static void put_entry(dmn_t *d, int slot, const char *id, const rdb_room_t *rec)
+{
+    hs_room_t e;
+    memset(&e, 0, sizeof e);
+    str_copy(e.id, sizeof e.id, id);
+    if (rec) {
+        str_copy(e.name, sizeof e.name, rec->name);
+        memcpy(e.singer_hash, rec->singer_hash, HS_HASH_LEN);
+        memcpy(e.organiser_hash, rec->organiser_hash, HS_HASH_LEN);
+        e.max_singers = rec->max_singers > 0 ? (uint32_t)rec->max_singers : d->cfg.max_singers;
+        if (rec->allow_uploads)
+            e.flags |= HS_UPLOADS;
+    } else {
+        e.flags = HS_DEFAULT | (d->cfg.default_uploads ? HS_UPLOADS : 0);
+        e.max_singers = d->cfg.max_singers;
+    }
+    hs_put(d->host, (uint32_t)slot, &e);
+}
+
+/* Makes room `id` (rec: its record; NULL for the default room) open in
+ * the directory, starting its room daemon if it has none. */
+static void want_room(dmn_t *d, const char *id, const rdb_room_t *rec)
+{
+    int i = find_slot(d, id);
+    if (i < 0) {
+        i = free_slot(d, id);
+        if (i < 0) {
+            LOG("room %s not served: the host holds %d rooms already", id, HS_ROOMS_MAX);
+            return;
+        }
+        rm_t *r = start_room(d, id);
+        if (!r)
+            return;
+        d->slots[i].room = r;
+        str_copy(d->slots[i].id, sizeof d->slots[i].id, id);
+        LOG("room %s open (slot %d)%s", id, i, rec ? "" : ": the default room");
+    }
+    d->slots[i].seen = true;
+    put_entry(d, i, id, rec);
+}
+
+static int list_room(void *user, const rdb_room_t *room)
+{
+    want_room(user, room->id, room);
+    return 0;
+}
+
+/* Brings the directory and the room daemons in step with the database. */
+static void sync_rooms(dmn_t *d)
+{
+    for (int i = 0; i < HS_ROOMS_MAX; i++)
+        d->slots[i].seen = false;
+    if (d->cfg.default_room)
+        want_room(d, HS_DEFAULT_ID, NULL);
+    if (d->db) {
+        int rc = rdb_list(d->db, 0, list_room, d);
+        if (rc != RDB_OK) {
+            /* The database cannot be read now: change nothing. */
+            LOG("rooms database: %s (%s); rooms kept as they are", rdb_strerror(rc), rdb_errmsg(d->db));
+            for (int i = 0; i < HS_ROOMS_MAX; i++)
+                if (d->slots[i].room)
+                    d->slots[i].seen = true;
+        }
+    }
+    uint32_t n = 0;
+    for (int i = 0; i < HS_ROOMS_MAX; i++) {
+        slot_t *s = &d->slots[i];
+        if (!s->room) {
+            /* A slot a previous daemon filled that nothing wants now. */
+            if (!hs_is_free(d->host, (uint32_t)i))
+                hs_clear(d->host, (uint32_t)i);
+            continue;
+        }
+        if (s->seen) {
+            n++;
+            continue;
+        }
+        /* Closed: out of the directory first, then the timeline goes. */
+        hs_clear(d->host, (uint32_t)i);
+        hs_publish(d->host, n);
+        rm_destroy(s->room);
+        s->room = NULL;
+        char seg[128];
+        if (hs_room_segment(d->cfg.segment, s->id, seg, sizeof seg) == 0)
+            seg_unlink(seg);
+        LOG("room %s closed", s->id);
+    }
+    d->n_open = n;
+    hs_publish(d->host, n);
+}
+
+static void room_control(void *user, const char *room_id, const seg_cmd_t *c)
+{
+    dmn_t *d = user;
+    if (!d->db || strcmp(room_id, HS_DEFAULT_ID) == 0)
+        return;
+    int rc;
+    if (c->type == CMD_ROOM_KEY) {
+        uint8_t hash[HS_HASH_LEN];
+        if (rk_hash_from_hex(c->text, hash) != RK_OK)
+            return;
+        rc = rdb_set_hash(d->db, room_id, c->a ? RDB_ORGANISER : RDB_SINGERS, hash);
+        if (rc == RDB_OK)
+            LOG("room %s: the %s link was replaced by the organiser", room_id,
+                c->a ? "organiser's" : "singers'");
+    } else if (c->type == CMD_ROOM_CAP) {
+        rc = rdb_set_max_singers(d->db, room_id, (int)c->a);
+        if (rc == RDB_OK)
+            LOG("room %s: at most %" PRId64 " singers%s", room_id, c->a, c->a ? "" : " (the host's limit)");
+    } else {
+        return;
+    }
+    if (rc != RDB_OK) {
+        LOG("room %s: the organiser's change failed: %s", room_id, rdb_strerror(rc));
+        return;
+    }
+    rdb_room_t rec;
+    int i = find_slot(d, room_id);
+    if (i >= 0 && rdb_get(d->db, room_id, &rec) == RDB_OK) {
+        put_entry(d, i, room_id, &rec);
+        hs_publish(d->host, d->n_open);
+    }
+    rdb_data_version(d->db, &d->db_version);
+}
+
+/* ---- the tick ------------------------------------------------------------- */
+
+void dmn_tick(dmn_t *d, int64_t now)
+{
+    if (d->db && now - d->last_db >= DMN_DB_EVERY) {
+        uint64_t v;
+        if (rdb_data_version(d->db, &v) == RDB_OK && v != d->db_version) {
+            d->db_version = v;
+            sync_rooms(d);
+        }
+        d->last_db = now;
+    }
+    for (int i = 0; i < HS_ROOMS_MAX; i++)
+        if (d->slots[i].room)
+            rm_tick(d->slots[i].room, now);
+    hs_set_heartbeat(d->host, now);
+}
+
+uint32_t dmn_wake_word(dmn_t *d)
+{
+    /* acquire; pairs with the release bump in a worker's commands */
+    return load_acquire(hs_wake(d->host));
+}
+
+void dmn_wait(dmn_t *d, uint32_t seen, int64_t max_ns)
+{
+    fx_wait(hs_wake(d->host), seen, max_ns);
+}
+
+rm_t *dmn_room(dmn_t *d, const char *id)
+{
+    int i = find_slot(d, id);
+    return i < 0 ? NULL : d->slots[i].room;
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+static char *dupstr(const char *s) { return s ? strdup(s) : NULL; }
+
+dmn_t *dmn_create(const dmn_config_t *cfg, char *why, size_t whylen)
+{
+    dmn_t *d = calloc(1, sizeof *d);
+    if (!d) {
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    d->cfg = *cfg;
+    d->cfg.segment = dupstr(cfg->segment);
+    d->cfg.db_path = dupstr(cfg->db_path);
+    d->cfg.audio_dir = dupstr(cfg->audio_dir);
+    d->cfg.recordings_dir = dupstr(cfg->recordings_dir);
+    d->cfg.cache_dir = dupstr(cfg->cache_dir);
+    seg_err_t err;
+    bool created;
+    d->host = hs_open_or_create(cfg->segment, &created, &err);
+    if (!d->host) {
+        snprintf(why, whylen, "%s", err.msg);
+        goto err;
+    }
+    if (hs_claim_daemon(d->host, &err) != 0) {
+        snprintf(why, whylen, "%s", err.msg);
+        goto err;
+    }
+    if (!created)
+        hs_repair(d->host);
+    hs_set_default_max(d->host, cfg->max_singers);
+    if (cfg->db_path) {
+        int e;
+        char msg[256];
+        d->db = rdb_open(cfg->db_path, &e, msg, sizeof msg);
+        if (!d->db) {
+            snprintf(why, whylen, "rooms database %s: %s (%s)", cfg->db_path, rdb_strerror(e), msg);
+            goto err;
+        }
+        rdb_data_version(d->db, &d->db_version);
+    }
+    LOG("%s host segment %s; rooms from %s%s", created ? "created" : "re-attached to", cfg->segment,
+        cfg->db_path ? cfg->db_path : "no database", cfg->default_room ? ", and the default room" : "");
+    sync_rooms(d);
+    hs_set_heartbeat(d->host, seg_now());
+    return d;
+err:
+    dmn_destroy(d);
+    return NULL;
+}
+
+void dmn_destroy(dmn_t *d)
+{
+    if (!d)
+        return;
+    for (int i = 0; i < HS_ROOMS_MAX; i++)
+        rm_destroy(d->slots[i].room);
+    rdb_close(d->db);
+    hs_detach(d->host);
+    free((char *)d->cfg.segment);
+    free((char *)d->cfg.db_path);
+    free((char *)d->cfg.audio_dir);
+    free((char *)d->cfg.recordings_dir);
+    free((char *)d->cfg.cache_dir);
+    free(d);
+}

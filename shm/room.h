@@ -1,0 +1,77 @@
+/*
+ * room.h - one room's daemon, separate from the host daemon (daemon.h)
+ * that runs one per room, so that tests can drive a room tick by tick.
+ *
+ * Each tick it drains the workers' command lanes of the room's segment and
+ * applies the commands in clock order (checking each against the roles of
+ * roles.h on the state it holds), keeps the rings cleared about a second
+ * ahead of the clock while writing the backing track or metronome into the
+ * backing ring, expires users (inactive after 5 s, forgotten after an
+ * hour), resets the song state when no one is active, republishes the
+ * control state and the user summary, and writes the recording.  Started
+ * on a live segment it re-attaches and carries on from the state it finds
+ * there.
+ */
+#ifndef BB_ROOM_H
+#define BB_ROOM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "segment.h"
+
+/* What a room asks of the host daemon: the organiser's room controls,
+ * which live in the rooms database (CMD_ROOM_KEY, CMD_ROOM_CAP). */
+typedef void (*rm_host_fn)(void *user, const char *room_id, const seg_cmd_t *c);
+
+typedef struct {
+    const char *segment;         /* POSIX shm name of the room's timeline */
+    const char *id;              /* the room's public id, for the log */
+    bool is_default;             /* the default room (its log lines name no room) */
+    uint32_t ring_seconds;       /* SEG_RING_SECONDS_DEFAULT */
+    uint32_t user_cap;           /* SEG_USERS_DEFAULT */
+    const char *audio_dir;       /* backing tracks; may be NULL */
+    const char *recordings_dir;  /* the room's recordings; NULL disables them */
+    const char *cache_dir;       /* prepared tracks; NULL: no tracks */
+    int32_t keep;                /* recordings kept, default 20 */
+    int32_t depth;               /* layering depth, default 5 */
+    uint64_t seed;               /* delay assignment order; 0 = random */
+    rm_host_fn host;             /* may be NULL: room controls are then ignored */
+    void *host_user;
+} rm_config_t;
+
+typedef struct rm rm_t;
+
+/* Fills a configuration with the defaults. */
+void rm_config_defaults(rm_config_t *c);
+
+/* Creates or re-attaches the room's segment, takes the daemon role,
+ * restores the control state found there.  Returns NULL and writes a
+ * sentence into why (whylen bytes) on failure. */
+rm_t *rm_create(const rm_config_t *cfg, char *why, size_t whylen);
+
+/* Runs one tick at server clock `now`. */
+void rm_tick(rm_t *r, int64_t now);
+
+/* Sleeping between ticks when the room runs alone (tests, benchmarks): read
+ * the segment's wake word before a tick, then sleep until a worker bumps it
+ * (it queued commands) or max_ns passed. */
+uint32_t rm_wake_word(rm_t *r);
+void rm_wait(rm_t *r, uint32_t seen, int64_t max_ns);
+
+/* The segment (tests). */
+seg_t *rm_segment(rm_t *r);
+
+/* True if the segment was created by this daemon (not re-attached). */
+bool rm_created(const rm_t *r);
+
+/* True when nobody was heard in the room for `quiet` samples and no song
+ * is under way.  An idle room costs next to nothing: its ticks only look
+ * for commands, and every 2 s for a singer who came back. */
+bool rm_idle(const rm_t *r, int64_t now, int64_t quiet);
+
+/* Stops: finishes the recording in progress, releases the segment (which
+ * stays, with its timeline, for the next daemon).  Accepts NULL. */
+void rm_destroy(rm_t *r);
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * room_impl.h - what the parts of a room's daemon share: the room's state
+ * and the functions one part calls in another.  Included by room.c (time,
+ * users, summary, the tick), roomcmd.c (commands and roles) and roomrec.c
+ * (the recording) only.
+ */
+#ifndef BB_ROOM_IMPL_H
+#define BB_ROOM_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "media/recording.h"
+#include "rng.h"
+#include "room.h"
+#include "snap.h"
+#include "trackset.h"
+#include "users.h"
+
+#define RM_CMDS_PER_TICK 4096
+#define RM_HOUSE_EVERY (48000 / 10)       /* housekeeping every 100 ms */
+#define RM_STATUS_EVERY (10 * 48000)      /* a status line every 10 s */
+#define RM_EVENTS_MAX 64
+#define RM_SUMMARY_MAX 50
+#define RM_CHUNK 4096
+/* A room nobody was heard in for a minute, with no song, sleeps: no
+ * clearing ahead, no summary, its rings' memory given back; it looks for a
+ * returning singer every 2 s, and a command wakes it at once. */
+#define RM_IDLE_AFTER (60 * 48000)
+#define RM_IDLE_CHECK (2 * 48000)
+/* The recording trails the clock by the last bucket plus 5 s, so that the
+ * last bucket's voices, which reach the server a batch, a playback lead-in
+ * and a latency after they heard a moment (about 2 s), are normally in the
+ * mix when it passes.  A voice that comes later still (a stalled browser,
+ * network or machine) is waited for: see RM_REC_WAIT. */
+#define RM_REC_LAG_EXTRA 5
+/* The recorder does not pass a clock until every singer still singing has
+ * put its voice into the mix up to there (timeline.h, "The recorder's
+ * gate"), however late that is.  A singer whose progress has not moved for
+ * this long (it left, its worker died) is no longer waited for; the gate
+ * then keeps its later uploads for those clocks out of the mix and out of
+ * its stem, so the recording and the stems still agree. */
+#define RM_REC_WAIT (15 * 48000)
+/* Most audio the recorder writes per tick: it catches up after a restart
+ * in steps that keep a tick short. */
+#define RM_REC_PER_TICK (2 * 48000)
+
+typedef struct {
+    char evid[64];   /* JSON text */
+    char clock[32];  /* JSON text */
+} rm_event_t;
+
+struct rm {
+    rm_config_t cfg;
+    char label[24];         /* the room's id, as its log lines name it */
+    seg_t *seg;
+    bool created;
+    seg_ctl_t ctl;
+    bool ctl_dirty;
+    rng_t rng;
+    int64_t last_house;
+    int64_t last_active;    /* clock when someone was last active */
+    bool asleep;            /* idle: see RM_IDLE_AFTER */
+    int64_t last_status;
+    uint64_t n_cmds;
+    uint64_t n_joins;
+    uint64_t n_refused;
+    uint32_t n_events;
+    rm_event_t events[RM_EVENTS_MAX];
+    tset_t *tracks;
+    rec_writer_t *rec;      /* the song being recorded, or NULL */
+    int64_t rec_song;       /* its start clock */
+    int64_t rec_held;       /* longest it waited for late voices, samples */
+    bool mix_ready;         /* the three arrays below are filled */
+    int64_t *mix_raw;       /* user_cap: each slot's mixed_to word as last seen */
+    int64_t *mix_since;     /* user_cap: the clock when it last changed */
+    bool *mix_gone;         /* user_cap: given up (and logged) since then */
+    int32_t tickets_done;   /* JOINs applied this tick (see join_tickets) */
+    uint64_t lanes_drained; /* bit per lane that gave commands this tick */
+    bool summary_dirty;     /* a command changed what the summary shows */
+    seg_cmd_t *cmds;        /* RM_CMDS_PER_TICK */
+    uint32_t *scratch;      /* user_cap */
+    int32_t *delays;        /* user_cap */
+    bool *spect;            /* user_cap */
+    uint32_t *active_idx;   /* user_cap */
+    users_view_t *views;    /* user_cap */
+    char *text;             /* SEG_BLOB_SUMMARY_MAX */
+    float buf[RM_CHUNK];
+};
+
+
+/* Log lines name the room, but for the default room. */
+#define LOG(r, fmt, ...)                                                                           \
+    fprintf(stderr, "bb-shmd: %s%s" fmt "\n", (r)->cfg.is_default ? "" : "room ",              \
+            (r)->cfg.is_default ? "" : (r)->label, ##__VA_ARGS__)
+
+/* room.c */
+void rm_publish(rm_t *r);
+void rm_rerender_backing(rm_t *r, int64_t from, int64_t to);
+uint32_t rm_collect_active(rm_t *r, int64_t now);
+void rm_publish_summary(rm_t *r, uint32_t n);
+void rm_publish_events(rm_t *r);
+void rm_restore_events(rm_t *r);
+void rm_publish_tracks(rm_t *r);
+
+/* roomcmd.c */
+void rm_drain(rm_t *r, int64_t now);
+
+/* roomrec.c */
+void rm_rec_log(void *user, const char *line);
+void rm_rec_close(rm_t *r, const char *why);
+void rm_record(rm_t *r, int64_t now);
+
+#endif

@@ -1,0 +1,409 @@
+/*
+ * roomcmd.c - a room's commands from the workers, applied in order, and
+ * who may give them (roles.h): the daemon decides on the state it alone
+ * writes, whatever a worker let through.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+#include "cmdq.h"
+#include "delay.h"
+#include "gain.h"
+#include "ring.h"
+#include "roles.h"
+#include "room_impl.h"
+#include "strutil.h"
+#include "tempo.h"
+#include "timeline.h"
+
+/* Someone other than the leader takes the lead while a song is sung (a
+ * singer once the leader is gone, or the organiser): the song, its
+ * recording and everyone's bucket go on; only the leader changes. */
+static void take_over(rm_t *r, const seg_cmd_t *c)
+{
+    seg_ctl_t *ctl = &r->ctl;
+    uint64_t old = ctl->song.has_leader ? ctl->leader_public : 0;
+    ctl->song.leader = c->userid;
+    ctl->song.has_leader = 1;
+    ctl->leader_public = seg_public_id(r->seg, c->userid);
+    str_copy(ctl->leader_name, sizeof ctl->leader_name, c->name);
+    LOG(r, "lead taken over mid-song by user %" PRIu64 " (%s)%s%s from user %" PRIu64,
+        ctl->leader_public, c->name, c->role & CMD_ROLE_ORGANISER ? ", the organiser," : "",
+        old ? "" : " (the leader had left)", old);
+}
+
+static void cmd_lead(rm_t *r, const seg_cmd_t *c, int64_t now)
+{
+    seg_ctl_t *ctl = &r->ctl;
+    if (song_phase(&ctl->song) == SONG_SINGING &&
+        !(ctl->song.has_leader && ctl->song.leader == c->userid)) {
+        take_over(r, c);
+        return;
+    }
+    song_request_lead(&ctl->song, c->userid);
+    uint32_t n = rm_collect_active(r, now);
+    int64_t leader = -1;
+    for (uint32_t i = 0; i < n; i++) {
+        r->spect[i] = (r->views[i].flags & SEG_UF_SPECTATOR) != 0;
+        if (r->views[i].userid == c->userid)
+            leader = i;
+    }
+    int32_t p0 = tempo_rounds_pad(ctl->song.bpm, ctl->song.bpr, ctl->song.repeats);
+    int32_t maxp = dly_assign(n, leader, r->spect, p0, ctl->song.depth, &r->rng, r->scratch,
+                              r->delays);
+    for (uint32_t i = 0; i < n; i++)
+        users_send_delay(r->seg, r->active_idx[i], r->delays[i]);
+    int64_t li = users_find(r->seg, c->userid);
+    if (leader < 0 && li >= 0)
+        users_send_delay(r->seg, (uint32_t)li, p0 + DELAY_INTERVAL);
+    ctl->song.max_position = maxp;
+    ctl->song.first_bucket = p0 + DELAY_INTERVAL;
+    ctl->n_buckets = dly_buckets(p0, ctl->song.depth, ctl->buckets);
+    rm_rec_close(r, "a new lead");
+    ctl->leader_public = seg_public_id(r->seg, c->userid);
+    str_copy(ctl->leader_name, sizeof ctl->leader_name, c->name);
+    /* A new lead starts from silence (no stale audio reaches the song). */
+    tl_zero_all(r->seg);
+    rm_rerender_backing(r, now - TL_MARGIN, tl_watermark(r->seg));
+    LOG(r, "lead by user %" PRIu64 " (%s): %u singers over buckets %d..%d s", ctl->leader_public,
+        c->name, n, p0 + DELAY_INTERVAL, maxp);
+}
+
+static void cmd_start(rm_t *r, const seg_cmd_t *c, int64_t now)
+{
+    seg_ctl_t *ctl = &r->ctl;
+    /* The first to start a song in a room without a leader leads it; the
+     * organiser starting takes the lead too. */
+    if (!(ctl->song.has_leader && ctl->song.leader == c->userid))
+        cmd_lead(r, c, now);
+    song_start_action_t a = song_start(&ctl->song, c->a);
+    int64_t w = tl_watermark(r->seg);
+    if (a == SONG_START_METRONOME) {
+        rm_rerender_backing(r, ctl->song.start, w);
+    } else if (a == SONG_START_TRACK) {
+        if (tset_open(r->tracks, ctl->song.playing_track) != 0) {
+            LOG(r, "track %d cannot be opened; starting without it", ctl->song.playing_track);
+            ctl->song.playing_track = SONG_TRACK_NONE;
+        } else {
+            /* The track starts at the clock of the start request, as in the
+             * original (not at the song start, which lies in the past). */
+            ctl->track_started = c->clock;
+            rm_rerender_backing(r, c->clock, w);
+        }
+    }
+    LOG(r, "song start at clock %" PRId64 " (%s)", ctl->song.start,
+        a == SONG_START_METRONOME ? "metronome" : a == SONG_START_TRACK ? "backing track" : "a cappella");
+    (void)now;
+}
+
+static void cmd_stop(rm_t *r, const seg_cmd_t *c)
+{
+    seg_ctl_t *ctl = &r->ctl;
+    if (ctl->song.start == 0 && !ctl->song.has_leader)
+        return;
+    song_stop(&ctl->song, c->a);
+    ctl->leader_public = 0;
+    ctl->leader_name[0] = '\0';
+    int64_t li = users_find(r->seg, c->userid);
+    if (li >= 0)
+        users_send_delay(r->seg, (uint32_t)li, ctl->song.max_position);
+    /* The track or metronome stops now: rewrite what lies ahead. */
+    int64_t w = tl_watermark(r->seg);
+    rm_rerender_backing(r, c->clock, w);
+    LOG(r, "song stop at clock %" PRId64 " by user %" PRIu64 "%s", ctl->song.end,
+        seg_public_id(r->seg, c->userid), c->role & CMD_ROLE_ORGANISER ? " (the organiser)" : "");
+}
+
+static void cmd_monitor(rm_t *r, const seg_cmd_t *c)
+{
+    uint32_t cap = seg_user_cap(r->seg);
+    for (uint32_t i = 0; i < cap; i++) {
+        uint32_t f = users_flags(r->seg, i);
+        if (f & (SEG_UF_MONITORING | SEG_UF_MONITORED))
+            users_set_flags(r->seg, i, f & ~(SEG_UF_MONITORING | SEG_UF_MONITORED));
+    }
+    r->ctl.monitored_public = 0;
+    r->ctl_dirty = true;
+    int64_t m = users_find(r->seg, c->userid);
+    int64_t t = c->target ? users_find_public(r->seg, c->target) : -1;
+    if (m < 0 || t < 0 || m == t)
+        return;
+    users_set_flags(r->seg, (uint32_t)m, users_flags(r->seg, (uint32_t)m) | SEG_UF_MONITORING);
+    users_set_flags(r->seg, (uint32_t)t, users_flags(r->seg, (uint32_t)t) | SEG_UF_MONITORED);
+    r->ctl.monitored_public = c->target;
+    users_view_t v;
+    if (users_read(r->seg, (uint32_t)t, &v))
+        users_send_delay(r->seg, (uint32_t)m,
+                         (int32_t)nearbyint((double)v.delay_samples / RING_SAMPLE_RATE) + DELAY_INTERVAL);
+}
+
+static void cmd_event(rm_t *r, const seg_cmd_t *c)
+{
+    /* Workers never send longer texts; a cut JSON text would not parse. */
+    if (strlen(c->text) >= sizeof r->events[0].evid || strlen(c->name) >= sizeof r->events[0].clock)
+        return;
+    uint32_t i;
+    for (i = 0; i < r->n_events; i++)
+        if (strcmp(r->events[i].evid, c->text) == 0)
+            break;
+    if (i == r->n_events) {
+        if (r->n_events == RM_EVENTS_MAX) {
+            /* The table is full: the oldest entry makes room. */
+            memmove(r->events, r->events + 1, (RM_EVENTS_MAX - 1) * sizeof r->events[0]);
+            i = RM_EVENTS_MAX - 1;
+        } else {
+            r->n_events++;
+        }
+    }
+    str_copy(r->events[i].evid, sizeof r->events[i].evid, c->text);
+    str_copy(r->events[i].clock, sizeof r->events[i].clock, c->name);
+    rm_publish_events(r);
+}
+
+/* The action of roles.h a command is, or ROLE_NACTS for those anyone may
+ * give (joining, a name, listening only) and those the worker alone can
+ * judge (reset_events and a rescan carry no singer). */
+static role_act_t action_of(const rm_t *r, const seg_cmd_t *c)
+{
+    switch ((seg_cmd_type_t)c->type) {
+    case CMD_LEAD: return ROLE_ACT_LEAD;
+    case CMD_START: return ROLE_ACT_START;
+    case CMD_STOP: return ROLE_ACT_STOP;
+    case CMD_TEMPO: return ROLE_ACT_TEMPO;
+    case CMD_TRACK: return ROLE_ACT_TRACK;
+    case CMD_VOLUME:
+    case CMD_BACKING_VOLUME: return ROLE_ACT_VOLUME;
+    case CMD_MIC_VOLUME:
+        return c->target == seg_public_id(r->seg, c->userid) ? ROLE_ACT_MIC_SELF : ROLE_ACT_MIC_OTHER;
+    case CMD_MONITOR: return c->target ? ROLE_ACT_MONITOR : ROLE_NACTS;
+    case CMD_EVENT: return ROLE_ACT_EVENTS;
+    case CMD_CHAT: return ROLE_ACT_CHAT;
+    case CMD_ROOM_KEY:
+    case CMD_ROOM_CAP: return ROLE_ACT_ROOM;
+    default: return ROLE_NACTS;
+    }
+}
+
+/* Whether the command's sender may give it, on the state the daemon holds
+ * now (a worker decided on a snapshot that may be a tick old). */
+static bool permitted(rm_t *r, const seg_cmd_t *c)
+{
+    role_act_t act = action_of(r, c);
+    if (act == ROLE_NACTS)
+        return true;
+    const song_t *s = &r->ctl.song;
+    int64_t i = c->userid ? users_find(r->seg, c->userid) : -1;
+    role_who_t who = {
+        .organiser = (c->role & CMD_ROLE_ORGANISER) != 0,
+        .listener = i >= 0 && (users_flags(r->seg, (uint32_t)i) & SEG_UF_SPECTATOR),
+        .leads = s->has_leader && s->leader == c->userid,
+        .room_has_leader = s->has_leader,
+        .uploads = true,
+    };
+    if (role_may(&who, act))
+        return true;
+    LOG(r, "command %u from user %" PRIu64 " refused: %s", c->type, seg_public_id(r->seg, c->userid),
+        role_refusal(&who, act));
+    r->n_refused++;
+    return false;
+}
+
+static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
+{
+    seg_ctl_t *ctl = &r->ctl;
+    r->n_cmds++;
+    if (!permitted(r, c))
+        return;
+    switch ((seg_cmd_type_t)c->type) {
+    case CMD_JOIN: {
+        r->tickets_done++;
+        int64_t i = users_find(r->seg, c->userid);
+        if (i >= 0) {
+            users_view_t v;
+            if (users_read(r->seg, (uint32_t)i, &v) && strcmp(v.name, c->name) != 0)
+                users_set_name(r->seg, (uint32_t)i, c->name);
+            break;
+        }
+        i = users_alloc(r->seg, c->userid, c->name, c->a ? SEG_UF_SPECTATOR : 0, c->clock);
+        if (i < 0) {
+            r->n_refused++;
+            if (!ctl->users_full) {
+                LOG(r, "user table full (%u slots): refusing new singers", seg_user_cap(r->seg));
+                ctl->users_full = 1;
+                r->ctl_dirty = true;
+            }
+            break;
+        }
+        r->n_joins++;
+        r->summary_dirty = true;
+        ctl->n_users++;
+        ctl->users_full = ctl->n_users >= seg_user_cap(r->seg);
+        r->ctl_dirty = true;
+        LOG(r, "user %" PRIu64 " joined (%s)%s", seg_public_id(r->seg, c->userid), c->name,
+            c->a ? " as a spectator" : "");
+        break;
+    }
+    case CMD_RENAME: {
+        int64_t i = users_find(r->seg, c->userid);
+        if (i >= 0)
+            users_set_name(r->seg, (uint32_t)i, c->name);
+        r->summary_dirty = true;
+        break;
+    }
+    case CMD_SPECTATOR: {
+        int64_t i = users_find(r->seg, c->userid);
+        if (i >= 0) {
+            uint32_t f = users_flags(r->seg, (uint32_t)i);
+            users_set_flags(r->seg, (uint32_t)i, c->a ? f | SEG_UF_SPECTATOR : f & ~SEG_UF_SPECTATOR);
+        }
+        r->summary_dirty = true;
+        break;
+    }
+    case CMD_CHAT:
+        chat_post(r->seg, seg_public_id(r->seg, c->userid), c->name, c->text);
+        break;
+    case CMD_TEMPO:
+        if (song_set_tempo(&ctl->song, (int32_t)c->a, (int32_t)c->b, (int32_t)c->c)) {
+            ctl->settings_gen++;
+            r->ctl_dirty = true;
+        }
+        break;
+    case CMD_VOLUME: {
+        double v;
+        if (gain_clamp_everyone(c->f, &v)) {
+            ctl->global_volume = v;
+            ctl->global_gain = (float)gain_volume(v);
+            r->ctl_dirty = true;
+        }
+        break;
+    }
+    case CMD_BACKING_VOLUME: {
+        double v;
+        if (gain_clamp_everyone(c->f, &v)) {
+            ctl->backing_volume = v;
+            ctl->backing_gain = (float)gain_volume(v);
+            r->ctl_dirty = true;
+        }
+        break;
+    }
+    case CMD_MIC_VOLUME: {
+        double v;
+        int64_t i = users_find_public(r->seg, c->target);
+        if (i >= 0 && gain_clamp_mic(c->f, &v))
+            users_set_mic_volume(r->seg, (uint32_t)i, (float)v);
+        r->summary_dirty = true;
+        break;
+    }
+    case CMD_TRACK: {
+        int32_t t = strcmp(c->text, TSET_METRONOME_NAME) == 0 ? SONG_TRACK_METRONOME
+                                                              : tset_find(r->tracks, c->text);
+        if (t != SONG_TRACK_NONE) {
+            song_request_track(&ctl->song, t);
+            r->ctl_dirty = true;
+        }
+        break;
+    }
+    case CMD_LEAD:
+        cmd_lead(r, c, now);
+        r->ctl_dirty = true;
+        break;
+    case CMD_START:
+        cmd_start(r, c, now);
+        r->ctl_dirty = true;
+        break;
+    case CMD_STOP:
+        cmd_stop(r, c);
+        r->ctl_dirty = true;
+        break;
+    case CMD_MONITOR:
+        cmd_monitor(r, c);
+        r->summary_dirty = true;
+        break;
+    case CMD_EVENT:
+        cmd_event(r, c);
+        break;
+    case CMD_RESET_EVENTS:
+        r->n_events = 0;
+        rm_publish_events(r);
+        break;
+    case CMD_RESCAN_TRACKS:
+        tset_rescan(r->tracks);
+        break;
+    case CMD_ROOM_KEY:
+    case CMD_ROOM_CAP:
+        if (r->cfg.host)
+            r->cfg.host(r->cfg.host_user, r->cfg.id, c);
+        break;
+    default:
+        LOG(r, "unknown command type %u from lane %u ignored", c->type, c->lane);
+        break;
+    }
+}
+
+static int cmd_cmp(const void *a, const void *b)
+{
+    const seg_cmd_t *x = a, *y = b;
+    if (x->clock != y->clock)
+        return x->clock < y->clock ? -1 : 1;
+    if (x->lane != y->lane)
+        return x->lane < y->lane ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* A command's clocks (when it was issued; the leader's read clock of a
+ * start or stop) come from a worker reading the same server clock: never
+ * ahead of ours by more than a second, never older than the ring (a daemon
+ * that was down longer than that).  A lane cell outside those bounds is
+ * damaged; its issue clock is taken as now and a start or stop at an
+ * impossible read clock is dropped, so no clock arithmetic on command
+ * values can overflow.  Returns false to drop the command. */
+static bool bound_clocks(rm_t *r, seg_cmd_t *c, int64_t now)
+{
+    int64_t oldest = now - (int64_t)seg_ring_len(r->seg), newest = now + RING_SAMPLE_RATE;
+    bool ok = true;
+    if (c->clock < oldest || c->clock > newest) {
+        LOG(r, "command %u from lane %u: clock %" PRId64 " is %s; taken as now", c->type, c->lane,
+            c->clock, c->clock > newest ? "ahead of the server clock" : "older than the ring");
+        c->clock = now;
+    }
+    if ((c->type == CMD_START || c->type == CMD_STOP) && (c->a < oldest || c->a > newest)) {
+        LOG(r, "%s from lane %u at read clock %" PRId64 " ignored: outside the ring",
+            c->type == CMD_START ? "start" : "stop", c->lane, c->a);
+        ok = false;
+    }
+    return ok;
+}
+
+void rm_drain(rm_t *r, int64_t now)
+{
+    uint32_t n = 0;
+    /* Round-robin over the lanes so a flooding worker cannot starve the
+     * others of this tick's budget. */
+    bool more = true;
+    while (more && n < RM_CMDS_PER_TICK) {
+        more = false;
+        for (uint32_t l = 0; l < SEG_LANES && n < RM_CMDS_PER_TICK; l++)
+            if (cq_pop(r->seg, l, &r->cmds[n])) {
+                more = true;
+                r->lanes_drained |= UINT64_C(1) << l;
+                if (bound_clocks(r, &r->cmds[n], now))
+                    n++;
+            }
+    }
+    if (n == 0)
+        return;
+    qsort(r->cmds, n, sizeof r->cmds[0], cmd_cmp);
+    for (uint32_t i = 0; i < n; i++)
+        apply(r, &r->cmds[i], now);
+    /* What a singer changed (a name, a mic volume, monitoring) shows in the
+     * summary that singer's next response carries, not 100 ms later. */
+    if (r->summary_dirty) {
+        rm_publish_summary(r, rm_collect_active(r, now));
+        r->summary_dirty = false;
+    }
+}
+
