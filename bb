@@ -34,6 +34,11 @@ usage: ./bb COMMAND [ARGS]
   bench        run the request microbenchmark and the end-to-end load test
   fuzz [SECS]  run every fuzz target for SECS seconds each (default 300)
   soak [MIN]   200 simulated singers for MIN minutes (default 30)
+  room create NAME [--max-singers N]
+               a room of the local run: prints its singers' link and its
+               organiser's link (the stack need not be running)
+  room list | room close NAME-OR-ID | room rekey NAME-OR-ID singers|organiser
+               the local run's rooms (bb-room --help says more)
   build        configure and build into build/
   deps         install the Debian packages (as root) or print the command
   help         this text
@@ -150,6 +155,17 @@ case "$cmd" in
         ensure_pkgs $PKGS_BUILD $PKGS_RUN
         build_tree build
         exec "$BB_ROOT/bench/soak.sh" "${1:-30}"
+        ;;
+    room)
+        # The local run's rooms database and address (deploy/local-run.sh
+        # uses the same defaults); a server has its own command.
+        ensure_pkgs $PKGS_BUILD
+        build_tree build
+        port=${BB_PORT:-8080}
+        if [ "$port" = 8080 ]; then run_dir=${BB_RUN_DIR:-$BB_ROOT/run}; else run_dir=${BB_RUN_DIR:-$BB_ROOT/run/port-$port}; fi
+        mkdir -p "$run_dir"
+        exec "$BB_ROOT/build/rooms/bb-room" --db "${BB_ROOMS_DB:-$run_dir/rooms.db}" \
+            --base-url "http://localhost:$port" "$@"
         ;;
     help|-h|--help)
         usage

@@ -110,6 +110,7 @@ static void handle_audio(api_t *a, FCGX_Request *r, const char *qs)
         .event_data = FCGX_GetParam("HTTP_X_EVENT_DATA", r->envp),
         .organiser = role == HS_ROLE_ORGANISER,
         .uploads = (wr_info(room)->flags & HS_UPLOADS) != 0,
+        .max_singers = wr_info(room)->max_singers,
     };
     ex_response_t res;
     ex_handle(wr_ex(room), &req, &res, seg_now());

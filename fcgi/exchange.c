@@ -318,7 +318,7 @@ static int decode(ex_t *ex, sg_t *s, ex_response_t *res)
  * served and asks again on the next request.  Returns 0 and sets *join,
  * or fails the request and returns -1. */
 static int reserve(ex_t *ex, sg_t *s, int64_t slot, const seg_ctl_t *ctl, ex_response_t *res,
-                   int64_t now, bool *join)
+                   int64_t now, uint32_t max_singers, bool *join)
 {
     uint32_t ncmd = cm_count(&ex->rq, s);
     uint32_t room = cq_room(ex->seg, ex->worker);
@@ -327,6 +327,16 @@ static int reserve(ex_t *ex, sg_t *s, int64_t slot, const seg_ctl_t *ctl, ex_res
         return -1;
     }
     *join = slot < 0 && room > ncmd && (s->join_sent == 0 || now - s->join_sent > JOIN_RETRY);
+    /* The organiser's cap counts singers, not listeners, and the places
+     * promised to joins not yet made; whoever is in already stays in. */
+    /* relaxed: a count to compare, as in cm_join_ticket() */
+    int32_t promised = atomic_load_explicit(&seg_header(ex->seg)->join_tickets, memory_order_relaxed);
+    if (slot < 0 && max_singers && !ex->rq.spectator &&
+        (int64_t)ctl->n_singers + (promised > 0 ? promised : 0) >= (int64_t)max_singers) {
+        fail(ex, res, 503, "this room is full: it takes at most %u singers (you can still listen)",
+             max_singers);
+        return -1;
+    }
     if (*join && !cm_join_ticket(ex->seg)) {
         fail(ex, res, 503, "the server is full: no room for another singer (%u in the room)",
              ctl->n_users);
@@ -433,7 +443,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
 
     /* 5. Reserve the command lane, and a place for a newcomer. */
     bool join;
-    if (reserve(ex, s, slot, &ctl, res, now, &join))
+    if (reserve(ex, s, slot, &ctl, res, now, req->max_singers, &join))
         goto drop;
 
     /* 6. From here on, state changes: commands, activity, the upload. */

@@ -48,6 +48,7 @@ typedef struct {
     const char *event_data;   /* X-Event-Data header, or NULL */
     bool organiser;           /* the request's key is the room's organiser key */
     bool uploads;             /* the room allows uploads (roles.h) */
+    uint32_t max_singers;     /* the room's cap on singers; 0: none */
 } ex_request_t;
 
 typedef struct {

@@ -268,10 +268,13 @@ static void housekeeping(rm_t *r, int64_t now)
         }
         n_users++;
     }
-    uint32_t n = rm_collect_active(r, now);
+    uint32_t n = rm_collect_active(r, now), singers = 0;
+    for (uint32_t i = 0; i < n; i++)
+        singers += !(r->views[i].flags & SEG_UF_SPECTATOR);
     seg_ctl_t *c = &r->ctl;
-    if (c->n_active != n || c->n_users != n_users) {
+    if (c->n_active != n || c->n_users != n_users || c->n_singers != singers) {
         c->n_active = n;
+        c->n_singers = singers;
         c->n_users = n_users;
         c->users_full = n_users >= cap;
         r->ctl_dirty = true;

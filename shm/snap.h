@@ -36,6 +36,7 @@ typedef struct {
     uint32_t settings_gen;        /* changes when bpm / repeats / bpr change */
     uint32_t epoch;               /* changes on every state reset */
     uint32_t n_active;            /* users heard within 5 s */
+    uint32_t n_singers;           /* of them, those who sing (not listeners) */
     uint32_t n_users;             /* users in the table */
     uint32_t users_full;          /* 1 when no slot is free for a new user */
     uint32_t n_buckets;
