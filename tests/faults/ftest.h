@@ -1,7 +1,8 @@
 /*
- * ftest.h - what every fault test does the same way: the server clock, a
- * song led and started by a leader, waiting in real time, and the common
- * verdicts on a voice (no failure, never moved, heard everything).
+ * ftest.h - what every fault test does the same way: a song led and
+ * started by a leader, waiting in real time, and the common verdicts on a
+ * voice (no failure, never moved, heard everything).  Clocks are the
+ * server's (srvclock.h).
  */
 #ifndef BB_FTEST_H
 #define BB_FTEST_H
@@ -14,17 +15,10 @@
 #include "check.h"
 #include "choir.h"
 #include "fstack.h"
+#include "srvclock.h"
 
-#define FT_RATE 48000
+#define FT_RATE SRVCLOCK_RATE
 #define FT_MAX_RECS 4096
-
-/* The server clock now: samples at 48 kHz since the Unix epoch. */
-static inline int64_t ft_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * FT_RATE + (int64_t)ts.tv_nsec * FT_RATE / 1000000000;
-}
 
 /* Seconds from clock a to clock b. */
 static inline double ft_secs(int64_t a, int64_t b) { return (double)(b - a) / FT_RATE; }

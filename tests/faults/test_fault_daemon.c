@@ -92,7 +92,7 @@ static double compare_recording(const char *rec, int64_t song_start, int64_t *le
 static int64_t kill_daemon(check_t *c, fs_t *fs, int ms)
 {
     pid_t old = fs_daemon_pid(fs);
-    int64_t t = ft_clock();
+    int64_t t = srvclock_now();
     CHECK_EQ_I(*c, fs_signal_daemon(fs, SIGKILL), 0);
     fs_sleep_ms(ms);
     int attached = fs_log_count(fs, "shmd", "re-attached to live segment");
@@ -159,7 +159,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < 250 && access(lof, F_OK) != 0; i++)
         fs_sleep_ms(100);
     CHECK(c, access(lof, F_OK) == 0);
-    int64_t t_end = ft_clock();
+    int64_t t_end = srvclock_now();
     ch_stop_all(ch);
 
     /* ---- the exchanges: no error, the song's state unchanged throughout */

@@ -57,7 +57,7 @@ int main(int argc, char **argv)
     static float quiet[BBC_BATCH];
     for (int i = 0; i < 2; i++)
         CHECK_EQ_I(c, bbc_exchange_batch(s, quiet, NULL), 0);
-    int64_t now = ft_clock();
+    int64_t now = srvclock_now();
     bbc_singer_event(s, "\"verse-2\"", now);
     bbc_singer_event(s, "\"chorus\"", now + 10 * FT_RATE);
     for (int i = 0; i < 3; i++)

@@ -49,14 +49,14 @@ int main(int argc, char **argv)
     CHECK(c, start != 0);
     fs_sleep_ms(7000);
     for (int k = 0; k < 3; k++) {
-        int64_t t = ft_clock();
+        int64_t t = srvclock_now();
         CHECK_EQ_I(c, fs_reload_nginx(fs), 0);
         printf(TNAME ": nginx reloaded at clock %" PRId64 " (new worker processes in %.0f ms)\n", t,
-               ft_secs(t, ft_clock()) * 1000);
+               ft_secs(t, srvclock_now()) * 1000);
         fs_sleep_ms(2000);
     }
     fs_sleep_ms(5000);
-    int64_t t_end = ft_clock();
+    int64_t t_end = srvclock_now();
     ch_stop_all(ch);
 
     for (int i = 0; i < NV; i++) {

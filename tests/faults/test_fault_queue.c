@@ -85,7 +85,7 @@ int main(int argc, char **argv)
     /* The flood, with the daemon stopped. */
     CHECK_EQ_I(c, fs_signal_daemon(fs, SIGSTOP), 0);
     long long t_stop = fs_now_ns();
-    int64_t c_stop = ft_clock();
+    int64_t c_stop = srvclock_now();
     int status[FLOOD] = {0}, accepted = 0, refused = 0, first_refused = -1;
     char msg503[600] = "";
     for (int r = 0; r < FLOOD; r++) {
@@ -125,14 +125,14 @@ int main(int argc, char **argv)
     long long left = 2000 - (fs_now_ns() - t_stop) / 1000000;
     fs_sleep_ms(left > 0 ? (int)left : 0);
     CHECK_EQ_I(c, fs_signal_daemon(fs, SIGCONT), 0);
-    printf(TNAME ": daemon continued after %.2f s\n", ft_secs(c_stop, ft_clock()));
+    printf(TNAME ": daemon continued after %.2f s\n", ft_secs(c_stop, srvclock_now()));
 
     /* The lane drains; control works again. */
     fs_sleep_ms(600);
     bbc_singer_chat(max, "max after");
     CHECK_EQ_I(c, bbc_exchange_batch(max, NULL, NULL), 0);
     fs_sleep_ms(8000);
-    int64_t t_end = ft_clock();
+    int64_t t_end = srvclock_now();
     ch_stop_all(ch);
 
     /* Ann and Bob received each accepted message once, in order, intact. */

@@ -94,14 +94,14 @@ int main(int argc, char **argv)
     }
     CHECK_EQ_I(c, last.n_users, nin);
     fs_sleep_ms(3000);
-    int64_t t_new = ft_clock();
+    int64_t t_new = srvclock_now();
     for (int i = 0; i < NEW; i++)
         CHECK_EQ_I(c, ch_voice_start(out[i]), 0);
     fs_sleep_ms(6000);
     for (int i = 0; i < NEW; i++)
         ch_voice_stop(out[i]);
     fs_sleep_ms(3000);
-    int64_t t_end = ft_clock();
+    int64_t t_end = srvclock_now();
     ch_stop_all(ch);
     printf("%s: %d in a table of %d; %d newcomers tried%s from clock %" PRId64 "\n", TNAME, nin, CAP,
            NEW, burst ? " at the same moment" : "", t_new);

@@ -77,17 +77,17 @@ int main(int argc, char **argv)
     pid_t victim_pid = fs_worker_pid(fs, VICTIM);
     CHECK_EQ_I(c, fs_signal_worker(fs, VICTIM, SIGSTOP), 0);
     fs_sleep_ms(800);   /* longer than a batch: Ann and Dan each have a request in it */
-    int64_t t_kill = ft_clock();
+    int64_t t_kill = srvclock_now();
     CHECK_EQ_I(c, fs_signal_worker(fs, VICTIM, SIGKILL), 0);
     printf("%s: worker %d (pid %d) stopped for 0.8 s, then killed with SIGKILL at clock %" PRId64 "\n",
            tname, VICTIM, (int)victim_pid, t_kill);
     fs_sleep_ms(1000);  /* systemd's RestartSec=1s */
-    int64_t t_back = ft_clock();
+    int64_t t_back = srvclock_now();
     CHECK_EQ_I(c, fs_start_worker(fs, VICTIM), 0);
     printf("%s: worker %d restarted at clock %" PRId64 " (pid %d)\n", tname, VICTIM, t_back,
            (int)fs_worker_pid(fs, VICTIM));
     fs_sleep_ms(7000);
-    int64_t t_end = ft_clock();
+    int64_t t_end = srvclock_now();
     ch_stop_all(ch);
 
     /* ---- every voice's exchanges */

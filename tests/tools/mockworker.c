@@ -28,6 +28,7 @@
 #include "bytebuf.h"
 #include "fcgiclient.h"
 #include "packmulti.h"
+#include "srvclock.h"
 #include "urlenc.h"
 
 #define MAX_CONNS 1024
@@ -75,13 +76,6 @@ struct mock {
     int silence_n;
     char unix_path[108];
 };
-
-static int64_t server_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 48000 + (int64_t)ts.tv_nsec * 48000 / 1000000000;
-}
 
 mock_t *mock_new(const mock_opts_t *o)
 {
@@ -318,7 +312,7 @@ static void handle(mock_t *m, const mreq_t *rq, mresp_t *r)
         return;
     }
     if (strcmp(rq->method, "GET") == 0) {
-        bbuf_printf(&r->meta, "{\"server_clock\": %lld, \"server_sample_rate\": 48000}", (long long)server_clock());
+        bbuf_printf(&r->meta, "{\"server_clock\": %lld, \"server_sample_rate\": 48000}", (long long)srvclock_now());
         bbuf_puts(&r->body, "ok");
         return;
     }
@@ -390,7 +384,7 @@ static void handle(mock_t *m, const mreq_t *rq, mresp_t *r)
         u->last_write = wc;
         u->have_write = true;
     }
-    int64_t now = server_clock();
+    int64_t now = srvclock_now();
     u->delay_samples = now - rc;
     int64_t echo_rc = rc;
     if (m->o.skew_every > 0 && post_no % m->o.skew_every == 0)
