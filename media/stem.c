@@ -23,6 +23,7 @@
 
 #include <opus.h>
 
+#include "rng.h"
 #include "stem.h"
 
 #define PAGE_HEADER 27
@@ -522,9 +523,11 @@ stem_writer_t *stem_create(const char *dir, int64_t song_start, const char *stem
     snprintf(w->id, sizeof w->id, "%.*s", (int)(strlen(probe) - REC_SONG_NAME_LEN - 6 - 5),
              probe + REC_SONG_NAME_LEN + 6);
     crc_init4(w->crc);
-    uint64_t h = (uint64_t)song_start * 0x9e3779b97f4a7c15ull;
+    /* The stream serial: a hash of the song and the singer, so the stems
+     * of one song differ (RFC 3533 asks for distinct serials). */
+    uint64_t h = rng_mix64((uint64_t)song_start);
     for (const char *c = w->id; *c; c++)
-        h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+        h = rng_mix64(h ^ (uint8_t)*c);
     w->serial = (uint32_t)(h ^ h >> 32);
 
     for (int part = 1; part <= REC_MAX_PART; part++) {

@@ -46,6 +46,7 @@
 #include <opus.h>
 
 #include "bbclient.h"
+#include "rng.h"
 
 #define MAX_SINGERS 20000
 #define MAX_ADDRS 64
@@ -61,19 +62,6 @@ static int64_t mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static uint64_t rng_next(uint64_t *st)
-{
-    uint64_t z = (*st += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double rng_unit(uint64_t *st)
-{
-    return (double)(rng_next(st) >> 11) / 9007199254740992.0;
 }
 
 /* FNV-1a of a string: which worker socket a userid goes to. */
@@ -290,7 +278,7 @@ typedef struct {
     int active_target;               /* singers (not spectators) wanted now */
     timer_t_ *heap;
     int hlen, hcap;
-    uint64_t rng;
+    rng_t rng;
     int64_t t0, t_end;
     counters_t iv, total, step;
     kill_kind_t kills[MAX_KILL_KINDS];
@@ -1572,7 +1560,7 @@ int main(int argc, char **argv)
         clock_gettime(CLOCK_REALTIME, &ts);
         o->seed = ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid();
     }
-    L->rng = o->seed;
+    rng_seed(&L->rng, o->seed);
     L->min_sustained = -1;
 
     /* Enough descriptors for a connection per singer. */

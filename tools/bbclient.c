@@ -35,6 +35,7 @@
 #include "fcgiclient.h"
 #include "httpclient.h"
 #include "packmulti.h"
+#include "rng.h"
 #include "urlenc.h"
 
 /* Largest Opus packet for one 60 ms frame (three 20 ms frames of 1275 bytes
@@ -838,15 +839,6 @@ void bbc_config_init(bbc_config_t *cfg)
     cfg->bitrate = 64000;
 }
 
-/* splitmix64: a small, good generator for ids and start positions. */
-static uint64_t mix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static bool is_decimal(const char *s)
 {
     if (!s || !*s)
@@ -933,16 +925,19 @@ bbc_singer_t *bbc_singer_new(const bbc_config_t *cfg, int *err)
     s->q_bpm = s->q_repeats = s->q_bpr = -1;
     resp_init(&s->resp);
 
-    uint64_t seed = cfg->seed;
-    if (seed == 0) {
+    /* The generator of the userid and the pre-encoded start position. */
+    rng_t seed;
+    rng_seed(&seed, cfg->seed);
+    if (cfg->seed == 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)s;
+        rng_seed(&seed, (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid() ^
+                            (uint64_t)(uintptr_t)s);
     }
     char idbuf[24];
     if (!cfg->userid) {
         /* Math.round(Math.random()*1e11), never 0 */
-        snprintf(idbuf, sizeof idbuf, "%llu", (unsigned long long)(mix64(&seed) % 100000000000ull + 1));
+        snprintf(idbuf, sizeof idbuf, "%llu", (unsigned long long)(rng_next(&seed) % 100000000000ull + 1));
     }
     s->userid = dup_str(cfg->userid ? cfg->userid : idbuf);
     char namebuf[64];
@@ -984,7 +979,7 @@ bbc_singer_t *bbc_singer_new(const bbc_config_t *cfg, int *err)
         return NULL;
     }
     if (cfg->mode == BBC_SEND_PREENCODED)
-        s->pre_at = (size_t)(mix64(&seed) % bbc_preenc_count(cfg->preenc));
+        s->pre_at = (size_t)(rng_next(&seed) % bbc_preenc_count(cfg->preenc));
 
     int oe = OPUS_OK;
     if (encoding)
