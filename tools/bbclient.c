@@ -34,13 +34,9 @@
 
 #include "fcgiclient.h"
 #include "httpclient.h"
-#include "packmulti.h"
+#include "packet.h"
 #include "rng.h"
 #include "urlenc.h"
-
-/* Largest Opus packet for one 60 ms frame (three 20 ms frames of 1275 bytes
- * plus framing). */
-#define OPUS_MAX_PACKET 3832
 
 const char *bbc_strerror(int code)
 {
@@ -709,7 +705,7 @@ bbc_preenc_t *bbc_preenc_new(const float *x, size_t n, int bitrate, int *err)
     bbc_preenc_t *p = calloc(1, sizeof *p);
     size_t count = n / BBC_FRAME;
     if (p) {
-        p->bytes = malloc(count * OPUS_MAX_PACKET);
+        p->bytes = malloc(count * PK_MAX_PACKET);
         p->off = calloc(count, sizeof *p->off);
         p->len = calloc(count, sizeof *p->len);
     }
@@ -721,7 +717,7 @@ bbc_preenc_t *bbc_preenc_new(const float *x, size_t n, int bitrate, int *err)
     }
     for (size_t i = 0; i < count; i++) {
         opus_int32 len = opus_encode_float(enc, x + i * BBC_FRAME, BBC_FRAME, p->bytes + p->total,
-                                           OPUS_MAX_PACKET);
+                                           PK_MAX_PACKET);
         if (len <= 0) {
             opus_encoder_destroy(enc);
             bbc_preenc_destroy(p);
@@ -821,7 +817,7 @@ struct bbc_singer {
     float *scratch;           /* n_samples floats: decoding target when the caller passes none */
     float *zeros;             /* n_samples of silence */
     float *gen;               /* n_samples filled by cfg.source */
-    uint8_t *pkts;            /* encoder output: n_samples/2880 packets of OPUS_MAX_PACKET */
+    uint8_t *pkts;            /* encoder output: n_samples/2880 packets of PK_MAX_PACKET */
     size_t pre_at;            /* next pre-encoded packet */
     char err[512];
     bbc_stats_t st;
@@ -968,7 +964,7 @@ bbc_singer_t *bbc_singer_new(const bbc_config_t *cfg, int *err)
         s->scratch = calloc(n, sizeof(float));
     if (encoding) {
         s->zeros = calloc(n, sizeof(float));
-        s->pkts = malloc(n / BBC_FRAME * OPUS_MAX_PACKET);
+        s->pkts = malloc(n / BBC_FRAME * PK_MAX_PACKET);
         if (cfg->source)
             s->gen = calloc(n, sizeof(float));
     }
@@ -1228,8 +1224,8 @@ static int build_body(bbc_singer_t *s, const float *samples, bool *real)
     bbuf_clear(&s->body);
     size_t frames = (size_t)s->cfg.n_samples / BBC_FRAME;
     const bool early = s->batches < (uint64_t)s->cfg.placeholder_batches && !s->clock.writing;
-    const uint8_t *ptr[PM_MAX_PACKETS];
-    size_t lens[PM_MAX_PACKETS];
+    const uint8_t *ptr[PK_MAX_PACKETS];
+    size_t lens[PK_MAX_PACKETS];
 
     switch (s->cfg.mode) {
     case BBC_SEND_SPECTATOR:
@@ -1267,8 +1263,8 @@ static int build_body(bbc_singer_t *s, const float *samples, bool *real)
         }
         const float *src = samples ? samples : s->zeros;
         for (size_t i = 0; i < frames; i++) {
-            uint8_t *dst = s->pkts + i * OPUS_MAX_PACKET;
-            opus_int32 len = opus_encode_float(s->enc, src + i * BBC_FRAME, BBC_FRAME, dst, OPUS_MAX_PACKET);
+            uint8_t *dst = s->pkts + i * PK_MAX_PACKET;
+            opus_int32 len = opus_encode_float(s->enc, src + i * BBC_FRAME, BBC_FRAME, dst, PK_MAX_PACKET);
             if (len <= 0) {
                 set_err(s, "opus_encode_float: %s", opus_strerror(len));
                 return BBC_EOPUS;
@@ -1280,8 +1276,16 @@ static int build_body(bbc_singer_t *s, const float *samples, bool *real)
     }
     }
     *real = true;
-    int rc = pm_pack(&s->body, ptr, lens, frames);
-    return rc == PM_OK ? BBC_OK : BBC_ENOMEM;
+    int size = pk_size(lens, (int)frames);
+    if (size < 0) {
+        set_err(s, "body: %s", pk_strerror(size));
+        return BBC_EPARAM;
+    }
+    uint8_t *at = bbuf_extend(&s->body, (size_t)size);
+    if (!at)
+        return BBC_ENOMEM;
+    pk_pack(at, (size_t)size, ptr, lens, (int)frames);
+    return BBC_OK;
 }
 
 int bbc_singer_next_request(bbc_singer_t *s, const float *samples, bbc_request_t *req)
@@ -1405,22 +1409,14 @@ static int on_probe(bbc_singer_t *s, const resp_t *resp)
  * only check lengths). */
 static int check_body(bbc_singer_t *s, const resp_t *resp, int64_t n, float *out)
 {
-    pm_packet_t pk[PM_MAX_PACKETS];
-    size_t count = 0;
-    int rc = pm_unpack(resp->body.data, resp->body.len, pk, PM_MAX_PACKETS, &count);
-    if (rc != PM_OK) {
-        set_err(s, "body: %s (%zu bytes)", pm_strerror(rc), resp->body.len);
+    pk_packet_t pk[PK_MAX_PACKETS];
+    int count = pk_parse(resp->body.data, resp->body.len, pk, PK_MAX_PACKETS);
+    if (count < 0) {
+        set_err(s, "body: %s (%zu bytes)", pk_strerror(count), resp->body.len);
         return BBC_EBODY;
     }
-    for (size_t i = 0; i < count; i++) {
-        if (pk[i].len > BBC_MAX_RESPONSE_PACKET) {
-            set_err(s, "body: packet %zu is %u bytes, over the browser's %d", i, pk[i].len,
-                    BBC_MAX_RESPONSE_PACKET);
-            return BBC_EBODY;
-        }
-    }
     int64_t total = 0;
-    for (size_t i = 0; i < count; i++) {
+    for (int i = 0; i < count; i++) {
         int got;
         if (out) {
             /* The browser's decoder holds 2880 samples: a longer packet fails. */
@@ -1435,13 +1431,13 @@ static int check_body(bbc_singer_t *s, const resp_t *resp, int64_t n, float *out
                 got = OPUS_BUFFER_TOO_SMALL;
         }
         if (got < 0) {
-            set_err(s, "decode: packet %zu: %s", i, opus_strerror(got));
+            set_err(s, "decode: packet %d: %s", i, opus_strerror(got));
             return BBC_EDECODE;
         }
         total += got;
     }
     if (total != n) {
-        set_err(s, "decode: %lld samples in %zu packets, n_samples is %lld", (long long)total, count,
+        set_err(s, "decode: %lld samples in %d packets, n_samples is %lld", (long long)total, count,
                 (long long)n);
         return BBC_EDECODE;
     }

@@ -57,7 +57,6 @@
 #define BBC_FRAME 2880          /* samples per Opus packet (60 ms) */
 #define BBC_BATCH 28800         /* default samples per POST (600 ms, 10 packets) */
 #define BBC_MAX_BATCH (255 * BBC_FRAME)
-#define BBC_MAX_RESPONSE_PACKET 3832  /* the browser decoder's input buffer */
 
 /* Error codes: 0 for success, negative values below. */
 enum {
@@ -72,7 +71,7 @@ enum {
     BBC_ESTATUS = -8,      /* an answer with an unexpected HTTP status */
     BBC_EKILL = -9,        /* an answer carrying kill_client (the message is kept) */
     BBC_EMETA = -10,       /* X-Audio-Metadata missing, not JSON, or lacking a field */
-    BBC_EBODY = -11,       /* pack_multi body malformed, or a packet over 3832 bytes */
+    BBC_EBODY = -11,       /* pack_multi body refused by pk_parse() (packet.h) */
     BBC_EDECODE = -12,     /* Opus decoding failed, or the length is not n_samples */
     BBC_ECONTINUITY = -13, /* clock echo or interval continuity broken */
     BBC_EOPUS = -14,       /* the Opus encoder or decoder could not be made or failed */

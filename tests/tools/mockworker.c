@@ -27,7 +27,7 @@
 
 #include "bytebuf.h"
 #include "fcgiclient.h"
-#include "packmulti.h"
+#include "packet.h"
 #include "srvclock.h"
 #include "urlenc.h"
 
@@ -288,7 +288,10 @@ static const bbuf_t *silence_body(mock_t *m, int n)
         ptr[i] = pk[i];
         lens[i] = len > 0 ? (size_t)len : 0;
     }
-    pm_pack(&m->silence, ptr, lens, (size_t)frames);
+    int size = pk_size(lens, frames);
+    uint8_t *at = size > 0 ? bbuf_extend(&m->silence, (size_t)size) : NULL;
+    if (at)
+        pk_pack(at, (size_t)size, ptr, lens, frames);
     m->silence_n = n;
     return &m->silence;
 }
@@ -333,9 +336,9 @@ static void handle(mock_t *m, const mreq_t *rq, mresp_t *r)
         return;
     }
     qget_i64(q, "n_samples", &n);
-    pm_packet_t pk[255];
-    size_t count = 0;
-    if (pm_unpack(rq->body, rq->body_len, pk, 255, &count) != PM_OK) {
+    pk_packet_t pk[PK_MAX_PACKETS];
+    int count = pk_parse(rq->body, rq->body_len, pk, PK_MAX_PACKETS);
+    if (count < 0) {
         kill_answer(r, "malformed body");
         return;
     }

@@ -11,6 +11,7 @@
 #include <opus.h>
 
 #include "bbclient.h"
+#include "packet.h"
 #include "check.h"
 
 static int test_measurements(void)
@@ -75,7 +76,7 @@ static int test_opus_tone(void)
         CHECK(opus_packet_get_nb_samples(pkt, len, 48000) == FR);
         CHECK(opus_decode_float(dec, pkt, len, out + f * FR, FR, 0) == FR);
     }
-    CHECK(max_pkt <= BBC_MAX_RESPONSE_PACKET);
+    CHECK(max_pkt <= PK_MAX_PACKET);
     double a = tone_goertzel(out + 20 * FR, 4800, 880);
     CHECK(a > 0.4 && a < 0.6);
     CHECK(tone_goertzel(out + 20 * FR, 4800, 1760) < 0.05);
@@ -103,7 +104,7 @@ static int test_preenc(void)
         return fails + 1;
     CHECK(bbc_preenc_count(p) == 50);
     double mean = bbc_preenc_mean_bytes(p);
-    CHECK(mean > 100 && mean <= BBC_MAX_RESPONSE_PACKET);
+    CHECK(mean > 100 && mean <= PK_MAX_PACKET);
     fprintf(stderr, "  pre-encoded voice: %zu packets, %.0f bytes each on average\n", bbc_preenc_count(p), mean);
     bbc_preenc_destroy(p);
     bbc_preenc_destroy(NULL);
