@@ -16,6 +16,8 @@
 #include <sndfile.h>
 #include <stdint.h>
 
+#include "media/oggpage.h"
+#include "media/recdir.h"
 #include "media/stem.h"
 #include "media_test.h"
 
@@ -253,7 +255,7 @@ static void test_write_read(const char *dir, stream_t *s)
         free(x);
     }
     int64_t ss = 0, origin = 0;
-    CHECK_INT(stem_read_info(path, &ss, &origin), 0);
+    CHECK_INT(oggp_stem_info(path, &ss, &origin), 0);
     CHECK_INT(ss, SONG_START);
     CHECK_INT(origin, SONG_START);
     free(d.pcm);
@@ -335,7 +337,7 @@ static void test_late_start_and_parts(const char *dir, stream_t *s)
     CHECK(late < 1e-6);
     free(d.pcm);
     int64_t ss, o;
-    CHECK_INT(stem_read_info(path, &ss, &o), 0);
+    CHECK_INT(oggp_stem_info(path, &ss, &o), 0);
     CHECK_INT(o, origin + 1000);
 
     /* Audio that begins after the origin: silence first, exactly. */
