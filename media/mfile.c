@@ -36,17 +36,23 @@ const char *mfile_strerror(int err)
     }
 }
 
-void mfile_logf(mfile_log_fn log, void *user, const char *fmt, ...)
+void mfile_vlogf(mfile_log_fn log, void *user, const char *fmt, va_list ap)
 {
     char line[1024];
-    va_list ap;
 
     if (log == NULL)
         return;
-    va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     log(user, line);
+}
+
+void mfile_logf(mfile_log_fn log, void *user, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    mfile_vlogf(log, user, fmt, ap);
+    va_end(ap);
 }
 
 void mfile_log_errno(mfile_log_fn log, void *user, const char *call,

@@ -28,6 +28,7 @@
 #ifndef BB_MEDIA_MFILE_H
 #define BB_MEDIA_MFILE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -57,6 +58,10 @@ const char *mfile_strerror(int err);
  * Does nothing when `log` is NULL. */
 void mfile_logf(mfile_log_fn log, void *user, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* mfile_logf() with a va_list. */
+void mfile_vlogf(mfile_log_fn log, void *user, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* Logs "<call> <path>: <strerror(errnum)>". Does nothing when `log` is NULL. */
 void mfile_log_errno(mfile_log_fn log, void *user, const char *call,

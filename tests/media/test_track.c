@@ -5,7 +5,12 @@
  * corrupt or empty file is skipped with one log line, caches are reused,
  * refreshed and cleaned, and uploads refuse garbage and never leave a
  * partial file behind. */
-#include "media/track.h"
+#include "media/trkcache.h"
+#include "media/trkdecode.h"
+#include "media/trkname.h"
+#include "media/trkplay.h"
+#include "media/trkscan.h"
+#include "media/trkupload.h"
 #include "media_test.h"
 
 #include <dirent.h>
@@ -83,18 +88,18 @@ static void check_tone_track(const char *label, const char *cache_path,
                              uint64_t expect, uint64_t tol)
 {
     int err = 0;
-    trk_track_t *t = trk_track_create(cache_path, &err);
+    trk_play_t *t = trk_play_create(cache_path, &err);
     const float *x;
     uint64_t n, i, crossings = 0;
     double p1000, p950, p1050, r, peak = 0.0;
 
     CHECK(t != NULL);
     if (t == NULL) {
-        fprintf(stderr, "  %s: trk_track_create: %s\n", label, trk_strerror(err));
+        fprintf(stderr, "  %s: trk_play_create: %s\n", label, trk_strerror(err));
         return;
     }
-    x = trk_track_get_samples(t);
-    n = trk_track_get_frames(t);
+    x = trk_play_get_samples(t);
+    n = trk_play_get_frames(t);
     if (n + tol < expect || n > expect + tol) {
         fprintf(stderr, "  %s: %llu frames, expected %llu +- %llu\n", label,
                 (unsigned long long)n, (unsigned long long)expect,
@@ -127,7 +132,7 @@ static void check_tone_track(const char *label, const char *cache_path,
         if (fabs(x[i]) > peak)
             peak = fabs(x[i]);
     CHECK(peak <= TRK_PEAK_LIMIT + 1e-6);
-    trk_track_destroy(t);
+    trk_play_destroy(t);
 }
 
 static int count_dir(const char *dir, const char *prefix)
@@ -150,21 +155,21 @@ static void test_rules(void)
     char s[256], name[TRK_NAME_MAX + 1], big[400];
     int i;
 
-    CHECK(trk_clean_sample(NAN) == 0.0f);
-    CHECK(trk_clean_sample(INFINITY) == 0.0f);
-    CHECK(trk_clean_sample(-INFINITY) == 0.0f);
-    CHECK(trk_clean_sample(20.0f) == 16.0f);
-    CHECK(trk_clean_sample(-20.0f) == -16.0f);
-    CHECK(trk_clean_sample(0.25f) == 0.25f);
+    CHECK(trk_dec_clean_sample(NAN) == 0.0f);
+    CHECK(trk_dec_clean_sample(INFINITY) == 0.0f);
+    CHECK(trk_dec_clean_sample(-INFINITY) == 0.0f);
+    CHECK(trk_dec_clean_sample(20.0f) == 16.0f);
+    CHECK(trk_dec_clean_sample(-20.0f) == -16.0f);
+    CHECK(trk_dec_clean_sample(0.25f) == 0.25f);
 
     /* RMS rule when the peak allows it, peak rule when not. */
-    CHECK(fabs(trk_gain_for(0.1, 0.2) - 1.0) < 1e-12);
-    CHECK(fabs(trk_gain_for(0.01, 0.5) - 1.6) < 1e-12);
-    CHECK(fabs(trk_gain_for(0.5, 1.0) - 0.2) < 1e-12);
-    CHECK(trk_gain_for(0.1, 1.0 / 65536.0) == 0.0);   /* silent */
-    CHECK(trk_gain_for(0.0, 0.5) == 0.0);
-    CHECK(trk_gain_for(NAN, 0.5) == 0.0);
-    CHECK(trk_gain_for(0.1, INFINITY) == 0.0);
+    CHECK(fabs(trk_dec_gain_for(0.1, 0.2) - 1.0) < 1e-12);
+    CHECK(fabs(trk_dec_gain_for(0.01, 0.5) - 1.6) < 1e-12);
+    CHECK(fabs(trk_dec_gain_for(0.5, 1.0) - 0.2) < 1e-12);
+    CHECK(trk_dec_gain_for(0.1, 1.0 / 65536.0) == 0.0);   /* silent */
+    CHECK(trk_dec_gain_for(0.0, 0.5) == 0.0);
+    CHECK(trk_dec_gain_for(NAN, 0.5) == 0.0);
+    CHECK(trk_dec_gain_for(0.1, INFINITY) == 0.0);
 
     CHECK(trk_name_is_safe("Song.wav"));
     CHECK(trk_name_is_safe("Ch\xc5\x93ur d'\xc3\xa9t\xc3\xa9 (2).flac"));
@@ -188,33 +193,33 @@ static void test_rules(void)
     s[101] = '\0';
     CHECK(!trk_name_is_safe(s));
 
-    CHECK_INT(trk_upload_name("C:\\fakepath\\My Song.mp3", "mp3", 1, name, sizeof name), TRK_OK);
+    CHECK_INT(trk_name_for_upload("C:\\fakepath\\My Song.mp3", "mp3", 1, name, sizeof name), TRK_OK);
     CHECK_STR(name, "My Song.mp3");
-    CHECK_INT(trk_upload_name("../../etc/passwd", "wav", 1, name, sizeof name), TRK_OK);
+    CHECK_INT(trk_name_for_upload("../../etc/passwd", "wav", 1, name, sizeof name), TRK_OK);
     CHECK_STR(name, "passwd.wav");
-    CHECK_INT(trk_upload_name(".hidden", "wav", 1, name, sizeof name), TRK_OK);
+    CHECK_INT(trk_name_for_upload(".hidden", "wav", 1, name, sizeof name), TRK_OK);
     CHECK_STR(name, "hidden.wav");
-    CHECK_INT(trk_upload_name("README", "wav", 1, name, sizeof name), TRK_OK);
+    CHECK_INT(trk_name_for_upload("README", "wav", 1, name, sizeof name), TRK_OK);
     CHECK_STR(name, "track README.wav");
-    CHECK_INT(trk_upload_name(NULL, "ogg", 1, name, sizeof name), TRK_OK);
+    CHECK_INT(trk_name_for_upload(NULL, "ogg", 1, name, sizeof name), TRK_OK);
     CHECK_STR(name, "upload.ogg");
-    CHECK_INT(trk_upload_name("...", "ogg", 1, name, sizeof name), TRK_OK);
+    CHECK_INT(trk_name_for_upload("...", "ogg", 1, name, sizeof name), TRK_OK);
     CHECK_STR(name, "upload.ogg");
-    CHECK_INT(trk_upload_name("a\x01" "b<c>", "wav", 2, name, sizeof name), TRK_OK);
+    CHECK_INT(trk_name_for_upload("a\x01" "b<c>", "wav", 2, name, sizeof name), TRK_OK);
     CHECK_STR(name, "a_b_c_ (2).wav");
-    CHECK_INT(trk_upload_name("  spaced \t  out  .flac", "flac", 1, name, sizeof name), TRK_OK);
+    CHECK_INT(trk_name_for_upload("  spaced \t  out  .flac", "flac", 1, name, sizeof name), TRK_OK);
     CHECK_STR(name, "spaced out.flac");
-    CHECK_INT(trk_upload_name("bad\xff" "utf", "wav", 1, name, sizeof name), TRK_OK);
+    CHECK_INT(trk_name_for_upload("bad\xff" "utf", "wav", 1, name, sizeof name), TRK_OK);
     CHECK_STR(name, "bad_utf.wav");
-    CHECK_INT(trk_upload_name("take.five.final", "wav", 1, name, sizeof name), TRK_OK);
+    CHECK_INT(trk_name_for_upload("take.five.final", "wav", 1, name, sizeof name), TRK_OK);
     CHECK_STR(name, "take.five.wav");
-    CHECK_INT(trk_upload_name("x", "w/v", 1, name, sizeof name), TRK_ERR_ARG);
-    CHECK_INT(trk_upload_name("x", "wav", 0, name, sizeof name), TRK_ERR_ARG);
+    CHECK_INT(trk_name_for_upload("x", "w/v", 1, name, sizeof name), TRK_ERR_ARG);
+    CHECK_INT(trk_name_for_upload("x", "wav", 0, name, sizeof name), TRK_ERR_ARG);
     /* 150 two-byte characters: cut on a character boundary, within 100. */
     for (i = 0; i < 150; i++)
         memcpy(big + 2 * i, "\xc3\xa9", 2);
     big[300] = '\0';
-    CHECK_INT(trk_upload_name(big, "flac", 12, name, sizeof name), TRK_OK);
+    CHECK_INT(trk_name_for_upload(big, "flac", 12, name, sizeof name), TRK_OK);
     CHECK(strlen(name) <= TRK_NAME_MAX);
     CHECK(trk_name_is_safe(name));
     CHECK(strstr(name, " (12).flac") != NULL);
@@ -235,7 +240,7 @@ static void test_resample(const char *dir)
     snprintf(src, sizeof src, "%s/tone44.wav", dir);
     snprintf(cache, sizeof cache, "%s/tone44.bbtrk", dir);
     CHECK_INT(write_sine(src, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 2, 2.0, 1000.0, 0.5), 0);
-    rc = trk_convert(src, cache, NULL, &info);
+    rc = trk_cache_convert(src, cache, NULL, &info);
     CHECK_INT(rc, TRK_OK);
     CHECK_INT(info.source_rate, 44100);
     CHECK_INT(info.source_channels, 2);
@@ -257,12 +262,12 @@ static void test_bounds(const char *dir)
     /* Too low a sample rate. */
     snprintf(src, sizeof src, "%s/low.wav", dir);
     CHECK_INT(write_sine(src, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 4000, 1, 1.0, 500.0, 0.5), 0);
-    CHECK_INT(trk_convert(src, cache, NULL, NULL), TRK_ERR_RATE);
+    CHECK_INT(trk_cache_convert(src, cache, NULL, NULL), TRK_ERR_RATE);
 
     /* Silence only. */
     snprintf(src, sizeof src, "%s/silent.wav", dir);
     CHECK_INT(write_sine(src, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 48000, 1, 1.0, 500.0, 0.0), 0);
-    CHECK_INT(trk_convert(src, cache, NULL, NULL), TRK_ERR_SILENT);
+    CHECK_INT(trk_cache_convert(src, cache, NULL, NULL), TRK_ERR_SILENT);
 
     /* Longer than 30 minutes (8 kHz 8-bit keeps the file at 14 MB; refused
      * from the header, before decoding). */
@@ -278,23 +283,23 @@ static void test_bounds(const char *dir)
             sf_write_short(sf, zeros, 8000);
         sf_close(sf);
     }
-    CHECK_INT(trk_convert(src, cache, NULL, NULL), TRK_ERR_TOO_LONG);
+    CHECK_INT(trk_cache_convert(src, cache, NULL, NULL), TRK_ERR_TOO_LONG);
     unlink(src);
 
     /* A raised cancel flag stops the conversion and leaves no temp file. */
     snprintf(src, sizeof src, "%s/cancel.wav", dir);
     CHECK_INT(write_sine(src, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 1, 1.0, 500.0, 0.5), 0);
-    CHECK_INT(trk_convert(src, cache, &env, NULL), TRK_ERR_CANCELLED);
+    CHECK_INT(trk_cache_convert(src, cache, &env, NULL), TRK_ERR_CANCELLED);
     CHECK_INT(count_dir(dir, ".bbtmp-"), 0);
     CHECK(!mt_exists(cache));
 
     /* Missing source, not a file, bad arguments. */
     snprintf(src, sizeof src, "%s/missing.wav", dir);
-    CHECK_INT(trk_convert(src, cache, NULL, NULL), TRK_ERR_IO);
-    CHECK_INT(trk_convert(dir, cache, NULL, NULL), TRK_ERR_FORMAT);
-    CHECK_INT(trk_convert(NULL, cache, NULL, NULL), TRK_ERR_ARG);
-    CHECK(trk_track_create(NULL, NULL) == NULL);
-    trk_track_destroy(NULL);
+    CHECK_INT(trk_cache_convert(src, cache, NULL, NULL), TRK_ERR_IO);
+    CHECK_INT(trk_cache_convert(dir, cache, NULL, NULL), TRK_ERR_FORMAT);
+    CHECK_INT(trk_cache_convert(NULL, cache, NULL, NULL), TRK_ERR_ARG);
+    CHECK(trk_play_create(NULL, NULL) == NULL);
+    trk_play_destroy(NULL);
     trk_scan_destroy(NULL);
     CHECK_INT(trk_scan_get_count(NULL), 0);
     CHECK(trk_scan_get_name(NULL, 0) == NULL);
@@ -431,7 +436,7 @@ static void test_scan(const char *dir)
     unlink(path);
     snprintf(path, sizeof path, "%s/c-lossless.flac%s", cachedir, TRK_CACHE_SUFFIX);
     CHECK(truncate(path, 100) == 0);
-    CHECK(trk_track_create(path, &err) == NULL);
+    CHECK(trk_play_create(path, &err) == NULL);
     CHECK_INT(err, TRK_ERR_CACHE);
     log.n = 0;
     s = trk_scan_create(audio, cachedir, &env, &err);
