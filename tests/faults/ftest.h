@@ -1,13 +1,14 @@
 /*
- * ftest.h - what every fault test does the same way: a song led and
- * started by a leader, waiting in real time, and the common verdicts on a
- * voice (no failure, never moved, heard everything).  Clocks are the
- * server's (srvclock.h).
+ * ftest.h - what every fault test does the same way: its command line and
+ * stack (ft_start()), a song led and started by a leader, waiting in real
+ * time, and the common verdicts on a voice (no failure, never moved, heard
+ * everything).  Clocks are the server's (srvclock.h).
  */
 #ifndef BB_FTEST_H
 #define BB_FTEST_H
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +20,64 @@
 
 #define FT_RATE SRVCLOCK_RATE
 #define FT_MAX_RECS 4096
+
+/* The stack a fault test runs on, beyond the three paths of its command
+ * line.  Give it with designated initialisers; what is left out takes the
+ * value every fault test uses. */
+typedef struct {
+    const char *name;          /* test name, for the directory and segment */
+    int workers;               /* 1 .. FS_MAX_WORKERS; 0: 2 */
+    int users;                 /* bb-shmd --users; 0: its default */
+    int depth;                 /* bb-shmd --depth; 0: 4 */
+    bool recordings;           /* recordings and stems on */
+    fs_sockets_t sockets;      /* FS_LISTEN (the default) or FS_HELD */
+    const char *modes;         /* the test's variants, "a|b": a fourth
+                                  argument naming one of them; NULL: none */
+} ft_setup_t;
+
+/* The fourth argument, when the command line has one that is one of
+ * `modes` ("a|b"); else NULL. */
+static inline const char *ft_mode(int argc, char **argv, const char *modes)
+{
+    if (argc != 5 || modes == NULL)
+        return NULL;
+    size_t n = strlen(argv[4]);
+    for (const char *m = modes; *m;) {
+        const char *bar = strchr(m, '|');
+        size_t len = bar ? (size_t)(bar - m) : strlen(m);
+        if (len == n && strncmp(m, argv[4], n) == 0)
+            return argv[4];
+        m += len + (bar != NULL);
+    }
+    return NULL;
+}
+
+/* What every fault test does first: checks its command line
+ * (BB_SHMD BB_WORKER SOURCE_DIR, then one of setup->modes when it has
+ * some) and starts the stack.  Returns the stack, or NULL with *status set
+ * to the exit status: 2 after printing the usage, 1 when the stack did not
+ * start (fs_start() said why). */
+static inline fs_t *ft_start(int argc, char **argv, const ft_setup_t *setup, int *status)
+{
+    if (argc != (setup->modes ? 5 : 4) || (setup->modes && !ft_mode(argc, argv, setup->modes))) {
+        fprintf(stderr, "usage: %s BB_SHMD BB_WORKER SOURCE_DIR%s%s\n", argv[0],
+                setup->modes ? " " : "", setup->modes ? setup->modes : "");
+        *status = 2;
+        return NULL;
+    }
+    fs_config_t fc = {
+        .shmd = argv[1], .worker = argv[2], .src = argv[3],
+        .n_workers = setup->workers ? setup->workers : 2,
+        .users = setup->users,
+        .depth = setup->depth ? setup->depth : 4,
+        .recordings = setup->recordings,
+        .sockets = setup->sockets,
+        .name = setup->name,
+    };
+    fs_t *fs = fs_start(&fc);
+    *status = 1;
+    return fs;
+}
 
 /* Seconds from clock a to clock b. */
 static inline double ft_secs(int64_t a, int64_t b) { return (double)(b - a) / FT_RATE; }

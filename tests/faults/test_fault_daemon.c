@@ -106,14 +106,10 @@ static int64_t kill_daemon(check_t *c, fs_t *fs, int ms)
 int main(int argc, char **argv)
 {
     CHECK_INIT(c);
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s BB_SHMD BB_WORKER SOURCE_DIR\n", argv[0]);
-        return 2;
-    }
-    fs_config_t fc = {argv[1], argv[2], argv[3], 2, 0, 4, true, FS_LISTEN, "daemon"};
-    fs_t *fs = fs_start(&fc);
+    int exit_code;
+    fs_t *fs = ft_start(argc, argv, &(ft_setup_t){.name = "daemon", .recordings = true}, &exit_code);
     if (!fs)
-        return 1;
+        return exit_code;
     static const ft_spec_t spec[NV] = {{"Lea", 3, 400, 1}, {"Bob", 6, 600, 1}, {"Ann", 6, 500, 2}, {"Cat", 9, 700, 2}};
     ch_choir_t *ch = ch_choir_new(fs_http(fs));
     ch_voice_t *v[NV];

@@ -28,14 +28,10 @@
 int main(int argc, char **argv)
 {
     CHECK_INIT(c);
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s BB_SHMD BB_WORKER SOURCE_DIR\n", argv[0]);
-        return 2;
-    }
-    fs_config_t fc = {argv[1], argv[2], argv[3], 2, 0, 4, false, FS_LISTEN, "nginx"};
-    fs_t *fs = fs_start(&fc);
+    int exit_code;
+    fs_t *fs = ft_start(argc, argv, &(ft_setup_t){.name = "nginx"}, &exit_code);
     if (!fs)
-        return 1;
+        return exit_code;
     static const ft_spec_t spec[NV] = {{"Lea", 3, 400, 1}, {"Ann", 6, 500, 2}, {"Bob", 9, 600, 1}};
     ch_choir_t *ch = ch_choir_new(fs_http(fs));
     ch_voice_t *v[NV];

@@ -35,18 +35,15 @@
 int main(int argc, char **argv)
 {
     CHECK_INIT(c);
-    if (argc != 5 || (strcmp(argv[4], "late") != 0 && strcmp(argv[4], "burst") != 0)) {
-        fprintf(stderr, "usage: %s BB_SHMD BB_WORKER SOURCE_DIR late|burst\n", argv[0]);
-        return 2;
-    }
+    int exit_code;
+    fs_t *fs = ft_start(argc, argv, &(ft_setup_t){.name = "users", .users = CAP, .modes = "late|burst"},
+                        &exit_code);
+    if (!fs)
+        return exit_code;
     bool burst = strcmp(argv[4], "burst") == 0;
     const char *TNAME = burst ? "fault_user_table_burst" : "fault_user_table";
     /* Late: 16 in, 3 newcomers.  Burst: 15 in, 4 newcomers at once. */
     int nin = burst ? CAP - 1 : CAP, NEW = burst ? 4 : 3;
-    fs_config_t fc = {argv[1], argv[2], argv[3], 2, CAP, 4, false, FS_LISTEN, "users"};
-    fs_t *fs = fs_start(&fc);
-    if (!fs)
-        return 1;
     ch_choir_t *ch = ch_choir_new(fs_http(fs));
     ch_voice_t *in[CAP], *out[MAXNEW];
     static const struct {

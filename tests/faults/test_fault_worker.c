@@ -43,17 +43,16 @@
 int main(int argc, char **argv)
 {
     CHECK_INIT(c);
-    if (argc != 5 || (strcmp(argv[4], "listen") != 0 && strcmp(argv[4], "held") != 0)) {
-        fprintf(stderr, "usage: %s BB_SHMD BB_WORKER SOURCE_DIR listen|held\n", argv[0]);
-        return 2;
-    }
-    bool held = strcmp(argv[4], "held") == 0;
+    const char *mode = ft_mode(argc, argv, "listen|held");
+    bool held = mode && strcmp(mode, "held") == 0;
     const char *tname = held ? "fault_worker_held" : "fault_worker_listen";
-    fs_config_t fc = {argv[1], argv[2], argv[3], 3, 0, 4, false, held ? FS_HELD : FS_LISTEN,
-                      held ? "worker-held" : "worker-listen"};
-    fs_t *fs = fs_start(&fc);
+    int exit_code;
+    fs_t *fs = ft_start(argc, argv,
+                        &(ft_setup_t){.name = held ? "worker-held" : "worker-listen", .workers = 3,
+                                      .sockets = held ? FS_HELD : FS_LISTEN, .modes = "listen|held"},
+                        &exit_code);
     if (!fs)
-        return 1;
+        return exit_code;
 
     static const ft_spec_t spec[NV] = {
         {"Lea", 3, 400, 1}, {"Ann", 6, 500, 2}, {"Bob", 6, 600, 3},

@@ -90,14 +90,10 @@ static int get_text(const char *http, const char *path, char *out, size_t cap)
 int main(int argc, char **argv)
 {
     CHECK_INIT(c);
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s BB_SHMD BB_WORKER SOURCE_DIR\n", argv[0]);
-        return 2;
-    }
-    fs_config_t fc = {argv[1], argv[2], argv[3], 2, 0, 4, true, FS_LISTEN, "security"};
-    fs_t *fs = fs_start(&fc);
+    int exit_code;
+    fs_t *fs = ft_start(argc, argv, &(ft_setup_t){.name = "security", .recordings = true}, &exit_code);
     if (!fs)
-        return 1;
+        return exit_code;
     char long_name[101], accents[81], forty[41];
     memset(long_name, 'L', 100);
     long_name[100] = '\0';
