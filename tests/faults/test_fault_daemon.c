@@ -103,6 +103,86 @@ static int64_t kill_daemon(check_t *c, fs_t *fs, int ms)
     return t;
 }
 
+static const ft_spec_t spec[NV] = {
+    {"Lea", 3, 400, 1}, {"Bob", 6, 600, 1}, {"Ann", 6, 500, 2}, {"Cat", 9, 700, 2},
+};
+
+/* Lea ends the song; returns its end clock once Cat was told, after the
+ * project file of the recording appeared. */
+static int64_t end_song(check_t *c, fs_t *fs, ch_voice_t **v, int64_t start)
+{
+    ch_stop_song(v[0]);
+    int64_t end = 0;
+    for (int i = 0; i < 50 && !end; i++) {
+        ch_rec_t r;
+        if (ch_last(v[3], &r))
+            end = r.song_end;
+        fs_sleep_ms(100);
+    }
+    CHECK(*c, end != 0);
+    printf(TNAME ": song ended at clock %" PRId64 " (%.1f s)\n", end, ft_secs(start, end));
+    char song[32], lof[400];
+    rc_song_name(start, song, sizeof song);
+    snprintf(lof, sizeof lof, "%s/%s.lof", fs_rec_dir(fs), song);
+    for (int i = 0; i < 250 && access(lof, F_OK) != 0; i++)
+        fs_sleep_ms(100);
+    CHECK(*c, access(lof, F_OK) == 0);
+    return end;
+}
+
+/* The exchanges: no error, the song's state unchanged throughout. */
+static void judge_exchanges(check_t *c, ch_voice_t **v, int64_t start, int64_t t1, int64_t end,
+                            const char *lea_pub)
+{
+    for (int i = 0; i < NV; i++) {
+        int n;
+        ch_rec_t *r = ft_recs(v[i], &n);
+        int fails = 0, after = 0, same = 0;
+        for (int k = 0; k < n; k++) {
+            if (r[k].rc != 0) {
+                fails++;
+                continue;
+            }
+            if (r[k].server_clock <= t1 || r[k].server_clock > end)
+                continue;
+            after++;
+            bool leader_ok = i == 0 ? strcmp(r[k].leader, ch_userid(v[0])) == 0 : strcmp(r[k].leader, lea_pub) == 0;
+            same += r[k].song_start == start && leader_ok && strcmp(r[k].leader_name, "Lea") == 0 &&
+                    r[k].n_users == NV;
+        }
+        printf(TNAME ": %s (%d s): %d exchanges, %d failed; %d answers after the first kill, %d with "
+               "the same song start, leader and %d singers\n",
+               spec[i].name, spec[i].offset, n, fails, after, same, NV);
+        ft_print_failures(v[i]);
+        CHECK_EQ_I(*c, fails, 0);
+        CHECK(*c, after >= 15);   /* about 12 s of answers between the first kill and the end */
+        CHECK_EQ_I(*c, same, after);
+        CHECK_EQ_I(*c, ch_leaks(v[i]), 0);
+        int holes;
+        CHECK_EQ_I(*c, ft_lost(v[i], start, end, &holes), 0);
+        free(r);
+    }
+}
+
+/* The recording: the mix is the song, whole, and equals its stems mixed. */
+static void judge_recording(check_t *c, fs_t *fs, int64_t start, int64_t end)
+{
+    int64_t len = 0;
+    int stems = 0;
+    double diff = compare_recording(fs_rec_dir(fs), start, &len, &stems);
+    char song[32];
+    rc_song_name(start, song, sizeof song);
+    printf(TNAME ": recording %s.wav: %.2f s (the song is %.2f s), %d stems, largest difference from "
+           "(stems) x 3/(k+2) x volume: %.1f steps of 16 bits\n",
+           song, (double)len / FT_RATE, ft_secs(start, end), stems, diff);
+    CHECK(*c, diff >= 0 && diff <= 4.0);
+    CHECK_EQ_I(*c, len, end - start);
+    CHECK_EQ_I(*c, stems, NV);
+    int resumed = fs_log_count(fs, "shmd", "(resumed)");
+    printf(TNAME ": the daemon resumed the recording %d time(s)\n", resumed);
+    CHECK_EQ_I(*c, resumed, 2);
+}
+
 int main(int argc, char **argv)
 {
     CHECK_INIT(c);
@@ -110,7 +190,6 @@ int main(int argc, char **argv)
     fs_t *fs = ft_start(argc, argv, &(ft_setup_t){.name = "daemon", .recordings = true}, &exit_code);
     if (!fs)
         return exit_code;
-    static const ft_spec_t spec[NV] = {{"Lea", 3, 400, 1}, {"Bob", 6, 600, 1}, {"Ann", 6, 500, 2}, {"Cat", 9, 700, 2}};
     ch_choir_t *ch = ch_choir_new(fs_http(fs));
     ch_voice_t *v[NV];
     if (ft_add_voices(fs, ch, spec, NV, 500, 17, v) != 0)
@@ -136,57 +215,10 @@ int main(int argc, char **argv)
     /* The song ends; the recording closes once the last bucket has sung it
      * (14 s later).  Everyone keeps singing meanwhile, as browsers do: with
      * no one active the daemon would reset the state and close it early. */
-    ch_stop_song(v[0]);
-    int64_t end = 0;
-    for (int i = 0; i < 50 && !end; i++) {
-        ch_rec_t r;
-        if (ch_last(v[3], &r))
-            end = r.song_end;
-        fs_sleep_ms(100);
-    }
-    CHECK(c, end != 0);
-    printf(TNAME ": song ended at clock %" PRId64 " (%.1f s)\n", end, ft_secs(start, end));
-    char song[32], lof[400];
-    time_t stt = (time_t)(start / FT_RATE);
-    struct tm tmv;
-    gmtime_r(&stt, &tmv);
-    strftime(song, sizeof song, "%Y-%m-%d-%H%M%S", &tmv);
-    snprintf(lof, sizeof lof, "%s/%s.lof", fs_rec_dir(fs), song);
-    for (int i = 0; i < 250 && access(lof, F_OK) != 0; i++)
-        fs_sleep_ms(100);
-    CHECK(c, access(lof, F_OK) == 0);
+    int64_t end = end_song(&c, fs, v, start);
     int64_t t_end = srvclock_now();
     ch_stop_all(ch);
-
-    /* ---- the exchanges: no error, the song's state unchanged throughout */
-    for (int i = 0; i < NV; i++) {
-        int n;
-        ch_rec_t *r = ft_recs(v[i], &n);
-        int fails = 0, after = 0, same = 0;
-        for (int k = 0; k < n; k++) {
-            if (r[k].rc != 0) {
-                fails++;
-                continue;
-            }
-            if (r[k].server_clock <= t1 || r[k].server_clock > end)
-                continue;
-            after++;
-            bool leader_ok = i == 0 ? strcmp(r[k].leader, ch_userid(v[0])) == 0 : strcmp(r[k].leader, lea_pub) == 0;
-            same += r[k].song_start == start && leader_ok && strcmp(r[k].leader_name, "Lea") == 0 &&
-                    r[k].n_users == NV;
-        }
-        printf(TNAME ": %s (%d s): %d exchanges, %d failed; %d answers after the first kill, %d with "
-               "the same song start, leader and %d singers\n",
-               spec[i].name, spec[i].offset, n, fails, after, same, NV);
-        ft_print_failures(v[i]);
-        CHECK_EQ_I(c, fails, 0);
-        CHECK(c, after >= 15);   /* about 12 s of answers between the first kill and the end */
-        CHECK_EQ_I(c, same, after);
-        CHECK_EQ_I(c, ch_leaks(v[i]), 0);
-        int holes;
-        CHECK_EQ_I(c, ft_lost(v[i], start, end, &holes), 0);
-        free(r);
-    }
+    judge_exchanges(&c, v, start, t1, end, lea_pub);
 
     /* ---- the audio: everything written is heard where it was written */
     for (int l = 0; l < NV; l++) {
@@ -204,20 +236,7 @@ int main(int argc, char **argv)
            (double)(spec[3].offset - spec[0].offset));
     (void)t2;
 
-    /* ---- the recording */
-    int64_t len = 0;
-    int stems = 0;
-    double diff = compare_recording(fs_rec_dir(fs), start, &len, &stems);
-    printf(TNAME ": recording %s.wav: %.2f s (the song is %.2f s), %d stems, largest difference from "
-           "(stems) x 3/(k+2) x volume: %.1f steps of 16 bits\n",
-           song, (double)len / FT_RATE, ft_secs(start, end), stems, diff);
-    CHECK(c, diff >= 0 && diff <= 4.0);
-    CHECK_EQ_I(c, len, end - start);
-    CHECK_EQ_I(c, stems, NV);
-    int resumed = fs_log_count(fs, "shmd", "(resumed)");
-    printf(TNAME ": the daemon resumed the recording %d time(s)\n", resumed);
-    CHECK_EQ_I(c, resumed, 2);
-
+    judge_recording(&c, fs, start, end);
     int rc = check_done(&c, TNAME);
     if (rc)
         fs_dump_logs(fs, 30);
