@@ -90,13 +90,59 @@ static void test_names(void)
     CHECK(ck, rec_strerror(-99) != NULL);
 }
 
+/* What test_writer() wrote, read back: every sample sits at clock - song
+ * start, and the origin travels in the file's bext chunk, in BWF terms
+ * too. */
+static void check_written(const char *dir)
+{
+    char path[4096];
+    short *x;
+    int64_t n, i;
+
+    snprintf(path, sizeof path, "%s/2024-05-01-193000.wav", dir);
+    x = read_wav(path, &n);
+    CHECK(ck, x != NULL);
+    CHECK_EQ_I(ck, n, 3100);
+    if (x != NULL && n == 3100) {
+        for (i = 0; i < 1000; i++)
+            CHECK_EQ_I(ck, x[i], 1 + i);
+        for (i = 1000; i < 1500; i++)
+            CHECK_EQ_I(ck, x[i], 0);
+        for (i = 1500; i < 2000; i++)
+            CHECK_EQ_I(ck, x[i], 5001 + (i - 1500));
+        for (i = 2000; i < 2100; i++)
+            CHECK_EQ_I(ck, x[i], 9001 + 100 + (i - 2000));
+        for (i = 2100; i < 2300; i++)
+            CHECK_EQ_I(ck, x[i], 12001 + 100 + (i - 2100));
+        for (i = 2300; i < 2400; i++)
+            CHECK_EQ_I(ck, x[i], 0);
+        for (i = 2400; i < 3100; i++)
+            CHECK_EQ_I(ck, x[i], 20001 + (i - 2400));
+    }
+    free(x);
+
+    /* The origin travels in the file's bext chunk, in BWF terms too. */
+    {
+        SF_INFO info;
+        SF_BROADCAST_INFO bi;
+        SNDFILE *sf;
+        memset(&info, 0, sizeof info);
+        memset(&bi, 0, sizeof bi);
+        sf = sf_open(path, SFM_READ, &info);
+        CHECK(ck, sf != NULL);
+        CHECK(ck, sf_command(sf, SFC_GET_BROADCAST_INFO, &bi, sizeof bi) == SF_TRUE);
+        CHECK(ck, strstr(bi.description, "song_start=82300406400123 origin=82300406400123") != NULL);
+        CHECK(ck, memcmp(bi.origination_date, "2024-05-01", 10) == 0);
+        CHECK(ck, memcmp(bi.origination_time, "19:30:00", 8) == 0);
+        sf_close(sf);
+    }
+
+}
+
 static void test_writer(const char *dir)
 {
     mt_log_t log = { .n = 0 };
-    char path[4096];
     float v[3000];
-    short *x;
-    int64_t n, i;
     int err = 0;
     rec_writer_t *w, *w2;
     pid_t pid;
@@ -162,44 +208,7 @@ static void test_writer(const char *dir)
     CHECK_EQ_I(ck, rec_writer_get_end_clock(w), S0 + 3100);
     CHECK_EQ_I(ck, rec_writer_destroy(w), REC_OK);
 
-    /* Every sample sits at clock - song start. */
-    snprintf(path, sizeof path, "%s/2024-05-01-193000.wav", dir);
-    x = read_wav(path, &n);
-    CHECK(ck, x != NULL);
-    CHECK_EQ_I(ck, n, 3100);
-    if (x != NULL && n == 3100) {
-        for (i = 0; i < 1000; i++)
-            CHECK_EQ_I(ck, x[i], 1 + i);
-        for (i = 1000; i < 1500; i++)
-            CHECK_EQ_I(ck, x[i], 0);
-        for (i = 1500; i < 2000; i++)
-            CHECK_EQ_I(ck, x[i], 5001 + (i - 1500));
-        for (i = 2000; i < 2100; i++)
-            CHECK_EQ_I(ck, x[i], 9001 + 100 + (i - 2000));
-        for (i = 2100; i < 2300; i++)
-            CHECK_EQ_I(ck, x[i], 12001 + 100 + (i - 2100));
-        for (i = 2300; i < 2400; i++)
-            CHECK_EQ_I(ck, x[i], 0);
-        for (i = 2400; i < 3100; i++)
-            CHECK_EQ_I(ck, x[i], 20001 + (i - 2400));
-    }
-    free(x);
-
-    /* The origin travels in the file's bext chunk, in BWF terms too. */
-    {
-        SF_INFO info;
-        SF_BROADCAST_INFO bi;
-        SNDFILE *sf;
-        memset(&info, 0, sizeof info);
-        memset(&bi, 0, sizeof bi);
-        sf = sf_open(path, SFM_READ, &info);
-        CHECK(ck, sf != NULL);
-        CHECK(ck, sf_command(sf, SFC_GET_BROADCAST_INFO, &bi, sizeof bi) == SF_TRUE);
-        CHECK(ck, strstr(bi.description, "song_start=82300406400123 origin=82300406400123") != NULL);
-        CHECK(ck, memcmp(bi.origination_date, "2024-05-01", 10) == 0);
-        CHECK(ck, memcmp(bi.origination_time, "19:30:00", 8) == 0);
-        sf_close(sf);
-    }
+    check_written(dir);
 
     /* Arguments. */
     CHECK(ck, rec_writer_create(NULL, S0, NULL, S0, NULL, NULL, &err) == NULL);

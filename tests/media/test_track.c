@@ -306,41 +306,14 @@ typedef struct {
     uint64_t tol;       /* frames of tolerance on the duration */
 } fmt_case_t;
 
-static void test_scan(const char *dir)
+/* Files in the audio directory that are not tracks, or not usable ones:
+ * damaged, empty, text, READMEs, hidden, in progress, a directory, an
+ * unsafe name. */
+static void write_non_tracks(const char *audio)
 {
-    static const fmt_case_t cases[] = {
-        { "a-pcm16.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 48000, 1, 0 },
-        { "b-pcm24.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_24, 44100, 2, 4 },
-        { "c-lossless.flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 2, 4 },
-        { "d-vorbis.ogg", SF_FORMAT_OGG | SF_FORMAT_VORBIS, 44100, 2, 4 },
-        { "e-opus.opus", SF_FORMAT_OGG | SF_FORMAT_OPUS, 48000, 2, 960 },
-        { "f-layer3.mp3", SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 44100, 2, 2400 },
-        { "g-float.wav", SF_FORMAT_WAV | SF_FORMAT_FLOAT, 96000, 6, 4 },
-    };
-    const size_t n_cases = sizeof cases / sizeof cases[0];
-    char audio[2048], cachedir[2048], path[4096];
-    mt_log_t log = { .n = 0 };
-    trk_env_t env = { mt_log, &log, NULL };
-    int written[16] = { 0 }, n_written = 0, err = 0;
+    char path[4096];
     size_t i;
-    trk_scan_t *s;
-    struct timeval tv[2];
 
-    snprintf(audio, sizeof audio, "%s/audio", dir);
-    snprintf(cachedir, sizeof cachedir, "%s/cache", dir);
-    mkdir(audio, 0755);
-
-    for (i = 0; i < n_cases; i++) {
-        snprintf(path, sizeof path, "%s/%s", audio, cases[i].name);
-        written[i] = write_sine(path, cases[i].format, cases[i].rate, cases[i].channels,
-                                3.0, 1000.0, 0.25) == 0;
-        if (!written[i]) {
-            printf("  note: this libsndfile cannot write %s; not tested\n", cases[i].name);
-            unlink(path);
-        }
-        n_written += written[i];
-    }
-    /* Things that are not tracks, or not usable ones. */
     snprintf(path, sizeof path, "%s/corrupt.wav", audio);
     {
         unsigned char junk[4096];
@@ -371,6 +344,92 @@ static void test_scan(const char *dir)
     snprintf(path, sizeof path, "%s/bad\x1b[31mname.wav", audio);
     mt_write_file(path, "x", 1);
 
+}
+
+/* Later scans of the same directory: caches reused, a changed source
+ * prepared again, a removed one's cache deleted, a damaged cache rebuilt;
+ * an unreadable directory is an error. */
+static void test_rescan(const char *dir, const char *audio, const char *cachedir, int n_written)
+{
+    char path[4096];
+    mt_log_t log = { .n = 0 };
+    trk_env_t env = { mt_log, &log, NULL };
+    struct timeval tv[2];
+    trk_scan_t *s;
+    int err = 0;
+
+    /* A second scan reuses every cache: nothing is prepared again. */
+    s = trk_scan_create(audio, cachedir, &env, &err);
+    CHECK(ck, s != NULL);
+    CHECK_EQ_I(ck, trk_scan_get_count(s), n_written);
+    CHECK_EQ_I(ck, mt_log_count(&log, "prepared", NULL), 0);
+    trk_scan_destroy(s);
+
+    /* A changed source (new mtime) is prepared again; a removed one loses
+     * its cache; a damaged cache is rebuilt. */
+    snprintf(path, sizeof path, "%s/a-pcm16.wav", audio);
+    gettimeofday(&tv[0], NULL);
+    tv[1] = tv[0];
+    tv[1].tv_sec += 10;
+    utimes(path, tv);
+    snprintf(path, sizeof path, "%s/b-pcm24.wav", audio);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/c-lossless.flac%s", cachedir, TRK_CACHE_SUFFIX);
+    CHECK(ck, truncate(path, 100) == 0);
+    CHECK(ck, trk_play_create(path, &err) == NULL);
+    CHECK_EQ_I(ck, err, TRK_ERR_CACHE);
+    log.n = 0;
+    s = trk_scan_create(audio, cachedir, &env, &err);
+    CHECK(ck, s != NULL);
+    CHECK_EQ_I(ck, trk_scan_get_count(s), n_written - 1);
+    CHECK_EQ_I(ck, mt_log_count(&log, "prepared", NULL), 2);
+    CHECK_EQ_I(ck, mt_log_count(&log, "\"a-pcm16.wav\": prepared", NULL), 1);
+    CHECK_EQ_I(ck, mt_log_count(&log, "\"c-lossless.flac\": prepared", NULL), 1);
+    snprintf(path, sizeof path, "%s/b-pcm24.wav%s", cachedir, TRK_CACHE_SUFFIX);
+    CHECK(ck, !mt_exists(path));
+    CHECK_EQ_I(ck, count_dir(cachedir, ".bbtmp-"), 0);
+    trk_scan_destroy(s);
+
+    /* An unreadable audio directory is an error, not a crash. */
+    snprintf(path, sizeof path, "%s/no-such-dir", dir);
+    CHECK(ck, trk_scan_create(path, cachedir, &env, &err) == NULL);
+    CHECK_EQ_I(ck, err, TRK_ERR_IO);
+}
+
+static void test_scan(const char *dir)
+{
+    static const fmt_case_t cases[] = {
+        { "a-pcm16.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 48000, 1, 0 },
+        { "b-pcm24.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_24, 44100, 2, 4 },
+        { "c-lossless.flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 2, 4 },
+        { "d-vorbis.ogg", SF_FORMAT_OGG | SF_FORMAT_VORBIS, 44100, 2, 4 },
+        { "e-opus.opus", SF_FORMAT_OGG | SF_FORMAT_OPUS, 48000, 2, 960 },
+        { "f-layer3.mp3", SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 44100, 2, 2400 },
+        { "g-float.wav", SF_FORMAT_WAV | SF_FORMAT_FLOAT, 96000, 6, 4 },
+    };
+    const size_t n_cases = sizeof cases / sizeof cases[0];
+    char audio[2048], cachedir[2048], path[4096];
+    mt_log_t log = { .n = 0 };
+    trk_env_t env = { mt_log, &log, NULL };
+    int written[16] = { 0 }, n_written = 0, err = 0;
+    size_t i;
+    trk_scan_t *s;
+
+    snprintf(audio, sizeof audio, "%s/audio", dir);
+    snprintf(cachedir, sizeof cachedir, "%s/cache", dir);
+    mkdir(audio, 0755);
+
+    for (i = 0; i < n_cases; i++) {
+        snprintf(path, sizeof path, "%s/%s", audio, cases[i].name);
+        written[i] = write_sine(path, cases[i].format, cases[i].rate, cases[i].channels,
+                                3.0, 1000.0, 0.25) == 0;
+        if (!written[i]) {
+            printf("  note: this libsndfile cannot write %s; not tested\n", cases[i].name);
+            unlink(path);
+        }
+        n_written += written[i];
+    }
+    write_non_tracks(audio);
     s = trk_scan_create(audio, cachedir, &env, &err);
     CHECK(ck, s != NULL);
     if (s == NULL) {
@@ -408,43 +467,7 @@ static void test_scan(const char *dir)
     CHECK_EQ_I(ck, mt_log_count(&log, "prepared", NULL), n_written);
     trk_scan_destroy(s);
 
-    /* A second scan reuses every cache: nothing is prepared again. */
-    log.n = 0;
-    s = trk_scan_create(audio, cachedir, &env, &err);
-    CHECK(ck, s != NULL);
-    CHECK_EQ_I(ck, trk_scan_get_count(s), n_written);
-    CHECK_EQ_I(ck, mt_log_count(&log, "prepared", NULL), 0);
-    trk_scan_destroy(s);
-
-    /* A changed source (new mtime) is prepared again; a removed one loses
-     * its cache; a damaged cache is rebuilt. */
-    snprintf(path, sizeof path, "%s/a-pcm16.wav", audio);
-    gettimeofday(&tv[0], NULL);
-    tv[1] = tv[0];
-    tv[1].tv_sec += 10;
-    utimes(path, tv);
-    snprintf(path, sizeof path, "%s/b-pcm24.wav", audio);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/c-lossless.flac%s", cachedir, TRK_CACHE_SUFFIX);
-    CHECK(ck, truncate(path, 100) == 0);
-    CHECK(ck, trk_play_create(path, &err) == NULL);
-    CHECK_EQ_I(ck, err, TRK_ERR_CACHE);
-    log.n = 0;
-    s = trk_scan_create(audio, cachedir, &env, &err);
-    CHECK(ck, s != NULL);
-    CHECK_EQ_I(ck, trk_scan_get_count(s), n_written - 1);
-    CHECK_EQ_I(ck, mt_log_count(&log, "prepared", NULL), 2);
-    CHECK_EQ_I(ck, mt_log_count(&log, "\"a-pcm16.wav\": prepared", NULL), 1);
-    CHECK_EQ_I(ck, mt_log_count(&log, "\"c-lossless.flac\": prepared", NULL), 1);
-    snprintf(path, sizeof path, "%s/b-pcm24.wav%s", cachedir, TRK_CACHE_SUFFIX);
-    CHECK(ck, !mt_exists(path));
-    CHECK_EQ_I(ck, count_dir(cachedir, ".bbtmp-"), 0);
-    trk_scan_destroy(s);
-
-    /* An unreadable audio directory is an error, not a crash. */
-    snprintf(path, sizeof path, "%s/no-such-dir", dir);
-    CHECK(ck, trk_scan_create(path, cachedir, &env, &err) == NULL);
-    CHECK_EQ_I(ck, err, TRK_ERR_IO);
+    test_rescan(dir, audio, cachedir, n_written);
 }
 
 /* ---- uploads ----------------------------------------------------------- */
