@@ -148,6 +148,25 @@ static inline int64_t ft_song(ch_voice_t *leader, ch_voice_t **v, int n)
     return 0;
 }
 
+/* What most fault tests do once the stack runs: a choir of n voices
+ * placed on workers per spec (ft_add_voices(), from userid seed on in
+ * steps of step), started, and a song led and started by the first.
+ * Returns the choir with *start set to the song's start clock (0 if it did
+ * not start), or NULL when the voices could not be made or did not get
+ * going (having dumped the stack's logs). */
+static inline ch_choir_t *ft_choir(fs_t *fs, const ft_spec_t *spec, int n, unsigned seed,
+                                   unsigned step, ch_voice_t **v, int64_t *start)
+{
+    ch_choir_t *ch = ch_choir_new(fs_http(fs));
+    if (!ch || ft_add_voices(fs, ch, spec, n, seed, step, v) != 0 || ft_start_voices(v, n) != 0) {
+        fs_dump_logs(fs, 20);
+        ch_choir_free(ch);
+        return NULL;
+    }
+    *start = ft_song(v[0], v, n);
+    return ch;
+}
+
 /* The exchanges of v as a fresh array (free it); *n their number. */
 static inline ch_rec_t *ft_recs(ch_voice_t *v, int *n)
 {

@@ -190,15 +190,11 @@ int main(int argc, char **argv)
     fs_t *fs = ft_start(argc, argv, &(ft_setup_t){.name = "daemon", .recordings = true}, &exit_code);
     if (!fs)
         return exit_code;
-    ch_choir_t *ch = ch_choir_new(fs_http(fs));
     ch_voice_t *v[NV];
-    if (ft_add_voices(fs, ch, spec, NV, 500, 17, v) != 0)
+    int64_t start;
+    ch_choir_t *ch = ft_choir(fs, spec, NV, 500, 17, v, &start);
+    if (!ch)
         return 1;
-    if (ft_start_voices(v, NV) != 0) {
-        fs_dump_logs(fs, 20);
-        return 1;
-    }
-    int64_t start = ft_song(v[0], v, NV);
     CHECK(c, start != 0);
     char lea_pub[64];
     ch_public_id(v[0], lea_pub, sizeof lea_pub);

@@ -33,15 +33,11 @@ int main(int argc, char **argv)
     if (!fs)
         return exit_code;
     static const ft_spec_t spec[NV] = {{"Lea", 3, 400, 1}, {"Ann", 6, 500, 2}, {"Bob", 9, 600, 1}};
-    ch_choir_t *ch = ch_choir_new(fs_http(fs));
     ch_voice_t *v[NV];
-    if (ft_add_voices(fs, ch, spec, NV, 300, 13, v) != 0)
+    int64_t start;
+    ch_choir_t *ch = ft_choir(fs, spec, NV, 300, 13, v, &start);
+    if (!ch)
         return 1;
-    if (ft_start_voices(v, NV) != 0) {
-        fs_dump_logs(fs, 20);
-        return 1;
-    }
-    int64_t start = ft_song(v[0], v, NV);
     CHECK(c, start != 0);
     fs_sleep_ms(7000);
     for (int k = 0; k < 3; k++) {

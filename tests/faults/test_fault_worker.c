@@ -200,14 +200,9 @@ int main(int argc, char **argv)
                         &exit_code);
     if (!fs)
         return exit_code;
-    u.ch = ch_choir_new(fs_http(fs));
-    if (ft_add_voices(fs, u.ch, spec, NV, 1000, 31, u.v) != 0)
+    u.ch = ft_choir(fs, spec, NV, 1000, 31, u.v, &u.start);
+    if (!u.ch)
         return 1;
-    if (ft_start_voices(u.v, NV) != 0) {
-        fs_dump_logs(fs, 20);
-        return 1;
-    }
-    u.start = ft_song(u.v[0], u.v, NV);
     CHECK(c, u.start != 0);
     printf("%s: song started at clock %" PRId64 "; singing 9 s so that the last bucket hears everyone\n",
            u.tname, u.start);
