@@ -9,8 +9,9 @@
  * U+10FFFF, sequences cut by the end) as one U+FFFD per bad byte; the
  * structure (commas, keys, nesting, numbers, null for NaN); overflow at
  * every buffer size (the text stays NUL-terminated, never past the buffer,
- * and jw_ok() says so); jw_escape()'s exact room rule; jw_utf8_clean() and
- * the cut of long strings at character boundaries.
+ * and jw_ok() says so); jw_str_len() exact; jw_escape()'s exact room
+ * rule; jw_utf8_clean() and the cut of long strings at character
+ * boundaries.
  */
 #include <math.h>
 #include <string.h>
@@ -48,6 +49,23 @@ static void test_escapes(check_t *c)
     CHECK_EQ_S(*c, Q("\xef\xbf\xbf"), "\"\\uffff\"");
     CHECK_EQ_S(*c, Q("\xf0\x9f\x8e\xb5"), "\"\\ud83c\\udfb5\"");       /* U+1F3B5 */
     CHECK_EQ_S(*c, Q("\xf4\x8f\xbf\xbf"), "\"\\udbff\\udfff\"");       /* U+10FFFF */
+}
+
+/* jw_str_len() says exactly how many bytes jw_str() writes. */
+static void test_str_len(check_t *c)
+{
+    static const char *const inputs[] = {
+        "", "plain", "a\"b\\c", "\n\r\t\x01\x7f", "\xc3\xa9\xe2\x82\xac", "\xf0\x9f\x8e\xb5",
+        "\x80\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80", "ok\xe2\x82",
+    };
+    char buf[256];
+    int wrong = 0;
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        size_t n = strlen(inputs[i]);
+        wrong += jw_str_len(inputs[i], n) != strlen(quoted(inputs[i], n, buf, sizeof buf));
+    }
+    CHECK_EQ_I(*c, wrong, 0);
+    CHECK_EQ_I(*c, (long long)jw_str_len("a\0b", 3), 10);   /* "a\u0000b" */
 }
 
 static void test_invalid_utf8(check_t *c)
@@ -196,6 +214,7 @@ int main(void)
     CHECK_INIT(c);
     test_escapes(&c);
     test_invalid_utf8(&c);
+    test_str_len(&c);
     test_structure(&c);
     test_overflow(&c);
     test_clean_and_cut(&c);
