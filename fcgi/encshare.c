@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "encshare.h"
+#include "rng.h"
 
 typedef struct {
     uint64_t id;          /* node id; 0 marks an empty slot (ES_ROOT is never stored) */
@@ -47,20 +48,10 @@ struct es {
     es_stats_t st;
 };
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
 uint64_t es_child(uint64_t node, int64_t frame, uint64_t cid)
 {
-    uint64_t h = mix64(node * 0x9E3779B97F4A7C15ull +
-                       mix64(cid ^ 0x5851F42D4C957F2Dull ^ (uint64_t)frame * 0xD1B54A32D192ED03ull));
+    uint64_t h = rng_mix64(node * 0x9E3779B97F4A7C15ull +
+                           rng_mix64(cid ^ 0x5851F42D4C957F2Dull ^ (uint64_t)frame * 0xD1B54A32D192ED03ull));
     return h ? h : 1;
 }
 
@@ -122,7 +113,7 @@ static entry_t *find(es_t *es, uint64_t id)
 {
     if (id == ES_ROOT)
         return NULL;
-    for (uint32_t i = (uint32_t)mix64(id) & es->mask;; i = (i + 1) & es->mask) {
+    for (uint32_t i = (uint32_t)rng_mix64(id) & es->mask;; i = (i + 1) & es->mask) {
         if (es->t[i].id == 0)
             return NULL;
         if (es->t[i].id == id)
@@ -150,7 +141,7 @@ static void remove_at(es_t *es, uint32_t i)
         j = (j + 1) & es->mask;
         if (es->t[j].id == 0)
             return;
-        uint32_t home = (uint32_t)mix64(es->t[j].id) & es->mask;
+        uint32_t home = (uint32_t)rng_mix64(es->t[j].id) & es->mask;
         int between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!between) {
             es->t[i] = es->t[j];
@@ -213,7 +204,7 @@ static entry_t *insert(es_t *es, uint64_t id, int64_t now)
 {
     if (es->st.entries >= es->max_entries && !evict_one(es, 0))
         return NULL;
-    uint32_t i = (uint32_t)mix64(id) & es->mask;
+    uint32_t i = (uint32_t)rng_mix64(id) & es->mask;
     while (es->t[i].id != 0)
         i = (i + 1) & es->mask;
     entry_t *e = &es->t[i];
@@ -235,14 +226,14 @@ void es_pin(es_t *es, uint64_t node) { pin(es, node); }
 
 static uint64_t join_key(int64_t frame, uint64_t cid)
 {
-    return mix64((uint64_t)frame * 0xD1B54A32D192ED03ull ^ cid) | 1;
+    return rng_mix64((uint64_t)frame * 0xD1B54A32D192ED03ull ^ cid) | 1;
 }
 
 /* The chain node reached by encoding `frame` with content cid, or NULL. */
 static entry_t *join_find(es_t *es, int64_t frame, uint64_t cid)
 {
     uint64_t k = join_key(frame, cid);
-    uint32_t j = (uint32_t)mix64(k) & es->join_mask;
+    uint32_t j = (uint32_t)rng_mix64(k) & es->join_mask;
     if (es->join_key[j] != k)
         return NULL;
     entry_t *m = find(es, es->join_node[j]);
@@ -252,7 +243,7 @@ static entry_t *join_find(es_t *es, int64_t frame, uint64_t cid)
 static void join_note(es_t *es, int64_t frame, uint64_t cid, uint64_t node)
 {
     uint64_t k = join_key(frame, cid);
-    uint32_t j = (uint32_t)mix64(k) & es->join_mask;
+    uint32_t j = (uint32_t)rng_mix64(k) & es->join_mask;
     if (es->join_key[j] != k || !find(es, es->join_node[j])) {
         es->join_key[j] = k;
         es->join_node[j] = node;

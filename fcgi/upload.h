@@ -3,7 +3,7 @@
  *
  * POST .../upload?name=NAME with the file as the body.  The file is checked
  * by decoding it completely and written atomically into the audio directory
- * (media/track.h, trk_upload_accept()); the daemon's next scan, which the
+ * (media/trkupload.h, trk_upload_accept()); the daemon's next scan, which the
  * worker asks for at once, prepares it and adds it to the track list.
  */
 #ifndef BB_UPLOAD_H
@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "media/track.h"
+#include "media/trkupload.h"
 
 #define UPL_MAX_BYTES TRK_UPLOAD_MAX
 

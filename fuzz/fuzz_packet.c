@@ -1,5 +1,5 @@
 /*
- * fuzz_packet.c - the pack_multi framing (fcgi/packet.h) and the Opus
+ * fuzz_packet.c - the pack_multi framing (common/packet.h) and the Opus
  * decoder behind it, as a worker runs them on a request body.
  *
  * The first byte picks the packet limit handed to pk_parse() (so the

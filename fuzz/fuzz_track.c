@@ -1,13 +1,13 @@
 /*
- * fuzz_track.c - an uploaded backing track (media/track.h), from the bytes
+ * fuzz_track.c - an uploaded backing track (media/trkupload.h), from the bytes
  * a user posts to the file the daemon plays.
  *
  * Each input is one upload: trk_upload_accept() decodes it completely from
  * memory with libsndfile (WAV, AIFF, FLAC, Ogg Vorbis/Opus, MP3, ...) and
  * stores it in a private temporary audio directory.  When it is accepted,
- * the stored file goes through trk_convert() (libsndfile from the file,
+ * the stored file goes through trk_cache_convert() (libsndfile from the file,
  * libsamplerate, the loudness rule) into a cache file, which is then opened
- * with trk_track_create() and read back.  Both files are removed before the
+ * with trk_play_create() and read back.  Both files are removed before the
  * next input, so the directory stays empty between inputs.
  *
  * Invariants: an accepted upload has a safe name and exactly one file in
@@ -22,7 +22,10 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "media/track.h"
+#include "media/trkcache.h"
+#include "media/trkname.h"
+#include "media/trkplay.h"
+#include "media/trkupload.h"
 
 static char dir[256];
 static char cache_dir[300];
@@ -100,7 +103,7 @@ static void prepare(const char *name, const uint8_t *data, size_t size)
     fclose(f);
 
     trk_info_t info;
-    int rc = trk_convert(src, cache, NULL, &info);
+    int rc = trk_cache_convert(src, cache, NULL, &info);
     FZ_ASSERT(trk_strerror(rc) != NULL);
     if (rc != TRK_OK) {
         FZ_ASSERT(fz_count_files(cache_dir) == 0);
@@ -109,13 +112,13 @@ static void prepare(const char *name, const uint8_t *data, size_t size)
     FZ_ASSERT(info.frames >= 1 && info.frames <= TRK_MAX_FRAMES);
     FZ_ASSERT(trk_cache_check(src, cache, NULL) == TRK_OK);
     int err = 0;
-    trk_track_t *t = trk_track_create(cache, &err);
+    trk_play_t *t = trk_play_create(cache, &err);
     FZ_ASSERT(t != NULL);
-    FZ_ASSERT(trk_track_get_frames(t) == info.frames);
-    const float *x = trk_track_get_samples(t);
+    FZ_ASSERT(trk_play_get_frames(t) == info.frames);
+    const float *x = trk_play_get_samples(t);
     for (uint64_t i = 0; i < info.frames; i++)
         FZ_ASSERT(isfinite(x[i]) && fabsf(x[i]) <= TRK_PEAK_LIMIT * 1.0001f);
-    trk_track_destroy(t);
+    trk_play_destroy(t);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,6 +1,6 @@
 /*
- * fuzz_trackname.c - the names users give their uploads (media/track.h):
- * trk_upload_name(), which turns any requested name into a file name, and
+ * fuzz_trackname.c - the names users give their uploads (media/trkname.h):
+ * trk_name_for_upload(), which turns any requested name into a file name, and
  * trk_name_is_safe(), the check every track name passes.
  *
  * Input: byte 0 picks the extension, byte 1 the collision number n
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "media/track.h"
+#include "media/trkname.h"
 
 static const char *const exts[] = {"wav", "flac", "ogg", "opus", "mp3", "aiff", "w64", "x", ""};
 
@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     char out[TRK_NAME_MAX + 1 + 64];
     memset(out, 0x5a, sizeof out);
-    int rc = trk_upload_name(req, ext, n, out, cap ? cap : 1);
+    int rc = trk_name_for_upload(req, ext, n, out, cap ? cap : 1);
     if (rc != TRK_OK) {
         FZ_ASSERT(rc == TRK_ERR_ARG);
         return 0;

@@ -1,4 +1,5 @@
-/* mfile: temporary files, atomic publication and log formatting for the
+/* mfile: temporary files, atomic publication, log formatting and the
+ * binary-file primitives (little-endian integers, whole writes) of the
  * media modules.
  *
  * Invariant: a final name either does not exist or names a complete,
@@ -35,17 +36,23 @@ const char *mfile_strerror(int err)
     }
 }
 
-void mfile_logf(mfile_log_fn log, void *user, const char *fmt, ...)
+void mfile_vlogf(mfile_log_fn log, void *user, const char *fmt, va_list ap)
 {
     char line[1024];
-    va_list ap;
 
     if (log == NULL)
         return;
-    va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     log(user, line);
+}
+
+void mfile_logf(mfile_log_fn log, void *user, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    mfile_vlogf(log, user, fmt, ap);
+    va_end(ap);
 }
 
 void mfile_log_errno(mfile_log_fn log, void *user, const char *call,
@@ -166,19 +173,57 @@ int mfile_publish_ex(int fd, const char *tmp_path, const char *dir,
     return MFILE_OK;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+void mfile_put_le(uint8_t *p, uint64_t v, int bytes)
 {
-    const unsigned char *p = data;
+    for (int i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+uint64_t mfile_get_le(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+
+    for (int i = bytes - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+int mfile_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+    const unsigned char *p = buf;
 
     while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
+        ssize_t w = pwrite(fd, p, len, off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
             return -1;
         }
         p += w;
         len -= (size_t)w;
+        off += w;
+    }
+    return 0;
+}
+
+int mfile_pread_all(int fd, void *buf, size_t len, off_t off)
+{
+    unsigned char *p = buf;
+
+    while (len > 0) {
+        ssize_t r = pread(fd, p, len, off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r == 0)
+                errno = 0;
+            return -1;
+        }
+        p += r;
+        len -= (size_t)r;
+        off += r;
     }
     return 0;
 }
@@ -194,7 +239,7 @@ int mfile_write_atomic(const char *dir, const char *name, const void *data,
     fd = mfile_tmp_create(dir, name, tmp, sizeof tmp, log, user);
     if (fd < 0)
         return fd;
-    if (write_all(fd, data, len) != 0) {
+    if (mfile_pwrite_all(fd, data, len, 0) != 0) {
         mfile_log_errno(log, user, "write", tmp, errno);
         rc = MFILE_ERR_IO;
         goto err;

@@ -18,12 +18,20 @@
  * event; a NULL function silences them. Failed system calls are logged with
  * the call's name, the path and strerror(errno).
  *
+ * Binary files the media modules write (the prepared-track cache, Ogg
+ * pages) store their integers little-endian, through mfile_put_le() and
+ * mfile_get_le(), and every write of a buffer goes through one loop that
+ * survives short writes and EINTR (mfile_pwrite_all()).
+ *
  * Thread safety: no globals; every function may be called from any thread.
  */
 #ifndef BB_MEDIA_MFILE_H
 #define BB_MEDIA_MFILE_H
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 /* Receives one log line, NUL-terminated, without a newline. `user` is the
  * pointer the caller passed beside the function. Called on the thread that
@@ -50,6 +58,10 @@ const char *mfile_strerror(int err);
  * Does nothing when `log` is NULL. */
 void mfile_logf(mfile_log_fn log, void *user, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* mfile_logf() with a va_list. */
+void mfile_vlogf(mfile_log_fn log, void *user, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* Logs "<call> <path>: <strerror(errnum)>". Does nothing when `log` is NULL. */
 void mfile_log_errno(mfile_log_fn log, void *user, const char *call,
@@ -107,5 +119,21 @@ int mfile_fsync_dir(const char *dir, mfile_log_fn log, void *user);
 /* Joins dir and name into out (capacity cap) as "dir/name". Returns MFILE_OK
  * or MFILE_ERR_ARG if it does not fit or an argument is NULL. */
 int mfile_join(char *out, size_t cap, const char *dir, const char *name);
+
+/* Writes the low `bytes` (1..8) bytes of v at p, least significant first. */
+void mfile_put_le(uint8_t *p, uint64_t v, int bytes);
+
+/* Reads `bytes` (1..8) bytes at p as a little-endian unsigned integer. */
+uint64_t mfile_get_le(const uint8_t *p, int bytes);
+
+/* Writes all `len` bytes of buf at file offset `off` (pwrite), going on
+ * after short writes and EINTR. Returns 0, or -1 with errno set (EIO when
+ * a write made no progress). Logs nothing: the caller knows the path. */
+int mfile_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+
+/* Reads exactly `len` bytes at file offset `off` into buf (pread), going on
+ * after short reads and EINTR. Returns 0, or -1 (errno set, or 0 when the
+ * file ended first). */
+int mfile_pread_all(int fd, void *buf, size_t len, off_t off);
 
 #endif

@@ -1,22 +1,11 @@
-/* recording: what a choir takes home: every song's mix as a WAV file, each
- * singer's own aligned track (a stem), an Audacity project that lays them
- * out, and the listing page of the recordings directory.
+/* recording: the WAV writer of recordings: every song's mix (the daemon)
+ * and, where a caller wants one, a singer's stem as 16-bit PCM, each
+ * sample at its exact place on the server clock.
  *
- * Files, in one recordings directory, all named after the song's start
- * clock in UTC, SONG = "YYYY-MM-DD-HHMMSS" (rec_song_name()):
- *   SONG.wav                 the mix, written by the daemon
- *   SONG-stem-ID.opus        one singer's voice as the Opus packets they
- *                            sent, in Ogg Opus, written by the worker that
- *                            receives them (stem.h); ID is the singer's
- *                            public id reduced to [A-Za-z0-9_], <= 32 bytes
- *   SONG-stem-ID.wav         a stem as a 16-bit WAV (this writer with a
- *                            stem id; the listing and the project take both)
- *   SONG-partK.wav, SONG-stem-ID-partK.opus   (K = 2..9) continuations,
- *                            only when the first file could not be
- *                            appended to (see below)
- *   SONG.lof                 the Audacity project (rec_lof_write())
- *   index.html               the listing (rec_listing_write())
- * Every WAV is mono, 48 000 Hz, 16-bit PCM.
+ * Every WAV is mono, 48 000 Hz, 16-bit PCM, named by rec_file_name()
+ * (recname.h). This header also brings recname.h and recdir.h (pruning,
+ * listing, project), so that the daemon's one include serves the whole
+ * recording of a song; the Opus stems of the workers are stem.h's.
  *
  * Scale: sample = rec_saturate_s16(x): 1.0 becomes 16384 (PROTOCOL.md §13:
  * 6 dB of headroom), rounded to nearest with ties away from zero, saturated
@@ -35,14 +24,8 @@
  * arrive at any clock in increasing order: a gap is filled with silence; a
  * part that overlaps what the file already holds is dropped (the first
  * write wins), so a restarted writer that replays a little audio never
- * duplicates it.
- *
- * The origin and the song start live in the file itself, in a Broadcast
- * WAV 'bext' chunk: its description reads
- *     "Bucket Brigade recording; song_start=<clock> origin=<clock>"
- * and its time reference / origination date and time are the origin in
- * BWF terms (samples since midnight UTC), so BWF-aware editors place the
- * file in time on their own.
+ * duplicates it. The origin and the song start live in the file itself,
+ * in its 'bext' chunk (recbext.h).
  *
  * Restarts: the header is rewritten after every write
  * (SFC_SET_UPDATE_HEADER_AUTO), so a writer killed at any moment leaves a
@@ -64,20 +47,12 @@
  * name, their header (with the 'bext' chunk) is written and fsynced, then
  * they are linked to their final name, never replacing an existing file.
  *
- * Pruning and the listing only ever consider names that start with a SONG
- * stamp followed by '.' or '-' and end in ".wav" or ".lof" (or ".opus"
- * after "-stem-"); index.html,
- * .keep and everything else are never touched.
- *
  * Threading: no globals. A writer is used by one thread at a time; separate
- * writers, and the directory functions, may run on any threads. Costs: a
- * write is one libsndfile write plus a header rewrite (three system calls
- * into the page cache); rec_writer_create() opens, locks and (new file)
- * fsyncs; rec_lof_write(), rec_prune() and rec_listing_write() read the
- * directory and fsync one file: call them when a song closes, not per tick.
+ * writers may run on any threads. Costs: a write is one libsndfile write
+ * plus a header rewrite (three system calls into the page cache);
+ * rec_writer_create() opens, locks and (new file) fsyncs.
  *
- * Errors: 0 for success, a negative rec_error_t otherwise; rec_strerror().
- * Logging: through the caller's rec_log_fn, one line per event (mfile.h).
+ * Errors: the rec_error_t codes of recname.h; rec_strerror().
  */
 #ifndef BB_MEDIA_RECORDING_H
 #define BB_MEDIA_RECORDING_H
@@ -85,53 +60,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mfile.h"
+#include "recdir.h"
+#include "recname.h"
 
-#define REC_SAMPLE_RATE 48000
 #define REC_SCALE 16384.0f             /* int16 value of a float 1.0 */
-#define REC_DEFAULT_KEEP 20            /* songs kept by default */
-#define REC_MAX_FRAMES ((uint64_t)3600 * REC_SAMPLE_RATE) /* 1 h per file */
-#define REC_SONG_NAME_LEN 17           /* strlen("YYYY-MM-DD-HHMMSS") */
-#define REC_STEM_ID_MAX 32             /* bytes of a cleaned stem id */
-#define REC_MAX_PART 9                 /* SONG-part2 .. SONG-part9 */
-#define REC_FILE_NAME_MAX 96           /* bytes, any name the writer makes */
-
-typedef enum {
-    REC_OK = 0,
-    REC_ERR_ARG = -1,      /* invalid argument (NULL, negative clock, ...) */
-    REC_ERR_NOMEM = -2,    /* out of memory */
-    REC_ERR_IO = -3,       /* a system call failed (logged with errno) */
-    REC_ERR_SNDFILE = -4,  /* libsndfile could not open or write (logged) */
-    REC_ERR_BUSY = -5,     /* another writer holds this recording */
-    REC_ERR_FULL = -6,     /* the file reached REC_MAX_FRAMES */
-    REC_ERR_PARTS = -7     /* no part name left to continue in */
-} rec_error_t;
-
-typedef mfile_log_fn rec_log_fn;
 
 /* A WAV being written (the mix or one stem of one song). */
 typedef struct rec_writer rec_writer_t;
-
-/* Returns a static English description of a rec_error_t; never NULL. */
-const char *rec_strerror(int err);
 
 /* The recording sample rule: x * 16384, rounded to nearest (ties away from
  * zero), saturated to [-32768, 32767]; NaN gives 0, +inf 32767, -inf
  * -32768. So 0.5 -> 8192, 2.0 -> 32767, -3.0 -> -32768. */
 int16_t rec_saturate_s16(float x);
-
-/* Writes the song's name stem "YYYY-MM-DD-HHMMSS" (UTC, 17 bytes + NUL)
- * for a start clock in samples at 48 kHz since the Unix epoch (whole
- * seconds, rounded down) into out (capacity cap >= 18). Returns REC_OK, or
- * REC_ERR_ARG for a NULL/short buffer or a clock outside years 1970..9999. */
-int rec_song_name(int64_t song_start_clock, char *out, size_t cap);
-
-/* Writes the name of a song's file into out (capacity cap):
- * "SONG.EXT" for the mix (stem_id NULL), "SONG-stem-ID.EXT" for a stem (ID
- * cleaned as below), with "-partK" before the dot for part K >= 2.
- * Returns REC_OK, or REC_ERR_ARG (bad clock, id, part or a short buffer). */
-int rec_file_name(char *out, size_t cap, int64_t song_start_clock, const char *stem_id,
-                  int part, const char *ext);
 
 /* Opens the recording of one song for writing: the mix when stem_id is
  * NULL, else the stem of that singer (stem_id is cleaned to [A-Za-z0-9_],
@@ -145,13 +85,6 @@ int rec_file_name(char *out, size_t cap, int64_t song_start_clock, const char *s
 rec_writer_t *rec_writer_create(const char *dir, int64_t song_start_clock,
                                 const char *stem_id, int64_t origin_clock,
                                 rec_log_fn log, void *log_user, int *err);
-
-/* Flags of rec_writer_create_ex(). */
-#define REC_NO_SYNC 1u   /* no fsync at creation or at the end: the file
-                            still appears atomically and a process crash
-                            loses nothing, but a power cut may lose what the
-                            page cache held.  For writers on a thread that
-                            must not wait on the disk (a worker's stems). */
 
 /* rec_writer_create() with flags (REC_NO_SYNC). */
 rec_writer_t *rec_writer_create_ex(const char *dir, int64_t song_start_clock,
@@ -192,38 +125,5 @@ int rec_writer_get_resumed(const rec_writer_t *w);
  * Returns REC_OK or the first error of finishing (the writer is freed
  * either way). NULL is allowed and returns REC_OK. */
 int rec_writer_destroy(rec_writer_t *w);
-
-/* Writes SONG.lof for the song that started at song_start_clock: one line
- * per WAV of that song, the mix and its parts first, then the stems in
- * name order:
- *     file "SONG-stem-17.wav" offset 12.345000000
- * where offset is (file origin - song_start_clock) / 48000 s, read from
- * each WAV's 'bext' chunk or each Opus stem's tags, printed with 9 decimals (exact to well under
- * a sample; Audacity rounds to the nearest sample). Files without our
- * 'bext' chunk, or whose names Audacity could not parse (a '"' or '#'),
- * are left out with a log line. Paths are relative: Audacity looks for
- * them beside the .lof. Written atomically, replacing an older one.
- * Returns REC_OK, REC_ERR_ARG, REC_ERR_NOMEM or REC_ERR_IO. */
-int rec_lof_write(const char *dir, int64_t song_start_clock, rec_log_fn log,
-                  void *log_user);
-
-/* Keeps the `keep` (>= 1) most recent songs of `dir` (by SONG stamp) and
- * deletes every file of the older ones (their mixes, parts, stems and
- * .lof). Also deletes this library's temporary files older than an hour.
- * Touches no other name. Call it after creating a new song's mix, so the
- * new song counts among those kept. Returns the number of songs deleted
- * (>= 0), or REC_ERR_ARG / REC_ERR_IO / REC_ERR_NOMEM. Failures to delete
- * single files are logged and skipped. */
-int rec_prune(const char *dir, int keep, rec_log_fn log, void *log_user);
-
-/* Writes dir/index.html atomically: title and heading "Recordings", the
- * songs newest first, each with its start time in UTC linking its mix
- * (size in MB, 10^6 bytes, two decimals), its parts, its stems and its
- * .lof, and a line saying that only the `keep` most recent songs are
- * kept. Every name is HTML-escaped in text and percent-encoded then
- * escaped in links. Returns REC_OK, REC_ERR_ARG, REC_ERR_NOMEM or
- * REC_ERR_IO. */
-int rec_listing_write(const char *dir, int keep, rec_log_fn log,
-                      void *log_user);
 
 #endif

@@ -1,14 +1,13 @@
-/* stem: a singer's Opus packets in an Ogg Opus file (see stem.h).
+/* stem: the Opus stem writer (see stem.h): pages built from a singer's
+ * packets, appended to an Ogg Opus file, and a file continued after a
+ * restart.
  *
- * Ogg framing (RFC 3533): a page is "OggS", version 0, flags (1 continued,
- * 2 first, 4 last), the granule position (int64), the stream serial, the
- * page sequence number, a CRC-32 of the page with the CRC field zeroed
- * (polynomial 0x04c11db7, no reflection, initial value and final xor 0),
- * the number of lacing values and the lacing values; a packet of L bytes
- * takes L / 255 values of 255 and one of L % 255.  Ogg Opus (RFC 7845):
- * the granule position of a page is the number of 48 kHz samples decoded
- * from the stream's first packet to the end of the last packet completed on
- * that page, pre-skip included.
+ * Ogg framing is oggpage.h's (RFC 3533), and so is the reading of an
+ * existing stem's head.  Ogg Opus (RFC 7845): the granule position of a
+ * page is the number of 48 kHz samples decoded from the stream's first
+ * packet to the end of the last packet completed on that page, pre-skip
+ * included.  Only the silence that fills gaps is encoded here, which is
+ * why this module, alone of the media modules, links libopus.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,13 +22,11 @@
 
 #include <opus.h>
 
+#include "oggpage.h"
+#include "rng.h"
 #include "stem.h"
 
-#define PAGE_HEADER 27
-#define PAGE_BODY_MAX (255 * 255)
-#define TAIL_SCAN (2 * (PAGE_HEADER + 255 + PAGE_BODY_MAX))
-#define FLAG_BOS 2
-#define FLAG_EOS 4
+#define TAIL_SCAN (2 * (OGGP_HEADER + 255 + OGGP_BODY_MAX))
 #define VENDOR "Bucket Brigade"
 
 struct stem_writer {
@@ -54,7 +51,7 @@ struct stem_writer {
     uint8_t sil60[64], sil2[64];   /* encoded silence, made on first need */
     uint32_t sil60_len, sil2_len;
     int shift_logged;
-    uint32_t crc[4][256];
+    oggp_crc_t crc;
     char *dir;            /* the recordings directory */
     char *tmp;            /* the temporary name until the file is published */
     char name[REC_FILE_NAME_MAX];
@@ -62,76 +59,6 @@ struct stem_writer {
     rec_log_fn log;
     void *log_user;
 };
-
-static void crc_init(uint32_t *t)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t r = i << 24;
-        for (int k = 0; k < 8; k++)
-            r = (r & 0x80000000u) ? (r << 1) ^ 0x04c11db7u : r << 1;
-        t[i] = r;
-    }
-}
-
-static void crc_init4(uint32_t (*t4)[256])
-{
-    crc_init(t4[0]);
-    for (int k = 1; k < 4; k++)
-        for (int i = 0; i < 256; i++)
-            t4[k][i] = (t4[k - 1][i] << 8) ^ t4[0][t4[k - 1][i] >> 24];
-}
-
-static uint32_t crc_of(const uint32_t *t, const uint8_t *p, size_t n)
-{
-    uint32_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        c = (c << 8) ^ t[(c >> 24) ^ p[i]];
-    return c;
-}
-
-/* The same, four bytes a step (slicing by four: t4[k][b] is the CRC of
- * byte b followed by k zero bytes), for the pages of every write. */
-static uint32_t crc_of4(const uint32_t (*t4)[256], const uint8_t *p, size_t n)
-{
-    uint32_t c = 0;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        uint32_t x = c ^ ((uint32_t)p[i] << 24 | (uint32_t)p[i + 1] << 16 |
-                          (uint32_t)p[i + 2] << 8 | p[i + 3]);
-        c = t4[3][x >> 24] ^ t4[2][(x >> 16) & 0xff] ^ t4[1][(x >> 8) & 0xff] ^ t4[0][x & 0xff];
-    }
-    for (; i < n; i++)
-        c = (c << 8) ^ t4[0][(c >> 24) ^ p[i]];
-    return c;
-}
-
-static void put16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, v);
-    put16(p + 2, v >> 16);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 static int reserve(uint8_t **p, size_t *cap, size_t need)
 {
@@ -156,21 +83,21 @@ static int flush_page(stem_writer_t *w, unsigned flags, int force)
 {
     if (w->nseg == 0 && !force)
         return REC_OK;
-    size_t len = PAGE_HEADER + (size_t)w->nseg + w->body_len;
+    size_t len = OGGP_HEADER + (size_t)w->nseg + w->body_len;
     if (reserve(&w->out, &w->out_cap, w->out_len + len) != 0)
         return REC_ERR_NOMEM;
     uint8_t *p = w->out + w->out_len;
     memcpy(p, "OggS", 4);
     p[4] = 0;
     p[5] = (uint8_t)flags;
-    put64(p + 6, w->granule);
-    put32(p + 14, w->serial);
-    put32(p + 18, w->seq++);
-    put32(p + 22, 0);
+    mfile_put_le(p + 6, w->granule, 8);
+    mfile_put_le(p + 14, w->serial, 4);
+    mfile_put_le(p + 18, w->seq++, 4);
+    mfile_put_le(p + 22, 0, 4);
     p[26] = (uint8_t)w->nseg;
-    memcpy(p + PAGE_HEADER, w->seg, (size_t)w->nseg);
-    memcpy(p + PAGE_HEADER + w->nseg, w->body, w->body_len);
-    put32(p + 22, crc_of4(w->crc, p, len));
+    memcpy(p + OGGP_HEADER, w->seg, (size_t)w->nseg);
+    memcpy(p + OGGP_HEADER + w->nseg, w->body, w->body_len);
+    mfile_put_le(p + 22, oggp_crc(&w->crc, 0, p, len), 4);
     w->out_last = w->out_len;
     w->out_len += len;
     w->nseg = 0;
@@ -240,32 +167,32 @@ static int add_headers(stem_writer_t *w)
     memcpy(head, "OpusHead", 8);
     head[8] = 1;               /* version */
     head[9] = 1;               /* channels */
-    put16(head + 10, w->pre_skip);
-    put32(head + 12, 48000);   /* input sample rate */
-    put16(head + 16, 0);       /* output gain */
+    mfile_put_le(head + 10, w->pre_skip, 2);
+    mfile_put_le(head + 12, 48000, 4);   /* input sample rate */
+    mfile_put_le(head + 16, 0, 2);       /* output gain */
     head[18] = 0;              /* mapping family: mono */
-    int rc = add_packet(w, head, sizeof head, 0, FLAG_BOS);
+    int rc = add_packet(w, head, sizeof head, 0, OGGP_FLAG_BOS);
     if (rc == REC_OK)
-        rc = flush_page(w, FLAG_BOS, 0);
+        rc = flush_page(w, OGGP_FLAG_BOS, 0);
     if (rc != REC_OK)
         return rc;
 
     char c[3][96];
     int cl[3];
-    cl[0] = snprintf(c[0], sizeof c[0], "BB_SONG_START=%" PRId64, w->song_start);
-    cl[1] = snprintf(c[1], sizeof c[1], "BB_ORIGIN=%" PRId64, w->origin);
-    cl[2] = snprintf(c[2], sizeof c[2], "BB_STEM=%s", w->id);
+    cl[0] = snprintf(c[0], sizeof c[0], OGGP_TAG_SONG_START "%" PRId64, w->song_start);
+    cl[1] = snprintf(c[1], sizeof c[1], OGGP_TAG_ORIGIN "%" PRId64, w->origin);
+    cl[2] = snprintf(c[2], sizeof c[2], OGGP_TAG_STEM "%s", w->id);
     uint8_t tags[8 + 4 + sizeof VENDOR + 4 + 3 * (4 + 96)];
     size_t n = 0;
     memcpy(tags, "OpusTags", 8);
     n = 8;
-    put32(tags + n, sizeof VENDOR - 1);
+    mfile_put_le(tags + n, sizeof VENDOR - 1, 4);
     memcpy(tags + n + 4, VENDOR, sizeof VENDOR - 1);
     n += 4 + sizeof VENDOR - 1;
-    put32(tags + n, 3);
+    mfile_put_le(tags + n, 3, 4);
     n += 4;
     for (int i = 0; i < 3; i++) {
-        put32(tags + n, (uint32_t)cl[i]);
+        mfile_put_le(tags + n, (uint32_t)cl[i], 4);
         memcpy(tags + n + 4, c[i], (size_t)cl[i]);
         n += 4 + (size_t)cl[i];
     }
@@ -273,213 +200,99 @@ static int add_headers(stem_writer_t *w)
     return rc == REC_OK ? flush_page(w, 0, 0) : rc;
 }
 
-/* ---- reading an existing file ---------------------------------------- */
+/* ---- continuing an existing file ------------------------------------- */
 
-/* Checks a page at buf[0..avail): returns its length, or 0 if it is not a
- * whole page with a good CRC. */
-static size_t page_check(const uint32_t *crc, const uint8_t *buf, size_t avail)
+/* Finds the last whole page of stream `h->serial` in fd (size bytes, its
+ * headers first), clears its end-of-stream flag on disk and takes the
+ * stream's state from it; with no page after the headers, the stream
+ * restarts after them. Sets *end_off to where the next page goes. Returns
+ * REC_OK, 1 when the end of the file is too damaged to continue, or
+ * REC_ERR_NOMEM / REC_ERR_IO (logged). */
+static int resume_after_last_page(stem_writer_t *w, int fd, const char *path,
+                                  const oggp_stem_head_t *h, uint64_t size, uint64_t *end_off)
 {
-    if (avail < PAGE_HEADER || memcmp(buf, "OggS", 4) != 0 || buf[4] != 0)
-        return 0;
-    size_t nseg = buf[26];
-    if (avail < PAGE_HEADER + nseg)
-        return 0;
-    size_t body = 0;
-    for (size_t i = 0; i < nseg; i++)
-        body += buf[PAGE_HEADER + i];
-    size_t len = PAGE_HEADER + nseg + body;
-    if (avail < len)
-        return 0;
-    uint8_t hdr[PAGE_HEADER];
-    memcpy(hdr, buf, PAGE_HEADER);
-    put32(hdr + 22, 0);
-    uint32_t c = crc_of(crc, hdr, PAGE_HEADER);
-    for (size_t i = PAGE_HEADER; i < len; i++)
-        c = (c << 8) ^ crc[(c >> 24) ^ buf[i]];
-    return c == get32(buf + 22) ? len : 0;
-}
-
-/* The first packet of a page that holds exactly one whole packet. */
-static const uint8_t *page_packet(const uint8_t *page, size_t *len)
-{
-    size_t nseg = page[26], body = 0;
-    if (nseg == 0 || page[PAGE_HEADER + nseg - 1] == 255)
-        return NULL;
-    for (size_t i = 0; i < nseg; i++)
-        body += page[PAGE_HEADER + i];
-    *len = body;
-    return page + PAGE_HEADER + nseg;
-}
-
-static int tag_value(const uint8_t *p, size_t n, const char *key, int64_t *out)
-{
-    size_t k = strlen(key);
-    if (n <= k || n > 40 || memcmp(p, key, k) != 0)
-        return 0;
-    char v[48];
-    memcpy(v, p + k, n - k);
-    v[n - k] = '\0';
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (errno || end == v || *end || x < 0)
-        return 0;
-    *out = x;
-    return 1;
-}
-
-typedef struct {
-    uint32_t serial;
-    uint16_t pre_skip;
-    int64_t song_start, origin;
-    size_t headers_end;    /* bytes of the two header pages */
-} stem_info_t;
-
-/* Reads the two header pages of fd.  0, or -1 if they are not ours. */
-static int read_headers(int fd, const uint32_t *crc, stem_info_t *inf)
-{
-    enum { CAP = 2 * (PAGE_HEADER + 255) + 2048 };
-    uint8_t buf[CAP];
-    ssize_t got = pread(fd, buf, sizeof buf, 0);
-    if (got <= 0)
-        return -1;
-    size_t l0 = page_check(crc, buf, (size_t)got);
-    if (!l0 || !(buf[5] & FLAG_BOS))
-        return -1;
-    size_t hl;
-    const uint8_t *h = page_packet(buf, &hl);
-    if (!h || hl < 19 || memcmp(h, "OpusHead", 8) != 0 || h[9] != 1 || h[18] != 0)
-        return -1;
-    inf->serial = get32(buf + 14);
-    inf->pre_skip = (uint16_t)(h[10] | h[11] << 8);
-    size_t l1 = page_check(crc, buf + l0, (size_t)got - l0);
-    if (!l1 || get32(buf + l0 + 14) != inf->serial)
-        return -1;
-    size_t tl;
-    const uint8_t *t = page_packet(buf + l0, &tl);
-    if (!t || tl < 16 || memcmp(t, "OpusTags", 8) != 0)
-        return -1;
-    size_t at = 8, vl = get32(t + 8);
-    if (vl > tl - 16)
-        return -1;
-    at += 4 + vl;
-    uint32_t count = get32(t + at);
-    at += 4;
-    int have = 0;
-    for (uint32_t i = 0; i < count && at + 4 <= tl; i++) {
-        size_t cl = get32(t + at);
-        if (cl > tl - at - 4)
-            return -1;
-        have |= tag_value(t + at + 4, cl, "BB_SONG_START=", &inf->song_start) ? 1 : 0;
-        have |= tag_value(t + at + 4, cl, "BB_ORIGIN=", &inf->origin) ? 2 : 0;
-        at += 4 + cl;
+    uint64_t from = size > TAIL_SCAN ? size - TAIL_SCAN : 0;
+    if (from < h->headers_end)
+        from = h->headers_end;
+    size_t n = (size_t)(size - from);
+    uint8_t *tail = malloc(n ? n : 1);
+    if (!tail)
+        return REC_ERR_NOMEM;
+    if (n && mfile_pread_all(fd, tail, n, (off_t)from) != 0) {
+        mfile_log_errno(w->log, w->log_user, "pread", path, errno ? errno : EIO);
+        free(tail);
+        return REC_ERR_IO;
     }
-    if (have != 3 || inf->origin < inf->song_start)
-        return -1;
-    inf->headers_end = l0 + l1;
-    return 0;
-}
-
-int stem_read_info(const char *path, int64_t *song_start, int64_t *origin)
-{
-    uint32_t crc[256];
-    stem_info_t inf;
-    crc_init(crc);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = read_headers(fd, crc, &inf);
-    close(fd);
-    if (rc == 0) {
-        *song_start = inf.song_start;
-        *origin = inf.origin;
+    size_t found = SIZE_MAX, flen = 0;
+    for (size_t q = n; q-- > 0;) {
+        size_t l = tail[q] == 'O' ? oggp_page_check(&w->crc, tail + q, n - q) : 0;
+        if (l && (uint32_t)mfile_get_le(tail + q + 14, 4) == h->serial) {
+            found = q;
+            flen = l;
+            break;
+        }
     }
+    int rc = REC_OK;
+    if (found == SIZE_MAX) {
+        if (size - h->headers_end > TAIL_SCAN / 2) {
+            mfile_logf(w->log, w->log_user,
+                       "stem %s: cannot be continued (no whole page at its end)", w->name);
+            rc = 1;
+        }
+        w->granule = 0;
+        w->seq = 2;
+        *end_off = h->headers_end;
+    } else {
+        uint8_t *pg = tail + found;
+        if (pg[5] & OGGP_FLAG_EOS) {
+            pg[5] &= (uint8_t)~OGGP_FLAG_EOS;
+            mfile_put_le(pg + 22, 0, 4);
+            mfile_put_le(pg + 22, oggp_crc(&w->crc, 0, pg, flen), 4);
+            if (mfile_pwrite_all(fd, pg, OGGP_HEADER, (off_t)(from + found)) != 0) {
+                mfile_log_errno(w->log, w->log_user, "pwrite", path, errno);
+                rc = REC_ERR_IO;
+            }
+        }
+        if (rc == REC_OK && reserve(&w->last, &w->last_cap, flen) != 0)
+            rc = REC_ERR_NOMEM;
+        if (rc == REC_OK) {
+            memcpy(w->last, pg, flen);
+            w->last_len = flen;
+            w->last_off = from + found;
+            w->granule = mfile_get_le(pg + 6, 8);
+            w->seq = (uint32_t)mfile_get_le(pg + 18, 4) + 1;
+            *end_off = from + found + flen;
+        }
+    }
+    free(tail);
     return rc;
 }
 
-/* Continues dir/name.  REC_OK, REC_ERR_BUSY / _IO / _NOMEM, 1 when the file
- * exists but is not this song's stem, 2 when it does not exist. */
+/* Continues the stem at path.  REC_OK, REC_ERR_BUSY / _IO / _NOMEM, 1 when
+ * the file exists but is not this song's stem, 2 when it does not exist. */
 static int try_append(stem_writer_t *w, const char *path)
 {
     int fd = mfile_open_locked(path, w->log, w->log_user);
     if (fd < 0)
         return fd == MFILE_ERR_NOENT ? 2 : fd == MFILE_ERR_BUSY ? REC_ERR_BUSY : REC_ERR_IO;
-    stem_info_t inf;
+    oggp_stem_head_t h;
     struct stat st;
-    if (read_headers(fd, w->crc[0], &inf) != 0 || inf.song_start != w->song_start
+    if (oggp_read_stem_head(fd, &w->crc, &h) != 0 || h.song_start != w->song_start
         || fstat(fd, &st) != 0) {
         mfile_logf(w->log, w->log_user, "stem %s: cannot be continued (not this song's stem)",
                    w->name);
         close(fd);
         return 1;
     }
-    /* The last whole page with a good CRC. */
-    uint64_t size = (uint64_t)st.st_size;
-    uint64_t from = size > TAIL_SCAN ? size - TAIL_SCAN : 0;
-    if (from < inf.headers_end)
-        from = inf.headers_end;
-    size_t n = (size_t)(size - from);
-    uint8_t *tail = malloc(n ? n : 1);
-    if (!tail) {
+    uint64_t size = (uint64_t)st.st_size, end_off = 0;
+    int rc = resume_after_last_page(w, fd, path, &h, size, &end_off);
+    if (rc != REC_OK) {
         close(fd);
-        return REC_ERR_NOMEM;
+        return rc;
     }
-    if (n && pread(fd, tail, n, (off_t)from) != (ssize_t)n) {
-        mfile_log_errno(w->log, w->log_user, "pread", path, errno);
-        free(tail);
-        close(fd);
-        return REC_ERR_IO;
-    }
-    size_t found = SIZE_MAX, flen = 0;
-    for (size_t q = n; q-- > 0;) {
-        size_t l = tail[q] == 'O' ? page_check(w->crc[0], tail + q, n - q) : 0;
-        if (l && get32(tail + q + 14) == inf.serial) {
-            found = q;
-            flen = l;
-            break;
-        }
-    }
-    w->serial = inf.serial;
-    w->pre_skip = inf.pre_skip;
-    w->origin = inf.origin;
-    uint64_t end_off;
-    if (found == SIZE_MAX) {
-        if (size - inf.headers_end > TAIL_SCAN / 2) {
-            mfile_logf(w->log, w->log_user, "stem %s: cannot be continued (no whole page at its end)",
-                       w->name);
-            free(tail);
-            close(fd);
-            return 1;
-        }
-        w->granule = 0;
-        w->seq = 2;
-        end_off = inf.headers_end;
-    } else {
-        uint8_t *pg = tail + found;
-        if (pg[5] & FLAG_EOS) {
-            pg[5] &= (uint8_t)~FLAG_EOS;
-            put32(pg + 22, 0);
-            put32(pg + 22, crc_of4(w->crc, pg, flen));
-            if (pwrite(fd, pg, PAGE_HEADER, (off_t)(from + found)) != PAGE_HEADER) {
-                mfile_log_errno(w->log, w->log_user, "pwrite", path, errno);
-                free(tail);
-                close(fd);
-                return REC_ERR_IO;
-            }
-        }
-        if (reserve(&w->last, &w->last_cap, flen) != 0) {
-            free(tail);
-            close(fd);
-            return REC_ERR_NOMEM;
-        }
-        memcpy(w->last, pg, flen);
-        w->last_len = flen;
-        w->last_off = from + found;
-        w->granule = get64(pg + 6);
-        w->seq = get32(pg + 18) + 1;
-        end_off = from + found + flen;
-    }
-    free(tail);
+    w->serial = h.serial;
+    w->pre_skip = h.pre_skip;
+    w->origin = h.origin;
     if (end_off < size) {
         mfile_logf(w->log, w->log_user, "stem %s: cut %" PRIu64 " bytes of a torn page at its end",
                    w->name, size - end_off);
@@ -506,6 +319,8 @@ stem_writer_t *stem_create(const char *dir, int64_t song_start, const char *stem
     if (!dir || !stem_id || origin < song_start ||
         rec_file_name(probe, sizeof probe, song_start, stem_id, 1, "opus") != REC_OK)
         goto fail;
+    char id[REC_STEM_ID_MAX + 1];
+    rec_stem_id(stem_id, id);   /* cannot fail: rec_file_name() took it */
     rc = REC_ERR_NOMEM;
     w = calloc(1, sizeof *w);
     if (!w || !(w->dir = strdup(dir)) || !(w->tmp = malloc(PATH_MAX)))
@@ -518,13 +333,13 @@ stem_writer_t *stem_create(const char *dir, int64_t song_start, const char *stem
     w->limit = REC_MAX_FRAMES + STEM_PRESKIP_MAX;
     w->log = log;
     w->log_user = log_user;
-    /* The id as the file name has it (probe: SONG-stem-ID.opus). */
-    snprintf(w->id, sizeof w->id, "%.*s", (int)(strlen(probe) - REC_SONG_NAME_LEN - 6 - 5),
-             probe + REC_SONG_NAME_LEN + 6);
-    crc_init4(w->crc);
-    uint64_t h = (uint64_t)song_start * 0x9e3779b97f4a7c15ull;
+    memcpy(w->id, id, sizeof w->id);
+    oggp_crc_init(&w->crc);
+    /* The stream serial: a hash of the song and the singer, so the stems
+     * of one song differ (RFC 3533 asks for distinct serials). */
+    uint64_t h = rng_mix64((uint64_t)song_start);
     for (const char *c = w->id; *c; c++)
-        h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+        h = rng_mix64(h ^ (uint8_t)*c);
     w->serial = (uint32_t)(h ^ h >> 32);
 
     for (int part = 1; part <= REC_MAX_PART; part++) {
@@ -582,20 +397,9 @@ static int put_out(stem_writer_t *w)
 {
     if (w->out_len == 0)
         return REC_OK;
-    const uint8_t *p = w->out;
-    size_t left = w->out_len;
-    off_t at = (off_t)w->file_off;
-    while (left > 0) {
-        ssize_t k = pwrite(w->fd, p, left, at);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            mfile_log_errno(w->log, w->log_user, "pwrite", w->name, k < 0 ? errno : EIO);
-            return REC_ERR_IO;
-        }
-        p += k;
-        left -= (size_t)k;
-        at += k;
+    if (mfile_pwrite_all(w->fd, w->out, w->out_len, (off_t)w->file_off) != 0) {
+        mfile_log_errno(w->log, w->log_user, "pwrite", w->name, errno);
+        return REC_ERR_IO;
     }
     size_t plen = w->out_len - w->out_last;
     if (reserve(&w->last, &w->last_cap, plen) != 0)
@@ -715,11 +519,11 @@ int stem_destroy(stem_writer_t *w)
     if (!w)
         return REC_OK;
     int rc = REC_OK;
-    if (w->published && w->last_len >= PAGE_HEADER) {
-        w->last[5] |= FLAG_EOS;
-        put32(w->last + 22, 0);
-        put32(w->last + 22, crc_of4(w->crc, w->last, w->last_len));
-        if (pwrite(w->fd, w->last, PAGE_HEADER, (off_t)w->last_off) != PAGE_HEADER) {
+    if (w->published && w->last_len >= OGGP_HEADER) {
+        w->last[5] |= OGGP_FLAG_EOS;
+        mfile_put_le(w->last + 22, 0, 4);
+        mfile_put_le(w->last + 22, oggp_crc(&w->crc, 0, w->last, w->last_len), 4);
+        if (mfile_pwrite_all(w->fd, w->last, OGGP_HEADER, (off_t)w->last_off) != 0) {
             mfile_log_errno(w->log, w->log_user, "pwrite", w->name, errno);
             rc = REC_ERR_IO;
         }

@@ -34,7 +34,11 @@
  * on; otherwise the next part is used.  One writer per file (flock, else
  * REC_ERR_BUSY).  New files appear atomically, with their first audio.
  *
- * Errors: the rec_error_t codes of recording.h.  No globals; a writer is
+ * Reading a stem's head (its song and origin) needs no codec: that is
+ * oggpage.h's, and this module, the only media module that links libopus,
+ * is a library of its own (bbstem) that only the worker links.
+ *
+ * Errors: the rec_error_t codes of recname.h.  No globals; a writer is
  * used by one thread at a time.
  */
 #ifndef BB_MEDIA_STEM_H
@@ -43,7 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "recording.h"
+#include "recname.h"
 
 #define STEM_PRESKIP_MAX 65535u       /* OpusHead's 16-bit pre-skip */
 #define STEM_PACKET_MAX 7660u         /* bytes: six 1275-byte frames (120 ms) */
@@ -92,9 +96,5 @@ int stem_get_resumed(const stem_writer_t *w);
 /* Marks the last page end-of-stream, fsyncs (unless REC_NO_SYNC), closes
  * and frees.  NULL is allowed.  Returns REC_OK or the first error. */
 int stem_destroy(stem_writer_t *w);
-
-/* Reads song_start and origin from a stem file's OpusTags (for the Audacity
- * project).  Returns 0, or -1 when the file is not one of our stems. */
-int stem_read_info(const char *path, int64_t *song_start, int64_t *origin);
 
 #endif

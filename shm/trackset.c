@@ -29,7 +29,7 @@ struct tset {
     atomic_int stop;
     trk_scan_t *cur;       /* the daemon's list */
     bool ready;
-    trk_track_t *open;
+    trk_play_t *open;
     int32_t open_idx;
     tset_pcm_t pcm;
 };
@@ -107,7 +107,7 @@ void tset_free(tset_t *t)
         pthread_mutex_unlock(&t->mu);
         pthread_join(t->thread, NULL);
     }
-    trk_track_destroy(t->open);
+    trk_play_destroy(t->open);
     trk_scan_destroy(t->done);
     trk_scan_destroy(t->cur);
     pthread_mutex_destroy(&t->mu);
@@ -188,16 +188,16 @@ int tset_open(tset_t *t, int32_t i)
     if (!path)
         return -1;
     int err = 0;
-    trk_track_t *tr = trk_track_create(path, &err);
+    trk_play_t *tr = trk_play_create(path, &err);
     if (!tr) {
         fprintf(stderr, "bb-shmd: tracks: cannot open %s: %s\n", tset_name(t, i), trk_strerror(err));
         return -1;
     }
-    trk_track_destroy(t->open);
+    trk_play_destroy(t->open);
     t->open = tr;
     t->open_idx = i;
-    t->pcm.pcm = trk_track_get_samples(tr);
-    t->pcm.frames = trk_track_get_frames(tr);
+    t->pcm.pcm = trk_play_get_samples(tr);
+    t->pcm.frames = trk_play_get_frames(tr);
     return 0;
 }
 

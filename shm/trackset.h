@@ -15,7 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "media/track.h"
+#include "media/trkplay.h"
+#include "media/trkscan.h"
 
 #define TSET_METRONOME_NAME TRK_METRONOME_NAME
 

@@ -1,8 +1,10 @@
 /*
  * check.h - the tiny assertion kit of the C tests.
  *
- * CHECK(cond) and CHECK_EQ_* count a pass or print the failing expression
- * with its file and line and count a failure; check_done() prints
+ * CHECK(c, cond), CHECK_EQ_I / _S (integers, strings), CHECK_NEAR and
+ * CHECK_MSG (with a message) count a pass in the check_t c, or print the
+ * failing expression with its file and line and count a failure; this is
+ * the one assertion dialect of every C test.  check_done() prints
  * "N passed, N failed" (the closing line ctest output is read for) and
  * returns the exit status.  Stress tests draw from a seeded generator and
  * print the seed with check_seed(), so any failure can be replayed with
@@ -16,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 typedef struct {
@@ -56,6 +59,32 @@ typedef struct {
             (c).failed++;                                                           \
             fprintf(stderr, "FAIL %s:%d: %s ~ %s (%.9g vs %.9g, tol %g)\n",         \
                     __FILE__, __LINE__, #a, #b, a_, b_, (double)(tol));             \
+        }                                                                           \
+    } while (0)
+
+#define CHECK_EQ_S(c, a, b)                                                         \
+    do {                                                                            \
+        const char *a_ = (a), *b_ = (b);                                            \
+        if (a_ != NULL && b_ != NULL && strcmp(a_, b_) == 0) {                      \
+            (c).passed++;                                                           \
+        } else {                                                                    \
+            (c).failed++;                                                           \
+            fprintf(stderr, "FAIL %s:%d: %s == %s (\"%s\" != \"%s\")\n",           \
+                    __FILE__, __LINE__, #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
+        }                                                                           \
+    } while (0)
+
+/* CHECK with a printf-style message saying what was seen, for conditions
+ * whose expression alone would not tell (a loop index, a return code). */
+#define CHECK_MSG(c, cond, ...)                                                     \
+    do {                                                                            \
+        if (cond) {                                                                 \
+            (c).passed++;                                                           \
+        } else {                                                                    \
+            (c).failed++;                                                           \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
+            fprintf(stderr, __VA_ARGS__);                                           \
+            fputc('\n', stderr);                                                    \
         }                                                                           \
     } while (0)
 

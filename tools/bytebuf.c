@@ -51,6 +51,16 @@ int bbuf_append(bbuf_t *b, const void *p, size_t n)
     return BBUF_OK;
 }
 
+uint8_t *bbuf_extend(bbuf_t *b, size_t n)
+{
+    if (bbuf_reserve(b, n) != BBUF_OK)
+        return NULL;
+    uint8_t *at = b->data + b->len;
+    memset(at, 0, n + 1);
+    b->len += n;
+    return at;
+}
+
 int bbuf_puts(bbuf_t *b, const char *s)
 {
     return bbuf_append(b, s, strlen(s));

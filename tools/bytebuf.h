@@ -37,6 +37,11 @@ int bbuf_reserve(bbuf_t *b, size_t extra);
 /* Appends n bytes (p may be NULL when n is 0).  Returns 0 or BBUF_ENOMEM. */
 int bbuf_append(bbuf_t *b, const void *p, size_t n);
 
+/* Appends n bytes for the caller to fill in and returns where they start
+ * (valid until the buffer next grows), or NULL when memory runs out (the
+ * buffer is then unchanged).  Until filled in, the bytes are zeros. */
+uint8_t *bbuf_extend(bbuf_t *b, size_t n);
+
 /* Appends a NUL-terminated string, without its NUL. */
 int bbuf_puts(bbuf_t *b, const char *s);
 

@@ -6,6 +6,7 @@
  */
 #include "urlenc.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char hex_digits[] = "0123456789ABCDEF";
@@ -57,6 +58,13 @@ int urlenc_param(bbuf_t *out, const char *name, const char *value)
     if (urlenc_append(out, name, strlen(name)) != URLENC_OK || bbuf_putc(out, '=') != BBUF_OK)
         return URLENC_ENOMEM;
     return urlenc_append(out, value, strlen(value));
+}
+
+int urlenc_param_i64(bbuf_t *out, const char *name, int64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%lld", (long long)v);
+    return urlenc_param(out, name, b);
 }
 
 static int hex_value(char c)

@@ -15,6 +15,7 @@
 #define BB_URLENC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bytebuf.h"
 
@@ -35,6 +36,9 @@ int urlenc_append(bbuf_t *out, const char *s, size_t n);
  * empty.  Both parts are encoded.  value must not be NULL.  Returns 0 or
  * URLENC_ENOMEM. */
 int urlenc_param(bbuf_t *out, const char *name, const char *value);
+
+/* urlenc_param() with a decimal integer value. */
+int urlenc_param_i64(bbuf_t *out, const char *name, int64_t v);
 
 /* Decodes n bytes of form-encoded text into out (cap bytes, a NUL is always
  * written).  Returns the decoded length (not counting the NUL), or

@@ -100,3 +100,27 @@ now_clock() {
 }
 
 have_ipv6_loopback() { grep -q '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; }
+
+# start_local_nginx N: renders the local nginx site (deploy/nginx/*.conf.in,
+# as ./bb run does) for workers 1..N listening on $SOCK/wI.sock, starts
+# nginx on 127.0.0.1:$PORT (as the invoking user) and waits for it; sets
+# API to the site's API URL. Uses SRC, NGINX, WORKER (for its header
+# size), SOCK, PORT and TMP.
+start_local_nginx() {
+    local n=$1 i servers= user_directive="# as the invoking user"
+    for ((i = 1; i <= n; i++)); do
+        servers="$servers    server unix:$SOCK/w$i.sock max_fails=0;
+"
+    done
+    [ "$(id -u)" = 0 ] && user_directive="user $(id -un) $(id -gn);"
+    "$SRC/deploy/render.sh" -o "$TMP/nginx" \
+        UPSTREAM_SERVERS="$servers" HTML_DIR="$SRC/html" RECORDINGS_DIR="$TMP/rec" \
+        CONF_DIR="$TMP/nginx" NGINX_DIR="$TMP/nginx" ACCESS_LOG="$TMP/logs/access.log" \
+        USER_DIRECTIVE="$user_directive" NGINX_WORKERS=2 MIME_TYPES=/etc/nginx/mime.types \
+        LISTEN="        listen 127.0.0.1:$PORT;" FASTCGI_BUFFER="$("$WORKER" --header-max)" \
+        "$SRC"/deploy/nginx/bb-http.conf.in "$SRC"/deploy/nginx/bb-locations.conf.in \
+        "$SRC"/deploy/nginx/bb-fastcgi.conf.in "$SRC"/deploy/nginx/local.conf.in
+    spawn nginx "$NGINX" -p "$TMP/nginx/" -c "$TMP/nginx/local.conf" -e stderr
+    wait_until 10 "nginx on port $PORT" port_busy "$PORT"
+    API=http://127.0.0.1:$PORT/api
+}

@@ -62,21 +62,7 @@ start_worker() {
 }
 for i in 1 2 3; do start_worker "$i"; done
 
-servers=
-for i in 1 2 3; do servers="$servers    server unix:$SOCK/w$i.sock max_fails=0;
-"; done
-user_directive="# as the invoking user"
-[ "$(id -u)" = 0 ] && user_directive="user $(id -un) $(id -gn);"
-"$SRC/deploy/render.sh" -o "$TMP/nginx" \
-    UPSTREAM_SERVERS="$servers" HTML_DIR="$SRC/html" RECORDINGS_DIR="$TMP/rec" \
-    CONF_DIR="$TMP/nginx" NGINX_DIR="$TMP/nginx" ACCESS_LOG="$TMP/logs/access.log" \
-    USER_DIRECTIVE="$user_directive" NGINX_WORKERS=2 MIME_TYPES=/etc/nginx/mime.types \
-    LISTEN="        listen 127.0.0.1:$PORT;" FASTCGI_BUFFER="$("$WORKER" --header-max)" \
-    "$SRC"/deploy/nginx/bb-http.conf.in "$SRC"/deploy/nginx/bb-locations.conf.in \
-    "$SRC"/deploy/nginx/bb-fastcgi.conf.in "$SRC"/deploy/nginx/local.conf.in
-spawn nginx "$NGINX" -p "$TMP/nginx/" -c "$TMP/nginx/local.conf" -e stderr
-wait_until 10 "nginx on port $PORT" port_busy "$PORT"
-API=http://127.0.0.1:$PORT/api
+start_local_nginx 3
 
 # ------------------------------------------------------------ helpers
 

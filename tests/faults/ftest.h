@@ -1,12 +1,14 @@
 /*
- * ftest.h - what every fault test does the same way: the server clock, a
- * song led and started by a leader, waiting in real time, and the common
- * verdicts on a voice (no failure, never moved, heard everything).
+ * ftest.h - what every fault test does the same way: its command line and
+ * stack (ft_start()), a song led and started by a leader, waiting in real
+ * time, and the common verdicts on a voice (no failure, never moved, heard
+ * everything).  Clocks are the server's (srvclock.h).
  */
 #ifndef BB_FTEST_H
 #define BB_FTEST_H
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,16 +16,67 @@
 #include "check.h"
 #include "choir.h"
 #include "fstack.h"
+#include "srvclock.h"
 
-#define FT_RATE 48000
+#define FT_RATE SRVCLOCK_RATE
 #define FT_MAX_RECS 4096
 
-/* The server clock now: samples at 48 kHz since the Unix epoch. */
-static inline int64_t ft_clock(void)
+/* The stack a fault test runs on, beyond the three paths of its command
+ * line.  Give it with designated initialisers; what is left out takes the
+ * value every fault test uses. */
+typedef struct {
+    const char *name;          /* test name, for the directory and segment */
+    int workers;               /* 1 .. FS_MAX_WORKERS; 0: 2 */
+    int users;                 /* bb-shmd --users; 0: its default */
+    int depth;                 /* bb-shmd --depth; 0: 4 */
+    bool recordings;           /* recordings and stems on */
+    fs_sockets_t sockets;      /* FS_LISTEN (the default) or FS_HELD */
+    const char *modes;         /* the test's variants, "a|b": a fourth
+                                  argument naming one of them; NULL: none */
+} ft_setup_t;
+
+/* The fourth argument, when the command line has one that is one of
+ * `modes` ("a|b"); else NULL. */
+static inline const char *ft_mode(int argc, char **argv, const char *modes)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * FT_RATE + (int64_t)ts.tv_nsec * FT_RATE / 1000000000;
+    if (argc != 5 || modes == NULL)
+        return NULL;
+    size_t n = strlen(argv[4]);
+    for (const char *m = modes; *m;) {
+        const char *bar = strchr(m, '|');
+        size_t len = bar ? (size_t)(bar - m) : strlen(m);
+        if (len == n && strncmp(m, argv[4], n) == 0)
+            return argv[4];
+        m += len + (bar != NULL);
+    }
+    return NULL;
+}
+
+/* What every fault test does first: checks its command line
+ * (BB_SHMD BB_WORKER SOURCE_DIR, then one of setup->modes when it has
+ * some) and starts the stack.  Returns the stack, or NULL with *status set
+ * to the exit status: 2 after printing the usage, 1 when the stack did not
+ * start (fs_start() said why). */
+static inline fs_t *ft_start(int argc, char **argv, const ft_setup_t *setup, int *status)
+{
+    if (argc != (setup->modes ? 5 : 4) || (setup->modes && !ft_mode(argc, argv, setup->modes))) {
+        fprintf(stderr, "usage: %s BB_SHMD BB_WORKER SOURCE_DIR%s%s\n", argv[0],
+                setup->modes ? " " : "", setup->modes ? setup->modes : "");
+        *status = 2;
+        return NULL;
+    }
+    fs_config_t fc = {
+        .shmd = argv[1], .worker = argv[2], .src = argv[3],
+        .n_workers = setup->workers ? setup->workers : 2,
+        .users = setup->users,
+        .depth = setup->depth ? setup->depth : 4,
+        .recordings = setup->recordings,
+        .sockets = setup->sockets,
+        .name = setup->name,
+    };
+    fs_t *fs = fs_start(&fc);
+    *status = 1;
+    return fs;
 }
 
 /* Seconds from clock a to clock b. */
@@ -93,6 +146,25 @@ static inline int64_t ft_song(ch_voice_t *leader, ch_voice_t **v, int n)
         fs_sleep_ms(100);
     }
     return 0;
+}
+
+/* What most fault tests do once the stack runs: a choir of n voices
+ * placed on workers per spec (ft_add_voices(), from userid seed on in
+ * steps of step), started, and a song led and started by the first.
+ * Returns the choir with *start set to the song's start clock (0 if it did
+ * not start), or NULL when the voices could not be made or did not get
+ * going (having dumped the stack's logs). */
+static inline ch_choir_t *ft_choir(fs_t *fs, const ft_spec_t *spec, int n, unsigned seed,
+                                   unsigned step, ch_voice_t **v, int64_t *start)
+{
+    ch_choir_t *ch = ch_choir_new(fs_http(fs));
+    if (!ch || ft_add_voices(fs, ch, spec, n, seed, step, v) != 0 || ft_start_voices(v, n) != 0) {
+        fs_dump_logs(fs, 20);
+        ch_choir_free(ch);
+        return NULL;
+    }
+    *start = ft_song(v[0], v, n);
+    return ch;
 }
 
 /* The exchanges of v as a fresh array (free it); *n their number. */

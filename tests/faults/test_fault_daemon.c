@@ -92,7 +92,7 @@ static double compare_recording(const char *rec, int64_t song_start, int64_t *le
 static int64_t kill_daemon(check_t *c, fs_t *fs, int ms)
 {
     pid_t old = fs_daemon_pid(fs);
-    int64_t t = ft_clock();
+    int64_t t = srvclock_now();
     CHECK_EQ_I(*c, fs_signal_daemon(fs, SIGKILL), 0);
     fs_sleep_ms(ms);
     int attached = fs_log_count(fs, "shmd", "re-attached to live segment");
@@ -103,43 +103,14 @@ static int64_t kill_daemon(check_t *c, fs_t *fs, int ms)
     return t;
 }
 
-int main(int argc, char **argv)
+static const ft_spec_t spec[NV] = {
+    {"Lea", 3, 400, 1}, {"Bob", 6, 600, 1}, {"Ann", 6, 500, 2}, {"Cat", 9, 700, 2},
+};
+
+/* Lea ends the song; returns its end clock once Cat was told, after the
+ * project file of the recording appeared. */
+static int64_t end_song(check_t *c, fs_t *fs, ch_voice_t **v, int64_t start)
 {
-    CHECK_INIT(c);
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s BB_SHMD BB_WORKER SOURCE_DIR\n", argv[0]);
-        return 2;
-    }
-    fs_config_t fc = {argv[1], argv[2], argv[3], 2, 0, 4, true, FS_LISTEN, "daemon"};
-    fs_t *fs = fs_start(&fc);
-    if (!fs)
-        return 1;
-    static const ft_spec_t spec[NV] = {{"Lea", 3, 400, 1}, {"Bob", 6, 600, 1}, {"Ann", 6, 500, 2}, {"Cat", 9, 700, 2}};
-    ch_choir_t *ch = ch_choir_new(fs_http(fs));
-    ch_voice_t *v[NV];
-    if (ft_add_voices(fs, ch, spec, NV, 500, 17, v) != 0)
-        return 1;
-    if (ft_start_voices(v, NV) != 0) {
-        fs_dump_logs(fs, 20);
-        return 1;
-    }
-    int64_t start = ft_song(v[0], v, NV);
-    CHECK(c, start != 0);
-    char lea_pub[64];
-    ch_public_id(v[0], lea_pub, sizeof lea_pub);
-    printf(TNAME ": song started at clock %" PRId64 " by Lea (public id %s)\n", start, lea_pub);
-
-    /* The recorder trails the clock by the last bucket + 5 s (14 s here):
-     * kill when it has been writing for a while. */
-    fs_sleep_ms(20000);
-    int64_t t1 = kill_daemon(&c, fs, 500);
-    fs_sleep_ms(6000);
-    int64_t t2 = kill_daemon(&c, fs, 3000);
-    fs_sleep_ms(5000);
-
-    /* The song ends; the recording closes once the last bucket has sung it
-     * (14 s later).  Everyone keeps singing meanwhile, as browsers do: with
-     * no one active the daemon would reset the state and close it early. */
     ch_stop_song(v[0]);
     int64_t end = 0;
     for (int i = 0; i < 50 && !end; i++) {
@@ -148,21 +119,21 @@ int main(int argc, char **argv)
             end = r.song_end;
         fs_sleep_ms(100);
     }
-    CHECK(c, end != 0);
+    CHECK(*c, end != 0);
     printf(TNAME ": song ended at clock %" PRId64 " (%.1f s)\n", end, ft_secs(start, end));
     char song[32], lof[400];
-    time_t stt = (time_t)(start / FT_RATE);
-    struct tm tmv;
-    gmtime_r(&stt, &tmv);
-    strftime(song, sizeof song, "%Y-%m-%d-%H%M%S", &tmv);
+    rc_song_name(start, song, sizeof song);
     snprintf(lof, sizeof lof, "%s/%s.lof", fs_rec_dir(fs), song);
     for (int i = 0; i < 250 && access(lof, F_OK) != 0; i++)
         fs_sleep_ms(100);
-    CHECK(c, access(lof, F_OK) == 0);
-    int64_t t_end = ft_clock();
-    ch_stop_all(ch);
+    CHECK(*c, access(lof, F_OK) == 0);
+    return end;
+}
 
-    /* ---- the exchanges: no error, the song's state unchanged throughout */
+/* The exchanges: no error, the song's state unchanged throughout. */
+static void judge_exchanges(check_t *c, ch_voice_t **v, int64_t start, int64_t t1, int64_t end,
+                            const char *lea_pub)
+{
     for (int i = 0; i < NV; i++) {
         int n;
         ch_rec_t *r = ft_recs(v[i], &n);
@@ -183,14 +154,67 @@ int main(int argc, char **argv)
                "the same song start, leader and %d singers\n",
                spec[i].name, spec[i].offset, n, fails, after, same, NV);
         ft_print_failures(v[i]);
-        CHECK_EQ_I(c, fails, 0);
-        CHECK(c, after >= 15);   /* about 12 s of answers between the first kill and the end */
-        CHECK_EQ_I(c, same, after);
-        CHECK_EQ_I(c, ch_leaks(v[i]), 0);
+        CHECK_EQ_I(*c, fails, 0);
+        CHECK(*c, after >= 15);   /* about 12 s of answers between the first kill and the end */
+        CHECK_EQ_I(*c, same, after);
+        CHECK_EQ_I(*c, ch_leaks(v[i]), 0);
         int holes;
-        CHECK_EQ_I(c, ft_lost(v[i], start, end, &holes), 0);
+        CHECK_EQ_I(*c, ft_lost(v[i], start, end, &holes), 0);
         free(r);
     }
+}
+
+/* The recording: the mix is the song, whole, and equals its stems mixed. */
+static void judge_recording(check_t *c, fs_t *fs, int64_t start, int64_t end)
+{
+    int64_t len = 0;
+    int stems = 0;
+    double diff = compare_recording(fs_rec_dir(fs), start, &len, &stems);
+    char song[32];
+    rc_song_name(start, song, sizeof song);
+    printf(TNAME ": recording %s.wav: %.2f s (the song is %.2f s), %d stems, largest difference from "
+           "(stems) x 3/(k+2) x volume: %.1f steps of 16 bits\n",
+           song, (double)len / FT_RATE, ft_secs(start, end), stems, diff);
+    CHECK(*c, diff >= 0 && diff <= 4.0);
+    CHECK_EQ_I(*c, len, end - start);
+    CHECK_EQ_I(*c, stems, NV);
+    int resumed = fs_log_count(fs, "shmd", "(resumed)");
+    printf(TNAME ": the daemon resumed the recording %d time(s)\n", resumed);
+    CHECK_EQ_I(*c, resumed, 2);
+}
+
+int main(int argc, char **argv)
+{
+    CHECK_INIT(c);
+    int exit_code;
+    fs_t *fs = ft_start(argc, argv, &(ft_setup_t){.name = "daemon", .recordings = true}, &exit_code);
+    if (!fs)
+        return exit_code;
+    ch_voice_t *v[NV];
+    int64_t start;
+    ch_choir_t *ch = ft_choir(fs, spec, NV, 500, 17, v, &start);
+    if (!ch)
+        return 1;
+    CHECK(c, start != 0);
+    char lea_pub[64];
+    ch_public_id(v[0], lea_pub, sizeof lea_pub);
+    printf(TNAME ": song started at clock %" PRId64 " by Lea (public id %s)\n", start, lea_pub);
+
+    /* The recorder trails the clock by the last bucket + 5 s (14 s here):
+     * kill when it has been writing for a while. */
+    fs_sleep_ms(20000);
+    int64_t t1 = kill_daemon(&c, fs, 500);
+    fs_sleep_ms(6000);
+    int64_t t2 = kill_daemon(&c, fs, 3000);
+    fs_sleep_ms(5000);
+
+    /* The song ends; the recording closes once the last bucket has sung it
+     * (14 s later).  Everyone keeps singing meanwhile, as browsers do: with
+     * no one active the daemon would reset the state and close it early. */
+    int64_t end = end_song(&c, fs, v, start);
+    int64_t t_end = srvclock_now();
+    ch_stop_all(ch);
+    judge_exchanges(&c, v, start, t1, end, lea_pub);
 
     /* ---- the audio: everything written is heard where it was written */
     for (int l = 0; l < NV; l++) {
@@ -208,20 +232,7 @@ int main(int argc, char **argv)
            (double)(spec[3].offset - spec[0].offset));
     (void)t2;
 
-    /* ---- the recording */
-    int64_t len = 0;
-    int stems = 0;
-    double diff = compare_recording(fs_rec_dir(fs), start, &len, &stems);
-    printf(TNAME ": recording %s.wav: %.2f s (the song is %.2f s), %d stems, largest difference from "
-           "(stems) x 3/(k+2) x volume: %.1f steps of 16 bits\n",
-           song, (double)len / FT_RATE, ft_secs(start, end), stems, diff);
-    CHECK(c, diff >= 0 && diff <= 4.0);
-    CHECK_EQ_I(c, len, end - start);
-    CHECK_EQ_I(c, stems, NV);
-    int resumed = fs_log_count(fs, "shmd", "(resumed)");
-    printf(TNAME ": the daemon resumed the recording %d time(s)\n", resumed);
-    CHECK_EQ_I(c, resumed, 2);
-
+    judge_recording(&c, fs, start, end);
     int rc = check_done(&c, TNAME);
     if (rc)
         fs_dump_logs(fs, 30);

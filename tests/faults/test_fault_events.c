@@ -34,14 +34,10 @@ static bool has_event(const bbc_singer_t *s, const char *evid)
 int main(int argc, char **argv)
 {
     CHECK_INIT(c);
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s BB_SHMD BB_WORKER SOURCE_DIR\n", argv[0]);
-        return 2;
-    }
-    fs_config_t fc = {argv[1], argv[2], argv[3], 1, 0, 4, false, FS_LISTEN, "events"};
-    fs_t *fs = fs_start(&fc);
+    int exit_code;
+    fs_t *fs = ft_start(argc, argv, &(ft_setup_t){.name = "events", .workers = 1}, &exit_code);
     if (!fs)
-        return 1;
+        return exit_code;
     bbc_config_t bc;
     bbc_config_init(&bc);
     bc.addr = fs_http(fs);
@@ -60,7 +56,7 @@ int main(int argc, char **argv)
     /* The room's cue events are its leader's to set (roles.h). */
     bbc_singer_request_lead(s);
     CHECK_EQ_I(c, bbc_exchange_batch(s, quiet, NULL), 0);
-    int64_t now = ft_clock();
+    int64_t now = srvclock_now();
     bbc_singer_event(s, "\"verse-2\"", now);
     bbc_singer_event(s, "\"chorus\"", now + 10 * FT_RATE);
     for (int i = 0; i < 3; i++)

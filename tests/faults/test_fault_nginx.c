@@ -28,35 +28,27 @@
 int main(int argc, char **argv)
 {
     CHECK_INIT(c);
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s BB_SHMD BB_WORKER SOURCE_DIR\n", argv[0]);
-        return 2;
-    }
-    fs_config_t fc = {argv[1], argv[2], argv[3], 2, 0, 4, false, FS_LISTEN, "nginx"};
-    fs_t *fs = fs_start(&fc);
+    int exit_code;
+    fs_t *fs = ft_start(argc, argv, &(ft_setup_t){.name = "nginx"}, &exit_code);
     if (!fs)
-        return 1;
+        return exit_code;
     static const ft_spec_t spec[NV] = {{"Lea", 3, 400, 1}, {"Ann", 6, 500, 2}, {"Bob", 9, 600, 1}};
-    ch_choir_t *ch = ch_choir_new(fs_http(fs));
     ch_voice_t *v[NV];
-    if (ft_add_voices(fs, ch, spec, NV, 300, 13, v) != 0)
+    int64_t start;
+    ch_choir_t *ch = ft_choir(fs, spec, NV, 300, 13, v, &start);
+    if (!ch)
         return 1;
-    if (ft_start_voices(v, NV) != 0) {
-        fs_dump_logs(fs, 20);
-        return 1;
-    }
-    int64_t start = ft_song(v[0], v, NV);
     CHECK(c, start != 0);
     fs_sleep_ms(7000);
     for (int k = 0; k < 3; k++) {
-        int64_t t = ft_clock();
+        int64_t t = srvclock_now();
         CHECK_EQ_I(c, fs_reload_nginx(fs), 0);
         printf(TNAME ": nginx reloaded at clock %" PRId64 " (new worker processes in %.0f ms)\n", t,
-               ft_secs(t, ft_clock()) * 1000);
+               ft_secs(t, srvclock_now()) * 1000);
         fs_sleep_ms(2000);
     }
     fs_sleep_ms(5000);
-    int64_t t_end = ft_clock();
+    int64_t t_end = srvclock_now();
     ch_stop_all(ch);
 
     for (int i = 0; i < NV; i++) {

@@ -37,32 +37,17 @@
 #define FLOOD 30
 #define PER 10              /* chat messages per request: the most a request may carry */
 
-int main(int argc, char **argv)
+static const ft_spec_t spec[NV] = {{"Lea", 3, 400, 1}, {"Ann", 6, 500, 2}, {"Bob", 9, 600, 1}};
+
+/* Max: a listener that sends 60 ms requests back to back (no pacing),
+ * 30 s behind the clock so that its read clock stays in the past. */
+static bbc_singer_t *make_max(fs_t *fs, const char *uid)
 {
-    CHECK_INIT(c);
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s BB_SHMD BB_WORKER SOURCE_DIR\n", argv[0]);
-        return 2;
-    }
-    fs_config_t fc = {argv[1], argv[2], argv[3], 2, 0, 4, false, FS_LISTEN, "queue"};
-    fs_t *fs = fs_start(&fc);
-    if (!fs)
-        return 1;
-    static const ft_spec_t spec[NV] = {{"Lea", 3, 400, 1}, {"Ann", 6, 500, 2}, {"Bob", 9, 600, 1}};
-    ch_choir_t *ch = ch_choir_new(fs_http(fs));
-    ch_voice_t *v[NV];
-    char max_uid[24];
-    if (ft_add_voices(fs, ch, spec, NV, 700, 11, v) != 0)
-        return 1;
-    if (fs_userid_for(fs, 1, 999, max_uid, sizeof max_uid) != 0)
-        return 1;
-    /* Max: a listener that sends 60 ms requests back to back (no pacing),
-     * 30 s behind the clock so that its read clock stays in the past. */
     bbc_config_t mc;
     bbc_config_init(&mc);
     mc.addr = fs_http(fs);
     mc.transport = BBC_HTTP;
-    mc.userid = max_uid;
+    mc.userid = uid;
     mc.username = "Max";
     mc.offset_s = 30;
     mc.n_samples = 2880;
@@ -70,22 +55,17 @@ int main(int argc, char **argv)
     mc.ignore_delay = true;
     mc.mode = BBC_SEND_SPECTATOR;
     int err;
-    bbc_singer_t *max = bbc_singer_new(&mc, &err);
-    CHECK(c, max != NULL);
-    if (!max || ft_start_voices(v, NV) != 0) {
-        fs_dump_logs(fs, 20);
-        return 1;
-    }
-    int64_t start = ft_song(v[0], v, NV);
-    CHECK(c, start != 0);
-    for (int i = 0; i < 3; i++)
-        CHECK_EQ_I(c, bbc_exchange_batch(max, NULL, NULL), 0);
-    fs_sleep_ms(6000);
+    return bbc_singer_new(&mc, &err);
+}
 
-    /* The flood, with the daemon stopped. */
-    CHECK_EQ_I(c, fs_signal_daemon(fs, SIGSTOP), 0);
+/* The flood, with the daemon stopped for 2 s: Max's requests of PER chats
+ * each are accepted while the lane has room, then refused whole with a
+ * 503.  Returns how many were accepted. */
+static int flood(check_t *c, fs_t *fs, bbc_singer_t *max)
+{
+    CHECK_EQ_I(*c, fs_signal_daemon(fs, SIGSTOP), 0);
     long long t_stop = fs_now_ns();
-    int64_t c_stop = ft_clock();
+    int64_t c_stop = srvclock_now();
     int status[FLOOD] = {0}, accepted = 0, refused = 0, first_refused = -1;
     char msg503[600] = "";
     for (int r = 0; r < FLOOD; r++) {
@@ -105,9 +85,9 @@ int main(int argc, char **argv)
             if (first_refused < 0) {
                 first_refused = r;
                 snprintf(msg503, sizeof msg503, "%s", m->message);
-                CHECK(c, m->kill_client);
+                CHECK(*c, m->kill_client);
             }
-            CHECK_EQ_I(c, resp->status, 503);
+            CHECK_EQ_I(*c, resp->status, 503);
         }
     }
     double flood_ms = (fs_now_ns() - t_stop) / 1e6;
@@ -115,27 +95,23 @@ int main(int argc, char **argv)
            "%d accepted, %d refused (first refused: request %d, HTTP %d, \"%s\")\n",
            c_stop, FLOOD, PER, flood_ms, accepted, refused, first_refused,
            first_refused >= 0 ? status[first_refused] : 0, msg503);
-    CHECK_EQ_I(c, accepted, SEG_LANE_CAP / PER);
-    CHECK_EQ_I(c, refused, FLOOD - SEG_LANE_CAP / PER);
-    CHECK(c, strcmp(msg503, "the server is busy (control queue full); please retry") == 0);
+    CHECK_EQ_I(*c, accepted, SEG_LANE_CAP / PER);
+    CHECK_EQ_I(*c, refused, FLOOD - SEG_LANE_CAP / PER);
+    CHECK(*c, strcmp(msg503, "the server is busy (control queue full); please retry") == 0);
     /* Accepted requests come first, then only refusals: nothing is taken
      * from a request that does not fit. */
     for (int r = 0; r < FLOOD; r++)
-        CHECK_EQ_I(c, status[r], r < accepted ? 200 : 503);
+        CHECK_EQ_I(*c, status[r], r < accepted ? 200 : 503);
     long long left = 2000 - (fs_now_ns() - t_stop) / 1000000;
     fs_sleep_ms(left > 0 ? (int)left : 0);
-    CHECK_EQ_I(c, fs_signal_daemon(fs, SIGCONT), 0);
-    printf(TNAME ": daemon continued after %.2f s\n", ft_secs(c_stop, ft_clock()));
+    CHECK_EQ_I(*c, fs_signal_daemon(fs, SIGCONT), 0);
+    printf(TNAME ": daemon continued after %.2f s\n", ft_secs(c_stop, srvclock_now()));
+    return accepted;
+}
 
-    /* The lane drains; control works again. */
-    fs_sleep_ms(600);
-    bbc_singer_chat(max, "max after");
-    CHECK_EQ_I(c, bbc_exchange_batch(max, NULL, NULL), 0);
-    fs_sleep_ms(8000);
-    int64_t t_end = ft_clock();
-    ch_stop_all(ch);
-
-    /* Ann and Bob received each accepted message once, in order, intact. */
+/* Ann and Bob received each accepted message once, in order, intact. */
+static void judge_chats(check_t *c, ch_voice_t **v, int accepted)
+{
     for (int i = 1; i < NV; i++) {
         int n = ch_chats(v[i], -1, NULL, 0, NULL, 0);
         int good = 0, bad = 0, k = 0;
@@ -154,25 +130,67 @@ int main(int argc, char **argv)
         }
         printf(TNAME ": %s received %d chats, %d as sent and in order (want %d)\n", spec[i].name, n,
                good, accepted * PER + 1);
-        CHECK_EQ_I(c, n, accepted * PER + 1);
-        CHECK_EQ_I(c, good, n);
+        CHECK_EQ_I(*c, n, accepted * PER + 1);
+        CHECK_EQ_I(*c, good, n);
     }
-    /* Audio meanwhile. */
+}
+
+/* The audio meanwhile: nothing failed, lost or misplaced. */
+static void judge_audio(check_t *c, ch_choir_t *ch, ch_voice_t **v, int64_t start, int64_t t_end)
+{
     for (int i = 0; i < NV; i++) {
         printf(TNAME ": %s (%d s): %d failed exchanges\n", spec[i].name, spec[i].offset, ch_failures(v[i]));
         ft_print_failures(v[i]);
-        CHECK_EQ_I(c, ch_failures(v[i]), 0);
-        CHECK_EQ_I(c, ch_leaks(v[i]), 0);
+        CHECK_EQ_I(*c, ch_failures(v[i]), 0);
+        CHECK_EQ_I(*c, ch_leaks(v[i]), 0);
         int holes;
-        CHECK_EQ_I(c, ft_lost(v[i], start, 0, &holes), 0);
+        CHECK_EQ_I(*c, ft_lost(v[i], start, 0, &holes), 0);
         for (int s = 0; s < NV; s++)
             if (spec[s].offset < spec[i].offset)
-                ft_check_heard_all(&c, ch, v[i], v[s], start, 0, start, t_end, 0);
+                ft_check_heard_all(c, ch, v[i], v[s], start, 0, start, t_end, 0);
         int64_t a = start + 28800, b = t_end - (int64_t)(spec[i].offset + 2) * FT_RATE;
         a -= a % CH_FRAME;
         b -= b % CH_FRAME;
-        CHECK_EQ_I(c, ch_frames_received(v[i], a, b), (int)((b - a) / CH_FRAME));
+        CHECK_EQ_I(*c, ch_frames_received(v[i], a, b), (int)((b - a) / CH_FRAME));
     }
+}
+
+int main(int argc, char **argv)
+{
+    CHECK_INIT(c);
+    int exit_code;
+    fs_t *fs = ft_start(argc, argv, &(ft_setup_t){.name = "queue"}, &exit_code);
+    if (!fs)
+        return exit_code;
+    ch_choir_t *ch = ch_choir_new(fs_http(fs));
+    ch_voice_t *v[NV];
+    char max_uid[24];
+    if (ft_add_voices(fs, ch, spec, NV, 700, 11, v) != 0)
+        return 1;
+    if (fs_userid_for(fs, 1, 999, max_uid, sizeof max_uid) != 0)
+        return 1;
+    bbc_singer_t *max = make_max(fs, max_uid);
+    CHECK(c, max != NULL);
+    if (!max || ft_start_voices(v, NV) != 0) {
+        fs_dump_logs(fs, 20);
+        return 1;
+    }
+    int64_t start = ft_song(v[0], v, NV);
+    CHECK(c, start != 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_I(c, bbc_exchange_batch(max, NULL, NULL), 0);
+    fs_sleep_ms(6000);
+    int accepted = flood(&c, fs, max);
+
+    /* The lane drains; control works again. */
+    fs_sleep_ms(600);
+    bbc_singer_chat(max, "max after");
+    CHECK_EQ_I(c, bbc_exchange_batch(max, NULL, NULL), 0);
+    fs_sleep_ms(8000);
+    int64_t t_end = srvclock_now();
+    ch_stop_all(ch);
+    judge_chats(&c, v, accepted);
+    judge_audio(&c, ch, v, start, t_end);
     int rc = check_done(&c, TNAME);
     if (rc)
         fs_dump_logs(fs, 30);

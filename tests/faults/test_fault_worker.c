@@ -40,62 +40,50 @@
 #define NV 6
 #define VICTIM 2
 
-int main(int argc, char **argv)
-{
-    CHECK_INIT(c);
-    if (argc != 5 || (strcmp(argv[4], "listen") != 0 && strcmp(argv[4], "held") != 0)) {
-        fprintf(stderr, "usage: %s BB_SHMD BB_WORKER SOURCE_DIR listen|held\n", argv[0]);
-        return 2;
-    }
-    bool held = strcmp(argv[4], "held") == 0;
-    const char *tname = held ? "fault_worker_held" : "fault_worker_listen";
-    fs_config_t fc = {argv[1], argv[2], argv[3], 3, 0, 4, false, held ? FS_HELD : FS_LISTEN,
-                      held ? "worker-held" : "worker-listen"};
-    fs_t *fs = fs_start(&fc);
-    if (!fs)
-        return 1;
+static const ft_spec_t spec[NV] = {
+    {"Lea", 3, 400, 1}, {"Ann", 6, 500, 2}, {"Bob", 6, 600, 3},
+    {"Cat", 9, 700, 1}, {"Dan", 9, 800, 2}, {"Eve", 9, 900, 3},
+};
 
-    static const ft_spec_t spec[NV] = {
-        {"Lea", 3, 400, 1}, {"Ann", 6, 500, 2}, {"Bob", 6, 600, 3},
-        {"Cat", 9, 700, 1}, {"Dan", 9, 800, 2}, {"Eve", 9, 900, 3},
-    };
-    ch_choir_t *ch = ch_choir_new(fs_http(fs));
+/* One run: its voices and the clocks of the song and of the fault. */
+typedef struct {
+    const char *tname;
+    bool held;
+    ch_choir_t *ch;
     ch_voice_t *v[NV];
-    if (ft_add_voices(fs, ch, spec, NV, 1000, 31, v) != 0)
-        return 1;
-    if (ft_start_voices(v, NV) != 0) {
-        fs_dump_logs(fs, 20);
-        return 1;
-    }
-    int64_t start = ft_song(v[0], v, NV);
-    CHECK(c, start != 0);
-    printf("%s: song started at clock %" PRId64 "; singing 9 s so that the last bucket hears everyone\n",
-           tname, start);
-    fs_sleep_ms(9000);
+    int64_t start, t_kill, t_back, t_end;
+} run_t;
 
-    /* The fault. */
+/* The fault: worker VICTIM stopped, killed and restarted a second later,
+ * as systemd would, while everyone sings. */
+static void fault(check_t *c, run_t *u, fs_t *fs)
+{
     pid_t victim_pid = fs_worker_pid(fs, VICTIM);
-    CHECK_EQ_I(c, fs_signal_worker(fs, VICTIM, SIGSTOP), 0);
+    CHECK_EQ_I(*c, fs_signal_worker(fs, VICTIM, SIGSTOP), 0);
     fs_sleep_ms(800);   /* longer than a batch: Ann and Dan each have a request in it */
-    int64_t t_kill = ft_clock();
-    CHECK_EQ_I(c, fs_signal_worker(fs, VICTIM, SIGKILL), 0);
+    u->t_kill = srvclock_now();
+    CHECK_EQ_I(*c, fs_signal_worker(fs, VICTIM, SIGKILL), 0);
     printf("%s: worker %d (pid %d) stopped for 0.8 s, then killed with SIGKILL at clock %" PRId64 "\n",
-           tname, VICTIM, (int)victim_pid, t_kill);
+           u->tname, VICTIM, (int)victim_pid, u->t_kill);
     fs_sleep_ms(1000);  /* systemd's RestartSec=1s */
-    int64_t t_back = ft_clock();
-    CHECK_EQ_I(c, fs_start_worker(fs, VICTIM), 0);
-    printf("%s: worker %d restarted at clock %" PRId64 " (pid %d)\n", tname, VICTIM, t_back,
+    u->t_back = srvclock_now();
+    CHECK_EQ_I(*c, fs_start_worker(fs, VICTIM), 0);
+    printf("%s: worker %d restarted at clock %" PRId64 " (pid %d)\n", u->tname, VICTIM, u->t_back,
            (int)fs_worker_pid(fs, VICTIM));
     fs_sleep_ms(7000);
-    int64_t t_end = ft_clock();
-    ch_stop_all(ch);
+    u->t_end = srvclock_now();
+    ch_stop_all(u->ch);
+}
 
-    /* ---- every voice's exchanges */
+/* Every voice's exchanges: the others never failed nor moved; the victims
+ * failed once at most (a 502) and reconnected. */
+static void judge_exchanges(check_t *c, const run_t *u)
+{
     for (int i = 0; i < NV; i++) {
         int n;
-        ch_rec_t *r = ft_recs(v[i], &n);
+        ch_rec_t *r = ft_recs(u->v[i], &n);
         bbc_stats_t st;
-        ch_stats(v[i], &st);
+        ch_stats(u->v[i], &st);
         bool victim = spec[i].worker == VICTIM;
         int fails = 0, moved = 0, home_after = 0, after_back = 0, fail_status = 0, before = 0;
         for (int k = 0; k < n; k++) {
@@ -107,94 +95,126 @@ int main(int argc, char **argv)
             if (r[k].worker != spec[i].worker)
                 moved++;
             /* Answers sent after the restart plus one batch. */
-            if (r[k].server_clock > t_back + 28800) {
+            if (r[k].server_clock > u->t_back + 28800) {
                 after_back++;
                 home_after += r[k].worker == spec[i].worker;
             }
-            if (r[k].server_clock < t_kill)
+            if (r[k].server_clock < u->t_kill)
                 before++;
         }
         free(r);
         printf("%s: %s (%d s, worker %d): %d exchanges, %d failed%s, %d reconnects, %d served by "
                "another worker, %d of %d after the restart back on worker %d\n",
-               tname, spec[i].name, spec[i].offset, spec[i].worker, n, fails,
+               u->tname, spec[i].name, spec[i].offset, spec[i].worker, n, fails,
                fails ? (fail_status == 502 ? " (502)" : " (see below)") : "", (int)st.reconnects,
                moved, home_after, after_back, spec[i].worker);
-        ft_print_failures(v[i]);
-        CHECK_EQ_I(c, ch_leaks(v[i]), 0);
-        CHECK(c, after_back >= 8);
-        CHECK_EQ_I(c, home_after, after_back);
-        CHECK(c, before >= 10);
+        ft_print_failures(u->v[i]);
+        CHECK_EQ_I(*c, ch_leaks(u->v[i]), 0);
+        CHECK(*c, after_back >= 8);
+        CHECK_EQ_I(*c, home_after, after_back);
+        CHECK(*c, before >= 10);
         if (!victim) {
-            CHECK_EQ_I(c, fails, 0);
-            CHECK_EQ_I(c, moved, 0);
-            CHECK_EQ_I(c, (int)st.reconnects, 0);
+            CHECK_EQ_I(*c, fails, 0);
+            CHECK_EQ_I(*c, moved, 0);
+            CHECK_EQ_I(*c, (int)st.reconnects, 0);
             continue;
         }
         /* The victims: the request the dead worker held failed (nginx 502)
          * and the voice reconnected; nothing else failed. */
-        if (held) {
-            CHECK(c, fails <= 1);
-            CHECK_EQ_I(c, moved, 0);
+        if (u->held) {
+            CHECK(*c, fails <= 1);
+            CHECK_EQ_I(*c, moved, 0);
         } else {
-            CHECK_EQ_I(c, fails, 1);
-            CHECK(c, moved >= 1);
+            CHECK_EQ_I(*c, fails, 1);
+            CHECK(*c, moved >= 1);
         }
         if (fails) {
-            CHECK_EQ_I(c, fail_status, 502);
-            CHECK(c, st.reconnects >= 1);
+            CHECK_EQ_I(*c, fail_status, 502);
+            CHECK(*c, st.reconnects >= 1);
         }
     }
+}
 
-    /* ---- what was lost: the victims' own voices while their requests were
-     * stuck in the dead worker and they reconnected.  Everyone else's voice
-     * was written without a hole. */
+/* What was lost: the victims' own voices while their requests were stuck
+ * in the dead worker and they reconnected.  Everyone else's voice was
+ * written without a hole. */
+static void judge_lost(check_t *c, const run_t *u)
+{
     for (int i = 0; i < NV; i++) {
         int holes;
-        int64_t lost = ft_lost(v[i], start, 0, &holes);
+        int64_t lost = ft_lost(u->v[i], u->start, 0, &holes);
         if (spec[i].worker != VICTIM) {
-            CHECK_EQ_I(c, lost, 0);
+            CHECK_EQ_I(*c, lost, 0);
         } else {
-            printf("%s: %s lost %.3f s of voice in %d hole(s)\n", tname, spec[i].name,
+            printf("%s: %s lost %.3f s of voice in %d hole(s)\n", u->tname, spec[i].name,
                    ft_secs(0, lost), holes);
             /* The 0.8 s the worker was stopped, the batch in flight, and
              * the reconnect (measured: 0.8 - 1.0 s).  With the socket held
              * the reconnecting probe (no userid, so any worker) may also
              * wait in the dead worker's socket until the restart, 1 s
              * later (measured: up to 2.5 s). */
-            CHECK(c, holes <= 1);
-            CHECK(c, lost <= (int64_t)((held ? 3.5 : 2.0) * FT_RATE));
+            CHECK(*c, holes <= 1);
+            CHECK(*c, lost <= (int64_t)((u->held ? 3.5 : 2.0) * FT_RATE));
         }
     }
+}
 
-    /* ---- what was heard.  Every listener hears every earlier voice where
-     * it was written; a victim's hole is heard as exactly that (the
-     * comparison is with what was written), nothing else is missing. */
+/* What was heard.  Every listener hears every earlier voice where it was
+ * written; a victim's hole is heard as exactly that (the comparison is
+ * with what was written), nothing else is missing. */
+static void judge_heard(check_t *c, const run_t *u)
+{
     for (int l = 0; l < NV; l++) {
         for (int s = 0; s < NV; s++) {
             if (spec[s].offset >= spec[l].offset)
                 continue;
             /* The victim listeners did not hear while they were stuck: their
              * frames are not judged there (they were not received). */
-            ft_check_heard_all(&c, ch, v[l], v[s], start, 0, start, t_end, 0);
+            ft_check_heard_all(c, u->ch, u->v[l], u->v[s], u->start, 0, u->start, u->t_end, 0);
         }
         if (spec[l].worker != VICTIM) {
             /* No gap in what the others heard: every 60 ms frame arrived. */
-            int64_t a = start + 28800, b = t_end - (int64_t)(spec[l].offset + 2) * FT_RATE;
+            int64_t a = u->start + 28800, b = u->t_end - (int64_t)(spec[l].offset + 2) * FT_RATE;
             a -= a % CH_FRAME;
             b -= b % CH_FRAME;
-            int got = ch_frames_received(v[l], a, b);
+            int got = ch_frames_received(u->v[l], a, b);
             int want = (int)((b - a) / CH_FRAME);
-            printf("%s: %s received %d of the %d frames of [%" PRId64 ", %" PRId64 ")\n", tname,
+            printf("%s: %s received %d of the %d frames of [%" PRId64 ", %" PRId64 ")\n", u->tname,
                    spec[l].name, got, want, a, b);
-            CHECK_EQ_I(c, got, want);
+            CHECK_EQ_I(*c, got, want);
         }
     }
+}
 
-    int rc = check_done(&c, tname);
+int main(int argc, char **argv)
+{
+    CHECK_INIT(c);
+    const char *mode = ft_mode(argc, argv, "listen|held");
+    static run_t u;
+    u.held = mode && strcmp(mode, "held") == 0;
+    u.tname = u.held ? "fault_worker_held" : "fault_worker_listen";
+    int exit_code;
+    fs_t *fs = ft_start(argc, argv,
+                        &(ft_setup_t){.name = u.held ? "worker-held" : "worker-listen", .workers = 3,
+                                      .sockets = u.held ? FS_HELD : FS_LISTEN, .modes = "listen|held"},
+                        &exit_code);
+    if (!fs)
+        return exit_code;
+    u.ch = ft_choir(fs, spec, NV, 1000, 31, u.v, &u.start);
+    if (!u.ch)
+        return 1;
+    CHECK(c, u.start != 0);
+    printf("%s: song started at clock %" PRId64 "; singing 9 s so that the last bucket hears everyone\n",
+           u.tname, u.start);
+    fs_sleep_ms(9000);
+    fault(&c, &u, fs);
+    judge_exchanges(&c, &u);
+    judge_lost(&c, &u);
+    judge_heard(&c, &u);
+    int rc = check_done(&c, u.tname);
     if (rc)
         fs_dump_logs(fs, 30);
-    ch_choir_free(ch);
+    ch_choir_free(u.ch);
     fs_stop(fs);
     return rc;
 }

@@ -1,7 +1,7 @@
-/* media_test: the little the media tests share: CHECK macros that count
- * failures instead of stopping, a private temporary directory removed at
- * the end, and a log callback that keeps every line for inspection.
- * Header-only (static inline) so each test stays one executable. */
+/* media_test: the little the media tests share besides check.h: their
+ * check_t, a private temporary directory removed at the end, and a log
+ * callback that keeps every line for inspection. Header-only (static
+ * inline) so each test stays one executable. */
 #ifndef BB_TESTS_MEDIA_TEST_H
 #define BB_TESTS_MEDIA_TEST_H
 
@@ -12,30 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int mt_failures;
+#include "check.h"
 
-#define CHECK(cond) do { \
-    if (!(cond)) { \
-        fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-        mt_failures++; \
-    } } while (0)
-
-#define CHECK_INT(a, b) do { \
-    long long mt_a_ = (long long)(a), mt_b_ = (long long)(b); \
-    if (mt_a_ != mt_b_) { \
-        fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", \
-                __FILE__, __LINE__, #a, #b, mt_a_, mt_b_); \
-        mt_failures++; \
-    } } while (0)
-
-#define CHECK_STR(a, b) do { \
-    const char *mt_a_ = (a), *mt_b_ = (b); \
-    if (mt_a_ == NULL || mt_b_ == NULL || strcmp(mt_a_, mt_b_) != 0) { \
-        fprintf(stderr, "%s:%d: CHECK failed: %s == %s (\"%s\" != \"%s\")\n", \
-                __FILE__, __LINE__, #a, #b, mt_a_ ? mt_a_ : "(null)", \
-                mt_b_ ? mt_b_ : "(null)"); \
-        mt_failures++; \
-    } } while (0)
+/* The checks of the test that includes this header (check.h); each
+ * media test is one executable, so one check_t per file. */
+static check_t ck;
 
 /* Captured log lines. */
 #define MT_LOG_MAX 256
@@ -125,15 +106,6 @@ static inline int mt_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
-}
-
-static inline int mt_finish(const char *name)
-{
-    if (mt_failures == 0)
-        printf("%s: all checks passed\n", name);
-    else
-        printf("%s: %d check(s) FAILED\n", name, mt_failures);
-    return mt_failures == 0 ? 0 : 1;
 }
 
 #endif

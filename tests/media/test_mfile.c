@@ -31,82 +31,82 @@ int main(void)
     int fd;
 
     /* strerror covers every code and unknown ones. */
-    CHECK(strcmp(mfile_strerror(MFILE_ERR_EXISTS), "file already exists") == 0);
-    CHECK(mfile_strerror(12345) != NULL);
+    CHECK(ck, strcmp(mfile_strerror(MFILE_ERR_EXISTS), "file already exists") == 0);
+    CHECK(ck, mfile_strerror(12345) != NULL);
 
-    CHECK(mfile_is_temp_name(".bbtmp-x-123456"));
-    CHECK(!mfile_is_temp_name("x.wav"));
-    CHECK(!mfile_is_temp_name(NULL));
+    CHECK(ck, mfile_is_temp_name(".bbtmp-x-123456"));
+    CHECK(ck, !mfile_is_temp_name("x.wav"));
+    CHECK(ck, !mfile_is_temp_name(NULL));
 
     /* One writer at a time: the lock is exclusive and not waited for. */
     snprintf(path, sizeof path, "%s/locked", dir);
-    CHECK_INT(mfile_open_locked(path, mt_log, &log), MFILE_ERR_NOENT);
+    CHECK_EQ_I(ck, mfile_open_locked(path, mt_log, &log), MFILE_ERR_NOENT);
     fd = open(path, O_CREAT | O_WRONLY, 0644);
-    CHECK(fd >= 0);
+    CHECK(ck, fd >= 0);
     close(fd);
     fd = mfile_open_locked(path, mt_log, &log);
-    CHECK(fd >= 0);
-    CHECK_INT(mfile_open_locked(path, mt_log, &log), MFILE_ERR_BUSY);
+    CHECK(ck, fd >= 0);
+    CHECK_EQ_I(ck, mfile_open_locked(path, mt_log, &log), MFILE_ERR_BUSY);
     close(fd);
     fd = mfile_open_locked(path, mt_log, &log);
-    CHECK(fd >= 0);
+    CHECK(ck, fd >= 0);
     close(fd);
     unlink(path);
 
-    CHECK_INT(mfile_join(path, sizeof path, "/a", "b"), MFILE_OK);
-    CHECK_STR(path, "/a/b");
-    CHECK_INT(mfile_join(path, 4, "/a", "b"), MFILE_ERR_ARG);
-    CHECK_INT(mfile_join(NULL, 4, "/a", "b"), MFILE_ERR_ARG);
+    CHECK_EQ_I(ck, mfile_join(path, sizeof path, "/a", "b"), MFILE_OK);
+    CHECK_EQ_S(ck, path, "/a/b");
+    CHECK_EQ_I(ck, mfile_join(path, 4, "/a", "b"), MFILE_ERR_ARG);
+    CHECK_EQ_I(ck, mfile_join(NULL, 4, "/a", "b"), MFILE_ERR_ARG);
 
     /* Write, refuse to replace, replace. */
-    CHECK_INT(mfile_write_atomic(dir, "f.txt", "one", 3, 0, mt_log, &log), MFILE_OK);
+    CHECK_EQ_I(ck, mfile_write_atomic(dir, "f.txt", "one", 3, 0, mt_log, &log), MFILE_OK);
     snprintf(path, sizeof path, "%s/f.txt", dir);
     s = mt_read_file(path, NULL);
-    CHECK_STR(s, "one");
+    CHECK_EQ_S(ck, s, "one");
     free(s);
-    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0644);
-    CHECK_INT(mfile_write_atomic(dir, "f.txt", "two", 3, 0, mt_log, &log), MFILE_ERR_EXISTS);
+    CHECK(ck, stat(path, &st) == 0 && (st.st_mode & 0777) == 0644);
+    CHECK_EQ_I(ck, mfile_write_atomic(dir, "f.txt", "two", 3, 0, mt_log, &log), MFILE_ERR_EXISTS);
     s = mt_read_file(path, NULL);
-    CHECK_STR(s, "one");
+    CHECK_EQ_S(ck, s, "one");
     free(s);
-    CHECK_INT(mfile_write_atomic(dir, "f.txt", "three", 5, 1, mt_log, &log), MFILE_OK);
+    CHECK_EQ_I(ck, mfile_write_atomic(dir, "f.txt", "three", 5, 1, mt_log, &log), MFILE_OK);
     s = mt_read_file(path, NULL);
-    CHECK_STR(s, "three");
+    CHECK_EQ_S(ck, s, "three");
     free(s);
-    CHECK_INT(mfile_write_atomic(dir, "empty", NULL, 0, 1, mt_log, &log), MFILE_OK);
-    CHECK_INT(mfile_write_atomic(dir, "bad", NULL, 3, 1, mt_log, &log), MFILE_ERR_ARG);
-    CHECK_INT(count_tmp(dir), 0);
+    CHECK_EQ_I(ck, mfile_write_atomic(dir, "empty", NULL, 0, 1, mt_log, &log), MFILE_OK);
+    CHECK_EQ_I(ck, mfile_write_atomic(dir, "bad", NULL, 3, 1, mt_log, &log), MFILE_ERR_ARG);
+    CHECK_EQ_I(ck, count_tmp(dir), 0);
 
     /* A temporary file is invisible under its final name until published. */
     fd = mfile_tmp_create(dir, "g.txt", tmp, sizeof tmp, mt_log, &log);
-    CHECK(fd >= 0);
-    CHECK_INT(count_tmp(dir), 1);
-    CHECK(write(fd, "abc", 3) == 3);
+    CHECK(ck, fd >= 0);
+    CHECK_EQ_I(ck, count_tmp(dir), 1);
+    CHECK(ck, write(fd, "abc", 3) == 3);
     snprintf(path, sizeof path, "%s/g.txt", dir);
-    CHECK(!mt_exists(path));
-    CHECK_INT(mfile_publish(fd, tmp, dir, "g.txt", 0, mt_log, &log), MFILE_OK);
+    CHECK(ck, !mt_exists(path));
+    CHECK_EQ_I(ck, mfile_publish(fd, tmp, dir, "g.txt", 0, mt_log, &log), MFILE_OK);
     close(fd);
-    CHECK(mt_exists(path));
-    CHECK(!mt_exists(tmp));
-    CHECK_INT(count_tmp(dir), 0);
+    CHECK(ck, mt_exists(path));
+    CHECK(ck, !mt_exists(tmp));
+    CHECK_EQ_I(ck, count_tmp(dir), 0);
 
     /* Over-long names are refused before touching the disk. */
     memset(longname, 'x', sizeof longname - 1);
     longname[sizeof longname - 1] = '\0';
-    CHECK_INT(mfile_tmp_create(dir, longname, tmp, sizeof tmp, mt_log, &log), MFILE_ERR_ARG);
+    CHECK_EQ_I(ck, mfile_tmp_create(dir, longname, tmp, sizeof tmp, mt_log, &log), MFILE_ERR_ARG);
 
     /* A failing system call is logged with its name and the reason. */
     log.n = 0;
-    CHECK_INT(mfile_write_atomic("/nonexistent-bb-dir", "x", "1", 1, 1, mt_log, &log),
+    CHECK_EQ_I(ck, mfile_write_atomic("/nonexistent-bb-dir", "x", "1", 1, 1, mt_log, &log),
               MFILE_ERR_IO);
-    CHECK_INT(mt_log_count(&log, "mkostemp", "No such file or directory"), 1);
-    CHECK_INT(mfile_fsync_dir("/nonexistent-bb-dir", mt_log, &log), MFILE_ERR_IO);
+    CHECK_EQ_I(ck, mt_log_count(&log, "mkostemp", "No such file or directory"), 1);
+    CHECK_EQ_I(ck, mfile_fsync_dir("/nonexistent-bb-dir", mt_log, &log), MFILE_ERR_IO);
 
     /* A NULL log function is silence, not a crash. */
-    CHECK_INT(mfile_write_atomic("/nonexistent-bb-dir", "x", "1", 1, 1, NULL, NULL),
+    CHECK_EQ_I(ck, mfile_write_atomic("/nonexistent-bb-dir", "x", "1", 1, 1, NULL, NULL),
               MFILE_ERR_IO);
 
     mt_rmrf(dir);
     free(dir);
-    return mt_finish("test_media_mfile");
+    return check_done(&ck, "test_media_mfile");
 }

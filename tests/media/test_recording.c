@@ -27,11 +27,11 @@ static short *read_wav(const char *path, int64_t *n)
     sf = sf_open(path, SFM_READ, &info);
     if (sf == NULL)
         return NULL;
-    CHECK_INT(info.samplerate, 48000);
-    CHECK_INT(info.channels, 1);
-    CHECK_INT(info.format, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+    CHECK_EQ_I(ck, info.samplerate, 48000);
+    CHECK_EQ_I(ck, info.channels, 1);
+    CHECK_EQ_I(ck, info.format, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
     x = calloc((size_t)info.frames + 1, sizeof *x);
-    CHECK_INT(sf_read_short(sf, x, info.frames), info.frames);
+    CHECK_EQ_I(ck, sf_read_short(sf, x, info.frames), info.frames);
     sf_close(sf);
     *n = info.frames;
     return x;
@@ -48,140 +48,76 @@ static void ramp(float *v, size_t n, int base)
 
 static void test_saturate(void)
 {
-    CHECK_INT(rec_saturate_s16(0.5f), 8192);
-    CHECK_INT(rec_saturate_s16(2.0f), 32767);
-    CHECK_INT(rec_saturate_s16(-3.0f), -32768);
-    CHECK_INT(rec_saturate_s16(NAN), 0);
-    CHECK_INT(rec_saturate_s16(1.0f), 16384);
-    CHECK_INT(rec_saturate_s16(-1.0f), -16384);
-    CHECK_INT(rec_saturate_s16(0.0f), 0);
-    CHECK_INT(rec_saturate_s16(-0.0f), 0);
-    CHECK_INT(rec_saturate_s16(INFINITY), 32767);
-    CHECK_INT(rec_saturate_s16(-INFINITY), -32768);
-    CHECK_INT(rec_saturate_s16(1e30f), 32767);
-    CHECK_INT(rec_saturate_s16(-1e30f), -32768);
-    CHECK_INT(rec_saturate_s16(32767.0f / 16384.0f), 32767);
-    CHECK_INT(rec_saturate_s16(-2.0f), -32768);
+    CHECK_EQ_I(ck, rec_saturate_s16(0.5f), 8192);
+    CHECK_EQ_I(ck, rec_saturate_s16(2.0f), 32767);
+    CHECK_EQ_I(ck, rec_saturate_s16(-3.0f), -32768);
+    CHECK_EQ_I(ck, rec_saturate_s16(NAN), 0);
+    CHECK_EQ_I(ck, rec_saturate_s16(1.0f), 16384);
+    CHECK_EQ_I(ck, rec_saturate_s16(-1.0f), -16384);
+    CHECK_EQ_I(ck, rec_saturate_s16(0.0f), 0);
+    CHECK_EQ_I(ck, rec_saturate_s16(-0.0f), 0);
+    CHECK_EQ_I(ck, rec_saturate_s16(INFINITY), 32767);
+    CHECK_EQ_I(ck, rec_saturate_s16(-INFINITY), -32768);
+    CHECK_EQ_I(ck, rec_saturate_s16(1e30f), 32767);
+    CHECK_EQ_I(ck, rec_saturate_s16(-1e30f), -32768);
+    CHECK_EQ_I(ck, rec_saturate_s16(32767.0f / 16384.0f), 32767);
+    CHECK_EQ_I(ck, rec_saturate_s16(-2.0f), -32768);
     /* Rounding: to nearest, ties away from zero. */
-    CHECK_INT(rec_saturate_s16(0.5f / 16384.0f), 1);
-    CHECK_INT(rec_saturate_s16(-0.5f / 16384.0f), -1);
-    CHECK_INT(rec_saturate_s16(0.49f / 16384.0f), 0);
-    CHECK_INT(rec_saturate_s16(1.5f / 16384.0f), 2);
-    CHECK_INT(rec_saturate_s16(2.5f / 16384.0f), 3);
-    CHECK_INT(rec_saturate_s16(32766.5f / 16384.0f), 32767);
-    CHECK_INT(rec_saturate_s16(-32767.5f / 16384.0f), -32768);
-    CHECK_INT(rec_saturate_s16(-32767.4f / 16384.0f), -32767);
+    CHECK_EQ_I(ck, rec_saturate_s16(0.5f / 16384.0f), 1);
+    CHECK_EQ_I(ck, rec_saturate_s16(-0.5f / 16384.0f), -1);
+    CHECK_EQ_I(ck, rec_saturate_s16(0.49f / 16384.0f), 0);
+    CHECK_EQ_I(ck, rec_saturate_s16(1.5f / 16384.0f), 2);
+    CHECK_EQ_I(ck, rec_saturate_s16(2.5f / 16384.0f), 3);
+    CHECK_EQ_I(ck, rec_saturate_s16(32766.5f / 16384.0f), 32767);
+    CHECK_EQ_I(ck, rec_saturate_s16(-32767.5f / 16384.0f), -32768);
+    CHECK_EQ_I(ck, rec_saturate_s16(-32767.4f / 16384.0f), -32767);
 }
 
 static void test_names(void)
 {
     char s[32];
 
-    CHECK_INT(rec_song_name(0, s, sizeof s), REC_OK);
-    CHECK_STR(s, "1970-01-01-000000");
-    CHECK_INT(rec_song_name(S0, s, sizeof s), REC_OK);
-    CHECK_STR(s, "2024-05-01-193000");
-    CHECK_INT(rec_song_name((int64_t)1714591800 * 48000 - 1, s, sizeof s), REC_OK);
-    CHECK_STR(s, "2024-05-01-192959");
-    CHECK_INT(rec_song_name(-1, s, sizeof s), REC_ERR_ARG);
-    CHECK_INT(rec_song_name(S0, s, 17), REC_ERR_ARG);
-    CHECK_INT(rec_song_name((int64_t)253402300800LL * 48000, s, sizeof s), REC_ERR_ARG);
-    CHECK(strcmp(rec_strerror(REC_ERR_BUSY), "another writer holds this recording") == 0);
-    CHECK(rec_strerror(-99) != NULL);
+    CHECK_EQ_I(ck, rec_song_name(0, s, sizeof s), REC_OK);
+    CHECK_EQ_S(ck, s, "1970-01-01-000000");
+    CHECK_EQ_I(ck, rec_song_name(S0, s, sizeof s), REC_OK);
+    CHECK_EQ_S(ck, s, "2024-05-01-193000");
+    CHECK_EQ_I(ck, rec_song_name((int64_t)1714591800 * 48000 - 1, s, sizeof s), REC_OK);
+    CHECK_EQ_S(ck, s, "2024-05-01-192959");
+    CHECK_EQ_I(ck, rec_song_name(-1, s, sizeof s), REC_ERR_ARG);
+    CHECK_EQ_I(ck, rec_song_name(S0, s, 17), REC_ERR_ARG);
+    CHECK_EQ_I(ck, rec_song_name((int64_t)253402300800LL * 48000, s, sizeof s), REC_ERR_ARG);
+    CHECK(ck, strcmp(rec_strerror(REC_ERR_BUSY), "another writer holds this recording") == 0);
+    CHECK(ck, rec_strerror(-99) != NULL);
 }
 
-static void test_writer(const char *dir)
+/* What test_writer() wrote, read back: every sample sits at clock - song
+ * start, and the origin travels in the file's bext chunk, in BWF terms
+ * too. */
+static void check_written(const char *dir)
 {
-    mt_log_t log = { .n = 0 };
     char path[4096];
-    float v[3000];
     short *x;
     int64_t n, i;
-    int err = 0;
-    rec_writer_t *w, *w2;
-    pid_t pid;
-    int status;
 
-    w = rec_writer_create(dir, S0, NULL, S0, mt_log, &log, &err);
-    CHECK(w != NULL);
-    if (w == NULL)
-        return;
-    CHECK_STR(rec_writer_get_file_name(w), "2024-05-01-193000.wav");
-    CHECK_INT(rec_writer_get_resumed(w), 0);
-    CHECK_INT(rec_writer_get_end_clock(w), S0);
-    CHECK_INT(rec_writer_get_origin_clock(w), S0);
-
-    /* A second writer of the same file is refused while the first lives. */
-    w2 = rec_writer_create(dir, S0, NULL, S0, mt_log, &log, &err);
-    CHECK(w2 == NULL);
-    CHECK_INT(err, REC_ERR_BUSY);
-
-    ramp(v, 1000, 1);
-    CHECK_INT(rec_writer_write(w, S0, v, 1000), REC_OK);          /* [0,1000) */
-    ramp(v, 500, 5001);
-    CHECK_INT(rec_writer_write(w, S0 + 1500, v, 500), REC_OK);    /* gap 500 */
-    CHECK_INT(rec_writer_get_end_clock(w), S0 + 2000);
-    ramp(v, 200, 9001);
-    CHECK_INT(rec_writer_write(w, S0 + 1900, v, 200), REC_OK);    /* overlap 100 */
-    CHECK_INT(rec_writer_get_end_clock(w), S0 + 2100);
-    CHECK_INT(rec_writer_write(w, S0 + 10, v, 50), REC_OK);       /* all old */
-    CHECK_INT(rec_writer_write(w, S0 - 100, v, 50), REC_OK);      /* before origin */
-    CHECK_INT(rec_writer_write(w, S0 + 5000, NULL, 0), REC_OK);
-    CHECK_INT(rec_writer_write(w, S0, NULL, 5), REC_ERR_ARG);
-    CHECK_INT(rec_writer_get_frames(w), 2100);
-    CHECK_INT(rec_writer_write(w, S0 + (int64_t)REC_MAX_FRAMES, v, 10), REC_ERR_FULL);
-    CHECK_INT(rec_writer_get_frames(w), 2100);
-    CHECK_INT(rec_writer_destroy(w), REC_OK);
-
-    /* Reopening continues the same file from where it ended. */
-    w = rec_writer_create(dir, S0, NULL, S0, mt_log, &log, &err);
-    CHECK(w != NULL);
-    if (w == NULL)
-        return;
-    CHECK_INT(rec_writer_get_resumed(w), 1);
-    CHECK_STR(rec_writer_get_file_name(w), "2024-05-01-193000.wav");
-    CHECK_INT(rec_writer_get_end_clock(w), S0 + 2100);
-    ramp(v, 300, 12001);
-    CHECK_INT(rec_writer_write(w, S0 + 2000, v, 300), REC_OK);    /* replayed 100 */
-    CHECK_INT(rec_writer_get_end_clock(w), S0 + 2300);
-    CHECK_INT(rec_writer_destroy(w), REC_OK);
-
-    /* A writer killed without closing: everything written is there. */
-    pid = fork();
-    if (pid == 0) {
-        rec_writer_t *c = rec_writer_create(dir, S0, NULL, S0, NULL, NULL, NULL);
-        float cv[700];
-        ramp(cv, 700, 20001);
-        if (c == NULL || rec_writer_write(c, S0 + 2400, cv, 700) != REC_OK)
-            _exit(3);
-        _exit(0);   /* no destroy, no atexit: as if killed */
-    }
-    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    w = rec_writer_create(dir, S0, NULL, S0, mt_log, &log, &err);
-    CHECK(w != NULL);
-    CHECK_INT(rec_writer_get_end_clock(w), S0 + 3100);
-    CHECK_INT(rec_writer_destroy(w), REC_OK);
-
-    /* Every sample sits at clock - song start. */
     snprintf(path, sizeof path, "%s/2024-05-01-193000.wav", dir);
     x = read_wav(path, &n);
-    CHECK(x != NULL);
-    CHECK_INT(n, 3100);
+    CHECK(ck, x != NULL);
+    CHECK_EQ_I(ck, n, 3100);
     if (x != NULL && n == 3100) {
         for (i = 0; i < 1000; i++)
-            CHECK_INT(x[i], 1 + i);
+            CHECK_EQ_I(ck, x[i], 1 + i);
         for (i = 1000; i < 1500; i++)
-            CHECK_INT(x[i], 0);
+            CHECK_EQ_I(ck, x[i], 0);
         for (i = 1500; i < 2000; i++)
-            CHECK_INT(x[i], 5001 + (i - 1500));
+            CHECK_EQ_I(ck, x[i], 5001 + (i - 1500));
         for (i = 2000; i < 2100; i++)
-            CHECK_INT(x[i], 9001 + 100 + (i - 2000));
+            CHECK_EQ_I(ck, x[i], 9001 + 100 + (i - 2000));
         for (i = 2100; i < 2300; i++)
-            CHECK_INT(x[i], 12001 + 100 + (i - 2100));
+            CHECK_EQ_I(ck, x[i], 12001 + 100 + (i - 2100));
         for (i = 2300; i < 2400; i++)
-            CHECK_INT(x[i], 0);
+            CHECK_EQ_I(ck, x[i], 0);
         for (i = 2400; i < 3100; i++)
-            CHECK_INT(x[i], 20001 + (i - 2400));
+            CHECK_EQ_I(ck, x[i], 20001 + (i - 2400));
     }
     free(x);
 
@@ -193,25 +129,98 @@ static void test_writer(const char *dir)
         memset(&info, 0, sizeof info);
         memset(&bi, 0, sizeof bi);
         sf = sf_open(path, SFM_READ, &info);
-        CHECK(sf != NULL);
-        CHECK(sf_command(sf, SFC_GET_BROADCAST_INFO, &bi, sizeof bi) == SF_TRUE);
-        CHECK(strstr(bi.description, "song_start=82300406400123 origin=82300406400123") != NULL);
-        CHECK(memcmp(bi.origination_date, "2024-05-01", 10) == 0);
-        CHECK(memcmp(bi.origination_time, "19:30:00", 8) == 0);
+        CHECK(ck, sf != NULL);
+        CHECK(ck, sf_command(sf, SFC_GET_BROADCAST_INFO, &bi, sizeof bi) == SF_TRUE);
+        CHECK(ck, strstr(bi.description, "song_start=82300406400123 origin=82300406400123") != NULL);
+        CHECK(ck, memcmp(bi.origination_date, "2024-05-01", 10) == 0);
+        CHECK(ck, memcmp(bi.origination_time, "19:30:00", 8) == 0);
         sf_close(sf);
     }
 
+}
+
+static void test_writer(const char *dir)
+{
+    mt_log_t log = { .n = 0 };
+    float v[3000];
+    int err = 0;
+    rec_writer_t *w, *w2;
+    pid_t pid;
+    int status;
+
+    w = rec_writer_create(dir, S0, NULL, S0, mt_log, &log, &err);
+    CHECK(ck, w != NULL);
+    if (w == NULL)
+        return;
+    CHECK_EQ_S(ck, rec_writer_get_file_name(w), "2024-05-01-193000.wav");
+    CHECK_EQ_I(ck, rec_writer_get_resumed(w), 0);
+    CHECK_EQ_I(ck, rec_writer_get_end_clock(w), S0);
+    CHECK_EQ_I(ck, rec_writer_get_origin_clock(w), S0);
+
+    /* A second writer of the same file is refused while the first lives. */
+    w2 = rec_writer_create(dir, S0, NULL, S0, mt_log, &log, &err);
+    CHECK(ck, w2 == NULL);
+    CHECK_EQ_I(ck, err, REC_ERR_BUSY);
+
+    ramp(v, 1000, 1);
+    CHECK_EQ_I(ck, rec_writer_write(w, S0, v, 1000), REC_OK);          /* [0,1000) */
+    ramp(v, 500, 5001);
+    CHECK_EQ_I(ck, rec_writer_write(w, S0 + 1500, v, 500), REC_OK);    /* gap 500 */
+    CHECK_EQ_I(ck, rec_writer_get_end_clock(w), S0 + 2000);
+    ramp(v, 200, 9001);
+    CHECK_EQ_I(ck, rec_writer_write(w, S0 + 1900, v, 200), REC_OK);    /* overlap 100 */
+    CHECK_EQ_I(ck, rec_writer_get_end_clock(w), S0 + 2100);
+    CHECK_EQ_I(ck, rec_writer_write(w, S0 + 10, v, 50), REC_OK);       /* all old */
+    CHECK_EQ_I(ck, rec_writer_write(w, S0 - 100, v, 50), REC_OK);      /* before origin */
+    CHECK_EQ_I(ck, rec_writer_write(w, S0 + 5000, NULL, 0), REC_OK);
+    CHECK_EQ_I(ck, rec_writer_write(w, S0, NULL, 5), REC_ERR_ARG);
+    CHECK_EQ_I(ck, rec_writer_get_frames(w), 2100);
+    CHECK_EQ_I(ck, rec_writer_write(w, S0 + (int64_t)REC_MAX_FRAMES, v, 10), REC_ERR_FULL);
+    CHECK_EQ_I(ck, rec_writer_get_frames(w), 2100);
+    CHECK_EQ_I(ck, rec_writer_destroy(w), REC_OK);
+
+    /* Reopening continues the same file from where it ended. */
+    w = rec_writer_create(dir, S0, NULL, S0, mt_log, &log, &err);
+    CHECK(ck, w != NULL);
+    if (w == NULL)
+        return;
+    CHECK_EQ_I(ck, rec_writer_get_resumed(w), 1);
+    CHECK_EQ_S(ck, rec_writer_get_file_name(w), "2024-05-01-193000.wav");
+    CHECK_EQ_I(ck, rec_writer_get_end_clock(w), S0 + 2100);
+    ramp(v, 300, 12001);
+    CHECK_EQ_I(ck, rec_writer_write(w, S0 + 2000, v, 300), REC_OK);    /* replayed 100 */
+    CHECK_EQ_I(ck, rec_writer_get_end_clock(w), S0 + 2300);
+    CHECK_EQ_I(ck, rec_writer_destroy(w), REC_OK);
+
+    /* A writer killed without closing: everything written is there. */
+    pid = fork();
+    if (pid == 0) {
+        rec_writer_t *c = rec_writer_create(dir, S0, NULL, S0, NULL, NULL, NULL);
+        float cv[700];
+        ramp(cv, 700, 20001);
+        if (c == NULL || rec_writer_write(c, S0 + 2400, cv, 700) != REC_OK)
+            _exit(3);
+        _exit(0);   /* no destroy, no atexit: as if killed */
+    }
+    CHECK(ck, waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    w = rec_writer_create(dir, S0, NULL, S0, mt_log, &log, &err);
+    CHECK(ck, w != NULL);
+    CHECK_EQ_I(ck, rec_writer_get_end_clock(w), S0 + 3100);
+    CHECK_EQ_I(ck, rec_writer_destroy(w), REC_OK);
+
+    check_written(dir);
+
     /* Arguments. */
-    CHECK(rec_writer_create(NULL, S0, NULL, S0, NULL, NULL, &err) == NULL);
-    CHECK_INT(err, REC_ERR_ARG);
-    CHECK(rec_writer_create(dir, S0, NULL, S0 - 1, NULL, NULL, &err) == NULL);
-    CHECK_INT(err, REC_ERR_ARG);
-    CHECK(rec_writer_create(dir, S0, "!!!", S0, NULL, NULL, &err) == NULL);
-    CHECK_INT(err, REC_ERR_ARG);
-    CHECK(rec_writer_create(dir, -5, NULL, 0, NULL, NULL, &err) == NULL);
-    CHECK_INT(err, REC_ERR_ARG);
-    CHECK_INT(rec_writer_destroy(NULL), REC_OK);
-    CHECK_INT(rec_writer_write(NULL, S0, v, 1), REC_ERR_ARG);
+    CHECK(ck, rec_writer_create(NULL, S0, NULL, S0, NULL, NULL, &err) == NULL);
+    CHECK_EQ_I(ck, err, REC_ERR_ARG);
+    CHECK(ck, rec_writer_create(dir, S0, NULL, S0 - 1, NULL, NULL, &err) == NULL);
+    CHECK_EQ_I(ck, err, REC_ERR_ARG);
+    CHECK(ck, rec_writer_create(dir, S0, "!!!", S0, NULL, NULL, &err) == NULL);
+    CHECK_EQ_I(ck, err, REC_ERR_ARG);
+    CHECK(ck, rec_writer_create(dir, -5, NULL, 0, NULL, NULL, &err) == NULL);
+    CHECK_EQ_I(ck, err, REC_ERR_ARG);
+    CHECK_EQ_I(ck, rec_writer_destroy(NULL), REC_OK);
+    CHECK_EQ_I(ck, rec_writer_write(NULL, S0, v, 1), REC_ERR_ARG);
 }
 
 static void test_parts(const char *dir)
@@ -227,31 +236,31 @@ static void test_parts(const char *dir)
     snprintf(path, sizeof path, "%s/2024-05-01-214640.wav", dir);
     mt_write_file(path, "not a wav", 9);
     w = rec_writer_create(dir, s1, NULL, s1, mt_log, &log, &err);
-    CHECK(w != NULL);
-    CHECK_STR(rec_writer_get_file_name(w), "2024-05-01-214640-part2.wav");
-    CHECK_INT(rec_writer_get_resumed(w), 0);
-    CHECK_INT(rec_writer_write(w, s1 + 5, v, 10), REC_OK);
-    CHECK_INT(rec_writer_destroy(w), REC_OK);
+    CHECK(ck, w != NULL);
+    CHECK_EQ_S(ck, rec_writer_get_file_name(w), "2024-05-01-214640-part2.wav");
+    CHECK_EQ_I(ck, rec_writer_get_resumed(w), 0);
+    CHECK_EQ_I(ck, rec_writer_write(w, s1 + 5, v, 10), REC_OK);
+    CHECK_EQ_I(ck, rec_writer_destroy(w), REC_OK);
     back = mt_read_file(path, NULL);
-    CHECK_STR(back, "not a wav");
+    CHECK_EQ_S(ck, back, "not a wav");
     free(back);
-    CHECK_INT(mt_log_count(&log, "2024-05-01-214640.wav: cannot be continued", NULL), 1);
-    CHECK_INT(mt_log_count(&log, "continues in 2024-05-01-214640-part2.wav", NULL), 1);
+    CHECK_EQ_I(ck, mt_log_count(&log, "2024-05-01-214640.wav: cannot be continued", NULL), 1);
+    CHECK_EQ_I(ck, mt_log_count(&log, "continues in 2024-05-01-214640-part2.wav", NULL), 1);
 
     /* Reopening finds part 2 and continues it. */
     w = rec_writer_create(dir, s1, NULL, s1, mt_log, &log, &err);
-    CHECK(w != NULL);
-    CHECK_STR(rec_writer_get_file_name(w), "2024-05-01-214640-part2.wav");
-    CHECK_INT(rec_writer_get_resumed(w), 1);
-    CHECK_INT(rec_writer_get_end_clock(w), s1 + 15);
-    CHECK_INT(rec_writer_destroy(w), REC_OK);
+    CHECK(ck, w != NULL);
+    CHECK_EQ_S(ck, rec_writer_get_file_name(w), "2024-05-01-214640-part2.wav");
+    CHECK_EQ_I(ck, rec_writer_get_resumed(w), 1);
+    CHECK_EQ_I(ck, rec_writer_get_end_clock(w), s1 + 15);
+    CHECK_EQ_I(ck, rec_writer_destroy(w), REC_OK);
 
     /* Another song starting within the same second: never mixed into the
      * first one's file. */
     w = rec_writer_create(dir, s1 + 7, NULL, s1 + 7, mt_log, &log, &err);
-    CHECK(w != NULL);
-    CHECK_STR(rec_writer_get_file_name(w), "2024-05-01-214640-part3.wav");
-    CHECK_INT(rec_writer_destroy(w), REC_OK);
+    CHECK(ck, w != NULL);
+    CHECK_EQ_S(ck, rec_writer_get_file_name(w), "2024-05-01-214640-part3.wav");
+    CHECK_EQ_I(ck, rec_writer_destroy(w), REC_OK);
 }
 
 /* Stems at their own origins, the mix, the project file, and stems that
@@ -275,15 +284,15 @@ static void test_stems_and_lof(const char *dir)
     wm = rec_writer_create(dir, s, NULL, s, mt_log, &log, &err);
     wa = rec_writer_create(dir, s, "17", s + 48000, mt_log, &log, &err);
     wb = rec_writer_create(dir, s, "../x y", s + 12345, mt_log, &log, &err);
-    CHECK(wm != NULL && wa != NULL && wb != NULL);
+    CHECK(ck, wm != NULL && wa != NULL && wb != NULL);
     if (wm == NULL || wa == NULL || wb == NULL)
         return;
-    CHECK_STR(rec_writer_get_file_name(wa), "2024-05-03-013320-stem-17.wav");
-    CHECK_STR(rec_writer_get_file_name(wb), "2024-05-03-013320-stem-___x_y.wav");
+    CHECK_EQ_S(ck, rec_writer_get_file_name(wa), "2024-05-03-013320-stem-17.wav");
+    CHECK_EQ_S(ck, rec_writer_get_file_name(wb), "2024-05-03-013320-stem-___x_y.wav");
     /* Stem writes arrive in pieces, at their clocks, with a gap. */
-    CHECK_INT(rec_writer_write(wa, s + 48000, a, 1000), REC_OK);
-    CHECK_INT(rec_writer_write(wa, s + 48000 + 1500, a + 1500, 2500), REC_OK);
-    CHECK_INT(rec_writer_write(wb, s + 12345, b, 4000), REC_OK);
+    CHECK_EQ_I(ck, rec_writer_write(wa, s + 48000, a, 1000), REC_OK);
+    CHECK_EQ_I(ck, rec_writer_write(wa, s + 48000 + 1500, a + 1500, 2500), REC_OK);
+    CHECK_EQ_I(ck, rec_writer_write(wb, s + 12345, b, 4000), REC_OK);
     {
         static float mix[48000 + 4000];
         memset(mix, 0, sizeof mix);
@@ -293,44 +302,44 @@ static void test_stems_and_lof(const char *dir)
             if (12345 + i < 48000 + 4000)
                 mix[12345 + i] += b[i];
         }
-        CHECK_INT(rec_writer_write(wm, s, mix, 48000 + 4000), REC_OK);
+        CHECK_EQ_I(ck, rec_writer_write(wm, s, mix, 48000 + 4000), REC_OK);
     }
-    CHECK_INT(rec_writer_get_origin_clock(wa), s + 48000);
-    CHECK_INT(rec_writer_destroy(wa), REC_OK);
-    CHECK_INT(rec_writer_destroy(wb), REC_OK);
-    CHECK_INT(rec_writer_destroy(wm), REC_OK);
+    CHECK_EQ_I(ck, rec_writer_get_origin_clock(wa), s + 48000);
+    CHECK_EQ_I(ck, rec_writer_destroy(wa), REC_OK);
+    CHECK_EQ_I(ck, rec_writer_destroy(wb), REC_OK);
+    CHECK_EQ_I(ck, rec_writer_destroy(wm), REC_OK);
 
     /* A stem reopened keeps the origin in its file, whatever is passed. */
     wa = rec_writer_create(dir, s, "17", s + 99999, mt_log, &log, &err);
-    CHECK(wa != NULL);
-    CHECK_INT(rec_writer_get_origin_clock(wa), s + 48000);
-    CHECK_INT(rec_writer_get_end_clock(wa), s + 48000 + 4000);
-    CHECK_INT(rec_writer_destroy(wa), REC_OK);
+    CHECK(ck, wa != NULL);
+    CHECK_EQ_I(ck, rec_writer_get_origin_clock(wa), s + 48000);
+    CHECK_EQ_I(ck, rec_writer_get_end_clock(wa), s + 48000 + 4000);
+    CHECK_EQ_I(ck, rec_writer_destroy(wa), REC_OK);
 
     /* A hostile name that looks like a stem of this song is left out. */
     snprintf(path, sizeof path, "%s/2024-05-03-013320-stem-\"#.wav", dir);
     mt_write_file(path, "x", 1);
 
-    CHECK_INT(rec_lof_write(dir, s, mt_log, &log), REC_OK);
+    CHECK_EQ_I(ck, rec_lof_write(dir, s, mt_log, &log), REC_OK);
     snprintf(path, sizeof path, "%s/2024-05-03-013320.lof", dir);
     lof = mt_read_file(path, NULL);
-    CHECK(lof != NULL);
+    CHECK(ck, lof != NULL);
     if (lof != NULL) {
         const char *body = strstr(lof, "\nfile ");
-        CHECK(lof[0] == '#');
-        CHECK(body != NULL);
+        CHECK(ck, lof[0] == '#');
+        CHECK(ck, body != NULL);
         body = body != NULL ? body + 1 : "";
-        CHECK_STR(body,
+        CHECK_EQ_S(ck, body,
                   "file \"2024-05-03-013320.wav\" offset 0.000000000\n"
                   "file \"2024-05-03-013320-stem-17.wav\" offset 1.000000000\n"
                   "file \"2024-05-03-013320-stem-___x_y.wav\" offset 0.257187500\n");
     }
     free(lof);
-    CHECK_INT(mt_log_count(&log, "left out", NULL), 1);
+    CHECK_EQ_I(ck, mt_log_count(&log, "left out", NULL), 1);
     unlink(path);
     snprintf(path, sizeof path, "%s/2024-05-03-013320-stem-\"#.wav", dir);
     unlink(path);
-    CHECK_INT(rec_lof_write(dir, s, mt_log, &log), REC_OK);
+    CHECK_EQ_I(ck, rec_lof_write(dir, s, mt_log, &log), REC_OK);
 
     /* Sum the stems at their offsets: exactly the mix. */
     {
@@ -342,10 +351,10 @@ static void test_stems_and_lof(const char *dir)
         xa = read_wav(path, &na);
         snprintf(path, sizeof path, "%s/2024-05-03-013320-stem-___x_y.wav", dir);
         xb = read_wav(path, &nb);
-        CHECK(xm != NULL && xa != NULL && xb != NULL);
-        CHECK_INT(nm, 52000);
-        CHECK_INT(na, 4000);
-        CHECK_INT(nb, 4000);
+        CHECK(ck, xm != NULL && xa != NULL && xb != NULL);
+        CHECK_EQ_I(ck, nm, 52000);
+        CHECK_EQ_I(ck, na, 4000);
+        CHECK_EQ_I(ck, nb, 4000);
         if (xm != NULL && xa != NULL && xb != NULL && nm == 52000) {
             int bad = 0;
             for (k = 0; k < nm; k++) {
@@ -356,8 +365,8 @@ static void test_stems_and_lof(const char *dir)
                     sum += xb[k - 12345];
                 bad += xm[k] != sum;
             }
-            CHECK_INT(bad, 0);
-            CHECK_INT(xa[1200], 0);   /* the stem's gap is silence */
+            CHECK_EQ_I(ck, bad, 0);
+            CHECK_EQ_I(ck, xa[1200], 0);   /* the stem's gap is silence */
         }
         free(xm);
         free(xa);
@@ -383,7 +392,7 @@ static void test_prune(const char *base)
     mkdir(dir, 0755);
     for (i = 0; i < 25; i++) {
         char song[32];
-        CHECK_INT(rec_song_name((int64_t)(1714591800 + 3600 * i) * 48000, song, sizeof song), REC_OK);
+        CHECK_EQ_I(ck, rec_song_name((int64_t)(1714591800 + 3600 * i) * 48000, song, sizeof song), REC_OK);
         snprintf(name, sizeof name, "%s.wav", song);
         touch(dir, name, 10);
         snprintf(name, sizeof name, "%s-stem-1.wav", song);
@@ -408,41 +417,41 @@ static void test_prune(const char *base)
     old[1] = old[0];
     utimes(path, old);
 
-    CHECK_INT(rec_prune(dir, 20, NULL, NULL), 5);
+    CHECK_EQ_I(ck, rec_prune(dir, 20, NULL, NULL), 5);
     /* Exactly the 20 newest remain, each whole. */
     for (i = 0; i < 25; i++) {
         char song[32];
         rec_song_name((int64_t)(1714591800 + 3600 * i) * 48000, song, sizeof song);
         snprintf(path, sizeof path, "%s/%s.wav", dir, song);
-        CHECK_INT(mt_exists(path), i >= 5);
+        CHECK_EQ_I(ck, mt_exists(path), i >= 5);
         snprintf(path, sizeof path, "%s/%s-stem-1.wav", dir, song);
-        CHECK_INT(mt_exists(path), i >= 5);
+        CHECK_EQ_I(ck, mt_exists(path), i >= 5);
         snprintf(path, sizeof path, "%s/%s.lof", dir, song);
-        CHECK_INT(mt_exists(path), i >= 5);
+        CHECK_EQ_I(ck, mt_exists(path), i >= 5);
     }
     snprintf(path, sizeof path, "%s/2024-05-01-193000-part2.wav", dir);
-    CHECK(!mt_exists(path));
+    CHECK(ck, !mt_exists(path));
     snprintf(path, sizeof path, "%s/index.html", dir);
-    CHECK(mt_exists(path));
+    CHECK(ck, mt_exists(path));
     snprintf(path, sizeof path, "%s/.keep", dir);
-    CHECK(mt_exists(path));
+    CHECK(ck, mt_exists(path));
     snprintf(path, sizeof path, "%s/notes.txt", dir);
-    CHECK(mt_exists(path));
+    CHECK(ck, mt_exists(path));
     snprintf(path, sizeof path, "%s/2024-bad.wav", dir);
-    CHECK(mt_exists(path));
+    CHECK(ck, mt_exists(path));
     snprintf(path, sizeof path, "%s/1999-01-01-000000", dir);
-    CHECK(mt_exists(path));
+    CHECK(ck, mt_exists(path));
     snprintf(path, sizeof path, "%s/.bbtmp-old.wav-abcdef", dir);
-    CHECK(!mt_exists(path));
+    CHECK(ck, !mt_exists(path));
     snprintf(path, sizeof path, "%s/.bbtmp-new.wav-abcdef", dir);
-    CHECK(mt_exists(path));
+    CHECK(ck, mt_exists(path));
 
-    CHECK_INT(rec_prune(dir, 20, NULL, NULL), 0);
-    CHECK_INT(rec_prune(dir, 1, NULL, NULL), 19);
-    CHECK_INT(rec_prune(dir, 0, NULL, NULL), REC_ERR_ARG);
-    CHECK_INT(rec_prune(NULL, 3, NULL, NULL), REC_ERR_ARG);
+    CHECK_EQ_I(ck, rec_prune(dir, 20, NULL, NULL), 0);
+    CHECK_EQ_I(ck, rec_prune(dir, 1, NULL, NULL), 19);
+    CHECK_EQ_I(ck, rec_prune(dir, 0, NULL, NULL), REC_ERR_ARG);
+    CHECK_EQ_I(ck, rec_prune(NULL, 3, NULL, NULL), REC_ERR_ARG);
     snprintf(path, sizeof path, "%s/missing", dir);
-    CHECK_INT(rec_prune(path, 3, NULL, NULL), REC_ERR_IO);
+    CHECK_EQ_I(ck, rec_prune(path, 3, NULL, NULL), REC_ERR_IO);
 }
 
 static void test_listing(const char *base)
@@ -454,10 +463,10 @@ static void test_listing(const char *base)
     mkdir(dir, 0755);
 
     /* Empty directory: still a valid page. */
-    CHECK_INT(rec_listing_write(dir, 20, NULL, NULL), REC_OK);
+    CHECK_EQ_I(ck, rec_listing_write(dir, 20, NULL, NULL), REC_OK);
     snprintf(path, sizeof path, "%s/index.html", dir);
     html = mt_read_file(path, NULL);
-    CHECK(html != NULL && strstr(html, "No recordings yet.") != NULL);
+    CHECK(ck, html != NULL && strstr(html, "No recordings yet.") != NULL);
     free(html);
 
     touch(dir, "2024-01-02-030405.wav", 1234567);
@@ -469,32 +478,32 @@ static void test_listing(const char *base)
     touch(dir, ".keep", 0);
     touch(dir, "notes.txt", 10);
 
-    CHECK_INT(rec_listing_write(dir, 7, NULL, NULL), REC_OK);
+    CHECK_EQ_I(ck, rec_listing_write(dir, 7, NULL, NULL), REC_OK);
     html = mt_read_file(path, NULL);
-    CHECK(html != NULL);
+    CHECK(ck, html != NULL);
     if (html == NULL)
         return;
-    CHECK(strstr(html, "<title>Recordings</title>") != NULL);
-    CHECK(strstr(html, "<h1>Recordings</h1>") != NULL);
-    CHECK(strstr(html, "Only the 7 most recent songs are kept.") != NULL);
+    CHECK(ck, strstr(html, "<title>Recordings</title>") != NULL);
+    CHECK(ck, strstr(html, "<h1>Recordings</h1>") != NULL);
+    CHECK(ck, strstr(html, "Only the 7 most recent songs are kept.") != NULL);
     /* The hostile name is inert: escaped in text, percent-encoded in href. */
-    CHECK(strstr(html, "<img") == NULL);
-    CHECK(strstr(html, "stem-&lt;img src=x onerror=alert(1)&gt;&amp;&quot;&#39;") != NULL);
-    CHECK(strstr(html, "href=\"2024-01-02-030405-stem-%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E%26%22%27.wav\"") != NULL);
+    CHECK(ck, strstr(html, "<img") == NULL);
+    CHECK(ck, strstr(html, "stem-&lt;img src=x onerror=alert(1)&gt;&amp;&quot;&#39;") != NULL);
+    CHECK(ck, strstr(html, "href=\"2024-01-02-030405-stem-%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E%26%22%27.wav\"") != NULL);
     /* Links, sizes in MB with two decimals, UTC times, newest first. */
-    CHECK(strstr(html, "<a href=\"2024-01-02-030405.wav\">2024-01-02 03:04:05 UTC</a> (1.23 MB)") != NULL);
-    CHECK(strstr(html, "<a href=\"2024-01-02-030405-stem-17.wav\">stem-17</a> (0.01 MB)") != NULL);
-    CHECK(strstr(html, "<a href=\"2024-01-02-030405-part2.wav\">part 2</a> (0.00 MB)") != NULL);
-    CHECK(strstr(html, "<a href=\"2024-01-02-030405.lof\">Audacity project</a>") != NULL);
-    CHECK(strstr(html, "<a href=\"2024-03-04-050607.wav\">2024-03-04 05:06:07 UTC</a> (0.02 MB)") != NULL);
+    CHECK(ck, strstr(html, "<a href=\"2024-01-02-030405.wav\">2024-01-02 03:04:05 UTC</a> (1.23 MB)") != NULL);
+    CHECK(ck, strstr(html, "<a href=\"2024-01-02-030405-stem-17.wav\">stem-17</a> (0.01 MB)") != NULL);
+    CHECK(ck, strstr(html, "<a href=\"2024-01-02-030405-part2.wav\">part 2</a> (0.00 MB)") != NULL);
+    CHECK(ck, strstr(html, "<a href=\"2024-01-02-030405.lof\">Audacity project</a>") != NULL);
+    CHECK(ck, strstr(html, "<a href=\"2024-03-04-050607.wav\">2024-03-04 05:06:07 UTC</a> (0.02 MB)") != NULL);
     newer = strstr(html, "2024-03-04 05:06:07 UTC");
     older = strstr(html, "2024-01-02 03:04:05 UTC");
-    CHECK(newer != NULL && older != NULL && newer < older);
-    CHECK(strstr(html, "notes.txt") == NULL);
-    CHECK(strstr(html, ".keep") == NULL);
-    CHECK(strstr(html, "index.html") == NULL);
+    CHECK(ck, newer != NULL && older != NULL && newer < older);
+    CHECK(ck, strstr(html, "notes.txt") == NULL);
+    CHECK(ck, strstr(html, ".keep") == NULL);
+    CHECK(ck, strstr(html, "index.html") == NULL);
     free(html);
-    CHECK_INT(rec_listing_write(dir, 0, NULL, NULL), REC_ERR_ARG);
+    CHECK_EQ_I(ck, rec_listing_write(dir, 0, NULL, NULL), REC_ERR_ARG);
 }
 
 int main(void)
@@ -510,5 +519,5 @@ int main(void)
     test_listing(dir);
     mt_rmrf(dir);
     free(dir);
-    return mt_finish("test_media_recording");
+    return check_done(&ck, "test_media_recording");
 }

@@ -16,6 +16,8 @@
 #include <sndfile.h>
 #include <stdint.h>
 
+#include "media/oggpage.h"
+#include "media/recdir.h"
 #include "media/stem.h"
 #include "media_test.h"
 
@@ -43,9 +45,9 @@ static void make_stream(stream_t *s)
             x[i] = (float)(0.3 * sin(2 * M_PI * 440 * t) * (0.6 + 0.4 * sin(2 * M_PI * 0.7 * t)));
         }
         int k = opus_encode_float(enc, x, FR, s->data[p], sizeof s->data[p]);
-        CHECK(k > 0);
+        CHECK(ck, k > 0);
         s->len[p] = (uint32_t)k;
-        CHECK_INT(opus_decode_float(dec, s->data[p], k, s->ref + p * FR, FR, 0), FR);
+        CHECK_EQ_I(ck, opus_decode_float(dec, s->data[p], k, s->ref + p * FR, FR, 0), FR);
     }
     opus_encoder_destroy(enc);
     opus_decoder_destroy(dec);
@@ -191,33 +193,33 @@ static void test_write_read(const char *dir, stream_t *s)
     /* The singer's first mix write of the song: packets 20..29 (the song
      * starts inside packet 20), with packets 10..19 before as pre-roll. */
     stem_writer_t *w = stem_create(dir, SONG_START, "42", SONG_START, REC_NO_SYNC, mt_log, &log, &err);
-    CHECK(w != NULL);
+    CHECK(ck, w != NULL);
     if (!w)
         return;
-    CHECK_STR(stem_get_file_name(w), "2025-11-24-160000-stem-42.opus");
+    CHECK_EQ_S(ck, stem_get_file_name(w), "2025-11-24-160000-stem-42.opus");
     snprintf(path, sizeof path, "%s/%s", dir, stem_get_file_name(w));
-    CHECK(access(path, F_OK) != 0);        /* appears with its first audio */
-    CHECK_INT(put(w, s, 10, 30), REC_OK);
-    CHECK(access(path, F_OK) == 0);
-    CHECK_INT(stem_get_end_clock(w), s->clock0 + 30 * FR);
-    CHECK_INT(put(w, s, 30, 40), REC_OK);
-    CHECK_INT(put(w, s, 35, 40), REC_OK);  /* a repeat: held already */
+    CHECK(ck, access(path, F_OK) != 0);        /* appears with its first audio */
+    CHECK_EQ_I(ck, put(w, s, 10, 30), REC_OK);
+    CHECK(ck, access(path, F_OK) == 0);
+    CHECK_EQ_I(ck, stem_get_end_clock(w), s->clock0 + 30 * FR);
+    CHECK_EQ_I(ck, put(w, s, 30, 40), REC_OK);
+    CHECK_EQ_I(ck, put(w, s, 35, 40), REC_OK);  /* a repeat: held already */
     /* Packets 40..49 are lost; 50.. arrive. */
-    CHECK_INT(put(w, s, 50, 60), REC_OK);
-    CHECK_INT(put(w, s, 60, 70), REC_OK);
-    CHECK_INT(stem_get_end_clock(w), s->clock0 + 70 * FR);
-    CHECK_INT(stem_destroy(w), REC_OK);
+    CHECK_EQ_I(ck, put(w, s, 50, 60), REC_OK);
+    CHECK_EQ_I(ck, put(w, s, 60, 70), REC_OK);
+    CHECK_EQ_I(ck, stem_get_end_clock(w), s->clock0 + 70 * FR);
+    CHECK_EQ_I(ck, stem_destroy(w), REC_OK);
 
     decoded_t d = decode_file(path);
-    CHECK(!d.bad);
-    CHECK_INT(d.pre_skip, 10 * FR + 1000);
-    CHECK_INT(d.eos_pages, 1);
-    CHECK(d.eos_last);
-    CHECK_INT(d.n, s->clock0 + 70 * FR - SONG_START);
+    CHECK(ck, !d.bad);
+    CHECK_EQ_I(ck, d.pre_skip, 10 * FR + 1000);
+    CHECK_EQ_I(ck, d.eos_pages, 1);
+    CHECK(ck, d.eos_last);
+    CHECK_EQ_I(ck, d.n, s->clock0 + 70 * FR - SONG_START);
     /* After ten packets of pre-roll the stem decodes as the worker did. */
     double before_gap = diff_ref(s, d.pcm, SONG_START, SONG_START, s->clock0 + 40 * FR);
     printf("  stem vs the worker's decoder before the gap: %.3g\n", before_gap);
-    CHECK(before_gap < 1e-6);
+    CHECK(ck, before_gap < 1e-6);
     /* The gap is silence after the last frame's tail (5 ms). */
     double gap = 0;
     int64_t gap_at = 0;
@@ -227,80 +229,80 @@ static void test_write_read(const char *dir, stream_t *s)
             gap_at = c - s->clock0 - 40 * FR;
         }
     printf("  the gap: largest %.3g at %lld\n", gap, (long long)gap_at);
-    CHECK(gap < 1e-3);
+    CHECK(ck, gap < 1e-3);
     /* After the gap the decoder converges again on the singer's stream. */
     double after = diff_ref(s, d.pcm, SONG_START, s->clock0 + 60 * FR, s->clock0 + 70 * FR);
     printf("  after the lost upload (from 600 ms on): %.3g\n", after);
-    CHECK(after < 1e-6);
+    CHECK(ck, after < 1e-6);
 
     /* libsndfile reads the same samples at the same places. */
     SF_INFO info = { 0 };
     SNDFILE *sf = sf_open(path, SFM_READ, &info);
-    CHECK(sf != NULL);
+    CHECK(ck, sf != NULL);
     if (sf) {
-        CHECK_INT(info.samplerate, 48000);
-        CHECK_INT(info.channels, 1);
+        CHECK_EQ_I(ck, info.samplerate, 48000);
+        CHECK_EQ_I(ck, info.channels, 1);
         float *x = calloc((size_t)d.n + 48000, sizeof *x);
         sf_count_t n = sf_readf_float(sf, x, d.n + 48000);
         sf_close(sf);
-        CHECK_INT(n, d.n);
+        CHECK_EQ_I(ck, n, d.n);
         double worst = 0;
         for (long i = 0; i < d.n && i < n; i++)
             worst = fmax(worst, fabs(x[i] - d.pcm[i]));
         printf("  libsndfile vs this reader: %lld samples, largest difference %.3g\n", (long long)n,
                worst);
-        CHECK(worst < 1e-6);
+        CHECK(ck, worst < 1e-6);
         free(x);
     }
     int64_t ss = 0, origin = 0;
-    CHECK_INT(stem_read_info(path, &ss, &origin), 0);
-    CHECK_INT(ss, SONG_START);
-    CHECK_INT(origin, SONG_START);
+    CHECK_EQ_I(ck, oggp_stem_info(path, &ss, &origin), 0);
+    CHECK_EQ_I(ck, ss, SONG_START);
+    CHECK_EQ_I(ck, origin, SONG_START);
     free(d.pcm);
 
     /* A restart continues the file: the old end-of-stream flag goes, the
      * stream goes on with the next page. */
     w = stem_create(dir, SONG_START, "42", SONG_START + 99 * FR, REC_NO_SYNC, mt_log, &log, &err);
-    CHECK(w != NULL);
+    CHECK(ck, w != NULL);
     if (!w)
         return;
-    CHECK_INT(stem_get_resumed(w), 1);
-    CHECK_INT(stem_get_origin_clock(w), SONG_START);
-    CHECK_INT(stem_get_end_clock(w), s->clock0 + 70 * FR);
-    CHECK_INT(put(w, s, 70, 80), REC_OK);
-    CHECK_INT(stem_destroy(w), REC_OK);
+    CHECK_EQ_I(ck, stem_get_resumed(w), 1);
+    CHECK_EQ_I(ck, stem_get_origin_clock(w), SONG_START);
+    CHECK_EQ_I(ck, stem_get_end_clock(w), s->clock0 + 70 * FR);
+    CHECK_EQ_I(ck, put(w, s, 70, 80), REC_OK);
+    CHECK_EQ_I(ck, stem_destroy(w), REC_OK);
     d = decode_file(path);
-    CHECK(!d.bad);
-    CHECK_INT(d.eos_pages, 1);
-    CHECK(d.eos_last);
-    CHECK_INT(d.n, s->clock0 + 80 * FR - SONG_START);
-    CHECK(diff_ref(s, d.pcm, SONG_START, s->clock0 + 60 * FR, s->clock0 + 80 * FR) < 1e-6);
+    CHECK(ck, !d.bad);
+    CHECK_EQ_I(ck, d.eos_pages, 1);
+    CHECK(ck, d.eos_last);
+    CHECK_EQ_I(ck, d.n, s->clock0 + 80 * FR - SONG_START);
+    CHECK(ck, diff_ref(s, d.pcm, SONG_START, s->clock0 + 60 * FR, s->clock0 + 80 * FR) < 1e-6);
     free(d.pcm);
 
     /* A crash in the middle of a page (the restart's one page, 70..79):
      * the torn page is cut off. */
     struct stat st;
-    CHECK(stat(path, &st) == 0);
-    CHECK(truncate(path, st.st_size - 100) == 0);
+    CHECK(ck, stat(path, &st) == 0);
+    CHECK(ck, truncate(path, st.st_size - 100) == 0);
     w = stem_create(dir, SONG_START, "42", SONG_START, REC_NO_SYNC, mt_log, &log, &err);
-    CHECK(w != NULL);
+    CHECK(ck, w != NULL);
     if (!w)
         return;
-    CHECK_INT(mt_log_count(&log, "torn page", NULL), 1);
-    CHECK_INT(stem_get_end_clock(w), s->clock0 + 70 * FR);
-    CHECK_INT(put(w, s, 66, 90), REC_OK);
-    CHECK_INT(stem_destroy(w), REC_OK);
+    CHECK_EQ_I(ck, mt_log_count(&log, "torn page", NULL), 1);
+    CHECK_EQ_I(ck, stem_get_end_clock(w), s->clock0 + 70 * FR);
+    CHECK_EQ_I(ck, put(w, s, 66, 90), REC_OK);
+    CHECK_EQ_I(ck, stem_destroy(w), REC_OK);
     d = decode_file(path);
-    CHECK(!d.bad);
-    CHECK_INT(d.n, s->clock0 + 90 * FR - SONG_START);
-    CHECK(diff_ref(s, d.pcm, SONG_START, s->clock0 + 71 * FR, s->clock0 + 90 * FR) < 1e-6);
+    CHECK(ck, !d.bad);
+    CHECK_EQ_I(ck, d.n, s->clock0 + 90 * FR - SONG_START);
+    CHECK(ck, diff_ref(s, d.pcm, SONG_START, s->clock0 + 71 * FR, s->clock0 + 90 * FR) < 1e-6);
     free(d.pcm);
 
     /* opus-tools' own checker, when it is installed, agrees. */
     if (system("command -v opusinfo >/dev/null 2>&1") == 0) {
         char cmd[800];
         snprintf(cmd, sizeof cmd, "opusinfo '%s' 2>&1 | grep -E -i 'warning|error|corrupt'", path);
-        CHECK(system(cmd) != 0);
+        CHECK(ck, system(cmd) != 0);
     }
 }
 
@@ -314,45 +316,45 @@ static void test_late_start_and_parts(const char *dir, stream_t *s)
     int64_t origin = s->clock0 + 100 * FR;
     stem_writer_t *w = stem_create(dir, SONG_START, "late", origin + 1000, REC_NO_SYNC, mt_log, &log,
                                    &err);
-    CHECK(w != NULL);
+    CHECK(ck, w != NULL);
     if (!w)
         return;
-    CHECK_INT(put(w, s, 100, 120), REC_OK);
+    CHECK_EQ_I(ck, put(w, s, 100, 120), REC_OK);
     /* An unaligned reconnect: a gap that is not a whole 2.5 ms. */
     stem_packet_t pk[10];
     for (int i = 0; i < 10; i++)
         pk[i] = (stem_packet_t){ s->data[130 + i], s->len[130 + i], FR };
-    CHECK_INT(stem_write(w, s->clock0 + 130 * FR + 50, pk, 10), REC_OK);
-    CHECK_INT(mt_log_count(&log, "not a whole 2.5 ms", "50 samples off"), 1);
+    CHECK_EQ_I(ck, stem_write(w, s->clock0 + 130 * FR + 50, pk, 10), REC_OK);
+    CHECK_EQ_I(ck, mt_log_count(&log, "not a whole 2.5 ms", "50 samples off"), 1);
     snprintf(path, sizeof path, "%s/%s", dir, stem_get_file_name(w));
-    CHECK_INT(stem_destroy(w), REC_OK);
+    CHECK_EQ_I(ck, stem_destroy(w), REC_OK);
     decoded_t d = decode_file(path);
-    CHECK(!d.bad);
-    CHECK_INT(d.pre_skip, 1000);
+    CHECK(ck, !d.bad);
+    CHECK_EQ_I(ck, d.pre_skip, 1000);
     /* No pre-roll here: the first frames differ, then the stem converges. */
     double late = diff_ref(s, d.pcm, origin + 1000, s->clock0 + 110 * FR, s->clock0 + 120 * FR);
     printf("  a late starter without pre-roll, from 600 ms on: %.3g\n", late);
-    CHECK(late < 1e-6);
+    CHECK(ck, late < 1e-6);
     free(d.pcm);
     int64_t ss, o;
-    CHECK_INT(stem_read_info(path, &ss, &o), 0);
-    CHECK_INT(o, origin + 1000);
+    CHECK_EQ_I(ck, oggp_stem_info(path, &ss, &o), 0);
+    CHECK_EQ_I(ck, o, origin + 1000);
 
     /* Audio that begins after the origin: silence first, exactly. */
     w = stem_create(dir, SONG_START, "quiet", SONG_START, REC_NO_SYNC, mt_log, &log, &err);
-    CHECK(w != NULL);
+    CHECK(ck, w != NULL);
     if (!w)
         return;
-    CHECK_INT(put(w, s, 25, 35), REC_OK);
+    CHECK_EQ_I(ck, put(w, s, 25, 35), REC_OK);
     snprintf(path, sizeof path, "%s/%s", dir, stem_get_file_name(w));
-    CHECK_INT(stem_destroy(w), REC_OK);
+    CHECK_EQ_I(ck, stem_destroy(w), REC_OK);
     d = decode_file(path);
-    CHECK(!d.bad);
-    CHECK_INT(d.n, s->clock0 + 35 * FR - SONG_START);
+    CHECK(ck, !d.bad);
+    CHECK_EQ_I(ck, d.n, s->clock0 + 35 * FR - SONG_START);
     double lead = 0;
     for (int64_t c = SONG_START; c < s->clock0 + 25 * FR; c++)
         lead = fmax(lead, fabs(d.pcm[c - SONG_START]));
-    CHECK(lead < 1e-3);
+    CHECK(ck, lead < 1e-3);
     free(d.pcm);
 
     /* A file of that name that is not ours: the stem goes on in part 2. */
@@ -362,36 +364,36 @@ static void test_late_start_and_parts(const char *dir, stream_t *s)
     fputs("not an ogg file", f);
     fclose(f);
     w = stem_create(dir, SONG_START, "7", SONG_START, REC_NO_SYNC, mt_log, &log, &err);
-    CHECK(w != NULL);
+    CHECK(ck, w != NULL);
     if (w) {
-        CHECK_STR(stem_get_file_name(w), "2025-11-24-160000-stem-7-part2.opus");
+        CHECK_EQ_S(ck, stem_get_file_name(w), "2025-11-24-160000-stem-7-part2.opus");
         /* A second writer for the same stem is refused while one holds it. */
-        CHECK_INT(put(w, s, 20, 30), REC_OK);
+        CHECK_EQ_I(ck, put(w, s, 20, 30), REC_OK);
         int e2 = 0;
-        CHECK(stem_create(dir, SONG_START, "7", SONG_START, REC_NO_SYNC, mt_log, &log, &e2) == NULL);
-        CHECK_INT(e2, REC_ERR_BUSY);
+        CHECK(ck, stem_create(dir, SONG_START, "7", SONG_START, REC_NO_SYNC, mt_log, &log, &e2) == NULL);
+        CHECK_EQ_I(ck, e2, REC_ERR_BUSY);
         stem_destroy(w);
     }
 
     /* The project puts each stem at its origin; the listing links them. */
-    CHECK_INT(rec_lof_write(dir, SONG_START, mt_log, &log), REC_OK);
+    CHECK_EQ_I(ck, rec_lof_write(dir, SONG_START, mt_log, &log), REC_OK);
     char lof[600], buf[4096] = "";
     snprintf(lof, sizeof lof, "%s/2025-11-24-160000.lof", dir);
     f = fopen(lof, "r");
-    CHECK(f != NULL);
+    CHECK(ck, f != NULL);
     if (f) {
         size_t k = fread(buf, 1, sizeof buf - 1, f);
         buf[k] = '\0';
         fclose(f);
     }
-    CHECK(strstr(buf, "file \"2025-11-24-160000-stem-42.opus\" offset 0.000000000") != NULL);
+    CHECK(ck, strstr(buf, "file \"2025-11-24-160000-stem-42.opus\" offset 0.000000000") != NULL);
     char want[200];
     snprintf(want, sizeof want, "file \"2025-11-24-160000-stem-late.opus\" offset %.9f",
              (double)(origin + 1000 - SONG_START) / 48000);
-    CHECK(strstr(buf, want) != NULL);
-    CHECK(strstr(buf, "stem-7.opus") == NULL);   /* not ours: left out */
-    CHECK(strstr(buf, "stem-7-part2.opus") != NULL);
-    CHECK_INT(rec_listing_write(dir, 5, mt_log, &log), REC_OK);
+    CHECK(ck, strstr(buf, want) != NULL);
+    CHECK(ck, strstr(buf, "stem-7.opus") == NULL);   /* not ours: left out */
+    CHECK(ck, strstr(buf, "stem-7-part2.opus") != NULL);
+    CHECK_EQ_I(ck, rec_listing_write(dir, 5, mt_log, &log), REC_OK);
     char idx[600];
     snprintf(idx, sizeof idx, "%s/index.html", dir);
     f = fopen(idx, "r");
@@ -400,29 +402,29 @@ static void test_late_start_and_parts(const char *dir, stream_t *s)
     page[k] = '\0';
     if (f)
         fclose(f);
-    CHECK(strstr(page, ">stem-42<") != NULL);
-    CHECK(strstr(page, ">stem-late<") != NULL);
+    CHECK(ck, strstr(page, ">stem-42<") != NULL);
+    CHECK(ck, strstr(page, ">stem-late<") != NULL);
 }
 
 static void test_bad_arguments(const char *dir, stream_t *s)
 {
     int err = 0;
-    CHECK(stem_create(dir, SONG_START, "x", SONG_START - 1, 0, NULL, NULL, &err) == NULL);
-    CHECK_INT(err, REC_ERR_ARG);
-    CHECK(stem_create(dir, SONG_START, "???", SONG_START, 0, NULL, NULL, &err) == NULL);
-    CHECK_INT(err, REC_ERR_ARG);
+    CHECK(ck, stem_create(dir, SONG_START, "x", SONG_START - 1, 0, NULL, NULL, &err) == NULL);
+    CHECK_EQ_I(ck, err, REC_ERR_ARG);
+    CHECK(ck, stem_create(dir, SONG_START, "???", SONG_START, 0, NULL, NULL, &err) == NULL);
+    CHECK_EQ_I(ck, err, REC_ERR_ARG);
     stem_writer_t *w = stem_create(dir, SONG_START, "args", SONG_START, REC_NO_SYNC, NULL, NULL, &err);
-    CHECK(w != NULL);
+    CHECK(ck, w != NULL);
     if (!w)
         return;
     stem_packet_t bad = { s->data[0], 0, FR };
-    CHECK_INT(stem_write(w, SONG_START, &bad, 1), REC_ERR_ARG);
+    CHECK_EQ_I(ck, stem_write(w, SONG_START, &bad, 1), REC_ERR_ARG);
     bad = (stem_packet_t){ s->data[0], s->len[0], 7 };
-    CHECK_INT(stem_write(w, SONG_START, &bad, 1), REC_ERR_ARG);
+    CHECK_EQ_I(ck, stem_write(w, SONG_START, &bad, 1), REC_ERR_ARG);
     /* A gap past an hour is refused, not filled. */
     stem_packet_t ok = { s->data[0], s->len[0], FR };
-    CHECK_INT(stem_write(w, SONG_START, &ok, 1), REC_OK);
-    CHECK_INT(stem_write(w, SONG_START + (int64_t)2 * 3600 * 48000, &ok, 1), REC_ERR_FULL);
+    CHECK_EQ_I(ck, stem_write(w, SONG_START, &ok, 1), REC_OK);
+    CHECK_EQ_I(ck, stem_write(w, SONG_START + (int64_t)2 * 3600 * 48000, &ok, 1), REC_ERR_FULL);
     stem_destroy(w);
 }
 
@@ -436,5 +438,5 @@ int main(void)
     test_bad_arguments(dir, &s);
     mt_rmrf(dir);
     free(dir);
-    return mt_finish("test_media_stem");
+    return check_done(&ck, "test_media_stem");
 }

@@ -32,8 +32,8 @@ move() {
     fi
     if build; then
         echo "FAIL: $name: builds, but it puts a field on another writer's cache line"; fails=$((fails + 1))
-    elif grep -q 'static assertion failed' "$TMP/err"; then
-        echo "ok: $name: refused: $(grep -o 'static assertion failed: .*' "$TMP/err" | head -1)"
+    elif grep -Eq 'static (assertion|assert) failed|static_assert failed' "$TMP/err"; then
+        echo "ok: $name: refused: $(grep -Eo '(static assertion|static_assert) failed.*' "$TMP/err" | head -1)"
     else
         head -5 "$TMP/err"; echo "FAIL: $name: fails for another reason"; fails=$((fails + 1))
     fi

@@ -83,16 +83,9 @@ static void *producer(void *arg)
     return NULL;
 }
 
-int main(void)
+/* The latch: no torn control state while it is published over and over. */
+static void test_latch(check_t *c, seg_t *s)
 {
-    CHECK_INIT(c);
-    char name[64];
-    shm_test_name(name, sizeof name, "snap");
-    seg_t *s = shm_test_create(name, SEG_RING_SECONDS_MIN, 64);
-    if (!s)
-        return 1;
-
-    /* Latch: no torn control state. */
     atomic_int stop;
     atomic_init(&stop, 0);
     reader_t rs[READERS];
@@ -116,13 +109,19 @@ int main(void)
         reads += rs[i].reads;
     }
     printf("  latch: %ld reads during %d publishes, %ld torn\n", reads, PUBLISHES, torn);
-    CHECK_EQ_I(c, torn, 0);
+    CHECK_EQ_I(*c, torn, 0);
     seg_ctl_t last;
     snap_ctl_read(s, &last);
-    CHECK_EQ_I(c, last.song.start, PUBLISHES);
+    CHECK_EQ_I(*c, last.song.start, PUBLISHES);
+}
 
-    /* Published texts: no torn text; an unchanged text keeps its generation. */
-    atomic_store(&stop, 0);
+/* Published texts: no torn text; an unchanged text keeps its generation. */
+static void test_texts(check_t *c, seg_t *s)
+{
+    atomic_int stop;
+    atomic_init(&stop, 0);
+    reader_t rs[READERS];
+    pthread_t th[READERS];
     for (int i = 0; i < READERS; i++) {
         rs[i] = (reader_t){s, &stop, 0, 0};
         pthread_create(&th[i], NULL, blob_reader, &rs[i]);
@@ -134,26 +133,29 @@ int main(void)
         snap_blob_publish(s, SEG_BLOB_SUMMARY, text, len);
     }
     atomic_store(&stop, 1);
-    torn = 0;
+    long torn = 0;
     for (int i = 0; i < READERS; i++) {
         pthread_join(th[i], NULL);
         torn += rs[i].torn;
     }
-    CHECK_EQ_I(c, torn, 0);
+    CHECK_EQ_I(*c, torn, 0);
     uint64_t gen = 0;
     size_t len;
     char buf[SEG_BLOB_SUMMARY_MAX];
-    CHECK_EQ_I(c, snap_blob_read(s, SEG_BLOB_SUMMARY, &gen, buf, sizeof buf, &len), 1);
-    CHECK_EQ_I(c, snap_blob_read(s, SEG_BLOB_SUMMARY, &gen, buf, sizeof buf, &len), 0);
-    CHECK_EQ_I(c, snap_blob_publish(s, SEG_BLOB_SUMMARY, buf, len), 0);   /* same text */
-    CHECK_EQ_I(c, snap_blob_read(s, SEG_BLOB_SUMMARY, &gen, buf, sizeof buf, &len), 0);
-    CHECK_EQ_I(c, snap_blob_publish(s, SEG_BLOB_SUMMARY, "[1]", 3), 1);
-    CHECK_EQ_I(c, snap_blob_read(s, SEG_BLOB_SUMMARY, &gen, buf, sizeof buf, &len), 1);
-    CHECK(c, len == 3 && strcmp(buf, "[1]") == 0);
-    CHECK_EQ_I(c, snap_blob_publish(s, SEG_BLOB_EVENTS, buf, SEG_BLOB_EVENTS_MAX + 1), -1);
+    CHECK_EQ_I(*c, snap_blob_read(s, SEG_BLOB_SUMMARY, &gen, buf, sizeof buf, &len), 1);
+    CHECK_EQ_I(*c, snap_blob_read(s, SEG_BLOB_SUMMARY, &gen, buf, sizeof buf, &len), 0);
+    CHECK_EQ_I(*c, snap_blob_publish(s, SEG_BLOB_SUMMARY, buf, len), 0);   /* same text */
+    CHECK_EQ_I(*c, snap_blob_read(s, SEG_BLOB_SUMMARY, &gen, buf, sizeof buf, &len), 0);
+    CHECK_EQ_I(*c, snap_blob_publish(s, SEG_BLOB_SUMMARY, "[1]", 3), 1);
+    CHECK_EQ_I(*c, snap_blob_read(s, SEG_BLOB_SUMMARY, &gen, buf, sizeof buf, &len), 1);
+    CHECK(*c, len == 3 && strcmp(buf, "[1]") == 0);
+    CHECK_EQ_I(*c, snap_blob_publish(s, SEG_BLOB_EVENTS, buf, SEG_BLOB_EVENTS_MAX + 1), -1);
+}
 
-    /* A command lane: every command arrives once, in order, while the
-     * producer runs into a full lane again and again. */
+/* A command lane: every command arrives once, in order, while the
+ * producer runs into a full lane again and again. */
+static void test_lane(check_t *c, seg_t *s)
+{
     producer_t pr = {s, 5000, 0};
     pthread_t pt;
     pthread_create(&pt, NULL, producer, &pr);
@@ -166,57 +168,77 @@ int main(void)
         }
     }
     pthread_join(pt, NULL);
-    CHECK_EQ_I(c, got, 5000);
-    CHECK(c, in_order);
+    CHECK_EQ_I(*c, got, 5000);
+    CHECK(*c, in_order);
     seg_cmd_t cmd;
-    CHECK_EQ_I(c, cq_pop(s, 5, &cmd), 0);
+    CHECK_EQ_I(*c, cq_pop(s, 5, &cmd), 0);
     for (int i = 0; i < SEG_LANE_CAP; i++) {
         memset(&cmd, 0, sizeof cmd);
-        CHECK_EQ_I(c, cq_push(s, 6, &cmd), CQ_OK);
+        CHECK_EQ_I(*c, cq_push(s, 6, &cmd), CQ_OK);
     }
-    CHECK_EQ_I(c, cq_room(s, 6), 0);
-    CHECK_EQ_I(c, cq_push(s, 6, &cmd), CQ_EFULL);
-    CHECK_EQ_I(c, cq_pop(s, 6, &cmd), 1);
-    CHECK_EQ_I(c, cq_room(s, 6), 1);
+    CHECK_EQ_I(*c, cq_room(s, 6), 0);
+    CHECK_EQ_I(*c, cq_push(s, 6, &cmd), CQ_EFULL);
+    CHECK_EQ_I(*c, cq_pop(s, 6, &cmd), 1);
+    CHECK_EQ_I(*c, cq_room(s, 6), 1);
+}
 
-    /* The user table. */
+/* The user table. */
+static void test_users(check_t *c, seg_t *s)
+{
     int64_t now = seg_now();
     int64_t a = users_alloc(s, 111, "Alice", 0, now);
     int64_t b = users_alloc(s, 222, "Bob", SEG_UF_SPECTATOR, now);
-    CHECK(c, a >= 0 && b >= 0 && a != b);
-    CHECK_EQ_I(c, users_find(s, 111), a);
-    CHECK_EQ_I(c, users_find(s, 333), -1);
-    CHECK_EQ_I(c, users_find_public(s, seg_public_id(s, 222)), b);
+    CHECK(*c, a >= 0 && b >= 0 && a != b);
+    CHECK_EQ_I(*c, users_find(s, 111), a);
+    CHECK_EQ_I(*c, users_find(s, 333), -1);
+    CHECK_EQ_I(*c, users_find_public(s, seg_public_id(s, 222)), b);
     users_view_t v;
-    CHECK(c, users_read(s, (uint32_t)a, &v) && strcmp(v.name, "Alice") == 0 && v.mic_volume == 1.0f);
+    CHECK(*c, users_read(s, (uint32_t)a, &v) && strcmp(v.name, "Alice") == 0 && v.mic_volume == 1.0f);
     uint64_t g = v.gen;
-    CHECK(c, users_check(s, (uint32_t)a, g, 111));
+    CHECK(*c, users_check(s, (uint32_t)a, g, 111));
     users_set_name(s, (uint32_t)a, "Alicia");
-    CHECK(c, !users_check(s, (uint32_t)a, g, 111));   /* identity rewritten: re-read */
-    CHECK(c, users_read(s, (uint32_t)a, &v) && strcmp(v.name, "Alicia") == 0);
+    CHECK(*c, !users_check(s, (uint32_t)a, g, 111));   /* identity rewritten: re-read */
+    CHECK(*c, users_read(s, (uint32_t)a, &v) && strcmp(v.name, "Alicia") == 0);
     users_send_delay(s, (uint32_t)a, 9);
     uint32_t m1 = users_delay_msg(s, (uint32_t)a);
     users_send_delay(s, (uint32_t)a, 9);
     uint32_t m2 = users_delay_msg(s, (uint32_t)a);
-    CHECK(c, (m1 & 0xffff) == 9 && (m2 & 0xffff) == 9 && (m1 >> 16) != (m2 >> 16));
+    CHECK(*c, (m1 & 0xffff) == 9 && (m2 & 0xffff) == 9 && (m1 >> 16) != (m2 >> 16));
     users_free(s, (uint32_t)a);
-    CHECK_EQ_I(c, users_find(s, 111), -1);
+    CHECK_EQ_I(*c, users_find(s, 111), -1);
     for (int i = 0; i < 64; i++)
         users_alloc(s, 1000 + (uint64_t)i, "x", 0, now);
-    CHECK_EQ_I(c, users_alloc(s, 5000, "full", 0, now), -1);
+    CHECK_EQ_I(*c, users_alloc(s, 5000, "full", 0, now), -1);
+}
 
-    /* The chat log. */
-    CHECK_EQ_I(c, chat_head(s), 0);
+/* The chat log. */
+static void test_chat(check_t *c, seg_t *s)
+{
+    CHECK_EQ_I(*c, chat_head(s), 0);
     chat_post(s, 77, "Ann", "hello");
     chat_msg_t msg;
-    CHECK_EQ_I(c, chat_head(s), 1);
-    CHECK(c, chat_read(s, 1, &msg) == 0 && strcmp(msg.text, "hello") == 0 && msg.sender == 77);
+    CHECK_EQ_I(*c, chat_head(s), 1);
+    CHECK(*c, chat_read(s, 1, &msg) == 0 && strcmp(msg.text, "hello") == 0 && msg.sender == 77);
     for (int i = 0; i < SEG_CHAT_CAP + 5; i++)
         chat_post(s, 78, "Ben", "flood");
-    CHECK_EQ_I(c, chat_read(s, 1, &msg), -1);   /* overwritten */
-    CHECK_EQ_I(c, chat_read(s, chat_head(s), &msg), 0);
-    CHECK_EQ_I(c, chat_read(s, chat_head(s) + 1, &msg), -1);
+    CHECK_EQ_I(*c, chat_read(s, 1, &msg), -1);   /* overwritten */
+    CHECK_EQ_I(*c, chat_read(s, chat_head(s), &msg), 0);
+    CHECK_EQ_I(*c, chat_read(s, chat_head(s) + 1, &msg), -1);
+}
 
+int main(void)
+{
+    CHECK_INIT(c);
+    char name[64];
+    shm_test_name(name, sizeof name, "snap");
+    seg_t *s = shm_test_create(name, SEG_RING_SECONDS_MIN, 64);
+    if (!s)
+        return 1;
+    test_latch(&c, s);
+    test_texts(&c, s);
+    test_lane(&c, s);
+    test_users(&c, s);
+    test_chat(&c, s);
     seg_detach(s);
     seg_unlink(name);
     return check_done(&c, "test_snap");

@@ -23,15 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <opus.h>
-
 #include "bytebuf.h"
 #include "fcgiclient.h"
-#include "packmulti.h"
+#include "mockapi.h"
 #include "urlenc.h"
 
 #define MAX_CONNS 1024
-#define MAX_USERS 4096
 
 typedef struct {
     int fd;
@@ -47,15 +44,6 @@ typedef struct {
     bool params_done;
 } mconn_t;
 
-typedef struct {
-    char userid[24];
-    char name[64];
-    int64_t last_read, last_write;
-    bool have_read, have_write;
-    int pending_delay;
-    int64_t delay_samples;
-} muser_t;
-
 struct mock {
     mock_opts_t o;
     int lfd;
@@ -63,25 +51,13 @@ struct mock {
     int wake[2];
     mconn_t conns[MAX_CONNS];
     int nconns;
-    muser_t users[MAX_USERS];
-    int nusers;
-    char leader[24];
     long posts;
     pthread_mutex_t lock;    /* guards posts, last_query, last_event */
     char last_query[8192];
     char last_event[4096];
-    OpusEncoder *enc;
-    bbuf_t silence;          /* pack_multi of silence for the last n */
-    int silence_n;
+    mapi_t *api;             /* what is answered */
     char unix_path[108];
 };
-
-static int64_t server_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 48000 + (int64_t)ts.tv_nsec * 48000 / 1000000000;
-}
 
 mock_t *mock_new(const mock_opts_t *o)
 {
@@ -92,9 +68,8 @@ mock_t *mock_new(const mock_opts_t *o)
     m->lfd = -1;
     m->wake[0] = m->wake[1] = -1;
     pthread_mutex_init(&m->lock, NULL);
-    int oe;
-    m->enc = opus_encoder_create(48000, 1, OPUS_APPLICATION_AUDIO, &oe);
-    if (!m->enc || pipe(m->wake) < 0) {
+    m->api = mapi_new(o->worker_id, o->fault_every, o->skew_every);
+    if (!m->api || pipe(m->wake) < 0) {
         mock_destroy(m);
         return NULL;
     }
@@ -220,90 +195,16 @@ void mock_destroy(mock_t *m)
         close(m->wake[0]);
     if (m->wake[1] >= 0)
         close(m->wake[1]);
-    if (m->enc)
-        opus_encoder_destroy(m->enc);
-    bbuf_free(&m->silence);
+    mapi_free(m->api);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
 
-/* ---- the application --------------------------------------------------- */
+/* ---- the application (mockapi.h) ---------------------------------------- */
 
-typedef struct {
-    const char *method;
-    const char *path;
-    const char *query;
-    const char *event_data;
-    const uint8_t *body;
-    size_t body_len;
-} mreq_t;
 
-typedef struct {
-    int status;
-    bbuf_t meta;     /* X-Audio-Metadata, or empty */
-    bbuf_t body;
-} mresp_t;
-
-static muser_t *find_user(mock_t *m, const char *id, bool create)
+static void handle(mock_t *m, const mapi_req_t *rq, mapi_resp_t *r)
 {
-    for (int i = 0; i < m->nusers; i++)
-        if (strcmp(m->users[i].userid, id) == 0)
-            return &m->users[i];
-    if (!create || m->nusers >= MAX_USERS)
-        return NULL;
-    muser_t *u = &m->users[m->nusers++];
-    memset(u, 0, sizeof *u);
-    snprintf(u->userid, sizeof u->userid, "%s", id);
-    return u;
-}
-
-static bool qget_i64(const char *q, const char *name, int64_t *out)
-{
-    char v[64];
-    if (urlenc_get(q, name, v, sizeof v) <= 0)
-        return false;
-    char *end;
-    long long x = strtoll(v, &end, 10);
-    if (*end)
-        return false;
-    *out = x;
-    return true;
-}
-
-static void kill_answer(mresp_t *r, const char *msg)
-{
-    r->status = 500;
-    bbuf_clear(&r->meta);
-    bbuf_printf(&r->meta, "{\"kill_client\": true, \"message\": \"%s\"}", msg);
-    bbuf_clear(&r->body);
-    bbuf_printf(&r->body, "Error: %s\n", msg);
-}
-
-static const bbuf_t *silence_body(mock_t *m, int n)
-{
-    if (m->silence_n == n)
-        return &m->silence;
-    bbuf_clear(&m->silence);
-    float zero[2880] = { 0 };
-    uint8_t pk[255][1500];
-    const uint8_t *ptr[255];
-    size_t lens[255];
-    int frames = n / 2880;
-    for (int i = 0; i < frames; i++) {
-        int len = opus_encode_float(m->enc, zero, 2880, pk[i], sizeof pk[i]);
-        ptr[i] = pk[i];
-        lens[i] = len > 0 ? (size_t)len : 0;
-    }
-    pm_pack(&m->silence, ptr, lens, (size_t)frames);
-    m->silence_n = n;
-    return &m->silence;
-}
-
-static void handle(mock_t *m, const mreq_t *rq, mresp_t *r)
-{
-    r->status = 200;
-    bbuf_clear(&r->meta);
-    bbuf_clear(&r->body);
     pthread_mutex_lock(&m->lock);
     snprintf(m->last_query, sizeof m->last_query, "%s", rq->query ? rq->query : "");
     snprintf(m->last_event, sizeof m->last_event, "%s", rq->event_data ? rq->event_data : "");
@@ -311,123 +212,7 @@ static void handle(mock_t *m, const mreq_t *rq, mresp_t *r)
         m->posts++;
     long post_no = m->posts;
     pthread_mutex_unlock(&m->lock);
-    const char *last = strrchr(rq->path, '/');
-    last = last ? last + 1 : rq->path;
-    if (strcmp(last, "reset_events") == 0) {
-        r->status = 204;
-        return;
-    }
-    if (strcmp(rq->method, "GET") == 0) {
-        bbuf_printf(&r->meta, "{\"server_clock\": %lld, \"server_sample_rate\": 48000}", (long long)server_clock());
-        bbuf_puts(&r->body, "ok");
-        return;
-    }
-    if (strcmp(rq->method, "POST") != 0) {
-        r->status = 405;
-        return;
-    }
-    const char *q = rq->query;
-    char userid[24], name[64], tmp[16];
-    int64_t rc, wc = 0, n = 0;
-    bool have_w = qget_i64(q, "write_clock", &wc);
-    if (!qget_i64(q, "read_clock", &rc)) {
-        kill_answer(r, "no client read clock");
-        return;
-    }
-    if (urlenc_get(q, "userid", userid, sizeof userid) <= 0 || urlenc_get(q, "username", name, sizeof name) <= 0) {
-        kill_answer(r, "missing username/id");
-        return;
-    }
-    qget_i64(q, "n_samples", &n);
-    pm_packet_t pk[255];
-    size_t count = 0;
-    if (pm_unpack(rq->body, rq->body_len, pk, 255, &count) != PM_OK) {
-        kill_answer(r, "malformed body");
-        return;
-    }
-    if (rq->body_len && n && (int64_t)count * 2880 != n) {
-        kill_answer(r, "Client is confused about how many samples it sent");
-        return;
-    }
-    if (!n)
-        n = (int64_t)count * 2880;
-    if (n <= 0 || n % 2880 != 0) {
-        kill_answer(r, "Must provide either n_samples or data");
-        return;
-    }
-    muser_t *u = find_user(m, userid, true);
-    if (!u) {
-        kill_answer(r, "too many users");
-        return;
-    }
-    snprintf(u->name, sizeof u->name, "%s", name);
-    if (urlenc_get(q, "reset_user_state", tmp, sizeof tmp) > 0)
-        u->have_read = u->have_write = false;
-    if (m->o.fault_every > 0 && post_no % m->o.fault_every == 0) {
-        u->have_read = u->have_write = false;
-        kill_answer(r, "Client read clock desync (injected fault)");
-        return;
-    }
-    if (have_w && u->have_write && wc - n != u->last_write) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "Client write clock desync (%lld - %lld = %lld)", (long long)(wc - n),
-                 (long long)u->last_write, (long long)(wc - n - u->last_write));
-        u->have_read = u->have_write = false;
-        kill_answer(r, msg);
-        return;
-    }
-    if (u->have_read && rc - n != u->last_read) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "Client read clock desync (%lld - %lld = %lld)", (long long)(rc - n),
-                 (long long)u->last_read, (long long)(rc - n - u->last_read));
-        u->have_read = u->have_write = false;
-        kill_answer(r, msg);
-        return;
-    }
-    u->last_read = rc;
-    u->have_read = true;
-    if (have_w) {
-        u->last_write = wc;
-        u->have_write = true;
-    }
-    int64_t now = server_clock();
-    u->delay_samples = now - rc;
-    int64_t echo_rc = rc;
-    if (m->o.skew_every > 0 && post_no % m->o.skew_every == 0)
-        echo_rc = rc + 2880;
-    if (urlenc_get(q, "request_lead", tmp, sizeof tmp) > 0) {
-        snprintf(m->leader, sizeof m->leader, "%s", userid);
-        for (int i = 0; i < m->nusers; i++)
-            m->users[i].pending_delay = strcmp(m->users[i].userid, userid) == 0 ? 3 : 6;
-    }
-    bbuf_t *mt = &r->meta;
-    bbuf_printf(mt, "{\"server_clock\": %lld, \"server_sample_rate\": 48000, \"last_request_clock\": null, "
-                    "\"client_read_clock\": %lld, \"client_write_clock\": ",
-                (long long)now, (long long)echo_rc);
-    if (have_w)
-        bbuf_printf(mt, "%lld", (long long)wc);
-    else
-        bbuf_puts(mt, "null");
-    bbuf_printf(mt, ", \"n_samples\": %lld, \"user_summary\": [", (long long)n);
-    for (int i = 0, k = 0; i < m->nusers && k < 50; i++, k++)
-        bbuf_printf(mt, "%s[%lld, \"%s\", 1.0, \"p%s\", false, false]", k ? ", " : "",
-                    (long long)(m->users[i].delay_samples / 48000), m->users[i].name, m->users[i].userid);
-    bbuf_printf(mt, "], \"queue_size\": 45000.0, \"events\": [], \"chats\": [], \"leader\": ");
-    if (m->leader[0])
-        bbuf_printf(mt, "\"%s\"", strcmp(m->leader, userid) == 0 ? m->leader : "p-leader");
-    else
-        bbuf_puts(mt, "null");
-    bbuf_printf(mt, ", \"public_id\": \"p%s\", \"n_users\": %d, \"worker\": %d", userid, m->nusers,
-                m->o.worker_id);
-    if (u->pending_delay) {
-        bbuf_printf(mt, ", \"delay_seconds\": %d", u->pending_delay);
-        u->pending_delay = 0;
-    }
-    bbuf_puts(mt, "}");
-    if (rq->body_len)
-        bbuf_append(&r->body, rq->body, rq->body_len); /* loopback */
-    else
-        bbuf_append(&r->body, silence_body(m, (int)n)->data, silence_body(m, (int)n)->len);
+    mapi_answer(m->api, post_no, rq, r);
 }
 
 static const char *reason(int status)
@@ -442,7 +227,7 @@ static const char *reason(int status)
 }
 
 /* The CGI / HTTP header block of an answer (without the status line). */
-static void put_headers(mock_t *m, bbuf_t *o, const mresp_t *r)
+static void put_headers(mock_t *m, bbuf_t *o, const mapi_resp_t *r)
 {
     if (r->status != 204) {
         bbuf_puts(o, "Access-Control-Allow-Origin: *\r\n");
@@ -476,8 +261,8 @@ static void answer_fcgi(mock_t *m, mconn_t *c)
     param_value(&c->params, "PATH_INFO", path, sizeof path);
     param_value(&c->params, "QUERY_STRING", query, sizeof query);
     param_value(&c->params, "HTTP_X_EVENT_DATA", ev, sizeof ev);
-    mreq_t rq = { method, path, query, ev, c->body.data, c->body.len };
-    mresp_t r = { 0 };
+    mapi_req_t rq = { method, path, query, ev, c->body.data, c->body.len };
+    mapi_resp_t r = { 0 };
     handle(m, &rq, &r);
     bbuf_t so = { 0 };
     bbuf_printf(&so, "Status: %d %s\r\n", r.status, reason(r.status));
@@ -598,8 +383,8 @@ static int feed_http(mock_t *m, mconn_t *c)
             *qm = 0;
             query = qm + 1;
         }
-        mreq_t rq = { method, target, query, have_ev ? ev : NULL, c->in.data + hlen, blen };
-        mresp_t r = { 0 };
+        mapi_req_t rq = { method, target, query, have_ev ? ev : NULL, c->in.data + hlen, blen };
+        mapi_resp_t r = { 0 };
         handle(m, &rq, &r);
         bbuf_printf(&c->out, "HTTP/1.1 %d %s\r\n", r.status, reason(r.status));
         put_headers(m, &c->out, &r);

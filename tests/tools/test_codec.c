@@ -11,18 +11,21 @@
 #include <opus.h>
 
 #include "bbclient.h"
+#include "packet.h"
 #include "check.h"
 
-static int test_measurements(void)
+/* The checks of this test (check.h). */
+static check_t ck;
+
+static void test_measurements(void)
 {
-    int fails = 0;
     enum { N = 48000 };
     float *x = calloc(N, sizeof *x);
     double ph = 0;
     tone_sine(x, N, 440, 0.5, &ph);
-    CHECK(fabs(tone_rms(x, N) - 0.5 / sqrt(2)) < 1e-3);
-    CHECK(fabs(tone_goertzel(x, 4800, 440) - 0.5) < 0.01);
-    CHECK(tone_goertzel(x, 4800, 1000) < 0.01);
+    CHECK(ck, fabs(tone_rms(x, N) - 0.5 / sqrt(2)) < 1e-3);
+    CHECK(ck, fabs(tone_goertzel(x, 4800, 440) - 0.5) < 0.01);
+    CHECK(ck, tone_goertzel(x, 4800, 1000) < 0.01);
     /* Phase carries across blocks: two halves equal one whole. */
     float *y = calloc(N, sizeof *y);
     ph = 0;
@@ -31,15 +34,15 @@ static int test_measurements(void)
     double maxdiff = 0;
     for (int i = 0; i < N; i++)
         maxdiff = fmax(maxdiff, fabs(x[i] - y[i]));
-    CHECK(maxdiff < 1e-4);
+    CHECK(ck, maxdiff < 1e-4);
     /* Onset of a tone switched on at 12345. */
     memset(x, 0, N * sizeof *x);
     ph = 0;
     tone_sine(x + 12345, N - 12345, 1000, 0.4, &ph);
     long on = tone_find_onset(x, N, 1000, 0.2, 480);
-    CHECK(on >= 12345 - 10 && on <= 12345 + 10);
-    CHECK(tone_find_onset(x, 12000, 1000, 0.2, 480) == -1);
-    CHECK(tone_find_onset(x, N, 700, 0.2, 480) == -1);
+    CHECK(ck, on >= 12345 - 10 && on <= 12345 + 10);
+    CHECK(ck, tone_find_onset(x, 12000, 1000, 0.2, 480) == -1);
+    CHECK(ck, tone_find_onset(x, N, 700, 0.2, 480) == -1);
     /* The voice: fundamental dominant, peak below its amplitude. */
     tone_voice_t v;
     tone_voice_init(&v, 220, 0.3);
@@ -47,16 +50,14 @@ static int test_measurements(void)
     float peak = 0;
     for (int i = 0; i < N; i++)
         peak = fmaxf(peak, fabsf(x[i]));
-    CHECK(peak <= 0.3f + 1e-6f && peak > 0.1f);
-    CHECK(tone_goertzel(x, 4800, 220) > tone_goertzel(x, 4800, 440));
+    CHECK(ck, peak <= 0.3f + 1e-6f && peak > 0.1f);
+    CHECK(ck, tone_goertzel(x, 4800, 220) > tone_goertzel(x, 4800, 440));
     free(x);
     free(y);
-    return fails;
 }
 
-static int test_opus_tone(void)
+static void test_opus_tone(void)
 {
-    int fails = 0;
     enum { FR = 2880, FRAMES = 30, N = FR * FRAMES, ON = 5 * FR + 1000 };
     int err;
     OpusEncoder *enc = opus_encoder_create(48000, 1, OPUS_APPLICATION_AUDIO, &err);
@@ -69,52 +70,48 @@ static int test_opus_tone(void)
     for (int f = 0; f < FRAMES; f++) {
         unsigned char pkt[4000];
         int len = opus_encode_float(enc, in + f * FR, FR, pkt, sizeof pkt);
-        CHECK(len > 0);
+        CHECK(ck, len > 0);
         if (len > 0 && (size_t)len > max_pkt)
             max_pkt = (size_t)len;
-        CHECK(opus_packet_get_nb_samples(pkt, len, 48000) == FR);
-        CHECK(opus_decode_float(dec, pkt, len, out + f * FR, FR, 0) == FR);
+        CHECK(ck, opus_packet_get_nb_samples(pkt, len, 48000) == FR);
+        CHECK(ck, opus_decode_float(dec, pkt, len, out + f * FR, FR, 0) == FR);
     }
-    CHECK(max_pkt <= BBC_MAX_RESPONSE_PACKET);
+    CHECK(ck, max_pkt <= PK_MAX_PACKET);
     double a = tone_goertzel(out + 20 * FR, 4800, 880);
-    CHECK(a > 0.4 && a < 0.6);
-    CHECK(tone_goertzel(out + 20 * FR, 4800, 1760) < 0.05);
+    CHECK(ck, a > 0.4 && a < 0.6);
+    CHECK(ck, tone_goertzel(out + 20 * FR, 4800, 1760) < 0.05);
     long on = tone_find_onset(out, N, 880, 0.25, 480);
     /* Opus delays by its lookahead (312 samples at 48 kHz). */
-    CHECK(on >= ON && on <= ON + 312 + 200);
+    CHECK(ck, on >= ON && on <= ON + 312 + 200);
     fprintf(stderr, "  tone in at %d, out at %ld (delay %ld), level %.3f\n", ON, on, on - ON, a);
     free(in);
     free(out);
     opus_encoder_destroy(enc);
     opus_decoder_destroy(dec);
-    return fails;
 }
 
-static int test_preenc(void)
+static void test_preenc(void)
 {
-    int fails = 0;
     int err;
-    CHECK(bbc_preenc_new_voice(220, 0.1, 64000, &err) == NULL && err == BBC_EPARAM);
+    CHECK(ck, bbc_preenc_new_voice(220, 0.1, 64000, &err) == NULL && err == BBC_EPARAM);
     float x[100];
-    CHECK(bbc_preenc_new(x, 100, 0, &err) == NULL && err == BBC_EPARAM);
+    CHECK(ck, bbc_preenc_new(x, 100, 0, &err) == NULL && err == BBC_EPARAM);
     bbc_preenc_t *p = bbc_preenc_new_voice(220, 3.0, 64000, &err);
-    CHECK(p != NULL && err == BBC_OK);
+    CHECK(ck, p != NULL && err == BBC_OK);
     if (!p)
-        return fails + 1;
-    CHECK(bbc_preenc_count(p) == 50);
+        return;
+    CHECK(ck, bbc_preenc_count(p) == 50);
     double mean = bbc_preenc_mean_bytes(p);
-    CHECK(mean > 100 && mean <= BBC_MAX_RESPONSE_PACKET);
+    CHECK(ck, mean > 100 && mean <= PK_MAX_PACKET);
     fprintf(stderr, "  pre-encoded voice: %zu packets, %.0f bytes each on average\n", bbc_preenc_count(p), mean);
     bbc_preenc_destroy(p);
     bbc_preenc_destroy(NULL);
-    return fails;
 }
 
 int main(void)
 {
-    int total = 0;
-    RUN(test_measurements);
-    RUN(test_opus_tone);
-    RUN(test_preenc);
-    return total ? 1 : 0;
+    test_measurements();
+    test_opus_tone();
+    test_preenc();
+    return check_done(&ck, "test_tools_codec");
 }

@@ -14,41 +14,41 @@
 #include "check.h"
 #include "fcgiclient.h"
 
-static int test_header(void)
+/* The checks of this test (check.h). */
+static check_t ck;
+
+static void test_header(void)
 {
-    int fails = 0;
     uint8_t h[8];
     fcgic_header_encode(h, FCGIC_STDOUT, 0x1234, 0xfedc, 7);
-    CHECK(h[0] == 1 && h[1] == 6 && h[2] == 0x12 && h[3] == 0x34 && h[4] == 0xfe && h[5] == 0xdc && h[6] == 7 &&
+    CHECK(ck, h[0] == 1 && h[1] == 6 && h[2] == 0x12 && h[3] == 0x34 && h[4] == 0xfe && h[5] == 0xdc && h[6] == 7 &&
           h[7] == 0);
     fcgic_header_t d;
     fcgic_header_decode(h, &d);
-    CHECK(d.version == 1 && d.type == FCGIC_STDOUT && d.request_id == 0x1234 && d.content_length == 0xfedc &&
+    CHECK(ck, d.version == 1 && d.type == FCGIC_STDOUT && d.request_id == 0x1234 && d.content_length == 0xfedc &&
           d.padding_length == 7);
-    return fails;
 }
 
-static int test_nv(void)
+static void test_nv(void)
 {
-    int fails = 0;
     char longname[130], longval[200];
     memset(longname, 'N', sizeof longname);
     memset(longval, 'v', sizeof longval);
     bbuf_t b = { 0 };
-    CHECK(fcgic_nv_append(&b, "A", 1, "", 0) == FCGIC_OK);
-    CHECK(fcgic_nv_append(&b, longname, sizeof longname, "x", 1) == FCGIC_OK);
-    CHECK(fcgic_nv_append(&b, "QUERY_STRING", 12, longval, sizeof longval) == FCGIC_OK);
+    CHECK(ck, fcgic_nv_append(&b, "A", 1, "", 0) == FCGIC_OK);
+    CHECK(ck, fcgic_nv_append(&b, longname, sizeof longname, "x", 1) == FCGIC_OK);
+    CHECK(ck, fcgic_nv_append(&b, "QUERY_STRING", 12, longval, sizeof longval) == FCGIC_OK);
     /* 1+1+1 ; 4+1+130+1 ; 1+4+12+200 */
-    CHECK(b.len == 3 + 136 + 217);
-    CHECK(b.data[3] == (0x80 | 0) && b.data[4] == 0 && b.data[5] == 0 && b.data[6] == 130);
+    CHECK(ck, b.len == 3 + 136 + 217);
+    CHECK(ck, b.data[3] == (0x80 | 0) && b.data[4] == 0 && b.data[5] == 0 && b.data[6] == 130);
     size_t pos = 0;
     const uint8_t *n, *v;
     uint32_t nl, vl;
-    CHECK(fcgic_nv_next(b.data, b.len, &pos, &n, &nl, &v, &vl) == 1 && nl == 1 && vl == 0 && n[0] == 'A');
-    CHECK(fcgic_nv_next(b.data, b.len, &pos, &n, &nl, &v, &vl) == 1 && nl == 130 && vl == 1 && v[0] == 'x');
-    CHECK(fcgic_nv_next(b.data, b.len, &pos, &n, &nl, &v, &vl) == 1 && nl == 12 && vl == 200 &&
+    CHECK(ck, fcgic_nv_next(b.data, b.len, &pos, &n, &nl, &v, &vl) == 1 && nl == 1 && vl == 0 && n[0] == 'A');
+    CHECK(ck, fcgic_nv_next(b.data, b.len, &pos, &n, &nl, &v, &vl) == 1 && nl == 130 && vl == 1 && v[0] == 'x');
+    CHECK(ck, fcgic_nv_next(b.data, b.len, &pos, &n, &nl, &v, &vl) == 1 && nl == 12 && vl == 200 &&
           memcmp(v, longval, 200) == 0);
-    CHECK(fcgic_nv_next(b.data, b.len, &pos, &n, &nl, &v, &vl) == 0);
+    CHECK(ck, fcgic_nv_next(b.data, b.len, &pos, &n, &nl, &v, &vl) == 0);
     /* Truncated anywhere inside: malformed. */
     for (size_t cut = 1; cut < b.len; cut++) {
         size_t p2 = 0;
@@ -56,18 +56,12 @@ static int test_nv(void)
         do
             rc = fcgic_nv_next(b.data, cut, &p2, &n, &nl, &v, &vl);
         while (rc == 1);
-        if (cut == 3 || cut == 3 + 136) {
-            if (rc != 0) {
-                fprintf(stderr, "  cut %zu at a pair boundary: %d\n", cut, rc);
-                fails++;
-            }
-        } else if (rc != FCGIC_EPROTO) {
-            fprintf(stderr, "  cut %zu: %d\n", cut, rc);
-            fails++;
-        }
+        if (cut == 3 || cut == 3 + 136)
+            CHECK_MSG(ck, rc == 0, "cut %zu at a pair boundary: %d", cut, rc);
+        else
+            CHECK_MSG(ck, rc == FCGIC_EPROTO, "cut %zu: %d", cut, rc);
     }
     bbuf_free(&b);
-    return fails;
 }
 
 typedef struct {
@@ -82,9 +76,8 @@ typedef struct {
 } seen_t;
 
 /* Reads the request bytes back, fed `step` bytes at a time. */
-static int parse_request(const uint8_t *p, size_t len, size_t step, seen_t *s)
+static void parse_request(const uint8_t *p, size_t len, size_t step, seen_t *s)
 {
-    int fails = 0;
     memset(s, 0, sizeof *s);
     fcgic_reader_t rd;
     fcgic_reader_init(&rd);
@@ -96,7 +89,7 @@ static int parse_request(const uint8_t *p, size_t len, size_t step, seen_t *s)
             fcgic_record_t rec;
             size_t used = 0;
             int rc = fcgic_reader_feed(&rd, p + at + off, chunk - off, &used, &rec);
-            CHECK(rc >= 0);
+            CHECK(ck, rc >= 0);
             if (rc < 0)
                 break;
             off += used;
@@ -125,9 +118,8 @@ static int parse_request(const uint8_t *p, size_t len, size_t step, seen_t *s)
         }
         at += chunk;
     }
-    CHECK(rd.state == 0 && rd.hdr_have == 0); /* ended on a record boundary */
+    CHECK(ck, rd.state == 0 && rd.hdr_have == 0); /* ended on a record boundary */
     fcgic_reader_free(&rd);
-    return fails;
 }
 
 static const char *param(const bbuf_t *p, const char *name, char *out, size_t cap)
@@ -143,9 +135,8 @@ static const char *param(const bbuf_t *p, const char *name, char *out, size_t ca
     return NULL;
 }
 
-static int test_request_round_trip(void)
+static void test_request_round_trip(void)
 {
-    int fails = 0;
     /* A body longer than one record (65528 bytes) must be split. */
     size_t blen = 100000;
     uint8_t *body = malloc(blen);
@@ -156,42 +147,41 @@ static int test_request_round_trip(void)
     big[sizeof big - 1] = 0;
     fcgic_param_t ps[] = { { "REQUEST_METHOD", "POST" }, { "QUERY_STRING", big }, { "EMPTY", "" } };
     bbuf_t out = { 0 };
-    CHECK(fcgic_build_request(&out, 77, true, ps, 3, body, blen) == FCGIC_OK);
-    CHECK(out.len % 8 == 0);
+    CHECK(ck, fcgic_build_request(&out, 77, true, ps, 3, body, blen) == FCGIC_OK);
+    CHECK(ck, out.len % 8 == 0);
     /* Every record header is at a multiple of 8 and padded to one. */
     for (size_t at = 0; at < out.len;) {
         fcgic_header_t h;
         fcgic_header_decode(out.data + at, &h);
-        CHECK(h.version == 1 && h.request_id == 77);
-        CHECK((h.content_length + h.padding_length) % 8 == 0);
-        CHECK(h.content_length <= FCGIC_MAX_CHUNK || h.type == FCGIC_BEGIN_REQUEST);
+        CHECK(ck, h.version == 1 && h.request_id == 77);
+        CHECK(ck, (h.content_length + h.padding_length) % 8 == 0);
+        CHECK(ck, h.content_length <= FCGIC_MAX_CHUNK || h.type == FCGIC_BEGIN_REQUEST);
         at += 8 + h.content_length + h.padding_length;
     }
     size_t steps[] = { 1, 3, 7, 8, 13, 4096, 70000, out.len };
     for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
         seen_t s;
-        fails += parse_request(out.data, out.len, steps[k], &s);
-        CHECK(s.begins == 1 && s.role == FCGIC_RESPONDER && s.flags == FCGIC_KEEP_CONN && s.id == 77);
-        CHECK(s.params_end == 1 && s.stdin_end == 1);
-        CHECK(s.stdin_.len == blen && memcmp(s.stdin_.data, body, blen) == 0);
+        parse_request(out.data, out.len, steps[k], &s);
+        CHECK(ck, s.begins == 1 && s.role == FCGIC_RESPONDER && s.flags == FCGIC_KEEP_CONN && s.id == 77);
+        CHECK(ck, s.params_end == 1 && s.stdin_end == 1);
+        CHECK(ck, s.stdin_.len == blen && memcmp(s.stdin_.data, body, blen) == 0);
         char v[400];
-        CHECK(param(&s.params, "REQUEST_METHOD", v, sizeof v) && strcmp(v, "POST") == 0);
-        CHECK(param(&s.params, "QUERY_STRING", v, sizeof v) && strcmp(v, big) == 0);
-        CHECK(param(&s.params, "EMPTY", v, sizeof v) && v[0] == 0);
+        CHECK(ck, param(&s.params, "REQUEST_METHOD", v, sizeof v) && strcmp(v, "POST") == 0);
+        CHECK(ck, param(&s.params, "QUERY_STRING", v, sizeof v) && strcmp(v, big) == 0);
+        CHECK(ck, param(&s.params, "EMPTY", v, sizeof v) && v[0] == 0);
         bbuf_free(&s.params);
         bbuf_free(&s.stdin_);
     }
     /* Without keep-alive, and with an empty body: STDIN is one empty record. */
     bbuf_clear(&out);
-    CHECK(fcgic_build_request(&out, 1, false, ps, 1, NULL, 0) == FCGIC_OK);
+    CHECK(ck, fcgic_build_request(&out, 1, false, ps, 1, NULL, 0) == FCGIC_OK);
     seen_t s;
-    fails += parse_request(out.data, out.len, 5, &s);
-    CHECK(s.flags == 0 && s.stdin_end == 1 && s.stdin_.len == 0);
+    parse_request(out.data, out.len, 5, &s);
+    CHECK(ck, s.flags == 0 && s.stdin_end == 1 && s.stdin_.len == 0);
     bbuf_free(&s.params);
     bbuf_free(&s.stdin_);
     bbuf_free(&out);
     free(body);
-    return fails;
 }
 
 /* Writes all of b to fd. */
@@ -223,11 +213,10 @@ static int read_answer(int fd, fcgic_parser_t *p, resp_t *r, size_t *leftover)
     }
 }
 
-static int test_socketpair_answers(void)
+static void test_socketpair_answers(void)
 {
-    int fails = 0;
     int sv[2];
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    CHECK(ck, socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     bbuf_t w = { 0 };
     fcgic_parser_t p;
     fcgic_parser_init(&p);
@@ -239,7 +228,7 @@ static int test_socketpair_answers(void)
      * socket and answers with the header block split across records, a
      * body, STDERR text, and END_REQUEST. */
     fcgic_param_t ps[] = { { "REQUEST_METHOD", "GET" }, { "PATH_INFO", "/api" } };
-    CHECK(fcgic_build_request(&w, 9, true, ps, 2, NULL, 0) == FCGIC_OK);
+    CHECK(ck, fcgic_build_request(&w, 9, true, ps, 2, NULL, 0) == FCGIC_OK);
     put_all(sv[0], &w);
     bbuf_t got = { 0 };
     while (got.len < w.len) {
@@ -250,9 +239,9 @@ static int test_socketpair_answers(void)
         bbuf_append(&got, b, (size_t)n);
     }
     seen_t s;
-    fails += parse_request(got.data, got.len, 11, &s);
+    parse_request(got.data, got.len, 11, &s);
     char v[64];
-    CHECK(s.id == 9 && param(&s.params, "PATH_INFO", v, sizeof v) && strcmp(v, "/api") == 0);
+    CHECK(ck, s.id == 9 && param(&s.params, "PATH_INFO", v, sizeof v) && strcmp(v, "/api") == 0);
     bbuf_free(&s.params);
     bbuf_free(&s.stdin_);
     bbuf_free(&got);
@@ -268,11 +257,11 @@ static int test_socketpair_answers(void)
     fcgic_put_end(&w, 9, 0x01020304, FCGIC_REQUEST_COMPLETE);
     put_all(sv[1], &w);
     fcgic_parser_expect(&p, 9, true);
-    CHECK(read_answer(sv[0], &p, &r, &left) == 1 && left == 0);
-    CHECK(r.status == 200 && r.body.len == 2 && memcmp(r.body.data, "ok", 2) == 0);
-    CHECK(resp_header(&r, "x-worker-id") && strcmp(resp_header(&r, "X-Worker-Id"), "3") == 0);
-    CHECK(resp_header(&r, "X-Audio-Metadata") && strstr(resp_header(&r, "X-Audio-Metadata"), "77040003312000"));
-    CHECK(r.errtext.len == 8 && r.app_status == 0x01020304 && r.protocol_status == 0 && r.close == 0);
+    CHECK(ck, read_answer(sv[0], &p, &r, &left) == 1 && left == 0);
+    CHECK(ck, r.status == 200 && r.body.len == 2 && memcmp(r.body.data, "ok", 2) == 0);
+    CHECK(ck, resp_header(&r, "x-worker-id") && strcmp(resp_header(&r, "X-Worker-Id"), "3") == 0);
+    CHECK(ck, resp_header(&r, "X-Audio-Metadata") && strstr(resp_header(&r, "X-Audio-Metadata"), "77040003312000"));
+    CHECK(ck, r.errtext.len == 8 && r.app_status == 0x01020304 && r.protocol_status == 0 && r.close == 0);
 
     /* 2: bare \n line ends, a 500 status, no body; then without keep-conn. */
     bbuf_clear(&w);
@@ -282,8 +271,8 @@ static int test_socketpair_answers(void)
     fcgic_put_end(&w, 10, 0, FCGIC_REQUEST_COMPLETE);
     put_all(sv[1], &w);
     fcgic_parser_expect(&p, 10, false);
-    CHECK(read_answer(sv[0], &p, &r, &left) == 1);
-    CHECK(r.status == 500 && r.body.len == 0 && r.close == 1);
+    CHECK(ck, read_answer(sv[0], &p, &r, &left) == 1);
+    CHECK(ck, r.status == 500 && r.body.len == 0 && r.close == 1);
 
     /* 3: no Status header means 200; a body of 70000 bytes in two records. */
     bbuf_clear(&w);
@@ -296,8 +285,8 @@ static int test_socketpair_answers(void)
     fcgic_put_end(&w, 11, 0, FCGIC_REQUEST_COMPLETE);
     put_all(sv[1], &w);
     fcgic_parser_expect(&p, 11, true);
-    CHECK(read_answer(sv[0], &p, &r, &left) == 1);
-    CHECK(r.status == 200 && r.body.len == 70000 && r.body.data[69999] == (uint8_t)('a' + 69999 % 26));
+    CHECK(ck, read_answer(sv[0], &p, &r, &left) == 1);
+    CHECK(ck, r.status == 200 && r.body.len == 70000 && r.body.data[69999] == (uint8_t)('a' + 69999 % 26));
     bbuf_free(&so);
 
     /* 4: the responder is overloaded. */
@@ -306,7 +295,7 @@ static int test_socketpair_answers(void)
     fcgic_put_end(&w, 12, 0, FCGIC_OVERLOADED);
     put_all(sv[1], &w);
     fcgic_parser_expect(&p, 12, true);
-    CHECK(read_answer(sv[0], &p, &r, &left) == FCGIC_EREJECTED);
+    CHECK(ck, read_answer(sv[0], &p, &r, &left) == FCGIC_EREJECTED);
 
     /* 5: a record of another version is a protocol error. */
     bbuf_clear(&w);
@@ -316,7 +305,7 @@ static int test_socketpair_answers(void)
     put_all(sv[1], &w);
     fcgic_parser_expect(&p, 13, true);
     fcgic_reader_reset(&p.rd);
-    CHECK(read_answer(sv[0], &p, &r, &left) == FCGIC_EPROTO);
+    CHECK(ck, read_answer(sv[0], &p, &r, &left) == FCGIC_EPROTO);
 
     /* 6: the responder goes away mid-answer. */
     bbuf_clear(&w);
@@ -326,97 +315,91 @@ static int test_socketpair_answers(void)
     put_all(sv[1], &w);
     close(sv[1]);
     fcgic_parser_expect(&p, 14, true);
-    CHECK(read_answer(sv[0], &p, &r, &left) == FCGIC_ECLOSED);
+    CHECK(ck, read_answer(sv[0], &p, &r, &left) == FCGIC_ECLOSED);
 
     close(sv[0]);
     bbuf_free(&w);
     resp_free(&r);
     fcgic_parser_free(&p);
-    return fails;
 }
 
-static int test_bbc_fcgi_params(void)
+static void test_bbc_fcgi_params(void)
 {
-    int fails = 0;
     bbc_addr_t a;
-    CHECK(bbc_addr_parse("127.0.0.1:9000", BBC_FCGI, &a) == BBC_OK);
+    CHECK(ck, bbc_addr_parse("127.0.0.1:9000", BBC_FCGI, &a) == BBC_OK);
     bbc_conn_t *c = bbc_conn_new(&a, NULL);
-    CHECK(c != NULL);
+    CHECK(ck, c != NULL);
     uint8_t body[5] = { 1, 0, 1, 0xaa, 0 };
     bbc_request_t rq = { .method = "POST", .path = "/api", .query = "read_clock=1&n_samples=2880",
                          .event_data = "undefined", .body = body, .body_len = 4 };
     bbuf_t out = { 0 };
-    CHECK(bbc_build_request(c, &rq, &out) == BBC_OK);
+    CHECK(ck, bbc_build_request(c, &rq, &out) == BBC_OK);
     seen_t s;
-    fails += parse_request(out.data, out.len, 64, &s);
+    parse_request(out.data, out.len, 64, &s);
     char v[128];
-    CHECK(s.flags == FCGIC_KEEP_CONN && s.id == 1);
-    CHECK(param(&s.params, "REQUEST_METHOD", v, sizeof v) && strcmp(v, "POST") == 0);
-    CHECK(param(&s.params, "QUERY_STRING", v, sizeof v) && strcmp(v, "read_clock=1&n_samples=2880") == 0);
-    CHECK(param(&s.params, "CONTENT_LENGTH", v, sizeof v) && strcmp(v, "4") == 0);
-    CHECK(param(&s.params, "CONTENT_TYPE", v, sizeof v) && strcmp(v, "application/octet-stream") == 0);
-    CHECK(param(&s.params, "PATH_INFO", v, sizeof v) && strcmp(v, "/api") == 0);
-    CHECK(param(&s.params, "DOCUMENT_URI", v, sizeof v) && strcmp(v, "/api") == 0);
-    CHECK(param(&s.params, "SCRIPT_NAME", v, sizeof v) && v[0] == 0);
-    CHECK(param(&s.params, "REQUEST_URI", v, sizeof v) && strcmp(v, "/api?read_clock=1&n_samples=2880") == 0);
-    CHECK(param(&s.params, "HTTP_X_EVENT_DATA", v, sizeof v) && strcmp(v, "undefined") == 0);
-    CHECK(param(&s.params, "SERVER_PROTOCOL", v, sizeof v) && strcmp(v, "HTTP/1.1") == 0);
-    CHECK(param(&s.params, "REMOTE_ADDR", v, sizeof v) && strcmp(v, "127.0.0.1") == 0);
-    CHECK(s.stdin_.len == 4 && memcmp(s.stdin_.data, body, 4) == 0);
+    CHECK(ck, s.flags == FCGIC_KEEP_CONN && s.id == 1);
+    CHECK(ck, param(&s.params, "REQUEST_METHOD", v, sizeof v) && strcmp(v, "POST") == 0);
+    CHECK(ck, param(&s.params, "QUERY_STRING", v, sizeof v) && strcmp(v, "read_clock=1&n_samples=2880") == 0);
+    CHECK(ck, param(&s.params, "CONTENT_LENGTH", v, sizeof v) && strcmp(v, "4") == 0);
+    CHECK(ck, param(&s.params, "CONTENT_TYPE", v, sizeof v) && strcmp(v, "application/octet-stream") == 0);
+    CHECK(ck, param(&s.params, "PATH_INFO", v, sizeof v) && strcmp(v, "/api") == 0);
+    CHECK(ck, param(&s.params, "DOCUMENT_URI", v, sizeof v) && strcmp(v, "/api") == 0);
+    CHECK(ck, param(&s.params, "SCRIPT_NAME", v, sizeof v) && v[0] == 0);
+    CHECK(ck, param(&s.params, "REQUEST_URI", v, sizeof v) && strcmp(v, "/api?read_clock=1&n_samples=2880") == 0);
+    CHECK(ck, param(&s.params, "HTTP_X_EVENT_DATA", v, sizeof v) && strcmp(v, "undefined") == 0);
+    CHECK(ck, param(&s.params, "SERVER_PROTOCOL", v, sizeof v) && strcmp(v, "HTTP/1.1") == 0);
+    CHECK(ck, param(&s.params, "REMOTE_ADDR", v, sizeof v) && strcmp(v, "127.0.0.1") == 0);
+    CHECK(ck, s.stdin_.len == 4 && memcmp(s.stdin_.data, body, 4) == 0);
     bbuf_free(&s.params);
     bbuf_free(&s.stdin_);
 
     /* The next request gets the next id; a GET has no event header. */
     bbuf_clear(&out);
     bbc_request_t g = { .method = "GET", .path = "/api/reset_events" };
-    CHECK(bbc_build_request(c, &g, &out) == BBC_OK);
-    fails += parse_request(out.data, out.len, 64, &s);
-    CHECK(s.id == 2 && !param(&s.params, "HTTP_X_EVENT_DATA", v, sizeof v));
-    CHECK(param(&s.params, "PATH_INFO", v, sizeof v) && strcmp(v, "/api/reset_events") == 0);
-    CHECK(param(&s.params, "CONTENT_LENGTH", v, sizeof v) && strcmp(v, "0") == 0);
+    CHECK(ck, bbc_build_request(c, &g, &out) == BBC_OK);
+    parse_request(out.data, out.len, 64, &s);
+    CHECK(ck, s.id == 2 && !param(&s.params, "HTTP_X_EVENT_DATA", v, sizeof v));
+    CHECK(ck, param(&s.params, "PATH_INFO", v, sizeof v) && strcmp(v, "/api/reset_events") == 0);
+    CHECK(ck, param(&s.params, "CONTENT_LENGTH", v, sizeof v) && strcmp(v, "0") == 0);
     bbuf_free(&s.params);
     bbuf_free(&s.stdin_);
 
     /* Requests that would corrupt the framing are refused. */
     bbc_request_t bad = { .method = "GET", .path = "/api\r\nX: y" };
-    CHECK(bbc_build_request(c, &bad, &out) == BBC_EPARAM);
+    CHECK(ck, bbc_build_request(c, &bad, &out) == BBC_EPARAM);
     bbuf_free(&out);
     bbc_conn_destroy(c);
-    return fails;
 }
 
-static int test_addresses(void)
+static void test_addresses(void)
 {
-    int fails = 0;
     bbc_addr_t a;
-    CHECK(bbc_addr_parse("127.0.0.1:8080", BBC_HTTP, &a) == BBC_OK && a.port == 8080 &&
+    CHECK(ck, bbc_addr_parse("127.0.0.1:8080", BBC_HTTP, &a) == BBC_OK && a.port == 8080 &&
           strcmp(a.host, "127.0.0.1:8080") == 0);
-    CHECK(bbc_addr_parse("127.1.2.3:1", BBC_HTTP, &a) == BBC_OK);
-    CHECK(bbc_addr_parse("localhost:9000", BBC_FCGI, &a) == BBC_OK && a.sa.ss_family == AF_INET);
-    CHECK(bbc_addr_parse("[::1]:9000", BBC_FCGI, &a) == BBC_OK && a.sa.ss_family == AF_INET6 &&
+    CHECK(ck, bbc_addr_parse("127.1.2.3:1", BBC_HTTP, &a) == BBC_OK);
+    CHECK(ck, bbc_addr_parse("localhost:9000", BBC_FCGI, &a) == BBC_OK && a.sa.ss_family == AF_INET);
+    CHECK(ck, bbc_addr_parse("[::1]:9000", BBC_FCGI, &a) == BBC_OK && a.sa.ss_family == AF_INET6 &&
           strcmp(a.host, "[::1]:9000") == 0);
-    CHECK(bbc_addr_parse("unix:/tmp/w.sock", BBC_FCGI, &a) == BBC_OK && a.sa.ss_family == AF_UNIX);
+    CHECK(ck, bbc_addr_parse("unix:/tmp/w.sock", BBC_FCGI, &a) == BBC_OK && a.sa.ss_family == AF_UNIX);
     /* Never anything off this machine. */
-    CHECK(bbc_addr_parse("10.0.0.1:80", BBC_HTTP, &a) == BBC_EADDR);
-    CHECK(bbc_addr_parse("192.168.1.1:80", BBC_HTTP, &a) == BBC_EADDR);
-    CHECK(bbc_addr_parse("[2001:db8::1]:80", BBC_HTTP, &a) == BBC_EADDR);
-    CHECK(bbc_addr_parse("0.0.0.0:80", BBC_HTTP, &a) == BBC_EADDR);
-    CHECK(bbc_addr_parse("example.com:80", BBC_HTTP, &a) == BBC_EADDR);
-    CHECK(bbc_addr_parse("127.0.0.1", BBC_HTTP, &a) == BBC_EADDR);
-    CHECK(bbc_addr_parse("127.0.0.1:0", BBC_HTTP, &a) == BBC_EADDR);
-    CHECK(bbc_addr_parse("127.0.0.1:70000", BBC_HTTP, &a) == BBC_EADDR);
-    CHECK(bbc_addr_parse("unix:", BBC_FCGI, &a) == BBC_EADDR);
-    return fails;
+    CHECK(ck, bbc_addr_parse("10.0.0.1:80", BBC_HTTP, &a) == BBC_EADDR);
+    CHECK(ck, bbc_addr_parse("192.168.1.1:80", BBC_HTTP, &a) == BBC_EADDR);
+    CHECK(ck, bbc_addr_parse("[2001:db8::1]:80", BBC_HTTP, &a) == BBC_EADDR);
+    CHECK(ck, bbc_addr_parse("0.0.0.0:80", BBC_HTTP, &a) == BBC_EADDR);
+    CHECK(ck, bbc_addr_parse("example.com:80", BBC_HTTP, &a) == BBC_EADDR);
+    CHECK(ck, bbc_addr_parse("127.0.0.1", BBC_HTTP, &a) == BBC_EADDR);
+    CHECK(ck, bbc_addr_parse("127.0.0.1:0", BBC_HTTP, &a) == BBC_EADDR);
+    CHECK(ck, bbc_addr_parse("127.0.0.1:70000", BBC_HTTP, &a) == BBC_EADDR);
+    CHECK(ck, bbc_addr_parse("unix:", BBC_FCGI, &a) == BBC_EADDR);
 }
 
 int main(void)
 {
-    int total = 0;
-    RUN(test_header);
-    RUN(test_nv);
-    RUN(test_request_round_trip);
-    RUN(test_socketpair_answers);
-    RUN(test_bbc_fcgi_params);
-    RUN(test_addresses);
-    return total ? 1 : 0;
+    test_header();
+    test_nv();
+    test_request_round_trip();
+    test_socketpair_answers();
+    test_bbc_fcgi_params();
+    test_addresses();
+    return check_done(&ck, "test_tools_fcgiclient");
 }

@@ -10,26 +10,27 @@
 #include "check.h"
 #include "httpclient.h"
 
-static int test_build(void)
+/* The checks of this test (check.h). */
+static check_t ck;
+
+static void test_build(void)
 {
-    int fails = 0;
     bbuf_t out = { 0 };
     httpc_header_t h[] = { { "Content-Type", "application/octet-stream" }, { "X-Event-Data", "undefined" } };
     const uint8_t body[3] = { 1, 2, 3 };
-    CHECK(httpc_build_request(&out, "POST", "127.0.0.1:8080", "/api?read_clock=5", h, 2, body, 3, true) == HTTPC_OK);
+    CHECK(ck, httpc_build_request(&out, "POST", "127.0.0.1:8080", "/api?read_clock=5", h, 2, body, 3, true) == HTTPC_OK);
     const char *want = "POST /api?read_clock=5 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: keep-alive\r\n"
                        "Content-Type: application/octet-stream\r\nX-Event-Data: undefined\r\n"
                        "Content-Length: 3\r\n\r\n\x01\x02\x03";
-    CHECK(out.len == strlen(want) && memcmp(out.data, want, out.len) == 0);
+    CHECK(ck, out.len == strlen(want) && memcmp(out.data, want, out.len) == 0);
     bbuf_clear(&out);
-    CHECK(httpc_build_request(&out, "GET", "[::1]:80", "/api", NULL, 0, NULL, 0, false) == HTTPC_OK);
-    CHECK(strcmp((char *)out.data, "GET /api HTTP/1.1\r\nHost: [::1]:80\r\nConnection: close\r\n\r\n") == 0);
+    CHECK(ck, httpc_build_request(&out, "GET", "[::1]:80", "/api", NULL, 0, NULL, 0, false) == HTTPC_OK);
+    CHECK(ck, strcmp((char *)out.data, "GET /api HTTP/1.1\r\nHost: [::1]:80\r\nConnection: close\r\n\r\n") == 0);
     bbuf_clear(&out);
     /* A POST always says its length, even when empty (reset_events). */
-    CHECK(httpc_build_request(&out, "POST", "h", "/api/reset_events", NULL, 0, NULL, 0, true) == HTTPC_OK);
-    CHECK(strstr((char *)out.data, "Content-Length: 0\r\n") != NULL);
+    CHECK(ck, httpc_build_request(&out, "POST", "h", "/api/reset_events", NULL, 0, NULL, 0, true) == HTTPC_OK);
+    CHECK(ck, strstr((char *)out.data, "Content-Length: 0\r\n") != NULL);
     bbuf_free(&out);
-    return fails;
 }
 
 /* Parses text fed `step` bytes at a time (EOF at the end if eof). Returns
@@ -71,9 +72,8 @@ typedef struct {
     int close;
 } case_t;
 
-static int test_parse(void)
+static void test_parse(void)
 {
-    int fails = 0;
     static const case_t cases[] = {
         { "content-length",
           "HTTP/1.1 200 OK\r\nX-Audio-Metadata: {\"n_samples\": 28800}\r\nContent-Length: 5\r\n\r\nhello", false, 1,
@@ -115,56 +115,49 @@ static int test_parse(void)
             if (ok && rc == 1)
                 ok = r.status == c->status && r.body.len == strlen(c->body) &&
                      memcmp(r.body.data ? (char *)r.body.data : "", c->body, r.body.len) == 0 && r.close == c->close;
-            if (!ok) {
-                fprintf(stderr, "  case %s step %zu: rc %d status %d body '%.*s' close %d\n", c->name, steps[k], rc,
-                        r.status, (int)r.body.len, r.body.data ? (char *)r.body.data : "", r.close);
-                fails++;
-            }
+            CHECK_MSG(ck, ok, "case %s step %zu: rc %d status %d body '%.*s' close %d", c->name, steps[k], rc,
+                      r.status, (int)r.body.len, r.body.data ? (char *)r.body.data : "", r.close);
         }
     }
     /* Two pipelined answers: the parser stops at the end of the first. */
     const char *two = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb";
     size_t used;
-    CHECK(parse_steps(two, strlen(two), strlen(two), false, &r, &used) == 1);
-    CHECK(used == strlen(two) / 2 && r.body.data[0] == 'a');
-    CHECK(parse_steps(two + used, strlen(two) - used, 3, false, &r, &used) == 1 && r.body.data[0] == 'b');
+    CHECK(ck, parse_steps(two, strlen(two), strlen(two), false, &r, &used) == 1);
+    CHECK(ck, used == strlen(two) / 2 && r.body.data[0] == 'a');
+    CHECK(ck, parse_steps(two + used, strlen(two) - used, 3, false, &r, &used) == 1 && r.body.data[0] == 'b');
     resp_free(&r);
-    return fails;
 }
 
-static int test_bbc_http_request(void)
+static void test_bbc_http_request(void)
 {
-    int fails = 0;
     bbc_addr_t a;
-    CHECK(bbc_addr_parse("127.0.0.1:8080", BBC_HTTP, &a) == BBC_OK);
+    CHECK(ck, bbc_addr_parse("127.0.0.1:8080", BBC_HTTP, &a) == BBC_OK);
     bbc_conn_t *c = bbc_conn_new(&a, NULL);
     bbuf_t out = { 0 };
     bbc_request_t rq = { .method = "POST", .path = "/api", .query = "read_clock=1",
                          .event_data = "[{\"evid\":\"x\",\"clock\":5}]" };
-    CHECK(bbc_build_request(c, &rq, &out) == BBC_OK);
+    CHECK(ck, bbc_build_request(c, &rq, &out) == BBC_OK);
     const char *s = (const char *)out.data;
-    CHECK(strncmp(s, "POST /api?read_clock=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n", 55) == 0);
-    CHECK(strstr(s, "\r\nX-Event-Data: [{\"evid\":\"x\",\"clock\":5}]\r\n") != NULL);
-    CHECK(strstr(s, "\r\nContent-Type: application/octet-stream\r\n") != NULL);
-    CHECK(strstr(s, "\r\nContent-Length: 0\r\n\r\n") != NULL);
+    CHECK(ck, strncmp(s, "POST /api?read_clock=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n", 55) == 0);
+    CHECK(ck, strstr(s, "\r\nX-Event-Data: [{\"evid\":\"x\",\"clock\":5}]\r\n") != NULL);
+    CHECK(ck, strstr(s, "\r\nContent-Type: application/octet-stream\r\n") != NULL);
+    CHECK(ck, strstr(s, "\r\nContent-Length: 0\r\n\r\n") != NULL);
     /* The parser of the connection now expects the answer. */
     const char *ans = "HTTP/1.1 200 OK\r\nX-Worker-Id: 2\r\nContent-Length: 2\r\n\r\nok";
     resp_t r;
     resp_init(&r);
     size_t used;
-    CHECK(bbc_parse_feed(c, (const uint8_t *)ans, strlen(ans), &used, &r) == 1 && used == strlen(ans));
-    CHECK(r.status == 200 && strcmp(resp_header(&r, "x-worker-id"), "2") == 0);
+    CHECK(ck, bbc_parse_feed(c, (const uint8_t *)ans, strlen(ans), &used, &r) == 1 && used == strlen(ans));
+    CHECK(ck, r.status == 200 && strcmp(resp_header(&r, "x-worker-id"), "2") == 0);
     resp_free(&r);
     bbuf_free(&out);
     bbc_conn_destroy(c);
-    return fails;
 }
 
 int main(void)
 {
-    int total = 0;
-    RUN(test_build);
-    RUN(test_parse);
-    RUN(test_bbc_http_request);
-    return total ? 1 : 0;
+    test_build();
+    test_parse();
+    test_bbc_http_request();
+    return check_done(&ck, "test_tools_httpclient");
 }

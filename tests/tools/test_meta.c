@@ -8,6 +8,9 @@
 #include "bbclient.h"
 #include "check.h"
 
+/* The checks of this test (check.h). */
+static check_t ck;
+
 static const char sample[] =
     "{\"server_clock\": 77040003312000, \"server_sample_rate\": 48000, \"last_request_clock\": 77040003311000, "
     "\"client_read_clock\": 77039999000000, \"client_write_clock\": null, \"n_samples\": 28800, "
@@ -20,79 +23,74 @@ static const char sample[] =
     "\"bpr\": null, \"tracks\": [\"a.wav\", \"metronome -- set BPM below\"], \"delay_seconds\": 6, "
     "\"buckets\": [3, 6, 9, 12], \"n_users\": 3, \"worker\": 1}";
 
-static int test_sample(void)
+static void test_sample(void)
 {
-    int fails = 0;
     bbc_meta_t m = { 0 };
-    CHECK(bbc_meta_parse(&m, sample) == BBC_OK);
-    CHECK(m.have_server_clock && m.server_clock == 77040003312000LL);
-    CHECK(m.server_sample_rate == 48000);
-    CHECK(m.have_client_read_clock && m.client_read_clock == 77039999000000LL);
-    CHECK(!m.have_client_write_clock);
-    CHECK(m.have_n_samples && m.n_samples == 28800);
-    CHECK(m.have_leader && strcmp(m.leader, "pub-1") == 0 && strcmp(m.leader_name, "Ann") == 0);
-    CHECK(strcmp(m.public_id, "pub-2") == 0);
-    CHECK(m.have_song_start && m.song_start_clock == 77039990000000LL);
-    CHECK(m.have_song_end && m.song_end_clock == 77040100000000LL);
-    CHECK(m.have_delay && m.delay_seconds == 6);
-    CHECK(m.have_bpm && m.bpm == 90 && m.have_repeats && m.repeats == 0 && m.have_bpr && m.bpr == 0);
-    CHECK(!m.kill_client);
-    CHECK(m.have_n_users && m.n_users == 3 && strcmp(m.worker, "1") == 0);
-    CHECK(cJSON_GetArraySize(m.events) == 1 && cJSON_GetArraySize(m.tracks) == 2 &&
+    CHECK(ck, bbc_meta_parse(&m, sample) == BBC_OK);
+    CHECK(ck, m.have_server_clock && m.server_clock == 77040003312000LL);
+    CHECK(ck, m.server_sample_rate == 48000);
+    CHECK(ck, m.have_client_read_clock && m.client_read_clock == 77039999000000LL);
+    CHECK(ck, !m.have_client_write_clock);
+    CHECK(ck, m.have_n_samples && m.n_samples == 28800);
+    CHECK(ck, m.have_leader && strcmp(m.leader, "pub-1") == 0 && strcmp(m.leader_name, "Ann") == 0);
+    CHECK(ck, strcmp(m.public_id, "pub-2") == 0);
+    CHECK(ck, m.have_song_start && m.song_start_clock == 77039990000000LL);
+    CHECK(ck, m.have_song_end && m.song_end_clock == 77040100000000LL);
+    CHECK(ck, m.have_delay && m.delay_seconds == 6);
+    CHECK(ck, m.have_bpm && m.bpm == 90 && m.have_repeats && m.repeats == 0 && m.have_bpr && m.bpr == 0);
+    CHECK(ck, !m.kill_client);
+    CHECK(ck, m.have_n_users && m.n_users == 3 && strcmp(m.worker, "1") == 0);
+    CHECK(ck, cJSON_GetArraySize(m.events) == 1 && cJSON_GetArraySize(m.tracks) == 2 &&
           cJSON_GetArraySize(m.buckets) == 4);
 
-    CHECK(bbc_meta_chat_count(&m) == 2);
+    CHECK(ck, bbc_meta_chat_count(&m) == 2);
     const char *name, *text;
-    CHECK(bbc_meta_chat(&m, 1, &name, &text) == BBC_OK && strcmp(name, "Bob") == 0 &&
+    CHECK(ck, bbc_meta_chat(&m, 1, &name, &text) == BBC_OK && strcmp(name, "Bob") == 0 &&
           strcmp(text, "caf\xc3\xa9 \xf0\x9f\x8e\xb5") == 0);
-    CHECK(bbc_meta_chat(&m, 2, &name, &text) == BBC_EPARAM);
+    CHECK(ck, bbc_meta_chat(&m, 2, &name, &text) == BBC_EPARAM);
 
-    CHECK(bbc_meta_user_count(&m) == 3);
+    CHECK(ck, bbc_meta_user_count(&m) == 3);
     bbc_user_t u;
-    CHECK(bbc_meta_user(&m, 1, &u) == BBC_OK);
-    CHECK(u.delay_s == 6 && strcmp(u.name, "J\xc3\xbcrgen") == 0 && u.mic_volume == 1.5 &&
+    CHECK(ck, bbc_meta_user(&m, 1, &u) == BBC_OK);
+    CHECK(ck, u.delay_s == 6 && strcmp(u.name, "J\xc3\xbcrgen") == 0 && u.mic_volume == 1.5 &&
           strcmp(u.id, "pub-2") == 0 && u.is_monitoring && !u.is_monitored);
-    CHECK(bbc_meta_user(&m, 2, &u) == BBC_OK && u.is_monitored);
-    CHECK(bbc_meta_user(&m, 3, &u) == BBC_EPARAM);
+    CHECK(ck, bbc_meta_user(&m, 2, &u) == BBC_OK && u.is_monitored);
+    CHECK(ck, bbc_meta_user(&m, 3, &u) == BBC_EPARAM);
     bbc_meta_free(&m);
-    CHECK(m.root == NULL && !m.have_server_clock);
-    return fails;
+    CHECK(ck, m.root == NULL && !m.have_server_clock);
 }
 
-static int test_other_shapes(void)
+static void test_other_shapes(void)
 {
-    int fails = 0;
     bbc_meta_t m = { 0 };
     /* The probe answer. */
-    CHECK(bbc_meta_parse(&m, "{\"server_clock\": 77040003312000, \"server_sample_rate\": 48000}") == BBC_OK);
-    CHECK(m.have_server_clock && !m.have_client_read_clock && !m.events && !m.user_summary);
+    CHECK(ck, bbc_meta_parse(&m, "{\"server_clock\": 77040003312000, \"server_sample_rate\": 48000}") == BBC_OK);
+    CHECK(ck, m.have_server_clock && !m.have_client_read_clock && !m.events && !m.user_summary);
     /* The error answer (PROTOCOL.md 2.7). */
-    CHECK(bbc_meta_parse(&m, "{\"kill_client\": true, \"message\": \"Client read clock desync (1 - 2 = -1)\"}") ==
+    CHECK(ck, bbc_meta_parse(&m, "{\"kill_client\": true, \"message\": \"Client read clock desync (1 - 2 = -1)\"}") ==
           BBC_OK);
-    CHECK(m.kill_client && strstr(m.message, "desync") != NULL && !m.have_server_clock);
+    CHECK(ck, m.kill_client && strstr(m.message, "desync") != NULL && !m.have_server_clock);
     /* A numeric leader (the original compares loosely), null leader, no delay. */
-    CHECK(bbc_meta_parse(&m, "{\"leader\": 48213371202, \"client_write_clock\": 5, \"events\": []}") == BBC_OK);
-    CHECK(m.have_leader && strcmp(m.leader, "48213371202") == 0 && m.have_client_write_clock &&
+    CHECK(ck, bbc_meta_parse(&m, "{\"leader\": 48213371202, \"client_write_clock\": 5, \"events\": []}") == BBC_OK);
+    CHECK(ck, m.have_leader && strcmp(m.leader, "48213371202") == 0 && m.have_client_write_clock &&
           m.client_write_clock == 5 && !m.have_delay && m.events != NULL);
-    CHECK(bbc_meta_parse(&m, "{\"leader\": null, \"delay_seconds\": 0}") == BBC_OK);
-    CHECK(!m.have_leader && m.have_delay && m.delay_seconds == 0);
+    CHECK(ck, bbc_meta_parse(&m, "{\"leader\": null, \"delay_seconds\": 0}") == BBC_OK);
+    CHECK(ck, !m.have_leader && m.have_delay && m.delay_seconds == 0);
     /* A fractional clock is not an integer: read as absent. */
-    CHECK(bbc_meta_parse(&m, "{\"client_read_clock\": 1.5, \"n_samples\": \"28800\"}") == BBC_OK);
-    CHECK(!m.have_client_read_clock && !m.have_n_samples);
+    CHECK(ck, bbc_meta_parse(&m, "{\"client_read_clock\": 1.5, \"n_samples\": \"28800\"}") == BBC_OK);
+    CHECK(ck, !m.have_client_read_clock && !m.have_n_samples);
     /* Not an object. */
-    CHECK(bbc_meta_parse(&m, "[1, 2]") == BBC_EMETA && m.root == NULL);
-    CHECK(bbc_meta_parse(&m, "{\"server_clock\": ") == BBC_EMETA);
-    CHECK(bbc_meta_parse(&m, "undefined") == BBC_EMETA);
-    CHECK(bbc_meta_parse(&m, NULL) == BBC_EMETA);
+    CHECK(ck, bbc_meta_parse(&m, "[1, 2]") == BBC_EMETA && m.root == NULL);
+    CHECK(ck, bbc_meta_parse(&m, "{\"server_clock\": ") == BBC_EMETA);
+    CHECK(ck, bbc_meta_parse(&m, "undefined") == BBC_EMETA);
+    CHECK(ck, bbc_meta_parse(&m, NULL) == BBC_EMETA);
     bbc_meta_free(&m);
     bbc_meta_free(NULL);
-    return fails;
 }
 
 int main(void)
 {
-    int total = 0;
-    RUN(test_sample);
-    RUN(test_other_shapes);
-    return total ? 1 : 0;
+    test_sample();
+    test_other_shapes();
+    return check_done(&ck, "test_tools_meta");
 }

@@ -20,6 +20,9 @@
 #include "check.h"
 #include "mockworker.h"
 
+/* The checks of this test (check.h). */
+static check_t ck;
+
 typedef struct {
     mock_t *m;
     pthread_t th;
@@ -76,13 +79,12 @@ static void on_move(bbc_singer_t *s, int old_off, int new_off, void *user)
     mv->new_off = new_off;
 }
 
-static int run_conversation(const char *listen, bbc_transport_t t, bool chunked)
+static void run_conversation(const char *listen, bbc_transport_t t, bool chunked)
 {
-    int fails = 0;
     server_t sv;
     if (server_start(&sv, listen, t == BBC_HTTP, chunked, 0, 0) < 0) {
         fprintf(stderr, "  (cannot listen on %s: skipped)\n", listen);
-        return 0;
+        return;
     }
     moved_t mv = { 0 };
     bbc_config_t cfg;
@@ -96,125 +98,124 @@ static int run_conversation(const char *listen, bbc_transport_t t, bool chunked)
     cfg.user = &mv;
     int err;
     bbc_singer_t *s = bbc_singer_new(&cfg, &err);
-    CHECK(s != NULL);
+    CHECK(ck, s != NULL);
     if (!s) {
         server_stop(&sv);
-        return fails;
+        return;
     }
     const int n = BBC_BATCH;
     float *tone = calloc(n, sizeof *tone), *rx = calloc(n, sizeof *rx);
     double ph = 0;
     char q[8192], ev[4096];
 
-    CHECK(bbc_connect(s) == BBC_OK);
+    CHECK(ck, bbc_connect(s) == BBC_OK);
     const bbc_meta_t *m = bbc_singer_meta(s);
-    CHECK(m->have_server_clock && m->server_sample_rate == 48000);
-    CHECK(strcmp(m->worker, "7") == 0);
-    CHECK(bbc_singer_clock(s)->read_clock % 2880 == 0);
+    CHECK(ck, m->have_server_clock && m->server_sample_rate == 48000);
+    CHECK(ck, strcmp(m->worker, "7") == 0);
+    CHECK(ck, bbc_singer_clock(s)->read_clock % 2880 == 0);
 
     /* Two placeholder batches: no body, no write_clock, silence back. */
-    CHECK(bbc_exchange_batch(s, NULL, rx) == BBC_OK);
-    CHECK(!bbc_singer_last_post(s)->has_write && bbc_singer_last_post(s)->reset);
+    CHECK(ck, bbc_exchange_batch(s, NULL, rx) == BBC_OK);
+    CHECK(ck, !bbc_singer_last_post(s)->has_write && bbc_singer_last_post(s)->reset);
     mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
-    CHECK(strstr(q, "reset_user_state=true") != NULL && strstr(q, "write_clock") == NULL);
-    CHECK(strstr(q, "username=Test+Singer+%C3%A9") != NULL && strstr(q, "n_samples=28800") != NULL);
-    CHECK(strcmp(ev, "undefined") == 0);
-    CHECK(tone_rms(rx, (size_t)n) < 1e-3);
-    CHECK(bbc_exchange_batch(s, NULL, rx) == BBC_OK);
-    CHECK(!bbc_singer_last_post(s)->reset);
-    CHECK(m->n_samples == n && m->client_read_clock == bbc_singer_last_post(s)->read_clock);
+    CHECK(ck, strstr(q, "reset_user_state=true") != NULL && strstr(q, "write_clock") == NULL);
+    CHECK(ck, strstr(q, "username=Test+Singer+%C3%A9") != NULL && strstr(q, "n_samples=28800") != NULL);
+    CHECK(ck, strcmp(ev, "undefined") == 0);
+    CHECK(ck, tone_rms(rx, (size_t)n) < 1e-3);
+    CHECK(ck, bbc_exchange_batch(s, NULL, rx) == BBC_OK);
+    CHECK(ck, !bbc_singer_last_post(s)->reset);
+    CHECK(ck, m->n_samples == n && m->client_read_clock == bbc_singer_last_post(s)->read_clock);
 
     /* Real audio: the loopback answer decodes to the tone we sent. */
     for (int k = 0; k < 4; k++) {
         tone_sine(tone, (size_t)n, 660, 0.5, &ph);
-        CHECK(bbc_exchange_batch(s, tone, rx) == BBC_OK);
+        CHECK(ck, bbc_exchange_batch(s, tone, rx) == BBC_OK);
     }
     const bbclock_post_t *p = bbc_singer_last_post(s);
-    CHECK(p->has_write && p->write_clock == p->read_clock);
+    CHECK(ck, p->has_write && p->write_clock == p->read_clock);
     double a = tone_goertzel(rx + n / 2, 4800, 660);
-    CHECK(a > 0.35 && a < 0.65);
+    CHECK(ck, a > 0.35 && a < 0.65);
     mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
-    CHECK(strstr(q, "write_clock=") != NULL && strstr(q, "reset_user_state") == NULL);
+    CHECK(ck, strstr(q, "write_clock=") != NULL && strstr(q, "reset_user_state") == NULL);
 
     /* Queued metadata goes out on the next POST only. */
-    CHECK(bbc_singer_chat(s, "hi w\xc3\xb6rld") == BBC_OK);
-    CHECK(bbc_singer_chat(s, "2nd") == BBC_OK);
-    CHECK(bbc_singer_event(s, "\"cue\"", 77040003312000LL) == BBC_OK);
-    CHECK(bbc_singer_event(s, "not json", 1) == BBC_EPARAM);
-    CHECK(bbc_singer_mic_volume(s, "p123", 1.5) == BBC_OK);
+    CHECK(ck, bbc_singer_chat(s, "hi w\xc3\xb6rld") == BBC_OK);
+    CHECK(ck, bbc_singer_chat(s, "2nd") == BBC_OK);
+    CHECK(ck, bbc_singer_event(s, "\"cue\"", 77040003312000LL) == BBC_OK);
+    CHECK(ck, bbc_singer_event(s, "not json", 1) == BBC_EPARAM);
+    CHECK(ck, bbc_singer_mic_volume(s, "p123", 1.5) == BBC_OK);
     bbc_singer_set_tempo(s, 90, 2, -1);
     bbc_singer_set_volume(s, 1.2);
-    CHECK(bbc_singer_set_track(s, "a b.wav") == BBC_OK);
-    CHECK(bbc_singer_monitor(s, "end") == BBC_OK);
-    CHECK(bbc_singer_param(s, "loopback", "true") == BBC_OK);
+    CHECK(ck, bbc_singer_set_track(s, "a b.wav") == BBC_OK);
+    CHECK(ck, bbc_singer_monitor(s, "end") == BBC_OK);
+    CHECK(ck, bbc_singer_param(s, "loopback", "true") == BBC_OK);
     tone_sine(tone, (size_t)n, 660, 0.5, &ph);
-    CHECK(bbc_exchange_batch(s, tone, rx) == BBC_OK);
+    CHECK(ck, bbc_exchange_batch(s, tone, rx) == BBC_OK);
     mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
-    CHECK(strstr(q, "&chat=%5B%22hi+w%C3%B6rld%22%2C%222nd%22%5D") != NULL);
-    CHECK(strstr(q, "&mic_volume=%5B%5B%22p123%22%2C1.5%5D%5D") != NULL);
-    CHECK(strstr(q, "&bpm=90&repeats=2&track=a+b.wav&monitor=end") != NULL);
-    CHECK(strstr(q, "&volume=1.2") != NULL && strstr(q, "bpr=") == NULL);
-    CHECK(strstr(q, "&loopback=true") != NULL);
-    CHECK(strcmp(ev, "[{\"evid\":\"cue\",\"clock\":77040003312000}]") == 0);
+    CHECK(ck, strstr(q, "&chat=%5B%22hi+w%C3%B6rld%22%2C%222nd%22%5D") != NULL);
+    CHECK(ck, strstr(q, "&mic_volume=%5B%5B%22p123%22%2C1.5%5D%5D") != NULL);
+    CHECK(ck, strstr(q, "&bpm=90&repeats=2&track=a+b.wav&monitor=end") != NULL);
+    CHECK(ck, strstr(q, "&volume=1.2") != NULL && strstr(q, "bpr=") == NULL);
+    CHECK(ck, strstr(q, "&loopback=true") != NULL);
+    CHECK(ck, strcmp(ev, "[{\"evid\":\"cue\",\"clock\":77040003312000}]") == 0);
     tone_sine(tone, (size_t)n, 660, 0.5, &ph);
-    CHECK(bbc_exchange_batch(s, tone, rx) == BBC_OK);
+    CHECK(ck, bbc_exchange_batch(s, tone, rx) == BBC_OK);
     mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
-    CHECK(strstr(q, "chat=") == NULL && strstr(q, "bpm=") == NULL && strcmp(ev, "undefined") == 0);
+    CHECK(ck, strstr(q, "chat=") == NULL && strstr(q, "bpm=") == NULL && strcmp(ev, "undefined") == 0);
 
     /* request_lead: the answer moves us to 3 s; the next batch reconnects. */
     bbc_singer_request_lead(s);
     tone_sine(tone, (size_t)n, 660, 0.5, &ph);
-    CHECK(bbc_exchange_batch(s, tone, rx) == BBC_OK);
-    CHECK(m->have_delay && m->delay_seconds == 3);
-    CHECK(strcmp(m->leader, bbc_singer_userid(s)) == 0);
-    CHECK(bbc_singer_offset(s) == 3 && mv.calls == 1 && mv.old_off == 6 && mv.new_off == 3);
-    CHECK(bbc_singer_needs_probe(s));
+    CHECK(ck, bbc_exchange_batch(s, tone, rx) == BBC_OK);
+    CHECK(ck, m->have_delay && m->delay_seconds == 3);
+    CHECK(ck, strcmp(m->leader, bbc_singer_userid(s)) == 0);
+    CHECK(ck, bbc_singer_offset(s) == 3 && mv.calls == 1 && mv.old_off == 6 && mv.new_off == 3);
+    CHECK(ck, bbc_singer_needs_probe(s));
     tone_sine(tone, (size_t)n, 660, 0.5, &ph);
-    CHECK(bbc_exchange_batch(s, tone, rx) == BBC_OK);
-    CHECK(bbc_singer_last_post(s)->reset && bbc_singer_last_post(s)->has_write);
+    CHECK(ck, bbc_exchange_batch(s, tone, rx) == BBC_OK);
+    CHECK(ck, bbc_singer_last_post(s)->reset && bbc_singer_last_post(s)->has_write);
     bbc_stats_t st;
     bbc_singer_stats(s, &st);
-    CHECK(st.probes == 2 && st.reconnects == 1 && st.moves == 1 && st.errors == 0 && st.ok == 10);
+    CHECK(ck, st.probes == 2 && st.reconnects == 1 && st.moves == 1 && st.errors == 0 && st.ok == 10);
 
-    CHECK(bbc_reset_events(s) == BBC_OK);
-    CHECK(bbc_exchange_batch(s, NULL, rx) == BBC_OK); /* silence after writing began */
-    CHECK(bbc_singer_last_post(s)->has_write);
-    CHECK(tone_rms(rx + n / 2, (size_t)n / 2) < 0.01);
+    CHECK(ck, bbc_reset_events(s) == BBC_OK);
+    CHECK(ck, bbc_exchange_batch(s, NULL, rx) == BBC_OK); /* silence after writing began */
+    CHECK(ck, bbc_singer_last_post(s)->has_write);
+    CHECK(ck, tone_rms(rx + n / 2, (size_t)n / 2) < 0.01);
 
     bbc_singer_destroy(s);
     free(tone);
     free(rx);
     server_stop(&sv);
-    return fails;
 }
 
-static int test_fcgi_unix(void)
+static void test_fcgi_unix(void)
 {
     char l[128];
     unix_path(l, sizeof l, "fu");
-    return run_conversation(l, BBC_FCGI, false);
+    run_conversation(l, BBC_FCGI, false);
 }
 
-static int test_fcgi_tcp4(void)
+static void test_fcgi_tcp4(void)
 {
-    return run_conversation("127.0.0.1:0", BBC_FCGI, false);
+    run_conversation("127.0.0.1:0", BBC_FCGI, false);
 }
 
-static int test_fcgi_tcp6(void)
+static void test_fcgi_tcp6(void)
 {
-    return run_conversation("[::1]:0", BBC_FCGI, false);
+    run_conversation("[::1]:0", BBC_FCGI, false);
 }
 
-static int test_http(void)
+static void test_http(void)
 {
-    return run_conversation("127.0.0.1:0", BBC_HTTP, false);
+    run_conversation("127.0.0.1:0", BBC_HTTP, false);
 }
 
-static int test_http_chunked(void)
+static void test_http_chunked(void)
 {
     char l[128];
     unix_path(l, sizeof l, "hc");
-    return run_conversation(l, BBC_HTTP, true);
+    run_conversation(l, BBC_HTTP, true);
 }
 
 static bbc_singer_t *quick_singer(const char *addr, bbc_transport_t t, bbc_send_t mode, const bbc_preenc_t *pre)
@@ -229,44 +230,43 @@ static bbc_singer_t *quick_singer(const char *addr, bbc_transport_t t, bbc_send_
     return bbc_singer_new(&cfg, NULL);
 }
 
-static int test_errors(void)
+static void test_errors(void)
 {
-    int fails = 0;
     char l[128];
     unix_path(l, sizeof l, "err");
     server_t sv;
-    CHECK(server_start(&sv, l, false, false, 3, 0) == 0);
+    CHECK(ck, server_start(&sv, l, false, false, 3, 0) == 0);
     bbc_singer_t *s = quick_singer(sv.addr, BBC_FCGI, BBC_SEND_ENCODE, NULL);
-    CHECK(bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
-    CHECK(bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
-    CHECK(bbc_exchange_batch(s, NULL, NULL) == BBC_EKILL);
-    CHECK(strstr(bbc_singer_error(s), "desync") != NULL);
-    CHECK(bbc_singer_meta(s)->kill_client && bbc_singer_needs_probe(s));
-    CHECK(bbc_singer_response(s)->status == 500);
+    CHECK(ck, bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
+    CHECK(ck, bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
+    CHECK(ck, bbc_exchange_batch(s, NULL, NULL) == BBC_EKILL);
+    CHECK(ck, strstr(bbc_singer_error(s), "desync") != NULL);
+    CHECK(ck, bbc_singer_meta(s)->kill_client && bbc_singer_needs_probe(s));
+    CHECK(ck, bbc_singer_response(s)->status == 500);
     /* The next batch reconnects and works again. */
-    CHECK(bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
-    CHECK(bbc_singer_last_post(s)->reset);
+    CHECK(ck, bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
+    CHECK(ck, bbc_singer_last_post(s)->reset);
     bbc_stats_t st;
     bbc_singer_stats(s, &st);
-    CHECK(st.kills == 1 && st.desyncs == 1 && st.errors == 1 && st.reconnects == 1);
+    CHECK(ck, st.kills == 1 && st.desyncs == 1 && st.errors == 1 && st.reconnects == 1);
     bbc_singer_destroy(s);
     server_stop(&sv);
 
     /* A wrong client_read_clock echo is caught. */
-    CHECK(server_start(&sv, l, false, false, 0, 2) == 0);
+    CHECK(ck, server_start(&sv, l, false, false, 0, 2) == 0);
     s = quick_singer(sv.addr, BBC_FCGI, BBC_SEND_ENCODE, NULL);
-    CHECK(bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
-    CHECK(bbc_exchange_batch(s, NULL, NULL) == BBC_ECONTINUITY);
+    CHECK(ck, bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
+    CHECK(ck, bbc_exchange_batch(s, NULL, NULL) == BBC_ECONTINUITY);
     bbc_singer_stats(s, &st);
-    CHECK(st.continuity_errors == 1);
+    CHECK(ck, st.continuity_errors == 1);
     bbc_singer_destroy(s);
     server_stop(&sv);
 
     /* Nothing listening: refused at once. */
     s = quick_singer(l, BBC_FCGI, BBC_SEND_ENCODE, NULL);
-    CHECK(bbc_connect(s) == BBC_ESYS);
+    CHECK(ck, bbc_connect(s) == BBC_ESYS);
     bbc_singer_stats(s, &st);
-    CHECK(st.transport_errors == 1);
+    CHECK(ck, st.transport_errors == 1);
     bbc_singer_destroy(s);
 
     /* Listening but never answering: a timeout, on time. */
@@ -285,10 +285,10 @@ static int test_errors(void)
     s = bbc_singer_new(&cfg, NULL);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    CHECK(bbc_connect(s) == BBC_ETIMEOUT);
+    CHECK(ck, bbc_connect(s) == BBC_ETIMEOUT);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double el = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    CHECK(el >= 0.29 && el < 1.0);
+    CHECK(ck, el >= 0.29 && el < 1.0);
     bbc_singer_destroy(s);
     close(lfd);
 
@@ -296,29 +296,27 @@ static int test_errors(void)
     int err;
     bbc_config_init(&cfg);
     cfg.n_samples = 1000;
-    CHECK(bbc_singer_new(&cfg, &err) == NULL && err == BBC_EPARAM);
+    CHECK(ck, bbc_singer_new(&cfg, &err) == NULL && err == BBC_EPARAM);
     bbc_config_init(&cfg);
     cfg.userid = "12a";
-    CHECK(bbc_singer_new(&cfg, &err) == NULL && err == BBC_EPARAM);
+    CHECK(ck, bbc_singer_new(&cfg, &err) == NULL && err == BBC_EPARAM);
     bbc_config_init(&cfg);
     cfg.addr = "8.8.8.8:80";
-    CHECK(bbc_singer_new(&cfg, &err) == NULL && err == BBC_EADDR);
+    CHECK(ck, bbc_singer_new(&cfg, &err) == NULL && err == BBC_EADDR);
     bbc_config_init(&cfg);
     cfg.mode = BBC_SEND_PREENCODED;
-    CHECK(bbc_singer_new(&cfg, &err) == NULL && err == BBC_EPARAM);
+    CHECK(ck, bbc_singer_new(&cfg, &err) == NULL && err == BBC_EPARAM);
     bbc_singer_destroy(NULL);
-    return fails;
 }
 
-static int test_shared_and_modes(void)
+static void test_shared_and_modes(void)
 {
-    int fails = 0;
     char l[128];
     unix_path(l, sizeof l, "sh");
     server_t sv;
-    CHECK(server_start(&sv, l, false, false, 0, 0) == 0);
+    CHECK(ck, server_start(&sv, l, false, false, 0, 0) == 0);
     bbc_addr_t addr;
-    CHECK(bbc_addr_parse(sv.addr, BBC_FCGI, &addr) == BBC_OK);
+    CHECK(ck, bbc_addr_parse(sv.addr, BBC_FCGI, &addr) == BBC_OK);
     bbc_conn_t *c = bbc_conn_new(&addr, NULL);
 
     /* Two singers over one kept-alive connection, taking turns. */
@@ -331,12 +329,12 @@ static int test_shared_and_modes(void)
     cfg.userid = "222";
     cfg.username = "B";
     bbc_singer_t *b = bbc_singer_new(&cfg, NULL);
-    CHECK(a && b && bbc_singer_conn(a) == c && strcmp(bbc_singer_username(a), "singer-111") == 0);
+    CHECK(ck, a && b && bbc_singer_conn(a) == c && strcmp(bbc_singer_username(a), "singer-111") == 0);
     for (int i = 0; i < 3; i++) {
-        CHECK(bbc_exchange_batch(a, NULL, NULL) == BBC_OK);
-        CHECK(bbc_exchange_batch(b, NULL, NULL) == BBC_OK);
+        CHECK(ck, bbc_exchange_batch(a, NULL, NULL) == BBC_OK);
+        CHECK(ck, bbc_exchange_batch(b, NULL, NULL) == BBC_OK);
     }
-    CHECK(bbc_meta_user_count(bbc_singer_meta(b)) == 2);
+    CHECK(ck, bbc_meta_user_count(bbc_singer_meta(b)) == 2);
     bbc_singer_destroy(a);
     bbc_singer_destroy(b);
     bbc_conn_destroy(c);
@@ -348,8 +346,8 @@ static int test_shared_and_modes(void)
     cfg.no_keep = true;
     bbc_singer_t *nk = bbc_singer_new(&cfg, NULL);
     for (int i = 0; i < 3; i++) {
-        CHECK(bbc_exchange_batch(nk, NULL, NULL) == BBC_OK);
-        CHECK(bbc_conn_fd(bbc_singer_conn(nk)) == -1);
+        CHECK(ck, bbc_exchange_batch(nk, NULL, NULL) == BBC_OK);
+        CHECK(ck, bbc_conn_fd(bbc_singer_conn(nk)) == -1);
     }
     bbc_singer_destroy(nk);
 
@@ -360,9 +358,9 @@ static int test_shared_and_modes(void)
     double ph = 0;
     tone_sine(tone, BBC_BATCH, 440, 0.5, &ph);
     for (int i = 0; i < 3; i++)
-        CHECK(bbc_exchange_batch(s, tone, NULL) == BBC_OK);
+        CHECK(ck, bbc_exchange_batch(s, tone, NULL) == BBC_OK);
     mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
-    CHECK(strstr(q, "spectator=1") != NULL && strstr(q, "write_clock") == NULL);
+    CHECK(ck, strstr(q, "spectator=1") != NULL && strstr(q, "write_clock") == NULL);
     bbc_singer_destroy(s);
 
     /* Pre-encoded: placeholders first, then the voice, which comes back. */
@@ -376,10 +374,10 @@ static int test_shared_and_modes(void)
     cfg.placeholder_batches = 1;
     s = bbc_singer_new(&cfg, NULL);
     float rx[BBC_BATCH];
-    CHECK(bbc_exchange_batch(s, NULL, rx) == BBC_OK && !bbc_singer_last_post(s)->has_write);
-    CHECK(bbc_exchange_batch(s, NULL, rx) == BBC_OK && bbc_singer_last_post(s)->has_write);
-    CHECK(bbc_exchange_batch(s, NULL, rx) == BBC_OK);
-    CHECK(tone_goertzel(rx + 9600, 9600, 220) > 0.05);
+    CHECK(ck, bbc_exchange_batch(s, NULL, rx) == BBC_OK && !bbc_singer_last_post(s)->has_write);
+    CHECK(ck, bbc_exchange_batch(s, NULL, rx) == BBC_OK && bbc_singer_last_post(s)->has_write);
+    CHECK(ck, bbc_exchange_batch(s, NULL, rx) == BBC_OK);
+    CHECK(ck, tone_goertzel(rx + 9600, 9600, 220) > 0.05);
     bbc_singer_destroy(s);
 
     /* Load settings: no decoding, summary=0, unaligned clocks. */
@@ -389,14 +387,13 @@ static int test_shared_and_modes(void)
     cfg.omit_undefined_events = true;
     s = bbc_singer_new(&cfg, NULL);
     for (int i = 0; i < 3; i++)
-        CHECK(bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
+        CHECK(ck, bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
     mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
-    CHECK(strstr(q, "summary=0") != NULL && ev[0] == 0);
-    CHECK(!bbc_singer_clock(s)->aligned);
+    CHECK(ck, strstr(q, "summary=0") != NULL && ev[0] == 0);
+    CHECK(ck, !bbc_singer_clock(s)->aligned);
     bbc_singer_destroy(s);
     bbc_preenc_destroy(pre);
     server_stop(&sv);
-    return fails;
 }
 
 typedef struct {
@@ -421,13 +418,12 @@ static void gen_tone(bbc_singer_t *s, float *out, int n, int64_t write_clock, vo
         out[i] = (float)(0.4 * sin(2 * M_PI * 1000.0 * (double)((write_clock - n + i) % 48000) / 48000.0));
 }
 
-static int test_source(void)
+static void test_source(void)
 {
-    int fails = 0;
     char l[128];
     unix_path(l, sizeof l, "src");
     server_t sv;
-    CHECK(server_start(&sv, l, false, false, 0, 0) == 0);
+    CHECK(ck, server_start(&sv, l, false, false, 0, 0) == 0);
     gen_t g = { .consecutive = true };
     bbc_config_t cfg;
     bbc_config_init(&cfg);
@@ -440,53 +436,49 @@ static int test_source(void)
     bbc_singer_t *s = bbc_singer_new(&cfg, NULL);
     float *rx = calloc(BBC_BATCH, sizeof *rx);
     for (int i = 0; i < 6; i++)
-        CHECK(bbc_exchange_batch(s, NULL, rx) == BBC_OK);
+        CHECK(ck, bbc_exchange_batch(s, NULL, rx) == BBC_OK);
     const bbclock_post_t *p = bbc_singer_last_post(s);
-    CHECK(g.calls == 4 && g.consecutive);
-    CHECK(p->has_write && p->write_clock == g.last_wc && p->write_clock == p->read_clock - 2 * BBC_BATCH);
-    CHECK(tone_goertzel(rx + BBC_BATCH / 2, 4800, 1000) > 0.3); /* loopback */
+    CHECK(ck, g.calls == 4 && g.consecutive);
+    CHECK(ck, p->has_write && p->write_clock == g.last_wc && p->write_clock == p->read_clock - 2 * BBC_BATCH);
+    CHECK(ck, tone_goertzel(rx + BBC_BATCH / 2, 4800, 1000) > 0.3); /* loopback */
     bbc_singer_destroy(s);
     free(rx);
     server_stop(&sv);
-    return fails;
 }
 
-static int test_pacing(void)
+static void test_pacing(void)
 {
-    int fails = 0;
     char l[128];
     unix_path(l, sizeof l, "pace");
     server_t sv;
-    CHECK(server_start(&sv, l, false, false, 0, 0) == 0);
+    CHECK(ck, server_start(&sv, l, false, false, 0, 0) == 0);
     bbc_config_t cfg;
     bbc_config_init(&cfg);
     cfg.addr = sv.addr;
     cfg.n_samples = 2880;
     bbc_singer_t *s = bbc_singer_new(&cfg, NULL);
-    CHECK(bbc_connect(s) == BBC_OK);
+    CHECK(ck, bbc_connect(s) == BBC_OK);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < 5; i++)
-        CHECK(bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
+        CHECK(ck, bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double el = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    CHECK(el >= 0.29 && el < 0.6); /* 5 batches of 60 ms */
+    CHECK(ck, el >= 0.29 && el < 0.6); /* 5 batches of 60 ms */
     bbc_singer_destroy(s);
     server_stop(&sv);
-    return fails;
 }
 
 int main(void)
 {
-    int total = 0;
-    RUN(test_fcgi_unix);
-    RUN(test_fcgi_tcp4);
-    RUN(test_fcgi_tcp6);
-    RUN(test_http);
-    RUN(test_http_chunked);
-    RUN(test_errors);
-    RUN(test_shared_and_modes);
-    RUN(test_source);
-    RUN(test_pacing);
-    return total ? 1 : 0;
+    test_fcgi_unix();
+    test_fcgi_tcp4();
+    test_fcgi_tcp6();
+    test_http();
+    test_http_chunked();
+    test_errors();
+    test_shared_and_modes();
+    test_source();
+    test_pacing();
+    return check_done(&ck, "test_tools_singer");
 }

@@ -1,6 +1,8 @@
 /*
- * packet.c - pack_multi parsing.
+ * packet.c - pack_multi parsing and packing (packet.h).
  */
+#include <string.h>
+
 #include "packet.h"
 
 const char *pk_strerror(int code)
@@ -42,4 +44,37 @@ int pk_parse(const uint8_t *body, size_t len, pk_packet_t *out, int max)
     if (at != len)
         return PK_ETRAIL;
     return count;
+}
+
+int pk_size(const size_t *lens, int count)
+{
+    if (count < 0 || count > PK_MAX_PACKETS)
+        return PK_ECOUNT;
+    int total = 1;
+    for (int i = 0; i < count; i++) {
+        if (lens[i] == 0)
+            return PK_EEMPTY;
+        if (lens[i] > PK_MAX_PACKET)
+            return PK_ELONG;
+        total += 2 + (int)lens[i];
+    }
+    return total;
+}
+
+int pk_pack(uint8_t *out, size_t cap, const uint8_t *const *pkts, const size_t *lens,
+            int count)
+{
+    int total = pk_size(lens, count);
+    if (total < 0)
+        return total;
+    if ((size_t)total > cap)
+        return PK_ESPACE;
+    out[0] = (uint8_t)count;
+    size_t at = 1;
+    for (int i = 0; i < count; i++) {
+        pk_put_len(out + at, (uint16_t)lens[i]);
+        memcpy(out + at + 2, pkts[i], lens[i]);
+        at += 2 + lens[i];
+    }
+    return total;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "jsonw.h"
+#include "utf8.h"
 
 void jw_init(jw_t *w, char *buf, size_t cap)
 {
@@ -50,29 +51,38 @@ void jw_key(jw_t *w, const char *key)
     w->need_comma = false;
 }
 
-/* Decodes one UTF-8 character at s (n bytes left); returns its length and
- * the code point, or length 1 and -1 for an invalid sequence. */
-static size_t utf8_next(const unsigned char *s, size_t n, int32_t *cp)
+/* The next character of s (n > 0 bytes left) into *cp and its length; an
+ * invalid byte stands for one U+FFFD. */
+static size_t next_cp(const unsigned char *s, size_t n, uint32_t *cp)
 {
-    unsigned c = s[0];
-    if (c < 0x80) {
-        *cp = (int32_t)c;
+    int l = utf8_decode(s, n, cp);
+    if (l < 0) {
+        *cp = 0xFFFD;
         return 1;
     }
-    size_t len;
-    int32_t v, min;
-    if ((c & 0xE0) == 0xC0) { len = 2; v = c & 0x1F; min = 0x80; }
-    else if ((c & 0xF0) == 0xE0) { len = 3; v = c & 0x0F; min = 0x800; }
-    else if ((c & 0xF8) == 0xF0) { len = 4; v = c & 0x07; min = 0x10000; }
-    else { *cp = -1; return 1; }
-    if (len > n) { *cp = -1; return 1; }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) { *cp = -1; return 1; }
-        v = (v << 6) | (s[i] & 0x3F);
+    return (size_t)l;
+}
+
+/* The JSON escape of code point cp into tmp; returns its length (1..12). */
+static size_t escape_cp(uint32_t cp, char tmp[16])
+{
+    switch (cp) {
+    case '"': memcpy(tmp, "\\\"", 2); return 2;
+    case '\\': memcpy(tmp, "\\\\", 2); return 2;
+    case '\n': memcpy(tmp, "\\n", 2); return 2;
+    case '\r': memcpy(tmp, "\\r", 2); return 2;
+    case '\t': memcpy(tmp, "\\t", 2); return 2;
+    default: break;
     }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) { *cp = -1; return 1; }
-    *cp = v;
-    return len;
+    if (cp >= 0x20 && cp < 0x7F) {
+        tmp[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x10000)
+        return (size_t)snprintf(tmp, 16, "\\u%04x", (unsigned)cp);
+    uint32_t v = cp - 0x10000;
+    return (size_t)snprintf(tmp, 16, "\\u%04x\\u%04x", (unsigned)(0xD800 + (v >> 10)),
+                            (unsigned)(0xDC00 + (v & 0x3FF)));
 }
 
 size_t jw_escape(const char *str, size_t n, char *out, size_t cap)
@@ -80,25 +90,10 @@ size_t jw_escape(const char *str, size_t n, char *out, size_t cap)
     const unsigned char *s = (const unsigned char *)str;
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        int32_t cp;
-        size_t l = utf8_next(s + i, n - i, &cp);
-        i += l;
-        if (cp < 0)
-            cp = 0xFFFD;
+        uint32_t cp;
         char tmp[16];
-        size_t t;
-        if (cp == '"') { memcpy(tmp, "\\\"", 2); t = 2; }
-        else if (cp == '\\') { memcpy(tmp, "\\\\", 2); t = 2; }
-        else if (cp == '\n') { memcpy(tmp, "\\n", 2); t = 2; }
-        else if (cp == '\r') { memcpy(tmp, "\\r", 2); t = 2; }
-        else if (cp == '\t') { memcpy(tmp, "\\t", 2); t = 2; }
-        else if (cp >= 0x20 && cp < 0x7F) { tmp[0] = (char)cp; t = 1; }
-        else if (cp < 0x10000) { t = (size_t)snprintf(tmp, sizeof tmp, "\\u%04x", (unsigned)cp); }
-        else {
-            int32_t v = cp - 0x10000;
-            t = (size_t)snprintf(tmp, sizeof tmp, "\\u%04x\\u%04x",
-                                 (unsigned)(0xD800 + (v >> 10)), (unsigned)(0xDC00 + (v & 0x3FF)));
-        }
+        i += next_cp(s + i, n - i, &cp);
+        size_t t = escape_cp(cp, tmp);
         if (o + t > cap)
             return (size_t)-1;
         memcpy(out + o, tmp, t);
@@ -112,16 +107,10 @@ size_t jw_str_len(const char *str, size_t n)
     const unsigned char *s = (const unsigned char *)str;
     size_t o = 2;
     for (size_t i = 0; i < n;) {
-        int32_t cp;
-        i += utf8_next(s + i, n - i, &cp);
-        if (cp < 0)
-            cp = 0xFFFD;
-        if (cp == '"' || cp == '\\' || cp == '\n' || cp == '\r' || cp == '\t')
-            o += 2;
-        else if (cp >= 0x20 && cp < 0x7F)
-            o += 1;
-        else
-            o += cp < 0x10000 ? 6 : 12;
+        uint32_t cp;
+        char tmp[16];
+        i += next_cp(s + i, n - i, &cp);
+        o += escape_cp(cp, tmp);
     }
     return o;
 }
@@ -196,22 +185,16 @@ bool jw_utf8_clean(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
     for (size_t i = 0; i < n;) {
-        int32_t cp;
-        size_t l = utf8_next(s + i, n - i, &cp);
-        if (cp < 0 || cp < 0x20 || cp == 0x7F)
+        uint32_t cp;
+        int l = utf8_decode(s + i, n - i, &cp);
+        if (l < 0 || cp < 0x20 || cp == 0x7F)
             return false;
-        i += l;
+        i += (size_t)l;
     }
     return true;
 }
 
 size_t jw_utf8_cut(const char *s, size_t n, size_t max_bytes)
 {
-    if (n <= max_bytes)
-        return n;
-    size_t k = max_bytes;
-    /* Back up over continuation bytes to a character start. */
-    while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
-        k--;
-    return k;
+    return utf8_cut(s, n, max_bytes);
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "utf8.h"
+
 /* Copies src into dst (cap bytes, cap >= 1), always NUL-terminated.
  * Returns true if it fit whole; otherwise dst holds src cut at a UTF-8
  * character boundary and false is returned. */
@@ -15,11 +17,8 @@ static inline bool str_copy(char *dst, size_t cap, const char *src)
 {
     size_t n = strlen(src);
     bool whole = n < cap;
-    if (!whole) {
-        n = cap - 1;
-        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
-            n--;
-    }
+    if (!whole)
+        n = utf8_cut(src, n, cap - 1);
     memcpy(dst, src, n);
     dst[n] = '\0';
     return whole;

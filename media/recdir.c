@@ -1,0 +1,488 @@
+/* recdir: the recordings directory as a whole: which names belong to
+ * which song, pruning the old songs, the listing page and the Audacity
+ * project (see recdir.h).
+ *
+ * Names are classified once (classify()) so pruning, the listing and the
+ * project file agree on what belongs to a song; anything that does not
+ * start with a song stamp and end in one of our suffixes is never touched.
+ * The listing and the project are built in memory and written atomically
+ * (mfile_write_atomic()), so a reader never sees half of either.
+ */
+#include "recdir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "oggpage.h"
+#include "recbext.h"
+
+#define TMP_MAX_AGE_S 3600
+
+enum { RF_MIX, RF_STEM, RF_LOF, RF_OTHER_LOF };
+
+typedef struct {
+    char *name;
+    int kind;
+    int part;         /* RF_MIX: 1 for SONG.wav, K for SONG-partK.wav */
+    uint64_t size;
+} rfile_t;
+
+typedef struct {
+    rfile_t *v;
+    size_t n, cap;
+} rtable_t;
+
+static int is_song_stamp(const char *s)
+{
+    static const char pat[] = "DDDD-DD-DD-DDDDDD";
+    size_t i;
+
+    for (i = 0; i < REC_SONG_NAME_LEN; i++) {
+        if (pat[i] == 'D' ? (s[i] < '0' || s[i] > '9') : s[i] != pat[i])
+            return 0;
+    }
+    return 1;
+}
+
+static int ends_with(const char *s, size_t len, const char *suffix)
+{
+    size_t b = strlen(suffix);
+    return len >= b && memcmp(s + len - b, suffix, b) == 0;
+}
+
+/* Decides whether a name belongs to a song and what it is. Returns 1 and
+ * fills kind/part if so, 0 for any other name. */
+static int classify(const char *name, int *kind, int *part)
+{
+    size_t len = strlen(name), rest;
+    const char *r;
+
+    if (len < REC_SONG_NAME_LEN + 4 || !is_song_stamp(name)
+        || (name[REC_SONG_NAME_LEN] != '.' && name[REC_SONG_NAME_LEN] != '-'))
+        return 0;
+    r = name + REC_SONG_NAME_LEN;
+    rest = len - REC_SONG_NAME_LEN - 4;   /* between the stamp and suffix */
+    *part = 1;
+    if (ends_with(name, len, ".lof")) {
+        *kind = rest == 0 ? RF_LOF : RF_OTHER_LOF;
+        return 1;
+    }
+    if (ends_with(name, len, ".opus")) {
+        /* Stems only: SONG-stem-... .opus */
+        if (strncmp(r, "-stem-", 6) != 0 || len < REC_SONG_NAME_LEN + 6 + 1 + 5)
+            return 0;
+        *kind = RF_STEM;
+        return 1;
+    }
+    if (!ends_with(name, len, ".wav"))
+        return 0;
+    *kind = RF_STEM;
+    if (rest == 0) {
+        *kind = RF_MIX;
+    } else if (rest == 6 && strncmp(r, "-part", 5) == 0 && r[5] >= '2' && r[5] <= '9') {
+        *kind = RF_MIX;
+        *part = r[5] - '0';
+    }
+    return 1;
+}
+
+static int cmp_rfile(const void *a, const void *b)
+{
+    return strcmp(((const rfile_t *)a)->name, ((const rfile_t *)b)->name);
+}
+
+static void table_free(rtable_t *t)
+{
+    size_t i;
+
+    for (i = 0; i < t->n; i++)
+        free(t->v[i].name);
+    free(t->v);
+    t->v = NULL;
+    t->n = t->cap = 0;
+}
+
+/* Loads every song file of dir, sorted by name (so each song's files are
+ * contiguous). With remove_stale_tmp set, also removes our temporary files
+ * older than an hour (a crashed writer's leftovers; a younger one may be
+ * another process's file in the making). */
+static int table_load(const char *dir, rtable_t *t, int remove_stale_tmp,
+                      rec_log_fn log, void *lu)
+{
+    time_t now = time(NULL);
+    struct dirent *de;
+    DIR *d;
+
+    memset(t, 0, sizeof *t);
+    d = opendir(dir);
+    if (d == NULL) {
+        mfile_log_errno(log, lu, "opendir", dir, errno);
+        return REC_ERR_IO;
+    }
+    while ((de = readdir(d)) != NULL) {
+        struct stat st;
+        int kind, part;
+
+        if (remove_stale_tmp && mfile_is_temp_name(de->d_name)) {
+            if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0
+                && S_ISREG(st.st_mode) && now - st.st_mtim.tv_sec > TMP_MAX_AGE_S
+                && unlinkat(dirfd(d), de->d_name, 0) != 0)
+                mfile_log_errno(log, lu, "unlink", de->d_name, errno);
+            continue;
+        }
+        if (!classify(de->d_name, &kind, &part))
+            continue;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0
+            || !S_ISREG(st.st_mode))
+            continue;
+        if (t->n == t->cap) {
+            size_t ncap = t->cap ? t->cap * 2 : 64;
+            rfile_t *nv = realloc(t->v, ncap * sizeof *nv);
+            if (nv == NULL)
+                goto nomem;
+            t->v = nv;
+            t->cap = ncap;
+        }
+        t->v[t->n].name = strdup(de->d_name);
+        if (t->v[t->n].name == NULL)
+            goto nomem;
+        t->v[t->n].kind = kind;
+        t->v[t->n].part = part;
+        t->v[t->n].size = (uint64_t)st.st_size;
+        t->n++;
+    }
+    closedir(d);
+    if (t->n > 1)
+        qsort(t->v, t->n, sizeof *t->v, cmp_rfile);
+    return REC_OK;
+nomem:
+    closedir(d);
+    table_free(t);
+    return REC_ERR_NOMEM;
+}
+
+static int same_song(const rfile_t *a, const rfile_t *b)
+{
+    return memcmp(a->name, b->name, REC_SONG_NAME_LEN) == 0;
+}
+
+int rec_prune(const char *dir, int keep, rec_log_fn log, void *log_user)
+{
+    rtable_t t;
+    size_t i, songs = 0, drop, seen = 0;
+    int rc;
+
+    if (dir == NULL || keep < 1)
+        return REC_ERR_ARG;
+    rc = table_load(dir, &t, 1, log, log_user);
+    if (rc != REC_OK)
+        return rc;
+    for (i = 0; i < t.n; i++)
+        if (i == 0 || !same_song(&t.v[i - 1], &t.v[i]))
+            songs++;
+    drop = songs > (size_t)keep ? songs - (size_t)keep : 0;
+    for (i = 0; i < t.n && drop > 0; i++) {
+        char path[4096];
+        if (i == 0 || !same_song(&t.v[i - 1], &t.v[i]))
+            seen++;
+        if (seen > drop)
+            break;
+        if (mfile_join(path, sizeof path, dir, t.v[i].name) == MFILE_OK
+            && unlink(path) != 0 && errno != ENOENT)
+            mfile_log_errno(log, log_user, "unlink", path, errno);
+    }
+    if (drop > 0)
+        mfile_fsync_dir(dir, log, log_user);
+    table_free(&t);
+    return (int)drop;
+}
+
+/* ---- text building ------------------------------------------------------ */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbuf_t;
+
+static void sb_add(sbuf_t *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t ncap = b->cap ? b->cap : 4096;
+        char *np;
+        while (ncap < b->len + n + 1)
+            ncap *= 2;
+        np = realloc(b->p, ncap);
+        if (np == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = ncap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_puts(sbuf_t *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+static void sb_printf(sbuf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(sbuf_t *b, const char *fmt, ...)
+{
+    char small[256], *big;
+    va_list ap, ap2;
+    int n;
+
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->oom = 1;
+    } else if ((size_t)n < sizeof small) {
+        sb_add(b, small, (size_t)n);
+    } else if ((big = malloc((size_t)n + 1)) == NULL) {
+        b->oom = 1;
+    } else {
+        vsnprintf(big, (size_t)n + 1, fmt, ap2);
+        sb_add(b, big, (size_t)n);
+        free(big);
+    }
+    va_end(ap2);
+}
+
+/* Text content and attribute values: the five HTML specials escaped. */
+static void sb_html(sbuf_t *b, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        switch (*s) {
+        case '&': sb_puts(b, "&amp;"); break;
+        case '<': sb_puts(b, "&lt;"); break;
+        case '>': sb_puts(b, "&gt;"); break;
+        case '"': sb_puts(b, "&quot;"); break;
+        case '\'': sb_puts(b, "&#39;"); break;
+        default: sb_add(b, s, 1); break;
+        }
+    }
+}
+
+/* A relative link to a file: every byte outside the URL-unreserved set is
+ * percent-encoded, which also leaves nothing for HTML to interpret. */
+static void sb_href(sbuf_t *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
+            sb_add(b, s, 1);
+        } else {
+            char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+            sb_add(b, e, 3);
+        }
+    }
+}
+
+static void sb_mb(sbuf_t *b, uint64_t bytes)
+{
+    uint64_t hundredths = (bytes + 5000) / 10000;
+    sb_printf(b, "%" PRIu64 ".%02" PRIu64 " MB", hundredths / 100, hundredths % 100);
+}
+
+static void sb_link(sbuf_t *b, const rfile_t *f, const char *label)
+{
+    sb_puts(b, "<a href=\"");
+    sb_href(b, f->name);
+    sb_puts(b, "\">");
+    sb_html(b, label);
+    sb_puts(b, "</a> (");
+    sb_mb(b, f->size);
+    sb_puts(b, ")");
+}
+
+/* "YYYY-MM-DD HH:MM:SS UTC" from a name starting with a song stamp. */
+static void stamp_label(const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%.10s %.2s:%.2s:%.2s UTC", name, name + 11, name + 13,
+             name + 15);
+}
+
+int rec_listing_write(const char *dir, int keep, rec_log_fn log, void *log_user)
+{
+    sbuf_t b = { NULL, 0, 0, 0 };
+    rtable_t t;
+    size_t end, i;
+    int rc, any = 0;
+
+    if (dir == NULL || keep < 1)
+        return REC_ERR_ARG;
+    rc = table_load(dir, &t, 0, log, log_user);
+    if (rc != REC_OK)
+        return rc;
+    sb_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                "<title>Recordings</title>\n</head>\n<body>\n<h1>Recordings</h1>\n"
+                "<p>Songs newest first; times are UTC. Each song has its mix, one stem"
+                " per singer and an Audacity project (.lof: download it together with"
+                " the files it lists, into one folder, then open it in Audacity).</p>\n"
+                "<ul>\n");
+    /* Walk the songs from the newest (the table is sorted ascending). */
+    end = t.n;
+    while (end > 0) {
+        size_t start = end - 1;
+        char label[64];
+        int n_stems = 0;
+
+        while (start > 0 && same_song(&t.v[start - 1], &t.v[end - 1]))
+            start--;
+        any = 1;
+        stamp_label(t.v[start].name, label, sizeof label);
+        sb_puts(&b, "<li>");
+        for (i = start; i < end; i++)
+            if (t.v[i].kind == RF_MIX && t.v[i].part == 1)
+                break;
+        if (i < end)
+            sb_link(&b, &t.v[i], label);
+        else
+            sb_html(&b, label);
+        for (i = start; i < end; i++) {
+            if (t.v[i].kind == RF_MIX && t.v[i].part >= 2) {
+                char part[32];
+                snprintf(part, sizeof part, "part %d", t.v[i].part);
+                sb_puts(&b, ", ");
+                sb_link(&b, &t.v[i], part);
+            }
+        }
+        for (i = start; i < end; i++) {
+            if (t.v[i].kind != RF_STEM)
+                continue;
+            sb_puts(&b, n_stems++ == 0 ? "<br>\nStems: " : ", ");
+            /* Label: the name without the stamp, the '-' and the suffix. */
+            {
+                size_t len = strlen(t.v[i].name);
+                size_t suffix = strlen(strrchr(t.v[i].name, '.'));
+                char *stem_label = strndup(t.v[i].name + REC_SONG_NAME_LEN + 1,
+                                           len - REC_SONG_NAME_LEN - 1 - suffix);
+                if (stem_label == NULL) {
+                    b.oom = 1;
+                    break;
+                }
+                sb_link(&b, &t.v[i], stem_label);
+                free(stem_label);
+            }
+        }
+        for (i = start; i < end; i++) {
+            if (t.v[i].kind == RF_LOF) {
+                sb_puts(&b, "<br>\n");
+                sb_link(&b, &t.v[i], "Audacity project");
+            }
+        }
+        sb_puts(&b, "</li>\n");
+        end = start;
+    }
+    if (!any)
+        sb_puts(&b, "<li>No recordings yet.</li>\n");
+    sb_printf(&b, "</ul>\n<p>Only the %d most recent songs are kept.</p>\n"
+                  "</body>\n</html>\n", keep);
+    table_free(&t);
+    if (b.oom) {
+        free(b.p);
+        return REC_ERR_NOMEM;
+    }
+    rc = mfile_write_atomic(dir, "index.html", b.p, b.len, 1, log, log_user);
+    free(b.p);
+    return rc == MFILE_OK ? REC_OK : rc == MFILE_ERR_ARG ? REC_ERR_ARG : REC_ERR_IO;
+}
+
+/* ---- the Audacity project ----------------------------------------------- */
+
+/* Appends "file "NAME" offset S.NNNNNNNNN" for one WAV or Opus stem, or
+ * logs why not. */
+static void lof_line(sbuf_t *b, const char *dir, const rfile_t *f,
+                     int64_t song_start, rec_log_fn log, void *lu)
+{
+    const char *why = "no recording origin";
+    char path[4096];
+    int64_t file_song, origin, off;
+    int rc;
+    uint64_t a, ns;
+    const char *c;
+
+    for (c = f->name; *c != '\0'; c++) {
+        if (*c == '"' || *c == '#' || (unsigned char)*c < 0x20) {
+            mfile_logf(log, lu, "recording project: left out a file whose name Audacity cannot read");
+            return;
+        }
+    }
+    if (mfile_join(path, sizeof path, dir, f->name) != MFILE_OK)
+        return;
+    rc = ends_with(f->name, strlen(f->name), ".opus")
+       ? oggp_stem_info(path, &file_song, &origin)
+       : rec_bext_read(path, &file_song, &origin, &why);
+    if (rc != 0) {
+        mfile_logf(log, lu, "recording project: left out %s (%s)", f->name, why);
+        return;
+    }
+    off = origin - song_start;
+    a = off < 0 ? (uint64_t)0 - (uint64_t)off : (uint64_t)off;
+    /* Seconds with 9 decimals, in integers: no locale, no rounding drift. */
+    ns = ((a % REC_SAMPLE_RATE) * 1000000000u + REC_SAMPLE_RATE / 2) / REC_SAMPLE_RATE;
+    sb_printf(b, "file \"%s\" offset %s%" PRIu64 ".%09" PRIu64 "\n", f->name,
+              off < 0 ? "-" : "", a / REC_SAMPLE_RATE, ns);
+}
+
+int rec_lof_write(const char *dir, int64_t song_start_clock, rec_log_fn log,
+                  void *log_user)
+{
+    char song[REC_SONG_NAME_LEN + 1], label[64], lof[REC_SONG_NAME_LEN + 8];
+    sbuf_t b = { NULL, 0, 0, 0 };
+    rtable_t t;
+    size_t i;
+    int rc, part;
+
+    if (dir == NULL || rec_song_name(song_start_clock, song, sizeof song) != REC_OK)
+        return REC_ERR_ARG;
+    rc = table_load(dir, &t, 0, log, log_user);
+    if (rc != REC_OK)
+        return rc;
+    stamp_label(song, label, sizeof label);
+    sb_printf(&b, "# Bucket Brigade song %s: open this file in Audacity with the\n"
+                  "# files it lists in the same folder.\n", label);
+    for (part = 1; part <= REC_MAX_PART; part++)
+        for (i = 0; i < t.n; i++)
+            if (memcmp(t.v[i].name, song, REC_SONG_NAME_LEN) == 0
+                && t.v[i].kind == RF_MIX && t.v[i].part == part)
+                lof_line(&b, dir, &t.v[i], song_start_clock, log, log_user);
+    for (i = 0; i < t.n; i++)
+        if (memcmp(t.v[i].name, song, REC_SONG_NAME_LEN) == 0
+            && t.v[i].kind == RF_STEM)
+            lof_line(&b, dir, &t.v[i], song_start_clock, log, log_user);
+    table_free(&t);
+    if (b.oom) {
+        free(b.p);
+        return REC_ERR_NOMEM;
+    }
+    snprintf(lof, sizeof lof, "%s.lof", song);
+    rc = mfile_write_atomic(dir, lof, b.p, b.len, 1, log, log_user);
+    free(b.p);
+    return rc == MFILE_OK ? REC_OK : rc == MFILE_ERR_ARG ? REC_ERR_ARG : REC_ERR_IO;
+}
+

@@ -1,0 +1,62 @@
+/*
+ * loadopts.h - bb-load's command line: what to load (addresses, singers,
+ * spectators, offsets, a leader, churn), for how long, with which protocol
+ * details, and what to measure (pids, a ramp and its bound).  `bb-load
+ * --help` prints the whole list.
+ */
+#ifndef BB_LOADOPTS_H
+#define BB_LOADOPTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bbconn.h"
+
+#define LOAD_MAX_SINGERS 20000
+#define LOAD_MAX_ADDRS 64
+#define LOAD_MAX_OFFSETS 16
+
+typedef struct {
+    bbc_transport_t transport;
+    char *addrs[LOAD_MAX_ADDRS];
+    int naddrs;
+    const char *path;
+    int singers;
+    int spectators;
+    int offsets[LOAD_MAX_OFFSETS];
+    int noffsets;
+    int leader;             /* 1: singer 0 leads and starts a song */
+    const char *track;
+    double churn_s;         /* mean singer lifetime, 0 = no churn */
+    double duration_s;
+    double interval_s;
+    double warmup_s;
+    int batch;              /* n_samples */
+    bool unaligned;
+    bool decode;
+    bool ignore_delay;
+    bool no_summary;
+    int placeholders;
+    int write_lag_ms;       /* how far behind its read clock a singer writes */
+    double voice_hz;
+    int bitrate;
+    int fcgi_conns;
+    bool no_keep;
+    int timeout_ms;
+    int max_lag;
+    uint64_t seed;
+    const char *pids_arg;
+    const char *pid_glob;
+    bool ramp;
+    int ramp_start, ramp_step, ramp_max;
+    double step_s;
+    double p99_bound_ms;
+    bool quiet;
+} load_opts_t;
+
+/* Parses argv into *o (defaults first).  Addresses point into *addr_store,
+ * a copy of the target list the caller frees.  Prints the usage and exits 0
+ * on --help.  Returns 0, or -1 having said why on stderr (bad usage). */
+int load_opts_parse(int argc, char **argv, load_opts_t *o, char **addr_store);
+
+#endif
