@@ -21,6 +21,10 @@
 #                      (default bucket-brigade; created if missing)
 #   --acme-root DIR    certbot's --webroot directory (default /var/www/html,
 #                      which Debian's default nginx site serves)
+#   --default-room     serve the default room, where the original client
+#                      (which knows no room links) sings (default: off:
+#                      only rooms made with bucket-brigade-room)
+#   --default-uploads  in the default room, its leader may upload tracks
 #   --no-start         install and enable, but start and reload nothing
 #
 # With DESTDIR=DIR in the environment every file is written under DIR
@@ -38,6 +42,8 @@ DATA_DIR=/var/lib/bucket-brigade
 BB_USER=bucket-brigade
 ACME_ROOT=/var/www/html
 START=1
+DEFAULT_ROOM=0
+DEFAULT_UPLOADS=0
 
 SEGMENT=/bucket-brigade
 SOCKET_DIR=/run/bucket-brigade
@@ -59,6 +65,8 @@ while [ $# -gt 0 ]; do
         --user) BB_USER=${2:?}; shift 2 ;;
         --acme-root) ACME_ROOT=${2:?}; shift 2 ;;
         --no-start) START=0; shift ;;
+        --default-room) DEFAULT_ROOM=1; shift ;;
+        --default-uploads) DEFAULT_UPLOADS=1; shift ;;
         -h|--help) usage 0 ;;
         *) echo "install: unknown option '$1'" >&2; usage 2 >&2 ;;
     esac
@@ -75,8 +83,9 @@ if [ -z "$D" ]; then
 fi
 SHMD_SRC=$BUILD_DIR/shm/bb-shmd
 WORKER_SRC=$BUILD_DIR/fcgi/bb-worker
-if [ ! -x "$SHMD_SRC" ] || [ ! -x "$WORKER_SRC" ]; then
-    die "build first: ./bb build ($SHMD_SRC, $WORKER_SRC)"
+ROOM_SRC=$BUILD_DIR/rooms/bb-room
+if [ ! -x "$SHMD_SRC" ] || [ ! -x "$WORKER_SRC" ] || [ ! -x "$ROOM_SRC" ]; then
+    die "build first: ./bb build ($SHMD_SRC, $WORKER_SRC, $ROOM_SRC)"
 fi
 [ -f "$BB_ROOT/html/index.html" ] || die "$BB_ROOT/html/index.html is missing"
 
@@ -85,6 +94,12 @@ SHARE_DIR=$PREFIX/share/bucket-brigade
 DOC_DIR=$PREFIX/share/doc/bucket-brigade
 AUDIO_DIR=$DATA_DIR/audio
 RECORDINGS_DIR=$DATA_DIR/recordings
+ROOMS_DIR=$DATA_DIR/rooms
+SBIN_DIR=$PREFIX/sbin
+# What the daemon is told about the default room.
+SHMD_ROOM_ARGS="--no-default-room"
+[ "$DEFAULT_ROOM" = 1 ] && SHMD_ROOM_ARGS=
+[ "$DEFAULT_ROOM" = 1 ] && [ "$DEFAULT_UPLOADS" = 1 ] && SHMD_ROOM_ARGS="--default-uploads"
 CERT_DIR=/etc/letsencrypt/live/$DOMAIN
 
 STAGE=$(mktemp -d)
@@ -103,6 +118,9 @@ fi
 # Readable by nginx (www-data) for /recordings/, writable by the services.
 # shellcheck disable=SC2086  # OWN is two options or none
 install -d -m 0755 $OWN "$D$DATA_DIR" "$D$AUDIO_DIR" "$D$RECORDINGS_DIR"
+# The rooms database: its keys are hashed, but it is the service's alone.
+# shellcheck disable=SC2086
+install -d -m 0700 $OWN "$D$ROOMS_DIR"
 for f in "$BB_ROOT"/audio/*; do
     [ -f "$f" ] || continue
     if [ ! -e "$D$AUDIO_DIR/$(basename "$f")" ]; then
@@ -119,6 +137,7 @@ done
 install -d -m 0755 "$D$LIB_DIR" "$D$SHARE_DIR" "$D$DOC_DIR"
 install -m 0755 "$SHMD_SRC" "$D$LIB_DIR/bb-shmd"
 install -m 0755 "$WORKER_SRC" "$D$LIB_DIR/bb-worker"
+install -m 0755 "$ROOM_SRC" "$D$LIB_DIR/bb-room"
 install -m 0644 "$BB_ROOT/README.md" "$D$DOC_DIR/README.md"
 
 # The client is swapped in whole, so no singer loads half an old client.
@@ -152,17 +171,24 @@ done
     ACCESS_LOG=/var/log/nginx/bucket-brigade.access.log \
     DOC_DIR="$DOC_DIR" USER="$BB_USER" NGINX_GROUP="$NGINX_GROUP" \
     SHMD="$LIB_DIR/bb-shmd" WORKER="$LIB_DIR/bb-worker" SEGMENT="$SEGMENT" \
-    AUDIO_DIR="$AUDIO_DIR" SOCKET_DIR="$SOCKET_DIR" \
+    AUDIO_DIR="$AUDIO_DIR" SOCKET_DIR="$SOCKET_DIR" ROOMS_DIR="$ROOMS_DIR" \
+    SHMD_ROOM_ARGS="$SHMD_ROOM_ARGS" BB_ROOM="$LIB_DIR/bb-room" \
+    UPLOAD_SERVER="    server unix:$SOCKET_DIR/upload.sock;" \
     FASTCGI_BUFFER="$("$WORKER_SRC" --header-max)" \
     "$BB_ROOT"/deploy/nginx/bb-http.conf.in "$BB_ROOT"/deploy/nginx/bb-locations.conf.in \
     "$BB_ROOT"/deploy/nginx/bb-fastcgi.conf.in "$BB_ROOT"/deploy/nginx/bucket-brigade.conf.in \
-    "$BB_ROOT"/deploy/systemd/*.in
+    "$BB_ROOT"/deploy/systemd/*.in "$BB_ROOT"/deploy/bucket-brigade-room.in
 
 install -d -m 0755 "$D$SYSTEMD_DIR" "$D$NGINX_CONF_DIR" "$D$(dirname "$NGINX_SITE")"
 for u in bucket-brigade.target bucket-brigade-shmd.service \
-    bucket-brigade-worker@.service bucket-brigade-worker@.socket; do
+    bucket-brigade-worker@.service bucket-brigade-worker@.socket \
+    bucket-brigade-upload.service bucket-brigade-upload.socket; do
     install -m 0644 "$STAGE/$u" "$D$SYSTEMD_DIR/$u"
 done
+# The operator's command for the rooms: bb-room as the service user, on
+# the service's database.
+install -d -m 0755 "$D$SBIN_DIR"
+install -m 0755 "$STAGE/bucket-brigade-room" "$D$SBIN_DIR/bucket-brigade-room"
 for f in bb-http.conf bb-locations.conf bb-fastcgi.conf; do
     install -m 0644 "$STAGE/$f" "$D$NGINX_CONF_DIR/$f"
 done
@@ -177,7 +203,8 @@ fi
 # ------------------------------------------------------------ enable
 
 systemctl daemon-reload
-systemctl enable --quiet bucket-brigade.target bucket-brigade-shmd.service
+systemctl enable --quiet bucket-brigade.target bucket-brigade-shmd.service \
+    bucket-brigade-upload.socket bucket-brigade-upload.service
 i=1
 while [ "$i" -le "$SHARDS" ]; do
     systemctl enable --quiet "bucket-brigade-worker@$i.socket" "bucket-brigade-worker@$i.service"

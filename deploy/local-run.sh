@@ -171,7 +171,7 @@ mkdir -p "$SOCK_DIR" "$NGINX_DIR/tmp" "$NGINX_DIR/conf.d" "$RUN_DIR/logs" "$RUN_
 # Each run starts a fresh timeline: a segment left by an earlier run may
 # come from an older build with another layout.
 SHM_FILE=/dev/shm${SEGMENT}
-rm -f "$SHM_FILE" "$SHM_FILE"-* "$SOCK_DIR"/worker-*.sock "$SOCK_DIR"/ops-*.sock
+rm -f "$SHM_FILE" "$SHM_FILE"-* "$SOCK_DIR"/worker-*.sock "$SOCK_DIR"/ops-*.sock "$SOCK_DIR"/upload.sock
 
 # ---------------------------------------------------------------- render
 
@@ -198,7 +198,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 "$DEPLOY/render.sh" -o "$NGINX_DIR" \
-    UPSTREAM_SERVERS="$upstream_servers" \
+    UPSTREAM_SERVERS="$upstream_servers" UPLOAD_SERVER="    server unix:$SOCK_DIR/upload.sock;" \
     HTML_DIR="$HTML_DIR" RECORDINGS_DIR="$RECORDINGS_DIR" \
     CONF_DIR="$NGINX_DIR" NGINX_DIR="$NGINX_DIR" \
     ACCESS_LOG="$RUN_DIR/logs/access.log" \
@@ -318,8 +318,12 @@ cmd shmd "$SHMD" --segment "$SEGMENT" ${RING_SECONDS:+--ring-seconds "$RING_SECO
 for i in $(seq 1 "$WORKERS"); do
     cmd "worker-$i" "$WORKER" --listen "unix:$SOCK_DIR/worker-$i.sock" \
         --ops "unix:$SOCK_DIR/ops-$i.sock" --segment "$SEGMENT" --worker-id "$i" \
-        --audio-dir "$AUDIO_DIR" "${STEM_ARGS[@]}"
+        "${STEM_ARGS[@]}"
 done
+# The upload worker: uploads are read and decoded there, never in a
+# singers' worker (worker id 0; the singers' workers are 1..N).
+cmd upload "$WORKER" --uploads --listen "unix:$SOCK_DIR/upload.sock" --segment "$SEGMENT" \
+    --worker-id 0 --audio-dir "$AUDIO_DIR" --cache-dir "$RUN_DIR/cache"
 cmd nginx "${NGINX_CMD[@]}"
 
 [ -f "$HTML_DIR/index.html" ] || log "warning: $HTML_DIR/index.html does not exist yet: / will answer 404"
@@ -327,6 +331,7 @@ cmd nginx "${NGINX_CMD[@]}"
 start shmd
 wait_for "the segment $SEGMENT" 10 shmd test -e "$SHM_FILE"
 for i in $(seq 1 "$WORKERS"); do start "worker-$i"; done
+start upload
 for i in $(seq 1 "$WORKERS"); do
     wait_for "worker-$i's socket" 10 "worker-$i" test -S "$SOCK_DIR/worker-$i.sock"
 done

@@ -182,7 +182,8 @@ static void handle_upload(api_t *a, FCGX_Request *r, const char *qs)
         return;
     }
     char name[256], msg[512];
-    int code = upl_accept(a->upl, qs, a->body, (size_t)len, name, sizeof name, msg, sizeof msg);
+    int code = upl_accept(a->upl, wr_info(room)->id, qs, a->body, (size_t)len, name, sizeof name, msg,
+                          sizeof msg);
     if (code != 200) {
         rs_json_error(r, a->worker_id, code, msg);
         return;
@@ -317,6 +318,11 @@ void api_handle(api_t *a, FCGX_Request *r)
         return;
     }
     route_t route = route_of(path);
+    if (a->uploads_only && route != R_UPLOAD) {
+        a->other++;
+        rs_json_error(r, a->worker_id, 404, "this is the upload worker: it serves /api/upload alone");
+        return;
+    }
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     bool post = strcmp(method, "POST") == 0;
     switch (route) {

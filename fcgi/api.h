@@ -25,6 +25,7 @@
 #ifndef BB_API_H
 #define BB_API_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <fcgiapp.h>
@@ -37,6 +38,7 @@ typedef struct {
     int worker_id;
     wr_t *rooms;
     upl_t *upl;             /* NULL: uploads off */
+    bool uploads_only;      /* the upload worker: /api/upload and nothing else */
     uint8_t *body;          /* request body buffer of body_cap bytes */
     size_t body_cap;
     uint64_t probes, options, refused, other;

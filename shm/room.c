@@ -483,6 +483,7 @@ rm_t *rm_create(const rm_config_t *cfg, char *why, size_t whylen)
     if (!r->cfg.is_default)
         snprintf(r->label, sizeof r->label, "%s: ", cfg->id);
     r->cfg.audio_dir = dupstr(cfg->audio_dir);
+    r->cfg.uploads_dir = dupstr(cfg->uploads_dir);
     r->cfg.recordings_dir = dupstr(cfg->recordings_dir);
     r->cfg.cache_dir = dupstr(cfg->cache_dir);
     r->cfg.depth = dly_clamp_depth(cfg->depth);
@@ -544,7 +545,11 @@ rm_t *rm_create(const rm_config_t *cfg, char *why, size_t whylen)
             r->ctl.song.start ? "in progress" : "not started", r->ctl.song.start);
         rm_restore_events(r);
     }
-    r->tracks = tset_new(r->cfg.audio_dir, r->cfg.cache_dir);
+    char own_cache[512];
+    if (r->cfg.uploads_dir && r->cfg.cache_dir)
+        snprintf(own_cache, sizeof own_cache, "%s/%s", r->cfg.cache_dir, r->cfg.id);
+    r->tracks = tset_new(r->cfg.audio_dir, r->cfg.cache_dir, r->cfg.uploads_dir,
+                         r->cfg.uploads_dir && r->cfg.cache_dir ? own_cache : NULL);
     if (!r->tracks) {
         snprintf(why, whylen, "cannot set up the track list");
         goto err;
@@ -585,6 +590,7 @@ void rm_destroy(rm_t *r)
     free((char *)r->cfg.segment);
     free((char *)r->cfg.id);
     free((char *)r->cfg.audio_dir);
+    free((char *)r->cfg.uploads_dir);
     free((char *)r->cfg.recordings_dir);
     free((char *)r->cfg.cache_dir);
     free(r->cmds);

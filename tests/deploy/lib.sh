@@ -102,7 +102,8 @@ now_clock() {
 have_ipv6_loopback() { grep -q '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; }
 
 # start_local_nginx N: renders the local nginx site (deploy/nginx/*.conf.in,
-# as ./bb run does) for workers 1..N listening on $SOCK/wI.sock, starts
+# as ./bb run does) for workers 1..N listening on $SOCK/wI.sock (worker 1
+# also takes the uploads), starts
 # nginx on 127.0.0.1:$PORT (as the invoking user) and waits for it; sets
 # API to the site's API URL. Uses SRC, NGINX, WORKER (for its header
 # size), SOCK, PORT and TMP.
@@ -114,7 +115,8 @@ start_local_nginx() {
     done
     [ "$(id -u)" = 0 ] && user_directive="user $(id -un) $(id -gn);"
     "$SRC/deploy/render.sh" -o "$TMP/nginx" \
-        UPSTREAM_SERVERS="$servers" HTML_DIR="$SRC/html" RECORDINGS_DIR="$TMP/rec" \
+        UPSTREAM_SERVERS="$servers" UPLOAD_SERVER="    server unix:$SOCK/w1.sock;" \
+        HTML_DIR="$SRC/html" RECORDINGS_DIR="$TMP/rec" \
         CONF_DIR="$TMP/nginx" NGINX_DIR="$TMP/nginx" ACCESS_LOG="$TMP/logs/access.log" \
         USER_DIRECTIVE="$user_directive" NGINX_WORKERS=2 MIME_TYPES=/etc/nginx/mime.types \
         LISTEN="        listen 127.0.0.1:$PORT;" FASTCGI_BUFFER="$("$WORKER" --header-max)" \

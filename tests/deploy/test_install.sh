@@ -19,7 +19,7 @@ set -euo pipefail
 
 [ $# = 2 ] || { echo "usage: $0 SOURCE_DIR BUILD_DIR" >&2; exit 2; }
 SRC=$1 BUILD=$2
-need_exe "$BUILD/shm/bb-shmd" "$BUILD/fcgi/bb-worker"
+need_exe "$BUILD/shm/bb-shmd" "$BUILD/fcgi/bb-worker" "$BUILD/rooms/bb-room"
 command -v systemd-analyze >/dev/null || fail "systemd-analyze is not installed (apt-get install systemd)"
 
 R=$TMP/root
@@ -31,6 +31,8 @@ install_with() {
 install_with --shards 3
 
 for f in usr/local/lib/bucket-brigade/bb-shmd usr/local/lib/bucket-brigade/bb-worker \
+    usr/local/lib/bucket-brigade/bb-room usr/local/sbin/bucket-brigade-room \
+    etc/systemd/system/bucket-brigade-upload.service etc/systemd/system/bucket-brigade-upload.socket \
     usr/local/share/bucket-brigade/html/index.html usr/local/share/doc/bucket-brigade/README.md \
     etc/systemd/system/bucket-brigade.target etc/systemd/system/bucket-brigade-shmd.service \
     etc/systemd/system/bucket-brigade-worker@.service etc/systemd/system/bucket-brigade-worker@.socket \
@@ -38,7 +40,7 @@ for f in usr/local/lib/bucket-brigade/bb-shmd usr/local/lib/bucket-brigade/bb-wo
     etc/nginx/bucket-brigade/bb-locations.conf etc/nginx/bucket-brigade/bb-fastcgi.conf; do
     [ -e "$R/$f" ] || fail "install.sh did not install /$f"
 done
-for d in var/lib/bucket-brigade/audio var/lib/bucket-brigade/recordings; do
+for d in var/lib/bucket-brigade/audio var/lib/bucket-brigade/recordings var/lib/bucket-brigade/rooms; do
     [ -d "$R/$d" ] || fail "install.sh did not create /$d"
 done
 note "programs, client, units and nginx site installed"
@@ -46,7 +48,8 @@ note "programs, client, units and nginx site installed"
 # verify resolves everything under the root, the units systemd ships too.
 mkdir -p "$R/usr/lib/systemd"
 cp -R /usr/lib/systemd/system "$R/usr/lib/systemd/"
-units=(bucket-brigade.target bucket-brigade-shmd.service)
+units=(bucket-brigade.target bucket-brigade-shmd.service bucket-brigade-upload.service
+    bucket-brigade-upload.socket)
 for i in 1 2 3; do units+=("bucket-brigade-worker@$i.service" "bucket-brigade-worker@$i.socket"); done
 (cd "$TMP" && systemd-analyze --root="$R" verify --man=no "${units[@]}") >"$TMP/logs/verify.log" 2>&1 || true
 if [ -s "$TMP/logs/verify.log" ]; then
@@ -61,12 +64,24 @@ grep -qF "ssl_certificate_key /etc/letsencrypt/live/$DOMAIN/privkey.pem;" "$site
 grep -qF "server_name $DOMAIN;" "$site" || fail "the site is not for $DOMAIN"
 grep -q '^ *ListenStream=/run/bucket-brigade/worker-%i.sock$' "$R/etc/systemd/system/bucket-brigade-worker@.socket" \
     || fail "the socket unit does not listen on /run/bucket-brigade/worker-%i.sock"
-servers() { grep -o 'server unix:[^ ;]*' "$R/etc/nginx/bucket-brigade/bb-http.conf" | tr '\n' ' '; }
+servers() { grep -o 'server unix:[^ ;]*worker[^ ;]*' "$R/etc/nginx/bucket-brigade/bb-http.conf" | tr '\n' ' '; }
+grep -q 'server unix:/run/bucket-brigade/upload.sock;' "$R/etc/nginx/bucket-brigade/bb-http.conf" \
+    || fail "the upload upstream is not the upload worker's socket"
+# A server install keeps the original client's default room off unless asked.
+grep -q -- '--no-default-room' "$R/etc/systemd/system/bucket-brigade-shmd.service" \
+    || fail "the daemon serves the default room although install.sh was not asked to"
+grep -q -- "--db /var/lib/bucket-brigade/rooms/rooms.db" "$R/etc/systemd/system/bucket-brigade-shmd.service" \
+    || fail "the daemon is not given the rooms database"
+grep -q -- 'runuser -u bucket-brigade -- /usr/local/lib/bucket-brigade/bb-room --db /var/lib/bucket-brigade/rooms/rooms.db --base-url https://choir.test' \
+    "$R/usr/local/sbin/bucket-brigade-room" || fail "bucket-brigade-room does not run bb-room as the service on its database"
 want="server unix:/run/bucket-brigade/worker-1.sock server unix:/run/bucket-brigade/worker-2.sock server unix:/run/bucket-brigade/worker-3.sock "
 [ "$(servers)" = "$want" ] || fail "upstream servers: '$(servers)', want '$want'"
 note "the upstream has one server per shard, on the socket units' sockets"
 
-install_with --shards 2
+install_with --shards 2 --default-room --default-uploads
+grep -q -- '--default-uploads' "$R/etc/systemd/system/bucket-brigade-shmd.service" \
+    && ! grep -q -- '--no-default-room' "$R/etc/systemd/system/bucket-brigade-shmd.service" \
+    || fail "--default-room --default-uploads did not reach the daemon's unit"
 want="server unix:/run/bucket-brigade/worker-1.sock server unix:/run/bucket-brigade/worker-2.sock "
 [ "$(servers)" = "$want" ] || fail "after --shards 2, upstream servers: '$(servers)', want '$want'"
 [ -f "$R/usr/local/share/bucket-brigade/html/index.html" ] || fail "the client is gone after a second install"

@@ -55,7 +55,8 @@ for i in 1 2 3; do servers="$servers    server unix:$TMP/run/worker-$i.sock max_
 "$SRC/deploy/render.sh" -o "$CONF" \
     DOMAIN="$DOMAIN" CONF_DIR="$CONF" CERT_DIR="$CERT" ACME_ROOT="$TMP/acme" \
     HTTP_PORT="$HTTP_PORT" HTTPS_PORT="$HTTPS_PORT" \
-    UPSTREAM_SERVERS="$servers" HTML_DIR="$HTML" RECORDINGS_DIR="$TMP/rec" \
+    UPSTREAM_SERVERS="$servers" UPLOAD_SERVER="    server unix:$TMP/run/upload.sock;" \
+    HTML_DIR="$HTML" RECORDINGS_DIR="$TMP/rec" \
     ACCESS_LOG="$TMP/var/log/access.log" FASTCGI_BUFFER="$HEADER_MAX" \
     "$SRC"/deploy/nginx/bb-http.conf.in "$SRC"/deploy/nginx/bb-locations.conf.in \
     "$SRC"/deploy/nginx/bb-fastcgi.conf.in "$SRC"/deploy/nginx/bucket-brigade.conf.in

@@ -26,10 +26,12 @@ U=$TMP/units
     DOC_DIR="$SRC" USER=bucket-brigade NGINX_GROUP=www-data \
     SHMD="$SHMD" WORKER="$WORKER" SEGMENT=/bucket-brigade \
     AUDIO_DIR="$TMP/audio" RECORDINGS_DIR="$TMP/rec" SOCKET_DIR=/run/bucket-brigade \
+    ROOMS_DIR="$TMP/rooms" SHMD_ROOM_ARGS=--no-default-room \
     "$SRC"/deploy/systemd/*.in
 ls "$U" >"$TMP/units.list"
 for want in bucket-brigade.target bucket-brigade-shmd.service \
-    bucket-brigade-worker@.service bucket-brigade-worker@.socket; do
+    bucket-brigade-worker@.service bucket-brigade-worker@.socket \
+    bucket-brigade-upload.service bucket-brigade-upload.socket; do
     grep -qx -- "$want" "$TMP/units.list" || fail "$want was not rendered"
 done
 
@@ -39,15 +41,16 @@ done
 export SYSTEMD_UNIT_PATH=$U:
 (cd "$TMP" && systemd-analyze verify --man=no \
     "$U/bucket-brigade.target" "$U/bucket-brigade-shmd.service" \
-    bucket-brigade-worker@1.service bucket-brigade-worker@1.socket) >"$TMP/logs/verify.log" 2>&1 \
+    bucket-brigade-worker@1.service bucket-brigade-worker@1.socket \
+    "$U/bucket-brigade-upload.service" "$U/bucket-brigade-upload.socket") >"$TMP/logs/verify.log" 2>&1 \
     || { cat "$TMP/logs/verify.log" >&2; fail "systemd-analyze verify failed"; }
 if [ -s "$TMP/logs/verify.log" ]; then
     cat "$TMP/logs/verify.log" >&2
     fail "systemd-analyze verify has remarks"
 fi
-note "systemd-analyze verify: the target, the daemon, the worker service and socket are clean"
+note "systemd-analyze verify: the target, the daemon, the workers' and the upload worker's services and sockets are clean"
 
-for unit in bucket-brigade-shmd.service bucket-brigade-worker@1.service; do
+for unit in bucket-brigade-shmd.service bucket-brigade-worker@1.service bucket-brigade-upload.service; do
     if ! (cd "$U" && systemd-analyze security --offline=yes --threshold=20 --no-pager "$unit") \
         >"$TMP/logs/security.log" 2>&1; then
         grep -E '✗|Overall' "$TMP/logs/security.log" >&2 || cat "$TMP/logs/security.log" >&2
