@@ -1,6 +1,8 @@
 // audio.js: the page's Web Audio graph around the "bb-io" worklet.
 //
-//   microphone ──► MediaStreamSource ──► bb-io ──► destination (speakers)
+//   microphone ──► MediaStreamSource ──► bb-io ──► limiter ──► destination
+//
+// The limiter (limiter.js) keeps what we play within full scale.
 //
 // The AudioContext runs at 48 kHz, the server's rate, whatever the device
 // does: the browser resamples at its edges. Where the browser cannot
@@ -16,9 +18,10 @@
 // - loopbackDelay: instead of the microphone, the worklet's own output is
 //   fed back to its input through a DelayNode of that many seconds, so the
 //   latency calibration can be checked against a known delay;
-// - tap: an AnalyserNode on the worklet's output, read by toneLevel().
+// - tap: an AnalyserNode on what goes to the speakers, read by toneLevel().
 
 import { SERVER_RATE } from './clock.js';
+import { createLimiter } from './limiter.js';
 
 /** Constraints for getUserMedia; deviceId may be empty for the default. */
 export function micConstraints(deviceId) {
@@ -114,11 +117,13 @@ export class AudioEngine {
     } else if (this.source) {
       this.source.connect(this.node);
     }
-    this.node.connect(this.ctx.destination);
+    const limiter = createLimiter(this.ctx);
+    this.node.connect(limiter.input);
+    limiter.output.connect(this.ctx.destination);
     if (test.tap) {
       this.analyser = this.ctx.createAnalyser();
       this.analyser.fftSize = 32768;
-      this.node.connect(this.analyser);
+      limiter.output.connect(this.analyser);
       this.tapBuf = new Float32Array(this.analyser.fftSize);
     }
     await this.ctx.resume();
