@@ -14,6 +14,11 @@
 // automatic gain control off: all three are built for speech calls and
 // damage sustained sung notes (here a sung tone lost 20 dB to them).
 //
+// A context that does not start running within START_TIMEOUT_MS means the
+// browser has no sound output: Firefox with no audio device or sound server
+// neither runs the context nor fails resume(), so the page would wait
+// forever. create() then fails with an AudioOutputError the page shows.
+//
 // Test hooks (only when the page is opened with ?test=1, see main.js):
 // - loopbackDelay: instead of the microphone, the worklet's own output is
 //   fed back to its input through a DelayNode of that many seconds, so the
@@ -22,6 +27,18 @@
 
 import { SERVER_RATE } from './clock.js';
 import { createLimiter } from './limiter.js';
+
+export const START_TIMEOUT_MS = 5000;
+
+/** The browser's sound output did not start; message says what to do. */
+export class AudioOutputError extends Error {
+  constructor() {
+    super('Your browser could not start its sound output, so nothing can be played or recorded. '
+      + 'Connect your headphones (and check that the computer\'s sound works), '
+      + 'then restart the browser, open this page again and press Start.');
+    this.name = 'AudioOutputError';
+  }
+}
 
 /** Constraints for getUserMedia; deviceId may be empty for the default. */
 export function micConstraints(deviceId) {
@@ -58,7 +75,8 @@ export class AudioEngine {
   /**
    * Builds the graph. opts: {deviceId, listenOnly, test: {loopbackDelay,
    * tap}}. With listenOnly the microphone is not opened at all. Rejects
-   * with the browser's error when the microphone or the worklet fails.
+   * with the browser's error when the microphone or the worklet fails, and
+   * with an AudioOutputError when the sound output does not start.
    */
   static async create(opts = {}) {
     const e = new AudioEngine();
@@ -126,7 +144,15 @@ export class AudioEngine {
       limiter.output.connect(this.analyser);
       this.tapBuf = new Float32Array(this.analyser.fftSize);
     }
-    await this.ctx.resume();
+    let timer;
+    const late = new Promise((res) => { timer = setTimeout(res, START_TIMEOUT_MS); });
+    await Promise.race([this.ctx.resume(), late]);
+    clearTimeout(timer);
+    if (this.ctx.state !== 'running') {
+      // Not awaited: closing a context that never ran may never finish.
+      this.close().catch(() => {});
+      throw new AudioOutputError();
+    }
   }
 
   get sampleRate() {
