@@ -19,6 +19,18 @@
 // neither runs the context nor fails resume(), so the page would wait
 // forever. create() then fails with an AudioOutputError the page shows.
 //
+// Stalls. When the browser's audio thread does not get to run in time (a
+// busy machine), the device plays a gap and the context's clock loses that
+// time for good. Everything counted in it falls behind the server's clock
+// by as much: our voice then reaches the server that much later, past the
+// limit after a stall of a few tenths of a second, and the page mutes it for
+// lag; it never catches up by itself. So at every worklet statistics
+// message (each 100 ms of audio) the audio clock's progress is compared
+// with the wall clock's, and once they have differed by STALL_S for a
+// second the engine reports a "stall" (the page starts its connection
+// over, which sets the clocks afresh). A slow drift between the sound card's crystal and the
+// computer's clock adds up the same way and is reported the same way.
+//
 // Test hooks (only when the page is opened with ?test=1, see main.js):
 // - loopbackDelay: instead of the microphone, the worklet's own output is
 //   fed back to its input through a DelayNode of that many seconds, so the
@@ -29,6 +41,8 @@ import { SERVER_RATE } from './clock.js';
 import { createLimiter } from './limiter.js';
 
 export const START_TIMEOUT_MS = 5000;
+export const STALL_S = 0.25;
+export const STALL_HOLD_S = 1;
 
 /** The browser's sound output did not start; message says what to do. */
 export class AudioOutputError extends Error {
@@ -91,6 +105,7 @@ export class AudioEngine {
     this.stream = null;
     this.analyser = null;
     this.tapBuf = null;
+    this.clockRef = null;
   }
 
   async init({ deviceId = '', listenOnly = false, test = {} }) {
@@ -125,7 +140,12 @@ export class AudioEngine {
       channelInterpretation: 'speakers',
       processorOptions: { poolSize: 6 },
     });
-    this.node.port.onmessage = (ev) => this.dispatch(ev.data);
+    this.node.port.onmessage = (ev) => {
+      if (ev.data.type === 'stats') this.checkClock();
+      this.dispatch(ev.data);
+    };
+    // A suspended context's clock stops on purpose: measure afresh.
+    this.ctx.addEventListener('statechange', () => { this.clockRef = null; });
     this.node.onprocessorerror = () => this.dispatch({ type: 'processor-error' });
     if (test.loopbackDelay != null) {
       this.loop = this.ctx.createDelay(2);
@@ -152,6 +172,30 @@ export class AudioEngine {
       // Not awaited: closing a context that never ran may never finish.
       this.close().catch(() => {});
       throw new AudioOutputError();
+    }
+  }
+
+  // Reports a "stall" {seconds} (how far the audio clock fell behind the
+  // wall clock; negative when it ran ahead) once that has stayed past
+  // STALL_S for STALL_HOLD_S, and measures from there on. The hold lets a
+  // browser that renders the lost time quickly afterwards (WebKitGTK does)
+  // catch up without a resync.
+  checkClock() {
+    const now = performance.now() / 1000;
+    const t = this.ctx.currentTime;
+    const ref = this.clockRef;
+    if (!ref || this.ctx.state !== 'running') {
+      this.clockRef = { now, t, since: 0 };
+      return;
+    }
+    const behind = now - ref.now - (t - ref.t);
+    if (Math.abs(behind) < STALL_S) {
+      ref.since = 0;
+    } else if (!ref.since) {
+      ref.since = now;
+    } else if (now - ref.since >= STALL_HOLD_S) {
+      this.clockRef = { now, t, since: 0 };
+      this.dispatch({ type: 'stall', seconds: behind });
     }
   }
 

@@ -310,6 +310,7 @@ function startApp() {
   });
   $('offset').value = state.offset;
   conn.start(state.offset);
+  engine.on('stall', (m) => conn.reconnect(null, `the audio clock slipped ${m.seconds.toFixed(2)} s`));
   // A phone can suspend audio (a call, the screen off). The clocks are
   // stale afterwards, so start the connection over when it runs again.
   let wasRunning = engine.ctx.state === 'running';
