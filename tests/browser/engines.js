@@ -13,13 +13,14 @@
 // - launchWebKit(): WebKitGTK's MiniBrowser through WebKitWebDriver (classic
 //   WebDriver over HTTP, spoken here with fetch) under xvfb-run.
 //
-// Each launcher resolves {engine, newPage(), close()}; a page has goto,
+// Each launcher resolves {engine, newPage(), close()}, Firefox's also
+// stall(ms) (every process of the browser stopped for ms); a page has goto,
 // click, fill, select, eval, waitFor, text, screenshot, logs, pageErrors and
 // close, so a scenario is written once for every engine. Clicks and typing
 // go through the engine's own input path (they count as user gestures).
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,6 +97,39 @@ async function stopGroup(child, ms = 5000) {
   const t = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, ms);
   await gone;
   clearTimeout(t);
+}
+
+// pid and all its descendants, from /proc.
+function processTree(pid) {
+  const children = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat;
+    try { stat = readFileSync(`/proc/${d}/stat`, 'utf8'); } catch { continue; }
+    // The field after the command name (in parentheses) is the state, then the parent.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (!children.has(ppid)) children.set(ppid, []);
+    children.get(ppid).push(Number(d));
+  }
+  const all = [];
+  for (const todo = [pid]; todo.length;) {
+    const p = todo.pop();
+    all.push(p);
+    todo.push(...(children.get(p) || []));
+  }
+  return all;
+}
+
+// Stops pid and its descendants (a browser we started) for ms, as a busy
+// machine can: none of them runs meanwhile.
+async function stallTree(pid, ms) {
+  const pids = processTree(pid);
+  for (const p of pids) { try { process.kill(p, 'SIGSTOP'); } catch { /* gone */ } }
+  try {
+    await sleep(ms);
+  } finally {
+    for (const p of pids) { try { process.kill(p, 'SIGCONT'); } catch { /* gone */ } }
+  }
 }
 
 function canConnect(path) {
@@ -279,6 +313,7 @@ export async function launchFirefox({ toneHz = 1000, soundEnv = NO_PULSE } = {})
       await page.setViewport({ width: 1200, height: 900 });
       return new FirefoxPage(page);
     },
+    stall: (ms) => stallTree(browser.process().pid, ms),
     close: () => browser.close(),
   };
 }

@@ -9,8 +9,10 @@
 //   the latency calibration tracks a known loopback delay, and against the
 //   real local stack Firefox leads a song with the metronome (its output
 //   must stay within full scale) and a Chromium singer in a later bucket
-//   hears it; chat crosses both ways; Firefox then moves behind the
-//   Chromium singer and hears them.
+//   hears it; Firefox's processes are stopped for 0.7 s mid-song (a busy
+//   machine) and it must be heard again, not stay muted for lag; chat
+//   crosses both ways; Firefox then moves behind the Chromium singer and
+//   hears them.
 //
 // A missing Firefox, PulseAudio or stack fails the test. Screenshots
 // firefox-*.png in the test output folder (build/browser-out/ under ctest).

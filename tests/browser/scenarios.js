@@ -8,7 +8,8 @@
 //   leader starts a song with the metronome, the later singer hears the
 //   leader's tone, chat crosses both ways, then the leader moves behind the
 //   other singer and hears their tone. Along the way the peak of what the
-//   leader's page outputs is measured;
+//   leader's page outputs is measured, and the leader's browser may be
+//   stalled for 0.7 s and must be heard again;
 // - withChromium(): all of the above for one engine, with a Chromium
 //   singer, against the real stack and a private PulseAudio.
 
@@ -176,10 +177,12 @@ const METRONOME = 'metronome -- set BPM below';
  * Two singers against the real stack at url. lead and follow are
  * {page, name, hz}: a fresh page in each browser, whose microphone plays a
  * sine at hz; with tutorial the leader answers the headphones questions
- * first. Returns the figures:
+ * first; with stall (ms => stops the leader's browser for ms) the leader's
+ * browser stalls once, mid-song, and must be heard again. Returns the
+ * figures:
  * {offsets, heardLead, heardFollow, leadPeak, codecs}.
  */
-export async function singTogether(url, lead, follow, { tutorial = false } = {}) {
+export async function singTogether(url, lead, follow, { tutorial = false, stall = null } = {}) {
   const L = lead.page;
   const F = follow.page;
   const tag = `${L.engine} leads, ${F.engine} follows`;
@@ -221,6 +224,23 @@ export async function singTogether(url, lead, follow, { tutorial = false } = {})
   assert.ok(self < heard.level / 10, `${tag}: the follower must not hear themselves: ${self}`);
   assert.ok(heard.peak <= 1, `${tag}: the follower's output stays within full scale (peak ${heard.peak})`);
 
+  // A stall of the leader's browser (every process stopped for 0.7 s, as
+  // on a busy machine): its audio clock loses that time for good, so its
+  // voice would arrive too late and stay muted for lag; the page must start
+  // its connection over and be heard again.
+  if (stall) {
+    await stall(700);
+    await L.waitFor(() => window.bbTest.state.log.some((l) => l.includes('the audio clock slipped')), null, 10000, 'the resync after the stall');
+    await L.waitFor(() => window.bbTest.state.connection === 'connected' && !window.bbTest.state.lagMuted, null, 20000, 'the leader back in time');
+    // What the follower hears now was sung after the stall.
+    await sleep((offsets[1] - offsets[0]) * 1000 + 3000);
+    const again = await listen(F, lead.hz, (r) => r.level > 0.05, { timeoutMs: 20000, moreMs: 0 });
+    const leaderLog = await L.eval(() => window.bbTest.state.log.filter((l) => /slipped|lag/.test(l)));
+    console.log(`${tag}: after a 0.7 s stall of ${L.engine}, ${F.engine} hears ${lead.hz} Hz at ${again.level.toFixed(4)}; ${leaderLog.join('; ')}`);
+    assert.ok(again.level > 0.05, `${tag}: the leader heard again after the stall: ${again.level}`);
+    assert.equal(await L.eval(() => window.bbTest.state.lagMuted), false, `${tag}: the leader is not muted for lag`);
+  }
+
   // Chat both ways, as text.
   await chat(L, F, lead.name, NASTY);
   await chat(F, L, follow.name, `${follow.name} hears ${lead.name} & sings <along>`);
@@ -252,7 +272,8 @@ export async function singTogether(url, lead, follow, { tutorial = false } = {})
  * launch(pulse) and a Chromium browser whose fake microphone plays
  * partner.hz. In the engine: the codec round trips, the calibration at 100
  * and 200 ms of loopback, then singTogether() with the engine leading (and
- * answering the headphones questions). Resolves singTogether()'s figures;
+ * answering the headphones questions, and stalling once where the launcher
+ * can stall the browser). Resolves singTogether()'s figures;
  * on a failure prints both pages' logs, the server's and PulseAudio's
  * output, and saves screenshots.
  */
@@ -280,7 +301,8 @@ export async function withChromium({ launch, pulseMic = false, singer, partner }
     assert.ok(a >= 100, `at least the loopback delay: ${a}`);
     assert.ok(Math.abs(b - a - 100) <= 2, `difference ${b - a} ms`);
 
-    const r = await singTogether(stack.url, { ...singer, page: E }, { ...partner, page: C }, { tutorial: true });
+    const r = await singTogether(stack.url, { ...singer, page: E }, { ...partner, page: C },
+      { tutorial: true, stall: browser.stall });
     console.log(`${E.engine} figures: ${JSON.stringify(r)}`);
     for (const p of pages) assert.deepEqual(await p.pageErrors(), [], `${p.engine} page errors`);
     return r;
