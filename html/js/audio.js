@@ -144,8 +144,7 @@ export class AudioEngine {
       if (ev.data.type === 'stats') this.checkClock();
       this.dispatch(ev.data);
     };
-    // A suspended context's clock stops on purpose: measure afresh.
-    this.ctx.addEventListener('statechange', () => { this.clockRef = null; });
+    this.watchClock();
     this.node.onprocessorerror = () => this.dispatch({ type: 'processor-error' });
     if (test.loopbackDelay != null) {
       this.loop = this.ctx.createDelay(2);
@@ -173,6 +172,12 @@ export class AudioEngine {
       this.close().catch(() => {});
       throw new AudioOutputError();
     }
+  }
+
+  // A suspended context's clock stops on purpose: measure afresh whenever
+  // the context's state changes.
+  watchClock() {
+    this.ctx.addEventListener('statechange', () => { this.clockRef = null; });
   }
 
   // Reports a "stall" {seconds} (how far the audio clock fell behind the
