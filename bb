@@ -18,9 +18,13 @@ PKGS_BUILD="build-essential cmake pkg-config libfcgi-dev libopus-dev libsndfile1
 # Packages the local stack needs to run.
 PKGS_RUN="nginx"
 # Packages only the tests need: clang for libFuzzer and the sanitizers,
-# sox for test signals, chromium and node for the browser tests, systemd for
-# `systemd-analyze verify`, curl for the smoke checks.
-PKGS_TEST="clang libclang-rt-dev sox opus-tools chromium nodejs npm systemd curl procps"
+# sox for test signals, node and the three browser engines for the browser
+# tests (chromium; firefox-esr; webkit2gtk-driver, whose WebKitWebDriver
+# drives WebKitGTK's MiniBrowser under xvfb-run, which needs xauth), a
+# private PulseAudio as the sound card of Firefox and WebKit (pulseaudio,
+# pulseaudio-utils for pacat), systemd for `systemd-analyze verify`, curl
+# for the smoke checks.
+PKGS_TEST="clang libclang-rt-dev sox opus-tools chromium firefox-esr webkit2gtk-driver xvfb xauth pulseaudio pulseaudio-utils nodejs npm systemd curl procps"
 
 usage() {
     cat <<'EOF'
@@ -93,7 +97,7 @@ build_tree() {
 }
 
 ensure_node_modules() {
-    if [ ! -d "$BB_ROOT/node_modules/playwright-core" ]; then
+    if [ ! -d "$BB_ROOT/node_modules/playwright-core" ] || [ ! -d "$BB_ROOT/node_modules/puppeteer-core" ]; then
         echo "bb: installing npm packages for the browser tests" >&2
         (cd "$BB_ROOT" && npm install --no-audit --no-fund --loglevel=error >&2)
     fi

@@ -160,7 +160,7 @@ function showDeviceError(e) {
     ? 'The browser did not allow the microphone. Allow it in the address bar (or site settings) and press Start again.'
     : e && e.name === 'NotFoundError'
       ? 'No microphone was found. Plug one in and reload, or go back and choose to just listen.'
-      : `The microphone could not be opened: ${e && e.message ? e.message : e}`;
+      : e && e.name === 'AudioOutputError' ? e.message : `The microphone could not be opened: ${e && e.message ? e.message : e}`;
   setText($('device-error'), msg);
   show($('device-error'), true);
 }
@@ -310,6 +310,7 @@ function startApp() {
   });
   $('offset').value = state.offset;
   conn.start(state.offset);
+  engine.on('stall', (m) => conn.reconnect(null, `the audio clock slipped ${m.seconds.toFixed(2)} s`));
   // A phone can suspend audio (a call, the screen off). The clocks are
   // stale afterwards, so start the connection over when it runs again.
   let wasRunning = engine.ctx.state === 'running';
