@@ -115,7 +115,8 @@ elif ! id -u "$BB_USER" >/dev/null 2>&1; then
     useradd --system --user-group --home-dir "$DATA_DIR" --no-create-home \
         --shell /usr/sbin/nologin "$BB_USER"
 fi
-# Readable by nginx (www-data) for /recordings/, writable by the services.
+# Readable by nginx (www-data), which sends a recording when a worker says
+# so (X-Accel-Redirect), writable by the services.
 # shellcheck disable=SC2086  # OWN is two options or none
 install -d -m 0755 $OWN "$D$DATA_DIR" "$D$AUDIO_DIR" "$D$RECORDINGS_DIR"
 # The rooms database: its keys are hashed, but it is the service's alone.

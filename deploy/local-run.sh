@@ -9,7 +9,7 @@
 #                      on different ports do not share a timeline)
 #   N workers          bb-worker, one per core, on unix sockets in the run dir
 #   nginx              http://localhost:PORT/ : the client at /, the API at
-#                      /api, recordings at /recordings/; and the original
+#                      /api (recordings through it); and the original
 #                      client's API convention http://localhost:PORT+1/
 #
 # Each log line is prefixed with the name of the process that wrote it. A
@@ -339,7 +339,7 @@ start nginx
 wait_for "nginx on port $PORT" 10 nginx port_busy "$PORT"
 
 log "Bucket Brigade is running at $URL"
-log "  API $URL""api, recordings $URL""recordings/"
+log "  API $URL""api, recordings $URL""recordings.html"
 [ "$DEV_PORT" != 0 ] && log "  the original client's API convention: http://localhost:$DEV_PORT/"
 log "  $WORKERS workers, run directory $RUN_DIR (access log in logs/)"
 log "  Ctrl-C stops everything"

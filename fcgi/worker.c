@@ -377,9 +377,12 @@ int main(int argc, char **argv)
     w.api = (api_t){.worker_id = w.cfg.worker_id, .rooms = w.rooms, .upl = upl,
                     .uploads_only = w.cfg.uploads, .body_cap = upl ? UPL_MAX_BYTES : EX_MAX_BODY};
     w.api.body = malloc(w.api.body_cap);
+    w.api.recordings_dir = w.cfg.recordings_dir;
+    w.api.text_cap = 256 * 1024;
+    w.api.text = malloc(w.api.text_cap);
     ops_config_t oc = {w.rooms, &w.api, &w.life, &w.demand, seg_now(), w.host};
     w.ops = ops_create(&oc);
-    if (!w.rooms || !w.api.body || !w.ops) {
+    if (!w.rooms || !w.api.body || !w.api.text || !w.ops) {
         fprintf(stderr, "bb-worker[%d]: out of memory\n", w.cfg.worker_id);
         goto err;
     }
@@ -399,6 +402,7 @@ err:
     wr_destroy(w.rooms);
     upl_destroy(w.api.upl);
     free(w.api.body);
+    free(w.api.text);
     hs_detach(w.host);
     if (ofd >= 0)
         close(ofd);

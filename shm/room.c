@@ -557,11 +557,7 @@ rm_t *rm_create(const rm_config_t *cfg, char *why, size_t whylen)
     rm_publish_tracks(r);
     rm_publish_events(r);
     rm_publish(r);
-    /* The listing page exists from the start, so /recordings/ answers
-     * before the first song is recorded. */
-    if (r->cfg.recordings_dir)
-        rec_listing_write(r->cfg.recordings_dir, r->cfg.keep, rm_rec_log, r);
-    else
+    if (!r->cfg.recordings_dir)
         tl_set_rec_gate(r->seg, 0);   /* no recorder: no gate (one may be left in the segment) */
     r->last_house = 0;
     r->last_status = seg_now();

@@ -10,7 +10,8 @@
 #
 #   - `nginx -t` passes on it;
 #   - run for real (on loopback), it redirects HTTP to HTTPS except for
-#     certbot's challenge, serves the client and the recordings over HTTPS,
+#     certbot's challenge, serves the client over HTTPS, and no recording
+#     without a worker's word (X-Accel-Redirect to an internal location),
 #     passes /api to the workers, limits request bodies (1 MiB for audio,
 #     32 MiB for uploads), limits the request rate per address but not for
 #     loopback, serves a room's page (/r/ID), and has no route of its own
@@ -147,10 +148,13 @@ js=$(cd "$HTML" && find . -name '*.js' | head -1)
 if [ -n "$js" ]; then
     expect "a JavaScript module" "200 application/javascript " "$(get "$S/${js#./}")"
 fi
-printf 'RIFF' >"$TMP/rec/song.wav"
-expect "a recording" "200 audio/wav " "$(get "$S/recordings/song.wav")"
-expect "/recordings without a slash" "301 text/html https://$DOMAIN:$HTTPS_PORT/recordings/" "$(get "$S/recordings")"
-note "HTTP redirects to HTTPS except certbot's challenge; client and recordings served over TLS"
+note "HTTP redirects to HTTPS except certbot's challenge; client served over TLS"
+# Recordings have no public URL: only a worker's X-Accel-Redirect, after it
+# checked the room's key, reaches the internal location.
+printf 'RIFF' >"$TMP/rec/2024-01-02-030405.wav"
+expect "a recording by its old public path" "404 text/html " "$(get "$S/recordings/2024-01-02-030405.wav")"
+expect "a recording by the internal location" "404 text/html " "$(get "$S/bb-recordings/2024-01-02-030405.wav")"
+note "recordings: no public URL, the internal location refuses a direct request"
 
 # No workers: what reaches the upstream is a 502.
 expect "GET /api reaches the workers" "502 text/html " "$(get "$S/api")"
