@@ -641,7 +641,8 @@ async function uploadTrack(e) {
   }
   setText(out, 'Uploading…');
   try {
-    const r = await fetch(endpointUrl(api(), 'upload') + '?' + new URLSearchParams({ name }), {
+    // The server lets the leader (named by the secret userid) upload.
+    const r = await fetch(endpointUrl(api(), 'upload') + '?' + new URLSearchParams({ name, userid: state.userid }), {
       method: 'POST', body: f, headers: { 'Content-Type': f.type || 'application/octet-stream' },
     });
     let j = {};
