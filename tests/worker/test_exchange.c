@@ -277,10 +277,8 @@ int main(void)
            (unsigned long long)cnt->killed, (unsigned long long)cnt->desyncs);
     CHECK_EQ_I(c, cnt->desyncs, 1);
 
-    opus_encoder_destroy(a.enc);
-    opus_decoder_destroy(a.dec);
-    opus_encoder_destroy(b.enc);
-    opus_decoder_destroy(b.dec);
+    cl_free(&a);
+    cl_free(&b);
     ex_destroy(r.ex);
     rig_close(&r.k);
     return check_done(&c, "test_exchange");
