@@ -235,7 +235,9 @@ bool cm_join_ticket(seg_t *seg)
     int32_t promised = atomic_fetch_add_explicit(t, 1, memory_order_acq_rel) + 1;
     seg_ctl_t ctl;
     snap_ctl_read(seg, &ctl);
-    if ((int64_t)ctl.n_users + promised > (int64_t)seg_user_cap(seg)) {
+    /* Silent users give their places to newcomers (the daemon's join):
+     * only the users still here count. */
+    if ((int64_t)ctl.n_active + promised > (int64_t)seg_user_cap(seg)) {
         atomic_fetch_sub_explicit(t, 1, memory_order_relaxed);  /* relaxed: nothing was promised */
         return false;
     }

@@ -7,8 +7,9 @@
  * been delivered to it (chat cursor, settings, summary, track list, delay
  * messages).  Open addressing with linear probing and backward-shift
  * deletion, fixed capacity chosen at start: no allocation on the request
- * path except the codec state of a new singer.  Entries idle for an hour are
- * swept away with their codec state.
+ * path except the codec state of a new singer.  Entries idle for five
+ * minutes (USERS_FORGET_SAMPLES) are swept away with their codec state, and
+ * a full table gives the place of the singer idle longest to a newcomer.
  *
  * The codec state of a singer lives and dies here: the decoder, the private
  * encoder (which starts from the shared encoder state the singer's decoder
@@ -128,5 +129,11 @@ uint32_t sg_drop_idle_codecs(sg_table_t *t, int64_t now, int64_t idle);
 /* Removes every singer idle for longer than max_idle samples at `now`, with
  * its codecs and stem; returns how many were removed. */
 uint32_t sg_sweep(sg_table_t *t, int64_t now, int64_t max_idle);
+
+/* When the table is full: removes the singer idle longest, if idle for more
+ * than min_idle samples, so that a newcomer gets its place.  True if one
+ * was removed.  Scans the whole table: call it only when sg_insert() found
+ * the table full. */
+bool sg_evict_idle(sg_table_t *t, int64_t now, int64_t min_idle);
 
 #endif

@@ -262,7 +262,8 @@ static void housekeeping(rm_t *r, int64_t now)
         if (!users_read(r->seg, i, &v))
             continue;
         if (now - v.last_heard > USERS_FORGET_SAMPLES) {
-            LOG(r, "user %" PRIu64 " forgotten after an hour of silence", v.public_id);
+            LOG(r, "user %" PRIu64 " forgotten after %d minutes of silence", v.public_id,
+                (int)(USERS_FORGET_SAMPLES / RING_SAMPLE_RATE / 60));
             users_free(r->seg, i);
             continue;
         }
@@ -480,6 +481,7 @@ rm_t *rm_create(const rm_config_t *cfg, char *why, size_t whylen)
     r->cfg.id = dupstr(cfg->id ? cfg->id : "default");
     /* The default room's lines name no room, as before there were rooms. */
     r->cfg.is_default = !cfg->id || strcmp(cfg->id, "default") == 0;
+    r->join_tokens = RM_JOINS_BURST;
     if (!r->cfg.is_default)
         snprintf(r->label, sizeof r->label, "%s: ", cfg->id);
     r->cfg.audio_dir = dupstr(cfg->audio_dir);

@@ -23,6 +23,14 @@
 #define RM_STATUS_EVERY (10 * 48000)      /* a status line every 10 s */
 #define RM_EVENTS_MAX 64
 #define RM_SUMMARY_MAX 50
+/* Newcomers a room takes at once, and per second after that: a whole
+ * choir arriving together fits, a flood of made-up userids from many
+ * addresses (each address is bounded by its worker, newcomers.h) is held
+ * to a pace the user table and the daemon keep up with.  A newcomer beyond
+ * it is not refused: its worker asks again each second, and it is heard
+ * once its place is made. */
+#define RM_JOINS_BURST 600
+#define RM_JOINS_PER_SECOND 20
 #define RM_CHUNK 4096
 /* A room nobody was heard in for a minute, with no song, sleeps: no
  * clearing ahead, no summary, its rings' memory given back; it looks for a
@@ -76,6 +84,11 @@ struct rm {
     int64_t *mix_raw;       /* user_cap: each slot's mixed_to word as last seen */
     int64_t *mix_since;     /* user_cap: the clock when it last changed */
     bool *mix_gone;         /* user_cap: given up (and logged) since then */
+    uint64_t n_evicted;     /* silent users whose slot went to a newcomer */
+    uint64_t n_join_waits;  /* joins put off: too many at once */
+    double join_tokens;     /* newcomers the room may take at join_at */
+    int64_t join_at;
+    int64_t join_wait_logged;
     int32_t tickets_done;   /* JOINs applied this tick (see join_tickets) */
     uint64_t lanes_drained; /* bit per lane that gave commands this tick */
     bool summary_dirty;     /* a command changed what the summary shows */

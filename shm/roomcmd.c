@@ -212,6 +212,52 @@ static bool permitted(rm_t *r, const seg_cmd_t *c)
     return false;
 }
 
+/* True if the room takes one more newcomer now (RM_JOINS_BURST). */
+static bool join_pace(rm_t *r, int64_t now)
+{
+    double t = r->join_tokens + (double)(now - r->join_at) * RM_JOINS_PER_SECOND / RING_SAMPLE_RATE;
+    if (now < r->join_at)
+        t = r->join_tokens;
+    r->join_tokens = t > RM_JOINS_BURST ? RM_JOINS_BURST : t;
+    r->join_at = now > r->join_at ? now : r->join_at;
+    if (r->join_tokens >= 1.0) {
+        r->join_tokens -= 1.0;
+        return true;
+    }
+    r->n_join_waits++;
+    if (now - r->join_wait_logged > 10 * RING_SAMPLE_RATE) {
+        LOG(r, "newcomers arrive faster than %d a second: their places are made at that pace "
+            "(%" PRIu64 " joins put off so far)", RM_JOINS_PER_SECOND, r->n_join_waits);
+        r->join_wait_logged = now;
+    }
+    return false;
+}
+
+/* A full user table counts only the users still here: the one silent
+ * longest, if silent for more than USERS_ACTIVE_SAMPLES, gives its slot to
+ * a newcomer.  True if one was freed. */
+static bool evict_silent(rm_t *r, int64_t now)
+{
+    uint32_t cap = seg_user_cap(r->seg);
+    int64_t best = -1, oldest = now - USERS_ACTIVE_SAMPLES;
+    uint64_t pub = 0;
+    for (uint32_t i = 0; i < cap; i++) {
+        users_view_t v;
+        if (users_read(r->seg, i, &v) && v.last_heard < oldest) {
+            best = i;
+            oldest = v.last_heard;
+            pub = v.public_id;
+        }
+    }
+    if (best < 0)
+        return false;
+    LOG(r, "user %" PRIu64 " forgotten after %.0f s of silence: the table is full and a newcomer needs the place",
+        pub, (double)(now - oldest) / RING_SAMPLE_RATE);
+    users_free(r->seg, (uint32_t)best);
+    r->n_evicted++;
+    return true;
+}
+
 static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
 {
     seg_ctl_t *ctl = &r->ctl;
@@ -228,7 +274,13 @@ static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
                 users_set_name(r->seg, (uint32_t)i, c->name);
             break;
         }
+        if (!join_pace(r, now))
+            break;
         i = users_alloc(r->seg, c->userid, c->name, c->a ? SEG_UF_SPECTATOR : 0, c->clock);
+        if (i < 0 && evict_silent(r, c->clock)) {
+            ctl->n_users--;
+            i = users_alloc(r->seg, c->userid, c->name, c->a ? SEG_UF_SPECTATOR : 0, c->clock);
+        }
         if (i < 0) {
             r->n_refused++;
             if (!ctl->users_full) {
@@ -241,6 +293,7 @@ static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
         r->n_joins++;
         r->summary_dirty = true;
         ctl->n_users++;
+        ctl->n_active++;
         ctl->users_full = ctl->n_users >= seg_user_cap(r->seg);
         r->ctl_dirty = true;
         LOG(r, "user %" PRIu64 " joined (%s)%s", seg_public_id(r->seg, c->userid), c->name,
