@@ -25,6 +25,9 @@
 #                      (which knows no room links) sings (default: off:
 #                      only rooms made with bucket-brigade-room)
 #   --default-uploads  in the default room, its leader may upload tracks
+#   --host-name NAME   this host's name in the X-BB-Host header of every API
+#                      answer (default: the machine's hostname); with several
+#                      hosts behind a front, `bb-room create --front` needs it
 #   --no-start         install and enable, but start and reload nothing
 #
 # With DESTDIR=DIR in the environment every file is written under DIR
@@ -41,6 +44,7 @@ PREFIX=/usr/local
 DATA_DIR=/var/lib/bucket-brigade
 BB_USER=bucket-brigade
 ACME_ROOT=/var/www/html
+HOST_NAME=$(hostname 2>/dev/null || uname -n)
 START=1
 DEFAULT_ROOM=0
 DEFAULT_UPLOADS=0
@@ -64,6 +68,7 @@ while [ $# -gt 0 ]; do
         --data-dir) DATA_DIR=${2:?}; shift 2 ;;
         --user) BB_USER=${2:?}; shift 2 ;;
         --acme-root) ACME_ROOT=${2:?}; shift 2 ;;
+        --host-name) HOST_NAME=${2:?}; shift 2 ;;
         --no-start) START=0; shift ;;
         --default-room) DEFAULT_ROOM=1; shift ;;
         --default-uploads) DEFAULT_UPLOADS=1; shift ;;
@@ -75,6 +80,11 @@ done
 [ -n "$DOMAIN" ] || die "--domain is required (the DNS name singers will use)"
 case $SHARDS in ''|*[!0-9]*|0) die "--shards wants a positive number" ;; esac
 [ "$SHARDS" -le 63 ] || die "--shards: at most 63 (worker ids are 1..63)"
+# It goes into a quoted nginx string and an HTTP header: keep it plain.
+case $HOST_NAME in
+    ''|*[!A-Za-z0-9._-]*) die "--host-name '$HOST_NAME': use letters, digits, '.', '-' and '_'" ;;
+esac
+[ "${#HOST_NAME}" -le 64 ] || die "--host-name: at most 64 characters"
 D=${DESTDIR:-}
 if [ -z "$D" ]; then
     [ "$(id -u)" = 0 ] || die "run as root (sudo $0 ...)"
@@ -175,7 +185,7 @@ done
     AUDIO_DIR="$AUDIO_DIR" SOCKET_DIR="$SOCKET_DIR" ROOMS_DIR="$ROOMS_DIR" \
     SHMD_ROOM_ARGS="$SHMD_ROOM_ARGS" BB_ROOM="$LIB_DIR/bb-room" \
     UPLOAD_SERVER="    server unix:$SOCKET_DIR/upload.sock;" \
-    FASTCGI_BUFFER="$("$WORKER_SRC" --header-max)" \
+    FASTCGI_BUFFER="$("$WORKER_SRC" --header-max)" HOST_NAME="$HOST_NAME" \
     "$BB_ROOT"/deploy/nginx/bb-http.conf.in "$BB_ROOT"/deploy/nginx/bb-locations.conf.in \
     "$BB_ROOT"/deploy/nginx/bb-fastcgi.conf.in "$BB_ROOT"/deploy/nginx/bucket-brigade.conf.in \
     "$BB_ROOT"/deploy/systemd/*.in "$BB_ROOT"/deploy/bucket-brigade-room.in
@@ -238,5 +248,5 @@ fi
 
 systemctl start bucket-brigade.target
 [ "$site_ok" = 1 ] && systemctl reload nginx
-say "running: $SHARDS workers; https://$DOMAIN/"
+say "running: $SHARDS workers as host $HOST_NAME; https://$DOMAIN/"
 say "if this was an upgrade, switch the running processes to it: deploy/rolling-restart.sh"

@@ -16,6 +16,7 @@
 #     32 MiB for uploads), limits the request rate per address but not for
 #     loopback, serves a room's page (/r/ID), and has no route of its own
 #     to metrics and profiling (they are on the workers' operator sockets);
+#   - its API answers name the host (X-BB-Host), errors too;
 #   - its FastCGI header buffer holds the largest response header the
 #     worker writes (`bb-worker --header-max`), so no response is ever a
 #     502 "upstream sent too big header".
@@ -58,7 +59,7 @@ for i in 1 2 3; do servers="$servers    server unix:$TMP/run/worker-$i.sock max_
     HTTP_PORT="$HTTP_PORT" HTTPS_PORT="$HTTPS_PORT" \
     UPSTREAM_SERVERS="$servers" UPLOAD_SERVER="    server unix:$TMP/run/upload.sock;" \
     HTML_DIR="$HTML" RECORDINGS_DIR="$TMP/rec" \
-    ACCESS_LOG="$TMP/var/log/access.log" FASTCGI_BUFFER="$HEADER_MAX" \
+    ACCESS_LOG="$TMP/var/log/access.log" FASTCGI_BUFFER="$HEADER_MAX" HOST_NAME=site-test \
     "$SRC"/deploy/nginx/bb-http.conf.in "$SRC"/deploy/nginx/bb-locations.conf.in \
     "$SRC"/deploy/nginx/bb-fastcgi.conf.in "$SRC"/deploy/nginx/bucket-brigade.conf.in
 # Where this machine has no IPv6, drop the [::] listeners (production keeps them).
@@ -157,7 +158,10 @@ expect "a recording by the internal location" "404 text/html " "$(get "$S/bb-rec
 note "recordings: no public URL, the internal location refuses a direct request"
 
 # No workers: what reaches the upstream is a 502.
-expect "GET /api reaches the workers" "502 text/html " "$(get "$S/api")"
+expect "GET /api reaches the workers" "502 text/html " "$(get "$S/api" -D "$TMP/h")"
+# Every API answer names the host, a failure too (the front and
+# `bb-room create --front` rely on it).
+grep -qi '^x-bb-host: site-test' "$TMP/h" || fail "an API answer does not name the host (X-BB-Host: site-test)"
 expect "the original client's reset_events URL reaches the workers" "502 text/html " "$(get "$S/apireset_events" -X POST)"
 
 head -c $((2 * 1024 * 1024)) /dev/zero >"$TMP/2m"
