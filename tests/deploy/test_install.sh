@@ -12,7 +12,10 @@
 #     at the installed programs;
 #   - the site's upstream has one server per shard on the sockets of the
 #     socket units, and the certificate paths are certbot's;
-#   - installing again with two shards rewrites the upstream.
+#   - installing again with two shards rewrites the upstream;
+#   - --host-name names the host in the API answers' X-BB-Host, and
+#     --front installs the site of a host behind a front instead: plain
+#     HTTP, the client's address taken from that front alone.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -86,4 +89,14 @@ want="server unix:/run/bucket-brigade/worker-1.sock server unix:/run/bucket-brig
 [ "$(servers)" = "$want" ] || fail "after --shards 2, upstream servers: '$(servers)', want '$want'"
 [ -f "$R/usr/local/share/bucket-brigade/html/index.html" ] || fail "the client is gone after a second install"
 note "installing again with --shards 2 rewrites the upstream"
+
+install_with --shards 2 --host-name h2 --front 10.0.0.5 --front fd00::5
+grep -qF 'add_header X-BB-Host "h2" always;' "$R/etc/nginx/bucket-brigade/bb-fastcgi.conf" \
+    || fail "--host-name h2 does not name the host in the API answers"
+for want in 'listen 80;' 'set_real_ip_from 10.0.0.5;' 'set_real_ip_from fd00::5;' '10.0.0.5 1;' \
+    'include /etc/nginx/bucket-brigade/bb-locations.conf;'; do
+    grep -qF -- "$want" "$site" || fail "with --front, the site lacks '$want'"
+done
+! grep -q 'ssl_certificate' "$site" || fail "with --front, the site still wants a certificate"
+note "--host-name names the host; --front installs the plain-HTTP site for a front, trusting its X-Forwarded-For"
 note "PASS"

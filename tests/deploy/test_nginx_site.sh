@@ -17,6 +17,11 @@
 #     loopback, serves a room's page (/r/ID), and has no route of its own
 #     to metrics and profiling (they are on the workers' operator sockets);
 #   - its API answers name the host (X-BB-Host), errors too;
+#   - the site of a host behind a front (bb-host.conf, install.sh --front)
+#     passes `nginx -t`, answers 403 to a request that comes neither from
+#     the front nor from the machine itself, and takes the client's address
+#     from X-Forwarded-For from the front only (the log and the rate limit
+#     see the singer);
 #   - its FastCGI header buffer holds the largest response header the
 #     worker writes (`bb-worker --header-max`), so no response is ever a
 #     502 "upstream sent too big header".
@@ -202,5 +207,53 @@ n502=$(awk '$2 == 502 {print $1}' "$TMP/burst-remote")
 [ "${n502:-0}" -ge 40 ] || fail "the rate limit let only ${n502:-0} of 100 requests through, want the burst of 40 at least"
 if grep -q ' 429$' "$TMP/burst-local"; then fail "loopback was rate limited: $(cat "$TMP/burst-local")"; fi
 note "rate limit: ${n502} of 100 requests at once from one address passed, the rest 429; loopback not limited"
+
+# ------------------------------------------------------------ behind a front
+
+# A host behind a front at 127.0.0.3; 127.0.0.2 stands for anyone else
+# (both are loopback addresses, which Linux gives to lo).
+FRONT_ADDR=127.0.0.3 OTHER_ADDR=127.0.0.2
+HOST_PORT=$(free_port)
+HN=$TMP/nginx-host
+mkdir -p "$HN/tmp"
+"$SRC/deploy/render.sh" -o "$CONF" \
+    DOMAIN="$DOMAIN" CONF_DIR="$CONF" HTTP_PORT="$HOST_PORT" \
+    FRONT_GEO="    $FRONT_ADDR 1;" FRONT_REAL_IP="    set_real_ip_from $FRONT_ADDR;" \
+    "$SRC"/deploy/nginx/bb-host.conf.in
+have_ipv6_loopback || sed -i '/listen \[::\]/d' "$CONF/bb-host.conf"
+cat >"$HN/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $HN/nginx.pid;
+error_log stderr warn;
+$([ "$(id -u)" = 0 ] && echo "user $(id -un) $(id -gn);")
+events { worker_connections 256; }
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    client_body_temp_path $HN/tmp/body;
+    fastcgi_temp_path $HN/tmp/fastcgi;
+    proxy_temp_path $HN/tmp/proxy;
+    scgi_temp_path $HN/tmp/scgi;
+    uwsgi_temp_path $HN/tmp/uwsgi;
+    access_log $TMP/var/log/other.log;
+    include $CONF/bb-host.conf;
+}
+EOF
+HNGX=("$NGINX" -p "$HN/" -c "$HN/nginx.conf" -e stderr)
+"${HNGX[@]}" -t >"$TMP/logs/nginx-host-t.log" 2>&1 || { cat "$TMP/logs/nginx-host-t.log" >&2; fail "nginx -t fails on the site of a host behind a front"; }
+if grep -q '\[warn\]' "$TMP/logs/nginx-host-t.log"; then cat "$TMP/logs/nginx-host-t.log" >&2; fail "nginx -t warns about the site of a host behind a front"; fi
+spawn nginx-host "${HNGX[@]}"
+wait_until 10 "nginx on port $HOST_PORT" port_busy "$HOST_PORT"
+B=http://127.0.0.1:$HOST_PORT
+last_addr() { tail -n 1 "$TMP/var/log/access.log" | cut -d' ' -f1; }
+expect "the API from elsewhere" "403 text/html " "$(get "$B/api" --interface "$OTHER_ADDR" -H 'X-Forwarded-For: 198.51.100.20')"
+expect "who asked from elsewhere, in the log" "$OTHER_ADDR" "$(last_addr)"
+expect "the API from the machine itself" "502 text/html " "$(get "$B/api")"
+expect "the API from the front" "502 text/html " "$(get "$B/api" --interface "$FRONT_ADDR" -H 'X-Forwarded-For: 198.51.100.21')"
+expect "who asked through the front, in the log" "198.51.100.21" "$(last_addr)"
+S=$B burst --interface "$FRONT_ADDR" -H 'X-Forwarded-For: 198.51.100.22' >"$TMP/burst-front"
+grep -q ' 429$' "$TMP/burst-front" || fail "100 requests at once from one singer through the front were not rate limited: $(cat "$TMP/burst-front")"
+note "a host behind a front: 403 from elsewhere; the front's X-Forwarded-For is the client's address (log, rate limit), nobody else's"
 
 note "PASS"
