@@ -168,8 +168,13 @@ case "$cmd" in
         port=${BB_PORT:-8080}
         if [ "$port" = 8080 ]; then run_dir=${BB_RUN_DIR:-$BB_ROOT/run}; else run_dir=${BB_RUN_DIR:-$BB_ROOT/run/port-$port}; fi
         mkdir -p "$run_dir"
-        exec "$BB_ROOT/build/rooms/bb-room" --db "${BB_ROOMS_DB:-$run_dir/rooms.db}" \
-            --base-url "http://localhost:$port" "$@"
+        # Behind a front (create --front URL), the links start with the
+        # front's URL and the host is the one the local run names.
+        case " $* " in
+            *" --front"*) set -- --host-name "${BB_HOST_NAME:-local}" "$@" ;;
+            *) set -- --base-url "http://localhost:$port" "$@" ;;
+        esac
+        exec "$BB_ROOT/build/rooms/bb-room" --db "${BB_ROOMS_DB:-$run_dir/rooms.db}" "$@"
         ;;
     help|-h|--help)
         usage
