@@ -15,7 +15,10 @@
 #   - installing again with two shards rewrites the upstream;
 #   - --host-name names the host in the API answers' X-BB-Host, and
 #     --front installs the site of a host behind a front instead: plain
-#     HTTP, the client's address taken from that front alone.
+#     HTTP, the client's address taken from that front alone;
+#   - deploy/front-install.sh writes the front's site: one upstream server
+#     per --host, hashed on the room, a header buffer sized from this
+#     build's worker, certbot's certificate; run again, the new host list.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -99,4 +102,28 @@ for want in 'listen 80;' 'set_real_ip_from 10.0.0.5;' 'set_real_ip_from fd00::5;
 done
 ! grep -q 'ssl_certificate' "$site" || fail "with --front, the site still wants a certificate"
 note "--host-name names the host; --front installs the plain-HTTP site for a front, trusting its X-Forwarded-For"
+
+FR=$TMP/front-root
+front_with() {
+    DESTDIR=$FR BB_BUILD_DIR=$BUILD "$SRC/deploy/front-install.sh" --domain "$DOMAIN" "$@" \
+        >"$TMP/logs/front-install.log" 2>&1 || { cat "$TMP/logs/front-install.log" >&2; fail "front-install.sh $* failed"; }
+}
+front_with --host 10.0.0.11:80 --host 10.0.0.12:80
+fsite=$FR/etc/nginx/sites-available/bb-front
+[ -f "$fsite" ] || fail "front-install.sh did not install /etc/nginx/sites-available/bb-front"
+fservers() { sed -n '/^upstream bb_hosts {/,/^}/s/^ *server \([^ ;]*\).*/\1/p' "$fsite" | tr '\n' ' '; }
+[ "$(fservers)" = "10.0.0.11:80 10.0.0.12:80 " ] || fail "the front's upstream: '$(fservers)', want both hosts"
+hm=$("$BUILD/fcgi/bb-worker" --header-max)
+want_buf=$(( ${hm%k} + 8 ))k
+# shellcheck disable=SC2016  # nginx variables, not shell ones
+for want in 'hash $bb_room consistent;' "proxy_buffer_size $want_buf;" \
+    "ssl_certificate     /etc/letsencrypt/live/$DOMAIN/fullchain.pem;" "server_name $DOMAIN;"; do
+    grep -qF -- "$want" "$fsite" || fail "the front's site lacks '$want'"
+done
+front_with --host 10.0.0.11:80
+[ "$(fservers)" = "10.0.0.11:80 " ] || fail "after removing a host, the front's upstream: '$(fservers)'"
+if DESTDIR=$FR "$SRC/deploy/front-install.sh" --domain "$DOMAIN" --host '10.0.0.11' >/dev/null 2>&1; then
+    fail "front-install.sh took a host without a port"
+fi
+note "front-install.sh: one upstream server per host, hashed on the room, proxy_buffer_size $want_buf for the workers' $hm; run again, the new list"
 note "PASS"
