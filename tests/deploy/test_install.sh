@@ -101,6 +101,8 @@ for want in 'listen 80;' 'set_real_ip_from 10.0.0.5;' 'set_real_ip_from fd00::5;
     grep -qF -- "$want" "$site" || fail "with --front, the site lacks '$want'"
 done
 ! grep -q 'ssl_certificate' "$site" || fail "with --front, the site still wants a certificate"
+grep -qF -- '*" --front"*) set -- --host-name "h2" "$@" ;;' "$R/usr/local/sbin/bucket-brigade-room" \
+    || fail "bucket-brigade-room create --front does not name the host as install.sh did"
 note "--host-name names the host; --front installs the plain-HTTP site for a front, trusting its X-Forwarded-For"
 
 FR=$TMP/front-root
