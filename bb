@@ -23,8 +23,9 @@ PKGS_RUN="nginx"
 # drives WebKitGTK's MiniBrowser under xvfb-run, which needs xauth), a
 # private PulseAudio as the sound card of Firefox and WebKit (pulseaudio,
 # pulseaudio-utils for pacat), systemd for `systemd-analyze verify`, curl
-# for the smoke checks.
-PKGS_TEST="clang libclang-rt-dev sox opus-tools chromium firefox-esr webkit2gtk-driver xvfb xauth pulseaudio pulseaudio-utils nodejs npm systemd curl procps"
+# for the smoke checks, sqlite3 and openssl for the rooms database's backup
+# and the test certificates.
+PKGS_TEST="clang libclang-rt-dev sox opus-tools chromium firefox-esr webkit2gtk-driver xvfb xauth pulseaudio pulseaudio-utils nodejs npm systemd curl procps sqlite3 openssl"
 
 usage() {
     cat <<'EOF'

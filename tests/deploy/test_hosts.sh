@@ -21,7 +21,11 @@
 #   5. after `bb-room export` on B, `bb-room import` on A and `bb-room
 #      close` on B, every moved room works on A through the front with its
 #      old links (GET /api/room 200 for both keys, an audio exchange 200),
-#      and B keeps the room's recordings directory.
+#      and B keeps the room's recordings directory;
+#   6. host A's rooms database, backed up with sqlite3's .backup while A
+#      runs, brings every room back after the database is lost: A stopped,
+#      the backup put in its place, A started again (README.md, "Backing
+#      up the rooms database").
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -34,6 +38,7 @@ need_exe "$BUILD/shm/bb-shmd" "$WORKER" "$BBROOM"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 need_exe "$NGINX"
 command -v openssl >/dev/null || fail "openssl is not installed"
+command -v sqlite3 >/dev/null || fail "sqlite3 is not installed (apt-get install sqlite3)"
 
 N_ROOMS=8      # per host
 N_SINGERS=4    # userids per room
@@ -293,5 +298,18 @@ for i in "${ROOMS_B[@]}"; do
 done
 [ "$("$BBROOM" --db "$DB_B" list | wc -l)" = 0 ] || fail "host-b still lists open rooms after the move"
 note "moved ${#ROOMS_B[@]} rooms from host-b to host-a (export, import, close): their singers' and organiser's links work on host-a; host-b keeps their recordings directories"
+
+# ------------------------------------------------------------ 6. backup
+
+sqlite3 "$DB_A" ".backup '$TMP/rooms-backup.db'" 2>>"$TMP/logs/sqlite3.log" || fail "sqlite3 .backup of host-a's rooms database failed while it ran"
+stop host-a
+[ "$STOPPED_STATUS" = 0 ] || fail "host-a's local run exited with status $STOPPED_STATUS"
+rm -f "$DB_A" "$DB_A-wal" "$DB_A-shm"
+cp "$TMP/rooms-backup.db" "$DB_A"
+start_host host-a "$PORT_A"
+wait_until 30 "host-a to run again" running host-a "$PORT_A"
+wait_until 10 "host-a to serve its rooms again" served "${ROOMS_A[@]}" "${ROOMS_B[@]}"
+check_rooms "every room after host-a's database was restored" 200 host-a "${ROOMS_A[@]}" "${ROOMS_B[@]}"
+note "host-a's rooms database backed up while it ran (.backup), lost, restored: all $(( ${#ROOMS_A[@]} + ${#ROOMS_B[@]} )) rooms work again"
 note "$CHECKED requests checked in all"
 note "PASS"
