@@ -77,7 +77,7 @@ note "hosts: host-a on port $PORT_A, host-b on port $PORT_B (one worker each)"
 # trusts through CURL_CA_BUNDLE.
 F=$TMP/front
 CERT=$F/cert
-mkdir -p "$CERT" "$F/tmp" "$F/acme"
+mkdir -p "$CERT" "$F/acme"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
     -keyout "$CERT/privkey.pem" -out "$CERT/fullchain.pem" 2>"$TMP/logs/openssl.log" \
@@ -105,29 +105,8 @@ render_front() {
     have_ipv6_loopback || sed -i '/listen \[::\]/d' "$F/front.conf"
 }
 render_front "$PORT_A" "$PORT_B"
-# The shape of Debian's nginx.conf, with private paths, in the foreground.
-cat >"$F/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $F/nginx.pid;
-error_log stderr warn;
-$([ "$(id -u)" = 0 ] && echo "user $(id -un) $(id -gn);")
-events { worker_connections 512; }
-http {
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    client_body_temp_path $F/tmp/body;
-    fastcgi_temp_path $F/tmp/fastcgi;
-    proxy_temp_path $F/tmp/proxy;
-    scgi_temp_path $F/tmp/scgi;
-    uwsgi_temp_path $F/tmp/uwsgi;
-    access_log $TMP/logs/front-other.log;
-    include $F/front.conf;
-}
-EOF
-FNGX=("$NGINX" -p "$F/" -c "$F/nginx.conf" -e stderr)
-"${FNGX[@]}" -t >"$TMP/logs/front-t.log" 2>&1 || { cat "$TMP/logs/front-t.log" >&2; fail "nginx -t fails on the front"; }
-if grep -q '\[warn\]' "$TMP/logs/front-t.log"; then cat "$TMP/logs/front-t.log" >&2; fail "nginx -t warns about the front"; fi
+site_nginx "$F" 1 "$F/front.conf"
+FNGX=("${SITE_NGX[@]}")
 spawn front "${FNGX[@]}"
 wait_until 10 "the front on port $F_HTTPS" port_busy "$F_HTTPS"
 note "front: $FRONT (TLS, proxy_buffer_size $PROXY_BUFFER) over both hosts"
@@ -166,7 +145,7 @@ create_on() {
         >"$out" 2>"$TMP/logs/bb-room.log" || { cat "$TMP/logs/bb-room.log" >&2; fail "bb-room create --front on $name failed"; }
     id=$(sed -n "s|^singers: $FRONT/r/\([0-9a-z]\{10\}\)#.*|\1|p" "$out")
     ok=$(sed -n "s|^organiser: $FRONT/r/$id#\(.*\)|\1|p" "$out")
-    [ -n "$id" ] && [ -n "$ok" ] || fail "bb-room create --front printed: $(cat "$out")"
+    if [ -z "$id" ] || [ -z "$ok" ]; then fail "bb-room create --front printed: $(cat "$out")"; fi
     ROOM_ID+=("$id")
     SINGER_KEY+=("$(sed -n 's|^singers: .*#||p' "$out")")
     ORGANISER_KEY+=("$ok")
@@ -229,8 +208,9 @@ to_a=$(awk '$3 == "host-a"' "$TMP/spread" | wc -l)
 to_b=$(awk '$3 == "host-b"' "$TMP/spread" | wc -l)
 [ $((to_a + to_b)) = "$N_IDS" ] || fail "some of $N_IDS random room ids reached neither host: $(awk '$3 != "host-a" && $3 != "host-b"' "$TMP/spread" | head -3)"
 # Each host's share of the ring is about half: far from none.
-[ "$to_a" -ge $((N_IDS / 5)) ] && [ "$to_b" -ge $((N_IDS / 5)) ] \
-    || fail "the front sends $to_a of $N_IDS room ids to host-a and $to_b to host-b: not spread"
+if [ "$to_a" -lt $((N_IDS / 5)) ] || [ "$to_b" -lt $((N_IDS / 5)) ]; then
+    fail "the front sends $to_a of $N_IDS room ids to host-a and $to_b to host-b: not spread"
+fi
 note "rooms: $N_ROOMS created on each host through bb-room --front; of $N_IDS random room ids the front sends $to_a to host-a and $to_b to host-b"
 
 # A room is served once the host's daemon has read its database (it looks

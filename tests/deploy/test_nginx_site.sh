@@ -70,37 +70,12 @@ for i in 1 2 3; do servers="$servers    server unix:$TMP/run/worker-$i.sock max_
 # Where this machine has no IPv6, drop the [::] listeners (production keeps them).
 have_ipv6_loopback || sed -i '/listen \[::\]/d' "$CONF/bucket-brigade.conf"
 
-# The shape of Debian's /etc/nginx/nginx.conf, with private paths, and in
-# the foreground, so that the test can stop the nginx it started.
-cat >"$TMP/nginx/nginx.conf" <<EOF
-daemon off;
-worker_processes 2;
-pid $TMP/nginx/nginx.pid;
-error_log stderr warn;
-$([ "$(id -u)" = 0 ] && echo "user $(id -un) $(id -gn);")
-events { worker_connections 256; }
-http {
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    client_body_temp_path $TMP/nginx/tmp/body;
-    fastcgi_temp_path $TMP/nginx/tmp/fastcgi;
-    proxy_temp_path $TMP/nginx/tmp/proxy;
-    scgi_temp_path $TMP/nginx/tmp/scgi;
-    uwsgi_temp_path $TMP/nginx/tmp/uwsgi;
-    access_log $TMP/var/log/other.log;
-    # Test only: lets a request from loopback stand for a remote client.
-    set_real_ip_from 127.0.0.1;
-    real_ip_header X-Forwarded-For;
-    include $CONF/bucket-brigade.conf;
-}
-EOF
-
-NGX=("$NGINX" -p "$TMP/nginx/" -c "$TMP/nginx/nginx.conf" -e stderr)
-
-# ------------------------------------------------------------ nginx -t
-
-"${NGX[@]}" -t >"$TMP/logs/nginx-t.log" 2>&1 || { cat "$TMP/logs/nginx-t.log" >&2; fail "nginx -t fails on the production site"; }
-if grep -q '\[warn\]' "$TMP/logs/nginx-t.log"; then cat "$TMP/logs/nginx-t.log" >&2; fail "nginx -t warns about the production site"; fi
+# Debian's nginx.conf around the site, in the foreground, so that the test
+# can stop the nginx it started. Test only: a request from loopback may
+# stand for a remote client.
+site_nginx "$TMP/nginx" 2 "$CONF/bucket-brigade.conf" \
+    'set_real_ip_from 127.0.0.1;' 'real_ip_header X-Forwarded-For;'
+NGX=("${SITE_NGX[@]}")
 note "nginx -t passes on the production site"
 
 # The directives the site is about, as nginx reads them.
@@ -215,34 +190,13 @@ note "rate limit: ${n502} of 100 requests at once from one address passed, the r
 FRONT_ADDR=127.0.0.3 OTHER_ADDR=127.0.0.2
 HOST_PORT=$(free_port)
 HN=$TMP/nginx-host
-mkdir -p "$HN/tmp"
 "$SRC/deploy/render.sh" -o "$CONF" \
     DOMAIN="$DOMAIN" CONF_DIR="$CONF" HTTP_PORT="$HOST_PORT" \
     FRONT_GEO="    $FRONT_ADDR 1;" FRONT_REAL_IP="    set_real_ip_from $FRONT_ADDR;" \
     "$SRC"/deploy/nginx/bb-host.conf.in
 have_ipv6_loopback || sed -i '/listen \[::\]/d' "$CONF/bb-host.conf"
-cat >"$HN/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $HN/nginx.pid;
-error_log stderr warn;
-$([ "$(id -u)" = 0 ] && echo "user $(id -un) $(id -gn);")
-events { worker_connections 256; }
-http {
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    client_body_temp_path $HN/tmp/body;
-    fastcgi_temp_path $HN/tmp/fastcgi;
-    proxy_temp_path $HN/tmp/proxy;
-    scgi_temp_path $HN/tmp/scgi;
-    uwsgi_temp_path $HN/tmp/uwsgi;
-    access_log $TMP/var/log/other.log;
-    include $CONF/bb-host.conf;
-}
-EOF
-HNGX=("$NGINX" -p "$HN/" -c "$HN/nginx.conf" -e stderr)
-"${HNGX[@]}" -t >"$TMP/logs/nginx-host-t.log" 2>&1 || { cat "$TMP/logs/nginx-host-t.log" >&2; fail "nginx -t fails on the site of a host behind a front"; }
-if grep -q '\[warn\]' "$TMP/logs/nginx-host-t.log"; then cat "$TMP/logs/nginx-host-t.log" >&2; fail "nginx -t warns about the site of a host behind a front"; fi
+site_nginx "$HN" 1 "$CONF/bb-host.conf"
+HNGX=("${SITE_NGX[@]}")
 spawn nginx-host "${HNGX[@]}"
 wait_until 10 "nginx on port $HOST_PORT" port_busy "$HOST_PORT"
 B=http://127.0.0.1:$HOST_PORT
