@@ -11,8 +11,9 @@
 #   1. `bb-room create --front` makes 8 rooms on each host, alternately;
 #      the front sends 200 random room ids to both hosts;
 #   2. through the front, every request of a room's singers (clock probes
-#      and audio POSTs of several userids, and GET /api/room) reaches the
-#      host the room was created on (X-BB-Host), and is answered 200;
+#      and audio POSTs of several userids, GET /api/room, the list of its
+#      recordings) reaches the host the room was created on (X-BB-Host),
+#      and is answered 200;
 #   3. `bb-room create --front` for a host the front does not know gives up
 #      with an error that names the hosts it saw, and makes no room;
 #   4. with host B taken out of the front's upstream (re-rendered, nginx
@@ -156,21 +157,21 @@ create_on() {
 RC=$(( $(now_clock) - 10 * 48000 ))
 NEXT_USER=700000
 # singers_of I: the URLs of room I's singers (new userids): a probe, an
-# audio POST and GET /api/room each; in PROBES, POSTS and ROOMS.
+# audio POST and GET /api/room each, in PROBES, POSTS and ROOMS; and the
+# room's list of recordings, in ROOMS too.
 singers_of() {
-    local i=$1 s u q
+    local i=$1 s u q="room=${ROOM_ID[$1]}&key=${SINGER_KEY[$1]}"
     for ((s = 0; s < N_SINGERS; s++)); do
         u=$((NEXT_USER += 1))
-        q="room=${ROOM_ID[$i]}&key=${SINGER_KEY[$i]}"
         PROBES+=("$FRONT/api?$q&userid=$u")
         POSTS+=("$FRONT/api?read_clock=$RC&n_samples=2880&userid=$u&username=s$u&$q")
         ROOMS+=("$FRONT/api/room?$q&userid=$u")
     done
+    ROOMS+=("$FRONT/api/recordings?$q")
 }
 
 # check_rooms WHAT STATUS HOST I...: every request of the singers of
-# rooms I... has STATUS and reaches HOST (for GET /api/room: 200, or
-# STATUS when it is not 200).
+# rooms I... has STATUS and reaches HOST.
 CHECKED=0
 check_rooms() {
     local what=$1 status=$2 host=$3 i
@@ -182,7 +183,7 @@ check_rooms() {
     ask "$TMP/rooms" GET "${ROOMS[@]}"
     check_hosts "$TMP/probes" "$status" "$host" "$what: clock probes"
     check_hosts "$TMP/posts" "$status" "$host" "$what: audio POSTs"
-    check_hosts "$TMP/rooms" "$status" "$host" "$what: GET /api/room"
+    check_hosts "$TMP/rooms" "$status" "$host" "$what: GET /api/room and /api/recordings"
     CHECKED=$((CHECKED + ${#PROBES[@]} + ${#POSTS[@]} + ${#ROOMS[@]}))
 }
 
@@ -227,7 +228,7 @@ wait_until 10 "the hosts to serve their new rooms" served "${ROOMS_A[@]}" "${ROO
 
 check_rooms "host-a's rooms" 200 host-a "${ROOMS_A[@]}"
 check_rooms "host-b's rooms" 200 host-b "${ROOMS_B[@]}"
-note "every request of every room's singers reached its room's host: $CHECKED requests ($N_SINGERS singers a room, each a probe, an audio POST and GET /api/room), all 200"
+note "every request of every room's singers reached its room's host: $CHECKED requests ($N_SINGERS singers a room, each a probe, an audio POST and GET /api/room; the room's recordings), all 200"
 
 # ------------------------------------------------------------ 3. unknown host
 
