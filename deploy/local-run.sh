@@ -31,6 +31,8 @@
 #                      run/port-PORT/ when BB_PORT is not 8080)
 #   BB_BUILD_DIR       where bb-shmd and bb-worker were built (default build/)
 #   BB_HTML_DIR        the web client (default: html/ of the repository)
+#   BB_HOST_NAME       this host's name in the X-BB-Host header of every API
+#                      answer (default: local)
 #   BB_RING_SECONDS    length of the audio ring (default: the daemon's)
 #   BB_DEPTH           layering depth: the song has BB_DEPTH - 1 buckets
 #                      (default: the daemon's, 5)
@@ -50,6 +52,7 @@ AUDIO_DIR=${BB_AUDIO_DIR:-$BB_ROOT/audio}
 RING_SECONDS=${BB_RING_SECONDS:-}
 DEPTH=${BB_DEPTH:-}
 STEMS=${BB_STEMS:-1}
+HOST_NAME=${BB_HOST_NAME:-local}
 STEM_ARGS=()
 if [ -n "${BB_RUN_DIR:-}" ]; then
     RUN_DIR=$BB_RUN_DIR
@@ -96,6 +99,9 @@ if [ -n "$RING_SECONDS" ] && ! is_uint "$RING_SECONDS"; then die "BB_RING_SECOND
 [ -x "$SHMD" ] || die "$SHMD not built (run ./bb build, or set BB_BUILD_DIR)"
 [ -x "$WORKER" ] || die "$WORKER not built (run ./bb build, or set BB_BUILD_DIR)"
 [ -d "$AUDIO_DIR" ] || die "BB_AUDIO_DIR=$AUDIO_DIR is not a directory"
+case $HOST_NAME in
+    ''|*[!A-Za-z0-9._-]*) die "BB_HOST_NAME='$HOST_NAME': use letters, digits, '.', '-' and '_'" ;;
+esac
 
 # nginx lives in /usr/sbin, which is not on an ordinary user's PATH.
 NGINX=$(command -v nginx || true)
@@ -204,7 +210,7 @@ fi
     ACCESS_LOG="$RUN_DIR/logs/access.log" \
     USER_DIRECTIVE="$user_directive" NGINX_WORKERS=auto \
     MIME_TYPES=/etc/nginx/mime.types FASTCGI_BUFFER="$("$WORKER" --header-max)" \
-    LISTEN="$(listen_lines "$PORT" "    ")" \
+    HOST_NAME="$HOST_NAME" LISTEN="$(listen_lines "$PORT" "    ")" \
     "$DEPLOY"/nginx/bb-http.conf.in "$DEPLOY"/nginx/bb-locations.conf.in \
     "$DEPLOY"/nginx/bb-fastcgi.conf.in "$DEPLOY"/nginx/local.conf.in
 rm -f "$NGINX_DIR"/conf.d/*.conf
@@ -341,7 +347,7 @@ wait_for "nginx on port $PORT" 10 nginx port_busy "$PORT"
 log "Bucket Brigade is running at $URL"
 log "  API $URL""api, recordings $URL""recordings.html"
 [ "$DEV_PORT" != 0 ] && log "  the original client's API convention: http://localhost:$DEV_PORT/"
-log "  $WORKERS workers, run directory $RUN_DIR (access log in logs/)"
+log "  $WORKERS workers, host name $HOST_NAME, run directory $RUN_DIR (access log in logs/)"
 log "  Ctrl-C stops everything"
 
 # ---------------------------------------------------------------- supervise

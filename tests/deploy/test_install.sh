@@ -12,7 +12,13 @@
 #     at the installed programs;
 #   - the site's upstream has one server per shard on the sockets of the
 #     socket units, and the certificate paths are certbot's;
-#   - installing again with two shards rewrites the upstream.
+#   - installing again with two shards rewrites the upstream;
+#   - --host-name names the host in the API answers' X-BB-Host, and
+#     --front installs the site of a host behind a front instead: plain
+#     HTTP, the client's address taken from that front alone;
+#   - deploy/front-install.sh writes the front's site: one upstream server
+#     per --host, hashed on the room, a header buffer sized from this
+#     build's worker, certbot's certificate; run again, the new host list.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -86,4 +92,40 @@ want="server unix:/run/bucket-brigade/worker-1.sock server unix:/run/bucket-brig
 [ "$(servers)" = "$want" ] || fail "after --shards 2, upstream servers: '$(servers)', want '$want'"
 [ -f "$R/usr/local/share/bucket-brigade/html/index.html" ] || fail "the client is gone after a second install"
 note "installing again with --shards 2 rewrites the upstream"
+
+install_with --shards 2 --host-name h2 --front 10.0.0.5 --front fd00::5
+grep -qF 'add_header X-BB-Host "h2" always;' "$R/etc/nginx/bucket-brigade/bb-fastcgi.conf" \
+    || fail "--host-name h2 does not name the host in the API answers"
+for want in 'listen 80;' 'set_real_ip_from 10.0.0.5;' 'set_real_ip_from fd00::5;' '10.0.0.5 1;' \
+    'include /etc/nginx/bucket-brigade/bb-locations.conf;'; do
+    grep -qF -- "$want" "$site" || fail "with --front, the site lacks '$want'"
+done
+! grep -q 'ssl_certificate' "$site" || fail "with --front, the site still wants a certificate"
+grep -qF -- '*" --front"*) set -- --host-name "h2" "$@" ;;' "$R/usr/local/sbin/bucket-brigade-room" \
+    || fail "bucket-brigade-room create --front does not name the host as install.sh did"
+note "--host-name names the host; --front installs the plain-HTTP site for a front, trusting its X-Forwarded-For"
+
+FR=$TMP/front-root
+front_with() {
+    DESTDIR=$FR BB_BUILD_DIR=$BUILD "$SRC/deploy/front-install.sh" --domain "$DOMAIN" "$@" \
+        >"$TMP/logs/front-install.log" 2>&1 || { cat "$TMP/logs/front-install.log" >&2; fail "front-install.sh $* failed"; }
+}
+front_with --host 10.0.0.11:80 --host 10.0.0.12:80
+fsite=$FR/etc/nginx/sites-available/bb-front
+[ -f "$fsite" ] || fail "front-install.sh did not install /etc/nginx/sites-available/bb-front"
+fservers() { sed -n '/^upstream bb_hosts {/,/^}/s/^ *server \([^ ;]*\).*/\1/p' "$fsite" | tr '\n' ' '; }
+[ "$(fservers)" = "10.0.0.11:80 10.0.0.12:80 " ] || fail "the front's upstream: '$(fservers)', want both hosts"
+hm=$("$BUILD/fcgi/bb-worker" --header-max)
+want_buf=$(( ${hm%k} + 8 ))k
+# shellcheck disable=SC2016  # nginx variables, not shell ones
+for want in 'hash $bb_room consistent;' "proxy_buffer_size $want_buf;" \
+    "ssl_certificate     /etc/letsencrypt/live/$DOMAIN/fullchain.pem;" "server_name $DOMAIN;"; do
+    grep -qF -- "$want" "$fsite" || fail "the front's site lacks '$want'"
+done
+front_with --host 10.0.0.11:80
+[ "$(fservers)" = "10.0.0.11:80 " ] || fail "after removing a host, the front's upstream: '$(fservers)'"
+if DESTDIR=$FR "$SRC/deploy/front-install.sh" --domain "$DOMAIN" --host '10.0.0.11' >/dev/null 2>&1; then
+    fail "front-install.sh took a host without a port"
+fi
+note "front-install.sh: one upstream server per host, hashed on the room, proxy_buffer_size $want_buf for the workers' $hm; run again, the new list"
 note "PASS"

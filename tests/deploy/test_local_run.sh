@@ -7,9 +7,9 @@
 # with two workers and a private run directory, and checks that:
 #
 #   - it prints its URL, and serves the client at /, the API at /api (on
-#     the segment named after the port), a room's recordings through the
-#     API to holders of its key only, and the API again on the development
-#     port;
+#     the segment named after the port, naming the host "local" in
+#     X-BB-Host), a room's recordings through the API to holders of its key
+#     only, and the API again on the development port;
 #   - a second run on the same run directory refuses, saying where the first
 #     one runs, and leaves the first one alone;
 #   - a worker, and then the daemon, killed with SIGKILL are restarted and
@@ -65,6 +65,7 @@ post_ok() {
 body=$(curl -sS -m 5 -D "$TMP/h" "$BASE/api") || fail "GET /api failed"
 [ "$body" = ok ] || fail "GET /api answered '$body', want 'ok'"
 grep -qiE '^x-worker-id: [12]' "$TMP/h" || fail "GET /api has no X-Worker-Id of worker 1 or 2"
+grep -qi '^x-bb-host: local' "$TMP/h" || fail "GET /api does not name the host (X-BB-Host: local, the default of BB_HOST_NAME)"
 post_ok 10
 if [ -f "$SRC/html/index.html" ]; then
     st=$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$BASE/")

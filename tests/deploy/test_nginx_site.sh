@@ -16,6 +16,12 @@
 #     32 MiB for uploads), limits the request rate per address but not for
 #     loopback, serves a room's page (/r/ID), and has no route of its own
 #     to metrics and profiling (they are on the workers' operator sockets);
+#   - its API answers name the host (X-BB-Host), errors too;
+#   - the site of a host behind a front (bb-host.conf, install.sh --front)
+#     passes `nginx -t`, answers 403 to a request that comes neither from
+#     the front nor from the machine itself, and takes the client's address
+#     from X-Forwarded-For from the front only (the log and the rate limit
+#     see the singer);
 #   - its FastCGI header buffer holds the largest response header the
 #     worker writes (`bb-worker --header-max`), so no response is ever a
 #     502 "upstream sent too big header".
@@ -58,43 +64,18 @@ for i in 1 2 3; do servers="$servers    server unix:$TMP/run/worker-$i.sock max_
     HTTP_PORT="$HTTP_PORT" HTTPS_PORT="$HTTPS_PORT" \
     UPSTREAM_SERVERS="$servers" UPLOAD_SERVER="    server unix:$TMP/run/upload.sock;" \
     HTML_DIR="$HTML" RECORDINGS_DIR="$TMP/rec" \
-    ACCESS_LOG="$TMP/var/log/access.log" FASTCGI_BUFFER="$HEADER_MAX" \
+    ACCESS_LOG="$TMP/var/log/access.log" FASTCGI_BUFFER="$HEADER_MAX" HOST_NAME=site-test \
     "$SRC"/deploy/nginx/bb-http.conf.in "$SRC"/deploy/nginx/bb-locations.conf.in \
     "$SRC"/deploy/nginx/bb-fastcgi.conf.in "$SRC"/deploy/nginx/bucket-brigade.conf.in
 # Where this machine has no IPv6, drop the [::] listeners (production keeps them).
 have_ipv6_loopback || sed -i '/listen \[::\]/d' "$CONF/bucket-brigade.conf"
 
-# The shape of Debian's /etc/nginx/nginx.conf, with private paths, and in
-# the foreground, so that the test can stop the nginx it started.
-cat >"$TMP/nginx/nginx.conf" <<EOF
-daemon off;
-worker_processes 2;
-pid $TMP/nginx/nginx.pid;
-error_log stderr warn;
-$([ "$(id -u)" = 0 ] && echo "user $(id -un) $(id -gn);")
-events { worker_connections 256; }
-http {
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    client_body_temp_path $TMP/nginx/tmp/body;
-    fastcgi_temp_path $TMP/nginx/tmp/fastcgi;
-    proxy_temp_path $TMP/nginx/tmp/proxy;
-    scgi_temp_path $TMP/nginx/tmp/scgi;
-    uwsgi_temp_path $TMP/nginx/tmp/uwsgi;
-    access_log $TMP/var/log/other.log;
-    # Test only: lets a request from loopback stand for a remote client.
-    set_real_ip_from 127.0.0.1;
-    real_ip_header X-Forwarded-For;
-    include $CONF/bucket-brigade.conf;
-}
-EOF
-
-NGX=("$NGINX" -p "$TMP/nginx/" -c "$TMP/nginx/nginx.conf" -e stderr)
-
-# ------------------------------------------------------------ nginx -t
-
-"${NGX[@]}" -t >"$TMP/logs/nginx-t.log" 2>&1 || { cat "$TMP/logs/nginx-t.log" >&2; fail "nginx -t fails on the production site"; }
-if grep -q '\[warn\]' "$TMP/logs/nginx-t.log"; then cat "$TMP/logs/nginx-t.log" >&2; fail "nginx -t warns about the production site"; fi
+# Debian's nginx.conf around the site, in the foreground, so that the test
+# can stop the nginx it started. Test only: a request from loopback may
+# stand for a remote client.
+site_nginx "$TMP/nginx" 2 "$CONF/bucket-brigade.conf" \
+    'set_real_ip_from 127.0.0.1;' 'real_ip_header X-Forwarded-For;'
+NGX=("${SITE_NGX[@]}")
 note "nginx -t passes on the production site"
 
 # The directives the site is about, as nginx reads them.
@@ -157,7 +138,10 @@ expect "a recording by the internal location" "404 text/html " "$(get "$S/bb-rec
 note "recordings: no public URL, the internal location refuses a direct request"
 
 # No workers: what reaches the upstream is a 502.
-expect "GET /api reaches the workers" "502 text/html " "$(get "$S/api")"
+expect "GET /api reaches the workers" "502 text/html " "$(get "$S/api" -D "$TMP/h")"
+# Every API answer names the host, a failure too (the front and
+# `bb-room create --front` rely on it).
+grep -qi '^x-bb-host: site-test' "$TMP/h" || fail "an API answer does not name the host (X-BB-Host: site-test)"
 expect "the original client's reset_events URL reaches the workers" "502 text/html " "$(get "$S/apireset_events" -X POST)"
 
 head -c $((2 * 1024 * 1024)) /dev/zero >"$TMP/2m"
@@ -198,5 +182,32 @@ n502=$(awk '$2 == 502 {print $1}' "$TMP/burst-remote")
 [ "${n502:-0}" -ge 40 ] || fail "the rate limit let only ${n502:-0} of 100 requests through, want the burst of 40 at least"
 if grep -q ' 429$' "$TMP/burst-local"; then fail "loopback was rate limited: $(cat "$TMP/burst-local")"; fi
 note "rate limit: ${n502} of 100 requests at once from one address passed, the rest 429; loopback not limited"
+
+# ------------------------------------------------------------ behind a front
+
+# A host behind a front at 127.0.0.3; 127.0.0.2 stands for anyone else
+# (both are loopback addresses, which Linux gives to lo).
+FRONT_ADDR=127.0.0.3 OTHER_ADDR=127.0.0.2
+HOST_PORT=$(free_port)
+HN=$TMP/nginx-host
+"$SRC/deploy/render.sh" -o "$CONF" \
+    DOMAIN="$DOMAIN" CONF_DIR="$CONF" HTTP_PORT="$HOST_PORT" \
+    FRONT_GEO="    $FRONT_ADDR 1;" FRONT_REAL_IP="    set_real_ip_from $FRONT_ADDR;" \
+    "$SRC"/deploy/nginx/bb-host.conf.in
+have_ipv6_loopback || sed -i '/listen \[::\]/d' "$CONF/bb-host.conf"
+site_nginx "$HN" 1 "$CONF/bb-host.conf"
+HNGX=("${SITE_NGX[@]}")
+spawn nginx-host "${HNGX[@]}"
+wait_until 10 "nginx on port $HOST_PORT" port_busy "$HOST_PORT"
+B=http://127.0.0.1:$HOST_PORT
+last_addr() { tail -n 1 "$TMP/var/log/access.log" | cut -d' ' -f1; }
+expect "the API from elsewhere" "403 text/html " "$(get "$B/api" --interface "$OTHER_ADDR" -H 'X-Forwarded-For: 198.51.100.20')"
+expect "who asked from elsewhere, in the log" "$OTHER_ADDR" "$(last_addr)"
+expect "the API from the machine itself" "502 text/html " "$(get "$B/api")"
+expect "the API from the front" "502 text/html " "$(get "$B/api" --interface "$FRONT_ADDR" -H 'X-Forwarded-For: 198.51.100.21')"
+expect "who asked through the front, in the log" "198.51.100.21" "$(last_addr)"
+S=$B burst --interface "$FRONT_ADDR" -H 'X-Forwarded-For: 198.51.100.22' >"$TMP/burst-front"
+grep -q ' 429$' "$TMP/burst-front" || fail "100 requests at once from one singer through the front were not rate limited: $(cat "$TMP/burst-front")"
+note "a host behind a front: 403 from elsewhere; the front's X-Forwarded-For is the client's address (log, rate limit), nobody else's"
 
 note "PASS"
