@@ -102,10 +102,16 @@ CERT_DIR=/etc/letsencrypt/live/$DOMAIN
 "$BB_ROOT/deploy/render.sh" -o "$STAGE" \
     DOMAIN="$DOMAIN" CERT_DIR="$CERT_DIR" ACME_ROOT="$ACME_ROOT" \
     HTTP_PORT=80 HTTPS_PORT=443 HOST_SERVERS="$servers" PROXY_BUFFER="$PROXY_BUFFER" \
-    ACCESS_LOG=/var/log/nginx/bb-front.access.log \
+    ACCESS_LOG=/var/log/nginx/bb-front.access.log ERROR_LOG=/var/log/bucket-brigade/nginx-error.log \
     "$BB_ROOT/deploy/nginx/front.conf.in"
 install -d -m 0755 "$D$(dirname "$NGINX_SITE")"
 install -m 0644 "$STAGE/front.conf" "$D$NGINX_SITE"
+# The site's error log holds request lines (query strings: userids, keys):
+# root's alone, rotated as on a host.
+install -d -m 0700 "$D/var/log/bucket-brigade"
+"$BB_ROOT/deploy/render.sh" -o "$STAGE" LOG_DIR=/var/log/bucket-brigade "$BB_ROOT/deploy/logrotate/bucket-brigade.in"
+install -d -m 0755 "$D/etc/logrotate.d"
+install -m 0644 "$STAGE/bucket-brigade" "$D/etc/logrotate.d/bucket-brigade"
 say "installed the front site in $NGINX_SITE for hosts:$HOSTS"
 
 if [ -n "$D" ]; then

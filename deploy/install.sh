@@ -62,6 +62,13 @@ NGINX_GROUP=www-data
 SYSTEMD_DIR=/etc/systemd/system
 NGINX_CONF_DIR=/etc/nginx/bucket-brigade
 NGINX_SITE=/etc/nginx/sites-available/bucket-brigade
+NGINX_MAIN=/etc/nginx/nginx.conf
+LOG_DIR=/var/log/bucket-brigade
+LOGROTATE=/etc/logrotate.d/bucket-brigade
+# nginx: each singer keeps a connection open and each request in flight
+# holds a second one to a worker; descriptors to match.
+NGINX_CONNECTIONS=16384
+NGINX_NOFILE=65536
 
 say() { echo "install: $*"; }
 die() { echo "install: error: $*" >&2; exit 1; }
@@ -145,8 +152,11 @@ install -d -m 0755 $OWN "$D$DATA_DIR" "$D$AUDIO_DIR" "$D$RECORDINGS_DIR"
 # The rooms database: its keys are hashed, but it is the service's alone.
 # shellcheck disable=SC2086
 install -d -m 0700 $OWN "$D$ROOMS_DIR"
+# The site's nginx error log (request lines, secrets in them): root's alone.
+install -d -m 0700 "$D$LOG_DIR"
 for f in "$BB_ROOT"/audio/*; do
     [ -f "$f" ] || continue
+    case $f in *.md) continue ;; esac
     if [ ! -e "$D$AUDIO_DIR/$(basename "$f")" ]; then
         # shellcheck disable=SC2086
         install -m 0644 $OWN "$f" "$D$AUDIO_DIR/"
@@ -203,7 +213,7 @@ done
     DOMAIN="$DOMAIN" CONF_DIR="$NGINX_CONF_DIR" CERT_DIR="$CERT_DIR" ACME_ROOT="$ACME_ROOT" \
     HTTP_PORT=80 HTTPS_PORT=443 UPSTREAM_SERVERS="$servers" \
     HTML_DIR="$SHARE_DIR/html" RECORDINGS_DIR="$RECORDINGS_DIR" \
-    ACCESS_LOG=/var/log/nginx/bucket-brigade.access.log \
+    ACCESS_LOG=/var/log/nginx/bucket-brigade.access.log ERROR_LOG="$LOG_DIR/nginx-error.log" LOG_DIR="$LOG_DIR" \
     DOC_DIR="$DOC_DIR" USER="$BB_USER" NGINX_GROUP="$NGINX_GROUP" \
     SHMD="$LIB_DIR/bb-shmd" WORKER="$LIB_DIR/bb-worker" SEGMENT="$SEGMENT" \
     AUDIO_DIR="$AUDIO_DIR" SOCKET_DIR="$SOCKET_DIR" ROOMS_DIR="$ROOMS_DIR" \
@@ -213,7 +223,8 @@ done
     FRONT_GEO="$front_geo" FRONT_REAL_IP="$front_real_ip" \
     "$BB_ROOT"/deploy/nginx/bb-http.conf.in "$BB_ROOT"/deploy/nginx/bb-locations.conf.in \
     "$BB_ROOT"/deploy/nginx/bb-fastcgi.conf.in "$BB_ROOT/deploy/nginx/$SITE_TEMPLATE" \
-    "$BB_ROOT"/deploy/systemd/*.in "$BB_ROOT"/deploy/bucket-brigade-room.in
+    "$BB_ROOT"/deploy/systemd/*.in "$BB_ROOT"/deploy/bucket-brigade-room.in \
+    "$BB_ROOT"/deploy/logrotate/bucket-brigade.in
 
 install -d -m 0755 "$D$SYSTEMD_DIR" "$D$NGINX_CONF_DIR" "$D$(dirname "$NGINX_SITE")"
 for u in bucket-brigade.target bucket-brigade-shmd.service \
@@ -229,6 +240,37 @@ for f in bb-http.conf bb-locations.conf bb-fastcgi.conf; do
     install -m 0644 "$STAGE/$f" "$D$NGINX_CONF_DIR/$f"
 done
 install -m 0644 "$STAGE/$(basename "$SITE_TEMPLATE" .in)" "$D$NGINX_SITE"
+install -d -m 0755 "$D$(dirname "$LOGROTATE")"
+install -m 0644 "$STAGE/bucket-brigade" "$D$LOGROTATE"
+
+# nginx's own limits, in Debian's nginx.conf (the events block and the
+# main context are not the site's to set): at least NGINX_CONNECTIONS
+# connections per nginx process and NGINX_NOFILE descriptors.  Changed in
+# place, once; the original is kept beside it.
+tune_nginx() {
+    local conf=$1 cur changed=0
+    [ -f "$conf" ] || return 0
+    [ -f "$conf.bucket-brigade-orig" ] || cp -p "$conf" "$conf.bucket-brigade-orig"
+    cur=$(sed -n 's/^[[:space:]]*worker_connections[[:space:]]\{1,\}\([0-9]\{1,\}\);.*/\1/p' "$conf" | head -1)
+    if [ -z "$cur" ]; then
+        grep -q '^[[:space:]]*events[[:space:]]*{' "$conf" || die "$conf has no events block: set worker_connections $NGINX_CONNECTIONS; by hand"
+        sed -i "s/^\([[:space:]]*events[[:space:]]*{\)/\1\n\tworker_connections $NGINX_CONNECTIONS;/" "$conf"
+        changed=1
+    elif [ "$cur" -lt "$NGINX_CONNECTIONS" ]; then
+        sed -i "s/^\([[:space:]]*worker_connections[[:space:]]\{1,\}\)[0-9]\{1,\};/\1$NGINX_CONNECTIONS;/" "$conf"
+        changed=1
+    fi
+    if ! grep -q '^[[:space:]]*worker_rlimit_nofile' "$conf"; then
+        if grep -q '^[[:space:]]*worker_processes' "$conf"; then
+            sed -i "0,/^[[:space:]]*worker_processes.*;/s//&\nworker_rlimit_nofile $NGINX_NOFILE;/" "$conf"
+        else
+            sed -i "1i worker_rlimit_nofile $NGINX_NOFILE;" "$conf"
+        fi
+        changed=1
+    fi
+    [ "$changed" = 0 ] || say "nginx: worker_connections $NGINX_CONNECTIONS and worker_rlimit_nofile $NGINX_NOFILE in $conf (the original: $conf.bucket-brigade-orig)"
+}
+tune_nginx "$D$NGINX_MAIN"
 say "installed the systemd units in $SYSTEMD_DIR, the nginx site in $NGINX_SITE"
 
 if [ -n "$D" ]; then

@@ -198,9 +198,20 @@ done
 
 user_directive="# nginx worker processes run as the invoking user"
 if [ "$(id -u)" = 0 ]; then
-    # As root, nginx would switch its worker processes to `nobody`, which
-    # cannot connect to sockets made by root. Loopback only, so keep root.
-    user_directive="user $(id -un) $(id -gn);"
+    # Run as root, nginx's worker processes (which parse every request)
+    # become an unprivileged user, as on a server: www-data if there is
+    # one. They need to read the client and the recordings and reach the
+    # workers' sockets; say so if the checkout is where they cannot.
+    NGINX_USER=www-data
+    id -u "$NGINX_USER" >/dev/null 2>&1 || NGINX_USER=nobody
+    [ -z "${TEMP_SOCK_DIR:-}" ] || chmod 0711 "$SOCK_DIR"
+    for p in "-r $HTML_DIR/index.html" "-x $RECORDINGS_DIR" "-x $SOCK_DIR" "-x $NGINX_DIR"; do
+        # shellcheck disable=SC2086  # the test and its path
+        if ! runuser -u "$NGINX_USER" -- test $p; then
+            die "nginx's workers run as $NGINX_USER, which cannot reach ${p#-? }: run ./bb run as a normal user, or let $NGINX_USER through the directories above it (chmod o+x)"
+        fi
+    done
+    user_directive="user $NGINX_USER $(id -gn "$NGINX_USER");"
 fi
 
 "$DEPLOY/render.sh" -o "$NGINX_DIR" \

@@ -11,6 +11,9 @@ export LC_ALL=C
 
 T_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bb-$T_NAME.XXXXXX")
+# Others may pass (not list): the local run's nginx workers, run as www-data when
+# the tests run as root, reach its sockets and files under it.
+chmod 0711 "$TMP"
 mkdir -p "$TMP/logs"
 declare -A T_PID=()
 
@@ -146,7 +149,7 @@ worker_processes $workers;
 pid $dir/nginx.pid;
 error_log stderr warn;
 $([ "$(id -u)" = 0 ] && echo "user $(id -un) $(id -gn);")
-events { worker_connections 256; }
+events { worker_connections 1024; }
 http {
     include /etc/nginx/mime.types;
     default_type application/octet-stream;

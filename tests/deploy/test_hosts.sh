@@ -102,7 +102,8 @@ render_front() {
     "$SRC/deploy/render.sh" -o "$F" \
         DOMAIN=front.test CERT_DIR="$CERT" ACME_ROOT="$F/acme" HTTP_PORT="$F_HTTP" \
         HTTPS_PORT="$F_HTTPS" HOST_SERVERS="$servers" PROXY_BUFFER="$PROXY_BUFFER" \
-        ACCESS_LOG="$TMP/logs/front-access.log" "$SRC/deploy/nginx/front.conf.in"
+        ACCESS_LOG="$TMP/logs/front-access.log" ERROR_LOG="$TMP/logs/front-error.log" \
+        "$SRC/deploy/nginx/front.conf.in"
     have_ipv6_loopback || sed -i '/listen \[::\]/d' "$F/front.conf"
 }
 render_front "$PORT_A" "$PORT_B"

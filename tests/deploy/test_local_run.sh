@@ -10,6 +10,7 @@
 #     the segment named after the port, naming the host "local" in
 #     X-BB-Host), a room's recordings through the API to holders of its key
 #     only, and the API again on the development port;
+#   - nginx's worker processes do not run as root;
 #   - a second run on the same run directory refuses, saying where the first
 #     one runs, and leaves the first one alone;
 #   - a worker, and then the daemon, killed with SIGKILL are restarted and
@@ -102,6 +103,14 @@ body=$(curl -sS -m 5 -D "$TMP/h" "http://127.0.0.1:$DEV_PORT/") || fail "GET on 
 [ "$body" = ok ] || fail "GET http://127.0.0.1:$DEV_PORT/ answered '$body', want 'ok'"
 grep -qi '^access-control-allow-origin: \*' "$TMP/h" || fail "the development port's answer has no CORS header"
 note "client at /, API at /api, API on the development port $DEV_PORT with CORS"
+
+# nginx's worker processes never run as root: run by root, the local run
+# gives them to an unprivileged user.
+master=$(cat "$RUN/nginx/nginx.pid")
+users=$(ps -o user=,args= --ppid "$master" | awk '/nginx: worker/ {print $1}' | sort -u | tr '\n' ' ')
+[ -n "$users" ] || fail "nginx (pid $master) has no worker processes"
+case " $users" in *" root "*) fail "nginx worker processes run as root" ;; esac
+note "nginx's workers run as: $users"
 
 # A second run on the same run directory.
 set +e
