@@ -216,6 +216,10 @@ const char *mt_build(mt_t *mt, const seg_t *seg, uint32_t worker, const rq_t *p,
     if (send_summary) {
         jw_key(&w, "user_summary");
         jw_raw(&w, mt->summary, mt->summary_len);
+        /* How many active users the summary leaves out (it keeps the
+         * singers first); never rows the original client would read. */
+        jw_key(&w, "user_summary_more");
+        jw_int(&w, ctl->summary_more);
         jw_key(&w, "buckets");
         jw_arr_begin(&w);
         for (uint32_t i = 0; i < ctl->n_buckets && i < DELAY_DEPTH_MAX; i++)

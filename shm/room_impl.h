@@ -23,6 +23,10 @@
 #define RM_STATUS_EVERY (10 * 48000)      /* a status line every 10 s */
 #define RM_EVENTS_MAX 64
 #define RM_SUMMARY_MAX 50
+/* A user who sent audio this recently (in clocks of where it sings: its
+ * write clock against its read clock) is a real participant, kept in the
+ * summary before users who only read. */
+#define RM_SUMMARY_REAL (30 * 48000)
 /* Newcomers a room takes at once, and per second after that: a whole
  * choir arriving together fits, a flood of made-up userids from many
  * addresses (each address is bounded by its worker, newcomers.h) is held
@@ -112,7 +116,7 @@ struct rm {
 void rm_publish(rm_t *r);
 void rm_rerender_backing(rm_t *r, int64_t from, int64_t to);
 uint32_t rm_collect_active(rm_t *r, int64_t now);
-void rm_publish_summary(rm_t *r, uint32_t n);
+void rm_publish_summary(rm_t *r, uint32_t n, int64_t now);
 void rm_publish_events(rm_t *r);
 void rm_restore_events(rm_t *r);
 void rm_publish_tracks(rm_t *r);

@@ -455,7 +455,7 @@ void rm_drain(rm_t *r, int64_t now)
     /* What a singer changed (a name, a mic volume, monitoring) shows in the
      * summary that singer's next response carries, not 100 ms later. */
     if (r->summary_dirty) {
-        rm_publish_summary(r, rm_collect_active(r, now));
+        rm_publish_summary(r, rm_collect_active(r, now), now);
         r->summary_dirty = false;
     }
 }
