@@ -52,6 +52,8 @@ typedef struct {
     uint32_t delay_seen;        /* delay message sequence already delivered */
     int32_t pending_delay;      /* delay_seconds decided here, -1 = none */
     int64_t chat_cursor;        /* number of the last chat message seen */
+    double chat_tokens;         /* chat messages the singer may send at chat_at */
+    int64_t chat_at;            /* 0: none sent yet */
     int64_t slot;               /* index in the segment's user table, -1 */
     uint64_t slot_gen;
     uint64_t public_id;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "chat.h"
 #include "cmdq.h"
@@ -19,6 +20,7 @@
 #include "strutil.h"
 #include "tempo.h"
 #include "timeline.h"
+#include "utf8.h"
 
 /* Someone other than the leader takes the lead while a song is sung (a
  * singer once the leader is gone, or the organiser): the song, its
@@ -212,6 +214,46 @@ static bool permitted(rm_t *r, const seg_cmd_t *c)
     return false;
 }
 
+/* The name user `self` (a slot, or -1 for a newcomer) gets when it asks
+ * for `want`: `want` itself, or "want (2)", "want (3)"... (up to 99) if
+ * someone else in the room goes by it, so that nobody appears under
+ * another's name, in the people list or on a chat.  Names compare without
+ * regard to ASCII case; one pass over the table.  The cut keeps the suffix
+ * within SEG_NAME_MAX. */
+static void unique_name(rm_t *r, int64_t self, const char *want, char *out)
+{
+    uint32_t cap = seg_user_cap(r->seg);
+    size_t wl = strlen(want);
+    bool taken[100] = {false};
+    for (uint32_t i = 0; i < cap; i++) {
+        users_view_t v;
+        if ((int64_t)i == self || !users_read(r->seg, i, &v))
+            continue;
+        if (strcasecmp(v.name, want) == 0) {
+            taken[1] = true;
+            continue;
+        }
+        /* "want (k)", want perhaps cut to make room for the suffix */
+        const char *open = strrchr(v.name, '(');
+        char *end;
+        long k = open ? strtol(open + 1, &end, 10) : 0;
+        size_t bl = open && open > v.name ? (size_t)(open - v.name - 1) : 0;
+        if (k >= 2 && k < 100 && *end == ')' && end[1] == '\0' && open[-1] == ' ' && bl <= wl &&
+            strncasecmp(v.name, want, bl) == 0)
+            taken[k] = true;
+    }
+    snprintf(out, SEG_NAME_MAX, "%s", want);
+    if (!taken[1])
+        return;
+    int n = 2;
+    while (n < 99 && taken[n])
+        n++;
+    char suffix[8];
+    int sl = snprintf(suffix, sizeof suffix, " (%d)", n);
+    size_t keep = utf8_cut(want, wl, SEG_NAME_MAX - 1 - (size_t)sl);
+    snprintf(out, SEG_NAME_MAX, "%.*s%s", (int)keep, want, suffix);
+}
+
 /* True if the room takes one more newcomer now (RM_JOINS_BURST). */
 static bool join_pace(rm_t *r, int64_t now)
 {
@@ -268,18 +310,21 @@ static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
     case CMD_JOIN: {
         r->tickets_done++;
         int64_t i = users_find(r->seg, c->userid);
+        char name[SEG_NAME_MAX];
         if (i >= 0) {
             users_view_t v;
-            if (users_read(r->seg, (uint32_t)i, &v) && strcmp(v.name, c->name) != 0)
-                users_set_name(r->seg, (uint32_t)i, c->name);
+            unique_name(r, i, c->name, name);
+            if (users_read(r->seg, (uint32_t)i, &v) && strcmp(v.name, name) != 0)
+                users_set_name(r->seg, (uint32_t)i, name);
             break;
         }
         if (!join_pace(r, now))
             break;
-        i = users_alloc(r->seg, c->userid, c->name, c->a ? SEG_UF_SPECTATOR : 0, c->clock);
+        unique_name(r, -1, c->name, name);
+        i = users_alloc(r->seg, c->userid, name, c->a ? SEG_UF_SPECTATOR : 0, c->clock);
         if (i < 0 && evict_silent(r, c->clock)) {
             ctl->n_users--;
-            i = users_alloc(r->seg, c->userid, c->name, c->a ? SEG_UF_SPECTATOR : 0, c->clock);
+            i = users_alloc(r->seg, c->userid, name, c->a ? SEG_UF_SPECTATOR : 0, c->clock);
         }
         if (i < 0) {
             r->n_refused++;
@@ -296,14 +341,17 @@ static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
         ctl->n_active++;
         ctl->users_full = ctl->n_users >= seg_user_cap(r->seg);
         r->ctl_dirty = true;
-        LOG(r, "user %" PRIu64 " joined (%s)%s", seg_public_id(r->seg, c->userid), c->name,
+        LOG(r, "user %" PRIu64 " joined (%s)%s", seg_public_id(r->seg, c->userid), name,
             c->a ? " as a spectator" : "");
         break;
     }
     case CMD_RENAME: {
         int64_t i = users_find(r->seg, c->userid);
-        if (i >= 0)
-            users_set_name(r->seg, (uint32_t)i, c->name);
+        if (i >= 0) {
+            char name[SEG_NAME_MAX];
+            unique_name(r, i, c->name, name);
+            users_set_name(r->seg, (uint32_t)i, name);
+        }
         r->summary_dirty = true;
         break;
     }
@@ -316,9 +364,16 @@ static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
         r->summary_dirty = true;
         break;
     }
-    case CMD_CHAT:
-        chat_post(r->seg, seg_public_id(r->seg, c->userid), c->name, c->text);
+    case CMD_CHAT: {
+        /* Under the name the sender has in the room, whatever the request
+         * said: nobody posts as someone else. */
+        int64_t i = users_find(r->seg, c->userid);
+        users_view_t v;
+        if (i < 0 || !users_read(r->seg, (uint32_t)i, &v))
+            break;   /* not in the room (yet): nobody to speak for */
+        chat_post(r->seg, v.public_id, v.name, c->text);
         break;
+    }
     case CMD_TEMPO:
         if (song_set_tempo(&ctl->song, (int32_t)c->a, (int32_t)c->b, (int32_t)c->c)) {
             ctl->settings_gen++;

@@ -271,7 +271,7 @@ typedef enum {
     CMD_NONE = 0,
     CMD_JOIN,           /* userid, name, a = spectator */
     CMD_RENAME,         /* userid, name */
-    CMD_CHAT,           /* userid, name, text */
+    CMD_CHAT,           /* userid, text (posted under the user's name) */
     CMD_TEMPO,          /* a = bpm, b = repeats, c = bpr (-1 = unchanged) */
     CMD_VOLUME,         /* f = friendly global volume */
     CMD_BACKING_VOLUME, /* f = friendly backing volume */
