@@ -151,6 +151,47 @@ test('latency mode: an echo delayed by D samples is measured as D', () => {
   }
 });
 
+// Runs latency mode for `seconds` with the input at frame f made by
+// inFn(f, played) (played: everything output so far) and returns the
+// delays the processor reported.
+function latencyPeaks(p, seconds, inFn) {
+  p.send({ type: 'mode', mode: 'latency' });
+  const played = new Float32Array(Math.ceil(seconds * 48000) + 128);
+  const inp = new Float32Array(128);
+  const o = new Float32Array(128);
+  for (let q = 0; q < (seconds * 48000) / 128; q++) {
+    for (let i = 0; i < 128; i++) inp[i] = inFn(p.frames + i, played);
+    const base = p.frames;
+    p.process([[inp]], [[o]]);
+    played.set(o, base);
+  }
+  return p.port.posted.filter((m) => m.type === 'latency-peak').map((m) => m.samples);
+}
+
+test('latency mode: a steady tone is no beep, from the start or starting later', () => {
+  for (const hz of [1024, 440]) {
+    for (const startsAt of [0, 1.5 * 48000]) {
+      const peaks = latencyPeaks(load(), 5, (f) => (f >= startsAt ? 0.3 * Math.sin((2 * Math.PI * hz * f) / 48000) : 0));
+      assert.deepEqual(peaks, [], `${hz} Hz from ${startsAt / 48000} s`);
+    }
+  }
+});
+
+test('latency mode: echoes over a steady hum and noise are still measured', () => {
+  const delay = 7213;
+  let seed = 12345;
+  const noise = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648 - 0.5;
+  };
+  const peaks = latencyPeaks(load(), 5, (f, played) => {
+    const echo = f >= delay ? 0.5 * played[f - delay] : 0;
+    return echo + 0.01 * Math.sin((2 * Math.PI * 50 * f) / 48000) + 0.004 * noise();
+  });
+  assert.ok(peaks.length >= 6, `${peaks.length} echoes`);
+  for (const s of peaks) assert.ok(s >= delay && s <= delay + 10, `measured ${s}`);
+});
+
 test('at 44.1 kHz: playback and capture convert, and stamping still holds', () => {
   const p = load(44100);
   p.send({ type: 'mode', mode: 'run' });

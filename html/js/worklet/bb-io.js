@@ -69,6 +69,10 @@ const RING = SERVER_RATE * 20;
 const STATS_EVERY = 4800;
 const DETECT_WIN = 20;
 const BEEP_HZ = 1024;
+// An echo must fade this soon after it rose (seconds): the beep lasts
+// 1/64 s, and what rings on after it in a room is much quieter.
+const CONFIRM_S = 0.1;
+const ENV_S = 0.01;
 const VOLUME_BLOCK = 100 * 128;
 
 // Catmull-Rom interpolation between y1 (t = 0) and y2 (t = 1).
@@ -95,6 +99,9 @@ class BbIo extends AudioWorkletProcessor {
     this.beepPeriod = Math.round((this.rate / 128) * (60 / 105)) * 128;
     this.beepLen = Math.round(this.rate / 64);
     this.holdoff = Math.round(this.rate * 0.2);
+    this.confirmLen = Math.round(this.rate * CONFIRM_S);
+    this.envWin = new Float32Array(Math.round(this.rate * ENV_S));
+    this.latencyMsg = { type: 'latency-peak', samples: 0 };
     this.bgTau = this.rate * 3;
     this.mode = 'idle';
     this.micMuted = false;
@@ -151,6 +158,13 @@ class BbIo extends AudioWorkletProcessor {
     this.detectWin.fill(0);
     this.background = 0;
     this.sincePeak = this.holdoff;
+    this.bgN = 0;
+    this.envWin.fill(0);
+    this.envSum = 0;
+    this.envAt = 0;
+    this.candidate = -1; // a rise waiting for its fall: the delay it measured
+    this.candPeak = 0;
+    this.candAge = 0;
     this.volSum = 0;
     this.volCount = 0;
   }
@@ -373,22 +387,47 @@ class BbIo extends AudioWorkletProcessor {
       const t = this.sinceBeat;
       out[i] = t < this.beepLen ? gain * Math.sin(w * t) : 0;
       this.sinceBeat++;
-      // Input: a peak is a DETECT_WIN-sample mean absolute value above ten
-      // times the background (a slow running mean of the absolute input)
-      // and above an absolute floor, at least 200 ms after the last one.
+      // Input: an echo is a DETECT_WIN-sample mean absolute value that
+      // rises above ten times the background (the mean absolute input, over
+      // all of it during the first bgTau samples and a running mean with
+      // time constant bgTau after that) and above an absolute floor, at
+      // least 200 ms after the last one; and then its envelope (the mean
+      // over ENV_S, smooth even for a mains hum) falls back below a quarter
+      // of its peak within CONFIRM_S. A beep is short, so a sound that
+      // stays loud (a steady tone, a hum that starts) is not a beep. The
+      // echo is reported when the fall confirms it, with the delay measured
+      // at its rise.
       const a = inp ? Math.abs(inp[i]) : 0;
       this.winSum += a - this.detectWin[this.winAt];
       this.detectWin[this.winAt] = a;
       if (++this.winAt === DETECT_WIN) this.winAt = 0;
       const mean = this.winSum / DETECT_WIN;
-      this.background += (a - this.background) / this.bgTau;
+      this.envSum += a - this.envWin[this.envAt];
+      this.envWin[this.envAt] = a;
+      if (++this.envAt === this.envWin.length) this.envAt = 0;
+      const env = this.envSum / this.envWin.length;
+      if (this.bgN < this.bgTau) this.bgN++;
+      this.background += (a - this.background) / this.bgN;
       this.sincePeak++;
-      if (this.sincePeak >= this.holdoff && mean > 1e-3 && mean > 10 * this.background) {
+      if (this.candidate >= 0) {
+        if (env > this.candPeak) this.candPeak = env;
+        if (env < this.candPeak / 4) {
+          this.latencyMsg.samples = this.candidate;
+          this.port.postMessage(this.latencyMsg);
+          this.candidate = -1;
+        } else if (++this.candAge > this.confirmLen) {
+          // Still loud: not a beep. Wait a holdoff before looking again.
+          this.candidate = -1;
+          this.sincePeak = 0;
+        }
+      } else if (this.sincePeak >= this.holdoff && mean > 1e-3 && mean > 10 * this.background) {
         this.sincePeak = 0;
         // This input sample echoes the beep that started sinceBeat - 1
         // samples ago (plus the few samples the window mean needs to rise,
         // the same in every run).
-        this.port.postMessage({ type: 'latency-peak', samples: this.sinceBeat - 1 });
+        this.candidate = this.sinceBeat - 1;
+        this.candPeak = env;
+        this.candAge = 0;
       }
     }
   }
