@@ -214,6 +214,18 @@ export class AudioEngine {
     return t ? t.getSettings() : null;
   }
 
+  /**
+   * What the browser reports of its own audio round trip, in ms: the
+   * context's baseLatency and outputLatency and the microphone's latency
+   * setting, each counted where the browser has it (0 when it has none).
+   */
+  browserLatencyMs() {
+    const c = this.ctx || {};
+    const mic = this.micSettings() || {};
+    const s = (Number(c.baseLatency) || 0) + (Number(c.outputLatency) || 0) + (Number(mic.latency) || 0);
+    return s * 1000;
+  }
+
   /** Registers fn for worklet messages of the given type. */
   on(type, fn) {
     if (!this.listeners.has(type)) this.listeners.set(type, new Set());

@@ -11,13 +11,25 @@
 // input level every 100 render quanta; after 18 reports the input gain is
 // set so that the 90th percentile level becomes 0.04, at most 10x.
 //
-// The pure parts (latencyVerdict, volumeGain, levelDb) are unit-tested.
+// When the measurement fails the singer may still sing, with an estimate
+// (estimateLatency): the median of the echoes that were heard when there
+// are a few, else what the browser reports of its own audio path, else a
+// typical figure. The page says which, and offers to measure again.
+//
+// The echo detector itself is in the worklet (worklet/bb-io.js): only a
+// short sound that rises and falls again counts, never a steady tone.
+//
+// The pure parts (latencyVerdict, volumeGain, levelDb, estimateLatency,
+// latencySeconds) are unit-tested.
 
-import { latencyStats, quantile, samplesToMs } from './clock.js';
+import { ASSUMED_LATENCY_MS, latencyStats, quantile, samplesToMs } from './clock.js';
 
 export const LATENCY_SHOW_AFTER = 3;
 export const LATENCY_DETECTIONS = 7;
 export const LATENCY_MAX_SPREAD_MS = 2;
+export const LATENCY_TIMEOUT_MS = 12000;
+// The beeps' tempo in the worklet (bb-io.js): 105 per minute.
+export const BEEP_BPM = 105;
 export const VOLUME_BLOCKS = 18;
 export const VOLUME_TARGET = 0.04;
 export const VOLUME_MAX_GAIN = 10;
@@ -30,6 +42,41 @@ export function latencyVerdict(valuesMs) {
   const stats = latencyStats(valuesMs);
   const done = valuesMs.length >= LATENCY_DETECTIONS;
   return { done, ok: done && stats.spread <= LATENCY_MAX_SPREAD_MS, stats };
+}
+
+/**
+ * How long a measurement takes, in whole seconds: {usual, most}. usual is
+ * the time for LATENCY_DETECTIONS beeps (each heard back), most the
+ * timeout after which it gives up. What the page tells the singer.
+ */
+export function latencySeconds() {
+  return {
+    usual: Math.ceil((LATENCY_DETECTIONS * 60) / BEEP_BPM),
+    most: Math.ceil(LATENCY_TIMEOUT_MS / 1000),
+  };
+}
+
+/**
+ * A latency to sing with when the measurement failed: {ms, source}.
+ * valuesMs: the echoes heard (ms); browserMs: what the browser reports of
+ * its audio path (AudioContext baseLatency + outputLatency + the
+ * microphone's latency, in ms; 0 or missing when it reports nothing).
+ * source is "beeps" (the median of at least LATENCY_SHOW_AFTER echoes),
+ * "browser" (its figure, when at least 10 ms: less is no round trip) or
+ * "typical" (ASSUMED_LATENCY_MS). ms is rounded to 0.1.
+ */
+export function estimateLatency(valuesMs = [], browserMs = 0) {
+  const round = (v) => Math.round(v * 10) / 10;
+  if (valuesMs.length >= LATENCY_SHOW_AFTER) return { ms: round(latencyStats(valuesMs).p50), source: 'beeps' };
+  if (Number.isFinite(browserMs) && browserMs >= 10 && browserMs <= 1000) return { ms: round(browserMs), source: 'browser' };
+  return { ms: ASSUMED_LATENCY_MS, source: 'typical' };
+}
+
+/** The sentence that says where an estimate comes from. */
+export function estimateSource(source, heard = 0) {
+  if (source === 'beeps') return `the middle of the ${heard} beeps that were heard`;
+  if (source === 'browser') return 'what your browser reports about your sound devices';
+  return 'a typical figure for wired headphones';
 }
 
 /**
@@ -52,9 +99,10 @@ export function levelDb(meanAbs) {
  * Runs the latency calibration on engine (an AudioEngine). onProgress gets
  * {values, stats} after each echo once LATENCY_SHOW_AFTER are in, and
  * {noInput: true} when the input stays exactly silent. Resolves
- * {ok, latencyMs, stats, reason}; reason says why it failed.
+ * {ok, latencyMs, stats, values, seconds, reason}: values the echoes heard
+ * (ms), seconds how long the measurement really took, reason why it failed.
  */
-export function measureLatency(engine, { onProgress = () => {}, timeoutMs = 12000 } = {}) {
+export function measureLatency(engine, { onProgress = () => {}, timeoutMs = LATENCY_TIMEOUT_MS } = {}) {
   return new Promise((resolve) => {
     const values = [];
     let heardAnything = false;
@@ -64,7 +112,7 @@ export function measureLatency(engine, { onProgress = () => {}, timeoutMs = 1200
       offStats();
       clearTimeout(timer);
       engine.setMode('idle');
-      resolve(result);
+      resolve({ ...result, values: [...values], seconds: (performance.now() - started) / 1000 });
     };
     const offPeak = engine.on('latency-peak', (m) => {
       values.push(samplesToMs(m.samples, engine.sampleRate));

@@ -32,7 +32,9 @@ import {
 import { AudioEngine, listInputs, requestMicAccess } from './audio.js';
 import { createCodec } from './codec.js';
 import { Connection } from './net.js';
-import { measureLatency, measureVolume } from './calibrate.js';
+import {
+  estimateLatency, estimateSource, latencySeconds, measureLatency, measureVolume,
+} from './calibrate.js';
 import { controlsFor, leadTakenNotice, parseRoomLocation, refusalKind, withRoom } from './room.js';
 import { $, el, numberIn, setText, show } from './ui/dom.js';
 import { renderBuckets, renderMonitorSelect, renderPeople } from './ui/buckets.js';
@@ -41,6 +43,7 @@ import { crash, installCrashScreen } from './ui/crash.js';
 import { askConfirm } from './ui/confirm.js';
 import { renderOrganiserCard, setupOrganiserCard } from './ui/organiser.js';
 import { toast } from './ui/toast.js';
+import { renderTiming, setupTiming } from './ui/timing.js';
 
 const params = new URLSearchParams(location.search);
 const TEST = params.get('test') === '1';
@@ -58,6 +61,18 @@ const state = {
   listenOnly: false,
   deviceId: store.get('inputDevice'),
   latencyMs: null,
+  // How latencyMs came about: "measured", "estimated" (the measurement
+  // failed and the singer chose to sing anyway) or "assumed" (measuring is
+  // switched off); latencySeconds how long the measurement took,
+  // latencySource where an estimate came from.
+  calibration: null,
+  latencySeconds: null,
+  latencySource: '',
+  latencyEstimate: null,
+  // The app has run once; the latency step is then a measurement again,
+  // and leads back to singing.
+  appStarted: false,
+  recalibrating: false,
   inputGain: 1,
   offset: DEFAULT_OFFSET_S,
   micMuted: false,
@@ -122,7 +137,7 @@ function snapshot() {
   return {
     room: state.room && state.room.id, role: state.role,
     userid: state.userid, publicId: state.publicId, offset: state.offset,
-    listenOnly: state.listenOnly, latencyMs: state.latencyMs, inputGain: state.inputGain,
+    listenOnly: state.listenOnly, latencyMs: state.latencyMs, calibration: state.calibration, inputGain: state.inputGain,
     connection: state.connection, message: state.connectionMessage,
     codec: codec && codec.kind, sampleRate: engine && engine.sampleRate,
     net: conn && conn.stats, worklet: state.worklet, lastMeta: state.lastMeta,
@@ -219,13 +234,24 @@ function setupSteps() {
   $('latency-start').addEventListener('click', runLatency);
   $('latency-retry').addEventListener('click', runLatency);
   $('latency-skip').addEventListener('click', () => {
-    // Without a latency figure our voice would land at the wrong place, so
-    // we only listen.
     state.listenOnly = true;
     state.latencyMs = ASSUMED_LATENCY_MS;
     engine.stopMic();
     startApp();
   });
+  // The measurement failed: sing anyway, with the estimate shown.
+  $('latency-estimate').addEventListener('click', () => {
+    const est = state.latencyEstimate;
+    state.latencyMs = est.ms;
+    state.calibration = 'estimated';
+    state.latencySource = estimateSource(est.source, est.heard);
+    log(`singing with an estimated latency of ${est.ms} ms (${est.source})`);
+    afterLatency();
+  });
+  // Measuring again from the app, and giving up on it: the old figure stays.
+  $('latency-back').addEventListener('click', () => startApp());
+  const t = latencySeconds();
+  setText($('latency-duration'), `about ${t.usual} seconds, at most ${t.most}`);
   $('beep-volume').addEventListener('input', () => {
     if (engine) engine.config({ beepGain: Math.exp((6.908 * $('beep-volume').value) / 100) / 1000 });
   });
@@ -260,6 +286,7 @@ async function startAudio() {
   if (state.listenOnly) startApp();
   else if (store.get('noLatency') === '1') {
     state.latencyMs = ASSUMED_LATENCY_MS;
+    state.calibration = 'assumed';
     showStep('step-volume');
   } else showStep('step-latency');
 }
@@ -279,16 +306,48 @@ async function runLatency() {
   state.latencyResult = r;
   if (r.ok) {
     state.latencyMs = r.latencyMs;
-    log(`latency ${r.latencyMs.toFixed(1)} ms (spread ${r.stats.spread.toFixed(2)} ms)`);
-    setText($('latency-result'), `Your latency is ${r.latencyMs.toFixed(1)} ms.`);
+    state.calibration = 'measured';
+    state.latencySeconds = r.seconds;
+    log(`latency ${r.latencyMs.toFixed(1)} ms (spread ${r.stats.spread.toFixed(2)} ms, ${r.seconds.toFixed(1)} s)`);
+    setText($('latency-result'), `Your latency is ${r.latencyMs.toFixed(1)} ms (measured in ${r.seconds.toFixed(1)} s).`);
     show($('latency-result'), true);
-    if (!TEST || !params.has('loopback')) setTimeout(() => showStep('step-volume'), 800);
+    if (!TEST || !params.has('loopback')) setTimeout(afterLatency, 800);
   } else {
-    log(`latency calibration failed: ${r.reason}`);
-    setText($('latency-failed-text'), `The measurement did not work: ${r.reason}.`);
+    setText($('latency-progress'), '');
+    log(`latency calibration failed after ${r.seconds.toFixed(1)} s: ${r.reason}`);
+    const est = { ...estimateLatency(r.values, engine.browserLatencyMs()), heard: r.values.length };
+    state.latencyEstimate = est;
+    setText($('latency-failed-text'), `The measurement did not work (after ${r.seconds.toFixed(0)} s): ${r.reason}.`);
+    setText($('latency-estimate-text'), `You can sing anyway with an estimated latency of ${est.ms} ms, from ${estimateSource(est.source, est.heard)}. `
+      + 'Your voice may then land a little early or late; "Measure my latency again" stays in the Song card.');
+    setText($('latency-estimate'), `Sing with ${est.ms} ms (estimated)`);
     show($('latency-failed'), true);
-    $('latency-retry').focus();
+    $('latency-estimate').focus();
   }
+}
+
+// After the latency step: the volume step the first time, straight back
+// to singing when measuring again.
+function afterLatency() {
+  if (state.appStarted) startApp();
+  else showStep('step-volume');
+}
+
+// Measuring again from the app: the connection stops (the worklet cannot
+// beep and sing at once) and starts again afterwards at the same place.
+function recalibrate() {
+  if (!conn || state.listenOnly) return;
+  conn.stop();
+  state.recalibrating = true;
+  show($('app'), false);
+  show($('setup'), true);
+  show($('latency-failed'), false);
+  show($('latency-result'), false);
+  setText($('latency-progress'), '');
+  show($('latency-back'), true);
+  setText($('latency-back'), `Back to singing (keep ${(state.latencyMs ?? ASSUMED_LATENCY_MS).toFixed(1)} ms)`);
+  showStep('step-latency');
+  log('measuring the latency again');
 }
 
 async function runVolume() {
@@ -311,6 +370,19 @@ function startApp() {
   show($('setup'), false);
   $('main').classList.add('running');
   show($('app'), true);
+  if (state.appStarted) {
+    // Back from measuring again: the same connection, started over.
+    state.recalibrating = false;
+    show($('latency-back'), false);
+    show($('listen-note'), state.listenOnly);
+    $('mic-mute').disabled = state.listenOnly;
+    engine.config({ spectator: state.listenOnly, compensation: writeCompensation(state.latencyMs ?? ASSUMED_LATENCY_MS) });
+    engine.setMode('run');
+    conn.start(state.offset);
+    renderApp();
+    return;
+  }
+  state.appStarted = true;
   show($('listen-note'), state.listenOnly);
   $('mic-mute').disabled = state.listenOnly;
   $('lead').disabled = state.listenOnly;
@@ -561,6 +633,9 @@ function renderApp() {
     setText($('user-count'), `${state.nUsers} ${state.nUsers === 1 ? 'singer' : 'singers'} here`);
   }
   renderRoom();
+  renderTiming({
+    calibration: state.calibration, latencyMs: state.latencyMs, seconds: state.latencySeconds, source: state.latencySource,
+  }, state.listenOnly);
   // Song: the lead button follows the server's view; in a room, each role
   // sees the controls it has.
   const c = controls();
@@ -930,6 +1005,7 @@ function main() {
   checkBrowser();
   setupSteps();
   setupAppControls();
+  setupTiming(recalibrate);
   if (store.get('noTutorial') === '1') showStep('step-name');
   else showStep('step-headphones');
   if (state.room) setupRoom();

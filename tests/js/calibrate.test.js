@@ -1,7 +1,9 @@
 // Unit tests of the pure parts of html/js/calibrate.js and net.js.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { latencyVerdict, volumeGain, levelDb, LATENCY_DETECTIONS } from '../../html/js/calibrate.js';
+import {
+  estimateLatency, estimateSource, latencySeconds, latencyVerdict, volumeGain, levelDb, LATENCY_DETECTIONS,
+} from '../../html/js/calibrate.js';
 import { backoffMs, MAX_IN_FLIGHT } from '../../html/js/net.js';
 
 test('latency verdict: seven steady echoes pass, scattered ones fail', () => {
@@ -34,4 +36,19 @@ test('levels in dB', () => {
 test('reconnect backoff: immediately first, then doubling up to 10 s', () => {
   assert.equal(MAX_IN_FLIGHT, 4);
   assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 20].map(backoffMs), [0, 500, 1000, 2000, 4000, 8000, 10000, 10000]);
+});
+
+test('how long the measurement takes, as the page says it', () => {
+  // Seven beeps at 105 per minute: 4 s; it gives up after 12 s.
+  assert.deepEqual(latencySeconds(), { usual: 4, most: 12 });
+});
+
+test('the estimate to sing with: heard echoes, else the browser, else typical', () => {
+  assert.deepEqual(estimateLatency([120, 121, 140], 30), { ms: 121, source: 'beeps' });
+  assert.deepEqual(estimateLatency([120, 121], 42.37), { ms: 42.4, source: 'browser' });
+  assert.deepEqual(estimateLatency([], 3), { ms: 150, source: 'typical' });
+  assert.deepEqual(estimateLatency([], NaN), { ms: 150, source: 'typical' });
+  assert.deepEqual(estimateLatency([], 5000), { ms: 150, source: 'typical' });
+  assert.match(estimateSource('beeps', 3), /3 beeps/);
+  assert.match(estimateSource('typical'), /typical/);
 });
