@@ -6,6 +6,7 @@
 
 #include "cmdq.h"
 #include "commands.h"
+#include "media/track.h"
 #include "futex.h"
 #include "prof.h"
 #include "ring.h"
@@ -129,6 +130,25 @@ void cm_permit(rq_t *p, const role_who_t *who, uint64_t self, cm_refusals_t *out
         if (may(out, who, p->mic[i].id == self ? ROLE_ACT_MIC_SELF : ROLE_ACT_MIC_OTHER))
             p->mic[kept++] = p->mic[i];
     p->n_mic = kept;
+}
+
+void cm_check_start(rq_t *p, const seg_ctl_t *ctl, cm_refusals_t *out)
+{
+    if (!p->start)
+        return;
+    int32_t track = ctl->song.requested_track;
+    /* A track named in the same request is asked for before the start (the
+     * order cm_send() pushes them in); a name the daemon does not know
+     * changes nothing, and only the metronome matters here. */
+    if (p->track && strcmp(p->track, TRK_METRONOME_NAME) == 0)
+        track = SONG_TRACK_METRONOME;
+    int32_t bpm = p->bpm >= 1 ? p->bpm : ctl->song.bpm;
+    const char *why = song_start_refusal(track, bpm);
+    if (!why)
+        return;
+    p->start = false;
+    if (out->n < CM_REFUSALS_MAX)
+        out->why[out->n++] = why;
 }
 
 void cm_pace_chat(rq_t *p, sg_t *s, int64_t now, cm_refusals_t *out)

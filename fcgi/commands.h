@@ -34,6 +34,7 @@
 #include "roles.h"
 #include "segment.h"
 #include "singers.h"
+#include "snap.h"
 
 /* Where a worker's commands go: its lane in the room's segment, and the
  * word that wakes the daemon (the host segment's, or the room segment's
@@ -57,6 +58,12 @@ typedef struct {
  * the daemon will be asked for, and it checks again on the state it
  * holds. */
 void cm_permit(rq_t *rq, const role_who_t *who, uint64_t self, cm_refusals_t *out);
+
+/* Takes a start out of the request, with song_start_refusal()'s sentence
+ * in *out, when the song it would start cannot be (a metronome with no
+ * tempo), judged on the track and tempo the request itself sets, else on
+ * the control state `ctl`.  The daemon checks again when it applies it. */
+void cm_check_start(rq_t *rq, const seg_ctl_t *ctl, cm_refusals_t *out);
 
 /* Chat messages a singer may send at once, and per minute after that. */
 #define CM_CHAT_BURST 5

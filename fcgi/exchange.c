@@ -444,6 +444,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
         .uploads = req->uploads,
     };
     cm_permit(p, &who, s->public_id, &ex->refused);
+    cm_check_start(p, &ctl, &ex->refused);
     cm_pace_chat(p, s, now, &ex->refused);
 
     /* 3. Both clocks, before anything changes. */

@@ -120,6 +120,18 @@ static void put_core(jw_t *w, const seg_t *seg, uint32_t worker, const rq_t *p, 
         jw_key(w, "song_end_clock");
         jw_int(w, ctl->song.end);
     }
+    if (ctl->song.start && ctl->song_track[0]) {
+        jw_key(w, "song_track");
+        jw_str(w, ctl->song_track);
+    }
+    if (ctl->song.start && ctl->song.metronome_on) {
+        jw_key(w, "song_metronome");
+        jw_int(w, ctl->song.bpm);
+    }
+    if (ctl->recording) {
+        jw_key(w, "recording");
+        jw_bool(w, true);
+    }
     jw_key(w, "public_id");
     jw_uint_str(w, s->public_id);
     jw_key(w, "n_users");

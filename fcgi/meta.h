@@ -30,9 +30,9 @@
 #define MT_CHAT_BYTES 12288
 /* Bytes of everything else a response carries: clocks, the leader and
  * their name (escaped), buckets, tempo, ids, the role, the refusals (at
- * most CM_REFUSALS_MAX sentences of under 100 bytes), keys and
- * punctuation. */
-#define MT_FIXED_MAX 3072
+ * most CM_REFUSALS_MAX sentences of under 100 bytes), the song's track
+ * name (SEG_TRACK_NAME_MAX bytes, escaped), keys and punctuation. */
+#define MT_FIXED_MAX 4096
 /* The largest metadata the writer can produce: every part at its bound.
  * nginx's fastcgi_buffer_size is rendered from it (bb-worker --header-max),
  * so a response header never exceeds what nginx accepts. */

@@ -38,10 +38,19 @@ bool song_may_control(const song_t *s, uint64_t who)
     return !s->has_leader || s->leader == who;
 }
 
+const char *song_start_refusal(int32_t requested_track, int32_t bpm)
+{
+    if (requested_track == SONG_TRACK_METRONOME && bpm <= 0)
+        return "start: the metronome has no tempo; set its BPM first";
+    return NULL;
+}
+
 song_start_action_t song_start(song_t *s, int64_t read_clock)
 {
     if (read_clock <= 0)
         return SONG_START_NOTHING;
+    if (song_start_refusal(s->requested_track, s->bpm))
+        return SONG_START_REFUSED;
     s->start = read_clock;
     s->end = 0;
     s->metronome_on = 0;

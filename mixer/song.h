@@ -50,6 +50,7 @@ typedef struct {
 
 /* What song_start() asks the daemon to do next. */
 typedef enum {
+    SONG_START_REFUSED = -1, /* song_start_refusal() said why; nothing changed */
     SONG_START_NOTHING = 0,
     SONG_START_METRONOME,    /* turn the metronome on, backfilled from start */
     SONG_START_TRACK,        /* play s->playing_track from its beginning */
@@ -71,9 +72,17 @@ void song_request_lead(song_t *s, uint64_t leader);
  * only the leader. */
 bool song_may_control(const song_t *s, uint64_t who);
 
+/* The sentence that refuses a start, or NULL when a start may go ahead:
+ * a metronome song needs a tempo (with no bpm it would click nothing, and
+ * its recording would hold no beat).  requested_track is the track the
+ * start would play (s->requested_track, or the one the same request asks
+ * for) and bpm the tempo it would have (s->bpm, or the request's). */
+const char *song_start_refusal(int32_t requested_track, int32_t bpm);
+
 /* mark_start_singing at `read_clock`: sets the start, clears the end and
  * turns rounds into the metronome; returns what to start.  read_clock <= 0
- * is refused (returns SONG_START_NOTHING, state unchanged). */
+ * is refused (returns SONG_START_NOTHING, state unchanged), and so is what
+ * song_start_refusal() refuses (SONG_START_REFUSED, state unchanged). */
 song_start_action_t song_start(song_t *s, int64_t read_clock);
 
 /* mark_stop_singing: the song ends at `end_clock` (the stopper's last write

@@ -64,6 +64,12 @@ static void ctl_defaults(rm_t *r, seg_ctl_t *c)
 
 void rm_publish(rm_t *r)
 {
+    /* The page shows a "recording" sign while the recorder writes a song. */
+    uint32_t recording = r->rec != NULL;
+    if (recording != r->ctl.recording) {
+        r->ctl.recording = recording;
+        r->ctl_dirty = true;
+    }
     if (!r->ctl_dirty)
         return;
     snap_ctl_publish(r->seg, &r->ctl);

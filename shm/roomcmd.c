@@ -47,6 +47,7 @@ static void cmd_lead(rm_t *r, const seg_cmd_t *c, int64_t now)
         return;
     }
     song_request_lead(&ctl->song, c->userid);
+    ctl->song_track[0] = '\0';
     uint32_t n = rm_collect_active(r, now);
     int64_t leader = -1;
     for (uint32_t i = 0; i < n; i++) {
@@ -75,14 +76,26 @@ static void cmd_lead(rm_t *r, const seg_cmd_t *c, int64_t now)
         c->name, n, p0 + DELAY_INTERVAL, maxp);
 }
 
+_Static_assert(TRK_NAME_MAX < SEG_TRACK_NAME_MAX, "a track's name fits the control state");
+
 static void cmd_start(rm_t *r, const seg_cmd_t *c, int64_t now)
 {
     seg_ctl_t *ctl = &r->ctl;
+    /* A worker refused this already, on a snapshot; a start that slipped
+     * through (the tempo changed meanwhile) changes nothing here either. */
+    const char *no = song_start_refusal(ctl->song.requested_track, ctl->song.bpm);
+    if (no) {
+        LOG(r, "song start by user %" PRIu64 " refused: %s", seg_public_id(r->seg, c->userid), no);
+        return;
+    }
     /* The first to start a song in a room without a leader leads it; the
      * organiser starting takes the lead too. */
     if (!(ctl->song.has_leader && ctl->song.leader == c->userid))
         cmd_lead(r, c, now);
     song_start_action_t a = song_start(&ctl->song, c->a);
+    ctl->song_track[0] = '\0';
+    if (a == SONG_START_TRACK)
+        str_copy(ctl->song_track, sizeof ctl->song_track, tset_name(r->tracks, ctl->song.playing_track));
     int64_t w = tl_watermark(r->seg);
     if (a == SONG_START_METRONOME) {
         rm_rerender_backing(r, ctl->song.start, w);
@@ -90,6 +103,7 @@ static void cmd_start(rm_t *r, const seg_cmd_t *c, int64_t now)
         if (tset_open(r->tracks, ctl->song.playing_track) != 0) {
             LOG(r, "track %d cannot be opened; starting without it", ctl->song.playing_track);
             ctl->song.playing_track = SONG_TRACK_NONE;
+            ctl->song_track[0] = '\0';
         } else {
             /* The track starts at the clock of the start request, as in the
              * original (not at the song start, which lies in the past). */

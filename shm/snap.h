@@ -24,6 +24,10 @@
 #include "segment.h"
 #include "song.h"
 
+/* Bytes of the name of the track a song plays, NUL included (a track's
+ * name has at most TRK_NAME_MAX = 100 bytes; roomcmd.c checks). */
+#define SEG_TRACK_NAME_MAX 104
+
 /* Everything the workers need to know of the song and the settings. */
 typedef struct {
     song_t song;
@@ -46,6 +50,10 @@ typedef struct {
     int64_t track_started;        /* clock where the playing track began */
     int64_t recorded_song;        /* start clock of the last song whose
                                      recording is complete */
+    uint32_t recording;           /* 1 while the song is being recorded */
+    uint32_t pad_;
+    char song_track[SEG_TRACK_NAME_MAX]; /* the track the song started with,
+                                     "" a cappella or with the metronome */
 } seg_ctl_t;
 
 _Static_assert(sizeof(seg_ctl_t) <= SEG_CTL_WORDS * 8, "control state outgrew its latch");

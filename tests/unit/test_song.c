@@ -69,9 +69,19 @@ int main(void)
     /* A new lead stops the metronome and clears the song clocks. */
     song_request_lead(&s, 6);
     CHECK(c, !s.metronome_on && s.start == 0 && s.end == 0 && s.leader == 6);
-    /* The metronome pseudo-track. */
+    /* The metronome pseudo-track: never without a tempo (it would click
+     * nothing), and the refusal changes nothing. */
     song_reset(&s, 5);
     song_request_track(&s, SONG_TRACK_METRONOME);
+    CHECK(c, song_start_refusal(SONG_TRACK_METRONOME, 0) != NULL);
+    CHECK(c, song_start_refusal(SONG_TRACK_METRONOME, 60) == NULL);
+    CHECK(c, song_start_refusal(2, 0) == NULL);
+    CHECK(c, song_start_refusal(SONG_TRACK_NONE, 0) == NULL);
+    CHECK_EQ_I(c, song_start(&s, 99), SONG_START_REFUSED);
+    CHECK(c, s.start == 0 && !s.metronome_on && s.requested_track == SONG_TRACK_METRONOME);
+    CHECK_EQ_I(c, song_phase(&s), SONG_IDLE);
+    CHECK(c, song_set_tempo(&s, 60, -1, -1));
     CHECK_EQ_I(c, song_start(&s, 99), SONG_START_METRONOME);
+    CHECK(c, s.metronome_on && s.start == 99);
     return check_done(&c, "test_song");
 }
