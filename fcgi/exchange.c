@@ -445,6 +445,8 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     };
     cm_permit(p, &who, s->public_id, &ex->refused);
     cm_check_start(p, &ctl, &ex->refused);
+    if (who.leads && ctl.song.start)
+        s->led_song = ctl.song.start;
     cm_pace_chat(p, s, now, &ex->refused);
 
     /* 3. Both clocks, before anything changes. */

@@ -51,6 +51,9 @@ typedef struct {
     uint32_t epoch;
     uint32_t delay_seen;        /* delay message sequence already delivered */
     int32_t pending_delay;      /* delay_seconds decided here, -1 = none */
+    int64_t led_song;           /* start clock of the last song this singer
+                                   was seen leading, 0 = none: its end does
+                                   not send them to the back */
     int64_t chat_cursor;        /* number of the last chat message seen */
     double chat_tokens;         /* chat messages the singer may send at chat_at */
     int64_t chat_at;            /* 0: none sent yet */

@@ -167,9 +167,11 @@ static void store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *c
                   uint32_t flags, int64_t now)
 {
     int64_t prev_end = s->last_write_clock;
+    /* The song end passed: go to the back, except the one who led it (they
+     * stay in the leader's bucket for the next song). */
     if (s->have_write && prev_end && ctl->song.end && prev_end <= ctl->song.end &&
-        ctl->song.end <= p->write_clock)
-        s->pending_delay = ctl->song.max_position;  /* the song end passed: go to the back */
+        ctl->song.end <= p->write_clock && s->led_song != ctl->song.start)
+        s->pending_delay = ctl->song.max_position;
     s->last_seen_write = p->write_clock;
     s->have_write = true;
     if (p->write_clock > s->last_write_clock)

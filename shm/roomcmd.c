@@ -121,11 +121,14 @@ static void cmd_stop(rm_t *r, const seg_cmd_t *c)
     seg_ctl_t *ctl = &r->ctl;
     if (ctl->song.start == 0 && !ctl->song.has_leader)
         return;
+    bool led = ctl->song.has_leader && ctl->song.leader == c->userid;
     song_stop(&ctl->song, c->a);
     ctl->leader_public = 0;
     ctl->leader_name[0] = '\0';
+    /* Whoever else stops the song hears the rest of it from the back; the
+     * leader stays in the leader's bucket. */
     int64_t li = users_find(r->seg, c->userid);
-    if (li >= 0)
+    if (li >= 0 && !led)
         users_send_delay(r->seg, (uint32_t)li, ctl->song.max_position);
     /* The track or metronome stops now: rewrite what lies ahead. */
     int64_t w = tl_watermark(r->seg);

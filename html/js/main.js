@@ -23,7 +23,7 @@
 // ?codec=wasm forces the WebAssembly Opus fallback.
 
 import {
-  ASSUMED_LATENCY_MS, BATCH_SAMPLES, DEFAULT_OFFSET_S, MAX_OFFSET_S, MIN_OFFSET_S, countdownSeconds, parseOffset,
+  ASSUMED_LATENCY_MS, BATCH_SAMPLES, DEFAULT_OFFSET_S, MAX_OFFSET_S, MIN_OFFSET_S, parseOffset,
   readSlippage, samplesToMs, totalTimeConsumed, writeCompensation, SERVER_RATE,
 } from './clock.js';
 import {
@@ -44,6 +44,7 @@ import { askConfirm } from './ui/confirm.js';
 import { renderOrganiserCard, setupOrganiserCard } from './ui/organiser.js';
 import { toast } from './ui/toast.js';
 import { renderTiming, setupTiming } from './ui/timing.js';
+import { METRONOME_TRACK, renderSongState, songStateOf } from './ui/songstate.js';
 
 const params = new URLSearchParams(location.search);
 const TEST = params.get('test') === '1';
@@ -87,6 +88,15 @@ const state = {
   amLeader: false,
   songStart: null,
   songEnd: null,
+  // The song as the server announces it: its track, its metronome tempo,
+  // whether it is recorded; songSeen the start of the last song this
+  // singer heard being sung (only they are told it ended); bpm the tempo.
+  songTrack: '',
+  songMetronome: 0,
+  recording: false,
+  songSeen: null,
+  endSeen: null,
+  bpm: 0,
   tracks: [],
   nUsers: null,
   lastMeta: null,
@@ -423,6 +433,7 @@ function startApp() {
     wasRunning = running;
   });
   setInterval(renderDebug, 250);
+  setInterval(renderSong, 500);
   keepAwake();
   renderApp();
   $('lead').focus();
@@ -521,6 +532,10 @@ function onMetadata(m, req) {
   state.leaderName = m.leader_name ? String(m.leader_name) : '';
   state.songStart = m.song_start_clock || null;
   state.songEnd = m.song_end_clock || null;
+  state.songTrack = typeof m.song_track === 'string' ? m.song_track : '';
+  state.songMetronome = Number.isInteger(m.song_metronome) ? m.song_metronome : 0;
+  state.recording = m.recording === true;
+  if ('bpm' in m) state.bpm = Number.isInteger(m.bpm) ? m.bpm : 0;
   const taken = leadTakenNotice(before, state);
   if (taken) {
     log(taken);
@@ -534,6 +549,7 @@ function onMetadata(m, req) {
   for (const k of ['bpm', 'repeats', 'bpr']) {
     if (k in m && m[k] != null && document.activeElement !== $(k)) $(k).value = m[k] ? m[k] : '';
   }
+  if ('bpm' in m && document.activeElement !== $('track-bpm')) $('track-bpm').value = state.bpm ? String(state.bpm) : '';
   checkLag(m, req);
   if (Number.isInteger(m.delay_seconds) && m.delay_seconds > 0) {
     moveTo(m.delay_seconds, `the server moved us to ${m.delay_seconds} s`);
@@ -643,6 +659,7 @@ function renderApp() {
   if (c.lead === 'take') setText(lead, 'Take the lead');
   else if (c.lead !== 'leading') setText(lead, 'Lead a song');
   else if (!state.songStart) setText(lead, 'Start singing');
+  else if (songOver()) setText(lead, 'Lead a new song');
   else setText(lead, 'Stop singing');
   lead.disabled = state.listenOnly || Date.now() < (state.leadBusyUntil || 0);
   // In a room, who leads is known from the first answer on.
@@ -656,6 +673,7 @@ function renderApp() {
   show($('leader-people'), c.leader);
   show($('my-mic-form'), !state.listenOnly);
   show($('track-wrap'), state.amLeader && !state.songStart);
+  show($('track-bpm-wrap'), state.amLeader && !state.songStart && $('track').value === METRONOME_TRACK);
   $('jump-end').disabled = state.amLeader;
   const sel = $('track');
   const names = [TRACK_PLACEHOLDER, ...state.tracks];
@@ -664,12 +682,7 @@ function renderApp() {
     sel.replaceChildren(...names.map((t) => el('option', { attrs: { value: t }, text: t })));
     if (names.includes(keep)) sel.value = keep;
   }
-  const read = state.lastReq ? state.lastReq.readClock : null;
-  const wait = countdownSeconds(state.songStart, read);
-  const ended = state.songStart && state.songEnd && read !== null && read - BATCH_SAMPLES >= state.songEnd;
-  show($('countdown'), wait > 0 || !!ended);
-  if (wait > 0) setText($('countdown'), `Waiting for the song to get to us… ${wait} s`);
-  else if (ended) setText($('countdown'), 'The song has ended.');
+  renderSong();
   const mine = me();
   if (mine && document.activeElement !== $('my-mic-volume')) $('my-mic-volume').value = String(mine.micVolume);
   state.monitoring = !!(mine && mine.isMonitoring);
@@ -690,6 +703,36 @@ function renderApp() {
   });
   renderPeople($('people'), state.users, state.publicId);
   renderMonitorSelect($('monitor-user'), state.users, state.publicId);
+}
+
+// The clock this singer hears now: the playback position, or before
+// playback the read clock less the playback buffer (about a second).
+function hearingClock() {
+  const play = state.worklet ? state.worklet.playClock : -1;
+  if (play >= 0) return play;
+  return state.lastReq ? state.lastReq.readClock - SERVER_RATE - BATCH_SAMPLES : null;
+}
+
+// The song has ended where this singer is.
+function songOver() {
+  const c = hearingClock();
+  return !!(state.songStart && state.songEnd && ((c !== null && c >= state.songEnd) || state.endSeen === state.songEnd));
+}
+
+// The song state line (ui/songstate.js); also run twice a second for the
+// time into the song.
+function renderSong() {
+  const st = songStateOf({
+    songStart: state.songStart, songEnd: state.songEnd, clock: hearingClock(),
+    leader: state.leader, leaderName: state.leaderName, amLeader: state.amLeader,
+    track: state.songTrack, metronomeBpm: state.songMetronome, recording: state.recording,
+    wasThere: state.songSeen !== null && state.songSeen === state.songStart,
+    endSeen: state.endSeen !== null && state.endSeen === state.songEnd,
+  });
+  if (st.phase === 'singing') state.songSeen = state.songStart;
+  if (st.phase === 'ended') state.endSeen = state.songEnd;
+  renderSongState(st);
+  if (st.phase === 'ended' && state.amLeader && $('lead').textContent === 'Stop singing') setText($('lead'), 'Lead a new song');
 }
 
 function onWorkletStats(s) {
@@ -738,15 +781,28 @@ function setupAppControls() {
       const ok = await askConfirm(`${who} is leading now. Take the lead from them? ${then}`, 'Take the lead');
       if (!ok || !conn) return;
       conn.queue('requestLead', true);
-    } else if (!state.amLeader) conn.queue('requestLead', true);
-    else if (!state.songStart) conn.queue('markStart', true);
-    else conn.queue('markStop', true);
+    } else if (!state.amLeader || (state.songStart && songOver())) conn.queue('requestLead', true);
+    else if (!state.songStart) {
+      // A metronome with no tempo would click nothing: the server refuses
+      // it too, but the tempo field is right here.
+      if ($('track').value === METRONOME_TRACK && !(state.bpm > 0) && !$('track-bpm').value) {
+        toast('Set the metronome\'s BPM first, beside the track choice.');
+        $('track-bpm').focus();
+        return;
+      }
+      conn.queue('markStart', true);
+    } else conn.queue('markStop', true);
     state.leadBusyUntil = Date.now() + 1500;
     $('lead').disabled = true;
     setTimeout(renderApp, 1600);
   });
   $('track').addEventListener('change', () => {
     if ($('track').value !== TRACK_PLACEHOLDER) conn.queue('track', $('track').value);
+    renderApp();
+  });
+  $('track-bpm').addEventListener('change', () => {
+    const v = numberIn($('track-bpm'), 1, 500, { integer: true, message: 'A whole number from 1 to 500' });
+    if (v !== null && conn) conn.queue('bpm', v);
   });
   $('mic-mute').addEventListener('click', () => {
     state.micMuted = !state.micMuted;

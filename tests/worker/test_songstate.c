@@ -11,7 +11,9 @@
  *   - once the tempo is set the same start goes ahead, and every response
  *     then carries the song's metronome tempo ("song_metronome"), no track
  *     name, and "recording" while the recorder writes the song;
- *   - after the stop the metronome is no longer announced.
+ *   - after the stop the metronome is no longer announced; the song's end
+ *     sends a singer who sang it to the back (delay_seconds), but not the
+ *     leader who stopped it, who stays in the leader's bucket.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,11 +39,14 @@ int main(void)
     if (seg_claim_lane(r.k.seg, 2, &err) != 0 || !(r.ex = ex_create(r.k.seg, 2, 16, NULL, why, sizeof why)))
         return 1;
     tick(&r, 50);
-    static cl_t ann;
+    static cl_t ann, bo;
     ann = (cl_t){.uid = "11111111111", .name = "Ann"};
+    bo = (cl_t){.uid = "22222222222", .name = "Bo"};
     static float audio[N];
     connect_at(&ann, &r, 3);
+    connect_at(&bo, &r, 6);
     CHECK_EQ_I(c, post(&r, &ann, NULL, NULL, NULL), 200);
+    CHECK_EQ_I(c, post(&r, &bo, NULL, NULL, NULL), 200);
     tick(&r, 600);
 
     /* Lead; then name the metronome and start at once, with no tempo. */
@@ -71,6 +76,9 @@ int main(void)
         for (int k = 0; k < N; k++)
             audio[k] = tone(ann.read - N + k);
         CHECK_EQ_I(c, post(&r, &ann, NULL, audio, NULL), 200);
+        for (int k = 0; k < N; k++)
+            audio[k] = tone(bo.read - N + k);
+        CHECK_EQ_I(c, post(&r, &bo, NULL, audio, NULL), 200);
         recording = has(ann.meta, "\"recording\":true");
     }
     CHECK_MSG(c, has(ann.meta, "\"song_start_clock\""), "meta: %.300s", ann.meta);
@@ -78,14 +86,30 @@ int main(void)
     CHECK(c, !has(ann.meta, "\"song_track\""));
     CHECK_MSG(c, recording, "never recording: %.300s", ann.meta);
 
-    /* Stopped: the metronome is no longer announced. */
-    CHECK_EQ_I(c, post(&r, &ann, "mark_stop_singing=1", NULL, NULL), 200);
-    tick(&r, 600);
-    CHECK_EQ_I(c, post(&r, &ann, NULL, NULL, NULL), 200);
+    /* Stopped: the metronome is no longer announced.  Both sing on past
+     * the end: Bo is sent to the back, Ann stays. */
+    for (int k = 0; k < N; k++)
+        audio[k] = tone(ann.read + k);
+    CHECK_EQ_I(c, post(&r, &ann, "mark_stop_singing=1", audio, NULL), 200);
+    bool ann_moved = false, bo_moved = false;
+    for (int i = 0; i < 16; i++) {
+        tick(&r, 600);
+        for (int k = 0; k < N; k++)
+            audio[k] = tone(ann.read + k);
+        CHECK_EQ_I(c, post(&r, &ann, NULL, audio, NULL), 200);
+        ann_moved |= has(ann.meta, "\"delay_seconds\"");
+        for (int k = 0; k < N; k++)
+            audio[k] = tone(bo.read + k);
+        CHECK_EQ_I(c, post(&r, &bo, NULL, audio, NULL), 200);
+        bo_moved |= has(bo.meta, "\"delay_seconds\"");
+    }
     CHECK(c, has(ann.meta, "\"song_end_clock\""));
     CHECK(c, !has(ann.meta, "\"song_metronome\""));
+    CHECK_MSG(c, bo_moved, "Bo was not sent to the back: %.300s", bo.meta);
+    CHECK(c, !ann_moved);
 
     cl_free(&ann);
+    cl_free(&bo);
     ex_destroy(r.ex);
     rig_close(&r.k);
     char cmd[128];
