@@ -44,6 +44,10 @@ import { askConfirm } from './ui/confirm.js';
 import { renderOrganiserCard, setupOrganiserCard } from './ui/organiser.js';
 import { toast } from './ui/toast.js';
 import { renderTiming, setupTiming } from './ui/timing.js';
+import {
+  forgetSinger, keepChat, keptChat, loadSinger, saveSinger,
+} from './ui/returning.js';
+import { watchPresence } from './ui/presence.js';
 import { METRONOME_TRACK, renderSongState, songStateOf } from './ui/songstate.js';
 
 const params = new URLSearchParams(location.search);
@@ -53,12 +57,25 @@ const store = {
   set(k, v) { try { localStorage.setItem('bb.' + k, String(v)); } catch { /* private mode */ } },
 };
 
+// The browser's storage for the returning singer (ui/returning.js); null
+// where the browser refuses it.
+const LS = (() => { try { return window.localStorage; } catch { return null; } })();
+const ROOM_AT_LOAD = parseRoomLocation(location.pathname, location.hash);
+const ROOM_KEY = ROOM_AT_LOAD ? ROOM_AT_LOAD.id : '';
+// The singer's record, when they were here in the last 12 hours.
+let back = loadSinger(LS, ROOM_KEY, Date.now());
+
 // Everything the page knows. Metadata fields keep their last value, because
 // our server sends some of them (user_summary, tracks) only on change.
 const state = {
-  userid: makeUserId(),
+  userid: back ? back.userid : makeUserId(),
   publicId: null,
-  name: store.get('name'),
+  name: back ? back.name : store.get('name'),
+  // Came back with a record: the set-up is skipped, and after the first
+  // answer the kept chat and the old mic volume come back.
+  returning: false,
+  restored: false,
+  tabMoved: false,
   listenOnly: false,
   deviceId: store.get('inputDevice'),
   latencyMs: null,
@@ -109,7 +126,7 @@ const state = {
   log: [],
   // The room (null: the default room), what GET /api/room said of it, and
   // the role the server gave in its last answer.
-  room: parseRoomLocation(location.pathname, location.hash),
+  room: ROOM_AT_LOAD,
   roomInfo: null,
   role: null,
   roomFull: false,
@@ -123,6 +140,8 @@ const state = {
 const KEY_GRACE_MS = 5000;
 
 let engine = null;
+// The other tabs of this browser in this room (ui/presence.js).
+let presence = { singing() {} };
 let codec = null;
 let conn = null;
 
@@ -163,11 +182,92 @@ function stopEverything() {
 // ------------------------------------------------------------------ setup
 
 function showStep(id) {
-  for (const s of ['step-headphones', 'step-name', 'step-device', 'step-latency', 'step-volume']) {
+  for (const s of ['step-back', 'step-headphones', 'step-name', 'step-device', 'step-latency', 'step-volume']) {
     show($(s), s === id);
   }
   const first = $(id).querySelector('button, input, select');
   if (first) first.focus();
+}
+
+// The first step: "Welcome back" for a returning singer, else the
+// headphones questions (or the name, when the tutorial is switched off).
+function firstStep() {
+  if (back) {
+    const where = back.listenOnly ? 'You listen, as before.' : `Your place (${back.offset} s behind), your latency and your microphone level are as you left them.`;
+    setText($('back-title'), `Welcome back, ${back.name}`);
+    setText($('back-text'), where);
+    return 'step-back';
+  }
+  return store.get('noTutorial') === '1' ? 'step-name' : 'step-headphones';
+}
+
+function setupReturning() {
+  $('back-continue').addEventListener('click', async () => {
+    state.returning = true;
+    state.listenOnly = !!back.listenOnly;
+    state.deviceId = typeof back.deviceId === 'string' ? back.deviceId : state.deviceId;
+    if (Number.isFinite(back.latencyMs)) state.latencyMs = back.latencyMs;
+    state.calibration = back.calibration || null;
+    state.latencySeconds = Number.isFinite(back.latencySeconds) ? back.latencySeconds : null;
+    state.latencySource = typeof back.latencySource === 'string' ? back.latencySource : '';
+    if (Number.isFinite(back.inputGain) && back.inputGain > 0) state.inputGain = back.inputGain;
+    const o = parseOffset(String(back.offset));
+    if (o !== null) state.offset = o;
+    log(`returning as ${state.name}: ${state.offset} s, gain ${state.inputGain.toFixed(2)}`);
+    $('back-continue').disabled = true;
+    await startAudio();
+    $('back-continue').disabled = false;
+  });
+  $('back-fresh').addEventListener('click', () => {
+    forgetSinger(LS, ROOM_KEY);
+    back = null;
+    state.userid = makeUserId();
+    showStep(firstStep());
+  });
+}
+
+// Writes the singer's record (ui/returning.js), while they are here.
+function saveMe() {
+  if (!state.appStarted || state.refused || state.tabMoved) return;
+  const mine = me();
+  saveSinger(LS, ROOM_KEY, {
+    userid: state.userid, name: state.name, listenOnly: state.listenOnly, deviceId: state.deviceId,
+    latencyMs: state.latencyMs, calibration: state.calibration, latencySeconds: state.latencySeconds,
+    latencySource: state.latencySource, inputGain: state.inputGain, offset: state.offset,
+    micVolume: mine ? mine.micVolume : back && Number.isFinite(back.micVolume) ? back.micVolume : null,
+  }, Date.now());
+}
+
+// A chat line on the page, kept for a reload (ui/returning.js).
+function chatLine(name, text, kind = 'chat') {
+  appendChat($('chat-log'), name, text, kind);
+  keepChat(LS, ROOM_KEY, state.songStart, { name, text, kind }, Date.now());
+}
+
+// The first answer after coming back: the chat of the song that is still
+// on, and our own volume in the mix if the server forgot it.
+function restoreAfterReturn() {
+  if (!state.returning || state.restored || !state.publicId) return;
+  state.restored = true;
+  const lines = keptChat(LS, ROOM_KEY, state.songStart, Date.now());
+  for (const l of lines) appendChat($('chat-log'), l.name, l.text, l.kind);
+  const mine = me();
+  const v = back && back.micVolume;
+  if (mine && Number.isFinite(v) && Math.abs(mine.micVolume - v) > 0.001 && !state.listenOnly) {
+    conn.queueMicVolume(state.publicId, v);
+    log(`own volume in the mix back to ${v}`);
+  }
+}
+
+// Another tab of this browser took over: this one stops for good.
+function tabTakenOver() {
+  state.tabMoved = true;
+  stopEverything();
+  for (const id of ['setup', 'app', 'opening', 'organiser-card', 'offline', 'room-full', 'lag', 'other-tab', 'leader-line', 'user-count']) show($(id), false);
+  show($('tab-moved'), true);
+  setText($('status'), 'Singing in another tab');
+  log('another tab of this browser took over');
+  $('tab-moved-reload').focus();
 }
 
 function setupHeadphones() {
@@ -293,7 +393,7 @@ async function startAudio() {
     showDeviceError(e);
     return;
   }
-  if (state.listenOnly) startApp();
+  if (state.listenOnly || state.returning) startApp();
   else if (store.get('noLatency') === '1') {
     state.latencyMs = ASSUMED_LATENCY_MS;
     state.calibration = 'assumed';
@@ -393,6 +493,11 @@ function startApp() {
     return;
   }
   state.appStarted = true;
+  if (state.returning) $('offset').value = state.offset;
+  presence.singing(state.name);
+  show($('other-tab'), false);
+  setInterval(saveMe, 5000);
+  window.addEventListener('pagehide', saveMe);
   show($('listen-note'), state.listenOnly);
   $('mic-mute').disabled = state.listenOnly;
   $('lead').disabled = state.listenOnly;
@@ -505,6 +610,7 @@ function showRefused(message) {
 
 function moveTo(offset, why) {
   state.offset = offset;
+  saveMe();
   $('offset').value = offset;
   conn.reconnect(offset, why);
 }
@@ -532,6 +638,7 @@ function onMetadata(m, req) {
   state.leaderName = m.leader_name ? String(m.leader_name) : '';
   state.songStart = m.song_start_clock || null;
   state.songEnd = m.song_end_clock || null;
+  restoreAfterReturn();
   state.songTrack = typeof m.song_track === 'string' ? m.song_track : '';
   state.songMetronome = Number.isInteger(m.song_metronome) ? m.song_metronome : 0;
   state.recording = m.recording === true;
@@ -540,10 +647,10 @@ function onMetadata(m, req) {
   if (taken) {
     log(taken);
     toast(taken, 10000);
-    appendChat($('chat-log'), '', taken, 'notice');
+    chatLine('', taken, 'notice');
   }
   for (const c of m.chats) {
-    if (Array.isArray(c) && c.length >= 2) appendChat($('chat-log'), String(c[0]), String(c[1]));
+    if (Array.isArray(c) && c.length >= 2) chatLine(String(c[0]), String(c[1]));
   }
   if (Array.isArray(m.events)) state.events = m.events;
   for (const k of ['bpm', 'repeats', 'bpr']) {
@@ -821,7 +928,7 @@ function setupAppControls() {
     const text = $('chat-input').value.trim();
     if (!text || !conn) return;
     conn.queueChat(text);
-    appendChat($('chat-log'), state.name, text);
+    chatLine(state.name, text);
     $('chat-input').value = '';
   });
   $('offset-form').addEventListener('submit', (e) => {
@@ -878,6 +985,7 @@ function setupAppControls() {
   });
   $('room-full-listen').addEventListener('click', listenInstead);
   $('refused-retry').addEventListener('click', () => location.reload());
+  $('tab-moved-reload').addEventListener('click', () => location.reload());
   $('opening-retry').addEventListener('click', () => openRoom());
   $('upload-form').addEventListener('submit', uploadTrack);
   $('upload-file').addEventListener('change', () => {
@@ -971,7 +1079,7 @@ async function openRoom() {
       document.title = `${j.name} · Bucket Brigade`;
       show($('opening'), false);
       show($('setup'), true);
-      showStep(store.get('noTutorial') === '1' ? 'step-name' : 'step-headphones');
+      showStep(firstStep());
       renderRoom();
       log(`room ${j.room}, role ${j.role}`);
       return;
@@ -1059,11 +1167,19 @@ function main() {
     });
   }
   checkBrowser();
+  presence = watchPresence(ROOM_KEY, {
+    otherTab: (name) => {
+      if (state.appStarted) return;
+      setText($('other-tab-text'), `You are already in this room in another tab of this browser${name ? ` (as ${name})` : ''}. If you go on here, that tab stops: one person sings from one tab.`);
+      show($('other-tab'), true);
+    },
+    takenOver: tabTakenOver,
+  });
   setupSteps();
   setupAppControls();
   setupTiming(recalibrate);
-  if (store.get('noTutorial') === '1') showStep('step-name');
-  else showStep('step-headphones');
+  setupReturning();
+  showStep(firstStep());
   if (state.room) setupRoom();
   else checkDefaultRoom();
   if (TEST) window.bbTestReady = true;
