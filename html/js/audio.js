@@ -54,6 +54,17 @@ export class AudioOutputError extends Error {
   }
 }
 
+/**
+ * An error for a browser that lacks what we need, named
+ * "BrowserUnsupportedError"; listenable: listening would still work.
+ */
+function unsupported(message, listenable = false) {
+  const e = new Error(message);
+  e.name = 'BrowserUnsupportedError';
+  e.listenable = listenable;
+  return e;
+}
+
 /** Constraints for getUserMedia; deviceId may be empty for the default. */
 export function micConstraints(deviceId) {
   const audio = {
@@ -109,10 +120,13 @@ export class AudioEngine {
   }
 
   async init({ deviceId = '', listenOnly = false, test = {} }) {
-    if (typeof AudioWorkletNode === 'undefined') {
-      throw new Error('This browser has no AudioWorklet; please use a current Chrome, Firefox or Safari.');
+    if (typeof AudioWorkletNode === 'undefined' || typeof AudioContext === 'undefined') {
+      throw unsupported('This browser cannot run the choir\'s audio (it has no AudioWorklet).');
     }
     if (test.loopbackDelay == null && !listenOnly) {
+      if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+        throw unsupported('This page cannot reach a microphone here: browsers allow it only on a secure (https) page.', true);
+      }
       this.stream = await navigator.mediaDevices.getUserMedia(micConstraints(deviceId));
     }
     // 48 kHz where the browser resamples the microphone for us; otherwise

@@ -308,14 +308,25 @@ async function fillDevices() {
   if (devices.some((d) => d.deviceId === state.deviceId)) sel.value = state.deviceId;
 }
 
+// What went wrong when the audio started, and what to do: every message
+// names a way forward, and the buttons beside it take it (try again, or
+// just listen where listening still works).
 function showDeviceError(e) {
-  const msg = e && e.name === 'NotAllowedError'
-    ? 'The browser did not allow the microphone. Allow it in the address bar (or site settings) and press Start again.'
-    : e && e.name === 'NotFoundError'
-      ? 'No microphone was found. Plug one in and reload, or go back and choose to just listen.'
-      : e && e.name === 'AudioOutputError' ? e.message : `The microphone could not be opened: ${e && e.message ? e.message : e}`;
+  const name = e && e.name;
+  const msg = name === 'NotAllowedError'
+    ? 'The browser did not allow the microphone. Allow it (the microphone sign in the address bar, or the site settings) and press Try again; or just listen.'
+    : name === 'NotFoundError' || name === 'OverconstrainedError'
+      ? 'No microphone was found. Plug one in (or choose another above) and press Try again; or just listen.'
+      : name === 'NotReadableError'
+        ? 'The microphone is busy or failed: close other programs that use it, then press Try again; or just listen.'
+        : name === 'AudioOutputError' ? e.message
+          : name === 'BrowserUnsupportedError' ? `${e.message} Open this page in a current Chrome, Firefox or Safari.`
+            : `The audio could not start: ${e && e.message ? e.message : e}. Press Try again, or reload the page.`;
   setText($('device-error'), msg);
   show($('device-error'), true);
+  setText($('start-audio'), 'Try again');
+  const listenable = !state.listenOnly && name !== 'AudioOutputError' && (name !== 'BrowserUnsupportedError' || e.listenable);
+  show($('device-listen'), listenable);
 }
 
 function setupSteps() {
@@ -334,6 +345,13 @@ function setupSteps() {
       showStep('step-device');
       fillDevices().catch((err) => showDeviceError(err));
     }
+  });
+  $('device-listen').addEventListener('click', async () => {
+    state.listenOnly = true;
+    $('listen-only').checked = true;
+    show($('device-listen'), false);
+    show($('device-error'), false);
+    await startAudio();
   });
   $('step-device').addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -387,9 +405,13 @@ async function startAudio() {
     engine.on('processor-error', () => crash(new Error('the audio worklet stopped with an error'), snapshot, stopEverything));
     if (TEST) exposeTestHooks();
   } catch (e) {
+    // A listener too gets the message and a way on, never the crash screen.
     $('start-audio').disabled = false;
-    if (state.listenOnly) throw e;
+    if (engine) engine.close().catch(() => {});
+    engine = null;
+    log(`audio did not start: ${e && e.name}: ${e && e.message}`);
     showStep('step-device');
+    show($('device-choice'), !state.listenOnly);
     showDeviceError(e);
     return;
   }
