@@ -798,6 +798,7 @@ function renderApp() {
   show($('lead-hint'), c.lead === 'none');
   if (c.lead === 'none') setText($('lead-hint'), `${leaderLabel} leads the song. You can lead once nobody does.`);
   show($('settings-card'), c.leader);
+  document.body.classList.toggle('no-leader-controls', !c.leader);
   show($('upload-form'), c.upload);
   show($('leader-people'), c.leader);
   show($('my-mic-form'), !state.listenOnly);
