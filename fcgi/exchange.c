@@ -505,7 +505,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     int64_t prev = ex->last_request_clock;
     ex->last_request_clock = now;
     res->status = 200;
-    mt_extra_t extra = {role_name(&who), ex->refused.why, ex->refused.n};
+    mt_extra_t extra = {role_name(&who), ex->refused.why, ex->refused.n, role_may(&who, ROLE_ACT_LEVELS)};
     res->meta = mt_build(ex->mt, ex->seg, ex->worker, p, s, &ctl, now, prev, send_summary, &extra);
     res->body = ex->body;
     res->body_len = len;

@@ -23,6 +23,9 @@ struct mt {
     char tracks[SEG_BLOB_TRACKS_MAX];
     size_t tracks_len;
     uint64_t tracks_gen;
+    char levels[SEG_BLOB_LEVELS_MAX];
+    size_t levels_len;
+    uint64_t levels_gen;
     char scratch[32];
 };
 
@@ -41,6 +44,12 @@ void mt_refresh(mt_t *mt, const seg_t *seg)
                    &mt->events_len);
     snap_blob_read(seg, SEG_BLOB_TRACKS, &mt->tracks_gen, mt->tracks, sizeof mt->tracks,
                    &mt->tracks_len);
+    snap_blob_read(seg, SEG_BLOB_LEVELS, &mt->levels_gen, mt->levels, sizeof mt->levels,
+                   &mt->levels_len);
+    if (mt->levels_len == 0) {
+        memcpy(mt->levels, "[]", 3);
+        mt->levels_len = 2;
+    }
     if (mt->summary_len == 0) {
         memcpy(mt->summary, "[]", 3);
         mt->summary_len = 2;
@@ -227,6 +236,10 @@ const char *mt_build(mt_t *mt, const seg_t *seg, uint32_t worker, const rq_t *p,
         for (uint32_t i = 0; i < extra->n_refused; i++)
             jw_str(&w, extra->refused[i]);
         jw_arr_end(&w);
+    }
+    if (extra && extra->levels) {
+        jw_key(&w, "levels");
+        jw_raw(&w, mt->levels, mt->levels_len);
     }
     if (send_summary) {
         jw_key(&w, "user_summary");

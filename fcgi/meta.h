@@ -37,7 +37,7 @@
  * nginx's fastcgi_buffer_size is rendered from it (bb-worker --header-max),
  * so a response header never exceeds what nginx accepts. */
 #define MT_META_CAP (MT_FIXED_MAX + SEG_BLOB_SUMMARY_MAX + SEG_BLOB_EVENTS_MAX + \
-                     SEG_BLOB_TRACKS_MAX + MT_CHAT_BYTES)
+                     SEG_BLOB_TRACKS_MAX + SEG_BLOB_LEVELS_MAX + MT_CHAT_BYTES)
 
 typedef struct mt mt_t;
 
@@ -61,6 +61,7 @@ typedef struct {
     const char *role;
     const char *const *refused;
     uint32_t n_refused;
+    bool levels;          /* add every singer's live level (the console) */
 } mt_extra_t;
 
 /* Writes the metadata of a successful exchange for singer s of worker

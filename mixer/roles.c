@@ -24,6 +24,7 @@ bool role_may(const role_who_t *w, role_act_t act)
     case ROLE_ACT_MIC_OTHER:
     case ROLE_ACT_MONITOR:
     case ROLE_ACT_EVENTS:
+    case ROLE_ACT_LEVELS:
         return w->leads;
     case ROLE_ACT_UPLOAD:
         return w->leads && w->uploads;
@@ -66,6 +67,8 @@ const char *role_refusal(const role_who_t *w, role_act_t act)
         return "only the organiser can mute, remove or appoint singers";
     case ROLE_ACT_ROOM:
         return "only the organiser can change the room's links and limits";
+    case ROLE_ACT_LEVELS:
+        return "only the leader or the organiser see every singer's level";
     case ROLE_ACT_CHAT:
     case ROLE_ACT_MIC_SELF:
     case ROLE_NACTS:

@@ -9,7 +9,8 @@
  *   leader     the singer who leads (appointed, or the first to lead a room
  *              without a leader): starts and stops the song, sets tempo,
  *              rounds, track and the volumes everyone hears, and another
- *              singer's mic volume and monitoring;
+ *              singer's mic volume (0 mutes them: out of the mix) and
+ *              monitoring, and sees every singer's level (the console);
  *   singer     sings, chats, sets their own mic volume; may take the lead
  *              only while nobody leads (a leader silent for 5 s no longer
  *              leads), and the first to start a song in a room without a
@@ -40,6 +41,7 @@ typedef enum {
     ROLE_ACT_SING,         /* an upload that goes into the mix */
     ROLE_ACT_MODERATE,     /* mute or remove another singer, appoint the leader */
     ROLE_ACT_ROOM,         /* replace a link, cap the singers */
+    ROLE_ACT_LEVELS,       /* see every singer's live level (the console) */
     ROLE_NACTS
 } role_act_t;
 

@@ -278,6 +278,36 @@ void rm_publish_summary(rm_t *r, uint32_t n, int64_t now)
     snap_blob_publish(r->seg, SEG_BLOB_SUMMARY, r->text, w.len);
 }
 
+/* A level in whole dB of full scale: -100 for silence. */
+static int level_db(float rms)
+{
+    return rms > 1e-5f ? (int)lrintf(20.0f * log10f(rms)) : -100;
+}
+
+void rm_publish_levels(rm_t *r, uint32_t n, int64_t now)
+{
+    char buf[SEG_BLOB_LEVELS_MAX];
+    jw_t w;
+    jw_init(&w, buf, sizeof buf);
+    jw_arr_begin(&w);
+    uint32_t rows = 0;
+    for (uint32_t i = 0; i < n && rows < RM_SUMMARY_MAX; i++) {
+        const users_view_t *v = &r->views[i];
+        if (v->flags & SEG_UF_SPECTATOR)
+            continue;
+        /* The level of the last upload, while uploads keep coming. */
+        bool fresh = v->last_write_clock && now - v->last_heard < RM_LEVEL_FRESH;
+        jw_arr_begin(&w);
+        jw_uint_str(&w, v->public_id);
+        jw_int(&w, fresh ? level_db(v->rms) : -100);
+        jw_arr_end(&w);
+        rows++;
+    }
+    jw_arr_end(&w);
+    if (jw_ok(&w))
+        snap_blob_publish(r->seg, SEG_BLOB_LEVELS, buf, w.len);
+}
+
 static void reset_state(rm_t *r, const char *why)
 {
     rm_rec_close(r, "state reset");
@@ -331,6 +361,7 @@ static void housekeeping(rm_t *r, int64_t now)
         }
     }
     rm_publish_summary(r, n, now);
+    rm_publish_levels(r, n, now);
 }
 
 /* ---- commands ---------------------------------------------------------- */

@@ -23,6 +23,7 @@
 #define RM_STATUS_EVERY (10 * 48000)      /* a status line every 10 s */
 #define RM_EVENTS_MAX 64
 #define RM_SUMMARY_MAX 50
+#define RM_LEVEL_FRESH (48000 * 3 / 2) /* a level older than 1.5 s is silence */
 /* A user who sent audio this recently (in clocks of where it sings: its
  * write clock against its read clock) is a real participant, kept in the
  * summary before users who only read. */
@@ -117,6 +118,9 @@ void rm_publish(rm_t *r);
 void rm_rerender_backing(rm_t *r, int64_t from, int64_t to);
 uint32_t rm_collect_active(rm_t *r, int64_t now);
 void rm_publish_summary(rm_t *r, uint32_t n, int64_t now);
+/* Publishes the singers' live levels, [["public id", dB], ...], of the n
+ * active users in r->views (the console's meters; listeners left out). */
+void rm_publish_levels(rm_t *r, uint32_t n, int64_t now);
 void rm_publish_events(rm_t *r);
 void rm_restore_events(rm_t *r);
 void rm_publish_tracks(rm_t *r);

@@ -70,6 +70,7 @@
 #define SEG_BLOB_SUMMARY_MAX 16384
 #define SEG_BLOB_EVENTS_MAX 8192
 #define SEG_BLOB_TRACKS_MAX 16384
+#define SEG_BLOB_LEVELS_MAX 4096     /* 50 rows of ["public id", dB] */
 
 /* Bytes of a cache line.  Whatever two processes write lives on different
  * lines (ARCHITECTURE.md): each writer's fields of a shared structure are
@@ -137,7 +138,7 @@ typedef struct {
     uint32_t off;            /* offset of copy 0 from the segment start */
 } seg_blob_t;
 
-enum { SEG_BLOB_SUMMARY = 0, SEG_BLOB_EVENTS, SEG_BLOB_TRACKS, SEG_NBLOBS };
+enum { SEG_BLOB_SUMMARY = 0, SEG_BLOB_EVENTS, SEG_BLOB_TRACKS, SEG_BLOB_LEVELS, SEG_NBLOBS };
 
 typedef struct {
     /* Identity, written once at creation before `ready`. */

@@ -48,6 +48,7 @@ import {
   forgetSinger, keepChat, keptChat, loadSinger, saveSinger,
 } from './ui/returning.js';
 import { watchPresence } from './ui/presence.js';
+import { consoleRows, setupConsole } from './ui/console.js';
 import { METRONOME_TRACK, renderSongState, songStateOf } from './ui/songstate.js';
 
 const params = new URLSearchParams(location.search);
@@ -140,6 +141,8 @@ const state = {
 const KEY_GRACE_MS = 5000;
 
 let engine = null;
+// The leader's and organiser's console (ui/console.js).
+let consoleView = null;
 // The other tabs of this browser in this room (ui/presence.js).
 let presence = { singing() {} };
 let codec = null;
@@ -650,6 +653,7 @@ function onMetadata(m, req) {
   }
   if (m.public_id != null) state.publicId = String(m.public_id);
   if (Array.isArray(m.user_summary)) state.users = parseUserSummary(m.user_summary);
+  state.levels = Array.isArray(m.levels) ? m.levels : null;
   if (Array.isArray(m.buckets)) state.buckets = m.buckets.filter(Number.isFinite);
   if (Array.isArray(m.tracks)) state.tracks = m.tracks.map(String);
   if (m.n_users != null) state.nUsers = m.n_users;
@@ -813,6 +817,7 @@ function renderApp() {
     if (names.includes(keep)) sel.value = keep;
   }
   renderSong();
+  if (consoleView) consoleView.render(state.levels ? consoleRows(state.users, state.levels) : [], !!state.levels);
   const mine = me();
   if (mine && document.activeElement !== $('my-mic-volume')) $('my-mic-volume').value = String(mine.micVolume);
   state.monitoring = !!(mine && mine.isMonitoring);
@@ -1201,6 +1206,13 @@ function main() {
   setupSteps();
   setupAppControls();
   setupTiming(recalibrate);
+  consoleView = setupConsole({
+    mute: (id, muted, volumeBefore) => {
+      if (!conn) return;
+      conn.queueMicVolume(id, muted ? 0 : volumeBefore);
+      log(`${muted ? 'muting' : 'unmuting'} singer ${id}`);
+    },
+  });
   setupReturning();
   showStep(firstStep());
   if (state.room) setupRoom();

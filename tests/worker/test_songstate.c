@@ -11,6 +11,8 @@
  *   - once the tempo is set the same start goes ahead, and every response
  *     then carries the song's metronome tempo ("song_metronome"), no track
  *     name, and "recording" while the recorder writes the song;
+ *   - the leader's responses carry every singer's live level ("levels",
+ *     the console's meters), a singer's do not;
  *   - after the stop the metronome is no longer announced; the song's end
  *     sends a singer who sang it to the back (delay_seconds), but not the
  *     leader who stopped it, who stays in the leader's bucket.
@@ -85,6 +87,24 @@ int main(void)
     CHECK(c, has(ann.meta, "\"song_metronome\":90"));
     CHECK(c, !has(ann.meta, "\"song_track\""));
     CHECK_MSG(c, recording, "never recording: %.300s", ann.meta);
+    /* Levels: both singers, loud, to the leader only. */
+    tick(&r, 200);
+    for (int k = 0; k < N; k++)
+        audio[k] = tone(ann.read + k);
+    CHECK_EQ_I(c, post(&r, &ann, NULL, audio, NULL), 200);
+    CHECK_MSG(c, has(ann.meta, "\"levels\":[[\""), "meta: %.400s", ann.meta);
+    for (int who = 0; who < 2; who++) {
+        char want[64];
+        snprintf(want, sizeof want, "[\"%llu\",",
+                 (unsigned long long)seg_public_id(r.k.seg, who ? 22222222222ull : 11111111111ull));
+        const char *at = strstr(ann.meta, want);
+        CHECK_MSG(c, at != NULL, "no level for %s in %.400s", want, strstr(ann.meta, "\"levels\""));
+        if (at) {
+            int db = atoi(at + strlen(want));
+            CHECK_MSG(c, db > -30 && db < 0, "level %d dB", db);
+        }
+    }
+    CHECK(c, !has(bo.meta, "\"levels\""));
 
     /* Stopped: the metronome is no longer announced.  Both sing on past
      * the end: Bo is sent to the back, Ann stays. */
