@@ -753,6 +753,7 @@ function controls() {
     amLeader: state.amLeader,
     leaderPresent: state.leader != null,
     uploads: state.roomInfo ? state.roomInfo.uploads : true,
+    songOn: !!state.songStart && !songOver(),
   });
 }
 
@@ -790,6 +791,7 @@ function renderApp() {
   const c = controls();
   const lead = $('lead');
   if (c.lead === 'take') setText(lead, 'Take the lead');
+  else if (c.lead === 'stop') setText(lead, 'Stop the song');
   else if (c.lead !== 'leading') setText(lead, 'Lead a song');
   else if (!state.songStart) setText(lead, 'Start singing');
   else if (songOver()) setText(lead, 'Lead a new song');
@@ -909,7 +911,10 @@ function renderDebug() {
 
 function setupAppControls() {
   $('lead').addEventListener('click', async () => {
-    if (controls().lead === 'take') {
+    if (controls().lead === 'stop') {
+      // The song's leader has gone: the organiser stops it.
+      if (conn) conn.queue('markStop', true);
+    } else if (controls().lead === 'take') {
       // The organiser takes the lead from whoever has it: ask first.
       const who = state.leaderName || 'Someone';
       const then = state.songStart ? 'The song goes on, and they are told that you took it.' : 'They are told that you took it.';

@@ -74,7 +74,8 @@ export function refusalKind(status, message) {
  *                 "listener" (every answer carries it);
  *   amLeader      the server names this singer as the leader;
  *   leaderPresent somebody leads;
- *   uploads       the room allows uploads.
+ *   uploads       the room allows uploads;
+ *   songOn        a song is being sung (started, not ended).
  * Returns {leader, upload, organiser, lead}:
  *   leader    the controls that act on everyone (start/stop, tempo, rounds,
  *             track, volumes, another singer's mic volume, monitoring);
@@ -82,16 +83,18 @@ export function refusalKind(status, message) {
  *   organiser the organiser's card (links, cap);
  *   lead      the lead button: "leading" (start or stop the song), "lead"
  *             (take a lead nobody holds), "take" (take the lead from the
- *             one who has it, after a confirmation) or "none" (hidden: a
+ *             one who has it, after a confirmation), "stop" (the organiser
+ *             stops a song whose leader has gone) or "none" (hidden: a
  *             singer cannot take it while someone leads).
  */
-export function controlsFor({ inRoom, role, amLeader, leaderPresent, uploads }) {
+export function controlsFor({ inRoom, role, amLeader, leaderPresent, uploads, songOn = false }) {
   if (!inRoom) return { leader: true, upload: true, organiser: false, lead: amLeader ? 'leading' : 'lead' };
   const organiser = role === 'organiser';
   const leader = amLeader || organiser;
   let lead = 'lead';
   if (amLeader) lead = 'leading';
   else if (leaderPresent) lead = organiser ? 'take' : 'none';
+  else if (organiser && songOn) lead = 'stop';
   return { leader, upload: leader && !!uploads, organiser, lead };
 }
 

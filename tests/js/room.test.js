@@ -75,6 +75,10 @@ test('in a room each role sees its own controls', () => {
   assert.deepEqual(room({ role: 'organiser', amLeader: false, leaderPresent: true }),
     { leader: true, upload: true, organiser: true, lead: 'take' });
   assert.equal(room({ role: 'organiser', amLeader: false, leaderPresent: false }).lead, 'lead');
+  // A song whose leader has gone: the organiser stops it at once.
+  assert.equal(room({ role: 'organiser', amLeader: false, leaderPresent: false, songOn: true }).lead, 'stop');
+  assert.equal(room({ role: 'singer', amLeader: false, leaderPresent: false, songOn: true }).lead, 'lead');
+  assert.equal(room({ role: 'organiser', amLeader: false, leaderPresent: true, songOn: true }).lead, 'take');
   assert.equal(room({ role: 'organiser', amLeader: true, leaderPresent: true }).lead, 'leading');
   assert.equal(room({ role: 'organiser', amLeader: false, leaderPresent: false, uploads: false }).upload, false);
   // A listener has no controls for everyone either.
