@@ -201,7 +201,8 @@ static void controls(check_t *c, rig_t *r)
 }
 
 /* Stop: the end is the clock given, the leader is gone, the metronome
- * stops ahead of the clock. */
+ * stops ahead of the clock, and the leader who stopped stays in the
+ * leader's bucket (only someone else stopping goes to the back). */
 static void stop(check_t *c, rig_t *r)
 {
     seg_cmd_t cm;
@@ -215,7 +216,7 @@ static void stop(check_t *c, rig_t *r)
     snap_ctl_read(r->seg, &ctl);
     CHECK_EQ_I(*c, ctl.song.end, end);
     CHECK(*c, !ctl.song.has_leader && !ctl.song.metronome_on);
-    CHECK_EQ_I(*c, users_delay_msg(r->seg, (uint32_t)users_find(r->seg, 1001)) & 0xffff, 12);
+    CHECK_EQ_I(*c, users_delay_msg(r->seg, (uint32_t)users_find(r->seg, 1001)) & 0xffff, ctl.song.first_bucket);
 }
 
 /* Nobody active for 5 s: the state resets (tempo too), once; after an
