@@ -924,8 +924,10 @@ function setupAppControls() {
     } else if (!state.amLeader || (state.songStart && songOver())) conn.queue('requestLead', true);
     else if (!state.songStart) {
       // A metronome with no tempo would click nothing: the server refuses
-      // it too, but the tempo field is right here.
-      if ($('track').value === METRONOME_TRACK && !(state.bpm > 0) && !$('track-bpm').value) {
+      // it too, but the tempo field is right here. A tempo this page just
+      // sent (in either field) counts before the server's answer says so.
+      const tempo = state.bpm > 0 || Number($('track-bpm').value) > 0 || Number($('bpm').value) > 0;
+      if ($('track').value === METRONOME_TRACK && !tempo) {
         toast('Set the metronome\'s BPM first, beside the track choice.');
         $('track-bpm').focus();
         return;
