@@ -131,9 +131,15 @@ static const char *parse_mic_volume(rq_t *p, const char *s)
          * ignored, as is an id that names no one. */
         if (!ok || !cJSON_IsNumber(v) || !isfinite(v->valuedouble))
             continue;
-        p->mic[p->n_mic].id = pub;
-        p->mic[p->n_mic].v = v->valuedouble;
-        p->n_mic++;
+        /* The same singer twice: the later value is the one that would
+         * stand, so it replaces the earlier one (one command, not two). */
+        uint32_t k = 0;
+        while (k < p->n_mic && p->mic[k].id != pub)
+            k++;
+        p->mic[k].id = pub;
+        p->mic[k].v = v->valuedouble;
+        if (k == p->n_mic)
+            p->n_mic++;
     }
 out:
     cJSON_Delete(j);
