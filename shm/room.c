@@ -480,16 +480,6 @@ void rm_tick(rm_t *r, int64_t now)
     }
 }
 
-void rm_wait(rm_t *r, uint32_t seen, int64_t max_ns)
-{
-    fx_wait(&seg_header(r->seg)->wake, seen, max_ns);
-}
-
-uint32_t rm_wake_word(rm_t *r)
-{
-    /* acquire; pairs with the release bump in cm_wake_daemon() */
-    return load_acquire(&seg_header(r->seg)->wake);
-}
 
 /* ---- life cycle -------------------------------------------------------- */
 

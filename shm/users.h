@@ -98,8 +98,8 @@ void users_free(seg_t *seg, uint32_t idx);
 void users_set_name(seg_t *seg, uint32_t idx, const char *name);
 void users_set_flags(seg_t *seg, uint32_t idx, uint32_t flags);
 void users_set_mic_volume(seg_t *seg, uint32_t idx, float friendly);
-/* Queues delay_seconds for the user (clamped to 0..65535 s is not needed:
- * delays are at most a few hundred seconds; values are clamped to 0..4095). */
+/* Queues delay_seconds for the user, clamped to 0..4095 s (buckets are a
+ * few hundred seconds at most). */
 void users_send_delay(seg_t *seg, uint32_t idx, int32_t seconds);
 
 /* Daemon at start: makes every slot's gen even again (a previous daemon may
