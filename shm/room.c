@@ -311,18 +311,32 @@ static void housekeeping(rm_t *r, int64_t now)
                    c->song.bpr || c->global_volume != 1.0 || c->backing_volume != 1.0 ||
                    c->song.requested_track != SONG_TRACK_NONE || c->monitored_public))
         reset_state(r, "no active users");
-    /* A leader who left is no longer the leader (quirk 11). */
+    /* A leader who left is no longer the leader (quirk 11); so is one
+     * without a place in the table for as long (forgotten, or whose join
+     * was put off and never came). */
     int64_t li = c->song.has_leader ? users_find(r->seg, c->song.leader) : -1;
+    bool gone = false;
+    uint64_t gone_public = c->leader_public;
     if (li >= 0) {
         users_view_t v;
+        r->leader_unseen = 0;
         if (users_read(r->seg, (uint32_t)li, &v) && now - v.last_heard > USERS_ACTIVE_SAMPLES) {
-            LOG(r, "leader %" PRIu64 " left; the song has no leader now", v.public_id);
-            c->song.has_leader = 0;
-            c->song.leader = 0;
-            c->leader_public = 0;
-            c->leader_name[0] = '\0';
-            r->ctl_dirty = true;
+            gone = true;
+            gone_public = v.public_id;
         }
+    } else if (c->song.has_leader) {
+        if (!r->leader_unseen)
+            r->leader_unseen = now;
+        gone = now - r->leader_unseen > USERS_ACTIVE_SAMPLES;
+    }
+    if (gone) {
+        LOG(r, "leader %" PRIu64 " left; the song has no leader now", gone_public);
+        c->song.has_leader = 0;
+        c->song.leader = 0;
+        c->leader_public = 0;
+        c->leader_name[0] = '\0';
+        r->leader_unseen = 0;
+        r->ctl_dirty = true;
     }
     rm_publish_summary(r, n, now);
 }

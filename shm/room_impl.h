@@ -73,6 +73,7 @@ struct rm {
     rng_t rng;
     int64_t last_house;
     int64_t last_active;    /* clock when someone was last active */
+    int64_t leader_unseen;  /* clock since which the leader has had no user slot, or 0 */
     bool asleep;            /* idle: see RM_IDLE_AFTER */
     int64_t last_status;
     uint64_t n_cmds;
