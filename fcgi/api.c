@@ -328,7 +328,7 @@ static void handle_recordings(api_t *a, FCGX_Request *r, const char *qs)
     jw_key(&j, "room");
     jw_str(&j, wr_info(room)->id);
     jw_key(&j, "recordings");
-    if (!rec_dir_of(a, room, dir, sizeof dir) || rec_listing_json(dir, API_RECORDINGS_MAX, &j, NULL, NULL) != REC_OK)
+    if (!rec_dir_of(a, room, dir, sizeof dir) || rec_listing_json(dir, API_RECORDINGS_MAX, 0, &j, NULL, NULL) != REC_OK)
         jw_raw(&j, "[]", 2);   /* none yet (the folder comes with the first song) */
     jw_obj_end(&j);
     if (!jw_ok(&j)) {
