@@ -380,9 +380,10 @@ int main(int argc, char **argv)
     w.api.recordings_dir = w.cfg.recordings_dir;
     w.api.text_cap = 256 * 1024;
     w.api.text = malloc(w.api.text_cap);
+    w.api.newcomers = nc_create();
     ops_config_t oc = {w.rooms, &w.api, &w.life, &w.demand, seg_now(), w.host};
     w.ops = ops_create(&oc);
-    if (!w.rooms || !w.api.body || !w.api.text || !w.ops) {
+    if (!w.rooms || !w.api.body || !w.api.text || !w.api.newcomers || !w.ops) {
         fprintf(stderr, "bb-worker[%d]: out of memory\n", w.cfg.worker_id);
         goto err;
     }
@@ -403,6 +404,7 @@ err:
     upl_destroy(w.api.upl);
     free(w.api.body);
     free(w.api.text);
+    nc_destroy(w.api.newcomers);
     hs_detach(w.host);
     if (ofd >= 0)
         close(ofd);
