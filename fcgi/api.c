@@ -235,17 +235,18 @@ static void handle_room(api_t *a, FCGX_Request *r, const char *qs)
     rs_json(r, a->worker_id, 200, buf);
 }
 
-/* The organiser's room controls.  Returns the room, or NULL after
- * answering 403. */
-static wr_room_t *organiser_room(api_t *a, FCGX_Request *r, const char *qs)
+/* The room of an organiser's action `act` (the room controls, deleting a
+ * recording).  Returns the room, or NULL after answering 403: also in the
+ * default room, which has no organiser. */
+static wr_room_t *organiser_room(api_t *a, FCGX_Request *r, const char *qs, role_act_t act)
 {
     hs_role_t role;
     wr_room_t *room = enter(a, r, qs, &role, false);
     if (!room)
         return NULL;
     role_who_t who = who_of(room, role, qs);
-    if (!role_may(&who, ROLE_ACT_ROOM) || (wr_info(room)->flags & HS_DEFAULT)) {
-        rs_json_error(r, a->worker_id, 403, role_refusal(&who, ROLE_ACT_ROOM));
+    if (!role_may(&who, act) || (wr_info(room)->flags & HS_DEFAULT)) {
+        rs_json_error(r, a->worker_id, 403, role_refusal(&who, act));
         a->refused++;
         return NULL;
     }
@@ -257,7 +258,7 @@ static wr_room_t *organiser_room(api_t *a, FCGX_Request *r, const char *qs)
  * key is in the answer, once, and nowhere else. */
 static void handle_room_link(api_t *a, FCGX_Request *r, const char *qs)
 {
-    wr_room_t *room = organiser_room(a, r, qs);
+    wr_room_t *room = organiser_room(a, r, qs, ROLE_ACT_ROOM);
     if (!room)
         return;
     char which[16] = "";
@@ -286,7 +287,7 @@ static void handle_room_link(api_t *a, FCGX_Request *r, const char *qs)
 /* POST /api/room/cap?max_singers=N (0: the host's default). */
 static void handle_room_cap(api_t *a, FCGX_Request *r, const char *qs)
 {
-    wr_room_t *room = organiser_room(a, r, qs);
+    wr_room_t *room = organiser_room(a, r, qs, ROLE_ACT_ROOM);
     if (!room)
         return;
     char v[16] = "";
@@ -377,17 +378,9 @@ static void delete_log(void *user, const char *line)
  * of one song of the room; never the song being recorded (409). */
 static void handle_recording_delete(api_t *a, FCGX_Request *r, const char *qs)
 {
-    hs_role_t role;
-    wr_room_t *room = enter(a, r, qs, &role, false);
+    wr_room_t *room = organiser_room(a, r, qs, ROLE_ACT_DELETE_RECORDING);
     if (!room)
         return;
-    /* The default room has no organiser: nobody deletes there. */
-    role_who_t who = who_of(room, role, qs);
-    if (!role_may(&who, ROLE_ACT_DELETE_RECORDING) || (wr_info(room)->flags & HS_DEFAULT)) {
-        rs_json_error(r, a->worker_id, 403, role_refusal(&who, ROLE_ACT_DELETE_RECORDING));
-        a->refused++;
-        return;
-    }
     char song[32] = "", dir[4096], now_song[REC_SONG_NAME_LEN + 1] = "";
     if (!q_peek(qs, "song", song, sizeof song) || strlen(song) != REC_SONG_NAME_LEN || !rec_is_song_stamp(song)) {
         rs_json_error(r, a->worker_id, 400, "song must be a recording's YYYY-MM-DD-HHMMSS");
