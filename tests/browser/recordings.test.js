@@ -21,31 +21,26 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  bbRoom, launchChromium, makeTone, openPage, outDir, sleep, stackBuilt, startStack, stopStack,
+  LAPTOP, PHONE, createRoom, enterApp as enter, launchChromium, makeTone, openPage, shootWidths, sleep, stackBuilt,
+  startStack, stopStack,
 } from './lib.js';
 
-const PHONE = { width: 390, height: 844 };
-const LAPTOP = { width: 1280, height: 900 };
 
 const init = () => {
   localStorage.setItem('bb.noLatency', '1');
   localStorage.setItem('bb.noTutorial', '1');
 };
 
-// Creates a room with bb-room: {id, singers, organiser, skey, okey}.
-function createRoom(stack, name) {
-  const out = bbRoom(stack, 'create', name);
-  const links = {};
-  for (const line of out.split('\n')) {
-    const m = /^(singers|organiser): (\S+)$/.exec(line);
-    if (m) links[m[1]] = m[2];
-  }
-  assert.ok(links.singers && links.organiser, `bb-room create printed both links: ${out}`);
+const shoot = (page, name) => shootWidths(page, `recordings-${name}`);
+
+// A room made with bb-room, with the keys of its two links.
+function keyedRoom(stack, name) {
+  const room = createRoom(stack, name);
   const key = (l) => new URL(l).hash.slice(1);
-  return { id: new URL(links.singers).pathname.split('/')[2], ...links, skey: key(links.singers), okey: key(links.organiser) };
+  return { ...room, skey: key(room.singers), okey: key(room.organiser) };
 }
 
-// The room's recordings page for key (a song's view with song).
+// The room's recordings page for key.
 const pageUrl = (stack, room, key) => `${stack.url}recordings.html?room=${room.id}#${key}`;
 
 // GET /api/recordings as the room's singers: the list.
@@ -66,33 +61,6 @@ async function until(what, fn, ms = 30000) {
 }
 
 const isShown = (page, sel) => page.evaluate((s) => { const e = document.querySelector(s); return !!e && !e.closest('[hidden]') && !e.hidden; }, sel);
-const status = (page, want, timeout = 20000) => page.waitForFunction(
-  (w) => document.getElementById('status').textContent === w, want, { timeout });
-
-async function enter(page, name) {
-  await page.waitForSelector('#setup:not([hidden])', { timeout: 15000 });
-  await page.fill('#name', name);
-  await page.click('#step-name button[type=submit]');
-  await page.click('#start-audio');
-  await page.click('#volume-skip');
-  await page.waitForSelector('#app:not([hidden])');
-  await status(page, 'Connected');
-}
-
-// Screenshots of page at both widths (no sideways scrolling on the phone).
-async function shoot(page, name) {
-  const size = page.viewportSize();
-  for (const v of [PHONE, LAPTOP]) {
-    await page.setViewportSize(v);
-    await sleep(300);
-    await page.screenshot({ path: join(outDir(), `recordings-${name}-${v.width}.png`), fullPage: true });
-    if (v === PHONE) {
-      const width = await page.evaluate(() => document.documentElement.scrollWidth);
-      assert.ok(width <= PHONE.width, `${name}: no sideways scrolling at ${PHONE.width} px (${width} px)`);
-    }
-  }
-  await page.setViewportSize(size);
-}
 
 test('recordings: the page of a room\'s songs, players, roles and delete', { timeout: 330000 }, async (t) => {
   const built = stackBuilt();
@@ -112,7 +80,7 @@ test('recordings: the page of a room\'s songs, players, roles and delete', { tim
   try {
     bA = await launchChromium(makeTone('recordings-alice-440.wav', 440));
     bB = await launchChromium(makeTone('recordings-bob-660.wav', 660));
-    const room = createRoom(stack, 'Recording Choir');
+    const room = keyedRoom(stack, 'Recording Choir');
     await until('the room to open', async () => (await fetch(`${stack.url}api/room?room=${room.id}&key=${room.skey}`)).ok, 15000);
 
     // No song yet.
