@@ -29,6 +29,7 @@ bool role_may(const role_who_t *w, role_act_t act)
         return w->leads && w->uploads;
     case ROLE_ACT_MODERATE:
     case ROLE_ACT_ROOM:
+    case ROLE_ACT_DELETE_RECORDING:
     case ROLE_NACTS:
         return false;
     }
@@ -66,6 +67,8 @@ const char *role_refusal(const role_who_t *w, role_act_t act)
         return "only the organiser can mute, remove or appoint singers";
     case ROLE_ACT_ROOM:
         return "only the organiser can change the room's links and limits";
+    case ROLE_ACT_DELETE_RECORDING:
+        return "only the organiser can delete a recording";
     case ROLE_ACT_CHAT:
     case ROLE_ACT_MIC_SELF:
     case ROLE_NACTS:

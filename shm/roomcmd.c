@@ -65,7 +65,7 @@ static void cmd_lead(rm_t *r, const seg_cmd_t *c, int64_t now)
     ctl->song.max_position = maxp;
     ctl->song.first_bucket = p0 + DELAY_INTERVAL;
     ctl->n_buckets = dly_buckets(p0, ctl->song.depth, ctl->buckets);
-    rm_rec_close(r, "a new lead");
+    rm_rec_stop(r, REC_END_NEW_LEAD);
     ctl->leader_public = seg_public_id(r->seg, c->userid);
     str_copy(ctl->leader_name, sizeof ctl->leader_name, c->name);
     /* A new lead starts from silence (no stale audio reaches the song). */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "media/recretain.h"
 #include "stopfd.h"
 
 #define TICK_MS 5
@@ -41,15 +42,22 @@ static void usage(FILE *f)
             "  -u, --users N             user table capacity of a room (default %d)\n"
             "  -a, --audio-dir DIR       backing tracks (any format libsndfile reads)\n"
             "  -c, --cache-dir DIR       where prepared tracks are kept (not public)\n"
-            "  -R, --recordings-dir DIR  where song recordings and their listing go (a room's\n"
-            "                            in DIR/ROOMID/)\n"
-            "  -k, --keep N              recordings kept (default 20)\n"
+            "  -R, --recordings-dir DIR  where song recordings go (a room's in DIR/ROOMID/)\n"
+            "  -k, --keep N              songs' recordings kept per room, the newest (default 20)\n"
+            "      --keep-days D         recordings deleted D days after their song (default %d;\n"
+            "                            0: kept until --keep or --recordings-bytes removes them)\n"
+            "      --recordings-bytes SIZE  all rooms' recordings together take at most SIZE\n"
+            "                            bytes (suffix K, M, G or T; default: no cap); the\n"
+            "                            oldest songs of any room go first, never one being\n"
+            "                            recorded; when nothing else is left to delete, the\n"
+            "                            recording in progress stops and the song goes on\n"
             "  -d, --depth N             layering depth: buckets = N - 1 (default 5)\n"
             "  -h, --help                this text\n"
             "\n"
             "Started on an existing valid segment it re-attaches and carries on; it never\n"
             "clears a live timeline.  SIGTERM or SIGINT stop it cleanly.  Logs go to stderr.\n",
-            SEG_RING_SECONDS_MIN, SEG_RING_SECONDS_MAX, SEG_RING_SECONDS_DEFAULT, SEG_USERS_DEFAULT);
+            SEG_RING_SECONDS_MIN, SEG_RING_SECONDS_MAX, SEG_RING_SECONDS_DEFAULT, SEG_USERS_DEFAULT,
+            DMN_KEEP_DAYS);
 }
 
 static int num(const char *s, long lo, long hi, long *out)
@@ -89,6 +97,8 @@ static int parse_args(int argc, char **argv, dmn_config_t *cfg)
         {"cache-dir", required_argument, 0, 'c'},
         {"recordings-dir", required_argument, 0, 'R'},
         {"keep", required_argument, 0, 'k'},
+        {"keep-days", required_argument, 0, 'K'},
+        {"recordings-bytes", required_argument, 0, 'B'},
         {"depth", required_argument, 0, 'd'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -123,6 +133,19 @@ static int parse_args(int argc, char **argv, dmn_config_t *cfg)
             if (num_opt("keep", 1, 100000, &v))
                 return 2;
             cfg->keep = (int32_t)v;
+            break;
+        case 'K':
+            if (num(optarg, 0, 36500, &v)) {
+                fprintf(stderr, "bb-shmd: --keep-days must be 0..36500\n");
+                return 2;
+            }
+            cfg.keep_days = (int32_t)v;
+            break;
+        case 'B':
+            if (rec_parse_size(optarg, &cfg.rec_max_bytes) != 0) {
+                fprintf(stderr, "bb-shmd: --recordings-bytes wants a size such as 500M or 20G\n");
+                return 2;
+            }
             break;
         case 'd':
             if (num_opt("depth", 3, 16, &v))
