@@ -170,6 +170,7 @@ ch_voice_t *ch_voice_add(ch_choir_t *c, const ch_voice_cfg_t *cfg)
     bbc_config_init(&bc);
     bc.addr = c->http;
     bc.transport = BBC_HTTP;
+    bc.from_addr = cfg->from_addr;
     bc.userid = cfg->userid;
     bc.username = v->name;
     bc.offset_s = cfg->offset_s;

@@ -76,6 +76,9 @@ typedef struct {
     int hz;                   /* tone, a multiple of 50; 0 = sings silence */
     bool spectator;           /* listen only */
     int timeout_ms;           /* per request; 0: 5000 */
+    const char *from_addr;    /* loopback address the voice connects from ("127.0.0.2":
+                                 one the per-address limits count); NULL: 127.0.0.1,
+                                 which they exempt */
 } ch_voice_cfg_t;
 
 /* A choir singing through nginx at http ("127.0.0.1:PORT"). */
