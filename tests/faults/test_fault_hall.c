@@ -48,7 +48,7 @@
 #define NSING 40
 #define PER_BUCKET 10
 #define FLOOD 100
-#define KNOCKERS 4
+#define KNOCKERS 8
 #define HALL "127.0.0.2"
 #define SCRIPT "127.0.0.3"
 #define LISTEN_AT 12
@@ -139,7 +139,6 @@ static int knock(fs_t *fs, const char *uid, int i, char *msg, size_t cap)
     cfg.skip_decode = true;
     cfg.no_pace = true;
     cfg.ignore_delay = true;
-    cfg.no_keep = true;
     int err, status = 0;
     bbc_singer_t *s = bbc_singer_new(&cfg, &err);
     msg[0] = '\0';
@@ -167,14 +166,18 @@ typedef struct {
     hall_t *h;
     atomic_int next;
     int status[FLOOD];
+    long long ns[FLOOD];          /* how long each knock took */
     char msg[FLOOD][200];
 } flood_t;
 
 static void *knocker(void *arg)
 {
     flood_t *f = arg;
-    for (int i; (i = atomic_fetch_add(&f->next, 1)) < FLOOD;)
+    for (int i; (i = atomic_fetch_add(&f->next, 1)) < FLOOD;) {
+        long long t = fs_now_ns();
         f->status[i] = knock(f->h->fs, f->h->flood_ids[i], i, f->msg[i], sizeof f->msg[i]);
+        f->ns[i] = fs_now_ns() - t;
+    }
     return NULL;
 }
 
@@ -197,11 +200,14 @@ static void flood(hall_t *h)
     h->flood_t1 = fs_now_ns();
     double secs = (double)(h->flood_t1 - h->flood_t0) / 1e9;
     int in = 0, refused = 0, other = 0;
+    long long in_ns = 0, refused_ns = 0;
     const char *told_msg = "none";
     for (int i = 0; i < FLOOD; i++) {
         bool told = f.status[i] == 429 && strstr(f.msg[i], "too many new singers from your network") != NULL;
         in += f.status[i] == 200;
         refused += told;
+        in_ns += f.status[i] == 200 ? f.ns[i] : 0;
+        refused_ns += told ? f.ns[i] : 0;
         if (told)
             told_msg = f.msg[i];
         other += f.status[i] != 200 && !told;
@@ -213,6 +219,8 @@ static void flood(hall_t *h)
     printf(TNAME ": %d fresh userids from %s, %d at a time, in %.1f s: %d let in (a burst of %d, %d a "
            "minute after), %d refused 429 (\"%s\"), %d otherwise\n",
            FLOOD, SCRIPT, KNOCKERS, secs, in, NC_BURST, NC_PER_MINUTE, refused, told_msg, other);
+    printf(TNAME ": a knock let in took %.0f ms on average, a refused one %.0f ms\n",
+           in ? (double)in_ns / in / 1e6 : 0.0, refused ? (double)refused_ns / refused / 1e6 : 0.0);
     CHECK(*c, in >= NC_BURST);
     CHECK(*c, in <= NC_BURST + refill);
     CHECK_EQ_I(*c, in + refused, FLOOD);
@@ -278,7 +286,8 @@ static int wait_room(hall_t *h, int want)
 static void judge_answers(hall_t *h)
 {
     check_t *c = h->c;
-    int bad = 0, during = 0, posts = 0;
+    int bad = 0, during = 0, posts = 0, latest = 0;
+    int64_t lag = 0;   /* in the song, the longest a singer's write took to be in */
     for (int i = 0; i <= NSING; i++) {
         int n, in_flood = 0;
         ch_rec_t *r = ft_recs(h->v[i], &n);
@@ -286,6 +295,11 @@ static void judge_answers(hall_t *h)
             posts++;
             bad += r[k].status != 200 || r[k].rc != 0;
             in_flood += r[k].t_ns > h->flood_t0 && r[k].t_ns < h->flood_t1 && r[k].status == 200;
+            if (i < NSING && r[k].has_write && r[k].server_clock && r[k].write_clock > h->start &&
+                r[k].server_clock - r[k].write_clock > lag) {
+                lag = r[k].server_clock - r[k].write_clock;
+                latest = i;
+            }
         }
         during += in_flood > 0;
         bbc_stats_t st;
@@ -300,6 +314,8 @@ static void judge_answers(hall_t *h)
     }
     printf(TNAME ": the %d from %s: %d requests, %d not answered 200; %d of them answered during the flood\n",
            NSING + 1, HALL, posts, bad, during);
+    printf(TNAME ": the latest write was in %.2f s after its clock (%s, %d s); the listener reads %d s after\n",
+           ft_secs(0, lag), h->names[latest], bucket_of(latest), LISTEN_AT);
     CHECK_EQ_I(*c, bad, 0);
     CHECK_EQ_I(*c, during, NSING + 1);
 }
@@ -311,10 +327,18 @@ int main(int argc, char **argv)
     fs_t *fs = ft_start(argc, argv, &(ft_setup_t){.name = "hall"}, &exit_code);
     if (!fs)
         return exit_code;
+    /* Line by line: a run that times out on a busy machine shows how far it got. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     static hall_t h;
     h.c = &c;
     h.fs = fs;
-    if (add_choir(&h) != 0 || find_flood_ids(&h) != 0 || ft_start_voices(h.v, NSING + 1) != 0) {
+    long long t0 = fs_now_ns();
+    if (add_choir(&h) != 0 || find_flood_ids(&h) != 0) {
+        fs_dump_logs(fs, 20);
+        return 1;
+    }
+    printf(TNAME ": userids for the choir and the flood found in %.1f s\n", (double)(fs_now_ns() - t0) / 1e9);
+    if (ft_start_voices(h.v, NSING + 1) != 0) {
         fs_dump_logs(fs, 20);
         return 1;
     }
