@@ -188,6 +188,9 @@ static int attach_conn(bbc_singer_t *s, const bbc_config_t *cfg)
     }
     bbc_addr_t a;
     int rc = bbc_addr_parse(cfg->addr, cfg->transport, &a);
+    if (rc == BBC_OK && cfg->from_addr)
+        rc = bbc_addr_set_source(&a, cfg->from_addr);
+    s->cfg.from_addr = NULL; /* kept in the connection's address, not as the caller's string */
     if (rc == BBC_OK)
         s->own_conn = bbc_conn_new(&a, &rc);
     if (!s->own_conn)
@@ -208,7 +211,7 @@ bbc_singer_t *bbc_singer_new(const bbc_config_t *cfg, int *err)
         cfg->placeholder_batches < 0 || cfg->bitrate < 0 || (cfg->userid && !is_decimal(cfg->userid)) ||
         (cfg->username && !*cfg->username) || (cfg->mode == BBC_SEND_PREENCODED && !cfg->preenc) ||
         (cfg->mode == BBC_SEND_PREENCODED && bbc_preenc_count(cfg->preenc) == 0) ||
-        (cfg->path && cfg->path[0] != '/') || (cfg->addr && cfg->conn))
+        (cfg->path && cfg->path[0] != '/') || (cfg->addr && cfg->conn) || (cfg->from_addr && !cfg->addr))
         return NULL;
     bbc_singer_t *s = calloc(1, sizeof *s);
     if (!s) {

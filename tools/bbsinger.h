@@ -48,6 +48,8 @@ typedef struct {
      * caller moves the bytes (event-loop use). */
     const char *addr;
     bbc_transport_t transport;   /* for addr; default BBC_FCGI */
+    const char *from_addr;       /* for addr: the loopback address to connect from
+                                    (bbc_addr_set_source()); NULL: the kernel's choice */
     bbc_conn_t *conn;
     const char *path;            /* API path; default "/api" */
     const char *userid;          /* decimal string; NULL: random 1 .. 1e11 from seed */

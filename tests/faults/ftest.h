@@ -101,7 +101,7 @@ static inline int ft_add_voices(fs_t *fs, ch_choir_t *ch, const ft_spec_t *spec,
             fprintf(stderr, "no userid found for worker %d\n", spec[i].worker);
             return -1;
         }
-        ch_voice_cfg_t vc = {spec[i].name, uid, spec[i].offset, spec[i].hz, false, 0};
+        ch_voice_cfg_t vc = {.name = spec[i].name, .userid = uid, .offset_s = spec[i].offset, .hz = spec[i].hz};
         v[i] = ch_voice_add(ch, &vc);
         if (!v[i])
             return -1;

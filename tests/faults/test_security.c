@@ -306,10 +306,11 @@ int main(int argc, char **argv)
         return exit_code;
     make_names();
     const ch_voice_cfg_t spec[NV] = {
-        {"Lea", NULL, 3, 400, false, 0},      {"Ann", NULL, 6, 500, false, 0},
-        {"Bob", NULL, 9, 600, false, 0},      {NASTY, NULL, 9, 0, true, 0},
-        {long_name, NULL, 9, 0, true, 0},     {accents, NULL, 9, 0, true, 0},
-        {forty, NULL, 9, 0, true, 0},
+        {.name = "Lea", .offset_s = 3, .hz = 400},       {.name = "Ann", .offset_s = 6, .hz = 500},
+        {.name = "Bob", .offset_s = 9, .hz = 600},       {.name = NASTY, .offset_s = 9, .spectator = true},
+        {.name = long_name, .offset_s = 9, .spectator = true},
+        {.name = accents, .offset_s = 9, .spectator = true},
+        {.name = forty, .offset_s = 9, .spectator = true},
     };
     ch_choir_t *ch = ch_choir_new(fs_http(fs));
     ch_voice_t *v[NV];

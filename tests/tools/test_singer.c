@@ -5,8 +5,10 @@
  * It checks what goes on the wire (query, X-Event-Data, clocks), what comes
  * back (loopback audio decodes to the tone sent), the delay move, error
  * answers (kill_client desync, broken continuity), a shared connection,
- * spectator and pre-encoded modes, pacing, timeouts and refused connects.
+ * spectator and pre-encoded modes, pacing, timeouts and refused connects,
+ * and a singer that connects from another loopback address.
  */
+#include <arpa/inet.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -469,6 +471,46 @@ static void test_pacing(void)
     server_stop(&sv);
 }
 
+/* A singer connecting from 127.0.0.2 sings as any other, from there; a
+ * source that is not loopback, of the wrong family or without an address
+ * of the singer's own is refused. */
+static void test_from_address(void)
+{
+    server_t sv;
+    if (server_start(&sv, "127.0.0.1:0", true, false, 0, 0) < 0) {
+        CHECK(ck, false);
+        return;
+    }
+    bbc_config_t cfg;
+    bbc_config_init(&cfg);
+    cfg.addr = sv.addr;
+    cfg.transport = BBC_HTTP;
+    cfg.from_addr = "127.0.0.2";
+    cfg.no_pace = true;
+    cfg.seed = 7;
+    int err;
+    bbc_singer_t *s = bbc_singer_new(&cfg, &err);
+    CHECK(ck, s != NULL);
+    for (int i = 0; s && i < 3; i++)
+        CHECK(ck, bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
+    struct sockaddr_in me;
+    socklen_t ml = sizeof me;
+    int fd = s ? bbc_conn_fd(bbc_singer_conn(s)) : -1;
+    CHECK(ck, fd >= 0 && getsockname(fd, (struct sockaddr *)&me, &ml) == 0 && me.sin_family == AF_INET &&
+              ntohl(me.sin_addr.s_addr) == 0x7f000002);
+    bbc_singer_destroy(s);
+    server_stop(&sv);
+
+    static const char *const bad[] = {"10.0.0.1", "8.8.8.8", "::1", "localhost", "127.0.0.2:9"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cfg.from_addr = bad[i];
+        CHECK(ck, bbc_singer_new(&cfg, &err) == NULL && err == BBC_EADDR);
+    }
+    bbc_config_init(&cfg);
+    cfg.from_addr = "127.0.0.2";   /* event-loop use: no connection of its own to bind */
+    CHECK(ck, bbc_singer_new(&cfg, &err) == NULL && err == BBC_EPARAM);
+}
+
 int main(void)
 {
     test_fcgi_unix();
@@ -480,5 +522,6 @@ int main(void)
     test_shared_and_modes();
     test_source();
     test_pacing();
+    test_from_address();
     return check_done(&ck, "test_tools_singer");
 }
