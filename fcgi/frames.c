@@ -7,6 +7,10 @@
 #include "frames.h"
 #include "ring.h"
 #include "timeline.h"
+#include "timing.h"
+
+#define STEPS (RING_OPUS_FRAME / TW_HOP)
+_Static_assert(RING_OPUS_FRAME % TW_HOP == 0, "a frame is whole steps");
 
 typedef struct {
     int64_t frame;
@@ -15,6 +19,7 @@ typedef struct {
     bool active;
     bool valid;
     uint64_t cid;
+    float power[STEPS];
     float x[RING_OPUS_FRAME];
 } slot_t;
 
@@ -22,6 +27,8 @@ struct fr {
     uint32_t n;
     slot_t *s;
     float scratch[RING_OPUS_FRAME];
+    float quiet[STEPS];   /* the power of silence: zeros */
+    const float *power;   /* of the frame fr_get() returned last */
     uint64_t silence;     /* content id of a silent frame */
     uint64_t rendered, hits;
 };
@@ -61,6 +68,7 @@ fr_t *fr_create(uint32_t slots)
         return NULL;
     }
     f->silence = content_id(f->scratch);   /* calloc: zeros */
+    f->power = f->quiet;
     return f;
 }
 
@@ -71,6 +79,8 @@ void fr_destroy(fr_t *f)
     free(f->s);
     free(f);
 }
+
+const float *fr_power(const fr_t *f) { return f->power; }
 
 void fr_counts(const fr_t *f, uint64_t *rendered, uint64_t *hits)
 {
@@ -88,18 +98,22 @@ const float *fr_get(fr_t *f, const seg_t *seg, int64_t frame, float gain, bool a
         /* Silence needs no rendering and no slot. */
         memset(f->scratch, 0, sizeof f->scratch);
         *cid = f->silence;
+        f->power = f->quiet;
         return f->scratch;
     }
     uint32_t g = tl_frame_gen(seg, frame);
     if (s->valid && s->frame == frame && s->gen == g && s->gain_bits == gb && s->active) {
         f->hits++;
         *cid = s->cid;
+        f->power = s->power;
         return s->x;
     }
     int64_t start = frame * RING_OPUS_FRAME;
     f->rendered++;
     tl_read(seg, start, RING_OPUS_FRAME, gain, s->x, NULL);
     s->cid = content_id(s->x);
+    tw_step_power(s->x, STEPS, s->power);
+    f->power = s->power;
     *cid = s->cid;
     /* A write that finished during the render moved the generation on: the
      * samples may hold part of it; they are right for this reader (their id

@@ -137,6 +137,8 @@ void tw_init(tw_t *w)
     ref_clear(w);
 }
 
+void tw_restart(tw_t *w) { watch_init(&w->m); }
+
 tw_t *tw_create(void)
 {
     tw_t *w = malloc(sizeof *w);
@@ -359,7 +361,7 @@ void tw_reference_power(tw_t *w, int64_t start, const float *power, uint32_t ste
         stream_restart(&w->refs, start);
     }
     for (uint32_t s = 0; s < steps; s++)
-        stream_step(w, &w->refs, power[s], ref_decide);
+        stream_step(w, &w->refs, power ? power[s] : 0.0f, ref_decide);
     w->refs.next += (int64_t)steps * TW_HOP;
 }
 

@@ -151,6 +151,10 @@ size_t tw_size(void);
  * not flagged. */
 void tw_init(tw_t *w);
 
+/* Starts what the voice showed over (estimates, verdict), keeping the
+ * reference heard: after the singer changed their timing. */
+void tw_restart(tw_t *w);
+
 /* A new watch, started; NULL when out of memory. */
 tw_t *tw_create(void);
 
@@ -167,7 +171,8 @@ void tw_reference(tw_t *w, int64_t start, const float *x, uint32_t n);
 
 /* The same from the power of whole steps (tw_step_power()): `steps`
  * steps from clock `start`, which must be a multiple of TW_HOP (else the
- * call is ignored, and the reference stream starts over). */
+ * call is ignored, and the reference stream starts over); power NULL means
+ * silence. */
 void tw_reference_power(tw_t *w, int64_t start, const float *power, uint32_t steps);
 
 /* The singer's voice: n samples at clocks [start, start + n), compared
