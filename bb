@@ -23,8 +23,9 @@ PKGS_RUN="nginx"
 # drives WebKitGTK's MiniBrowser under xvfb-run, which needs xauth), a
 # private PulseAudio as the sound card of Firefox and WebKit (pulseaudio,
 # pulseaudio-utils for pacat), systemd for `systemd-analyze verify`, curl
-# for the smoke checks.
-PKGS_TEST="clang libclang-rt-dev sox opus-tools chromium firefox-esr webkit2gtk-driver xvfb xauth pulseaudio pulseaudio-utils nodejs npm systemd curl procps"
+# for the smoke checks, sqlite3 and openssl for the rooms database's backup
+# and the test certificates.
+PKGS_TEST="clang libclang-rt-dev sox opus-tools chromium firefox-esr webkit2gtk-driver xvfb xauth pulseaudio pulseaudio-utils nodejs npm systemd curl procps sqlite3 openssl"
 
 usage() {
     cat <<'EOF'
@@ -168,8 +169,13 @@ case "$cmd" in
         port=${BB_PORT:-8080}
         if [ "$port" = 8080 ]; then run_dir=${BB_RUN_DIR:-$BB_ROOT/run}; else run_dir=${BB_RUN_DIR:-$BB_ROOT/run/port-$port}; fi
         mkdir -p "$run_dir"
-        exec "$BB_ROOT/build/rooms/bb-room" --db "${BB_ROOMS_DB:-$run_dir/rooms.db}" \
-            --base-url "http://localhost:$port" "$@"
+        # Behind a front (create --front URL), the links start with the
+        # front's URL and the host is the one the local run names.
+        case " $* " in
+            *" --front"*) set -- --host-name "${BB_HOST_NAME:-local}" "$@" ;;
+            *) set -- --base-url "http://localhost:$port" "$@" ;;
+        esac
+        exec "$BB_ROOT/build/rooms/bb-room" --db "${BB_ROOMS_DB:-$run_dir/rooms.db}" "$@"
         ;;
     help|-h|--help)
         usage

@@ -31,6 +31,8 @@
 #                      run/port-PORT/ when BB_PORT is not 8080)
 #   BB_BUILD_DIR       where bb-shmd and bb-worker were built (default build/)
 #   BB_HTML_DIR        the web client (default: html/ of the repository)
+#   BB_HOST_NAME       this host's name in the X-BB-Host header of every API
+#                      answer (default: local)
 #   BB_RING_SECONDS    length of the audio ring (default: the daemon's)
 #   BB_DEPTH           layering depth: the song has BB_DEPTH - 1 buckets
 #                      (default: the daemon's, 5)
@@ -50,6 +52,7 @@ AUDIO_DIR=${BB_AUDIO_DIR:-$BB_ROOT/audio}
 RING_SECONDS=${BB_RING_SECONDS:-}
 DEPTH=${BB_DEPTH:-}
 STEMS=${BB_STEMS:-1}
+HOST_NAME=${BB_HOST_NAME:-local}
 STEM_ARGS=()
 if [ -n "${BB_RUN_DIR:-}" ]; then
     RUN_DIR=$BB_RUN_DIR
@@ -96,6 +99,9 @@ if [ -n "$RING_SECONDS" ] && ! is_uint "$RING_SECONDS"; then die "BB_RING_SECOND
 [ -x "$SHMD" ] || die "$SHMD not built (run ./bb build, or set BB_BUILD_DIR)"
 [ -x "$WORKER" ] || die "$WORKER not built (run ./bb build, or set BB_BUILD_DIR)"
 [ -d "$AUDIO_DIR" ] || die "BB_AUDIO_DIR=$AUDIO_DIR is not a directory"
+case $HOST_NAME in
+    ''|*[!A-Za-z0-9._-]*) die "BB_HOST_NAME='$HOST_NAME': use letters, digits, '.', '-' and '_'" ;;
+esac
 
 # nginx lives in /usr/sbin, which is not on an ordinary user's PATH.
 NGINX=$(command -v nginx || true)
@@ -192,9 +198,20 @@ done
 
 user_directive="# nginx worker processes run as the invoking user"
 if [ "$(id -u)" = 0 ]; then
-    # As root, nginx would switch its worker processes to `nobody`, which
-    # cannot connect to sockets made by root. Loopback only, so keep root.
-    user_directive="user $(id -un) $(id -gn);"
+    # Run as root, nginx's worker processes (which parse every request)
+    # become an unprivileged user, as on a server: www-data if there is
+    # one. They need to read the client and the recordings and reach the
+    # workers' sockets; say so if the checkout is where they cannot.
+    NGINX_USER=www-data
+    id -u "$NGINX_USER" >/dev/null 2>&1 || NGINX_USER=nobody
+    [ -z "${TEMP_SOCK_DIR:-}" ] || chmod 0711 "$SOCK_DIR"
+    for p in "-r $HTML_DIR/index.html" "-x $RECORDINGS_DIR" "-x $SOCK_DIR" "-x $NGINX_DIR"; do
+        # shellcheck disable=SC2086  # the test and its path
+        if ! runuser -u "$NGINX_USER" -- test $p; then
+            die "nginx's workers run as $NGINX_USER, which cannot reach ${p#-? }: run ./bb run as a normal user, or let $NGINX_USER through the directories above it (chmod o+x)"
+        fi
+    done
+    user_directive="user $NGINX_USER $(id -gn "$NGINX_USER");"
 fi
 
 "$DEPLOY/render.sh" -o "$NGINX_DIR" \
@@ -204,7 +221,7 @@ fi
     ACCESS_LOG="$RUN_DIR/logs/access.log" \
     USER_DIRECTIVE="$user_directive" NGINX_WORKERS=auto \
     MIME_TYPES=/etc/nginx/mime.types FASTCGI_BUFFER="$("$WORKER" --header-max)" \
-    LISTEN="$(listen_lines "$PORT" "    ")" \
+    HOST_NAME="$HOST_NAME" LISTEN="$(listen_lines "$PORT" "    ")" \
     "$DEPLOY"/nginx/bb-http.conf.in "$DEPLOY"/nginx/bb-locations.conf.in \
     "$DEPLOY"/nginx/bb-fastcgi.conf.in "$DEPLOY"/nginx/local.conf.in
 rm -f "$NGINX_DIR"/conf.d/*.conf
@@ -341,7 +358,7 @@ wait_for "nginx on port $PORT" 10 nginx port_busy "$PORT"
 log "Bucket Brigade is running at $URL"
 log "  API $URL""api, recordings $URL""recordings.html"
 [ "$DEV_PORT" != 0 ] && log "  the original client's API convention: http://localhost:$DEV_PORT/"
-log "  $WORKERS workers, run directory $RUN_DIR (access log in logs/)"
+log "  $WORKERS workers, host name $HOST_NAME, run directory $RUN_DIR (access log in logs/)"
 log "  Ctrl-C stops everything"
 
 # ---------------------------------------------------------------- supervise

@@ -115,6 +115,8 @@ static void handle_audio(api_t *a, FCGX_Request *r, const char *qs)
         .organiser = role == HS_ROLE_ORGANISER,
         .uploads = (wr_info(room)->flags & HS_UPLOADS) != 0,
         .max_singers = wr_info(room)->max_singers,
+        .newcomers = a->newcomers,
+        .addr = nc_key(FCGX_GetParam("REMOTE_ADDR", r->envp)),
     };
     ex_response_t res;
     ex_handle(wr_ex(room), &req, &res, seg_now());

@@ -35,6 +35,7 @@
 
 #include <fcgiapp.h>
 
+#include "newcomers.h"
 #include "rooms.h"
 #include "upload.h"
 
@@ -54,6 +55,7 @@ typedef struct {
     char *text;             /* text_cap bytes for a listing */
     size_t text_cap;
     const char *recordings_dir;   /* NULL: no recordings here */
+    nc_t *newcomers;        /* new singers per client address */
     uint64_t probes, options, refused, other;
 } api_t;
 

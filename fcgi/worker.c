@@ -94,8 +94,9 @@ static void usage(FILE *f)
             "                          DIR/rooms/ROOMID/ (default: uploads disabled)\n"
             "  -c, --cache-dir DIR     the daemon's prepared tracks, read to bound what a room's\n"
             "                          uploads cost there\n"
-            "  -R, --recordings-dir DIR  write each singer's stem of every song in DIR/ROOMID/,\n"
-            "                          as Ogg Opus (the packets they sent; default: no stems)\n"
+            "  -R, --recordings-dir DIR  write each singer's stem of every song in DIR/ROOMID/\n"
+            "                          (the default room's in DIR itself), as Ogg Opus (the\n"
+            "                          packets they sent; default: no stems)\n"
             "      --wait-segment SECS wait this long for the daemon's host segment (default 10)\n"
             "      --no-share-encoding encode every singer's mix privately (costs CPU; the\n"
             "                          shared path gives the same packets)\n"
@@ -380,9 +381,10 @@ int main(int argc, char **argv)
     w.api.recordings_dir = w.cfg.recordings_dir;
     w.api.text_cap = 256 * 1024;
     w.api.text = malloc(w.api.text_cap);
+    w.api.newcomers = nc_create();
     ops_config_t oc = {w.rooms, &w.api, &w.life, &w.demand, seg_now(), w.host};
     w.ops = ops_create(&oc);
-    if (!w.rooms || !w.api.body || !w.api.text || !w.ops) {
+    if (!w.rooms || !w.api.body || !w.api.text || !w.api.newcomers || !w.ops) {
         fprintf(stderr, "bb-worker[%d]: out of memory\n", w.cfg.worker_id);
         goto err;
     }
@@ -403,6 +405,7 @@ err:
     upl_destroy(w.api.upl);
     free(w.api.body);
     free(w.api.text);
+    nc_destroy(w.api.newcomers);
     hs_detach(w.host);
     if (ofd >= 0)
         close(ofd);

@@ -187,7 +187,20 @@ typedef struct {
     int64_t delay;
     const users_view_t *v;
     char pub[24];
+    bool real;
 } sum_row_t;
+
+/* Who the summary keeps when it must leave people out: real participants
+ * (the leader, and whoever sent audio within RM_SUMMARY_REAL) before
+ * userids that only read, so that made-up userids cannot push the choir
+ * out of everyone's people list, bucket columns and monitor list. */
+static int keep_cmp(const void *a, const void *b)
+{
+    const sum_row_t *x = a, *y = b;
+    if (x->real != y->real)
+        return x->real ? -1 : 1;
+    return x->delay < y->delay ? -1 : x->delay > y->delay;
+}
 
 static int sum_cmp(const void *a, const void *b)
 {
@@ -210,14 +223,27 @@ static int sum_cmp(const void *a, const void *b)
     return xm - ym;
 }
 
-void rm_publish_summary(rm_t *r, uint32_t n)
+void rm_publish_summary(rm_t *r, uint32_t n, int64_t now)
 {
     sum_row_t *rows = (sum_row_t *)r->scratch;  /* scratch is big enough: see rm_create */
     for (uint32_t i = 0; i < n; i++) {
-        rows[i].v = &r->views[i];
-        rows[i].delay = (int64_t)nearbyint((double)r->views[i].delay_samples / RING_SAMPLE_RATE);
-        snprintf(rows[i].pub, sizeof rows[i].pub, "%" PRIu64, r->views[i].public_id);
+        const users_view_t *v = &r->views[i];
+        rows[i].v = v;
+        rows[i].delay = (int64_t)nearbyint((double)v->delay_samples / RING_SAMPLE_RATE);
+        snprintf(rows[i].pub, sizeof rows[i].pub, "%" PRIu64, v->public_id);
+        rows[i].real = (r->ctl.song.has_leader && v->userid == r->ctl.song.leader) ||
+                       (v->last_write_clock && v->last_write_clock > now - v->delay_samples - RM_SUMMARY_REAL);
     }
+    uint32_t kept = n;
+    if (n > RM_SUMMARY_MAX) {
+        qsort(rows, n, sizeof *rows, keep_cmp);
+        kept = RM_SUMMARY_MAX;
+    }
+    if (r->ctl.summary_more != n - kept) {
+        r->ctl.summary_more = n - kept;
+        r->ctl_dirty = true;
+    }
+    n = kept;
     qsort(rows, n, sizeof *rows, sum_cmp);
     jw_t w;
     jw_init(&w, r->text, SEG_BLOB_SUMMARY_MAX);
@@ -262,7 +288,8 @@ static void housekeeping(rm_t *r, int64_t now)
         if (!users_read(r->seg, i, &v))
             continue;
         if (now - v.last_heard > USERS_FORGET_SAMPLES) {
-            LOG(r, "user %" PRIu64 " forgotten after an hour of silence", v.public_id);
+            LOG(r, "user %" PRIu64 " forgotten after %d minutes of silence", v.public_id,
+                (int)(USERS_FORGET_SAMPLES / RING_SAMPLE_RATE / 60));
             users_free(r->seg, i);
             continue;
         }
@@ -284,20 +311,34 @@ static void housekeeping(rm_t *r, int64_t now)
                    c->song.bpr || c->global_volume != 1.0 || c->backing_volume != 1.0 ||
                    c->song.requested_track != SONG_TRACK_NONE || c->monitored_public))
         reset_state(r, "no active users");
-    /* A leader who left is no longer the leader (quirk 11). */
+    /* A leader who left is no longer the leader (quirk 11); so is one
+     * without a place in the table for as long (forgotten, or whose join
+     * was put off and never came). */
     int64_t li = c->song.has_leader ? users_find(r->seg, c->song.leader) : -1;
+    bool gone = false;
+    uint64_t gone_public = c->leader_public;
     if (li >= 0) {
         users_view_t v;
+        r->leader_unseen = 0;
         if (users_read(r->seg, (uint32_t)li, &v) && now - v.last_heard > USERS_ACTIVE_SAMPLES) {
-            LOG(r, "leader %" PRIu64 " left; the song has no leader now", v.public_id);
-            c->song.has_leader = 0;
-            c->song.leader = 0;
-            c->leader_public = 0;
-            c->leader_name[0] = '\0';
-            r->ctl_dirty = true;
+            gone = true;
+            gone_public = v.public_id;
         }
+    } else if (c->song.has_leader) {
+        if (!r->leader_unseen)
+            r->leader_unseen = now;
+        gone = now - r->leader_unseen > USERS_ACTIVE_SAMPLES;
     }
-    rm_publish_summary(r, n);
+    if (gone) {
+        LOG(r, "leader %" PRIu64 " left; the song has no leader now", gone_public);
+        c->song.has_leader = 0;
+        c->song.leader = 0;
+        c->leader_public = 0;
+        c->leader_name[0] = '\0';
+        r->leader_unseen = 0;
+        r->ctl_dirty = true;
+    }
+    rm_publish_summary(r, n, now);
 }
 
 /* ---- commands ---------------------------------------------------------- */
@@ -453,16 +494,6 @@ void rm_tick(rm_t *r, int64_t now)
     }
 }
 
-void rm_wait(rm_t *r, uint32_t seen, int64_t max_ns)
-{
-    fx_wait(&seg_header(r->seg)->wake, seen, max_ns);
-}
-
-uint32_t rm_wake_word(rm_t *r)
-{
-    /* acquire; pairs with the release bump in cm_wake_daemon() */
-    return load_acquire(&seg_header(r->seg)->wake);
-}
 
 /* ---- life cycle -------------------------------------------------------- */
 
@@ -480,6 +511,7 @@ rm_t *rm_create(const rm_config_t *cfg, char *why, size_t whylen)
     r->cfg.id = dupstr(cfg->id ? cfg->id : "default");
     /* The default room's lines name no room, as before there were rooms. */
     r->cfg.is_default = !cfg->id || strcmp(cfg->id, "default") == 0;
+    r->join_tokens = RM_JOINS_BURST;
     if (!r->cfg.is_default)
         snprintf(r->label, sizeof r->label, "%s: ", cfg->id);
     r->cfg.audio_dir = dupstr(cfg->audio_dir);

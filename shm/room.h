@@ -6,8 +6,8 @@
  * applies the commands in clock order (checking each against the roles of
  * roles.h on the state it holds), keeps the rings cleared about a second
  * ahead of the clock while writing the backing track or metronome into the
- * backing ring, expires users (inactive after 5 s, forgotten after an
- * hour), resets the song state when no one is active, republishes the
+ * backing ring, expires users (inactive after 5 s, forgotten after 5
+ * minutes), resets the song state when no one is active, republishes the
  * control state and the user summary, and writes the recording.  Started
  * on a live segment it re-attaches and carries on from the state it finds
  * there.
@@ -54,12 +54,6 @@ rm_t *rm_create(const rm_config_t *cfg, char *why, size_t whylen);
 
 /* Runs one tick at server clock `now`. */
 void rm_tick(rm_t *r, int64_t now);
-
-/* Sleeping between ticks when the room runs alone (tests, benchmarks): read
- * the segment's wake word before a tick, then sleep until a worker bumps it
- * (it queued commands) or max_ns passed. */
-uint32_t rm_wake_word(rm_t *r);
-void rm_wait(rm_t *r, uint32_t seen, int64_t max_ns);
 
 /* The segment (tests). */
 seg_t *rm_segment(rm_t *r);

@@ -53,7 +53,10 @@
 #include "song.h"
 
 #define SEG_MAGIC UINT64_C(0x314c544247425542) /* "BUBGBTL1" little-endian */
-#define SEG_VERSION 5
+/* 7: the user slot's timing words (timing_msg, timing) and
+ * CMD_TIMING_APPLY: a daemon or worker of 6 would neither carry nor read
+ * them, so versions 6 and 7 do not share a segment. */
+#define SEG_VERSION 7
 
 #define SEG_RING_SECONDS_DEFAULT 124
 #define SEG_RING_SECONDS_MIN 16
@@ -228,8 +231,8 @@ typedef struct {
                                       message for this user; relaxed, the
                                       worker delivers it when seq changes */
     _Atomic uint64_t name[SEG_NAME_MAX / 8]; /* relaxed under gen */
-    /* Added where the group had room, so no other field moved: a segment
-     * made by the previous version reads these as 0. */
+    /* Added in version 7 where the group had room, so no other field
+     * moved. */
     _Atomic uint32_t timing_msg;   /* seq of the last "apply your measured
                                       timing" for this user (users.h);
                                       relaxed, as delay_msg */
@@ -244,7 +247,7 @@ typedef struct {
     /* How far the user's voice is in the mix, for the recorder (users.h,
      * users_mix_claim()): not relaxed, seq_cst / release, see there. */
     _Atomic int64_t mixed_to;
-    /* Added where the group had room (see timing_msg above). */
+    /* Added in version 7 (see timing_msg above). */
     _Atomic uint32_t timing;       /* the timing watch's verdict on the user
                                       (users.h); relaxed, as rms */
 } seg_user_t;
@@ -272,7 +275,7 @@ SEG_USER_WORKER_(mixed_to);
 #undef SEG_USER_WORKER_
 _Static_assert(sizeof(seg_user_t) % SEG_LINE == 0, "a user slot must end on a cache line");
 _Static_assert(sizeof(seg_user_t) == 3 * SEG_LINE && offsetof(seg_user_t, mixed_to) == 160,
-               "layout version 5's user slot: a field that moves needs a new SEG_VERSION");
+               "layout version 7's user slot: a field that moves needs a new SEG_VERSION");
 
 #define SEG_UF_MONITORING 1u
 #define SEG_UF_MONITORED 2u
@@ -283,7 +286,7 @@ typedef enum {
     CMD_NONE = 0,
     CMD_JOIN,           /* userid, name, a = spectator */
     CMD_RENAME,         /* userid, name */
-    CMD_CHAT,           /* userid, name, text */
+    CMD_CHAT,           /* userid, text (posted under the user's name) */
     CMD_TEMPO,          /* a = bpm, b = repeats, c = bpr (-1 = unchanged) */
     CMD_VOLUME,         /* f = friendly global volume */
     CMD_BACKING_VOLUME, /* f = friendly backing volume */

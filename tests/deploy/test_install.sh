@@ -12,7 +12,16 @@
 #     at the installed programs;
 #   - the site's upstream has one server per shard on the sockets of the
 #     socket units, and the certificate paths are certbot's;
-#   - installing again with two shards rewrites the upstream.
+#   - installing again with two shards rewrites the upstream;
+#   - --host-name names the host in the API answers' X-BB-Host, and
+#     --front installs the site of a host behind a front instead: plain
+#     HTTP, the client's address taken from that front alone;
+#   - nginx's own limits are raised in a Debian nginx.conf (worker_connections,
+#     worker_rlimit_nofile), once, with the original kept; the site's error
+#     log goes to a directory only root enters, rotated by logrotate;
+#   - deploy/front-install.sh writes the front's site: one upstream server
+#     per --host, hashed on the room, a header buffer sized from this
+#     build's worker, certbot's certificate; run again, the new host list.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -24,6 +33,23 @@ command -v systemd-analyze >/dev/null || fail "systemd-analyze is not installed 
 
 R=$TMP/root
 DOMAIN=choir.test
+# Debian's nginx.conf as the nginx package installs it (its limits part).
+mkdir -p "$R/etc/nginx"
+cat >"$R/etc/nginx/nginx.conf" <<'NGX'
+user www-data;
+worker_processes auto;
+pid /run/nginx.pid;
+include /etc/nginx/modules-enabled/*.conf;
+
+events {
+	worker_connections 768;
+	# multi_accept on;
+}
+
+http {
+	include /etc/nginx/sites-enabled/*;
+}
+NGX
 install_with() {
     DESTDIR=$R BB_BUILD_DIR=$BUILD "$SRC/deploy/install.sh" --domain "$DOMAIN" "$@" \
         >"$TMP/logs/install.log" 2>&1 || { cat "$TMP/logs/install.log" >&2; fail "install.sh $* failed"; }
@@ -44,6 +70,21 @@ for d in var/lib/bucket-brigade/audio var/lib/bucket-brigade/recordings var/lib/
     [ -d "$R/$d" ] || fail "install.sh did not create /$d"
 done
 note "programs, client, units and nginx site installed"
+
+ngx=$R/etc/nginx/nginx.conf
+[ "$(grep -c 'worker_connections 16384;' "$ngx")" = 1 ] || fail "nginx.conf: worker_connections not raised: $(grep worker_ "$ngx")"
+[ "$(grep -c '^worker_rlimit_nofile 65536;' "$ngx")" = 1 ] || fail "nginx.conf: no worker_rlimit_nofile"
+grep -q 'worker_connections 768;' "$ngx.bucket-brigade-orig" || fail "the original nginx.conf was not kept"
+elog=$(sed -n 's/^[[:space:]]*error_log \([^ ]*\) .*/\1/p' "$R/etc/nginx/sites-available/bucket-brigade" | sort -u)
+[ "$elog" = /var/log/bucket-brigade/nginx-error.log ] || fail "the site's error log is '$elog'"
+[ "$(stat -c %a "$R/var/log/bucket-brigade")" = 700 ] || fail "the error log's directory is not root's alone"
+lr=$R/etc/logrotate.d/bucket-brigade
+grep -q '^/var/log/bucket-brigade/\*.log {' "$lr" && grep -q 'create 0600 root root' "$lr" \
+    || fail "no logrotate for the site's error log"
+if command -v logrotate >/dev/null; then
+    logrotate -d "$lr" >"$TMP/logs/logrotate.log" 2>&1 || { cat "$TMP/logs/logrotate.log" >&2; fail "logrotate rejects $lr"; }
+fi
+note "nginx: 16384 connections, 65536 descriptors; error log root's alone, rotated"
 
 # verify resolves everything under the root, the units systemd ships too.
 mkdir -p "$R/usr/lib/systemd"
@@ -85,5 +126,44 @@ grep -q -- '--default-uploads' "$R/etc/systemd/system/bucket-brigade-shmd.servic
 want="server unix:/run/bucket-brigade/worker-1.sock server unix:/run/bucket-brigade/worker-2.sock "
 [ "$(servers)" = "$want" ] || fail "after --shards 2, upstream servers: '$(servers)', want '$want'"
 [ -f "$R/usr/local/share/bucket-brigade/html/index.html" ] || fail "the client is gone after a second install"
+[ "$(grep -c 'worker_connections' "$ngx")" = 1 ] && [ "$(grep -c 'worker_rlimit_nofile' "$ngx")" = 1 ] \
+    || fail "a second install changed nginx.conf again: $(grep worker_ "$ngx")"
+grep -q 'worker_connections 768;' "$ngx.bucket-brigade-orig" || fail "a second install lost the original nginx.conf"
 note "installing again with --shards 2 rewrites the upstream"
+
+install_with --shards 2 --host-name h2 --front 10.0.0.5 --front fd00::5
+grep -qF 'add_header X-BB-Host "h2" always;' "$R/etc/nginx/bucket-brigade/bb-fastcgi.conf" \
+    || fail "--host-name h2 does not name the host in the API answers"
+for want in 'listen 80;' 'set_real_ip_from 10.0.0.5;' 'set_real_ip_from fd00::5;' '10.0.0.5 1;' \
+    'include /etc/nginx/bucket-brigade/bb-locations.conf;'; do
+    grep -qF -- "$want" "$site" || fail "with --front, the site lacks '$want'"
+done
+! grep -q 'ssl_certificate' "$site" || fail "with --front, the site still wants a certificate"
+grep -qF -- '*" --front"*) set -- --host-name "h2" "$@" ;;' "$R/usr/local/sbin/bucket-brigade-room" \
+    || fail "bucket-brigade-room create --front does not name the host as install.sh did"
+note "--host-name names the host; --front installs the plain-HTTP site for a front, trusting its X-Forwarded-For"
+
+FR=$TMP/front-root
+front_with() {
+    DESTDIR=$FR BB_BUILD_DIR=$BUILD "$SRC/deploy/front-install.sh" --domain "$DOMAIN" "$@" \
+        >"$TMP/logs/front-install.log" 2>&1 || { cat "$TMP/logs/front-install.log" >&2; fail "front-install.sh $* failed"; }
+}
+front_with --host 10.0.0.11:80 --host 10.0.0.12:80
+fsite=$FR/etc/nginx/sites-available/bb-front
+[ -f "$fsite" ] || fail "front-install.sh did not install /etc/nginx/sites-available/bb-front"
+fservers() { sed -n '/^upstream bb_hosts {/,/^}/s/^ *server \([^ ;]*\).*/\1/p' "$fsite" | tr '\n' ' '; }
+[ "$(fservers)" = "10.0.0.11:80 10.0.0.12:80 " ] || fail "the front's upstream: '$(fservers)', want both hosts"
+hm=$("$BUILD/fcgi/bb-worker" --header-max)
+want_buf=$(( ${hm%k} + 8 ))k
+# shellcheck disable=SC2016  # nginx variables, not shell ones
+for want in 'hash $bb_room consistent;' "proxy_buffer_size $want_buf;" \
+    "ssl_certificate     /etc/letsencrypt/live/$DOMAIN/fullchain.pem;" "server_name $DOMAIN;"; do
+    grep -qF -- "$want" "$fsite" || fail "the front's site lacks '$want'"
+done
+front_with --host 10.0.0.11:80
+[ "$(fservers)" = "10.0.0.11:80 " ] || fail "after removing a host, the front's upstream: '$(fservers)'"
+if DESTDIR=$FR "$SRC/deploy/front-install.sh" --domain "$DOMAIN" --host '10.0.0.11' >/dev/null 2>&1; then
+    fail "front-install.sh took a host without a port"
+fi
+note "front-install.sh: one upstream server per host, hashed on the room, proxy_buffer_size $want_buf for the workers' $hm; run again, the new list"
 note "PASS"

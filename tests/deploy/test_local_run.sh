@@ -7,9 +7,10 @@
 # with two workers and a private run directory, and checks that:
 #
 #   - it prints its URL, and serves the client at /, the API at /api (on
-#     the segment named after the port), a room's recordings through the
-#     API to holders of its key only, and the API again on the development
-#     port;
+#     the segment named after the port, naming the host "local" in
+#     X-BB-Host), a room's recordings through the API to holders of its key
+#     only, and the API again on the development port;
+#   - nginx's worker processes do not run as root;
 #   - a second run on the same run directory refuses, saying where the first
 #     one runs, and leaves the first one alone;
 #   - a worker, and then the daemon, killed with SIGKILL are restarted and
@@ -65,6 +66,7 @@ post_ok() {
 body=$(curl -sS -m 5 -D "$TMP/h" "$BASE/api") || fail "GET /api failed"
 [ "$body" = ok ] || fail "GET /api answered '$body', want 'ok'"
 grep -qiE '^x-worker-id: [12]' "$TMP/h" || fail "GET /api has no X-Worker-Id of worker 1 or 2"
+grep -qi '^x-bb-host: local' "$TMP/h" || fail "GET /api does not name the host (X-BB-Host: local, the default of BB_HOST_NAME)"
 post_ok 10
 if [ -f "$SRC/html/index.html" ]; then
     st=$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$BASE/")
@@ -101,6 +103,14 @@ body=$(curl -sS -m 5 -D "$TMP/h" "http://127.0.0.1:$DEV_PORT/") || fail "GET on 
 [ "$body" = ok ] || fail "GET http://127.0.0.1:$DEV_PORT/ answered '$body', want 'ok'"
 grep -qi '^access-control-allow-origin: \*' "$TMP/h" || fail "the development port's answer has no CORS header"
 note "client at /, API at /api, API on the development port $DEV_PORT with CORS"
+
+# nginx's worker processes never run as root: run by root, the local run
+# gives them to an unprivileged user.
+master=$(cat "$RUN/nginx/nginx.pid")
+users=$(ps -o user=,args= --ppid "$master" | awk '/nginx: worker/ {print $1}' | sort -u | tr '\n' ' ')
+[ -n "$users" ] || fail "nginx (pid $master) has no worker processes"
+case " $users" in *" root "*) fail "nginx worker processes run as root" ;; esac
+note "nginx's workers run as: $users"
 
 # A second run on the same run directory.
 set +e

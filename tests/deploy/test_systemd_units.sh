@@ -10,8 +10,11 @@
 #     daemon, and instance 1 of the worker service and socket templates
 #     (syntax, dependencies, executables). It needs no running systemd,
 #     so it works in a container; it does not check that User= exists.
-#   - `systemd-analyze security --offline=yes` rates both services'
-#     exposure at most 2.0 ("OK"), so the hardening cannot quietly erode.
+#   - `systemd-analyze security --offline=yes` rates every service's
+#     exposure at most 0.9, so the hardening cannot quietly erode;
+#   - every service is bounded (MemoryMax, TasksMax, LimitNOFILE) and the
+#     daemon is scheduled ahead of the workers (a lower Nice, more CPU
+#     weight).
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -51,11 +54,29 @@ fi
 note "systemd-analyze verify: the target, the daemon, the workers' and the upload worker's services and sockets are clean"
 
 for unit in bucket-brigade-shmd.service bucket-brigade-worker@1.service bucket-brigade-upload.service; do
-    if ! (cd "$U" && systemd-analyze security --offline=yes --threshold=20 --no-pager "$unit") \
+    if ! (cd "$U" && systemd-analyze security --offline=yes --threshold=9 --no-pager "$unit") \
         >"$TMP/logs/security.log" 2>&1; then
         grep -E '✗|Overall' "$TMP/logs/security.log" >&2 || cat "$TMP/logs/security.log" >&2
-        fail "$unit: exposure above 2.0 in systemd-analyze security"
+        fail "$unit: exposure above 0.9 in systemd-analyze security"
     fi
     note "$unit: $(grep -o 'Overall exposure level.*' "$TMP/logs/security.log" | sed 's/ for [^:]*//')"
 done
+
+# Bounds, and the daemon ahead of the workers.
+value() { sed -n "s/^$2=//p" "$U/$1" | tail -1; }
+for unit in bucket-brigade-shmd.service bucket-brigade-worker@.service bucket-brigade-upload.service; do
+    for key in MemoryMax TasksMax LimitNOFILE; do
+        [ -n "$(value "$unit" "$key")" ] || fail "$unit has no $key"
+    done
+done
+# The daemon runs a thread per room (its track scanner) beside the tick:
+# its task limit must hold a full host's rooms.
+rooms_max=$(sed -n 's/^#define HS_ROOMS_MAX \([0-9]*\).*/\1/p' "$SRC/shm/host.h")
+[ -n "$rooms_max" ] || fail "HS_ROOMS_MAX not found in shm/host.h"
+[ "$(value bucket-brigade-shmd.service TasksMax)" -ge $((rooms_max + 2)) ] ||
+    fail "the daemon's TasksMax $(value bucket-brigade-shmd.service TasksMax) cannot hold $rooms_max rooms' threads"
+sn=$(value bucket-brigade-shmd.service Nice) wn=$(value bucket-brigade-worker@.service Nice)
+[ "${sn:-0}" -lt "${wn:-0}" ] || fail "the daemon (Nice ${sn:-0}) is not scheduled ahead of the workers (Nice ${wn:-0})"
+[ "$(value bucket-brigade-shmd.service CPUWeight)" -gt 100 ] || fail "the daemon's CPUWeight is not above the workers' default"
+note "bounded: MemoryMax, TasksMax, LimitNOFILE on every service; daemon at Nice $(value bucket-brigade-shmd.service Nice), CPUWeight $(value bucket-brigade-shmd.service CPUWeight)"
 note "PASS"

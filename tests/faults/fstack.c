@@ -407,7 +407,7 @@ static int render_nginx(fs_t *fs)
     snprintf(t4, sizeof t4, "%s/deploy/nginx/local.conf.in", fs->cfg.src);
     char *argv[] = {"/bin/sh", render, "-o", out, s_up, s_html, s_rec, s_conf, s_ngx, s_log,
                     s_user, "NGINX_WORKERS=2", "MIME_TYPES=/etc/nginx/mime.types", s_listen,
-                    s_buf, s_upl, t1, t2, t3, t4, NULL};
+                    s_buf, s_upl, "HOST_NAME=fstack", t1, t2, t3, t4, NULL};
     if (run(fs, "render", argv) != 0) {
         fprintf(stderr, "fstack: deploy/render.sh failed (logs/render.log)\n");
         return -1;
