@@ -424,6 +424,9 @@ bool rm_idle(const rm_t *r, int64_t now, int64_t quiet)
 static void keep_time(rm_t *r, int64_t now)
 {
     if (r->asleep) {
+        /* Commands are still applied every tick: a worker may wait for
+         * them (cm_sync), so the heartbeat says the daemon is here. */
+        store_relaxed(&seg_header(r->seg)->heartbeat, now);  /* relaxed: status only */
         if (!r->lanes_drained && now - r->last_house < RM_IDLE_CHECK)
             return;
         housekeeping(r, now);

@@ -271,6 +271,15 @@ static void expiry(check_t *c, rig_t *r)
     snap_ctl_read(r->seg, &ctl);
     CHECK_EQ_I(*c, ctl.n_users, 0);
     CHECK_EQ_I(*c, users_find(r->seg, 1001), -1);
+    /* Empty for a minute, the room sleeps; its heartbeat still says the
+     * daemon is there, since commands are still applied (a worker waits
+     * for them while it is fresh). */
+    int64_t w = tl_watermark(r->seg);
+    rig_tick(r, 61000);
+    rig_tick(r, 3000);
+    CHECK(*c, tl_watermark(r->seg) < r->now);     /* asleep: no clearing ahead */
+    CHECK(*c, tl_watermark(r->seg) >= w);
+    CHECK_EQ_I(*c, load_relaxed(&seg_header(r->seg)->heartbeat), r->now);
 }
 
 /* A full user table is published, and joins are refused. */
