@@ -35,6 +35,7 @@ struct ex {
     seg_t *seg;
     uint32_t worker;
     bool no_sharing;        /* every singer encodes privately */
+    bool no_watch;          /* the timing watch is off */
     int64_t sync_ns;        /* longest wait for a singer's commands */
     cm_lane_t lane;         /* where this worker's commands go */
     sg_table_t *singers;
@@ -113,6 +114,8 @@ const ex_counters_t *ex_counters(const ex_t *ex) { return &ex->c; }
 seg_t *ex_segment(const ex_t *ex) { return ex->seg; }
 
 void ex_set_sharing(ex_t *ex, bool on) { ex->no_sharing = !on; }
+
+void ex_set_timing_watch(ex_t *ex, bool on) { ex->no_watch = !on; }
 
 void ex_set_command_sync(ex_t *ex, int64_t max_ns) { ex->sync_ns = max_ns; }
 
@@ -404,7 +407,7 @@ static int render(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, uint32_t flags, ex_re
     bool shared = !ex->no_sharing && !s->priv && p->read_clock % RING_OPUS_FRAME == 0 &&
                   !p->loopback && !(flags & SEG_UF_MONITORING);
     /* The timing watch measures a voice against what the singer heard. */
-    bool heard = wt_wants_heard(p, ctl, flags);
+    bool heard = !ex->no_watch && wt_wants_heard(p, ctl, flags);
     int64_t mix_ns;
     int rc = shared ? out_shared(ex->out, s, p, ctl, now, ex->body, len, &mix_ns,
                                  heard ? ex->heard : NULL)
@@ -505,7 +508,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     note_changes(ex, s, slot, &ctl);
     uint32_t flags = slot >= 0 ? users_flags(ex->seg, (uint32_t)slot) : 0;
     ex->c.samples_in += p->n;
-    if (p->has_write && vc_store(ex->vc, s, p, ex->in, &ctl, slot, flags, now)) {
+    if (p->has_write && vc_store(ex->vc, s, p, ex->in, &ctl, slot, flags, now) && !ex->no_watch) {
         int64_t ta = prof_now_ns();
         wt_voice(s, p, ex->in, &ctl);
         watch_time(ex, ta, &t0);
@@ -539,7 +542,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
                         .n_refused = ex->refused.n};
     ta = prof_now_ns();
     extra.timing_basis = wt_own(s, &extra.timing_ms);
-    if (who.organiser || who.leads)
+    if ((who.organiser || who.leads) && !ex->no_watch)
         extra.timing_flags = wt_flags(ex->wt, &ctl, now, &extra.timing_flags_len);
     watch_time(ex, ta, &t0);
     res->meta = mt_build(ex->mt, ex->seg, ex->worker, p, s, &ctl, now, prev, send_summary, &extra);
