@@ -393,6 +393,22 @@ static void powers(check_t *c)
     CHECK(*c, made == 0 || (tw_last_estimate(b, &e) && !e.confident));
     tw_destroy(a);
     tw_destroy(b);
+    /* Silence heard, given as no powers at all (a song not yet reaching
+     * the singer), is silence: no estimate, as from zero samples. */
+    a = tw_create();
+    b = tw_create();
+    for (uint32_t i = 0; i + BATCH <= n; i += BATCH) {
+        tw_reference(a, T0 + AHEAD + i, NULL, BATCH);
+        tw_reference_power(b, T0 + AHEAD + i, NULL, BATCH / TW_HOP);
+        tw_voice(a, &ref, T0 + i, voice + i, BATCH);
+        tw_voice(b, &ref, T0 + i, voice + i, BATCH);
+    }
+    tw_verdict(a, &va);
+    tw_verdict(b, &vb);
+    CHECK(*c, !va.have_median && !vb.have_median && !vb.flagged);
+    CHECK_EQ_I(*c, (int)va.estimates, (int)vb.estimates);
+    tw_destroy(a);
+    tw_destroy(b);
     /* The power of a step is its mean square. */
     float x[2 * TW_HOP], p[2];
     for (int i = 0; i < 2 * TW_HOP; i++)
