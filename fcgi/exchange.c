@@ -149,6 +149,13 @@ void ex_leader(ex_t *ex, uint64_t userid, bool *leads, bool *has_leader)
     *leads = ctl.song.has_leader && ctl.song.leader == userid;
 }
 
+int64_t ex_recording_song(ex_t *ex)
+{
+    seg_ctl_t ctl;
+    snap_ctl_read(ex->seg, &ctl);
+    return ctl.song.start && ctl.song.start != ctl.recorded_song ? ctl.song.start : 0;
+}
+
 int ex_room_key(ex_t *ex, bool organiser, const uint8_t hash[32], int64_t now)
 {
     return cm_push_room_key(&ex->lane, organiser, hash, now);
@@ -556,6 +563,7 @@ drop:
     sg_drop_codecs(ex->singers, s);
 done:
     ex->c.refused_writes = vc_refused(ex->vc);
+    ex->c.stems_capped = vc_stems_capped(ex->vc);
     ex->c.stream_lost = out_counters(ex->out)->stream_lost;
     ex->c.chain_joins = out_counters(ex->out)->chain_joins;
     add_time(ex, PROF_TIMING, ex->watch_ns);

@@ -73,6 +73,7 @@ typedef struct {
     uint64_t samples_in;
     uint64_t samples_out;
     uint64_t refused_writes;
+    uint64_t stems_capped;     /* singers given no stem: the song had REC_STEMS_MAX */
     uint64_t singers_created;
     uint64_t singers_swept;
     uint64_t stream_lost;      /* singers whose shared state was gone */
@@ -124,6 +125,10 @@ void ex_housekeeping(ex_t *ex, int64_t now);
 /* Whether `userid` leads the room, and whether anyone does, as the
  * control state says now. */
 void ex_leader(ex_t *ex, uint64_t userid, bool *leads, bool *has_leader);
+
+/* The start clock of the song the room is recording now (the daemon has
+ * not closed its recording yet), or 0: that song's files must stay. */
+int64_t ex_recording_song(ex_t *ex);
 
 /* The organiser's room controls, as commands to the daemon (which writes
  * them to the rooms database and the directory): a new key for the

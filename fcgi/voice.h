@@ -11,7 +11,11 @@
  * at their clocks (media/stem.h), from the first clock that went into the
  * mix; the previous upload is kept as the stem's pre-roll, so that a
  * player's decoder reaches the first sample in the state the worker's
- * decoder was in.
+ * decoder was in.  A song holds at most REC_STEMS_MAX singers' stems
+ * (counted in its folder when a stem would start): a singer beyond them
+ * sings into the mix with no stem, logged once per song; and no stem goes
+ * on once the daemon has closed the song's recording (it reached the
+ * song's end, or was stopped).
  */
 #ifndef BB_VOICE_H
 #define BB_VOICE_H
@@ -44,5 +48,8 @@ bool vc_store(vc_t *v, sg_t *s, const rq_t *rq, float *in, const seg_ctl_t *ctl,
 
 /* Uploads refused by the timeline (outside its window). */
 uint64_t vc_refused(const vc_t *v);
+
+/* Singers given no stem because their song had REC_STEMS_MAX already. */
+uint64_t vc_stems_capped(const vc_t *v);
 
 #endif

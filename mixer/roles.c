@@ -31,6 +31,7 @@ bool role_may(const role_who_t *w, role_act_t act)
         return w->leads && w->uploads;
     case ROLE_ACT_MODERATE:
     case ROLE_ACT_ROOM:
+    case ROLE_ACT_DELETE_RECORDING:
     case ROLE_NACTS:
         return false;
     }
@@ -72,6 +73,8 @@ const char *role_refusal(const role_who_t *w, role_act_t act)
         return "a listener does not sing, so has no timing to correct";
     case ROLE_ACT_TIMING_OTHER:
         return "only the leader or the organiser can correct another singer's timing";
+    case ROLE_ACT_DELETE_RECORDING:
+        return "only the organiser can delete a recording";
     case ROLE_ACT_CHAT:
     case ROLE_ACT_MIC_SELF:
     case ROLE_NACTS:

@@ -5,7 +5,8 @@
  *
  * Roles:
  *   organiser  holds the room's organiser link: every control, always,
- *              including taking the lead back from a leader who is there;
+ *              including taking the lead back from a leader who is there,
+ *              and deleting the room's recordings;
  *   leader     the singer who leads (appointed, or the first to lead a room
  *              without a leader): starts and stops the song, sets tempo,
  *              rounds, track and the volumes everyone hears, and another
@@ -43,6 +44,7 @@ typedef enum {
     ROLE_ACT_ROOM,         /* replace a link, cap the singers */
     ROLE_ACT_TIMING_SELF,  /* timing_apply of oneself: take one's measured offset */
     ROLE_ACT_TIMING_OTHER, /* timing_apply of another singer */
+    ROLE_ACT_DELETE_RECORDING, /* delete a song's recording */
     ROLE_NACTS
 } role_act_t;
 

@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "futex.h"
 #include "host.h"
+#include "retain.h"
 #include "rooms/roomdb.h"
 #include "strutil.h"
 
@@ -30,11 +31,13 @@ typedef struct {
     rm_t *room;            /* NULL: the slot is free */
     char id[HS_ID_MAX];
     bool seen;             /* still wanted by the last sync */
+    int64_t recording;     /* the song it records, as the keeper was last told */
 } slot_t;
 
 struct dmn {
     dmn_config_t cfg;
     hs_t *host;
+    rt_t *keeper;          /* the recordings' keeper; NULL without recordings */
     rdb_t *db;
     uint64_t db_version;
     int64_t last_db;
@@ -52,6 +55,8 @@ void dmn_config_defaults(dmn_config_t *c)
     c->ring_seconds = SEG_RING_SECONDS_DEFAULT;
     c->user_cap = SEG_USERS_DEFAULT;
     c->keep = 20;
+    c->keep_days = DMN_KEEP_DAYS;
+    c->rec_sweep_ms = 10000;
     c->depth = 5;
 }
 
@@ -122,7 +127,6 @@ static rm_t *start_room(dmn_t *d, const char *id)
     rc.uploads_dir = updir;
     rc.recordings_dir = recdir;
     rc.cache_dir = d->cfg.cache_dir;
-    rc.keep = d->cfg.keep;
     rc.depth = d->cfg.depth;
     rc.seed = d->cfg.seed;
     rc.host = room_control;
@@ -217,6 +221,9 @@ static void sync_rooms(dmn_t *d)
         hs_publish(d->host, n);
         rm_destroy(s->room);
         s->room = NULL;
+        if (d->keeper && s->recording)
+            rt_protect(d->keeper, (uint32_t)i, "", 0);
+        s->recording = 0;
         char seg[128];
         if (hs_room_segment(d->cfg.segment, s->id, seg, sizeof seg) == 0)
             seg_unlink(seg);
@@ -260,6 +267,41 @@ static void room_control(void *user, const char *room_id, const seg_cmd_t *c)
     rdb_data_version(d->db, &d->db_version);
 }
 
+/* ---- the recordings' keeper ----------------------------------------------- */
+
+/* Tells the keeper which song each room records now, and stops a
+ * recording it asked to stop (the bytes cap is full with nothing else
+ * left to delete). */
+static void keep_recordings(dmn_t *d)
+{
+    if (!d->keeper)
+        return;
+    for (int i = 0; i < HS_ROOMS_MAX; i++) {
+        slot_t *s = &d->slots[i];
+        if (!s->room)
+            continue;
+        int64_t song, now_song = rm_recording_song(s->room);
+        if (rt_take_stop(d->keeper, (uint32_t)i, &song) && song == now_song) {
+            LOG("room %s: the recordings are over the host's cap: the song at %" PRId64
+                " goes on unrecorded", s->id, song);
+            rm_rec_stop(s->room, REC_END_DISK);
+            now_song = rm_recording_song(s->room);
+        }
+        if (now_song != s->recording) {
+            rt_protect(d->keeper, (uint32_t)i, s->id, now_song);
+            s->recording = now_song;
+        }
+    }
+}
+
+uint64_t dmn_rec_sweeps(dmn_t *d) { return d->keeper ? rt_sweeps(d->keeper) : 0; }
+
+void dmn_rec_kick(dmn_t *d)
+{
+    if (d->keeper)
+        rt_kick(d->keeper);
+}
+
 /* ---- the tick ------------------------------------------------------------- */
 
 void dmn_tick(dmn_t *d, int64_t now)
@@ -275,6 +317,7 @@ void dmn_tick(dmn_t *d, int64_t now)
     for (int i = 0; i < HS_ROOMS_MAX; i++)
         if (d->slots[i].room)
             rm_tick(d->slots[i].room, now);
+    keep_recordings(d);
     hs_set_heartbeat(d->host, now);
 }
 
@@ -339,6 +382,22 @@ dmn_t *dmn_create(const dmn_config_t *cfg, char *why, size_t whylen)
     LOG("%s host segment %s; rooms from %s%s", created ? "created" : "re-attached to", cfg->segment,
         cfg->db_path ? cfg->db_path : "no database", cfg->default_room ? ", and the default room" : "");
     sync_rooms(d);
+    if (cfg->recordings_dir) {
+        rt_config_t kc = {cfg->recordings_dir, cfg->keep, cfg->keep_days, cfg->rec_max_bytes,
+                          cfg->rec_sweep_ms, d->host};
+        d->keeper = rt_create(&kc, why, whylen);
+        if (!d->keeper)
+            goto err;
+        /* Before its first sweep has listed anything, it knows what each
+         * room records (a restarted daemon resumes those). */
+        keep_recordings(d);
+        rt_kick(d->keeper);
+        char cap[32] = "no cap";
+        if (cfg->rec_max_bytes)
+            snprintf(cap, sizeof cap, "at most %.1f MiB", (double)cfg->rec_max_bytes / (1 << 20));
+        LOG("recordings in %s: %d songs a room, %d days%s, %s in all", cfg->recordings_dir, cfg->keep,
+            cfg->keep_days, cfg->keep_days ? "" : " (no age limit)", cap);
+    }
     hs_set_heartbeat(d->host, seg_now());
     return d;
 err:
@@ -350,6 +409,7 @@ void dmn_destroy(dmn_t *d)
 {
     if (!d)
         return;
+    rt_destroy(d->keeper);
     for (int i = 0; i < HS_ROOMS_MAX; i++)
         rm_destroy(d->slots[i].room);
     rdb_close(d->db);

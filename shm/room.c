@@ -40,7 +40,6 @@ void rm_config_defaults(rm_config_t *c)
     c->segment = "/bb";
     c->ring_seconds = SEG_RING_SECONDS_DEFAULT;
     c->user_cap = SEG_USERS_DEFAULT;
-    c->keep = 20;
     c->depth = DELAY_DEPTH_DEFAULT;
 }
 
@@ -274,7 +273,7 @@ void rm_publish_summary(rm_t *r, uint32_t n, int64_t now)
 
 static void reset_state(rm_t *r, const char *why)
 {
-    rm_rec_close(r, "state reset");
+    rm_rec_stop(r, REC_END_LEFT);
     LOG(r, "state reset (%s)", why);
     ctl_defaults(r, &r->ctl);
     r->ctl_dirty = true;

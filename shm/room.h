@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "media/recdir.h"
 #include "segment.h"
 
 /* What a room asks of the host daemon: the organiser's room controls,
@@ -35,7 +36,6 @@ typedef struct {
     const char *recordings_dir;  /* the room's recordings; NULL disables them */
     const char *cache_dir;       /* prepared tracks (the room's own in ROOMID/ there);
                                     NULL: no tracks */
-    int32_t keep;                /* recordings kept, default 20 */
     int32_t depth;               /* layering depth, default 5 */
     uint64_t seed;               /* delay assignment order; 0 = random */
     rm_host_fn host;             /* may be NULL: room controls are then ignored */
@@ -65,6 +65,16 @@ bool rm_created(const rm_t *r);
  * is under way.  An idle room costs next to nothing: its ticks only look
  * for commands, and every 2 s for a singer who came back. */
 bool rm_idle(const rm_t *r, int64_t now, int64_t quiet);
+
+/* The start clock of the song the room is recording now (its recording
+ * open, or its window not yet open), or 0.  Its files must stay. */
+int64_t rm_recording_song(const rm_t *r);
+
+/* Stops the recording of the current song for `why` (recdir.h): the file
+ * is closed with its project, and this song is not recorded any further;
+ * the song itself goes on.  A song whose recording has not begun will not
+ * be recorded.  Nothing when no song is being recorded. */
+void rm_rec_stop(rm_t *r, rec_end_t why);
 
 /* Stops: finishes the recording in progress, releases the segment (which
  * stays, with its timeline, for the next daemon).  Accepts NULL. */

@@ -127,7 +127,7 @@ void rm_drain(rm_t *r, int64_t now);
 
 /* roomrec.c */
 void rm_rec_log(void *user, const char *line);
-void rm_rec_close(rm_t *r, const char *why);
+void rm_rec_close(rm_t *r, rec_end_t why);
 void rm_record(rm_t *r, int64_t now);
 
 #endif

@@ -29,7 +29,7 @@ U=$TMP/units
     DOC_DIR="$SRC" USER=bucket-brigade NGINX_GROUP=www-data \
     SHMD="$SHMD" WORKER="$WORKER" SEGMENT=/bucket-brigade \
     AUDIO_DIR="$TMP/audio" RECORDINGS_DIR="$TMP/rec" SOCKET_DIR=/run/bucket-brigade \
-    ROOMS_DIR="$TMP/rooms" SHMD_ROOM_ARGS=--no-default-room \
+    ROOMS_DIR="$TMP/rooms" SHMD_ROOM_ARGS=--no-default-room SHMD_REC_ARGS="--keep-days 14 --recordings-bytes 20G" \
     "$SRC"/deploy/systemd/*.in
 ls "$U" >"$TMP/units.list"
 for want in bucket-brigade.target bucket-brigade-shmd.service \

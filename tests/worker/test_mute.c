@@ -57,11 +57,7 @@ static int run(variant_t v, check_t *c)
     wr_t r;
     char tag[32];
     snprintf(tag, sizeof tag, "test-mute%d", (int)v);
-    if (rig_open(&r.k, tag, &(rig_opts_t){.ring_seconds = 32, .user_cap = 64, .seed = 7}) != 0)
-        return -1;
-    char why[256];
-    seg_err_t err;
-    if (seg_claim_lane(r.k.seg, 2, &err) != 0 || !(r.ex = ex_create(r.k.seg, 2, 64, NULL, why, sizeof why)))
+    if (wr_open(&r, tag, &(rig_opts_t){.ring_seconds = 32, .user_cap = 64, .seed = 7}, 2, 64) != 0)
         return -1;
     /* Every variant starts on the same phase of the minute (a whole number
      * of Opus frames and of seconds), so that the tones and the frames line

@@ -140,11 +140,7 @@ int main(void)
 {
     CHECK_INIT(c);
     static wr_t r;
-    if (rig_open(&r.k, "test-watch", &(rig_opts_t){.ring_seconds = 64, .user_cap = 64, .seed = 5}) != 0)
-        return 1;
-    char why[256];
-    seg_err_t err;
-    if (seg_claim_lane(r.k.seg, 2, &err) != 0 || !(r.ex = ex_create(r.k.seg, 2, 64, NULL, why, sizeof why)))
+    if (wr_open(&r, "test-watch", &(rig_opts_t){.ring_seconds = 64, .user_cap = 64, .seed = 5}, 2, 64) != 0)
         return 1;
     tick(&r, 50);
     static who_t a, b, l, e, o;
