@@ -209,26 +209,48 @@ static int check_ours(rdb_t *db, const char *path, int *fresh)
     return RDB_OK;
 }
 
-/* Sets the journal to WAL (persistent in the file) and commits to fsync
- * every commit. An in-memory database has no WAL and keeps "memory". */
-static int set_durability(rdb_t *db, const char *path)
+/* The journal mode in effect, into mode (cap bytes), or "" on failure. */
+static void journal_mode(rdb_t *db, char *mode, size_t cap)
 {
     sqlite3_stmt *st = NULL;
-    int err = rdbh_prepare(db, "PRAGMA journal_mode = WAL", &st);
-    if (err != RDB_OK)
-        return err;
-    int rc = sqlite3_step(st);
-    const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    mode[0] = '\0';
+    if (rdbh_prepare(db, "PRAGMA journal_mode", &st) != RDB_OK)
+        return;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(mode, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+/* Sets the journal to WAL (persistent in the file) and commits to fsync
+ * every commit. An in-memory database has no WAL and keeps "memory".
+ * A file another process already switched is left as it is; switching
+ * needs the file to itself, which SQLite does not wait for, so a busy
+ * switch is tried again every 10 ms within the busy timeout. */
+static int set_durability(rdb_t *db, const char *path)
+{
+    char mode[32];
     const char *file = sqlite3_db_filename(db->h, "main");
     int in_memory = file == NULL || file[0] == '\0';
-    if (rc != SQLITE_ROW)
-        err = rdbh_sql_fail(db, rc, "set journal_mode=WAL");
-    else if (mode == NULL || (strcmp(mode, "wal") != 0 && !in_memory))
-        err = rdbh_fail(db, RDB_ERR_SQL, "%s: cannot use a WAL journal (journal_mode is %s)",
-                        path, mode ? mode : "unknown");
-    sqlite3_finalize(st);
-    if (err != RDB_OK)
-        return err;
+    int err = RDB_OK;
+    journal_mode(db, mode, sizeof mode);
+    for (int waited = 0; strcmp(mode, "wal") != 0 && !in_memory; waited += 10) {
+        sqlite3_stmt *st = NULL;
+        if ((err = rdbh_prepare(db, "PRAGMA journal_mode = WAL", &st)) != RDB_OK)
+            return err;
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_text(st, 0))
+            snprintf(mode, sizeof mode, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        if (rc == SQLITE_ROW && strcmp(mode, "wal") != 0)
+            return rdbh_fail(db, RDB_ERR_SQL, "%s: cannot use a WAL journal (journal_mode is %s)", path,
+                             mode);
+        if (rc == SQLITE_ROW)
+            break;
+        if (rdbh_sql_err(rc) != RDB_ERR_BUSY || waited >= BUSY_TIMEOUT_MS)
+            return rdbh_sql_fail(db, rc, "set journal_mode=WAL");
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+        journal_mode(db, mode, sizeof mode);
+    }
     return rdbh_exec(db, "PRAGMA synchronous = FULL; PRAGMA trusted_schema = OFF", "set pragmas");
 }
 
@@ -283,8 +305,17 @@ rdb_t *rdb_open(const char *path, int *err, char *msg, size_t msgcap)
     }
     sqlite3_extended_result_codes(db->h, 1);
     sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
-    /* Look before writing anything: another program's file stays as it is. */
-    if ((e = check_ours(db, path, &fresh)) != RDB_OK)
+    /* Look before writing anything: another program's file stays as it is.
+     * One read transaction, so that the three looks see one state of a
+     * file another process may be creating at this moment. */
+    if ((e = rdbh_exec(db, "BEGIN", "begin")) != RDB_OK)
+        goto err;
+    e = check_ours(db, path, &fresh);
+    if (e != RDB_OK) {
+        rdbh_rollback(db, e);
+        goto err;
+    }
+    if ((e = rdbh_commit(db)) != RDB_OK)
         goto err;
     if ((e = set_durability(db, path)) != RDB_OK)
         goto err;
@@ -310,6 +341,12 @@ void rdb_close(rdb_t *db)
         return;
     sqlite3_close_v2(db->h);
     free(db);
+}
+
+void rdb_set_busy_ms(rdb_t *db, int ms)
+{
+    if (db != NULL)
+        sqlite3_busy_timeout(db->h, ms > 0 ? ms : 0);
 }
 
 const char *rdb_errmsg(const rdb_t *db)

@@ -135,10 +135,8 @@ static int parse_args(int argc, char **argv, dmn_config_t *cfg)
             cfg->keep = (int32_t)v;
             break;
         case 'K':
-            if (num(optarg, 0, 36500, &v)) {
-                fprintf(stderr, "bb-shmd: --keep-days must be 0..36500\n");
+            if (num_opt("keep-days", 0, 36500, &v))
                 return 2;
-            }
             cfg->keep_days = (int32_t)v;
             break;
         case 'B':
