@@ -13,9 +13,13 @@
  * 600 ms.  The CPU time of ex_handle() alone is measured.
  *
  * Prints microseconds per request, the per-stage profile, and singers per
- * core = 1 s / (CPU per request * requests per singer-second); then the
- * floor, measured in the same run: the same packets decoded alone (each
- * singer its own decoder), as singers per core.
+ * core = 1 s / (CPU per request * requests per singer-second); the same
+ * song without the timing watch (fcgi/watch.h), measured before and after
+ * in the same run, and what the watch costs per request; then the floor,
+ * measured in the same run: the same packets decoded alone (each singer
+ * its own decoder), as singers per core.  --metronome makes the song a
+ * metronome song (the watch measures voices against the beats instead of
+ * what each singer heard).
  */
 #include <getopt.h>
 #include <math.h>
@@ -81,7 +85,7 @@ static int voice_at(int singer, int round, int k)
 /* What a run is asked for (the command line). */
 typedef struct {
     int singers, spectators, rounds, total;
-    bool unaligned;
+    bool unaligned, metronome;
 } bench_opts_t;
 
 /* A run: the rig and worker under test, the simulated users, and what was
@@ -109,20 +113,24 @@ static int parse_opts(int argc, char **argv, bench_opts_t *o)
         {"spectators", required_argument, 0, 'p'},
         {"rounds", required_argument, 0, 'r'},
         {"unaligned", no_argument, 0, 'u'},
+        {"metronome", no_argument, 0, 'm'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     *o = (bench_opts_t){.singers = 60, .spectators = 0, .rounds = 20, .unaligned = false};
     int c;
-    while ((c = getopt_long(argc, argv, "s:p:r:uh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:p:r:umh", opts, NULL)) != -1) {
         switch (c) {
         case 's': o->singers = atoi(optarg); break;
         case 'p': o->spectators = atoi(optarg); break;
         case 'r': o->rounds = atoi(optarg); break;
         case 'u': o->unaligned = true; break;
+        case 'm': o->metronome = true; break;
         default:
             printf("usage: bench_exchange [--singers N] [--spectators N] [--rounds N] [--unaligned]\n"
-                   "  Measures the CPU cost of one 600 ms exchange inside a worker (no HTTP).\n");
+                   "                      [--metronome]\n"
+                   "  Measures the CPU cost of one 600 ms exchange inside a worker (no HTTP), with\n"
+                   "  the timing watch and without it; --metronome: a metronome song.\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -154,9 +162,10 @@ static int encode_voice(void)
     return 0;
 }
 
-/* The segment, the daemon and a worker on lane 3, the voice's packets and
- * the users in their buckets. Returns 0, or 1 (the exit status). */
-static int set_up(bench_t *b, const bench_opts_t *o)
+/* The segment, the daemon and a worker on lane 3 with the timing watch on
+ * or off, the voice's packets and the users in their buckets. Returns 0,
+ * or 1 (the exit status). */
+static int set_up(bench_t *b, const bench_opts_t *o, bool watch)
 {
     if (rig_open(&b->rig, "bench", &(rig_opts_t){.ring_seconds = 64, .user_cap = 8192, .depth = 7}) != 0)
         return 1;   /* depth 7: six buckets */
@@ -164,6 +173,9 @@ static int set_up(bench_t *b, const bench_opts_t *o)
     char why[256];
     seg_claim_lane(b->rig.seg, 3, &err);
     b->ex = ex_create(b->rig.seg, 3, (uint32_t)o->total + 16, NULL, why, sizeof why);
+    if (!b->ex)
+        return 1;
+    ex_set_timing_watch(b->ex, watch);
     b->now = b->rig.now;
     for (int i = 0; i < 40; i++)
         rm_tick(b->rig.d, b->now += 240);
@@ -187,7 +199,8 @@ static int set_up(bench_t *b, const bench_opts_t *o)
 /* Singer i's request of this round, as the browser makes it: the query
  * into q (cap bytes), and the body of ten packets into body when it
  * uploads (from round 2 on). Returns the body's length, 0 for none. */
-static size_t make_request(sim_t *s, int i, int round, char *q, size_t cap, uint8_t *body)
+static size_t make_request(sim_t *s, int i, int round, bool metronome, char *q, size_t cap,
+                           uint8_t *body)
 {
     s->read += N;
     int n = snprintf(q, cap, "read_clock=%lld&n_samples=%d&userid=%s&username=Singer+%d",
@@ -197,7 +210,8 @@ static size_t make_request(sim_t *s, int i, int round, char *q, size_t cap, uint
     if (s->spectator)
         n += snprintf(q + n, cap - (size_t)n, "&spectator=1");
     if (i == 0 && round == 0)
-        n += snprintf(q + n, cap - (size_t)n, "&request_lead=1");
+        n += snprintf(q + n, cap - (size_t)n, "&request_lead=1%s",
+                      metronome ? "&bpm=100&track=metronome%20--%20set%20BPM%20below" : "");
     if (i == 0 && round == 1)
         n += snprintf(q + n, cap - (size_t)n, "&mark_start_singing=1");
     bool upload = !s->spectator && round >= 2;
@@ -231,7 +245,7 @@ static void run(bench_t *b, const bench_opts_t *o)
     ex_response_t res;
     for (int round = 0; round < o->rounds; round++) {
         for (int i = 0; i < o->total; i++) {
-            size_t blen = make_request(&b->u[i], i, round, q, sizeof q, body);
+            size_t blen = make_request(&b->u[i], i, round, o->metronome, q, sizeof q, body);
             ex_request_t req = {.query = q, .query_len = strlen(q), .body = blen ? body : NULL, .body_len = blen, .event_data = "undefined"};
             double t0 = cpu_now();
             ex_handle(b->ex, &req, &res, b->now);
@@ -290,9 +304,9 @@ static void report(bench_t *b, const bench_opts_t *o, double floor_us)
     char text[4096];
     prof_report(ex_prof_demand(b->ex), text, sizeof text);
     printf("%s", text);
-    printf("users: %d (%d singing, %d listening), %s clocks, %ld timed requests, %ld errors\n",
-           o->total, o->singers, o->spectators, o->unaligned ? "unaligned" : "aligned", b->timed,
-           b->errors);
+    printf("users: %d (%d singing, %d listening), %s clocks, %s song, %ld timed requests, %ld errors\n",
+           o->total, o->singers, o->spectators, o->unaligned ? "unaligned" : "aligned",
+           o->metronome ? "metronome" : "a cappella", b->timed, b->errors);
     ex_share_t sh;
     ex_share(b->ex, &sh);
     printf("frames rendered %llu, from cache %llu; packets encoded %llu, shared %llu\n",
@@ -306,20 +320,56 @@ static void report(bench_t *b, const bench_opts_t *o, double floor_us)
     }
 }
 
+static double us_of(const bench_t *b) { return b->cpu / (double)b->timed * 1e6; }
+
+static void tear_down(bench_t *b)
+{
+    ex_destroy(b->ex);
+    rig_close(&b->rig);
+    free(b->u);
+}
+
+/* The song without the timing watch: CPU per request, and the errors in
+ * *errors; -1 if it could not be set up. */
+static double without_watch(const bench_opts_t *o, long *errors)
+{
+    static bench_t w;
+    memset(&w, 0, sizeof w);
+    if (set_up(&w, o, false) != 0)
+        return -1;
+    run(&w, o);
+    double us = us_of(&w);
+    *errors += w.errors;
+    tear_down(&w);
+    return us;
+}
+
 int main(int argc, char **argv)
 {
     bench_opts_t o;
     int status = parse_opts(argc, argv, &o);
     if (status >= 0)
         return status;
+    /* Without the watch, with it, and without it again: the figure without
+     * is the mean of the two, so a machine that speeds up or slows down
+     * during the run moves both sides alike. */
+    long errors = 0;
+    double off1 = without_watch(&o, &errors);
     static bench_t b;
-    if (set_up(&b, &o) != 0)
+    if (off1 < 0 || set_up(&b, &o, true) != 0)
         return 1;
     run(&b, &o);
     double floor_us = decode_floor(&b, &o);
     report(&b, &o, floor_us);
-    ex_destroy(b.ex);
-    rig_close(&b.rig);
-    free(b.u);
-    return b.errors ? 1 : 0;
+    double off2 = without_watch(&o, &errors);
+    if (off2 < 0)
+        return 1;
+    double us = us_of(&b), off = 0.5 * (off1 + off2);
+    printf("without_timing_watch_cpu_us_per_request: %.1f (%.1f, %.1f)\n", off, off1, off2);
+    printf("timing_watch_us_per_request: %.1f (%.1f%% of a request)\n", us - off,
+           100.0 * (us - off) / us);
+    printf("without_timing_watch_singers_per_core: %.0f\n", 1e6 / (off / 0.6));
+    errors += b.errors;
+    tear_down(&b);
+    return errors ? 1 : 0;
 }

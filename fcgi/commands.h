@@ -3,7 +3,7 @@
  *
  * A worker never changes control state itself: every control a request
  * carries (chat, lead, start, stop, tempo, volumes, track, monitoring,
- * events, a new name) becomes one command in the worker's lane (cmdq.h),
+ * events, a new name, applying a singer's measured timing) becomes one command in the worker's lane (cmdq.h),
  * which the daemon applies in order.  The exchange first counts what a
  * request will push (cm_count()) and refuses the request with a 503 if the
  * lane lacks room, so that a request is applied whole or not at all.

@@ -98,6 +98,11 @@ void ex_destroy(ex_t *ex);
  * tests compare the shared path with). */
 void ex_set_sharing(ex_t *ex, bool on);
 
+/* Turns the timing watch (watch.h) on (the default) or off: off, no voice
+ * is measured and nobody is told or listed (an operator's switch for a
+ * worker short of CPU, and the reference the benchmark compares with). */
+void ex_set_timing_watch(ex_t *ex, bool on);
+
 /* Makes a singer's request wait, at most max_ns, until the daemon applied
  * the commands of that singer's previous requests (commands.h), so that
  * its response reflects them.  0 (the default) never waits: what a daemon

@@ -307,6 +307,9 @@ int rq_parse(rq_t *p, const char *query, size_t query_len, const uint8_t *body, 
         p->track = s;
     }
     p->monitor = q_get(q, "monitor");
+    /* Not a public id: ignored, as any unusable control. */
+    if ((s = q_get(q, "timing_apply")) && !rq_parse_public(s, &p->timing_apply))
+        p->timing_apply = 0;
     const char *err;
     if ((s = q_get(q, "chat")) && (err = parse_chat(p, s)))
         return refuse(p, "%s", err);

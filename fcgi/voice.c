@@ -199,8 +199,9 @@ static float rms_of(const float *x, uint32_t n)
  * after a reconnect the new connection's first upload may reach back over
  * clocks the old one already wrote (the new read position is rounded down
  * to a frame, or the singer moved back a bucket), and only the part after
- * the last write is stored, as the stem keeps its first take. */
-static void store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *ctl, int64_t slot,
+ * the last write is stored, as the stem keeps its first take.  Returns
+ * true if the voice went into the mix. */
+static bool store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *ctl, int64_t slot,
                   uint32_t flags, int64_t now)
 {
     int64_t prev_end = s->last_write_clock;
@@ -219,7 +220,7 @@ static void store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *c
     if (p->muted || p->spectator || (flags & SEG_UF_MONITORING) || gain_mic_mutes(mic)) {
         if (slot >= 0)
             users_set_write(v->seg, (uint32_t)slot, s->last_write_clock, 0.0f);
-        return;
+        return false;
     }
     if (mic != 1.0f) {
         float g = (float)gain_mic(mic);
@@ -230,32 +231,32 @@ static void store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *c
     if (slot >= 0)
         users_set_write(v->seg, (uint32_t)slot, s->last_write_clock, rms);
     if (p->npk == 0 || !song_upload_active(&ctl->song, p->write_clock, p->n))
-        return;
+        return false;
     int64_t pos = p->write_clock - p->n;
     uint32_t skip = 0;
     if (prev_end > pos)
         skip = prev_end >= p->write_clock ? p->n : (uint32_t)(prev_end - pos);
     if (skip == p->n)
-        return;
+        return false;
     /* The recorder's gate (timeline.h): claim the clocks, then see whether
      * the recorder has passed them; a voice it gave up on stays out of the
      * mix and the stem alike.  A singer not yet in the user table cannot
      * claim, and sings into nothing until the daemon has made its place. */
     if (slot < 0) {
         v->refused++;
-        return;
+        return false;
     }
     users_mix_claim(v->seg, (uint32_t)slot, pos + skip);
     if (pos + skip < tl_rec_gate(v->seg)) {
         v->refused++;
-        return;
+        return false;
     }
     pos += skip;
     const float *x = in + skip;
     uint32_t n = p->n - skip;
     if (tl_write(v->seg, pos, x, n, now) != TL_OK) {
         v->refused++;
-        return;
+        return false;
     }
     if (v->rec_dir)
         stem_add(v, s, p, ctl, pos, now);
@@ -267,12 +268,13 @@ static void store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *c
     for (uint32_t i = 0; i < nc; i++)
         if (tl_write(v->seg, copies[i], x, n, now) != TL_OK)
             v->refused++;
+    return true;
 }
 
-void vc_store(vc_t *v, sg_t *s, const rq_t *rq, float *in, const seg_ctl_t *ctl, int64_t slot,
+bool vc_store(vc_t *v, sg_t *s, const rq_t *rq, float *in, const seg_ctl_t *ctl, int64_t slot,
               uint32_t flags, int64_t now)
 {
-    store(v, s, rq, in, ctl, slot, flags, now);
+    bool mixed = store(v, s, rq, in, ctl, slot, flags, now);
     /* However the upload went (mixed, muted, refused), the singer's voice
      * is now in the mix as far as it will be below this clock. */
     if (slot >= 0)
@@ -281,4 +283,5 @@ void vc_store(vc_t *v, sg_t *s, const rq_t *rq, float *in, const seg_ctl_t *ctl,
      * song's (a stem of the last song stays open a while). */
     if (v->rec_dir && !(s->stem && s->stem_last == now))
         keep_preroll(s, rq);
+    return mixed;
 }

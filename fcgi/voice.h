@@ -20,6 +20,7 @@
 #ifndef BB_VOICE_H
 #define BB_VOICE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "request.h"
@@ -40,8 +41,9 @@ void vc_destroy(vc_t *v);
  * (rq->n samples; scaled here by the singer's mic volume), for singer s in
  * user-table slot `slot` (-1: not yet in the table) with SEG_UF_* flags.
  * Records the singer's write clock and level.  Sets s->pending_delay when
- * the song's end passed during the upload (the singer goes to the back). */
-void vc_store(vc_t *v, sg_t *s, const rq_t *rq, float *in, const seg_ctl_t *ctl, int64_t slot,
+ * the song's end passed during the upload (the singer goes to the back).
+ * Returns true if the voice went into the song's mix. */
+bool vc_store(vc_t *v, sg_t *s, const rq_t *rq, float *in, const seg_ctl_t *ctl, int64_t slot,
               uint32_t flags, int64_t now);
 
 /* Uploads refused by the timeline (outside its window). */

@@ -143,6 +143,19 @@ static void cmd_monitor(rm_t *r, const seg_cmd_t *c)
                          (int32_t)nearbyint((double)v.delay_samples / RING_SAMPLE_RATE) + DELAY_INTERVAL);
 }
 
+/* CMD_TIMING_APPLY: the singer's worker applies what it measured, if it
+ * still flags them, on their next request (fcgi/watch.h). */
+static void cmd_timing_apply(rm_t *r, const seg_cmd_t *c)
+{
+    int64_t i = users_find_public(r->seg, c->target);
+    if (i < 0)
+        return;
+    users_send_timing_apply(r->seg, (uint32_t)i);
+    LOG(r, "user %" PRIu64 " is to apply their measured timing (asked by user %" PRIu64 "%s)",
+        c->target, seg_public_id(r->seg, c->userid),
+        c->role & CMD_ROLE_ORGANISER ? ", the organiser" : "");
+}
+
 static void cmd_event(rm_t *r, const seg_cmd_t *c)
 {
     /* Workers never send longer texts; a cut JSON text would not parse. */
@@ -186,6 +199,9 @@ static role_act_t action_of(const rm_t *r, const seg_cmd_t *c)
     case CMD_CHAT: return ROLE_ACT_CHAT;
     case CMD_ROOM_KEY:
     case CMD_ROOM_CAP: return ROLE_ACT_ROOM;
+    case CMD_TIMING_APPLY:
+        return c->target == seg_public_id(r->seg, c->userid) ? ROLE_ACT_TIMING_SELF
+                                                             : ROLE_ACT_TIMING_OTHER;
     default: return ROLE_NACTS;
     }
 }
@@ -471,6 +487,9 @@ static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
     case CMD_ROOM_CAP:
         if (r->cfg.host)
             r->cfg.host(r->cfg.host_user, r->cfg.id, c);
+        break;
+    case CMD_TIMING_APPLY:
+        cmd_timing_apply(r, c);
         break;
     default:
         LOG(r, "unknown command type %u from lane %u ignored", c->type, c->lane);

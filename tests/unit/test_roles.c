@@ -30,6 +30,8 @@ static const row_t table[] = {
     {ROLE_ACT_SING, "OLS", "OS"},
     {ROLE_ACT_MODERATE, "O", "O"},
     {ROLE_ACT_ROOM, "O", "O"},
+    {ROLE_ACT_TIMING_SELF, "OLS", "OS"},
+    {ROLE_ACT_TIMING_OTHER, "OL", "O"},
     {ROLE_ACT_DELETE_RECORDING, "O", "O"},
 };
 
