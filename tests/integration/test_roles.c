@@ -982,7 +982,9 @@ static void step_organiser_takes_lead(void)
  * mid-song, and the song goes on. */
 static void step_silent_leader(void)
 {
-    int64_t last = pt_now(&P);
+    /* Each was last heard at the server clock of its last answer. */
+    int64_t lo = bbc_singer_meta(olga->s)->server_clock, ld = bbc_singer_meta(dee->s)->server_clock;
+    int64_t last = lo > ld ? lo : ld;
     long wav0[2] = {pt_wav_size(&P, KEYED, song[KEYED]), pt_wav_size(&P, DEFLT, song[DEFLT])};
     int files[2] = {pt_wav_count(&P, KEYED), pt_wav_count(&P, DEFLT)};
     olga->paused = dee->paused = true;
