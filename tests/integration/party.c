@@ -253,19 +253,19 @@ int pt_wav_count(const pt_party_t *p, int r)
     return n;
 }
 
-const char *pt_query(pt_member_t *m, const char *name, const char *value)
+const char *pt_query(pt_party_t *p, const pt_member_t *m, const char *name, const char *value)
 {
-    static bbuf_t q;
-    bbuf_clear(&q);
+    bbuf_t *q = &p->query;
+    bbuf_clear(q);
     int rc = 0;
     if (name)
-        rc |= urlenc_param(&q, name, value);
+        rc |= urlenc_param(q, name, value);
     if (*bbc_singer_room(m->s))
-        rc |= urlenc_param(&q, "room", bbc_singer_room(m->s));
+        rc |= urlenc_param(q, "room", bbc_singer_room(m->s));
     if (*bbc_singer_key(m->s))
-        rc |= urlenc_param(&q, "key", bbc_singer_key(m->s));
-    rc |= urlenc_param(&q, "userid", m->userid);
-    return rc ? "" : (const char *)q.data;
+        rc |= urlenc_param(q, "key", bbc_singer_key(m->s));
+    rc |= urlenc_param(q, "userid", m->userid);
+    return rc ? "" : (const char *)q->data;
 }
 
 void pt_view_take(const pt_party_t *p, pt_view_t *v)
@@ -372,4 +372,5 @@ void pt_free(pt_party_t *p)
     for (int r = 0; r < p->n_rooms; r++)
         seg_detach(p->rooms[r].seg);
     p->n_rooms = 0;
+    bbuf_free(&p->query);
 }

@@ -101,6 +101,7 @@ typedef struct {
     int n;
     int64_t now;             /* the latest server clock answered */
     int rounds;
+    bbuf_t query;            /* pt_query()'s */
 } pt_party_t;
 
 /* Adds the default room (keyed == NULL) or a room made with
@@ -151,9 +152,9 @@ long pt_wav_size(const pt_party_t *p, int r, int64_t start);
 int pt_wav_count(const pt_party_t *p, int r);
 
 /* The query a page of m's would send to another endpoint: `name=value`
- * first (when name is not NULL), then m's room, key and userid. Valid
- * until the next call. */
-const char *pt_query(pt_member_t *m, const char *name, const char *value);
+ * first (when name is not NULL), then m's room, key and userid.  Valid
+ * until the next call; "" when out of memory. */
+const char *pt_query(pt_party_t *p, const pt_member_t *m, const char *name, const char *value);
 
 /* Everything a step compares: per member what its answers said, per room
  * the control state and the size of the song's recording. */

@@ -232,14 +232,14 @@ static int endpoint(pt_member_t *m, ctl_t c, const char *upload_name, const char
         break;
     }
     case C_UPLOAD:
-        fs_request(fs, "POST", "/api/upload", pt_query(m, "name", upload_name), wav, sizeof wav, &status,
+        fs_request(fs, "POST", "/api/upload", pt_query(&P, m, "name", upload_name), wav, sizeof wav, &status,
                    body, cap);
         break;
     case C_LINK:
-        fs_request(fs, "POST", "/api/room/link", pt_query(m, "which", arg), NULL, 0, &status, body, cap);
+        fs_request(fs, "POST", "/api/room/link", pt_query(&P, m, "which", arg), NULL, 0, &status, body, cap);
         break;
     case C_CAP:
-        fs_request(fs, "POST", "/api/room/cap", pt_query(m, "max_singers", arg), NULL, 0, &status, body,
+        fs_request(fs, "POST", "/api/room/cap", pt_query(&P, m, "max_singers", arg), NULL, 0, &status, body,
                    cap);
         break;
     default:
