@@ -32,6 +32,7 @@
  *
  * usage: test_roles_stack BB_SHMD BB_WORKER SOURCE_DIR
  */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1195,6 +1196,22 @@ static void step_report(void)
 {
     for (int i = 0; i < P.n; i++)
         CHECK_MSG(ck, P.m[i].failures == 0, "%s: %d failed exchanges", P.m[i].name, P.m[i].failures);
+    /* No refused upload left a file behind, which a later scan (after the
+     * uploads that were allowed) would have listed. */
+    char audio[400];
+    snprintf(audio, sizeof audio, "%s/audio", fs_dir(fs));
+    DIR *d = opendir(audio);
+    int uploaded = 0, refused = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        uploaded += e->d_name[0] != '.';
+        refused += strncmp(e->d_name, "refused-", 8) == 0;
+    }
+    if (d)
+        closedir(d);
+    CHECK_MSG(ck, d && uploaded == 6 && refused == 0, "%d files uploaded, %d of them refused", uploaded, refused);
+    for (int i = 0; i < P.n; i++)
+        CHECK_MSG(ck, !pt_tracks_have(&P.m[i], "refused-"), "%s lists a refused upload", P.m[i].name);
     const char *heads[NCOLS] = {"organiser", "leader", "singer", "listener", "dflt leader", "dflt singer"};
     printf("%s: A applied, R refused and nothing changed, X failed, . not asked.  A singer's lead\n"
            "  and start apply in a room nobody leads; a track during a song is accepted and waits for\n"
