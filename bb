@@ -18,9 +18,14 @@ PKGS_BUILD="build-essential cmake pkg-config libfcgi-dev libopus-dev libsndfile1
 # Packages the local stack needs to run.
 PKGS_RUN="nginx"
 # Packages only the tests need: clang for libFuzzer and the sanitizers,
-# sox for test signals, chromium and node for the browser tests, systemd for
-# `systemd-analyze verify`, curl for the smoke checks.
-PKGS_TEST="clang libclang-rt-dev sox opus-tools chromium nodejs npm systemd curl procps"
+# sox for test signals, node and the three browser engines for the browser
+# tests (chromium; firefox-esr; webkit2gtk-driver, whose WebKitWebDriver
+# drives WebKitGTK's MiniBrowser under xvfb-run, which needs xauth), a
+# private PulseAudio as the sound card of Firefox and WebKit (pulseaudio,
+# pulseaudio-utils for pacat), systemd for `systemd-analyze verify`, curl
+# for the smoke checks, sqlite3 and openssl for the rooms database's backup
+# and the test certificates.
+PKGS_TEST="clang libclang-rt-dev sox opus-tools chromium firefox-esr webkit2gtk-driver xvfb xauth pulseaudio pulseaudio-utils nodejs npm systemd curl procps sqlite3 openssl"
 
 usage() {
     cat <<'EOF'
@@ -93,7 +98,7 @@ build_tree() {
 }
 
 ensure_node_modules() {
-    if [ ! -d "$BB_ROOT/node_modules/playwright-core" ]; then
+    if [ ! -d "$BB_ROOT/node_modules/playwright-core" ] || [ ! -d "$BB_ROOT/node_modules/puppeteer-core" ]; then
         echo "bb: installing npm packages for the browser tests" >&2
         (cd "$BB_ROOT" && npm install --no-audit --no-fund --loglevel=error >&2)
     fi
@@ -164,8 +169,13 @@ case "$cmd" in
         port=${BB_PORT:-8080}
         if [ "$port" = 8080 ]; then run_dir=${BB_RUN_DIR:-$BB_ROOT/run}; else run_dir=${BB_RUN_DIR:-$BB_ROOT/run/port-$port}; fi
         mkdir -p "$run_dir"
-        exec "$BB_ROOT/build/rooms/bb-room" --db "${BB_ROOMS_DB:-$run_dir/rooms.db}" \
-            --base-url "http://localhost:$port" "$@"
+        # Behind a front (create --front URL), the links start with the
+        # front's URL and the host is the one the local run names.
+        case " $* " in
+            *" --front"*) set -- --host-name "${BB_HOST_NAME:-local}" "$@" ;;
+            *) set -- --base-url "http://localhost:$port" "$@" ;;
+        esac
+        exec "$BB_ROOT/build/rooms/bb-room" --db "${BB_ROOMS_DB:-$run_dir/rooms.db}" "$@"
         ;;
     help|-h|--help)
         usage

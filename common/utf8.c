@@ -1,6 +1,8 @@
 /*
  * utf8.c - UTF-8 decoding and cutting (utf8.h).
  */
+#include <string.h>
+
 #include "utf8.h"
 
 int utf8_decode(const unsigned char *s, size_t avail, uint32_t *cp)
@@ -41,4 +43,29 @@ size_t utf8_cut(const char *s, size_t n, size_t max)
     while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
         max--;
     return max;
+}
+
+int utf8_is_hidden(uint32_t cp)
+{
+    return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0) || (cp >= 0x200B && cp <= 0x200F) ||
+           (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2069) || cp == 0xFEFF;
+}
+
+size_t utf8_strip_hidden(char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t in = 0, out = 0;
+    while (in < n) {
+        uint32_t cp;
+        int l = utf8_decode(u + in, n - in, &cp);
+        if (l < 0)
+            return n;   /* not ours to repair: the caller refuses it */
+        if (!utf8_is_hidden(cp)) {
+            memmove(s + out, s + in, (size_t)l);
+            out += (size_t)l;
+        }
+        in += (size_t)l;
+    }
+    s[out] = '\0';
+    return out;
 }

@@ -24,4 +24,16 @@ int utf8_decode(const unsigned char *s, size_t avail, uint32_t *cp);
  * continuation bytes (so it may be 0). */
 size_t utf8_cut(const char *s, size_t n, size_t max);
 
+/* True for the code points that can disguise a text shown to others:
+ * controls (C0, DEL, C1), the zero-width characters and marks
+ * (U+200B..U+200F), the bidirectional embeddings, overrides and isolates
+ * (U+202A..U+202E, U+2066..U+2069), the invisible operators (U+2060..U+2065)
+ * and U+FEFF. */
+int utf8_is_hidden(uint32_t cp);
+
+/* Removes every hidden code point (utf8_is_hidden()) from the valid UTF-8
+ * s of n bytes, in place, and NUL-terminates it; returns the new length.
+ * Text that is not valid UTF-8 is left as it is. */
+size_t utf8_strip_hidden(char *s, size_t n);
+
 #endif

@@ -9,7 +9,7 @@
 #                      on different ports do not share a timeline)
 #   N workers          bb-worker, one per core, on unix sockets in the run dir
 #   nginx              http://localhost:PORT/ : the client at /, the API at
-#                      /api, recordings at /recordings/; and the original
+#                      /api (recordings through it); and the original
 #                      client's API convention http://localhost:PORT+1/
 #
 # Each log line is prefixed with the name of the process that wrote it. A
@@ -31,6 +31,8 @@
 #                      run/port-PORT/ when BB_PORT is not 8080)
 #   BB_BUILD_DIR       where bb-shmd and bb-worker were built (default build/)
 #   BB_HTML_DIR        the web client (default: html/ of the repository)
+#   BB_HOST_NAME       this host's name in the X-BB-Host header of every API
+#                      answer (default: local)
 #   BB_RING_SECONDS    length of the audio ring (default: the daemon's)
 #   BB_DEPTH           layering depth: the song has BB_DEPTH - 1 buckets
 #                      (default: the daemon's, 5)
@@ -50,6 +52,7 @@ AUDIO_DIR=${BB_AUDIO_DIR:-$BB_ROOT/audio}
 RING_SECONDS=${BB_RING_SECONDS:-}
 DEPTH=${BB_DEPTH:-}
 STEMS=${BB_STEMS:-1}
+HOST_NAME=${BB_HOST_NAME:-local}
 STEM_ARGS=()
 if [ -n "${BB_RUN_DIR:-}" ]; then
     RUN_DIR=$BB_RUN_DIR
@@ -96,6 +99,9 @@ if [ -n "$RING_SECONDS" ] && ! is_uint "$RING_SECONDS"; then die "BB_RING_SECOND
 [ -x "$SHMD" ] || die "$SHMD not built (run ./bb build, or set BB_BUILD_DIR)"
 [ -x "$WORKER" ] || die "$WORKER not built (run ./bb build, or set BB_BUILD_DIR)"
 [ -d "$AUDIO_DIR" ] || die "BB_AUDIO_DIR=$AUDIO_DIR is not a directory"
+case $HOST_NAME in
+    ''|*[!A-Za-z0-9._-]*) die "BB_HOST_NAME='$HOST_NAME': use letters, digits, '.', '-' and '_'" ;;
+esac
 
 # nginx lives in /usr/sbin, which is not on an ordinary user's PATH.
 NGINX=$(command -v nginx || true)
@@ -171,7 +177,7 @@ mkdir -p "$SOCK_DIR" "$NGINX_DIR/tmp" "$NGINX_DIR/conf.d" "$RUN_DIR/logs" "$RUN_
 # Each run starts a fresh timeline: a segment left by an earlier run may
 # come from an older build with another layout.
 SHM_FILE=/dev/shm${SEGMENT}
-rm -f "$SHM_FILE" "$SHM_FILE"-* "$SOCK_DIR"/worker-*.sock "$SOCK_DIR"/ops-*.sock
+rm -f "$SHM_FILE" "$SHM_FILE"-* "$SOCK_DIR"/worker-*.sock "$SOCK_DIR"/ops-*.sock "$SOCK_DIR"/upload.sock
 
 # ---------------------------------------------------------------- render
 
@@ -192,19 +198,30 @@ done
 
 user_directive="# nginx worker processes run as the invoking user"
 if [ "$(id -u)" = 0 ]; then
-    # As root, nginx would switch its worker processes to `nobody`, which
-    # cannot connect to sockets made by root. Loopback only, so keep root.
-    user_directive="user $(id -un) $(id -gn);"
+    # Run as root, nginx's worker processes (which parse every request)
+    # become an unprivileged user, as on a server: www-data if there is
+    # one. They need to read the client and the recordings and reach the
+    # workers' sockets; say so if the checkout is where they cannot.
+    NGINX_USER=www-data
+    id -u "$NGINX_USER" >/dev/null 2>&1 || NGINX_USER=nobody
+    [ -z "${TEMP_SOCK_DIR:-}" ] || chmod 0711 "$SOCK_DIR"
+    for p in "-r $HTML_DIR/index.html" "-x $RECORDINGS_DIR" "-x $SOCK_DIR" "-x $NGINX_DIR"; do
+        # shellcheck disable=SC2086  # the test and its path
+        if ! runuser -u "$NGINX_USER" -- test $p; then
+            die "nginx's workers run as $NGINX_USER, which cannot reach ${p#-? }: run ./bb run as a normal user, or let $NGINX_USER through the directories above it (chmod o+x)"
+        fi
+    done
+    user_directive="user $NGINX_USER $(id -gn "$NGINX_USER");"
 fi
 
 "$DEPLOY/render.sh" -o "$NGINX_DIR" \
-    UPSTREAM_SERVERS="$upstream_servers" \
+    UPSTREAM_SERVERS="$upstream_servers" UPLOAD_SERVER="    server unix:$SOCK_DIR/upload.sock;" \
     HTML_DIR="$HTML_DIR" RECORDINGS_DIR="$RECORDINGS_DIR" \
     CONF_DIR="$NGINX_DIR" NGINX_DIR="$NGINX_DIR" \
     ACCESS_LOG="$RUN_DIR/logs/access.log" \
     USER_DIRECTIVE="$user_directive" NGINX_WORKERS=auto \
     MIME_TYPES=/etc/nginx/mime.types FASTCGI_BUFFER="$("$WORKER" --header-max)" \
-    LISTEN="$(listen_lines "$PORT" "    ")" \
+    HOST_NAME="$HOST_NAME" LISTEN="$(listen_lines "$PORT" "    ")" \
     "$DEPLOY"/nginx/bb-http.conf.in "$DEPLOY"/nginx/bb-locations.conf.in \
     "$DEPLOY"/nginx/bb-fastcgi.conf.in "$DEPLOY"/nginx/local.conf.in
 rm -f "$NGINX_DIR"/conf.d/*.conf
@@ -318,8 +335,12 @@ cmd shmd "$SHMD" --segment "$SEGMENT" ${RING_SECONDS:+--ring-seconds "$RING_SECO
 for i in $(seq 1 "$WORKERS"); do
     cmd "worker-$i" "$WORKER" --listen "unix:$SOCK_DIR/worker-$i.sock" \
         --ops "unix:$SOCK_DIR/ops-$i.sock" --segment "$SEGMENT" --worker-id "$i" \
-        --audio-dir "$AUDIO_DIR" "${STEM_ARGS[@]}"
+        "${STEM_ARGS[@]}"
 done
+# The upload worker: uploads are read and decoded there, never in a
+# singers' worker (worker id 0; the singers' workers are 1..N).
+cmd upload "$WORKER" --uploads --listen "unix:$SOCK_DIR/upload.sock" --segment "$SEGMENT" \
+    --worker-id 0 --audio-dir "$AUDIO_DIR" --cache-dir "$RUN_DIR/cache"
 cmd nginx "${NGINX_CMD[@]}"
 
 [ -f "$HTML_DIR/index.html" ] || log "warning: $HTML_DIR/index.html does not exist yet: / will answer 404"
@@ -327,6 +348,7 @@ cmd nginx "${NGINX_CMD[@]}"
 start shmd
 wait_for "the segment $SEGMENT" 10 shmd test -e "$SHM_FILE"
 for i in $(seq 1 "$WORKERS"); do start "worker-$i"; done
+start upload
 for i in $(seq 1 "$WORKERS"); do
     wait_for "worker-$i's socket" 10 "worker-$i" test -S "$SOCK_DIR/worker-$i.sock"
 done
@@ -334,9 +356,9 @@ start nginx
 wait_for "nginx on port $PORT" 10 nginx port_busy "$PORT"
 
 log "Bucket Brigade is running at $URL"
-log "  API $URL""api, recordings $URL""recordings/"
+log "  API $URL""api, recordings $URL""recordings.html"
 [ "$DEV_PORT" != 0 ] && log "  the original client's API convention: http://localhost:$DEV_PORT/"
-log "  $WORKERS workers, run directory $RUN_DIR (access log in logs/)"
+log "  $WORKERS workers, host name $HOST_NAME, run directory $RUN_DIR (access log in logs/)"
 log "  Ctrl-C stops everything"
 
 # ---------------------------------------------------------------- supervise

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "api.h"
 #include "jsonw.h"
+#include "media/recdir.h"
 #include "query.h"
 #include "request.h"
 #include "respond.h"
@@ -17,7 +19,8 @@
 #include "segment.h"
 
 typedef enum {
-    R_NONE = 0, R_EXCHANGE, R_RESET, R_UPLOAD, R_ROOM, R_ROOM_LINK, R_ROOM_CAP,
+    R_NONE = 0, R_EXCHANGE, R_RESET, R_UPLOAD, R_ROOM, R_ROOM_LINK, R_ROOM_CAP, R_RECORDINGS,
+    R_RECORDING,
 } route_t;
 
 /* The handler of an exact path, or R_NONE. */
@@ -27,7 +30,8 @@ static route_t route_of(const char *path)
         {"/api", R_EXCHANGE}, {"/", R_EXCHANGE},
         {"/api/reset_events", R_RESET}, {"/apireset_events", R_RESET}, {"/reset_events", R_RESET},
         {"/api/upload", R_UPLOAD}, {"/api/room", R_ROOM}, {"/api/room/link", R_ROOM_LINK},
-        {"/api/room/cap", R_ROOM_CAP},
+        {"/api/room/cap", R_ROOM_CAP}, {"/api/recordings", R_RECORDINGS},
+        {"/api/recording", R_RECORDING},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (strcmp(path, routes[i].path) == 0)
@@ -111,6 +115,8 @@ static void handle_audio(api_t *a, FCGX_Request *r, const char *qs)
         .organiser = role == HS_ROLE_ORGANISER,
         .uploads = (wr_info(room)->flags & HS_UPLOADS) != 0,
         .max_singers = wr_info(room)->max_singers,
+        .newcomers = a->newcomers,
+        .addr = nc_key(FCGX_GetParam("REMOTE_ADDR", r->envp)),
     };
     ex_response_t res;
     ex_handle(wr_ex(room), &req, &res, seg_now());
@@ -182,7 +188,8 @@ static void handle_upload(api_t *a, FCGX_Request *r, const char *qs)
         return;
     }
     char name[256], msg[512];
-    int code = upl_accept(a->upl, qs, a->body, (size_t)len, name, sizeof name, msg, sizeof msg);
+    int code = upl_accept(a->upl, wr_info(room)->id, qs, a->body, (size_t)len, name, sizeof name, msg,
+                          sizeof msg);
     if (code != 200) {
         rs_json_error(r, a->worker_id, code, msg);
         return;
@@ -295,6 +302,70 @@ static void handle_room_cap(api_t *a, FCGX_Request *r, const char *qs)
     rs_head(r, a->worker_id, 204, NULL, NULL, NULL, 0);
 }
 
+/* The room's recordings folder: the default room's is the folder itself,
+ * another room's is ROOMID/ in it.  False when recordings are off. */
+static bool rec_dir_of(const api_t *a, const wr_room_t *room, char *out, size_t cap)
+{
+    if (!a->recordings_dir)
+        return false;
+    const hs_room_t *info = wr_info(room);
+    if (info->flags & HS_DEFAULT)
+        snprintf(out, cap, "%s", a->recordings_dir);
+    else
+        snprintf(out, cap, "%s/%s", a->recordings_dir, info->id);
+    return true;
+}
+
+/* GET /api/recordings: the room's recordings, for holders of its links. */
+static void handle_recordings(api_t *a, FCGX_Request *r, const char *qs)
+{
+    hs_role_t role;
+    wr_room_t *room = enter(a, r, qs, &role, false);
+    if (!room)
+        return;
+    char dir[4096];
+    jw_t j;
+    jw_init(&j, a->text, a->text_cap);
+    jw_obj_begin(&j);
+    jw_key(&j, "room");
+    jw_str(&j, wr_info(room)->id);
+    jw_key(&j, "recordings");
+    if (!rec_dir_of(a, room, dir, sizeof dir) || rec_listing_json(dir, API_RECORDINGS_MAX, &j, NULL, NULL) != REC_OK)
+        jw_raw(&j, "[]", 2);   /* none yet (the folder comes with the first song) */
+    jw_obj_end(&j);
+    if (!jw_ok(&j)) {
+        rs_json_error(r, a->worker_id, 500, "the listing is too long");
+        return;
+    }
+    rs_json(r, a->worker_id, 200, a->text);
+}
+
+/* GET /api/recording?file=NAME: one file of the room's recordings, sent
+ * by nginx from its internal location once the key was checked here. */
+static void handle_recording(api_t *a, FCGX_Request *r, const char *qs)
+{
+    hs_role_t role;
+    wr_room_t *room = enter(a, r, qs, &role, false);
+    if (!room)
+        return;
+    char file[256] = "", dir[4096], path[4400];
+    if (!q_peek(qs, "file", file, sizeof file) || !rec_file_known(file)) {
+        rs_json_error(r, a->worker_id, 400, "file must name one of the room's recordings");
+        return;
+    }
+    struct stat st;
+    if (!rec_dir_of(a, room, dir, sizeof dir) || snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path ||
+        stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        rs_json_error(r, a->worker_id, 404, "no such recording in this room");
+        return;
+    }
+    const hs_room_t *info = wr_info(room);
+    char extra[600];
+    snprintf(extra, sizeof extra, "X-Accel-Redirect: " API_REC_LOCATION "%s%s%s\r\n",
+             info->flags & HS_DEFAULT ? "" : info->id, info->flags & HS_DEFAULT ? "" : "/", file);
+    rs_head(r, a->worker_id, 200, NULL, NULL, extra, 0);
+}
+
 void api_handle(api_t *a, FCGX_Request *r)
 {
     const char *method = FCGX_GetParam("REQUEST_METHOD", r->envp);
@@ -317,6 +388,11 @@ void api_handle(api_t *a, FCGX_Request *r)
         return;
     }
     route_t route = route_of(path);
+    if (a->uploads_only && route != R_UPLOAD) {
+        a->other++;
+        rs_json_error(r, a->worker_id, 404, "this is the upload worker: it serves /api/upload alone");
+        return;
+    }
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     bool post = strcmp(method, "POST") == 0;
     switch (route) {
@@ -357,6 +433,18 @@ void api_handle(api_t *a, FCGX_Request *r)
     case R_ROOM_CAP:
         if (post) {
             handle_room_cap(a, r, qs);
+            return;
+        }
+        break;
+    case R_RECORDINGS:
+        if (get) {
+            handle_recordings(a, r, qs);
+            return;
+        }
+        break;
+    case R_RECORDING:
+        if (get) {
+            handle_recording(a, r, qs);
             return;
         }
         break;

@@ -17,6 +17,11 @@
  *   /api/room/link               POST (organiser): replace the singers' or
  *                                the organiser's link
  *   /api/room/cap                POST (organiser): the most singers
+ *   /api/recordings              GET: the room's recordings (JSON)
+ *   /api/recording?file=NAME     GET: one of them, which nginx sends from
+ *                                its internal location API_REC_LOCATION
+ *                                once the key was checked here: a file's
+ *                                URL opens nothing without the room's key
  * Every request names its room with room=ID and its key with key=KEY;
  * without room= it is the default room's (the original client's).
  * Metrics and profiling are not here: they answer on the operator socket
@@ -25,20 +30,32 @@
 #ifndef BB_API_H
 #define BB_API_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <fcgiapp.h>
 
+#include "newcomers.h"
 #include "rooms.h"
 #include "upload.h"
+
+/* nginx's internal location of the recordings folder (bb-locations.conf). */
+#define API_REC_LOCATION "/bb-recordings/"
+/* Songs a listing names at most. */
+#define API_RECORDINGS_MAX 100
 
 /* The worker's state the API uses (owned by main()). */
 typedef struct {
     int worker_id;
     wr_t *rooms;
     upl_t *upl;             /* NULL: uploads off */
+    bool uploads_only;      /* the upload worker: /api/upload and nothing else */
     uint8_t *body;          /* request body buffer of body_cap bytes */
     size_t body_cap;
+    char *text;             /* text_cap bytes for a listing */
+    size_t text_cap;
+    const char *recordings_dir;   /* NULL: no recordings here */
+    nc_t *newcomers;        /* new singers per client address */
     uint64_t probes, options, refused, other;
 } api_t;
 

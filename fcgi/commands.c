@@ -133,6 +133,24 @@ void cm_permit(rq_t *p, const role_who_t *who, uint64_t self, cm_refusals_t *out
         may(out, who, ROLE_ACT_SING);
 }
 
+void cm_pace_chat(rq_t *p, sg_t *s, int64_t now, cm_refusals_t *out)
+{
+    if (!p->n_chat)
+        return;
+    double t = s->chat_at ? s->chat_tokens + (double)(now - s->chat_at) * CM_CHAT_PER_MINUTE / (60.0 * 48000)
+                          : CM_CHAT_BURST;
+    if (now < s->chat_at)
+        t = s->chat_tokens;
+    if (t > CM_CHAT_BURST)
+        t = CM_CHAT_BURST;
+    uint32_t may_send = t >= p->n_chat ? p->n_chat : (uint32_t)t;
+    if (may_send < p->n_chat && out->n < CM_REFUSALS_MAX)
+        out->why[out->n++] = "chat: too many messages at once; wait a moment, then send again";
+    p->n_chat = may_send;
+    s->chat_tokens = t - may_send;
+    s->chat_at = now > s->chat_at ? now : s->chat_at;
+}
+
 uint32_t cm_count(const rq_t *p, const sg_t *s)
 {
     uint32_t n = 0;
@@ -174,8 +192,7 @@ void cm_send(const cm_lane_t *l, const rq_t *p, sg_t *s, bool organiser, int64_t
         cmd_push(&o);
     }
     for (uint32_t i = 0; i < p->n_chat; i++) {
-        c = cmd_new(&o, CMD_CHAT);
-        snprintf(c->name, sizeof c->name, "%s", p->name);
+        c = cmd_new(&o, CMD_CHAT);   /* posted under the sender's name in the room */
         snprintf(c->text, sizeof c->text, "%s", p->chat[i]);
         cmd_push(&o);
     }
@@ -237,7 +254,9 @@ bool cm_join_ticket(seg_t *seg)
     int32_t promised = atomic_fetch_add_explicit(t, 1, memory_order_acq_rel) + 1;
     seg_ctl_t ctl;
     snap_ctl_read(seg, &ctl);
-    if ((int64_t)ctl.n_users + promised > (int64_t)seg_user_cap(seg)) {
+    /* Silent users give their places to newcomers (the daemon's join):
+     * only the users still here count. */
+    if ((int64_t)ctl.n_active + promised > (int64_t)seg_user_cap(seg)) {
         atomic_fetch_sub_explicit(t, 1, memory_order_relaxed);  /* relaxed: nothing was promised */
         return false;
     }

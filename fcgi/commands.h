@@ -63,6 +63,15 @@ typedef struct {
  * that is noted too, so the page knows why nobody hears it. */
 void cm_permit(rq_t *rq, const role_who_t *who, uint64_t self, cm_refusals_t *out);
 
+/* Chat messages a singer may send at once, and per minute after that. */
+#define CM_CHAT_BURST 5
+#define CM_CHAT_PER_MINUTE 30
+
+/* Keeps the singer's chat within CM_CHAT_BURST and CM_CHAT_PER_MINUTE at
+ * server clock `now`: messages beyond it are taken out of the request,
+ * with a sentence in *out (added to what cm_permit() noted). */
+void cm_pace_chat(rq_t *rq, sg_t *s, int64_t now, cm_refusals_t *out);
+
 /* The number of commands cm_send() pushes for this request and singer. */
 uint32_t cm_count(const rq_t *rq, const sg_t *s);
 

@@ -174,7 +174,10 @@ static void fail(ex_t *ex, ex_response_t *res, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    const char *cls = status == 400 ? "BadRequest" : status == 503 ? "ServiceUnavailable" : "ClientError";
+    const char *cls = status == 400   ? "BadRequest"
+                      : status == 429 ? "TooManyRequests"
+                      : status == 503 ? "ServiceUnavailable"
+                                      : "ClientError";
     int n = snprintf(ex->errbody, sizeof ex->errbody, "%s: %s\n", cls, msg);
     res->status = status;
     res->meta = mt_error(ex->mt, msg);
@@ -185,7 +188,7 @@ static void fail(ex_t *ex, ex_response_t *res, int status, const char *fmt, ...)
         ex->c.bad_request++;
     else if (status == 503)
         ex->c.busy++;
-    else
+    else if (status != 429)
         ex->c.killed++;
 }
 
@@ -200,6 +203,11 @@ static sg_t *singer_of(ex_t *ex, const seg_ctl_t *ctl, int64_t now, bool *create
     *created = false;
     if (!s) {
         s = sg_insert(ex->singers, p->userid);
+        /* A full table makes room by forgetting a singer who left. */
+        if (!s && sg_evict_idle(ex->singers, now, USERS_ACTIVE_SAMPLES)) {
+            ex->c.singers_swept++;
+            s = sg_insert(ex->singers, p->userid);
+        }
         if (!s)
             return NULL;
         *created = true;
@@ -409,6 +417,12 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     sg_t *known = sg_find(ex->singers, p->userid);
     if (known)
         cm_sync(&ex->lane, known, now, ex->sync_ns);
+    else if (req->newcomers && !nc_admit(req->newcomers, req->addr, now)) {
+        ex->c.newcomers_refused++;
+        fail(ex, res, 429, "too many new singers from your network in a short time: wait a minute, then "
+             "reload the page");
+        goto done;
+    }
     seg_ctl_t ctl;
     snap_ctl_read(ex->seg, &ctl);
     mt_refresh(ex->mt, ex->seg);
@@ -430,6 +444,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
         .uploads = req->uploads,
     };
     cm_permit(p, &who, s->public_id, &ex->refused);
+    cm_pace_chat(p, s, now, &ex->refused);
 
     /* 3. Both clocks, before anything changes. */
     if (check_clocks(ex, s, &ctl, res, now))
@@ -452,6 +467,12 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
         s->join_sent = now;
     }
     cm_send(&ex->lane, p, s, req->organiser, now);
+    /* A newcomer's first upload counts: its place is made within a daemon
+     * tick, which this request waits for (as for any command, commands.h). */
+    if (join) {
+        cm_sync(&ex->lane, s, now, ex->sync_ns);
+        slot = singer_slot(ex, s);
+    }
     if (slot >= 0)
         users_touch(ex->seg, (uint32_t)slot, now, now - p->read_clock, (int32_t)ex->worker);
     note_changes(ex, s, slot, &ctl);
@@ -505,12 +526,12 @@ void ex_housekeeping(ex_t *ex, int64_t now)
     ex->last_sweep = now;
     sg_close_idle_stems(ex->singers, now, 10 * RING_SAMPLE_RATE);
     /* About 60 KB of Opus state per singer: a worker whose choir comes and
-     * goes would otherwise hold an hour of departed singers' codecs. */
+     * goes would otherwise hold five minutes of departed singers' codecs. */
     sg_drop_idle_codecs(ex->singers, now, 30 * RING_SAMPLE_RATE);
     uint32_t n = sg_sweep(ex->singers, now, USERS_FORGET_SAMPLES);
     if (n) {
         ex->c.singers_swept += n;
-        LOG(ex, "freed %u singers silent for an hour", n);
+        LOG(ex, "freed %u singers silent for %d minutes", n, (int)(USERS_FORGET_SAMPLES / RING_SAMPLE_RATE / 60));
     }
 }
 

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "newcomers.h"
 #include "prof.h"
 #include "request.h"
 #include "segment.h"
@@ -49,10 +50,12 @@ typedef struct {
     bool organiser;           /* the request's key is the room's organiser key */
     bool uploads;             /* the room allows uploads (roles.h) */
     uint32_t max_singers;     /* the room's cap on singers; 0: none */
+    nc_t *newcomers;          /* the worker's per-address buckets, or NULL */
+    uint64_t addr;            /* nc_key() of the client's address */
 } ex_request_t;
 
 typedef struct {
-    int status;                /* 200, 400, 500 or 503 */
+    int status;                /* 200, 400, 429, 500 or 503 */
     const char *meta;          /* X-Audio-Metadata value (NUL-terminated) */
     const uint8_t *body;
     size_t body_len;
@@ -74,6 +77,7 @@ typedef struct {
     uint64_t singers_swept;
     uint64_t stream_lost;      /* singers whose shared state was gone */
     uint64_t chain_joins;      /* newcomers put on a chain carried forward */
+    uint64_t newcomers_refused;   /* 429: the address brought too many */
 } ex_counters_t;
 
 typedef struct ex ex_t;
@@ -108,7 +112,7 @@ void ex_set_wake(ex_t *ex, _Atomic uint32_t *wake);
 /* Handles one audio POST at server clock `now`. */
 void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t now);
 
-/* Periodic work (sweeping singers idle for an hour); call about once a
+/* Periodic work (sweeping singers idle for five minutes); call about once a
  * second. */
 void ex_housekeeping(ex_t *ex, int64_t now);
 

@@ -178,13 +178,16 @@ static void put_chats(jw_t *w, const seg_t *seg, const sg_t *s, delivery_t *d)
             cursor++;
             continue;
         }
-        if (w->len + jw_str_len(m.name, strlen(m.name)) + jw_str_len(m.text, strlen(m.text)) + 4 >
+        if (w->len + jw_str_len(m.name, strlen(m.name)) + jw_str_len(m.text, strlen(m.text)) + 4 + 24 >
             budget_end)
             break;
         cursor++;
+        /* [name, text] as the original client reads it, then the sender's
+         * public id, so that a page can tell two people of one name apart. */
         jw_arr_begin(w);
         jw_str(w, m.name);
         jw_str(w, m.text);
+        jw_uint_str(w, m.sender);
         jw_arr_end(w);
         sent++;
     }
@@ -216,6 +219,10 @@ const char *mt_build(mt_t *mt, const seg_t *seg, uint32_t worker, const rq_t *p,
     if (send_summary) {
         jw_key(&w, "user_summary");
         jw_raw(&w, mt->summary, mt->summary_len);
+        /* How many active users the summary leaves out (it keeps the
+         * singers first); never rows the original client would read. */
+        jw_key(&w, "user_summary_more");
+        jw_int(&w, ctl->summary_more);
         jw_key(&w, "buckets");
         jw_arr_begin(&w);
         for (uint32_t i = 0; i < ctl->n_buckets && i < DELAY_DEPTH_MAX; i++)

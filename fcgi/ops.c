@@ -68,6 +68,7 @@ static void add_room(void *user, wr_room_t *r)
     s->c.bad_request += c->bad_request;
     s->c.killed += c->killed;
     s->c.busy += c->busy;
+    s->c.newcomers_refused += c->newcomers_refused;
     s->c.desyncs += c->desyncs;
     s->c.samples_in += c->samples_in;
     s->c.samples_out += c->samples_out;
@@ -104,6 +105,7 @@ static size_t metrics(ops_t *o, char *buf, size_t cap)
         "bb_worker_requests_total{outcome=\"bad_request\"} %" PRIu64 "\n"
         "bb_worker_requests_total{outcome=\"kill_client\"} %" PRIu64 "\n"
         "bb_worker_requests_total{outcome=\"busy\"} %" PRIu64 "\n"
+        "bb_worker_requests_total{outcome=\"too_many_newcomers\"} %" PRIu64 "\n"
         "# HELP bb_worker_refused_total Requests refused for their room, key or role.\n"
         "# TYPE bb_worker_refused_total counter\nbb_worker_refused_total %" PRIu64 "\n"
         "# TYPE bb_worker_desyncs_total counter\nbb_worker_desyncs_total %" PRIu64 "\n"
@@ -117,7 +119,7 @@ static size_t metrics(ops_t *o, char *buf, size_t cap)
         "# TYPE bb_worker_uptime_seconds gauge\nbb_worker_uptime_seconds %.1f\n"
         "# HELP bb_daemon_heartbeat_age_seconds Time since the daemon's last tick.\n"
         "# TYPE bb_daemon_heartbeat_age_seconds gauge\nbb_daemon_heartbeat_age_seconds %.3f\n",
-        s.c.ok, s.c.bad_request, s.c.killed, s.c.busy, cf->api->refused, s.c.desyncs, s.c.samples_in,
+        s.c.ok, s.c.bad_request, s.c.killed, s.c.busy, s.c.newcomers_refused, cf->api->refused, s.c.desyncs, s.c.samples_in,
         s.c.samples_out, s.c.refused_writes, cf->api->probes, s.singers, wr_count(cf->rooms),
         s.c.singers_created, (double)(s.now - cf->started) / RING_SAMPLE_RATE,
         (double)(s.now - hs_heartbeat(cf->host)) / RING_SAMPLE_RATE);

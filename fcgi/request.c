@@ -19,6 +19,7 @@
 #include "request.h"
 #include "ring.h"
 #include "tempo.h"
+#include "utf8.h"
 
 bool rq_parse_userid(const char *s, uint64_t *out)
 {
@@ -80,13 +81,16 @@ static const char *parse_chat(rq_t *p, const char *s)
             err = "chat message must be text without control characters";
             goto out;
         }
-        if (len == 0)
-            continue;
         if (at + len + 1 > sizeof p->chat_buf) {
             err = "chat messages too long";
             goto out;
         }
         memcpy(p->chat_buf + at, it->valuestring, len + 1);
+        /* Hidden characters (C1 controls, zero-width, bidirectional
+         * overrides) are left out; what is left empty is no message. */
+        len = utf8_strip_hidden(p->chat_buf + at, len);
+        if (len == 0)
+            continue;
         p->chat[p->n_chat++] = p->chat_buf + at;
         at += len + 1;
     }
@@ -127,9 +131,15 @@ static const char *parse_mic_volume(rq_t *p, const char *s)
          * ignored, as is an id that names no one. */
         if (!ok || !cJSON_IsNumber(v) || !isfinite(v->valuedouble))
             continue;
-        p->mic[p->n_mic].id = pub;
-        p->mic[p->n_mic].v = v->valuedouble;
-        p->n_mic++;
+        /* The same singer twice: the later value is the one that would
+         * stand, so it replaces the earlier one (one command, not two). */
+        uint32_t k = 0;
+        while (k < p->n_mic && p->mic[k].id != pub)
+            k++;
+        p->mic[k].id = pub;
+        p->mic[k].v = v->valuedouble;
+        if (k == p->n_mic)
+            p->n_mic++;
     }
 out:
     cJSON_Delete(j);
@@ -222,9 +232,16 @@ int rq_parse(rq_t *p, const char *query, size_t query_len, const uint8_t *body, 
         return refuse(p, "username too long (at most %d bytes)", RQ_NAME_INPUT_MAX);
     if (!jw_utf8_clean(name, nlen))
         return refuse(p, "username must be text without control characters");
-    /* Long names are kept, shortened for display. */
-    size_t keep = jw_utf8_cut(name, nlen, SEG_NAME_MAX - 1);
-    memcpy(p->name, name, keep);
+    /* Characters that could disguise one name as another (C1 controls,
+     * zero-width, bidirectional overrides) are left out; long names are
+     * kept, shortened for display. */
+    char clean[RQ_NAME_INPUT_MAX + 1];
+    memcpy(clean, name, nlen + 1);
+    nlen = utf8_strip_hidden(clean, nlen);
+    if (nlen == 0 && name[0])
+        return refuse(p, "username must have a visible character");
+    size_t keep = jw_utf8_cut(clean, nlen, SEG_NAME_MAX - 1);
+    memcpy(p->name, clean, keep);
     p->name[keep] = '\0';
 
     int64_t ns = 0;

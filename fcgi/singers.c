@@ -185,6 +185,23 @@ uint32_t sg_sweep(sg_table_t *t, int64_t now, int64_t max_idle)
     return removed;
 }
 
+bool sg_evict_idle(sg_table_t *t, int64_t now, int64_t min_idle)
+{
+    uint32_t best = 0;
+    int64_t best_idle = min_idle;
+    bool found = false;
+    for (uint32_t i = 0; i <= t->mask; i++) {
+        if (t->e[i].used && now - t->e[i].last_active > best_idle) {
+            best = i;
+            best_idle = now - t->e[i].last_active;
+            found = true;
+        }
+    }
+    if (found)
+        remove_at(t, best);
+    return found;
+}
+
 uint32_t sg_close_idle_stems(sg_table_t *t, int64_t now, int64_t idle)
 {
     uint32_t n = 0;

@@ -7,8 +7,9 @@
  * been delivered to it (chat cursor, settings, summary, track list, delay
  * messages).  Open addressing with linear probing and backward-shift
  * deletion, fixed capacity chosen at start: no allocation on the request
- * path except the codec state of a new singer.  Entries idle for an hour are
- * swept away with their codec state.
+ * path except the codec state of a new singer.  Entries idle for five
+ * minutes (USERS_FORGET_SAMPLES) are swept away with their codec state, and
+ * a full table gives the place of the singer idle longest to a newcomer.
  *
  * The codec state of a singer lives and dies here: the decoder, the private
  * encoder (which starts from the shared encoder state the singer's decoder
@@ -51,6 +52,8 @@ typedef struct {
     uint32_t delay_seen;        /* delay message sequence already delivered */
     int32_t pending_delay;      /* delay_seconds decided here, -1 = none */
     int64_t chat_cursor;        /* number of the last chat message seen */
+    double chat_tokens;         /* chat messages the singer may send at chat_at */
+    int64_t chat_at;            /* 0: none sent yet */
     int64_t slot;               /* index in the segment's user table, -1 */
     uint64_t slot_gen;
     uint64_t public_id;
@@ -128,5 +131,11 @@ uint32_t sg_drop_idle_codecs(sg_table_t *t, int64_t now, int64_t idle);
 /* Removes every singer idle for longer than max_idle samples at `now`, with
  * its codecs and stem; returns how many were removed. */
 uint32_t sg_sweep(sg_table_t *t, int64_t now, int64_t max_idle);
+
+/* When the table is full: removes the singer idle longest, if idle for more
+ * than min_idle samples, so that a newcomer gets its place.  True if one
+ * was removed.  Scans the whole table: call it only when sg_insert() found
+ * the table full. */
+bool sg_evict_idle(sg_table_t *t, int64_t now, int64_t min_idle);
 
 #endif

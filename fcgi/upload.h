@@ -15,21 +15,26 @@
 #include "media/trkupload.h"
 
 #define UPL_MAX_BYTES TRK_UPLOAD_MAX
+#define UPL_ROOM_TRACKS 20
+#define UPL_ROOM_BYTES ((uint64_t)256 << 20)
+#define UPL_ROOM_PREPARED ((uint64_t)1 << 30)
 
 typedef struct upl upl_t;
 
-/* Creates the endpoint for audio_dir, which must exist and be writable.
- * Returns NULL and writes why otherwise. */
-upl_t *upl_create(const char *audio_dir, char *why, size_t whylen);
+/* Creates the endpoint for audio_dir, which must exist and be writable;
+ * cache_dir is where the daemon prepares tracks (a room's in ROOMID/
+ * there), read to bound what a room's uploads cost there (NULL: not
+ * bounded by it).  Returns NULL and writes why otherwise. */
+upl_t *upl_create(const char *audio_dir, const char *cache_dir, char *why, size_t whylen);
 
 /* Frees; accepts NULL. */
 void upl_destroy(upl_t *u);
 
-/* Handles one upload: query (its `name` parameter is the requested track
- * name), body of len bytes.  Returns an HTTP status: 200 with the track
- * name in name_out, or 400 / 409 / 413 / 415 / 500 with a message for the client
- * in msg. */
-int upl_accept(upl_t *u, const char *query, const uint8_t *body, size_t len, char *name_out,
-               size_t name_cap, char *msg, size_t msg_cap);
+/* Handles one upload for room `room_id`: query (its `name` parameter is
+ * the requested track name), body of len bytes.  Returns an HTTP status:
+ * 200 with the track name in name_out, or 400 / 409 / 413 / 415 / 500 /
+ * 507 (the room's bounds) with a message for the client in msg. */
+int upl_accept(upl_t *u, const char *room_id, const char *query, const uint8_t *body, size_t len,
+               char *name_out, size_t name_cap, char *msg, size_t msg_cap);
 
 #endif

@@ -72,9 +72,16 @@ static void stem_add(vc_t *v, sg_t *s, const rq_t *p, const song_t *song, int64_
     int64_t clock = p->write_clock - p->n;
     uint32_t n = 0;
     if (!s->stem) {
-        char id[24];
+        /* Named after the singer (its ASCII letters; the whole name is in
+         * the file's ARTIST tag), unique by the public id's last digits. */
+        char id[REC_STEM_ID_MAX + 1], ascii[16];
         int err = 0;
-        snprintf(id, sizeof id, "%" PRIu64, s->public_id);
+        size_t k = 0;
+        for (const char *c = s->name; *c && k < sizeof ascii - 1; c++)
+            ascii[k++] = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
+                             ? *c : '_';
+        ascii[k] = '\0';
+        snprintf(id, sizeof id, "%s%s%06" PRIu64, ascii, k ? "_" : "", s->public_id % 1000000);
         /* The worker's one thread must not wait on the disk: stems are not
          * fsynced (a worker crash loses nothing of them; the mix, written
          * by the daemon, is). */
@@ -85,6 +92,7 @@ static void stem_add(vc_t *v, sg_t *s, const rq_t *p, const song_t *song, int64_
             LOG(v, "stem of singer %" PRIu64 " cannot start: %s", s->public_id, rec_strerror(err));
             return;
         }
+        stem_set_singer(s->stem, s->name);
         if (s->pre_n && s->pre_end == clock) {
             uint32_t off = 0;
             for (uint32_t i = 0; i < s->pre_n; i++) {

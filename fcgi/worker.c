@@ -54,8 +54,10 @@ typedef struct {
     int max_singers;
     int wait_segment;
     const char *audio_dir;
+    const char *cache_dir;
     const char *recordings_dir;
     bool no_sharing;
+    bool uploads;
 } wk_config_t;
 
 /* The worker's own state: one per process, owned by main(). */
@@ -85,8 +87,13 @@ static void usage(FILE *f)
             "                          timeline is NAME-ROOMID\n"
             "  -w, --worker-id N       this worker's id, 0..%d; unique per host (default 0)\n"
             "  -m, --max-singers N     singers one room can have on this worker (default 8192)\n"
-            "  -a, --audio-dir DIR     backing-track directory, where uploads are written\n"
-            "                          (default: uploads disabled)\n"
+            "      --uploads           the upload worker: serve /api/upload alone, reading and\n"
+            "                          decoding uploads apart from the singers' workers (needs\n"
+            "                          --audio-dir)\n"
+            "  -a, --audio-dir DIR     backing-track directory; a room's uploads go to\n"
+            "                          DIR/rooms/ROOMID/ (default: uploads disabled)\n"
+            "  -c, --cache-dir DIR     the daemon's prepared tracks, read to bound what a room's\n"
+            "                          uploads cost there\n"
             "  -R, --recordings-dir DIR  write each singer's stem of every song in DIR/ROOMID/,\n"
             "                          as Ogg Opus (the packets they sent; default: no stems)\n"
             "      --wait-segment SECS wait this long for the daemon's host segment (default 10)\n"
@@ -110,6 +117,8 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
         {"worker-id", required_argument, 0, 'w'},
         {"max-singers", required_argument, 0, 'm'},
         {"audio-dir", required_argument, 0, 'a'},
+        {"cache-dir", required_argument, 0, 'c'},
+        {"uploads", no_argument, 0, 'U'},
         {"recordings-dir", required_argument, 0, 'R'},
         {"wait-segment", required_argument, 0, 'W'},
         {"no-share-encoding", no_argument, 0, 'N'},
@@ -121,13 +130,15 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
     c->max_singers = 8192;
     c->wait_segment = 10;
     int o;
-    while ((o = getopt_long(argc, argv, "l:s:w:m:a:R:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "l:s:w:m:a:c:R:h", opts, NULL)) != -1) {
         char *end;
         switch (o) {
         case 'l': c->listen = optarg; break;
         case 'O': c->ops = optarg; break;
         case 's': c->segment = optarg; break;
         case 'a': c->audio_dir = optarg; break;
+        case 'c': c->cache_dir = optarg; break;
+        case 'U': c->uploads = true; break;
         case 'R': c->recordings_dir = optarg; break;
         case 'w':
             c->worker_id = (int)strtol(optarg, &end, 10);
@@ -158,6 +169,10 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
     }
     if (optind != argc) {
         fprintf(stderr, "bb-worker: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (c->uploads && !c->audio_dir) {
+        fprintf(stderr, "bb-worker: --uploads needs --audio-dir\n");
         return -1;
     }
     return 0;
@@ -355,14 +370,20 @@ int main(int argc, char **argv)
     w.rooms = wr_create(&rc_cfg, w.host);
     char why[256];
     upl_t *upl = NULL;
-    if (w.cfg.audio_dir && !(upl = upl_create(w.cfg.audio_dir, why, sizeof why)))
+    if (w.cfg.audio_dir && !(upl = upl_create(w.cfg.audio_dir, w.cfg.cache_dir, why, sizeof why)))
         fprintf(stderr, "bb-worker[%d]: uploads disabled: %s\n", w.cfg.worker_id, why);
+    if (w.cfg.uploads && !upl)
+        goto err;
     w.api = (api_t){.worker_id = w.cfg.worker_id, .rooms = w.rooms, .upl = upl,
-                    .body_cap = upl ? UPL_MAX_BYTES : EX_MAX_BODY};
+                    .uploads_only = w.cfg.uploads, .body_cap = upl ? UPL_MAX_BYTES : EX_MAX_BODY};
     w.api.body = malloc(w.api.body_cap);
+    w.api.recordings_dir = w.cfg.recordings_dir;
+    w.api.text_cap = 256 * 1024;
+    w.api.text = malloc(w.api.text_cap);
+    w.api.newcomers = nc_create();
     ops_config_t oc = {w.rooms, &w.api, &w.life, &w.demand, seg_now(), w.host};
     w.ops = ops_create(&oc);
-    if (!w.rooms || !w.api.body || !w.ops) {
+    if (!w.rooms || !w.api.body || !w.api.text || !w.api.newcomers || !w.ops) {
         fprintf(stderr, "bb-worker[%d]: out of memory\n", w.cfg.worker_id);
         goto err;
     }
@@ -382,6 +403,8 @@ err:
     wr_destroy(w.rooms);
     upl_destroy(w.api.upl);
     free(w.api.body);
+    free(w.api.text);
+    nc_destroy(w.api.newcomers);
     hs_detach(w.host);
     if (ofd >= 0)
         close(ofd);

@@ -97,6 +97,7 @@ static int tag_value(const uint8_t *p, size_t n, const char *key, int64_t *out)
  * bytes, >= 16). 0, or -1 when malformed or a clock is missing. */
 static int read_tags(const uint8_t *t, size_t tl, oggp_stem_head_t *h)
 {
+    h->singer[0] = '\0';
     size_t at = 8, vl = (size_t)mfile_get_le(t + 8, 4);
     if (vl > tl - 16)
         return -1;
@@ -110,6 +111,12 @@ static int read_tags(const uint8_t *t, size_t tl, oggp_stem_head_t *h)
             return -1;
         have |= tag_value(t + at + 4, cl, OGGP_TAG_SONG_START, &h->song_start) ? 1 : 0;
         have |= tag_value(t + at + 4, cl, OGGP_TAG_ORIGIN, &h->origin) ? 2 : 0;
+        size_t sk = strlen(OGGP_TAG_SINGER);
+        if (cl > sk && memcmp(t + at + 4, OGGP_TAG_SINGER, sk) == 0) {
+            size_t vn = cl - sk < sizeof h->singer - 1 ? cl - sk : sizeof h->singer - 1;
+            memcpy(h->singer, t + at + 4 + sk, vn);
+            h->singer[vn] = '\0';
+        }
         at += 4 + cl;
     }
     return have == 3 && h->origin >= h->song_start ? 0 : -1;

@@ -31,6 +31,8 @@
 #define OGGP_TAG_SONG_START "BB_SONG_START="  /* OpusTags: the song's start clock */
 #define OGGP_TAG_ORIGIN "BB_ORIGIN="         /* OpusTags: clock of decoded sample 0 */
 #define OGGP_TAG_STEM "BB_STEM="             /* OpusTags: the cleaned stem id */
+#define OGGP_TAG_SINGER "ARTIST="            /* OpusTags: the singer's name, UTF-8 */
+#define OGGP_SINGER_MAX 72                   /* bytes of it, NUL included */
 
 /* The CRC-32 of Ogg in slicing-by-4 tables: t[k][b] is the CRC of byte b
  * followed by k zero bytes. 4 KiB; no pointers, may be copied. */
@@ -45,6 +47,7 @@ typedef struct {
     int64_t song_start;     /* OGGP_TAG_SONG_START, >= 0 */
     int64_t origin;         /* OGGP_TAG_ORIGIN, >= song_start */
     size_t headers_end;     /* bytes of the two header pages */
+    char singer[OGGP_SINGER_MAX];  /* OGGP_TAG_SINGER, or "" */
 } oggp_stem_head_t;
 
 /* Fills the tables. Cost: 1024 small loops, once per user. */

@@ -236,11 +236,6 @@ static void sb_add(sbuf_t *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-static void sb_puts(sbuf_t *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
 static void sb_printf(sbuf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -268,148 +263,11 @@ static void sb_printf(sbuf_t *b, const char *fmt, ...)
     va_end(ap2);
 }
 
-/* Text content and attribute values: the five HTML specials escaped. */
-static void sb_html(sbuf_t *b, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        switch (*s) {
-        case '&': sb_puts(b, "&amp;"); break;
-        case '<': sb_puts(b, "&lt;"); break;
-        case '>': sb_puts(b, "&gt;"); break;
-        case '"': sb_puts(b, "&quot;"); break;
-        case '\'': sb_puts(b, "&#39;"); break;
-        default: sb_add(b, s, 1); break;
-        }
-    }
-}
-
-/* A relative link to a file: every byte outside the URL-unreserved set is
- * percent-encoded, which also leaves nothing for HTML to interpret. */
-static void sb_href(sbuf_t *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
-            sb_add(b, s, 1);
-        } else {
-            char e[3] = { '%', hex[c >> 4], hex[c & 15] };
-            sb_add(b, e, 3);
-        }
-    }
-}
-
-static void sb_mb(sbuf_t *b, uint64_t bytes)
-{
-    uint64_t hundredths = (bytes + 5000) / 10000;
-    sb_printf(b, "%" PRIu64 ".%02" PRIu64 " MB", hundredths / 100, hundredths % 100);
-}
-
-static void sb_link(sbuf_t *b, const rfile_t *f, const char *label)
-{
-    sb_puts(b, "<a href=\"");
-    sb_href(b, f->name);
-    sb_puts(b, "\">");
-    sb_html(b, label);
-    sb_puts(b, "</a> (");
-    sb_mb(b, f->size);
-    sb_puts(b, ")");
-}
-
 /* "YYYY-MM-DD HH:MM:SS UTC" from a name starting with a song stamp. */
 static void stamp_label(const char *name, char *out, size_t cap)
 {
     snprintf(out, cap, "%.10s %.2s:%.2s:%.2s UTC", name, name + 11, name + 13,
              name + 15);
-}
-
-int rec_listing_write(const char *dir, int keep, rec_log_fn log, void *log_user)
-{
-    sbuf_t b = { NULL, 0, 0, 0 };
-    rtable_t t;
-    size_t end, i;
-    int rc, any = 0;
-
-    if (dir == NULL || keep < 1)
-        return REC_ERR_ARG;
-    rc = table_load(dir, &t, 0, log, log_user);
-    if (rc != REC_OK)
-        return rc;
-    sb_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                "<title>Recordings</title>\n</head>\n<body>\n<h1>Recordings</h1>\n"
-                "<p>Songs newest first; times are UTC. Each song has its mix, one stem"
-                " per singer and an Audacity project (.lof: download it together with"
-                " the files it lists, into one folder, then open it in Audacity).</p>\n"
-                "<ul>\n");
-    /* Walk the songs from the newest (the table is sorted ascending). */
-    end = t.n;
-    while (end > 0) {
-        size_t start = end - 1;
-        char label[64];
-        int n_stems = 0;
-
-        while (start > 0 && same_song(&t.v[start - 1], &t.v[end - 1]))
-            start--;
-        any = 1;
-        stamp_label(t.v[start].name, label, sizeof label);
-        sb_puts(&b, "<li>");
-        for (i = start; i < end; i++)
-            if (t.v[i].kind == RF_MIX && t.v[i].part == 1)
-                break;
-        if (i < end)
-            sb_link(&b, &t.v[i], label);
-        else
-            sb_html(&b, label);
-        for (i = start; i < end; i++) {
-            if (t.v[i].kind == RF_MIX && t.v[i].part >= 2) {
-                char part[32];
-                snprintf(part, sizeof part, "part %d", t.v[i].part);
-                sb_puts(&b, ", ");
-                sb_link(&b, &t.v[i], part);
-            }
-        }
-        for (i = start; i < end; i++) {
-            if (t.v[i].kind != RF_STEM)
-                continue;
-            sb_puts(&b, n_stems++ == 0 ? "<br>\nStems: " : ", ");
-            /* Label: the name without the stamp, the '-' and the suffix. */
-            {
-                size_t len = strlen(t.v[i].name);
-                size_t suffix = strlen(strrchr(t.v[i].name, '.'));
-                char *stem_label = strndup(t.v[i].name + REC_SONG_NAME_LEN + 1,
-                                           len - REC_SONG_NAME_LEN - 1 - suffix);
-                if (stem_label == NULL) {
-                    b.oom = 1;
-                    break;
-                }
-                sb_link(&b, &t.v[i], stem_label);
-                free(stem_label);
-            }
-        }
-        for (i = start; i < end; i++) {
-            if (t.v[i].kind == RF_LOF) {
-                sb_puts(&b, "<br>\n");
-                sb_link(&b, &t.v[i], "Audacity project");
-            }
-        }
-        sb_puts(&b, "</li>\n");
-        end = start;
-    }
-    if (!any)
-        sb_puts(&b, "<li>No recordings yet.</li>\n");
-    sb_printf(&b, "</ul>\n<p>Only the %d most recent songs are kept.</p>\n"
-                  "</body>\n</html>\n", keep);
-    table_free(&t);
-    if (b.oom) {
-        free(b.p);
-        return REC_ERR_NOMEM;
-    }
-    rc = mfile_write_atomic(dir, "index.html", b.p, b.len, 1, log, log_user);
-    free(b.p);
-    return rc == MFILE_OK ? REC_OK : rc == MFILE_ERR_ARG ? REC_ERR_ARG : REC_ERR_IO;
 }
 
 /* ---- the Audacity project ----------------------------------------------- */
@@ -486,3 +344,92 @@ int rec_lof_write(const char *dir, int64_t song_start_clock, rec_log_fn log,
     return rc == MFILE_OK ? REC_OK : rc == MFILE_ERR_ARG ? REC_ERR_ARG : REC_ERR_IO;
 }
 
+
+int rec_file_known(const char *name)
+{
+    int kind, part;
+    if (name == NULL || name[0] == '.')
+        return 0;
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+              *c == '_' || *c == '.'))
+            return 0;
+    return classify(name, &kind, &part) && kind != RF_OTHER_LOF;
+}
+
+/* The singer of a stem: its ARTIST tag, else the id in its name. */
+static void stem_singer(const char *dir, const rfile_t *f, const oggp_crc_t *crc, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (ends_with(f->name, strlen(f->name), ".opus")) {
+        char path[4096];
+        oggp_stem_head_t h;
+        int fd = mfile_join(path, sizeof path, dir, f->name) == MFILE_OK ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+        if (fd >= 0 && oggp_read_stem_head(fd, crc, &h) == 0 && h.singer[0])
+            snprintf(out, cap, "%s", h.singer);
+        if (fd >= 0)
+            close(fd);
+    }
+    if (out[0])
+        return;
+    /* SONG-stem-ID[-partK].ext: the id, without a trailing _DIGITS. */
+    const char *id = f->name + REC_SONG_NAME_LEN + 6;
+    size_t n = strcspn(id, ".-");
+    const char *us = memrchr(id, '_', n);
+    if (us && us > id)
+        n = (size_t)(us - id);
+    snprintf(out, cap, "%.*s", (int)n, id);
+}
+
+int rec_listing_json(const char *dir, int max_songs, jw_t *w, rec_log_fn log, void *log_user)
+{
+    rtable_t t;
+    int rc = table_load(dir, &t, 0, log, log_user);
+    if (rc != REC_OK)
+        return rc;
+    oggp_crc_t crc;
+    oggp_crc_init(&crc);
+    jw_arr_begin(w);
+    size_t end = t.n;
+    for (int songs = 0; end > 0 && songs < max_songs; songs++) {
+        size_t start = end - 1;
+        while (start > 0 && same_song(&t.v[start - 1], &t.v[end - 1]))
+            start--;
+        jw_obj_begin(w);
+        jw_key(w, "song");
+        jw_strn(w, t.v[start].name, REC_SONG_NAME_LEN);
+        bool complete = false;
+        for (size_t i = start; i < end; i++)
+            complete |= t.v[i].kind == RF_LOF;
+        jw_key(w, "complete");
+        jw_bool(w, complete);
+        for (int kind = RF_MIX; kind <= RF_LOF; kind++) {
+            jw_key(w, kind == RF_MIX ? "mix" : kind == RF_STEM ? "stems" : "project");
+            jw_arr_begin(w);
+            /* Files in name order, but a mix before its parts. */
+            for (size_t k = 0; k < (end - start) * (kind == RF_MIX ? 9 : 1); k++) {
+                size_t i = start + k % (end - start);
+                if (t.v[i].kind != kind || (kind == RF_MIX && t.v[i].part != 1 + (int)(k / (end - start))))
+                    continue;
+                jw_obj_begin(w);
+                jw_key(w, "file");
+                jw_str(w, t.v[i].name);
+                jw_key(w, "bytes");
+                jw_int(w, (int64_t)t.v[i].size);
+                if (kind == RF_STEM) {
+                    char singer[OGGP_SINGER_MAX];
+                    stem_singer(dir, &t.v[i], &crc, singer, sizeof singer);
+                    jw_key(w, "singer");
+                    jw_str(w, singer);
+                }
+                jw_obj_end(w);
+            }
+            jw_arr_end(w);
+        }
+        jw_obj_end(w);
+        end = start;
+    }
+    jw_arr_end(w);
+    table_free(&t);
+    return REC_OK;
+}

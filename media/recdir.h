@@ -1,11 +1,11 @@
 /* recdir: what the recordings directory holds as a whole: pruning the
- * songs beyond the last `keep`, the listing page (index.html) and each
- * song's Audacity project (SONG.lof).
+ * songs beyond the last `keep`, each song's Audacity project (SONG.lof)
+ * and the listing the API serves (JSON).
  *
  * Pruning and the listing only ever consider names that start with a SONG
  * stamp followed by '.' or '-' and end in ".wav" or ".lof" (or ".opus"
  * after "-stem-"), i.e. names rec_file_name() makes (recname.h);
- * index.html, .keep and everything else are never touched.
+ * .keep and everything else are never touched.
  *
  * Cost: each call reads the directory and writes or deletes a few files
  * with an fsync; call them when a song closes, not per tick. No globals;
@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "jsonw.h"
 #include "recname.h"
 
 /* Writes SONG.lof for the song that started at song_start_clock: one line
@@ -43,14 +44,20 @@ int rec_lof_write(const char *dir, int64_t song_start_clock, rec_log_fn log,
  * single files are logged and skipped. */
 int rec_prune(const char *dir, int keep, rec_log_fn log, void *log_user);
 
-/* Writes dir/index.html atomically: title and heading "Recordings", the
- * songs newest first, each with its start time in UTC linking its mix
- * (size in MB, 10^6 bytes, two decimals), its parts, its stems and its
- * .lof, and a line saying that only the `keep` most recent songs are
- * kept. Every name is HTML-escaped in text and percent-encoded then
- * escaped in links. Returns REC_OK, REC_ERR_ARG, REC_ERR_NOMEM or
- * REC_ERR_IO. */
-int rec_listing_write(const char *dir, int keep, rec_log_fn log,
-                      void *log_user);
+/* True if `name` is a recording file (a mix, a part, a stem or a project
+ * rec_file_name() would make) spelt in [A-Za-z0-9._-]: what may be served
+ * from the directory, nothing else (no path, no temporary file, nothing a
+ * URL or a header would have to escape). */
+int rec_file_known(const char *name);
+
+/* The directory's recordings as JSON, into w: an array of the newest
+ * max_songs songs, each {"song": "YYYY-MM-DD-HHMMSS", "complete": true
+ * once the recording was closed (its project written; false while it is
+ * recorded, or if its daemon died and none resumed it), "mix": [{"file",
+ * "bytes"}...] (the mix and its parts), "stems": [{"file", "bytes",
+ * "singer"}...] (the singer from a stem's ARTIST tag, else its id),
+ * "project": [{"file", "bytes"}]}.  Returns REC_OK, REC_ERR_IO or
+ * REC_ERR_NOMEM; w's overflow flag says whether it fit. */
+int rec_listing_json(const char *dir, int max_songs, jw_t *w, rec_log_fn log, void *log_user);
 
 #endif

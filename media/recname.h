@@ -16,7 +16,6 @@
  *                            only when the first file could not be
  *                            appended to (recording.h)
  *   SONG.lof                 the Audacity project (rec_lof_write())
- *   index.html               the listing (rec_listing_write())
  * Clocks are server clocks: samples at 48 kHz since the Unix epoch.
  *
  * Errors: 0 for success, a negative rec_error_t otherwise; rec_strerror().

@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "strutil.h"
+
 #include <opus.h>
 
 #include "oggpage.h"
@@ -53,6 +55,7 @@ struct stem_writer {
     int shift_logged;
     oggp_crc_t crc;
     char *dir;            /* the recordings directory */
+    char singer[OGGP_SINGER_MAX];   /* the singer's name, an ARTIST tag */
     char *tmp;            /* the temporary name until the file is published */
     char name[REC_FILE_NAME_MAX];
     char id[REC_STEM_ID_MAX + 1];
@@ -177,21 +180,24 @@ static int add_headers(stem_writer_t *w)
     if (rc != REC_OK)
         return rc;
 
-    char c[3][96];
-    int cl[3];
+    /* Our clocks and id, and the singer's name for a player's display. */
+    char c[4][112];
+    int cl[4];
     cl[0] = snprintf(c[0], sizeof c[0], OGGP_TAG_SONG_START "%" PRId64, w->song_start);
     cl[1] = snprintf(c[1], sizeof c[1], OGGP_TAG_ORIGIN "%" PRId64, w->origin);
     cl[2] = snprintf(c[2], sizeof c[2], OGGP_TAG_STEM "%s", w->id);
-    uint8_t tags[8 + 4 + sizeof VENDOR + 4 + 3 * (4 + 96)];
+    cl[3] = snprintf(c[3], sizeof c[3], OGGP_TAG_SINGER "%s", w->singer);
+    int nc = w->singer[0] ? 4 : 3;
+    uint8_t tags[8 + 4 + sizeof VENDOR + 4 + 4 * (4 + 112)];
     size_t n = 0;
     memcpy(tags, "OpusTags", 8);
     n = 8;
     mfile_put_le(tags + n, sizeof VENDOR - 1, 4);
     memcpy(tags + n + 4, VENDOR, sizeof VENDOR - 1);
     n += 4 + sizeof VENDOR - 1;
-    mfile_put_le(tags + n, 3, 4);
+    mfile_put_le(tags + n, (uint32_t)nc, 4);
     n += 4;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < nc; i++) {
         mfile_put_le(tags + n, (uint32_t)cl[i], 4);
         memcpy(tags + n + 4, c[i], (size_t)cl[i]);
         n += 4 + (size_t)cl[i];
@@ -512,6 +518,12 @@ const char *stem_get_file_name(const stem_writer_t *w)
 int stem_get_resumed(const stem_writer_t *w)
 {
     return w->resumed;
+}
+
+void stem_set_singer(stem_writer_t *w, const char *name)
+{
+    if (w && name)
+        str_copy(w->singer, sizeof w->singer, name);
 }
 
 int stem_destroy(stem_writer_t *w)

@@ -72,6 +72,11 @@ stem_writer_t *stem_create(const char *dir, int64_t song_start, const char *stem
                            int64_t origin, unsigned flags, rec_log_fn log, void *log_user,
                            int *err);
 
+/* The singer's name (UTF-8, cut to fit) for the stem's ARTIST tag, which
+ * players show; call before the first write (a continued file keeps the
+ * name it has).  Accepts NULL. */
+void stem_set_singer(stem_writer_t *w, const char *name);
+
 /* Adds n packets, the first starting at clock `clock`, each following the
  * one before.  Packets before the origin are pre-roll (first write of a new
  * file, up to STEM_PRESKIP_MAX samples before the origin; older ones are

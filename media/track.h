@@ -54,6 +54,8 @@
 #define TRK_MAX_SOURCE_SAMPLES ((uint64_t)TRK_MAX_SECONDS * 96000 * 2)
 #define TRK_NAME_MAX 100               /* bytes of UTF-8 in a track name */
 #define TRK_UPLOAD_MAX ((size_t)32 << 20) /* bytes: 32 MiB */
+#define TRK_UPLOAD_MAX_SECONDS 900     /* longest upload: its prepared audio is
+                                          at most 173 MB (48 kHz float) */
 #define TRK_MAX_TRACKS 1000            /* tracks listed by one scan */
 #define TRK_TARGET_RMS_DBFS (-20.0)    /* loudness target, gated RMS */
 #define TRK_PEAK_LIMIT 0.8             /* peak ceiling after gain, linear */

@@ -1,7 +1,7 @@
 /* trkname: the rules for track names (see trkname.h).
  *
  * Every name is checked as UTF-8 with common/utf8.h; a name is refused or
- * repaired for the same characters (cp_is_hidden()), so whatever
+ * repaired for the same characters (utf8_is_hidden()), so whatever
  * trk_name_for_upload() makes passes trk_name_is_safe().
  */
 #include "trkname.h"
@@ -11,14 +11,6 @@
 #include <strings.h>
 
 #include "utf8.h"
-
-/* Control characters and the invisible ones that can disguise a name. */
-static int cp_is_hidden(uint32_t cp)
-{
-    return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0)
-        || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E)
-        || (cp >= 0x2060 && cp <= 0x2069) || cp == 0xFEFF;
-}
 
 int trk_name_is_safe(const char *name)
 {
@@ -33,7 +25,7 @@ int trk_name_is_safe(const char *name)
     while (i < len) {
         uint32_t cp;
         int n = utf8_decode(s + i, len - i, &cp);
-        if (n < 0 || cp == '/' || cp_is_hidden(cp))
+        if (n < 0 || cp == '/' || utf8_is_hidden(cp))
             return 0;
         i += (size_t)n;
     }
@@ -124,7 +116,7 @@ int trk_name_for_upload(const char *requested, const char *ext, int n, char *out
         if (cp == ' ' || cp == '\t') {
             if (o > 0 && base[o - 1] != ' ')
                 base[o++] = ' ';
-        } else if (cp_is_hidden(cp) || strchr("/\\:*?\"<>|", (int)cp) != NULL) {
+        } else if (utf8_is_hidden(cp) || strchr("/\\:*?\"<>|", (int)cp) != NULL) {
             base[o++] = '_';
         } else {
             memcpy(base + o, p, (size_t)len);

@@ -285,3 +285,38 @@ void trk_scan_destroy(trk_scan_t *s)
     free(s->v);
     free(s);
 }
+
+trk_scan_t *trk_scan_merge(trk_scan_t *base, trk_scan_t *own)
+{
+    if (base == NULL || own == NULL)
+        return base != NULL ? base : own;
+    trk_scan_t *m = calloc(1, sizeof *m);
+    size_t cap = base->n + own->n;
+    if (m == NULL || (cap > 0 && (m->v = calloc(cap, sizeof *m->v)) == NULL)) {
+        free(m);
+        trk_scan_destroy(base);
+        trk_scan_destroy(own);
+        return NULL;
+    }
+    /* Both lists are sorted: walk them together, moving the entries. */
+    size_t i = 0, j = 0;
+    while (i < base->n || j < own->n) {
+        int c = i == base->n ? 1 : j == own->n ? -1 : strcmp(base->v[i].name, own->v[j].name);
+        if (c < 0) {
+            m->v[m->n++] = base->v[i];
+            base->v[i++].name = NULL;
+            continue;
+        }
+        if (c == 0) {   /* the room's own track hides the library's */
+            free(base->v[i].name);
+            free(base->v[i].cache_path);
+            base->v[i++].name = NULL;
+        }
+        m->v[m->n++] = own->v[j];
+        own->v[j++].name = NULL;
+    }
+    base->n = own->n = 0;   /* what is left holds no names: nothing to free twice */
+    trk_scan_destroy(base);
+    trk_scan_destroy(own);
+    return m;
+}

@@ -56,6 +56,12 @@ const trk_info_t *trk_scan_get_info(const trk_scan_t *s, size_t i);
  * before a requested track is used (PROTOCOL.md §9.9). O(log n). */
 int trk_scan_find(const trk_scan_t *s, const char *name);
 
+/* One list from two scans: the tracks of `base` (the host's library) and
+ * of `own` (a room's uploads), sorted by name; where both have a name,
+ * `own`'s track is the one listed.  Takes both (either may be NULL) and
+ * returns the merged list, or NULL when out of memory (both freed). */
+trk_scan_t *trk_scan_merge(trk_scan_t *base, trk_scan_t *own);
+
 /* Frees a scan result. NULL is allowed. */
 void trk_scan_destroy(trk_scan_t *s);
 

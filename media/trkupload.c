@@ -127,7 +127,16 @@ int trk_upload_accept(const void *data, size_t len, const char *requested_name,
     sf = sf_open_virtual(&vio, SFM_READ, &info, &m);
     if (sf == NULL)
         return TRK_ERR_FORMAT;
+    /* A long track is refused on its header's word before any decoding,
+     * and again on what decoding found (a header may lie). */
+    if (info.samplerate > 0 && info.frames > (sf_count_t)TRK_UPLOAD_MAX_SECONDS * info.samplerate) {
+        sf_close(sf);
+        return TRK_ERR_TOO_LONG;
+    }
     rc = trk_dec_run(sf, &info, 0, env, NULL, NULL, &res);
+    if (rc == TRK_OK && info.samplerate > 0 &&
+        res.src_frames > (uint64_t)TRK_UPLOAD_MAX_SECONDS * (uint64_t)info.samplerate)
+        rc = TRK_ERR_TOO_LONG;
     if (rc == TRK_OK && trk_dec_gain_for(res.gated_rms, res.peak) <= 0.0)
         rc = TRK_ERR_SILENT;
     ext_for_format(info.format, ext, sizeof ext);

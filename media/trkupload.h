@@ -22,7 +22,8 @@
  * never appears under a track name. On success writes the track name into
  * name_out (capacity name_cap, TRK_NAME_MAX + 1 is enough) and returns
  * TRK_OK. Errors: TRK_ERR_EMPTY (len 0 or no frames), _TOO_BIG, _FORMAT,
- * _DECODE, _SILENT, _TOO_LONG, _CHANNELS, _RATE, _EXISTS (99 names taken),
+ * _DECODE, _SILENT, _TOO_LONG (over TRK_UPLOAD_MAX_SECONDS), _CHANNELS, _RATE,
+ * _EXISTS (99 names taken),
  * _IO (logged), _NOMEM, _ARG; on any error nothing is left in audio_dir.
  * The new track is not prepared here: the daemon's next scan does it (a
  * caller that wants it ready at once may call trk_cache_convert()). Cost: one

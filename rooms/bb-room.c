@@ -13,6 +13,13 @@
  * the links a command was asked to print (create, rekey), on stdout; what
  * goes to stderr (errors) never holds one.
  *
+ * With several hosts behind a front nginx (deploy/nginx/front.conf), the
+ * front picks a room's host from its id, so `create --front URL` creates
+ * the room only under an id the front sends to this host: it draws ids and
+ * asks the front about each (rooms/roomfront.h) until one comes back with
+ * this host's name. Moving a room to another host is export there, import
+ * here, close there (README.md, "Several hosts").
+ *
  * A room is named on the command line by its id or by its name; a name
  * must belong to exactly one open room (rooms may share names), otherwise
  * the command lists the ids that match and does nothing. An argument that
@@ -27,14 +34,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rooms/roomdb.h"
+#include "rooms/roomfront.h"
 #include "rooms/roomkey.h"
 
 #define DEFAULT_BASE_URL "http://localhost:8080"
 #define BASE_URL_MAX 512
 #define IMPORT_MAX 65536 /* bytes of JSON read by import (a record is ~400) */
 #define AMBIGUOUS_SHOWN 16
+/* Ids drawn by create --front before giving up. Each goes to this host
+ * with a chance of about 1 in the number of hosts: with 20 hosts, 100
+ * draws all miss with a chance under 1%; with 2, never in practice. */
+#define FRONT_TRIES 100
+#define OTHER_HOSTS_SHOWN 8
 
 static const char usage_text[] =
     "usage: bb-room --db PATH [--base-url URL] COMMAND [ARGS]\n"
@@ -44,12 +58,18 @@ static const char usage_text[] =
     "by its name.\n"
     "\n"
     "Commands:\n"
-    "  create NAME [--max-singers N]\n"
+    "  create NAME [--max-singers N] [--front URL [--host-name HOST]]\n"
     "        create a room and print its two links:\n"
     "          singers: URL/r/ID#SINGERKEY\n"
     "          organiser: URL/r/ID#ORGANISERKEY\n"
     "        NAME: 1 to 64 bytes of UTF-8 text, no control characters;\n"
-    "        N: 1 to 10000 singers, or 0 (default) for the host's limit\n"
+    "        N: 1 to 10000 singers, or 0 (default) for the host's limit.\n"
+    "        With --front, this host is one of several behind the front nginx\n"
+    "        at URL: the room gets an id the front sends to this host, found by\n"
+    "        asking the front (curl, GET URL/api?room=ID) which host answers\n"
+    "        (its X-BB-Host header) until it is HOST (default: this machine's\n"
+    "        hostname, as for install.sh --host-name); the links then start\n"
+    "        with URL unless --base-url says otherwise\n"
     "  list [--all]\n"
     "        one line per open room (with --all, closed ones too), fields\n"
     "        separated by tabs: id, name, open|closed, max singers, created (UTC)\n"
@@ -70,7 +90,7 @@ static const char usage_text[] =
     "Options:\n"
     "  --db PATH        the rooms database (required)\n"
     "  --base-url URL   the start of printed links, http:// or https://\n"
-    "                   (default " DEFAULT_BASE_URL ")\n"
+    "                   (default " DEFAULT_BASE_URL ", or the front's URL)\n"
     "  --help           this text\n"
     "  --               what follows is not an option (a name starting with -)\n"
     "\n"
@@ -81,6 +101,9 @@ typedef struct {
     char base[BASE_URL_MAX];
     int all;
     const char *max_singers; /* --max-singers text, or NULL */
+    int base_given;          /* --base-url was given */
+    char front[BASE_URL_MAX]; /* --front URL, or "" */
+    const char *host_name;   /* --host-name, or NULL */
     const char *pos[4];      /* COMMAND and its arguments */
     int npos;
 } args_t;
@@ -109,9 +132,10 @@ static int parse_int(const char *s, int *out)
     return 1;
 }
 
-/* Accepts http(s)://something without whitespace, controls, '?' or '#',
- * and drops trailing slashes so links read BASE/r/ID. */
-static int set_base_url(args_t *a, const char *url)
+/* Accepts http(s)://something without whitespace, controls, '?' or '#'
+ * into base (BASE_URL_MAX bytes), and drops trailing slashes so links
+ * read BASE/r/ID. */
+static int set_url(char *base, const char *url)
 {
     size_t n = strlen(url);
     const char *rest;
@@ -122,14 +146,14 @@ static int set_base_url(args_t *a, const char *url)
         rest = url + 8;
     else
         return 0;
-    if (*rest == '\0' || *rest == '/' || n >= sizeof a->base)
+    if (*rest == '\0' || *rest == '/' || n >= BASE_URL_MAX)
         return 0;
     for (const char *p = url; *p; p++)
         if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '?' || *p == '#')
             return 0;
-    memcpy(a->base, url, n + 1);
-    while (n > 0 && a->base[n - 1] == '/')
-        a->base[--n] = '\0';
+    memcpy(base, url, n + 1);
+    while (n > 0 && base[n - 1] == '/')
+        base[--n] = '\0';
     return 1;
 }
 
@@ -161,9 +185,11 @@ static int parse_args(int argc, char **argv, args_t *a)
             continue;
         }
         /* Options with a value: "--opt VALUE" or "--opt=VALUE". */
-        static const char *const with_value[] = {"--db", "--base-url", "--max-singers"};
+        static const char *const with_value[] = {"--db", "--base-url", "--max-singers",
+                                                 "--front", "--host-name"};
+        enum { N_WITH_VALUE = sizeof with_value / sizeof with_value[0] };
         int k;
-        for (k = 0; k < 3; k++) {
+        for (k = 0; k < N_WITH_VALUE; k++) {
             size_t n = strlen(with_value[k]);
             if (strncmp(s, with_value[k], n) == 0 && (s[n] == '\0' || s[n] == '=')) {
                 if (s[n] == '=')
@@ -175,17 +201,29 @@ static int parse_args(int argc, char **argv, args_t *a)
                 break;
             }
         }
-        if (k == 3)
+        if (k == N_WITH_VALUE)
             return usage_error("unknown option %s", s);
         if (k == 0)
             a->db_path = val;
-        else if (k == 1 && !set_base_url(a, val))
+        else if (k == 1 && !set_url(a->base, val))
             return usage_error("--base-url %s: give http://HOST[:PORT][/PATH] or https://..., "
                                "without ? or #",
                                val);
+        else if (k == 1)
+            a->base_given = 1;
         else if (k == 2)
             a->max_singers = val;
+        else if (k == 3 && (!set_url(a->front, val) || strlen(a->front) >= RF_URL_MAX))
+            return usage_error("--front %s: give http://HOST[:PORT][/PATH] or https://..., "
+                               "without ? or #",
+                               val);
+        else if (k == 4 && !rf_host_name_valid(val))
+            return usage_error("--host-name %s: 1 to 64 letters, digits, '.', '-' or '_'", val);
+        else if (k == 4)
+            a->host_name = val;
     }
+    if (a->front[0] != '\0' && !a->base_given)
+        memcpy(a->base, a->front, sizeof a->base);
     if (a->npos == 0)
         return usage_error("%s", "no command");
     if (a->db_path == NULL || a->db_path[0] == '\0')
@@ -237,15 +275,84 @@ static int resolve(rdb_t *db, const char *arg, rdb_room_t *out)
     return 0;
 }
 
+/* Remembers a host the front named that is not this one, for the error
+ * message when no draw comes back here. */
+static void note_other(char seen[][RF_HOST_MAX + 1], int *n, const char *host)
+{
+    for (int i = 0; i < *n; i++)
+        if (strcmp(seen[i], host) == 0)
+            return;
+    if (*n < OTHER_HOSTS_SHOWN)
+        memcpy(seen[(*n)++], host, strlen(host) + 1);
+}
+
+/* create --front: draws ids until the front sends one to this host (me),
+ * then creates the room under it. Returns like rdb_create_id(), or 1
+ * after reporting why no id was found. */
+static int create_on_this_host(rdb_t *db, const args_t *a, const char *me, int max, char *id,
+                               char *sk, char *ok)
+{
+    char seen[OTHER_HOSTS_SHOWN][RF_HOST_MAX + 1];
+    int n_seen = 0;
+
+    for (int i = 0; i < FRONT_TRIES; i++) {
+        char draw[RK_ID_LEN + 1], host[RF_HOST_MAX + 1], msg[RF_MSG_MAX];
+        int rk = rk_id_new(draw);
+        if (rk != RK_OK) {
+            fprintf(stderr, "bb-room: drawing a room id: %s\n", rk_strerror(rk));
+            return 1;
+        }
+        int err = rf_host_of(a->front, draw, host, sizeof host, msg, sizeof msg);
+        if (err != RF_OK) {
+            fprintf(stderr, "bb-room: asking the front which host gets a room: %s\n", msg);
+            return 1;
+        }
+        if (strcmp(host, me) != 0) {
+            note_other(seen, &n_seen, host);
+            continue;
+        }
+        err = rdb_create_id(db, draw, a->pos[1], max, id, sk, ok);
+        if (err == RDB_ERR_EXISTS)
+            continue; /* an id this host had before: draw another */
+        return err == RDB_OK ? 0 : db_error(db);
+    }
+    fprintf(stderr,
+            "bb-room: the front at %s sent none of %d new room ids to host %s; it named:", a->front,
+            FRONT_TRIES, me);
+    for (int i = 0; i < n_seen; i++)
+        fprintf(stderr, " %s", seen[i]);
+    fprintf(stderr, ". Is this host in the front's upstream, and is %s the name its nginx "
+                    "gives (install.sh --host-name)? Give it with --host-name.\n",
+            me);
+    return 1;
+}
+
 static int cmd_create(rdb_t *db, const args_t *a)
 {
     char id[RK_ID_LEN + 1], sk[RK_KEY_LEN + 1], ok[RK_KEY_LEN + 1];
+    char me[256];
     int max = 0;
 
     if (a->max_singers != NULL && !parse_int(a->max_singers, &max))
         return usage_error("--max-singers %s: not a whole number", a->max_singers);
-    if (rdb_create(db, a->pos[1], max, id, sk, ok) != RDB_OK)
-        return db_error(db);
+    if (a->front[0] == '\0') {
+        if (rdb_create(db, a->pos[1], max, id, sk, ok) != RDB_OK)
+            return db_error(db);
+    } else {
+        /* The same default as install.sh --host-name: hostname(1). */
+        if (a->host_name != NULL)
+            snprintf(me, sizeof me, "%s", a->host_name);
+        else if (gethostname(me, sizeof me) != 0)
+            me[0] = '\0';
+        me[sizeof me - 1] = '\0';
+        if (!rf_host_name_valid(me)) {
+            fprintf(stderr, "bb-room: this machine's hostname is no host name; give --host-name\n");
+            return 1;
+        }
+        int rc = create_on_this_host(db, a, me, max, id, sk, ok);
+        if (rc != 0)
+            return rc;
+    }
     print_link(a->base, "singers", id, sk);
     print_link(a->base, "organiser", id, ok);
     return 0;
@@ -374,7 +481,7 @@ typedef struct {
 } command_t;
 
 static const command_t commands[] = {
-    {"create", 1, "create NAME [--max-singers N]", cmd_create},
+    {"create", 1, "create NAME [--max-singers N] [--front URL [--host-name HOST]]", cmd_create},
     {"list", 0, "list [--all]", cmd_list},
     {"close", 1, "close ID-OR-NAME", cmd_close},
     {"rekey", 2, "rekey ID-OR-NAME singers|organiser", cmd_rekey},
@@ -408,6 +515,10 @@ int main(int argc, char **argv)
         return usage_error("--all belongs to list, not %s", cmd->name);
     if (a.max_singers != NULL && cmd->run != cmd_create)
         return usage_error("--max-singers belongs to create, not %s (see set-max)", cmd->name);
+    if ((a.front[0] != '\0' || a.host_name != NULL) && cmd->run != cmd_create)
+        return usage_error("--front and --host-name belong to create, not %s", cmd->name);
+    if (a.host_name != NULL && a.front[0] == '\0')
+        return usage_error("%s", "--host-name goes with --front URL");
 
     rdb_t *db = rdb_open(a.db_path, &err, msg, sizeof msg);
     if (db == NULL) {

@@ -528,9 +528,10 @@ static void bind_insert(sqlite3_stmt *st, const rdb_room_t *r)
     sqlite3_bind_int(st, 8, r->allow_uploads ? 1 : 0);
 }
 
-/* Inserts r with a newly drawn id (written into r->id), drawing again
- * while the id is taken. Inside a transaction. */
-static int insert_new_id(rdb_t *db, rdb_room_t *r)
+/* Inserts r, inside a transaction. With drawn set, under a newly drawn id
+ * (written into r->id), drawing again while the id is taken; otherwise
+ * under r->id as it is, RDB_ERR_EXISTS when a room has it. */
+static int insert_room(rdb_t *db, rdb_room_t *r, bool drawn)
 {
     sqlite3_stmt *st = NULL;
     int err = prepare(db, insert_sql, &st);
@@ -542,7 +543,7 @@ static int insert_new_id(rdb_t *db, rdb_room_t *r)
             err = fail(db, RDB_ERR_SQL, "no unused room id in %d draws", ID_TRIES);
             break;
         }
-        int rk = rk_id_new(r->id);
+        int rk = drawn ? rk_id_new(r->id) : RK_OK;
         if (rk != RK_OK) {
             err = crypto_fail(db, rk);
             break;
@@ -555,14 +556,19 @@ static int insert_new_id(rdb_t *db, rdb_room_t *r)
             err = sql_fail(db, rc, "insert room");
             break;
         }
+        if (!drawn) {
+            err = fail(db, RDB_ERR_EXISTS, "a room %s exists already (open or closed)", r->id);
+            break;
+        }
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
     return err;
 }
 
-int rdb_create(rdb_t *db, const char *name, int max_singers, char *id_out,
-               char *singer_key, char *organiser_key)
+/* rdb_create() (draw: the id is drawn here) and rdb_create_id(). */
+static int create_room(rdb_t *db, bool draw, const char *id, const char *name, int max_singers,
+                       char *id_out, char *singer_key, char *organiser_key)
 {
     rdb_room_t r;
     int err, rk;
@@ -572,6 +578,8 @@ int rdb_create(rdb_t *db, const char *name, int max_singers, char *id_out,
     if (name == NULL || id_out == NULL || singer_key == NULL || organiser_key == NULL)
         return fail(db, RDB_ERR_ARG, "create: NULL argument");
     id_out[0] = singer_key[0] = organiser_key[0] = '\0';
+    if (!draw && (err = check_id(db, id)) != RDB_OK)
+        return err;
     if (!rdb_name_valid(name))
         return fail(db, RDB_ERR_NAME,
                     "a room name is 1 to %d bytes of UTF-8 text without control characters",
@@ -582,6 +590,8 @@ int rdb_create(rdb_t *db, const char *name, int max_singers, char *id_out,
                     RDB_MAX_SINGERS);
 
     memset(&r, 0, sizeof r);
+    if (!draw)
+        memcpy(r.id, id, sizeof r.id);
     snprintf(r.name, sizeof r.name, "%s", name);
     r.max_singers = max_singers;
     r.created = now_seconds();
@@ -596,7 +606,8 @@ int rdb_create(rdb_t *db, const char *name, int max_singers, char *id_out,
 
     if ((err = begin(db)) != RDB_OK)
         goto err;
-    if ((err = check_room_for_one(db)) != RDB_OK || (err = insert_new_id(db, &r)) != RDB_OK) {
+    if ((err = check_room_for_one(db)) != RDB_OK ||
+        (err = insert_room(db, &r, draw)) != RDB_OK) {
         rollback(db, err);
         goto err;
     }
@@ -609,6 +620,18 @@ err:
     explicit_bzero(singer_key, RK_KEY_LEN + 1);
     explicit_bzero(organiser_key, RK_KEY_LEN + 1);
     return err;
+}
+
+int rdb_create(rdb_t *db, const char *name, int max_singers, char *id_out,
+               char *singer_key, char *organiser_key)
+{
+    return create_room(db, true, NULL, name, max_singers, id_out, singer_key, organiser_key);
+}
+
+int rdb_create_id(rdb_t *db, const char *id, const char *name, int max_singers, char *id_out,
+                  char *singer_key, char *organiser_key)
+{
+    return create_room(db, false, id, name, max_singers, id_out, singer_key, organiser_key);
 }
 
 int rdb_get(rdb_t *db, const char *id, rdb_room_t *out)

@@ -140,6 +140,15 @@ const char *rdb_errmsg(const rdb_t *db);
 int rdb_create(rdb_t *db, const char *name, int max_singers, char *id_out,
                char *singer_key, char *organiser_key);
 
+/* As rdb_create(), but under the id the caller chose (drawn with
+ * rk_id_new(), and found good by whatever the caller asks of an id: with
+ * several hosts, that the front sends it to this host). Returns as
+ * rdb_create(), and also RDB_ERR_EXISTS when a room, open or closed, has
+ * that id (ids are never handed out twice: draw another), RDB_ERR_ARG for
+ * a NULL or invalid id. */
+int rdb_create_id(rdb_t *db, const char *id, const char *name, int max_singers, char *id_out,
+                  char *singer_key, char *organiser_key);
+
 /* Reads the room with this id, open or closed, into *out. Returns RDB_OK,
  * RDB_ERR_NOT_FOUND, RDB_ERR_ARG (NULL or not an rk_id_valid() id) or an
  * SQL error. */

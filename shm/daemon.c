@@ -104,6 +104,13 @@ static rm_t *start_room(dmn_t *d, const char *id)
             recdir = rec;
         }
     }
+    /* A room's uploads: AUDIO_DIR/rooms/ID (the upload worker makes it
+     * when the first one comes). */
+    char uploads[512];
+    const char *updir = NULL;
+    if (d->cfg.audio_dir && snprintf(uploads, sizeof uploads, "%s/rooms/%s", d->cfg.audio_dir, id) <
+                                (int)sizeof uploads)
+        updir = uploads;
     rm_config_t rc;
     rm_config_defaults(&rc);
     rc.segment = seg;
@@ -112,6 +119,7 @@ static rm_t *start_room(dmn_t *d, const char *id)
     rc.ring_seconds = d->cfg.ring_seconds;
     rc.user_cap = d->cfg.user_cap;
     rc.audio_dir = d->cfg.audio_dir;
+    rc.uploads_dir = updir;
     rc.recordings_dir = recdir;
     rc.cache_dir = d->cfg.cache_dir;
     rc.keep = d->cfg.keep;

@@ -187,7 +187,20 @@ typedef struct {
     int64_t delay;
     const users_view_t *v;
     char pub[24];
+    bool real;
 } sum_row_t;
+
+/* Who the summary keeps when it must leave people out: real participants
+ * (the leader, and whoever sent audio within RM_SUMMARY_REAL) before
+ * userids that only read, so that made-up userids cannot push the choir
+ * out of everyone's people list, bucket columns and monitor list. */
+static int keep_cmp(const void *a, const void *b)
+{
+    const sum_row_t *x = a, *y = b;
+    if (x->real != y->real)
+        return x->real ? -1 : 1;
+    return x->delay < y->delay ? -1 : x->delay > y->delay;
+}
 
 static int sum_cmp(const void *a, const void *b)
 {
@@ -210,14 +223,27 @@ static int sum_cmp(const void *a, const void *b)
     return xm - ym;
 }
 
-void rm_publish_summary(rm_t *r, uint32_t n)
+void rm_publish_summary(rm_t *r, uint32_t n, int64_t now)
 {
     sum_row_t *rows = (sum_row_t *)r->scratch;  /* scratch is big enough: see rm_create */
     for (uint32_t i = 0; i < n; i++) {
-        rows[i].v = &r->views[i];
-        rows[i].delay = (int64_t)nearbyint((double)r->views[i].delay_samples / RING_SAMPLE_RATE);
-        snprintf(rows[i].pub, sizeof rows[i].pub, "%" PRIu64, r->views[i].public_id);
+        const users_view_t *v = &r->views[i];
+        rows[i].v = v;
+        rows[i].delay = (int64_t)nearbyint((double)v->delay_samples / RING_SAMPLE_RATE);
+        snprintf(rows[i].pub, sizeof rows[i].pub, "%" PRIu64, v->public_id);
+        rows[i].real = (r->ctl.song.has_leader && v->userid == r->ctl.song.leader) ||
+                       (v->last_write_clock && v->last_write_clock > now - v->delay_samples - RM_SUMMARY_REAL);
     }
+    uint32_t kept = n;
+    if (n > RM_SUMMARY_MAX) {
+        qsort(rows, n, sizeof *rows, keep_cmp);
+        kept = RM_SUMMARY_MAX;
+    }
+    if (r->ctl.summary_more != n - kept) {
+        r->ctl.summary_more = n - kept;
+        r->ctl_dirty = true;
+    }
+    n = kept;
     qsort(rows, n, sizeof *rows, sum_cmp);
     jw_t w;
     jw_init(&w, r->text, SEG_BLOB_SUMMARY_MAX);
@@ -262,7 +288,8 @@ static void housekeeping(rm_t *r, int64_t now)
         if (!users_read(r->seg, i, &v))
             continue;
         if (now - v.last_heard > USERS_FORGET_SAMPLES) {
-            LOG(r, "user %" PRIu64 " forgotten after an hour of silence", v.public_id);
+            LOG(r, "user %" PRIu64 " forgotten after %d minutes of silence", v.public_id,
+                (int)(USERS_FORGET_SAMPLES / RING_SAMPLE_RATE / 60));
             users_free(r->seg, i);
             continue;
         }
@@ -297,7 +324,7 @@ static void housekeeping(rm_t *r, int64_t now)
             r->ctl_dirty = true;
         }
     }
-    rm_publish_summary(r, n);
+    rm_publish_summary(r, n, now);
 }
 
 /* ---- commands ---------------------------------------------------------- */
@@ -480,9 +507,11 @@ rm_t *rm_create(const rm_config_t *cfg, char *why, size_t whylen)
     r->cfg.id = dupstr(cfg->id ? cfg->id : "default");
     /* The default room's lines name no room, as before there were rooms. */
     r->cfg.is_default = !cfg->id || strcmp(cfg->id, "default") == 0;
+    r->join_tokens = RM_JOINS_BURST;
     if (!r->cfg.is_default)
         snprintf(r->label, sizeof r->label, "%s: ", cfg->id);
     r->cfg.audio_dir = dupstr(cfg->audio_dir);
+    r->cfg.uploads_dir = dupstr(cfg->uploads_dir);
     r->cfg.recordings_dir = dupstr(cfg->recordings_dir);
     r->cfg.cache_dir = dupstr(cfg->cache_dir);
     r->cfg.depth = dly_clamp_depth(cfg->depth);
@@ -544,7 +573,11 @@ rm_t *rm_create(const rm_config_t *cfg, char *why, size_t whylen)
             r->ctl.song.start ? "in progress" : "not started", r->ctl.song.start);
         rm_restore_events(r);
     }
-    r->tracks = tset_new(r->cfg.audio_dir, r->cfg.cache_dir);
+    char own_cache[512];
+    if (r->cfg.uploads_dir && r->cfg.cache_dir)
+        snprintf(own_cache, sizeof own_cache, "%s/%s", r->cfg.cache_dir, r->cfg.id);
+    r->tracks = tset_new(r->cfg.audio_dir, r->cfg.cache_dir, r->cfg.uploads_dir,
+                         r->cfg.uploads_dir && r->cfg.cache_dir ? own_cache : NULL);
     if (!r->tracks) {
         snprintf(why, whylen, "cannot set up the track list");
         goto err;
@@ -552,11 +585,7 @@ rm_t *rm_create(const rm_config_t *cfg, char *why, size_t whylen)
     rm_publish_tracks(r);
     rm_publish_events(r);
     rm_publish(r);
-    /* The listing page exists from the start, so /recordings/ answers
-     * before the first song is recorded. */
-    if (r->cfg.recordings_dir)
-        rec_listing_write(r->cfg.recordings_dir, r->cfg.keep, rm_rec_log, r);
-    else
+    if (!r->cfg.recordings_dir)
         tl_set_rec_gate(r->seg, 0);   /* no recorder: no gate (one may be left in the segment) */
     r->last_house = 0;
     r->last_status = seg_now();
@@ -585,6 +614,7 @@ void rm_destroy(rm_t *r)
     free((char *)r->cfg.segment);
     free((char *)r->cfg.id);
     free((char *)r->cfg.audio_dir);
+    free((char *)r->cfg.uploads_dir);
     free((char *)r->cfg.recordings_dir);
     free((char *)r->cfg.cache_dir);
     free(r->cmds);

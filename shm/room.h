@@ -30,9 +30,11 @@ typedef struct {
     bool is_default;             /* the default room (its log lines name no room) */
     uint32_t ring_seconds;       /* SEG_RING_SECONDS_DEFAULT */
     uint32_t user_cap;           /* SEG_USERS_DEFAULT */
-    const char *audio_dir;       /* backing tracks; may be NULL */
+    const char *audio_dir;       /* the host's backing tracks; may be NULL */
+    const char *uploads_dir;     /* the room's own uploaded tracks; may be NULL */
     const char *recordings_dir;  /* the room's recordings; NULL disables them */
-    const char *cache_dir;       /* prepared tracks; NULL: no tracks */
+    const char *cache_dir;       /* prepared tracks (the room's own in ROOMID/ there);
+                                    NULL: no tracks */
     int32_t keep;                /* recordings kept, default 20 */
     int32_t depth;               /* layering depth, default 5 */
     uint64_t seed;               /* delay assignment order; 0 = random */

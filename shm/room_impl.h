@@ -23,6 +23,18 @@
 #define RM_STATUS_EVERY (10 * 48000)      /* a status line every 10 s */
 #define RM_EVENTS_MAX 64
 #define RM_SUMMARY_MAX 50
+/* A user who sent audio this recently (in clocks of where it sings: its
+ * write clock against its read clock) is a real participant, kept in the
+ * summary before users who only read. */
+#define RM_SUMMARY_REAL (30 * 48000)
+/* Newcomers a room takes at once, and per second after that: a whole
+ * choir arriving together fits, a flood of made-up userids from many
+ * addresses (each address is bounded by its worker, newcomers.h) is held
+ * to a pace the user table and the daemon keep up with.  A newcomer beyond
+ * it is not refused: its worker asks again each second, and it is heard
+ * once its place is made. */
+#define RM_JOINS_BURST 600
+#define RM_JOINS_PER_SECOND 20
 #define RM_CHUNK 4096
 /* A room nobody was heard in for a minute, with no song, sleeps: no
  * clearing ahead, no summary, its rings' memory given back; it looks for a
@@ -76,6 +88,11 @@ struct rm {
     int64_t *mix_raw;       /* user_cap: each slot's mixed_to word as last seen */
     int64_t *mix_since;     /* user_cap: the clock when it last changed */
     bool *mix_gone;         /* user_cap: given up (and logged) since then */
+    uint64_t n_evicted;     /* silent users whose slot went to a newcomer */
+    uint64_t n_join_waits;  /* joins put off: too many at once */
+    double join_tokens;     /* newcomers the room may take at join_at */
+    int64_t join_at;
+    int64_t join_wait_logged;
     int32_t tickets_done;   /* JOINs applied this tick (see join_tickets) */
     uint64_t lanes_drained; /* bit per lane that gave commands this tick */
     bool summary_dirty;     /* a command changed what the summary shows */
@@ -99,7 +116,7 @@ struct rm {
 void rm_publish(rm_t *r);
 void rm_rerender_backing(rm_t *r, int64_t from, int64_t to);
 uint32_t rm_collect_active(rm_t *r, int64_t now);
-void rm_publish_summary(rm_t *r, uint32_t n);
+void rm_publish_summary(rm_t *r, uint32_t n, int64_t now);
 void rm_publish_events(rm_t *r);
 void rm_restore_events(rm_t *r);
 void rm_publish_tracks(rm_t *r);

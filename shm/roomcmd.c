@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "chat.h"
 #include "cmdq.h"
@@ -19,6 +20,7 @@
 #include "strutil.h"
 #include "tempo.h"
 #include "timeline.h"
+#include "utf8.h"
 
 /* Someone other than the leader takes the lead while a song is sung (a
  * singer once the leader is gone, or the organiser): the song, its
@@ -212,6 +214,92 @@ static bool permitted(rm_t *r, const seg_cmd_t *c)
     return false;
 }
 
+/* The name user `self` (a slot, or -1 for a newcomer) gets when it asks
+ * for `want`: `want` itself, or "want (2)", "want (3)"... (up to 99) if
+ * someone else in the room goes by it, so that nobody appears under
+ * another's name, in the people list or on a chat.  Names compare without
+ * regard to ASCII case; one pass over the table.  The cut keeps the suffix
+ * within SEG_NAME_MAX. */
+static void unique_name(rm_t *r, int64_t self, const char *want, char *out)
+{
+    uint32_t cap = seg_user_cap(r->seg);
+    size_t wl = strlen(want);
+    bool taken[100] = {false};
+    for (uint32_t i = 0; i < cap; i++) {
+        users_view_t v;
+        if ((int64_t)i == self || !users_read(r->seg, i, &v))
+            continue;
+        if (strcasecmp(v.name, want) == 0) {
+            taken[1] = true;
+            continue;
+        }
+        /* "want (k)", want perhaps cut to make room for the suffix */
+        const char *open = strrchr(v.name, '(');
+        char *end;
+        long k = open ? strtol(open + 1, &end, 10) : 0;
+        size_t bl = open && open > v.name ? (size_t)(open - v.name - 1) : 0;
+        if (k >= 2 && k < 100 && *end == ')' && end[1] == '\0' && open[-1] == ' ' && bl <= wl &&
+            strncasecmp(v.name, want, bl) == 0)
+            taken[k] = true;
+    }
+    snprintf(out, SEG_NAME_MAX, "%s", want);
+    if (!taken[1])
+        return;
+    int n = 2;
+    while (n < 99 && taken[n])
+        n++;
+    char suffix[8];
+    int sl = snprintf(suffix, sizeof suffix, " (%d)", n);
+    size_t keep = utf8_cut(want, wl, SEG_NAME_MAX - 1 - (size_t)sl);
+    snprintf(out, SEG_NAME_MAX, "%.*s%s", (int)keep, want, suffix);
+}
+
+/* True if the room takes one more newcomer now (RM_JOINS_BURST). */
+static bool join_pace(rm_t *r, int64_t now)
+{
+    double t = r->join_tokens + (double)(now - r->join_at) * RM_JOINS_PER_SECOND / RING_SAMPLE_RATE;
+    if (now < r->join_at)
+        t = r->join_tokens;
+    r->join_tokens = t > RM_JOINS_BURST ? RM_JOINS_BURST : t;
+    r->join_at = now > r->join_at ? now : r->join_at;
+    if (r->join_tokens >= 1.0) {
+        r->join_tokens -= 1.0;
+        return true;
+    }
+    r->n_join_waits++;
+    if (now - r->join_wait_logged > 10 * RING_SAMPLE_RATE) {
+        LOG(r, "newcomers arrive faster than %d a second: their places are made at that pace "
+            "(%" PRIu64 " joins put off so far)", RM_JOINS_PER_SECOND, r->n_join_waits);
+        r->join_wait_logged = now;
+    }
+    return false;
+}
+
+/* A full user table counts only the users still here: the one silent
+ * longest, if silent for more than USERS_ACTIVE_SAMPLES, gives its slot to
+ * a newcomer.  True if one was freed. */
+static bool evict_silent(rm_t *r, int64_t now)
+{
+    uint32_t cap = seg_user_cap(r->seg);
+    int64_t best = -1, oldest = now - USERS_ACTIVE_SAMPLES;
+    uint64_t pub = 0;
+    for (uint32_t i = 0; i < cap; i++) {
+        users_view_t v;
+        if (users_read(r->seg, i, &v) && v.last_heard < oldest) {
+            best = i;
+            oldest = v.last_heard;
+            pub = v.public_id;
+        }
+    }
+    if (best < 0)
+        return false;
+    LOG(r, "user %" PRIu64 " forgotten after %.0f s of silence: the table is full and a newcomer needs the place",
+        pub, (double)(now - oldest) / RING_SAMPLE_RATE);
+    users_free(r->seg, (uint32_t)best);
+    r->n_evicted++;
+    return true;
+}
+
 static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
 {
     seg_ctl_t *ctl = &r->ctl;
@@ -222,13 +310,22 @@ static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
     case CMD_JOIN: {
         r->tickets_done++;
         int64_t i = users_find(r->seg, c->userid);
+        char name[SEG_NAME_MAX];
         if (i >= 0) {
             users_view_t v;
-            if (users_read(r->seg, (uint32_t)i, &v) && strcmp(v.name, c->name) != 0)
-                users_set_name(r->seg, (uint32_t)i, c->name);
+            unique_name(r, i, c->name, name);
+            if (users_read(r->seg, (uint32_t)i, &v) && strcmp(v.name, name) != 0)
+                users_set_name(r->seg, (uint32_t)i, name);
             break;
         }
-        i = users_alloc(r->seg, c->userid, c->name, c->a ? SEG_UF_SPECTATOR : 0, c->clock);
+        if (!join_pace(r, now))
+            break;
+        unique_name(r, -1, c->name, name);
+        i = users_alloc(r->seg, c->userid, name, c->a ? SEG_UF_SPECTATOR : 0, c->clock);
+        if (i < 0 && evict_silent(r, c->clock)) {
+            ctl->n_users--;
+            i = users_alloc(r->seg, c->userid, name, c->a ? SEG_UF_SPECTATOR : 0, c->clock);
+        }
         if (i < 0) {
             r->n_refused++;
             if (!ctl->users_full) {
@@ -241,16 +338,20 @@ static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
         r->n_joins++;
         r->summary_dirty = true;
         ctl->n_users++;
+        ctl->n_active++;
         ctl->users_full = ctl->n_users >= seg_user_cap(r->seg);
         r->ctl_dirty = true;
-        LOG(r, "user %" PRIu64 " joined (%s)%s", seg_public_id(r->seg, c->userid), c->name,
+        LOG(r, "user %" PRIu64 " joined (%s)%s", seg_public_id(r->seg, c->userid), name,
             c->a ? " as a spectator" : "");
         break;
     }
     case CMD_RENAME: {
         int64_t i = users_find(r->seg, c->userid);
-        if (i >= 0)
-            users_set_name(r->seg, (uint32_t)i, c->name);
+        if (i >= 0) {
+            char name[SEG_NAME_MAX];
+            unique_name(r, i, c->name, name);
+            users_set_name(r->seg, (uint32_t)i, name);
+        }
         r->summary_dirty = true;
         break;
     }
@@ -263,9 +364,16 @@ static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
         r->summary_dirty = true;
         break;
     }
-    case CMD_CHAT:
-        chat_post(r->seg, seg_public_id(r->seg, c->userid), c->name, c->text);
+    case CMD_CHAT: {
+        /* Under the name the sender has in the room, whatever the request
+         * said: nobody posts as someone else. */
+        int64_t i = users_find(r->seg, c->userid);
+        users_view_t v;
+        if (i < 0 || !users_read(r->seg, (uint32_t)i, &v))
+            break;   /* not in the room (yet): nobody to speak for */
+        chat_post(r->seg, v.public_id, v.name, c->text);
         break;
+    }
     case CMD_TEMPO:
         if (song_set_tempo(&ctl->song, (int32_t)c->a, (int32_t)c->b, (int32_t)c->c)) {
             ctl->settings_gen++;
@@ -402,7 +510,7 @@ void rm_drain(rm_t *r, int64_t now)
     /* What a singer changed (a name, a mic volume, monitoring) shows in the
      * summary that singer's next response carries, not 100 ms later. */
     if (r->summary_dirty) {
-        rm_publish_summary(r, rm_collect_active(r, now));
+        rm_publish_summary(r, rm_collect_active(r, now), now);
         r->summary_dirty = false;
     }
 }

@@ -20,7 +20,7 @@ void rm_rec_log(void *user, const char *line)
     LOG(r, "recordings: %s", line);
 }
 
-/* Closes the recording in progress and publishes it in the listing. */
+/* Closes the recording in progress and writes its Audacity project. */
 void rm_rec_close(rm_t *r, const char *why)
 {
     if (!r->rec)
@@ -32,7 +32,6 @@ void rm_rec_close(rm_t *r, const char *why)
     rec_writer_destroy(r->rec);
     r->rec = NULL;
     rec_lof_write(r->cfg.recordings_dir, r->rec_song, rm_rec_log, r);
-    rec_listing_write(r->cfg.recordings_dir, r->cfg.keep, rm_rec_log, r);
     r->ctl.recorded_song = r->rec_song;
     r->ctl_dirty = true;
 }
@@ -128,7 +127,6 @@ void rm_record(rm_t *r, int64_t now)
         LOG(r, "recording %s%s", rec_writer_get_file_name(r->rec),
             rec_writer_get_resumed(r->rec) ? " (resumed)" : "");
         rec_prune(r->cfg.recordings_dir, r->cfg.keep, rm_rec_log, r);
-        rec_listing_write(r->cfg.recordings_dir, r->cfg.keep, rm_rec_log, r);
     }
     int64_t begin = rec_writer_get_end_clock(r->rec);
     int64_t end = now - lag;

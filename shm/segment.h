@@ -53,7 +53,7 @@
 #include "song.h"
 
 #define SEG_MAGIC UINT64_C(0x314c544247425542) /* "BUBGBTL1" little-endian */
-#define SEG_VERSION 5
+#define SEG_VERSION 6
 
 #define SEG_RING_SECONDS_DEFAULT 124
 #define SEG_RING_SECONDS_MIN 16
@@ -271,7 +271,7 @@ typedef enum {
     CMD_NONE = 0,
     CMD_JOIN,           /* userid, name, a = spectator */
     CMD_RENAME,         /* userid, name */
-    CMD_CHAT,           /* userid, name, text */
+    CMD_CHAT,           /* userid, text (posted under the user's name) */
     CMD_TEMPO,          /* a = bpm, b = repeats, c = bpr (-1 = unchanged) */
     CMD_VOLUME,         /* f = friendly global volume */
     CMD_BACKING_VOLUME, /* f = friendly backing volume */

@@ -39,6 +39,7 @@ typedef struct {
     uint32_t n_singers;           /* of them, those who sing (not listeners) */
     uint32_t n_users;             /* users in the table */
     uint32_t users_full;          /* 1 when no slot is free for a new user */
+    uint32_t summary_more;        /* active users the summary leaves out */
     uint32_t n_buckets;
     int32_t buckets[DELAY_DEPTH_MAX];
     uint64_t monitored_public;    /* public id of the monitored user, or 0 */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "song.h"
 #include "trackset.h"
@@ -19,6 +20,8 @@
 struct tset {
     char *audio_dir;
     char *cache_dir;
+    char *own_dir;         /* the room's uploads, or NULL */
+    char *own_cache;
     pthread_t thread;
     bool have_thread;
     pthread_mutex_t mu;
@@ -52,18 +55,28 @@ static void *scanner(void *arg)
         pthread_mutex_unlock(&t->mu);
         if (atomic_load(&t->stop))
             return NULL;
-        int err = 0;
+        int err = 0, own_err = 0;
         trk_scan_t *s = trk_scan_create(t->audio_dir, t->cache_dir, &env, &err);
-        if (!s) {
-            if (err == TRK_ERR_CANCELLED)
-                return NULL;
-            /* An unreadable directory is an empty list, not a crash. */
-            fprintf(stderr, "bb-shmd: tracks: scan of %s failed: %s\n", t->audio_dir,
-                    trk_strerror(err));
-        } else {
-            fprintf(stderr, "bb-shmd: tracks: %zu usable in %s\n", trk_scan_get_count(s),
-                    t->audio_dir);
+        /* A room's folder exists once something was uploaded to it. */
+        bool have_own = t->own_dir && access(t->own_dir, F_OK) == 0;
+        trk_scan_t *own = have_own ? trk_scan_create(t->own_dir, t->own_cache, &env, &own_err) : NULL;
+        if (err == TRK_ERR_CANCELLED || own_err == TRK_ERR_CANCELLED) {
+            trk_scan_destroy(s);
+            trk_scan_destroy(own);
+            return NULL;
         }
+        /* An unreadable directory is an empty list, not a crash. */
+        if (!s)
+            fprintf(stderr, "bb-shmd: tracks: scan of %s failed: %s\n", t->audio_dir, trk_strerror(err));
+        if (have_own && !own)
+            fprintf(stderr, "bb-shmd: tracks: scan of %s failed: %s\n", t->own_dir, trk_strerror(own_err));
+        size_t n_own = trk_scan_get_count(own);
+        s = trk_scan_merge(s, own);
+        if (t->own_dir)
+            fprintf(stderr, "bb-shmd: tracks: %zu usable in %s and %s (%zu of them the room's own)\n",
+                    trk_scan_get_count(s), t->audio_dir, t->own_dir, n_own);
+        else
+            fprintf(stderr, "bb-shmd: tracks: %zu usable in %s\n", trk_scan_get_count(s), t->audio_dir);
         pthread_mutex_lock(&t->mu);
         trk_scan_destroy(t->done);
         t->done = s;
@@ -72,7 +85,8 @@ static void *scanner(void *arg)
     }
 }
 
-tset_t *tset_new(const char *audio_dir, const char *cache_dir)
+tset_t *tset_new(const char *audio_dir, const char *cache_dir, const char *own_dir,
+                 const char *own_cache)
 {
     tset_t *t = calloc(1, sizeof *t);
     if (!t)
@@ -87,8 +101,11 @@ tset_t *tset_new(const char *audio_dir, const char *cache_dir)
     }
     t->audio_dir = strdup(audio_dir);
     t->cache_dir = strdup(cache_dir);
+    t->own_dir = own_dir && own_cache ? strdup(own_dir) : NULL;
+    t->own_cache = own_dir && own_cache ? strdup(own_cache) : NULL;
     t->want_scan = true;
-    if (!t->audio_dir || !t->cache_dir || pthread_create(&t->thread, NULL, scanner, t) != 0) {
+    if (!t->audio_dir || !t->cache_dir || (own_dir && own_cache && (!t->own_dir || !t->own_cache)) ||
+        pthread_create(&t->thread, NULL, scanner, t) != 0) {
         tset_free(t);
         return NULL;
     }
@@ -114,6 +131,8 @@ void tset_free(tset_t *t)
     pthread_cond_destroy(&t->cv);
     free(t->audio_dir);
     free(t->cache_dir);
+    free(t->own_dir);
+    free(t->own_cache);
     free(t);
 }
 

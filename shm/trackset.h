@@ -27,10 +27,14 @@ typedef struct {
 
 typedef struct tset tset_t;
 
-/* Creates the set and starts the first scan of audio_dir (prepared tracks
- * go to cache_dir).  With either directory NULL the set is empty and
- * ready.  Returns NULL only when out of memory. */
-tset_t *tset_new(const char *audio_dir, const char *cache_dir);
+/* Creates the set and starts the first scan of audio_dir, the host's
+ * library (prepared tracks go to cache_dir), and of own_dir, a room's own
+ * uploads (prepared into own_cache; both NULL for none), whose tracks join
+ * the library's and hide any of the same name.  With audio_dir or
+ * cache_dir NULL the set is empty and ready.  Returns NULL only when out
+ * of memory. */
+tset_t *tset_new(const char *audio_dir, const char *cache_dir, const char *own_dir,
+                 const char *own_cache);
 
 /* Stops the scanner and frees everything; accepts NULL. */
 void tset_free(tset_t *t);

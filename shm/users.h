@@ -2,7 +2,9 @@
  * users.h - the user table in the segment.
  *
  * A fixed array of slots.  The daemon allocates and frees slots (on a
- * worker's JOIN command and after an hour of silence) and writes their
+ * worker's JOIN command, after five minutes of silence, and when a newcomer
+ * needs the slot of a user silent longer than USERS_ACTIVE_SAMPLES) and
+ * writes their
  * identity and control fields under a per-slot sequence number `gen`; the
  * worker that serves a user writes that slot's activity fields.  Lookups
  * scan the array: they happen on a singer's first requests and when someone
@@ -25,7 +27,7 @@
  * summary, broadcasts and delay assignment), and after which it is
  * forgotten. */
 #define USERS_ACTIVE_SAMPLES (5 * 48000)
-#define USERS_FORGET_SAMPLES (3600LL * 48000)
+#define USERS_FORGET_SAMPLES (300LL * 48000)
 
 typedef struct {
     uint64_t gen;

@@ -1,6 +1,8 @@
 // audio.js: the page's Web Audio graph around the "bb-io" worklet.
 //
-//   microphone ──► MediaStreamSource ──► bb-io ──► destination (speakers)
+//   microphone ──► MediaStreamSource ──► bb-io ──► limiter ──► destination
+//
+// The limiter (limiter.js) keeps what we play within full scale.
 //
 // The AudioContext runs at 48 kHz, the server's rate, whatever the device
 // does: the browser resamples at its edges. Where the browser cannot
@@ -12,13 +14,45 @@
 // automatic gain control off: all three are built for speech calls and
 // damage sustained sung notes (here a sung tone lost 20 dB to them).
 //
+// A context that does not start running within START_TIMEOUT_MS means the
+// browser has no sound output: Firefox with no audio device or sound server
+// neither runs the context nor fails resume(), so the page would wait
+// forever. create() then fails with an AudioOutputError the page shows.
+//
+// Stalls. When the browser's audio thread does not get to run in time (a
+// busy machine), the device plays a gap and the context's clock loses that
+// time for good. Everything counted in it falls behind the server's clock
+// by as much: our voice then reaches the server that much later, past the
+// limit after a stall of a few tenths of a second, and the page mutes it for
+// lag; it never catches up by itself. So at every worklet statistics
+// message (each 100 ms of audio) the audio clock's progress is compared
+// with the wall clock's, and once they have differed by STALL_S for a
+// second the engine reports a "stall" (the page starts its connection
+// over, which sets the clocks afresh). A slow drift between the sound card's crystal and the
+// computer's clock adds up the same way and is reported the same way.
+//
 // Test hooks (only when the page is opened with ?test=1, see main.js):
 // - loopbackDelay: instead of the microphone, the worklet's own output is
 //   fed back to its input through a DelayNode of that many seconds, so the
 //   latency calibration can be checked against a known delay;
-// - tap: an AnalyserNode on the worklet's output, read by toneLevel().
+// - tap: an AnalyserNode on what goes to the speakers, read by toneLevel().
 
 import { SERVER_RATE } from './clock.js';
+import { createLimiter } from './limiter.js';
+
+export const START_TIMEOUT_MS = 5000;
+export const STALL_S = 0.25;
+export const STALL_HOLD_S = 1;
+
+/** The browser's sound output did not start; message says what to do. */
+export class AudioOutputError extends Error {
+  constructor() {
+    super('Your browser could not start its sound output, so nothing can be played or recorded. '
+      + 'Connect your headphones (and check that the computer\'s sound works), '
+      + 'then restart the browser, open this page again and press Start.');
+    this.name = 'AudioOutputError';
+  }
+}
 
 /** Constraints for getUserMedia; deviceId may be empty for the default. */
 export function micConstraints(deviceId) {
@@ -55,7 +89,8 @@ export class AudioEngine {
   /**
    * Builds the graph. opts: {deviceId, listenOnly, test: {loopbackDelay,
    * tap}}. With listenOnly the microphone is not opened at all. Rejects
-   * with the browser's error when the microphone or the worklet fails.
+   * with the browser's error when the microphone or the worklet fails, and
+   * with an AudioOutputError when the sound output does not start.
    */
   static async create(opts = {}) {
     const e = new AudioEngine();
@@ -70,6 +105,7 @@ export class AudioEngine {
     this.stream = null;
     this.analyser = null;
     this.tapBuf = null;
+    this.clockRef = null;
   }
 
   async init({ deviceId = '', listenOnly = false, test = {} }) {
@@ -104,7 +140,11 @@ export class AudioEngine {
       channelInterpretation: 'speakers',
       processorOptions: { poolSize: 6 },
     });
-    this.node.port.onmessage = (ev) => this.dispatch(ev.data);
+    this.node.port.onmessage = (ev) => {
+      if (ev.data.type === 'stats') this.checkClock();
+      this.dispatch(ev.data);
+    };
+    this.watchClock();
     this.node.onprocessorerror = () => this.dispatch({ type: 'processor-error' });
     if (test.loopbackDelay != null) {
       this.loop = this.ctx.createDelay(2);
@@ -114,14 +154,54 @@ export class AudioEngine {
     } else if (this.source) {
       this.source.connect(this.node);
     }
-    this.node.connect(this.ctx.destination);
+    const limiter = createLimiter(this.ctx);
+    this.node.connect(limiter.input);
+    limiter.output.connect(this.ctx.destination);
     if (test.tap) {
       this.analyser = this.ctx.createAnalyser();
       this.analyser.fftSize = 32768;
-      this.node.connect(this.analyser);
+      limiter.output.connect(this.analyser);
       this.tapBuf = new Float32Array(this.analyser.fftSize);
     }
-    await this.ctx.resume();
+    let timer;
+    const late = new Promise((res) => { timer = setTimeout(res, START_TIMEOUT_MS); });
+    await Promise.race([this.ctx.resume(), late]);
+    clearTimeout(timer);
+    if (this.ctx.state !== 'running') {
+      // Not awaited: closing a context that never ran may never finish.
+      this.close().catch(() => {});
+      throw new AudioOutputError();
+    }
+  }
+
+  // A suspended context's clock stops on purpose: measure afresh whenever
+  // the context's state changes.
+  watchClock() {
+    this.ctx.addEventListener('statechange', () => { this.clockRef = null; });
+  }
+
+  // Reports a "stall" {seconds} (how far the audio clock fell behind the
+  // wall clock; negative when it ran ahead) once that has stayed past
+  // STALL_S for STALL_HOLD_S, and measures from there on. The hold lets a
+  // browser that renders the lost time quickly afterwards (WebKitGTK does)
+  // catch up without a resync.
+  checkClock() {
+    const now = performance.now() / 1000;
+    const t = this.ctx.currentTime;
+    const ref = this.clockRef;
+    if (!ref || this.ctx.state !== 'running') {
+      this.clockRef = { now, t, since: 0 };
+      return;
+    }
+    const behind = now - ref.now - (t - ref.t);
+    if (Math.abs(behind) < STALL_S) {
+      ref.since = 0;
+    } else if (!ref.since) {
+      ref.since = now;
+    } else if (now - ref.since >= STALL_HOLD_S) {
+      this.clockRef = { now, t, since: 0 };
+      this.dispatch({ type: 'stall', seconds: behind });
+    }
   }
 
   get sampleRate() {

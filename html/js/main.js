@@ -3,6 +3,14 @@
 // people, settings, debug) to the audio engine (audio.js) and the
 // connection (net.js).
 //
+// In a room (/r/ROOMID#KEY, room.js) the page first asks the server for the
+// room (GET /api/room): its name, and the person's role; a link that opens
+// nothing gets a full page that says so and what to do. Every request then
+// carries the room and its key, and each person sees only the controls
+// their role has (the server refuses the rest, and says why in the answer's
+// "refused", which the page shows). The default room (any other path) is
+// the original client's, and the page there is as it always was.
+//
 // State flows one way: server metadata and worklet statistics update
 // `state`, and render functions read it. User actions queue protocol items
 // on the connection; the server's answer is what changes the page (for
@@ -25,10 +33,14 @@ import { AudioEngine, listInputs, requestMicAccess } from './audio.js';
 import { createCodec } from './codec.js';
 import { Connection } from './net.js';
 import { measureLatency, measureVolume } from './calibrate.js';
-import { $, el, setText, show } from './ui/dom.js';
+import { controlsFor, leadTakenNotice, parseRoomLocation, refusalKind, withRoom } from './room.js';
+import { $, el, numberIn, setText, show } from './ui/dom.js';
 import { renderBuckets, renderMonitorSelect, renderPeople } from './ui/buckets.js';
 import { appendChat } from './ui/chat.js';
 import { crash, installCrashScreen } from './ui/crash.js';
+import { askConfirm } from './ui/confirm.js';
+import { renderOrganiserCard, setupOrganiserCard } from './ui/organiser.js';
+import { toast } from './ui/toast.js';
 
 const params = new URLSearchParams(location.search);
 const TEST = params.get('test') === '1';
@@ -70,7 +82,20 @@ const state = {
   connection: 'stopped',
   connectionMessage: '',
   log: [],
+  // The room (null: the default room), what GET /api/room said of it, and
+  // the role the server gave in its last answer.
+  room: parseRoomLocation(location.pathname, location.hash),
+  roomInfo: null,
+  role: null,
+  roomFull: false,
+  // Until then a 403 is not taken as final: our own key was just replaced
+  // and the server may still be switching over.
+  keyGraceUntil: 0,
+  refused: false,
 };
+
+// How long after replacing our own key a refusal is taken for the switch.
+const KEY_GRACE_MS = 5000;
 
 let engine = null;
 let codec = null;
@@ -87,12 +112,15 @@ function log(text) {
   if (pre) pre.textContent = state.log.slice(-60).join('\n');
 }
 
+// The API URL. A room's page is at /r/ROOMID, but the API is at the
+// site's root, as for the default room.
 function api() {
-  return apiUrl($('server-path').value, location.href);
+  return apiUrl($('server-path').value, state.room ? location.origin + state.room.root : location.href);
 }
 
 function snapshot() {
   return {
+    room: state.room && state.room.id, role: state.role,
     userid: state.userid, publicId: state.publicId, offset: state.offset,
     listenOnly: state.listenOnly, latencyMs: state.latencyMs, inputGain: state.inputGain,
     connection: state.connection, message: state.connectionMessage,
@@ -160,7 +188,7 @@ function showDeviceError(e) {
     ? 'The browser did not allow the microphone. Allow it in the address bar (or site settings) and press Start again.'
     : e && e.name === 'NotFoundError'
       ? 'No microphone was found. Plug one in and reload, or go back and choose to just listen.'
-      : `The microphone could not be opened: ${e && e.message ? e.message : e}`;
+      : e && e.name === 'AudioOutputError' ? e.message : `The microphone could not be opened: ${e && e.message ? e.message : e}`;
   setText($('device-error'), msg);
   show($('device-error'), true);
 }
@@ -281,6 +309,7 @@ async function runVolume() {
 
 function startApp() {
   show($('setup'), false);
+  $('main').classList.add('running');
   show($('app'), true);
   show($('listen-note'), state.listenOnly);
   $('mic-mute').disabled = state.listenOnly;
@@ -295,6 +324,8 @@ function startApp() {
   engine.setMode('run');
   conn = new Connection({
     api,
+    room: () => state.room,
+    onRefused,
     userid: state.userid,
     username: () => state.name,
     listenOnly: () => state.listenOnly,
@@ -310,6 +341,7 @@ function startApp() {
   });
   $('offset').value = state.offset;
   conn.start(state.offset);
+  engine.on('stall', (m) => conn.reconnect(null, `the audio clock slipped ${m.seconds.toFixed(2)} s`));
   // A phone can suspend audio (a call, the screen off). The clocks are
   // stale afterwards, so start the connection over when it runs again.
   let wasRunning = engine.ctx.state === 'running';
@@ -320,6 +352,7 @@ function startApp() {
   });
   setInterval(renderDebug, 250);
   keepAwake();
+  renderApp();
   $('lead').focus();
 }
 
@@ -340,13 +373,51 @@ async function keepAwake() {
   await take();
 }
 
-function onStatus({ state: s, message }) {
+function onStatus({ state: s, message, http }) {
   state.connection = s;
   state.connectionMessage = message;
+  // A full room is no lost connection: say so, and offer to listen.
+  if (s === 'connected') state.roomFull = false;
+  else if (http) {
+    state.roomFull = refusalKind(http.status, http.message) === 'full';
+    if (state.roomFull) setText($('room-full-text'), capitalise(http.message) + '.');
+  }
   const text = { connected: 'Connected', connecting: 'Connecting…', resyncing: 'Resynchronising…', offline: 'Offline' }[s] || s;
-  setText($('status'), text);
-  show($('offline'), s === 'offline');
+  setText($('status'), state.roomFull ? 'The room is full' : text);
+  show($('room-full'), state.roomFull);
+  show($('offline'), s === 'offline' && !state.roomFull);
   if (s === 'offline') setText($('offline-text'), `Reconnecting automatically… (${message})`);
+}
+
+function capitalise(text) {
+  const t = String(text || '').replace(/[.\s]+$/, '');
+  return t.charAt(0).toUpperCase() + t.slice(1);
+}
+
+// A 403 from the server: final (the page shows the refusal) unless it
+// answers a request made with a key we no longer use, or comes while our
+// own new key is being switched to.
+function onRefused({ message, key }) {
+  if (state.room && key !== state.room.key) return false;
+  if (Date.now() < state.keyGraceUntil) return false;
+  showRefused(message);
+  return true;
+}
+
+// The whole page becomes the refusal: no setup, no app, no sound.
+function showRefused(message) {
+  if (state.refused) return;
+  state.refused = true;
+  log(`refused: ${message}`);
+  stopEverything();
+  for (const id of ['setup', 'app', 'opening', 'organiser-card', 'offline', 'room-full', 'lag', 'recordings-link']) show($(id), false);
+  if (message) setText($('refused-title'), capitalise(message));
+  if (!state.room) setText($('refused-text'), "This is the server's own address, not a room's: singing here needs the link of a room.");
+  show($('refused'), true);
+  setText($('status'), 'Not in a room');
+  show($('leader-line'), false);
+  show($('user-count'), false);
+  $('refused-retry').focus();
 }
 
 function moveTo(offset, why) {
@@ -358,6 +429,14 @@ function moveTo(offset, why) {
 function onMetadata(m, req) {
   state.lastMeta = m;
   state.lastReq = req;
+  const before = { amLeader: state.amLeader, leader: state.leader, leaderName: state.leaderName };
+  if (typeof m.role === 'string') state.role = m.role;
+  if (Array.isArray(m.refused)) {
+    for (const why of m.refused) {
+      log(`refused: ${why}`);
+      toast(capitalise(why) + '.');
+    }
+  }
   if (m.public_id != null) state.publicId = String(m.public_id);
   if (Array.isArray(m.user_summary)) state.users = parseUserSummary(m.user_summary);
   if (Array.isArray(m.buckets)) state.buckets = m.buckets.filter(Number.isFinite);
@@ -370,6 +449,12 @@ function onMetadata(m, req) {
   state.leaderName = m.leader_name ? String(m.leader_name) : '';
   state.songStart = m.song_start_clock || null;
   state.songEnd = m.song_end_clock || null;
+  const taken = leadTakenNotice(before, state);
+  if (taken) {
+    log(taken);
+    toast(taken, 10000);
+    appendChat($('chat-log'), '', taken, 'notice');
+  }
   for (const c of m.chats) {
     if (Array.isArray(c) && c.length >= 2) appendChat($('chat-log'), String(c[0]), String(c[1]));
   }
@@ -439,6 +524,33 @@ function me() {
   return state.users.find((u) => u.id === state.publicId) || null;
 }
 
+// Which controls this person has now (room.js controlsFor).
+function controls() {
+  return controlsFor({
+    inRoom: !!state.room,
+    role: state.role,
+    amLeader: state.amLeader,
+    leaderPresent: state.leader != null,
+    uploads: state.roomInfo ? state.roomInfo.uploads : true,
+  });
+}
+
+const ROLE_TEXT = {
+  organiser: 'You are the organiser', leader: 'You lead', singer: 'You sing', listener: 'You listen',
+};
+
+// The room's name, the person's role and the organiser's card: shown from
+// the room's first answer on, before the setup too.
+function renderRoom() {
+  if (!state.room || !state.roomInfo || state.refused) return;
+  show($('room-line'), true);
+  setText($('room-name'), state.roomInfo.name);
+  setText($('role-name'), `· ${ROLE_TEXT[state.role] || state.role}`);
+  const organiser = controls().organiser;
+  show($('organiser-card'), organiser);
+  if (organiser) renderOrganiserCard(state.roomInfo.max_singers);
+}
+
 function renderApp() {
   // Header.
   const leaderLabel = state.amLeader ? 'you' : state.leaderName || (state.users.find((u) => u.id === state.leader) || {}).name || '';
@@ -448,12 +560,26 @@ function renderApp() {
     show($('user-count'), true);
     setText($('user-count'), `${state.nUsers} ${state.nUsers === 1 ? 'singer' : 'singers'} here`);
   }
-  // Song: the lead button follows the server's view.
+  renderRoom();
+  // Song: the lead button follows the server's view; in a room, each role
+  // sees the controls it has.
+  const c = controls();
   const lead = $('lead');
-  if (!state.amLeader) setText(lead, 'Lead a song');
+  if (c.lead === 'take') setText(lead, 'Take the lead');
+  else if (c.lead !== 'leading') setText(lead, 'Lead a song');
   else if (!state.songStart) setText(lead, 'Start singing');
   else setText(lead, 'Stop singing');
   lead.disabled = state.listenOnly || Date.now() < (state.leadBusyUntil || 0);
+  // In a room, who leads is known from the first answer on.
+  const leadShown = c.lead !== 'none' && (!state.room || state.lastMeta !== null);
+  show(lead, leadShown);
+  show($('lead-buttons'), leadShown || (state.amLeader && !state.songStart));
+  show($('lead-hint'), c.lead === 'none');
+  if (c.lead === 'none') setText($('lead-hint'), `${leaderLabel} leads the song. You can lead once nobody does.`);
+  show($('settings-card'), c.leader);
+  show($('upload-form'), c.upload);
+  show($('leader-people'), c.leader);
+  show($('my-mic-form'), !state.listenOnly);
   show($('track-wrap'), state.amLeader && !state.songStart);
   $('jump-end').disabled = state.amLeader;
   const sel = $('track');
@@ -470,6 +596,7 @@ function renderApp() {
   if (wait > 0) setText($('countdown'), `Waiting for the song to get to us… ${wait} s`);
   else if (ended) setText($('countdown'), 'The song has ended.');
   const mine = me();
+  if (mine && document.activeElement !== $('my-mic-volume')) $('my-mic-volume').value = String(mine.micVolume);
   state.monitoring = !!(mine && mine.isMonitoring);
   show($('monitoring-note'), state.monitoring);
   if (state.monitoring) {
@@ -528,8 +655,15 @@ function renderDebug() {
 }
 
 function setupAppControls() {
-  $('lead').addEventListener('click', () => {
-    if (!state.amLeader) conn.queue('requestLead', true);
+  $('lead').addEventListener('click', async () => {
+    if (controls().lead === 'take') {
+      // The organiser takes the lead from whoever has it: ask first.
+      const who = state.leaderName || 'Someone';
+      const then = state.songStart ? 'The song goes on, and they are told that you took it.' : 'They are told that you took it.';
+      const ok = await askConfirm(`${who} is leading now. Take the lead from them? ${then}`, 'Take the lead');
+      if (!ok || !conn) return;
+      conn.queue('requestLead', true);
+    } else if (!state.amLeader) conn.queue('requestLead', true);
     else if (!state.songStart) conn.queue('markStart', true);
     else conn.queue('markStop', true);
     state.leadBusyUntil = Date.now() + 1500;
@@ -606,6 +740,14 @@ function setupAppControls() {
     $('mic-volume').setCustomValidity('');
     conn.queueMicVolume(id, v);
   });
+  $('my-mic-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const v = numberIn($('my-mic-volume'), 0, 2, { message: 'A number from 0 to 2' });
+    if (v !== null && conn && state.publicId) conn.queueMicVolume(state.publicId, v);
+  });
+  $('room-full-listen').addEventListener('click', listenInstead);
+  $('refused-retry').addEventListener('click', () => location.reload());
+  $('opening-retry').addEventListener('click', () => openRoom());
   $('upload-form').addEventListener('submit', uploadTrack);
   $('upload-file').addEventListener('change', () => {
     const f = $('upload-file').files[0];
@@ -640,7 +782,8 @@ async function uploadTrack(e) {
   }
   setText(out, 'Uploading…');
   try {
-    const r = await fetch(endpointUrl(api(), 'upload') + '?' + new URLSearchParams({ name }), {
+    // The server lets the leader (named by the secret userid) upload.
+    const r = await fetch(withRoom(endpointUrl(api(), 'upload'), state.room, { name, userid: state.userid }), {
       method: 'POST', body: f, headers: { 'Content-Type': f.type || 'application/octet-stream' },
     });
     let j = {};
@@ -650,6 +793,106 @@ async function uploadTrack(e) {
   } catch (err) {
     setText(out, `Upload failed: ${err.message}`);
   }
+}
+
+// The room is full: listen instead (a listener takes no singer's place).
+function listenInstead() {
+  state.listenOnly = true;
+  if (engine) {
+    engine.stopMic();
+    engine.config({ spectator: true });
+  }
+  state.roomFull = false;
+  show($('room-full'), false);
+  show($('listen-note'), true);
+  $('mic-mute').disabled = true;
+  log('listening only: the room is full');
+  if (conn) conn.reconnect(null, 'listening only');
+}
+
+// A room's page asks for its room first (GET /api/room): the name to show
+// and the role. Until the answer the setup stays hidden, so that nobody sets
+// up their microphone for a link that opens nothing. A 403 is the refusal
+// page; a 503 (the room's timeline is still starting) is asked again a few
+// times; anything else that fails can be retried with a button.
+const ROOM_TRIES = 5;
+async function openRoom() {
+  show($('opening'), true);
+  show($('opening-retry'), false);
+  setText($('opening-text'), 'Opening the room…');
+  let why;
+  try {
+    let r;
+    for (let i = 0; i < ROOM_TRIES; i++) {
+      if (i) await new Promise((ok) => { setTimeout(ok, 1000); });
+      r = await fetch(withRoom(endpointUrl(api(), 'room'), state.room), { cache: 'no-store' });
+      if (r.status !== 503) break;
+    }
+    let j = {};
+    try { j = await r.json(); } catch { /* not JSON */ }
+    if (r.status === 403) {
+      showRefused(j.error || '');
+      return;
+    }
+    if (r.ok && typeof j.name === 'string') {
+      state.roomInfo = j;
+      state.role = j.role;
+      document.title = `${j.name} · Bucket Brigade`;
+      show($('opening'), false);
+      show($('setup'), true);
+      showStep(store.get('noTutorial') === '1' ? 'step-name' : 'step-headphones');
+      renderRoom();
+      log(`room ${j.room}, role ${j.role}`);
+      return;
+    }
+    why = j.error || `the server answered ${r.status}`;
+  } catch (e) {
+    why = `the server could not be reached (${e.message})`;
+  }
+  setText($('opening-text'), `The room could not be opened: ${why}. Check your connection and try again.`);
+  show($('opening-retry'), true);
+  $('opening-retry').focus();
+}
+
+// The default room's page goes on at once, as it always did; only a server
+// that serves no default room (it answers 403) turns it into the refusal.
+async function checkDefaultRoom() {
+  try {
+    const r = await fetch(endpointUrl(api(), 'room'), { cache: 'no-store' });
+    if (r.status !== 403) return;
+    let j = {};
+    try { j = await r.json(); } catch { /* not JSON */ }
+    showRefused(j.error || '');
+  } catch {
+    // unreachable now: the connection says so when it starts
+  }
+}
+
+// A room's page: the setup waits for the room's answer, and the organiser's
+// card is wired (shown once the role is known).
+function setupRoom() {
+  show($('setup'), false);
+  // A new link for this room differs only in its fragment, which the
+  // browser opens without loading the page again: load it.
+  window.addEventListener('hashchange', () => location.reload());
+  // The skip link must not put "#main" where the key is.
+  $('skip-link').addEventListener('click', (e) => {
+    e.preventDefault();
+    $('main').focus();
+  });
+  setupOrganiserCard({
+    api,
+    room: () => state.room,
+    store,
+    onNewKey: (which, key) => {
+      if (which !== 'organiser') return;
+      state.room.key = key;
+      state.keyGraceUntil = Date.now() + KEY_GRACE_MS;
+      history.replaceState(null, '', location.pathname + location.search + '#' + key);
+    },
+    onCap: (n) => { state.roomInfo.max_singers = n; },
+  });
+  openRoom();
 }
 
 function checkBrowser() {
@@ -689,6 +932,8 @@ function main() {
   setupAppControls();
   if (store.get('noTutorial') === '1') showStep('step-name');
   else showStep('step-headphones');
+  if (state.room) setupRoom();
+  else checkDefaultRoom();
   if (TEST) window.bbTestReady = true;
 }
 

@@ -22,12 +22,20 @@
 //
 // Metadata items the page queues (chat, lead, volumes, ...) go out on the
 // next POST only.
+//
+// In a room every request carries room= and key= (room.js). A 403 (a wrong
+// key, a closed room) is no network trouble: the page is asked whether it
+// is final (it is not when the key changed since the request left), and if
+// so the connection stops instead of retrying. Other refusals (a full room,
+// a busy server: 503) are retried like any failure, and the page is told
+// the server's status and sentence so that it can say which it is.
 
 import { BATCH_SAMPLES, estimateServerClock, initialReadClock } from './clock.js';
 import {
   buildAudioQuery, errorMessage, eventHeader, packMulti, parseAudioMetadata,
   parseProbe, unpackMulti,
 } from './protocol.js';
+import { withRoom } from './room.js';
 
 export const MAX_IN_FLIGHT = 4;
 const MAX_BACKOFF_MS = 10000;
@@ -40,9 +48,14 @@ export function backoffMs(failures) {
 
 export class Connection {
   /**
-   * o: {api: () => string, userid, username: () => string,
-   *     listenOnly: () => bool, muted: () => bool, codec, engine, onMetadata(meta, req),
-   *     onStatus({state, message, failures}), log(text)}.
+   * o: {api: () => string, room: () => ({id, key}) | null (the default
+   *     room), userid, username: () => string, listenOnly: () => bool,
+   *     muted: () => bool, codec, engine, onMetadata(meta, req),
+   *     onStatus({state, message, failures, http}) (http: {status, message}
+   *     of the server's refusal behind a failure, or null),
+   *     onRefused({status, message, key}) => bool (a 403 answer to a
+   *     request made with key; true: final, the connection stops),
+   *     log(text)}.
    */
   constructor(o) {
     this.o = o;
@@ -99,9 +112,22 @@ export class Connection {
   }
 
   // Tells the page what to show; does not change this.state (the loop's own).
-  status(state, message = '') {
+  status(state, message = '', http = null) {
     this.lastStatus = state;
-    this.o.onStatus({ state, message, failures: this.failures });
+    this.o.onStatus({ state, message, failures: this.failures, http });
+  }
+
+  room() {
+    return this.o.room ? this.o.room() : null;
+  }
+
+  // A 403 the page takes as final stops the connection for good.
+  refusedForGood(epoch, status, message, key) {
+    if (status !== 403 || !this.o.onRefused || epoch !== this.epoch) return false;
+    if (!this.o.onRefused({ status, message, key })) return false;
+    this.o.log(`refused: ${message}`);
+    this.stop();
+    return true;
   }
 
   async connect(delayMs) {
@@ -122,11 +148,16 @@ export class Connection {
     this.firstPost = true;
     for (let attempt = 0; ; attempt++) {
       try {
+        const room = this.room();
         const t0 = performance.now();
-        const r = await fetch(this.o.api(), { cache: 'no-store' });
+        const r = await fetch(withRoom(this.o.api(), room), { cache: 'no-store' });
         const t1 = performance.now();
         if (epoch !== this.epoch) return;
-        if (!r.ok) throw new Error(`the server answered ${r.status} to the clock probe`);
+        if (!r.ok) {
+          const message = errorMessage(r.headers.get('X-Audio-Metadata'), r.status);
+          if (this.refusedForGood(epoch, r.status, message, room && room.key)) return;
+          throw new HttpError(`the server answered ${r.status} to the clock probe: ${message}`, r.status, message);
+        }
         await r.arrayBuffer();
         const p = parseProbe(r.headers.get('X-Audio-Metadata'));
         const s = estimateServerClock(p.serverClock, t0, t1);
@@ -137,7 +168,7 @@ export class Connection {
       } catch (e) {
         if (epoch !== this.epoch) return;
         this.failures++;
-        this.status('offline', e.message || String(e));
+        this.status('offline', e.message || String(e), e.http || null);
         await new Promise((r) => { this.timer = setTimeout(r, Math.max(1000, backoffMs(this.failures))); });
         if (epoch !== this.epoch) return;
       }
@@ -146,12 +177,12 @@ export class Connection {
     this.state = 'running';
   }
 
-  fail(epoch, why) {
+  fail(epoch, why, http = null) {
     if (epoch !== this.epoch) return;
     this.failures++;
     this.stats.errors++;
     this.o.log(`connection error: ${why}`);
-    this.status(this.failures >= 2 ? 'offline' : 'resyncing', why);
+    this.status(this.failures >= 2 ? 'offline' : 'resyncing', why, http);
     this.connect(backoffMs(this.failures));
   }
 
@@ -190,8 +221,11 @@ export class Connection {
     }
     this.readClock += n;
     const p = this.takePending();
+    const room = this.room();
     const req = {
       ...p,
+      room: room ? room.id : null,
+      key: room ? room.key : null,
       readClock: this.readClock,
       writeClock: write,
       nSamples: n,
@@ -243,7 +277,9 @@ export class Connection {
     if (epoch !== this.epoch) return;
     const header = res.r.headers.get('X-Audio-Metadata');
     if (!res.r.ok) {
-      this.fail(epoch, `server: ${errorMessage(header, res.r.status)}`);
+      const message = errorMessage(header, res.r.status);
+      if (this.refusedForGood(epoch, res.r.status, message, req.key)) return;
+      this.fail(epoch, `server: ${message}`, { status: res.r.status, message });
       return;
     }
     let meta;
@@ -283,6 +319,14 @@ export class Connection {
     }
     this.failures = 0;
     this.o.onMetadata(meta, req);
+  }
+}
+
+// A refusal of the clock probe, with the server's status and sentence.
+class HttpError extends Error {
+  constructor(text, status, message) {
+    super(text);
+    this.http = { status, message };
   }
 }
 

@@ -109,7 +109,10 @@ export function unpackMulti(bytes) {
  *                                           muted, lag-muted or monitoring
  *                                           (extension);
  *   summary ('changed')                     user_summary only when it
- *                                           changed (extension).
+ *                                           changed (extension);
+ *   room, key (string)                      the room and its key, from
+ *                                           the room's link (none: the
+ *                                           default room).
  * Values that are null, undefined, false or empty are left out, as the
  * original client did.
  */
@@ -148,6 +151,8 @@ export function buildAudioQuery(req) {
   if (req.spectator) put('spectator', 1);
   if (req.muted) put('muted', 1);
   put('summary', req.summary);
+  put('room', req.room);
+  put('key', req.key);
   return q.toString();
 }
 

@@ -47,10 +47,17 @@ test('controls for everyone: rounds, upload, mic volume, monitoring, listener', 
     await enter(B, 'Ben');
     await A.waitForFunction(() => document.querySelectorAll('#people tr').length === 2, null, { timeout: 20000 });
 
-    // Rounds settings are broadcast to everyone.
+    // Ann takes the lead; the leader's rounds settings reach everyone.
+    await A.click('#lead');
+    await A.waitForFunction(() => document.getElementById('lead').textContent === 'Start singing', null, { timeout: 20000 });
     await A.fill('#bpm', '90');
     await A.click('[data-send=bpm]');
     await B.waitForFunction(() => document.getElementById('bpm').value === '90', null, { timeout: 10000 });
+    // Ben does not lead: his tempo is refused and changes nothing.
+    await B.fill('#bpm', '60');
+    await B.click('[data-send=bpm]');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await A.evaluate(() => document.getElementById('bpm').value), '90');
 
     // A backing track uploaded from the page shows up in the leader's list.
     const wav = join(outDir(), 'upload-300.wav');
@@ -60,16 +67,14 @@ test('controls for everyone: rounds, upload, mic volume, monitoring, listener', 
     await A.click('#upload-form button[type=submit]');
     await A.waitForFunction(() => /Added|failed/.test(document.getElementById('upload-result').textContent), null, { timeout: 20000 });
     assert.match(await A.textContent('#upload-result'), /^Added "Test Track/);
-    await A.click('#lead');
-    await A.waitForFunction(() => document.getElementById('lead').textContent === 'Start singing', null, { timeout: 20000 });
     await A.waitForFunction(() => [...document.querySelectorAll('#track option')].some((o) => o.value.startsWith('Test Track')), null, { timeout: 10000 });
     assert.equal(await A.isVisible('#track'), true);
 
-    // Mic volume: Ann sets Ben's to 1.5; Ben's people list shows it.
+    // Mic volume: Ann, leading, sets Ben's to 1.25; Ben's people list shows it.
     await A.selectOption('#monitor-user', { label: 'Ben' });
-    await A.fill('#mic-volume', '1.5');
+    await A.fill('#mic-volume', '1.25');
     await A.click('#mic-volume-apply');
-    await B.waitForFunction(() => [...document.querySelectorAll('#people tr')].some((r) => r.textContent.includes('Ben (you)1.50')), null, { timeout: 10000 });
+    await B.waitForFunction(() => [...document.querySelectorAll('#people tr')].some((r) => r.textContent.includes('Ben (you)1.25')), null, { timeout: 10000 });
 
     // Monitoring: Ann moves one bucket behind Ben, her microphone off.
     await A.click('#monitor-begin');

@@ -6,7 +6,8 @@
 // - startStack(): the real local stack (deploy/local-run.sh, what `./bb run`
 //   execs) on a free port with its own run directory, stopped by
 //   stopStack() or when this process exits; stackPids() names its
-//   processes, stackMetrics() reads the worker's counters;
+//   processes, stackMetrics() reads the worker's counters, and bbRoom()
+//   runs the operator's bb-room command on its rooms database;
 // - makeTone(): a sine WAV made with sox, the fake microphone's input;
 // - withTimeout(): bounds any promise.
 //
@@ -61,8 +62,8 @@ export async function launchChromium(wav) {
  * Opens a page in a new context of browser, collecting its console output
  * and page errors into the returned log array.
  */
-export async function openPage(browser, url, { init } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+export async function openPage(browser, url, { init, viewport = { width: 1200, height: 900 } } = {}) {
+  const context = await browser.newContext({ viewport });
   if (init) await context.addInitScript(init);
   const page = await context.newPage();
   const log = [];
@@ -112,7 +113,7 @@ export async function freePort(base) {
 
 /** Whether the pieces of the real stack are built. */
 export function stackBuilt() {
-  const need = ['build/fcgi/bb-worker', 'build/shm/bb-shmd', 'deploy/local-run.sh'];
+  const need = ['build/fcgi/bb-worker', 'build/shm/bb-shmd', 'build/rooms/bb-room', 'deploy/local-run.sh'];
   const missing = need.filter((p) => !existsSync(join(ROOT, p)));
   return { ok: missing.length === 0, missing };
 }
@@ -127,8 +128,8 @@ process.on('exit', () => {
 /**
  * Starts deploy/local-run.sh in its own process group on a free port with a
  * private run directory under the build tree. Resolves {url, child, logs,
- * runDir, port} once GET /api answers, or rejects after timeoutMs with its
- * output.
+ * runDir, port, roomsDb} once GET /api answers, or rejects after timeoutMs
+ * with its output.
  */
 export async function startStack({ timeoutMs = 60000, workers = 1 } = {}) {
   const port = await freePort(18380);
@@ -137,6 +138,9 @@ export async function startStack({ timeoutMs = 60000, workers = 1 } = {}) {
   mkdirSync(runDir, { recursive: true });
   const audioDir = join(runDir, 'audio');
   mkdirSync(audioDir, { recursive: true });
+  // Named here, not left to local-run.sh's default, so that a BB_ROOMS_DB
+  // in the caller's environment never points a test at someone's rooms.
+  const roomsDb = join(runDir, 'rooms.db');
   const logs = [];
   // BB_LOCAL_RUN runs another copy of the script (for trying deployment changes).
   const child = spawn(process.env.BB_LOCAL_RUN || join(ROOT, 'deploy/local-run.sh'), [], {
@@ -144,14 +148,14 @@ export async function startStack({ timeoutMs = 60000, workers = 1 } = {}) {
     detached: true,
     env: {
       ...process.env, BB_PORT: String(port), BB_DEV_PORT: '0', BB_RUN_DIR: runDir,
-      BB_AUDIO_DIR: audioDir, BB_WORKERS: String(workers),
+      BB_AUDIO_DIR: audioDir, BB_WORKERS: String(workers), BB_ROOMS_DB: roomsDb,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
   child.stdout.on('data', (d) => logs.push(String(d)));
   child.stderr.on('data', (d) => logs.push(String(d)));
-  const stack = { url: `http://localhost:${port}/`, child, logs, runDir, port, stopping: false };
+  const stack = { url: `http://localhost:${port}/`, child, logs, runDir, port, roomsDb, stopping: false };
   // A stack stopped from outside (someone's SIGTERM) fails the test in
   // confusing ways: say so in the output that a failing test prints.
   child.once('exit', (code, signal) => {
@@ -189,6 +193,18 @@ export async function stopStack(stack) {
   running.delete(child);
   // The daemon keeps its segment for a restart; a test run leaves nothing.
   if (stack.port) rmSync(`/dev/shm/bb-${stack.port}`, { force: true });
+}
+
+/**
+ * Runs bb-room (rooms/bb-room.c, what `./bb room` runs) with args on
+ * stack's rooms database, its links on the stack's address. Returns its
+ * stdout; throws with its stderr when it fails.
+ */
+export function bbRoom(stack, ...args) {
+  const r = spawnSync(join(ROOT, 'build/rooms/bb-room'),
+    ['--db', stack.roomsDb, '--base-url', stack.url.replace(/\/$/, ''), ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bb-room ${args.join(' ')}: status ${r.status}: ${r.stderr}`);
+  return r.stdout;
 }
 
 /**

@@ -11,6 +11,9 @@ export LC_ALL=C
 
 T_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bb-$T_NAME.XXXXXX")
+# Others may pass (not list): the local run's nginx workers, run as www-data when
+# the tests run as root, reach its sockets and files under it.
+chmod 0711 "$TMP"
 mkdir -p "$TMP/logs"
 declare -A T_PID=()
 
@@ -102,7 +105,8 @@ now_clock() {
 have_ipv6_loopback() { grep -q '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; }
 
 # start_local_nginx N: renders the local nginx site (deploy/nginx/*.conf.in,
-# as ./bb run does) for workers 1..N listening on $SOCK/wI.sock, starts
+# as ./bb run does) for workers 1..N listening on $SOCK/wI.sock (worker 1
+# also takes the uploads), starts
 # nginx on 127.0.0.1:$PORT (as the invoking user) and waits for it; sets
 # API to the site's API URL. Uses SRC, NGINX, WORKER (for its header
 # size), SOCK, PORT and TMP.
@@ -114,13 +118,52 @@ start_local_nginx() {
     done
     [ "$(id -u)" = 0 ] && user_directive="user $(id -un) $(id -gn);"
     "$SRC/deploy/render.sh" -o "$TMP/nginx" \
-        UPSTREAM_SERVERS="$servers" HTML_DIR="$SRC/html" RECORDINGS_DIR="$TMP/rec" \
+        UPSTREAM_SERVERS="$servers" UPLOAD_SERVER="    server unix:$SOCK/w1.sock;" \
+        HTML_DIR="$SRC/html" RECORDINGS_DIR="$TMP/rec" \
         CONF_DIR="$TMP/nginx" NGINX_DIR="$TMP/nginx" ACCESS_LOG="$TMP/logs/access.log" \
         USER_DIRECTIVE="$user_directive" NGINX_WORKERS=2 MIME_TYPES=/etc/nginx/mime.types \
         LISTEN="        listen 127.0.0.1:$PORT;" FASTCGI_BUFFER="$("$WORKER" --header-max)" \
+        HOST_NAME="$T_NAME" \
         "$SRC"/deploy/nginx/bb-http.conf.in "$SRC"/deploy/nginx/bb-locations.conf.in \
         "$SRC"/deploy/nginx/bb-fastcgi.conf.in "$SRC"/deploy/nginx/local.conf.in
     spawn nginx "$NGINX" -p "$TMP/nginx/" -c "$TMP/nginx/local.conf" -e stderr
     wait_until 10 "nginx on port $PORT" port_busy "$PORT"
     API=http://127.0.0.1:$PORT/api
+}
+
+# site_nginx DIR WORKERS SITE [HTTP_LINE...]: writes DIR/nginx.conf in the
+# shape of Debian's /etc/nginx/nginx.conf (pid, temp paths and default
+# access log under DIR, in the foreground, as the invoking user) with
+# WORKERS worker processes, including the site SITE in the http context
+# after the HTTP_LINEs, and checks it with nginx -t: an error or a warning
+# fails the test. Sets SITE_NGX to the command that runs it. Uses NGINX.
+SITE_NGX=()
+site_nginx() {
+    local dir=$1 workers=$2 site=$3 extra=''
+    shift 3
+    [ $# = 0 ] || extra=$(printf '    %s\n' "$@")
+    mkdir -p "$dir/tmp"
+    cat >"$dir/nginx.conf" <<EOF
+daemon off;
+worker_processes $workers;
+pid $dir/nginx.pid;
+error_log stderr warn;
+$([ "$(id -u)" = 0 ] && echo "user $(id -un) $(id -gn);")
+events { worker_connections 1024; }
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    client_body_temp_path $dir/tmp/body;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    proxy_temp_path $dir/tmp/proxy;
+    scgi_temp_path $dir/tmp/scgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    access_log $dir/other.log;
+$extra
+    include $site;
+}
+EOF
+    SITE_NGX=("$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e stderr)
+    "${SITE_NGX[@]}" -t >"$dir/nginx-t.log" 2>&1 || { cat "$dir/nginx-t.log" >&2; fail "nginx -t fails on $site"; }
+    if grep -q '\[warn\]' "$dir/nginx-t.log"; then cat "$dir/nginx-t.log" >&2; fail "nginx -t warns about $site"; fi
 }

@@ -7,8 +7,10 @@
 # with two workers and a private run directory, and checks that:
 #
 #   - it prints its URL, and serves the client at /, the API at /api (on
-#     the segment named after the port), files of the recordings directory
-#     at /recordings/, and the API again on the development port;
+#     the segment named after the port, naming the host "local" in
+#     X-BB-Host), a room's recordings through the API to holders of its key
+#     only, and the API again on the development port;
+#   - nginx's worker processes do not run as root;
 #   - a second run on the same run directory refuses, saying where the first
 #     one runs, and leaves the first one alone;
 #   - a worker, and then the daemon, killed with SIGKILL are restarted and
@@ -64,17 +66,51 @@ post_ok() {
 body=$(curl -sS -m 5 -D "$TMP/h" "$BASE/api") || fail "GET /api failed"
 [ "$body" = ok ] || fail "GET /api answered '$body', want 'ok'"
 grep -qiE '^x-worker-id: [12]' "$TMP/h" || fail "GET /api has no X-Worker-Id of worker 1 or 2"
+grep -qi '^x-bb-host: local' "$TMP/h" || fail "GET /api does not name the host (X-BB-Host: local, the default of BB_HOST_NAME)"
 post_ok 10
 if [ -f "$SRC/html/index.html" ]; then
     st=$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$BASE/")
     [ "$st" = 200 ] || fail "GET / answered $st, want the client"
 fi
-echo hello >"$TMP/rec/hello.txt"
-[ "$(curl -sS -m 5 "$BASE/recordings/hello.txt")" = hello ] || fail "/recordings/ does not serve the recordings directory"
+# Recordings: listed and sent by the API, to holders of the room's link
+# only; no public URL, no other file of the folder.
+SONG=2024-01-02-030405
+echo default-mix >"$TMP/rec/$SONG.wav"
+echo secret >"$TMP/rec/notes.txt"
+code() { curl -sS -m 5 -o "$TMP/body" -w '%{http_code}' "$@"; }
+[ "$(code "$BASE/api/recording?file=$SONG.wav")" = 200 ] && [ "$(cat "$TMP/body")" = default-mix ] \
+    || fail "the default room's recording was not sent: $(cat "$TMP/body")"
+grep -q "\"song\":\"$SONG\"" <(curl -sS -m 5 "$BASE/api/recordings") || fail "the default room's listing lacks $SONG"
+[ "$(code "$BASE/recordings/$SONG.wav")" = 404 ] || fail "a recording has a public URL"
+[ "$(code "$BASE/bb-recordings/$SONG.wav")" = 404 ] || fail "the internal recordings location answers a client"
+for f in notes.txt ../rec/$SONG.wav "$SONG.wav%0d%0aX-Evil:%201" index.html; do
+    [ "$(code "$BASE/api/recording?file=$f")" = 400 ] || fail "file=$f was not refused with 400"
+done
+[ "$(code "$BASE/api/recording?file=2099-01-01-000000.wav")" = 404 ] || fail "a missing recording is not a 404"
+link=$("$BUILD/rooms/bb-room" --db "$RUN/rooms.db" --base-url "$BASE" create "Test room" | awk '/^singers:/ {print $2}')
+ROOM=${link##*/r/} ROOM=${ROOM%%#*} KEY=${link##*#}
+[ -n "$ROOM" ] && [ -n "$KEY" ] || fail "bb-room create printed no singers' link"
+mkdir -p "$TMP/rec/$ROOM"
+echo room-mix >"$TMP/rec/$ROOM/$SONG.wav"
+room_ok() { [ "$(code "$BASE/api/recording?room=$ROOM&key=$KEY&file=$SONG.wav")" = 200 ]; }
+wait_until 10 "the new room to be served" room_ok
+[ "$(cat "$TMP/body")" = room-mix ] || fail "the room's recording came back as: $(cat "$TMP/body")"
+[ "$(code "$BASE/api/recording?room=$ROOM&file=$SONG.wav")" = 403 ] || fail "a room's recording was sent without its key"
+[ "$(code "$BASE/api/recording?room=$ROOM&key=x$KEY&file=$SONG.wav")" = 403 ] || fail "a room's recording was sent for a wrong key"
+[ "$(code "$BASE/api/recordings?room=$ROOM")" = 403 ] || fail "a room's listing was sent without its key"
+note "recordings: sent by the API to the room's key holders only, no public URL, no other file"
 body=$(curl -sS -m 5 -D "$TMP/h" "http://127.0.0.1:$DEV_PORT/") || fail "GET on the development port failed"
 [ "$body" = ok ] || fail "GET http://127.0.0.1:$DEV_PORT/ answered '$body', want 'ok'"
 grep -qi '^access-control-allow-origin: \*' "$TMP/h" || fail "the development port's answer has no CORS header"
-note "client at /, API at /api, recordings at /recordings/, API on the development port $DEV_PORT with CORS"
+note "client at /, API at /api, API on the development port $DEV_PORT with CORS"
+
+# nginx's worker processes never run as root: run by root, the local run
+# gives them to an unprivileged user.
+master=$(cat "$RUN/nginx/nginx.pid")
+users=$(ps -o user=,args= --ppid "$master" | awk '/nginx: worker/ {print $1}' | sort -u | tr '\n' ' ')
+[ -n "$users" ] || fail "nginx (pid $master) has no worker processes"
+case " $users" in *" root "*) fail "nginx worker processes run as root" ;; esac
+note "nginx's workers run as: $users"
 
 # A second run on the same run directory.
 set +e

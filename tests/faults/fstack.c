@@ -396,6 +396,9 @@ static int render_nginx(fs_t *fs)
     snprintf(s_log, sizeof s_log, "ACCESS_LOG=%s", log);
     snprintf(s_user, sizeof s_user, "USER_DIRECTIVE=%s", user);
     snprintf(s_listen, sizeof s_listen, "LISTEN=%s", listen);
+    /* Worker 1 takes the uploads too (it has an audio directory). */
+    char s_upl[500];
+    snprintf(s_upl, sizeof s_upl, "UPLOAD_SERVER=    server unix:%s/w1.sock;", fs->sockdir);
     /* nginx's header buffer is the worker's own bound (--header-max). */
     char s_buf[64] = "FASTCGI_BUFFER=", cmd[600];
     snprintf(cmd, sizeof cmd, "'%s' --header-max", fs->cfg.worker);
@@ -417,7 +420,7 @@ static int render_nginx(fs_t *fs)
     snprintf(t4, sizeof t4, "%s/deploy/nginx/local.conf.in", fs->cfg.src);
     char *argv[] = {"/bin/sh", render, "-o", out, s_up, s_html, s_rec, s_conf, s_ngx, s_log,
                     s_user, "NGINX_WORKERS=2", "MIME_TYPES=/etc/nginx/mime.types", s_listen,
-                    s_buf, t1, t2, t3, t4, NULL};
+                    s_buf, s_upl, "HOST_NAME=fstack", t1, t2, t3, t4, NULL};
     if (run(fs, "render", argv) != 0) {
         fprintf(stderr, "fstack: deploy/render.sh failed (logs/render.log)\n");
         return -1;

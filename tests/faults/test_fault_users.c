@@ -22,7 +22,14 @@
  * moment.  Exactly one of them may get in; the other three must be refused
  * as above, and only the one who got in may be heard.
  *
- * usage: test_fault_users BB_SHMD BB_WORKER SOURCE_DIR late|burst
+ * "leave": the table is full, then three listeners close their pages; six
+ * seconds later (gone for more than the 5 s a user counts as here) the
+ * three newcomers, singing 6 s behind, all get in at once and Bob (9 s)
+ * hears each of them: a full table counts only the users still there, and
+ * a silent one's place goes to a newcomer.  The sixteen who stayed carry on
+ * as above.
+ *
+ * usage: test_fault_users BB_SHMD BB_WORKER SOURCE_DIR late|burst|leave
  */
 #include <stdlib.h>
 
@@ -38,6 +45,7 @@ typedef struct {
     const char *tname;
     bool burst;
     int nin, nnew;
+    int leaving;        /* the last `leaving` of those in leave before the newcomers come */
     ch_choir_t *ch;
     ch_voice_t *in[CAP], *out[MAXNEW];
     char names[CAP][16];
@@ -73,7 +81,7 @@ static int add_voices(run_t *u)
             return -1;
     }
     for (int i = 0; i < u->nnew; i++) {
-        ch_voice_cfg_t vc = {newname[i], NULL, 9, 700 + 100 * i, false, 0};
+        ch_voice_cfg_t vc = {newname[i], NULL, u->leaving ? 6 : 9, 700 + 100 * i, false, 0};
         u->out[i] = ch_voice_add(u->ch, &vc);
         if (!u->out[i])
             return -1;
@@ -99,7 +107,9 @@ static int sing_and_knock(run_t *u, fs_t *fs)
         fs_sleep_ms(100);
     }
     CHECK_EQ_I(*c, last.n_users, u->nin);
-    fs_sleep_ms(3000);
+    for (int i = u->nin - u->leaving; i < u->nin; i++)
+        ch_voice_stop(u->in[i]);
+    fs_sleep_ms(u->leaving ? 6500 : 3000);
     u->t_new = srvclock_now();
     for (int i = 0; i < u->nnew; i++)
         CHECK_EQ_I(*c, ch_voice_start(u->out[i]), 0);
@@ -137,7 +147,11 @@ static void judge_newcomers(run_t *u)
                u->tname, newname[i], posts, full, ok, n ? (r[0].rc ? r[0].message : "200") : "none");
         CHECK(*c, posts >= 4);
         u->refused[i] = ok == 0;
-        if (ok == posts && u->burst) {
+        if (u->leaving) {
+            /* A silent user's place is theirs at once. */
+            CHECK_EQ_I(*c, ok, posts);
+            u->admitted++;
+        } else if (ok == posts && u->burst) {
             u->admitted++;   /* the one who took the last place */
         } else {
             CHECK_EQ_I(*c, full, posts);
@@ -145,8 +159,9 @@ static void judge_newcomers(run_t *u)
         }
         free(r);
     }
-    /* Burst: the one free place went to one of them; late: to none. */
-    CHECK_EQ_I(*c, u->admitted, u->burst ? 1 : 0);
+    /* Burst: the one free place went to one of them; late: to none;
+     * leave: the leavers' places, to all of them. */
+    CHECK_EQ_I(*c, u->admitted, u->leaving ? u->nnew : u->burst ? 1 : 0);
 }
 
 /* Those in the room never noticed: the right head count, no failure, no
@@ -154,8 +169,8 @@ static void judge_newcomers(run_t *u)
 static void judge_room(run_t *u)
 {
     check_t *c = u->c;
-    int room = u->nin + u->admitted;
-    for (int i = 0; i < u->nin; i++) {
+    int room = u->nin - u->leaving + u->admitted;
+    for (int i = 0; i < u->nin - u->leaving; i++) {
         int n;
         ch_rec_t *r = ft_recs(u->in[i], &n);
         int crowd = 0;
@@ -174,9 +189,9 @@ static void judge_room(run_t *u)
         free(r);
     }
     int fails = 0;
-    for (int i = 0; i < u->nin; i++)
+    for (int i = 0; i < u->nin - u->leaving; i++)
         fails += ch_failures(u->in[i]);
-    printf("%s: the %d in the room: %d failed exchanges in all\n", u->tname, u->nin, fails);
+    printf("%s: the %d in the room: %d failed exchanges in all\n", u->tname, u->nin - u->leaving, fails);
 }
 
 /* The singers heard each other, and no refused newcomer anywhere. */
@@ -211,11 +226,14 @@ static void judge_hearing(run_t *u)
     }
     printf("%s: %s (9 s) heard the tones of %d newcomer(s)\n", u->tname, ch_name(u->in[NSING - 1]),
            heard_new);
-    CHECK(*c, heard_new <= (u->burst ? 1 : 0));
+    if (u->leaving)
+        CHECK_EQ_I(*c, heard_new, u->nnew);
+    else
+        CHECK(*c, heard_new <= (u->burst ? 1 : 0));
     /* A listener in the last bucket heard no refused newcomer either. */
     for (int x = 0; x < u->nnew; x++) {
         ch_heard_t h;
-        ch_heard(u->ch, u->in[u->nin - 1], u->out[x], u->start, 0, u->start, u->t_end, &h);
+        ch_heard(u->ch, u->in[u->nin - u->leaving - 1], u->out[x], u->start, 0, u->start, u->t_end, &h);
         CHECK_EQ_I(*c, h.stray, 0);
     }
 }
@@ -224,14 +242,15 @@ int main(int argc, char **argv)
 {
     CHECK_INIT(c);
     int exit_code;
-    fs_t *fs = ft_start(argc, argv, &(ft_setup_t){.name = "users", .users = CAP, .modes = "late|burst"},
+    fs_t *fs = ft_start(argc, argv, &(ft_setup_t){.name = "users", .users = CAP, .modes = "late|burst|leave"},
                         &exit_code);
     if (!fs)
         return exit_code;
     static run_t u;
     u.c = &c;
     u.burst = strcmp(argv[4], "burst") == 0;
-    u.tname = u.burst ? "fault_user_table_burst" : "fault_user_table";
+    u.leaving = strcmp(argv[4], "leave") == 0 ? 3 : 0;
+    u.tname = u.burst ? "fault_user_table_burst" : u.leaving ? "fault_user_table_leave" : "fault_user_table";
     /* Late: 16 in, 3 newcomers.  Burst: 15 in, 4 newcomers at once. */
     u.nin = u.burst ? CAP - 1 : CAP;
     u.nnew = u.burst ? 4 : 3;

@@ -53,7 +53,7 @@ test('audio query: required fields, only set values, form encoding', () => {
   assert.equal(q.get('userid'), '123');
   assert.equal(q.get('username'), 'Ann Lee & co');
   assert.equal(q.get('reset_user_state'), 'true');
-  for (const k of ['write_clock', 'chat', 'request_lead', 'volume', 'track', 'monitor', 'spectator', 'bpm']) {
+  for (const k of ['write_clock', 'chat', 'request_lead', 'volume', 'track', 'monitor', 'spectator', 'bpm', 'room', 'key']) {
     assert.equal(q.has(k), false, k);
   }
   const raw = buildAudioQuery({ readClock: 1, nSamples: 2880, userid: '1', username: 'a b' });
@@ -66,7 +66,10 @@ test('audio query: every optional item', () => {
     chat: ['hi', 'all'], requestLead: true, markStart: true, markStop: true,
     volume: '1.5', backingVolume: 0, micVolume: [['48213371202', 1.5]],
     bpm: 120, repeats: 0, bpr: 8, track: 'song.wav', monitor: 'end', spectator: true,
+    room: 'k3xq9v2m7a', key: 'AbC-_0+/',
   }));
+  assert.equal(q.get('room'), 'k3xq9v2m7a');
+  assert.equal(q.get('key'), 'AbC-_0+/');
   assert.equal(q.get('write_clock'), '5');
   assert.deepEqual(JSON.parse(q.get('chat')), ['hi', 'all']);
   assert.equal(q.get('request_lead'), '1');

@@ -3,9 +3,11 @@
  * killed writer, parts, the lock), stems at their offsets summing to the
  * mix, the Audacity project's exact offsets, pruning that keeps exactly N
  * songs and nothing else, and a listing that escapes a hostile name. */
+#include "media/recdir.h"
 #include "media/recording.h"
 #include "media_test.h"
 
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <math.h>
 #include <sndfile.h>
@@ -454,56 +456,85 @@ static void test_prune(const char *base)
     CHECK_EQ_I(ck, rec_prune(path, 3, NULL, NULL), REC_ERR_IO);
 }
 
+/* The listing the API serves: newest song first, each with its mix and
+ * parts, its stems (with their singers), its project and whether it was
+ * closed; nothing else in the folder; a hostile name stays a string. */
 static void test_listing(const char *base)
 {
-    char dir[2048], path[4096], *html;
-    const char *older, *newer;
+    char dir[2048], buf[16384];
+    jw_t w;
 
     snprintf(dir, sizeof dir, "%s/listing", base);
     mkdir(dir, 0755);
-
-    /* Empty directory: still a valid page. */
-    CHECK_EQ_I(ck, rec_listing_write(dir, 20, NULL, NULL), REC_OK);
-    snprintf(path, sizeof path, "%s/index.html", dir);
-    html = mt_read_file(path, NULL);
-    CHECK(ck, html != NULL && strstr(html, "No recordings yet.") != NULL);
-    free(html);
+    jw_init(&w, buf, sizeof buf);
+    CHECK_EQ_I(ck, rec_listing_json(dir, 20, &w, NULL, NULL), REC_OK);
+    CHECK(ck, jw_ok(&w) && strcmp(buf, "[]") == 0);
 
     touch(dir, "2024-01-02-030405.wav", 1234567);
     touch(dir, "2024-01-02-030405-stem-17.wav", 10000);
-    touch(dir, "2024-01-02-030405-stem-<img src=x onerror=alert(1)>&\"'.wav", 10);
+    touch(dir, "2024-01-02-030405-stem-<img src=x>\"'.wav", 10);
     touch(dir, "2024-01-02-030405.lof", 10);
     touch(dir, "2024-01-02-030405-part2.wav", 4999);
     touch(dir, "2024-03-04-050607.wav", 20000);
+    touch(dir, "2023-12-31-235959.wav", 5);
     touch(dir, ".keep", 0);
     touch(dir, "notes.txt", 10);
+    touch(dir, "index.html", 10);
 
-    CHECK_EQ_I(ck, rec_listing_write(dir, 7, NULL, NULL), REC_OK);
-    html = mt_read_file(path, NULL);
-    CHECK(ck, html != NULL);
-    if (html == NULL)
-        return;
-    CHECK(ck, strstr(html, "<title>Recordings</title>") != NULL);
-    CHECK(ck, strstr(html, "<h1>Recordings</h1>") != NULL);
-    CHECK(ck, strstr(html, "Only the 7 most recent songs are kept.") != NULL);
-    /* The hostile name is inert: escaped in text, percent-encoded in href. */
-    CHECK(ck, strstr(html, "<img") == NULL);
-    CHECK(ck, strstr(html, "stem-&lt;img src=x onerror=alert(1)&gt;&amp;&quot;&#39;") != NULL);
-    CHECK(ck, strstr(html, "href=\"2024-01-02-030405-stem-%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E%26%22%27.wav\"") != NULL);
-    /* Links, sizes in MB with two decimals, UTC times, newest first. */
-    CHECK(ck, strstr(html, "<a href=\"2024-01-02-030405.wav\">2024-01-02 03:04:05 UTC</a> (1.23 MB)") != NULL);
-    CHECK(ck, strstr(html, "<a href=\"2024-01-02-030405-stem-17.wav\">stem-17</a> (0.01 MB)") != NULL);
-    CHECK(ck, strstr(html, "<a href=\"2024-01-02-030405-part2.wav\">part 2</a> (0.00 MB)") != NULL);
-    CHECK(ck, strstr(html, "<a href=\"2024-01-02-030405.lof\">Audacity project</a>") != NULL);
-    CHECK(ck, strstr(html, "<a href=\"2024-03-04-050607.wav\">2024-03-04 05:06:07 UTC</a> (0.02 MB)") != NULL);
-    newer = strstr(html, "2024-03-04 05:06:07 UTC");
-    older = strstr(html, "2024-01-02 03:04:05 UTC");
-    CHECK(ck, newer != NULL && older != NULL && newer < older);
-    CHECK(ck, strstr(html, "notes.txt") == NULL);
-    CHECK(ck, strstr(html, ".keep") == NULL);
-    CHECK(ck, strstr(html, "index.html") == NULL);
-    free(html);
-    CHECK_EQ_I(ck, rec_listing_write(dir, 0, NULL, NULL), REC_ERR_ARG);
+    jw_init(&w, buf, sizeof buf);
+    CHECK_EQ_I(ck, rec_listing_json(dir, 2, &w, NULL, NULL), REC_OK);
+    CHECK(ck, jw_ok(&w));
+    cJSON *j = cJSON_Parse(buf);
+    CHECK(ck, cJSON_IsArray(j) && cJSON_GetArraySize(j) == 2);
+    cJSON *newer = cJSON_GetArrayItem(j, 0), *older = cJSON_GetArrayItem(j, 1);
+    CHECK_EQ_S(ck, cJSON_GetStringValue(cJSON_GetObjectItem(newer, "song")), "2024-03-04-050607");
+    CHECK(ck, cJSON_IsFalse(cJSON_GetObjectItem(newer, "complete")));
+    CHECK_EQ_I(ck, cJSON_GetArraySize(cJSON_GetObjectItem(newer, "stems")), 0);
+    CHECK_EQ_I(ck, cJSON_GetArraySize(cJSON_GetObjectItem(newer, "project")), 0);
+    CHECK_EQ_S(ck, cJSON_GetStringValue(cJSON_GetObjectItem(older, "song")), "2024-01-02-030405");
+    CHECK(ck, cJSON_IsTrue(cJSON_GetObjectItem(older, "complete")));
+    cJSON *mix = cJSON_GetObjectItem(older, "mix");
+    CHECK_EQ_I(ck, cJSON_GetArraySize(mix), 2);
+    /* The mix first, then its parts in order. */
+    CHECK_EQ_S(ck, cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(mix, 0), "file")),
+               "2024-01-02-030405.wav");
+    CHECK(ck, cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(mix, 0), "bytes")) == 1234567);
+    CHECK_EQ_S(ck, cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(mix, 1), "file")),
+               "2024-01-02-030405-part2.wav");
+    cJSON *stems = cJSON_GetObjectItem(older, "stems");
+    CHECK_EQ_I(ck, cJSON_GetArraySize(stems), 2);
+    CHECK_EQ_S(ck, cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(stems, 0), "file")),
+               "2024-01-02-030405-stem-17.wav");
+    CHECK_EQ_S(ck, cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(stems, 0), "singer")), "17");
+    CHECK_EQ_S(ck, cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(stems, 1), "file")),
+               "2024-01-02-030405-stem-<img src=x>\"'.wav");
+    CHECK_EQ_S(ck, cJSON_GetStringValue(cJSON_GetObjectItem(
+                       cJSON_GetArrayItem(cJSON_GetObjectItem(older, "project"), 0), "file")),
+               "2024-01-02-030405.lof");
+    CHECK(ck, strstr(buf, "notes.txt") == NULL && strstr(buf, ".keep") == NULL && strstr(buf, "index.html") == NULL);
+    CHECK(ck, strstr(buf, "2023-12-31") == NULL);   /* beyond the 2 asked for */
+    cJSON_Delete(j);
+
+    /* Too small a buffer: the writer says so, nothing is cut silently. */
+    char small[64];
+    jw_init(&w, small, sizeof small);
+    CHECK_EQ_I(ck, rec_listing_json(dir, 20, &w, NULL, NULL), REC_OK);
+    CHECK(ck, !jw_ok(&w));
+
+    /* What may be served: our names in [A-Za-z0-9._-], nothing else. */
+    CHECK(ck, rec_file_known("2024-01-02-030405.wav"));
+    CHECK(ck, rec_file_known("2024-01-02-030405-part2.wav"));
+    CHECK(ck, rec_file_known("2024-01-02-030405-stem-Alice_123456.opus"));
+    CHECK(ck, rec_file_known("2024-01-02-030405.lof"));
+    CHECK(ck, !rec_file_known("2024-01-02-030405-stem-<img src=x>\"'.wav"));
+    CHECK(ck, !rec_file_known("2024-01-02-030405-stem-a\r\nX-Evil: 1.opus"));
+    CHECK(ck, !rec_file_known("../2024-01-02-030405.wav"));
+    CHECK(ck, !rec_file_known("x/2024-01-02-030405.wav"));
+    CHECK(ck, !rec_file_known("index.html"));
+    CHECK(ck, !rec_file_known(".bbtmp-2024-01-02-030405.wav-abcdef"));
+    CHECK(ck, !rec_file_known("2024-01-02-030405.txt"));
+    CHECK(ck, !rec_file_known(""));
+    CHECK(ck, !rec_file_known(NULL));
 }
 
 int main(void)

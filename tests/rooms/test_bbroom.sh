@@ -4,7 +4,8 @@
 # documented links, list shows the room, close by name (an ambiguous name
 # is refused with the matching ids), rekey changes the key, set-max,
 # export | import into another database, usage errors exit 2, refusals
-# exit 1, four processes racing to create rooms past the limit (exactly
+# exit 1, create --front refused when the front cannot be asked, four
+# processes racing to create rooms past the limit (exactly
 # 256 succeed), and no key ever appears on stderr.
 set -u
 BBROOM=$1
@@ -175,10 +176,25 @@ run 2 --db "$DB" list --max-singers 3
 run 2 --db "$DB" create x --all
 run 2 --db "$DB" --base-url ftp://example.org list
 run 2 --db "$DB" --bogus list
+run 2 --db "$DB" list --front http://127.0.0.1:1
+run 2 --db "$DB" create x --host-name h1
+run 2 --db "$DB" create x --front http://127.0.0.1:1 --host-name "two words"
+run 2 --db "$DB" create x --front ftp://example.org --host-name h1
 run 0 --help
-for w in create list close rekey set-max export import --db --base-url --all --max-singers; do
+for w in create list close rekey set-max export import --db --base-url --all --max-singers \
+    --front --host-name; do
     check "help mentions $w" grep -q -- "$w" "$TMP/out"
 done
+
+# create --front with a front that does not answer: refused with curl's
+# reason, and no room made. (tests/deploy/test_hosts.sh has real fronts.)
+run 0 --db "$DB" list --all
+before=$(wc -l <"$TMP/out")
+run 1 --db "$DB" create "Nowhere" --front http://127.0.0.1:1 --host-name h1
+check "an unreachable front: curl's reason" grep -q "asking the front.*curl: (7)" "$TMP/err"
+check "an unreachable front: no link printed" [ ! -s "$TMP/out" ]
+run 0 --db "$DB" list --all
+check "an unreachable front: no room made" [ "$(wc -l <"$TMP/out")" -eq "$before" ]
 
 # A file that is not a rooms database is refused and left alone.
 echo "not a database" >"$TMP/notes.txt"

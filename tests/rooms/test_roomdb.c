@@ -201,6 +201,53 @@ static void test_create_get(check_t *c)
     rdb_close(db);
 }
 
+/* A room under an id the caller drew (bb-room create --front): stored as
+ * given, never under an id any room, open or closed, ever had. */
+static void test_create_id(check_t *c)
+{
+    rdb_t *db = open_ok(c, "chosen.db");
+    char want[RK_ID_LEN + 1], id[RK_ID_LEN + 1], sk[RK_KEY_LEN + 1], ok[RK_KEY_LEN + 1];
+    rdb_room_t r;
+    rdb_which_t which = 0;
+
+    CHECK_EQ_I(*c, rk_id_new(want), RK_OK);
+    CHECK_EQ_I(*c, rdb_create_id(db, want, "Chosen", 12, id, sk, ok), RDB_OK);
+    CHECK(*c, strcmp(id, want) == 0);
+    CHECK_EQ_I(*c, rdb_get(db, want, &r), RDB_OK);
+    CHECK(*c, strcmp(r.name, "Chosen") == 0);
+    CHECK_EQ_I(*c, r.max_singers, 12);
+    CHECK_EQ_I(*c, r.closed, 0);
+    CHECK(*c, r.allow_uploads);
+    CHECK_EQ_I(*c, rdb_check_key(db, want, sk, &which), RDB_OK);
+    CHECK_EQ_I(*c, which, RDB_SINGERS);
+    CHECK_EQ_I(*c, rdb_check_key(db, want, ok, &which), RDB_OK);
+    CHECK_EQ_I(*c, which, RDB_ORGANISER);
+
+    /* Taken while open, and still once closed; nothing changes. */
+    char sk2[RK_KEY_LEN + 1], ok2[RK_KEY_LEN + 1];
+    CHECK_EQ_I(*c, rdb_create_id(db, want, "Again", 0, id, sk2, ok2), RDB_ERR_EXISTS);
+    CHECK(*c, strstr(rdb_errmsg(db), want) != NULL);
+    CHECK_EQ_I(*c, id[0], '\0');
+    CHECK_EQ_I(*c, sk2[0], '\0');
+    CHECK_EQ_I(*c, rdb_close_room(db, want), RDB_OK);
+    CHECK_EQ_I(*c, rdb_create_id(db, want, "Again", 0, id, sk2, ok2), RDB_ERR_EXISTS);
+    CHECK_EQ_I(*c, rdb_get(db, want, &r), RDB_OK);
+    CHECK(*c, strcmp(r.name, "Chosen") == 0 && r.closed != 0);
+    CHECK_EQ_I(*c, count_open(db), 0);
+
+    /* Not an id, NULL, a bad name or limit: refused, nothing stored. */
+    CHECK_EQ_I(*c, rdb_create_id(db, "nosuchroom", "x", 0, id, sk2, ok2), RDB_ERR_ARG);
+    CHECK_EQ_I(*c, rdb_create_id(db, "ABCDEFGHJK", "x", 0, id, sk2, ok2), RDB_ERR_ARG);
+    CHECK_EQ_I(*c, rdb_create_id(db, NULL, "x", 0, id, sk2, ok2), RDB_ERR_ARG);
+    CHECK_EQ_I(*c, rdb_create_id(NULL, want, "x", 0, id, sk2, ok2), RDB_ERR_ARG);
+    CHECK_EQ_I(*c, rk_id_new(want), RK_OK);
+    CHECK_EQ_I(*c, rdb_create_id(db, want, "", 0, id, sk2, ok2), RDB_ERR_NAME);
+    CHECK_EQ_I(*c, rdb_create_id(db, want, "x", -1, id, sk2, ok2), RDB_ERR_MAX_SINGERS);
+    CHECK_EQ_I(*c, rdb_get(db, want, &r), RDB_ERR_NOT_FOUND);
+    CHECK_EQ_I(*c, count_open(db), 0);
+    rdb_close(db);
+}
+
 static void test_names(check_t *c)
 {
     static const char *const good[] = {
@@ -874,6 +921,7 @@ int main(void)
     atexit(cleanup);
 
     test_create_get(&c);
+    test_create_id(&c);
     test_names(&c);
     test_lifecycle(&c);
     test_limit(&c);

@@ -64,6 +64,15 @@ static inline void connect_at(cl_t *c, wr_t *r, int offset_s)
     c->first = true;
 }
 
+/* Frees the singer's codecs (the cl_t itself is the caller's). */
+static inline void cl_free(cl_t *c)
+{
+    opus_encoder_destroy(c->enc);
+    opus_decoder_destroy(c->dec);
+    c->enc = NULL;
+    c->dec = NULL;
+}
+
 /* The gated test tone at absolute clock t: 1 kHz, switched on and off in
  * irregular 10 ms blocks so that only one lag lines it up. */
 static inline float tone(int64_t t)

@@ -116,6 +116,9 @@ static int run(variant_t v, check_t *c)
             memcpy(heard[v] + (size_t)(i - (ROUNDS - MEASURED)) * N, l.got, sizeof l.got);
         tick(&r, 600);
     }
+    cl_free(&a);
+    cl_free(&b);
+    cl_free(&l);
     ex_destroy(r.ex);
     rig_close(&r.k);
     return 0;

@@ -40,7 +40,8 @@ export function crash(err, snapshot = () => ({}), onCrash = () => {}) {
     `Error: ${err && err.message ? err.message : String(err)}`,
     err && err.stack ? `Stack:\n${err.stack}` : '',
     `Time: ${new Date().toISOString()}`,
-    `Page: ${location.href}`,
+    // Without the fragment: a room's key is there, and it is nobody's business.
+    `Page: ${location.href.replace(/#.*/, '')}`,
     `Browser: ${navigator.userAgent}`,
     `State: ${state}`,
   ];

@@ -28,6 +28,18 @@ export function show(e, visible) {
   e.hidden = !visible;
 }
 
+/**
+ * The number typed into input when it is one from min to max (a whole
+ * number with integer), else null, with message shown on the field.
+ */
+export function numberIn(input, min, max, { integer = false, message }) {
+  const v = Number(input.value);
+  const ok = input.value.trim() !== '' && Number.isFinite(v) && v >= min && v <= max && (!integer || Number.isInteger(v));
+  input.setCustomValidity(ok ? '' : message);
+  if (!ok) input.reportValidity();
+  return ok ? v : null;
+}
+
 /** Sets an element's text if it changed (avoids needless layout work). */
 export function setText(e, text) {
   const s = String(text);
