@@ -45,10 +45,11 @@ typedef struct {
 } cm_lane_t;
 
 /* Refusals of one request: a sentence per control that was taken out.
- * A request can draw at most nine different sentences (roles.h): lead and
- * start share one, then stop, tempo, track, volume, another's mic volume,
- * monitoring, cue events, and singing as a listener. */
-#define CM_REFUSALS_MAX 9
+ * A request can draw at most ten different sentences: nine from its role
+ * (roles.h: lead and start share one, then stop, tempo, track, volume,
+ * another's mic volume, monitoring, cue events, and singing as a
+ * listener) and one from its chat's pace (cm_pace_chat()). */
+#define CM_REFUSALS_MAX 10
 typedef struct {
     uint32_t n;
     const char *why[CM_REFUSALS_MAX];
