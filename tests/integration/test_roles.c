@@ -40,6 +40,7 @@
 
 #include "check.h"
 #include "fstack.h"
+#include "host.h"
 #include "party.h"
 #include "roles.h"
 
@@ -1197,19 +1198,25 @@ static void step_report(void)
     for (int i = 0; i < P.n; i++)
         CHECK_MSG(ck, P.m[i].failures == 0, "%s: %d failed exchanges", P.m[i].name, P.m[i].failures);
     /* No refused upload left a file behind, which a later scan (after the
-     * uploads that were allowed) would have listed. */
-    char audio[400];
-    snprintf(audio, sizeof audio, "%s/audio", fs_dir(fs));
-    DIR *d = opendir(audio);
-    int uploaded = 0, refused = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        uploaded += e->d_name[0] != '.';
-        refused += strncmp(e->d_name, "refused-", 8) == 0;
+     * uploads that were allowed) would have listed: each room's folder
+     * holds exactly the uploads that were allowed, the organiser's and
+     * the leader's in the keyed room, the leader's in the default room,
+     * before the song and during it. */
+    for (int r = 0; r < 2; r++) {
+        char audio[400];
+        snprintf(audio, sizeof audio, "%s/audio/rooms/%s", fs_dir(fs), r == KEYED ? room.id : HS_DEFAULT_ID);
+        DIR *d = opendir(audio);
+        int uploaded = 0, refused = 0;
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            uploaded += e->d_name[0] != '.';
+            refused += strncmp(e->d_name, "refused-", 8) == 0;
+        }
+        if (d)
+            closedir(d);
+        CHECK_MSG(ck, d && uploaded == (r == KEYED ? 4 : 2) && refused == 0,
+                  "%s: %d files uploaded, %d of them refused", audio, uploaded, refused);
     }
-    if (d)
-        closedir(d);
-    CHECK_MSG(ck, d && uploaded == 6 && refused == 0, "%d files uploaded, %d of them refused", uploaded, refused);
     for (int i = 0; i < P.n; i++)
         CHECK_MSG(ck, !pt_tracks_have(&P.m[i], "refused-"), "%s lists a refused upload", P.m[i].name);
     const char *heads[NCOLS] = {"organiser", "leader", "singer", "listener", "dflt leader", "dflt singer"};
