@@ -563,6 +563,11 @@ static void step_refused(int phase)
             note(phase, (ctl_t)c, who[k], ok ? 'R' : 'X');
             snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "", who[k]->name);
         }
+        /* Two rounds between the views, as for the POST's controls: the
+         * recording moves on a round's worth once the last voice of the
+         * round is in, so one round may fall between two of its steps. */
+        if (CTL[c].endpoint)
+            pt_round(&P);
         pt_round(&P);
         pt_view_take(&P, &b);
         if (pt_view_same(&P, &a, &b, what))
