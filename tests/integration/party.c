@@ -58,6 +58,37 @@ static void source(bbc_singer_t *s, float *out, int n, int64_t write_clock, void
     }
 }
 
+/* A singer for m (its room, role and tone already set), holding `key`. */
+static int member_init(pt_party_t *p, pt_member_t *m, const char *key, int worker, unsigned seed)
+{
+    m->sings = true;
+    if (fs_userid_for(p->fs, worker, seed, m->userid, sizeof m->userid) != 0) {
+        fprintf(stderr, "%s: no userid found for worker %d\n", p->tname, worker);
+        return -1;
+    }
+    const pt_room_t *r = &p->rooms[m->room];
+    bbc_config_t c;
+    bbc_config_init(&c);
+    c.addr = fs_http(p->fs);
+    c.transport = BBC_HTTP;
+    c.userid = m->userid;
+    c.username = m->name;
+    c.room = r->id;
+    c.key = key;
+    c.spectator = m->listener;
+    c.no_pace = m->stranger;    /* refused whenever it asks */
+    c.source = source;
+    c.user = m;
+    c.seed = seed;
+    int err;
+    m->s = bbc_singer_new(&c, &err);
+    if (!m->s) {
+        fprintf(stderr, "%s: %s: %s\n", p->tname, m->name, bbc_strerror(err));
+        return -1;
+    }
+    return 0;
+}
+
 pt_member_t *pt_member_add(pt_party_t *p, const char *name, int room, bool organiser, bool listener,
                            int hz, int worker, unsigned seed)
 {
@@ -70,32 +101,32 @@ pt_member_t *pt_member_add(pt_party_t *p, const char *name, int room, bool organ
     m->organiser = organiser;
     m->listener = listener;
     m->hz = hz;
-    m->sings = true;
-    if (fs_userid_for(p->fs, worker, seed, m->userid, sizeof m->userid) != 0) {
-        fprintf(stderr, "%s: no userid found for worker %d\n", p->tname, worker);
-        return NULL;
-    }
     const pt_room_t *r = &p->rooms[room];
-    bbc_config_t c;
-    bbc_config_init(&c);
-    c.addr = fs_http(p->fs);
-    c.transport = BBC_HTTP;
-    c.userid = m->userid;
-    c.username = name;
-    c.room = r->id;
-    c.key = organiser ? r->organiser_key : r->singer_key;
-    c.spectator = listener;
-    c.source = source;
-    c.user = m;
-    c.seed = seed;
-    int err;
-    m->s = bbc_singer_new(&c, &err);
-    if (!m->s) {
-        fprintf(stderr, "%s: %s: %s\n", p->tname, name, bbc_strerror(err));
+    if (member_init(p, m, organiser ? r->organiser_key : r->singer_key, worker, seed) != 0)
         return NULL;
-    }
     p->n++;
     return m;
+}
+
+int pt_stranger_init(pt_party_t *p, pt_member_t *m, const char *name, int room, const char *key, int hz,
+                     int worker, unsigned seed)
+{
+    memset(m, 0, sizeof *m);
+    if (room < 0 || room >= p->n_rooms || !p->rooms[room].id[0])
+        return -1;
+    m->name = name;
+    m->room = room;
+    m->stranger = true;
+    m->hz = hz;
+    return member_init(p, m, key, worker, seed);
+}
+
+void pt_stranger_free(pt_member_t *m)
+{
+    bbc_singer_destroy(m->s);
+    m->s = NULL;
+    cJSON_Delete(m->summary);
+    m->summary = NULL;
 }
 
 static void copy_json(char *out, size_t cap, const cJSON *j)
@@ -114,6 +145,32 @@ static void meter(pt_member_t *m, int64_t read_clock)
         for (int k = 0; k < 2; k++)
             mt->amp[mt->n][k] = mt->hz[k] ? tone_goertzel(x, BBC_FRAME, mt->hz[k]) : 0.0;
         mt->n++;
+    }
+}
+
+/* Appends the answer's chats to m->chats, a line each, cutting the
+ * oldest lines when it is full. */
+static void keep_chats(pt_member_t *m, const cJSON *chats)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, chats)
+    {
+        const cJSON *name = cJSON_GetArrayItem(c, 0), *text = cJSON_GetArrayItem(c, 1),
+                    *id = cJSON_GetArrayItem(c, 2);
+        char line[PT_TEXT / 4];
+        int n = snprintf(line, sizeof line, "%s|%s|%s\n", cJSON_IsString(name) ? name->valuestring : "?",
+                         cJSON_IsString(id) ? id->valuestring : "?",
+                         cJSON_IsString(text) ? text->valuestring : "?");
+        if (n < 0 || (size_t)n >= sizeof line)
+            continue;
+        size_t have = strlen(m->chats);
+        while (have + (size_t)n >= sizeof m->chats) {
+            const char *nl = strchr(m->chats, '\n');
+            size_t cut = nl ? (size_t)(nl - m->chats) + 1 : have;
+            memmove(m->chats, m->chats + cut, have - cut + 1);
+            have -= cut;
+        }
+        memcpy(m->chats + have, line, (size_t)n + 1);
     }
 }
 
@@ -152,6 +209,9 @@ static void observe(pt_party_t *p, pt_member_t *m, int rc)
         cJSON_Delete(m->summary);
         m->summary = cJSON_Duplicate(x->user_summary, 1);
     }
+    if (x->have_n_users)
+        m->n_users = x->n_users;
+    keep_chats(m, x->chats);
     if (x->have_delay && x->delay_seconds > 0)
         m->moves++;
     if (m->meter)
@@ -226,6 +286,13 @@ int pt_flags_seen(const pt_member_t *viewer, const pt_member_t *target)
 bool pt_events_have(const pt_member_t *m, const char *what) { return strstr(m->events, what) != NULL; }
 bool pt_tracks_have(const pt_member_t *m, const char *what) { return strstr(m->tracks, what) != NULL; }
 
+bool pt_chat_heard(const pt_member_t *m, const pt_member_t *from, const char *text)
+{
+    char line[PT_TEXT / 4];
+    snprintf(line, sizeof line, "%s|%s|%s\n", from->name, from->pub, text);
+    return from->pub[0] && strstr(m->chats, line) != NULL;
+}
+
 void pt_ctl(const pt_party_t *p, int r, seg_ctl_t *out) { snap_ctl_read(p->rooms[r].seg, out); }
 
 long pt_wav_size(const pt_party_t *p, int r, int64_t start)
@@ -281,6 +348,8 @@ void pt_view_take(const pt_party_t *p, pt_view_t *v)
         v->m[i].repeats = m->repeats;
         v->m[i].bpr = m->bpr;
         snprintf(v->m[i].events, sizeof v->m[i].events, "%s", m->events);
+        v->m[i].n_users = m->n_users;
+        snprintf(v->m[i].chats, sizeof v->m[i].chats, "%s", m->chats);
         v->m[i].moves = m->moves;
         v->m[i].offset = bbc_singer_offset(m->s);
         snprintf(v->m[i].role, sizeof v->m[i].role, "%s", m->role);
@@ -323,6 +392,10 @@ int pt_view_same(pt_party_t *p, const pt_view_t *a, const pt_view_t *b, const ch
              b->m[i].bpm, b->m[i].repeats, b->m[i].bpr);
         SAME(strcmp(a->m[i].events, b->m[i].events) == 0, "%s: %s: events %s -> %s", what, n,
              a->m[i].events, b->m[i].events);
+        SAME(strcmp(a->m[i].chats, b->m[i].chats) == 0, "%s: %s: chats received now: %s", what, n,
+             b->m[i].chats);
+        SAME(a->m[i].n_users == b->m[i].n_users, "%s: %s: %d singers -> %d", what, n, a->m[i].n_users,
+             b->m[i].n_users);
         SAME(a->m[i].moves == b->m[i].moves && a->m[i].offset == b->m[i].offset,
              "%s: %s: moved (%d moves, offset %d s -> %d moves, %d s)", what, n, a->m[i].moves,
              a->m[i].offset, b->m[i].moves, b->m[i].offset);

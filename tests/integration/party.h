@@ -64,6 +64,7 @@ typedef struct {
     int room;                /* index into the party's rooms */
     bool organiser;          /* holds the organiser's key */
     bool listener;           /* spectator=1 on every POST, while uploading */
+    bool stranger;           /* holds no key of the room, or a wrong one */
     int hz;                  /* its tone */
     char userid[24];
     bbc_singer_t *s;
@@ -84,6 +85,8 @@ typedef struct {
     int bpm, repeats, bpr;
     char events[PT_TEXT];
     char tracks[PT_TEXT];
+    char chats[PT_TEXT];     /* every chat received: "name|public id|text" a line, oldest cut first */
+    int n_users;             /* active singers in its room */
     cJSON *summary;          /* the last user_summary */
     int moves;               /* delay_seconds received */
     int failures;            /* exchanges that failed */
@@ -115,6 +118,18 @@ int pt_room_add(pt_party_t *p, const fs_room_t *keyed);
 pt_member_t *pt_member_add(pt_party_t *p, const char *name, int room, bool organiser, bool listener,
                            int hz, int worker, unsigned seed);
 
+/* A stranger to keyed room `room`, in *m: it knows the room's id but holds
+ * `key` (no key when "", else one the room does not have), and sings its
+ * tone through nginx to worker `worker`, its POSTs unpaced (they are
+ * refused whenever they come).  It is not a member: rounds and views
+ * leave it out; the caller drives it (bbc_connect(), bbc_exchange_batch())
+ * and frees it.  Returns 0, or -1 having said why. */
+int pt_stranger_init(pt_party_t *p, pt_member_t *m, const char *name, int room, const char *key, int hz,
+                     int worker, unsigned seed);
+
+/* Frees what pt_stranger_init() made; accepts a zeroed *m. */
+void pt_stranger_free(pt_member_t *m);
+
 /* One round: every member that is not paused and needs one probes first,
  * then each sends its POST (at its real-time slot) and the answer is
  * kept.  pt_rounds() runs k of them. */
@@ -141,6 +156,10 @@ int pt_flags_seen(const pt_member_t *viewer, const pt_member_t *target);
 bool pt_events_have(const pt_member_t *m, const char *what);
 bool pt_tracks_have(const pt_member_t *m, const char *what);
 
+/* Whether m received the chat `text` from `from`, under from's name and
+ * public id. */
+bool pt_chat_heard(const pt_member_t *m, const pt_member_t *from, const char *text);
+
 /* The room's control state as its daemon last published it. */
 void pt_ctl(const pt_party_t *p, int r, seg_ctl_t *out);
 
@@ -165,6 +184,8 @@ typedef struct {
         int64_t start, end;
         int bpm, repeats, bpr;
         char events[PT_TEXT];
+        char chats[PT_TEXT];
+        int n_users;
         int moves, offset;
         double mic[PT_MAX];  /* as this member's summary shows each member */
         int flags[PT_MAX];
@@ -177,11 +198,11 @@ typedef struct {
 void pt_view_take(const pt_party_t *p, pt_view_t *v);
 
 /* Checks that nothing changed from a to b for anyone: leader, song clocks,
- * tempo, cue events, positions (no move, same offset), everyone's mic
- * volume and monitoring as each member sees them, roles, each room's
- * volumes, track, tempo, leader, song and buckets; and that each song's
- * recording grew.  `what` names the step in failures.  Returns the number
- * of differences. */
+ * tempo, cue events, chats received, the number of singers, positions (no
+ * move, same offset), everyone's mic volume and monitoring as each member
+ * sees them, roles, each room's volumes, track, tempo, leader, song and
+ * buckets; and that each song's recording grew.  `what` names the step in
+ * failures.  Returns the number of differences. */
 int pt_view_same(pt_party_t *p, const pt_view_t *a, const pt_view_t *b, const char *what);
 
 /* Stops the members, detaches the rooms.  The stack is the caller's. */
