@@ -11,16 +11,18 @@
  *
  * For each control - request_lead, mark_start_singing, mark_stop_singing,
  * the tempo, the track, the volumes, one's own and another's mic volume,
- * monitoring another, cue events (X-Event-Data) and reset_events, an
- * upload, and the organiser's room controls (POST /api/room/link and
+ * monitoring another, cue events (X-Event-Data) and reset_events, chat,
+ * an upload, and the organiser's room controls (POST /api/room/link and
  * /api/room/cap) - a role that may not use it is told so (the control's
  * sentence in the answer's "refused", or a 403 with it from an endpoint)
  * and nothing changes for anyone: leader, song clocks, tempo, volumes,
- * track, cues, everyone's mic volume, monitoring and bucket, and the
- * song's recording goes on growing.  A role that may use it sees it
- * applied.  Then, mid-song: the organiser takes the lead back and the song
- * goes on (same start, one recording, nobody moved); a leader silent for
- * 5 s no longer leads and a singer takes the lead without wiping the
+ * track, cues, chat, the number of singers, everyone's mic volume,
+ * monitoring and bucket, and the song's recording goes on growing.  A
+ * role that may use it sees it applied (a chat reaches everyone else in
+ * its room, under its sender's name and public id, and nobody in the
+ * other room).  Then, mid-song: the organiser takes the lead back and the
+ * song goes on (same start, one recording, nobody moved); a leader silent
+ * for 5 s no longer leads and a singer takes the lead without wiping the
  * song; once a song is stopped, the first singer to start the next leads
  * it; a listener's tone never reaches a later singer (below -90 dBFS,
  * while a singer's tone at the same level is heard) and leaves the
@@ -62,7 +64,7 @@ static int64_t song[2];             /* start clock of each room's song */
 
 typedef enum {
     C_LEAD, C_START, C_STOP, C_TEMPO, C_TRACK, C_VOLUME, C_MIC_SELF, C_MIC_OTHER, C_MONITOR,
-    C_EVENTS, C_RESET, C_UPLOAD, C_LINK, C_CAP, NCTL
+    C_EVENTS, C_RESET, C_CHAT, C_UPLOAD, C_LINK, C_CAP, NCTL
 } ctl_t;
 
 /* Who may use each control while someone leads (ROOMS.md): O the
@@ -88,6 +90,7 @@ static const struct {
     {"monitor another", ROLE_ACT_MONITOR, false, "OL", "L"},
     {"X-Event-Data", ROLE_ACT_EVENTS, false, "OL", "L"},
     {"reset_events", ROLE_ACT_EVENTS, true, "OL", "LS"},
+    {"chat", ROLE_ACT_CHAT, false, "OLSl", "LS"},
     {"upload", ROLE_ACT_UPLOAD, true, "OL", "L"},
     {"room/link", ROLE_ACT_ROOM, true, "O", ""},
     {"room/cap", ROLE_ACT_ROOM, true, "O", ""},
@@ -270,6 +273,10 @@ static void queue(pt_member_t *m, ctl_t c, const char *tag)
     case C_EVENTS:
         snprintf(ev, sizeof ev, "\"%s-%s\"", tag, m->name);
         bbc_singer_event(m->s, ev, pt_now(&P));
+        break;
+    case C_CHAT:
+        snprintf(ev, sizeof ev, "%s-%s", tag, m->name);
+        bbc_singer_chat(m->s, ev);
         break;
     default: break;
     }
@@ -589,34 +596,62 @@ static void step_refused(int phase)
 }
 
 
-/* What every role may do: its own mic volume (and stopping a monitoring,
- * which is never refused). */
-static void step_own_mic(int phase)
+/* Everyone in a room has the chat text[j] of everyone else j there. */
+static bool all_chats(pt_party_t *p, void *arg)
+{
+    char(*text)[48] = arg;
+    for (int i = 0; i < p->n; i++)
+        for (int j = 0; j < p->n; j++)
+            if (i != j && p->m[i].room == p->m[j].room && !pt_chat_heard(&p->m[i], &p->m[j], text[j]))
+                return false;
+    return true;
+}
+
+/* What every role may do: chat, and set its own mic volume (and stop a
+ * monitoring, which is never refused). */
+static void step_everyone(int phase)
 {
     double want[PT_MAX];
+    char text[PT_MAX][48];
     for (int i = 0; i < P.n; i++) {
         pt_member_t *m = &P.m[i];
         want[i] = 0.55 + 0.05 * i;
         bbc_singer_mic_volume(m->s, m->pub, want[i]);
         bbc_singer_monitor(m->s, "end");
+        snprintf(text[i], sizeof text[i], "%s from %s", phase == BEFORE ? "hello" : "singing", m->name);
+        bbc_singer_chat(m->s, text[i]);
     }
     pt_round(&P);
     bool mine[PT_MAX];
     for (int i = 0; i < P.n; i++) {
         mine[i] = refused_nothing(&P.m[i]);
-        CHECK_MSG(ck, mine[i], "%s's own mic volume", P.m[i].name);
+        CHECK_MSG(ck, mine[i], "%s's own mic volume and chat", P.m[i].name);
     }
     bool ok = pt_until(&P, all_mics, want, 4);
     CHECK_MSG(ck, ok, "the own mic volumes were not seen by everyone");
     for (int i = 0; i < P.n; i++)
         note(phase, C_MIC_SELF, &P.m[i], ok && mine[i] ? 'A' : 'X');
+    /* Each message reaches everyone else in its room, under its sender's
+     * name and public id, and nobody in the other room. */
+    ok = pt_until(&P, all_chats, text, 4);
+    CHECK_MSG(ck, ok, "the chats did not reach everyone in their room");
+    for (int i = 0; i < P.n; i++) {
+        bool apart = true;
+        for (int j = 0; j < P.n; j++)
+            if (P.m[j].room != P.m[i].room && strstr(P.m[j].chats, text[i])) {
+                CHECK_MSG(ck, false, "%s got %s's chat from the other room", P.m[j].name, P.m[i].name);
+                apart = false;
+            }
+        note(phase, C_CHAT, &P.m[i], ok && mine[i] && apart ? 'A' : 'X');
+    }
     for (int i = 0; i < P.n; i++) {
         want[i] = 1.0;
         bbc_singer_mic_volume(P.m[i].s, P.m[i].pub, 1.0);
     }
     pt_round(&P);
     CHECK(ck, pt_until(&P, all_mics, want, 4));
-    printf("%s: %s: everyone set their own mic volume\n", TNAME, phase == BEFORE ? "before the song" : "during the song");
+    printf("%s: %s: everyone chatted and set their own mic volume\n", TNAME,
+           phase == BEFORE ? "before the song" : "during the song");
 }
 
 /* The controls a leader (or the organiser) may use, applied: `k` in the
@@ -1270,12 +1305,12 @@ int main(int argc, char **argv)
     STEP(step_join());
     STEP(step_singers_lead_free_rooms());
     STEP(step_refused(BEFORE));
-    STEP(step_own_mic(BEFORE));
+    STEP(step_everyone(BEFORE));
     STEP(step_leader_controls(BEFORE));
     STEP(step_organiser_controls(BEFORE));
     STEP(step_lead_and_stop_before());
     STEP(step_start_songs());
-    STEP(step_own_mic(DURING));
+    STEP(step_everyone(DURING));
     STEP(step_leader_controls(DURING));
     STEP(step_refused(DURING));
     STEP(step_organiser_controls(DURING));
