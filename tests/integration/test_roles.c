@@ -6,27 +6,29 @@
  * The keyed room has Olga (who holds its organiser link), Lena (who
  * leads), Sam and Tom (singers) and Liv (a listener, spectator=1); the
  * default room, which the original client uses, has Dee (who leads), Dai
- * and Dot.  All of them are protocol clients through nginx, sung in
- * lockstep by this thread (party.h), each with a tone of its own.
+ * and Dot.  Nia knows the keyed room's id but holds no key, Wes holds a
+ * wrong key.  All of them are protocol clients through nginx, the members
+ * sung in lockstep by this thread (party.h), each with a tone of its own.
  *
  * For each control - request_lead, mark_start_singing, mark_stop_singing,
  * the tempo, the track, the volumes, one's own and another's mic volume,
  * monitoring another, cue events (X-Event-Data) and reset_events, chat,
  * an upload, and the organiser's room controls (POST /api/room/link and
  * /api/room/cap) - a role that may not use it is told so (the control's
- * sentence in the answer's "refused", or a 403 with it from an endpoint)
- * and nothing changes for anyone: leader, song clocks, tempo, volumes,
- * track, cues, chat, the number of singers, everyone's mic volume,
- * monitoring and bucket, and the song's recording goes on growing.  A
- * role that may use it sees it applied (a chat reaches everyone else in
- * its room, under its sender's name and public id, and nobody in the
- * other room).  Then, mid-song: the organiser takes the lead back and the
- * song goes on (same start, one recording, nobody moved); a leader silent
- * for 5 s no longer leads and a singer takes the lead without wiping the
- * song; once a song is stopped, the first singer to start the next leads
- * it; a listener's tone never reaches a later singer (below -90 dBFS,
- * while a singer's tone at the same level is heard) and leaves the
- * others' level as it was.
+ * sentence in the answer's "refused", or a 403 with it from an endpoint;
+ * a stranger a 403 "this link is not valid or the room was closed", with
+ * kill_client on the audio POST) and nothing changes for anyone: leader,
+ * song clocks, tempo, volumes, track, cues, chat, the number of singers,
+ * everyone's mic volume, monitoring and bucket, and the song's recording
+ * goes on growing.  A role that may use it sees it applied (a chat
+ * reaches everyone else in its room, under its sender's name and public
+ * id, and nobody in the other room).  Then, mid-song: the organiser takes
+ * the lead back and the song goes on (same start, one recording, nobody
+ * moved); a leader silent for 5 s no longer leads and a singer takes the
+ * lead without wiping the song; once a song is stopped, the first singer
+ * to start the next leads it; a listener's tone never reaches a later
+ * singer (below -90 dBFS, while a singer's tone at the same level is
+ * heard) and leaves the others' level as it was.
  *
  * Every clock is the server's (the answers' server_clock); every wait is a
  * bounded number of 600 ms rounds.  The test prints the role x control
@@ -57,6 +59,10 @@ static fs_t *fs;
 static pt_party_t P;
 static fs_room_t room;
 static pt_member_t *olga, *lena, *sam, *liv, *tom, *dee, *dai, *dot;
+/* Strangers to the keyed room: Nia knows its id but holds no key, Wes a
+ * key the room does not have. */
+static pt_member_t nia, wes;
+static char wrong_key[32];
 static char metronome[96];          /* the metronome pseudo-track's name */
 static int64_t song[2];             /* start clock of each room's song */
 
@@ -96,20 +102,30 @@ static const struct {
     {"room/cap", ROLE_ACT_ROOM, true, "O", ""},
 };
 
-/* The role letter of m now. */
+/* The role letter of m now; a stranger's: N without a key, W with a
+ * wrong one. */
 static char role_of(const pt_member_t *m)
 {
+    if (m->stranger)
+        return m == &nia ? 'N' : 'W';
     return m->organiser ? 'O' : pt_leads(m) ? 'L' : m->listener ? 'l' : 'S';
 }
 
 static bool may(const pt_member_t *m, ctl_t c)
 {
+    if (m->stranger)
+        return false;
     return strchr(m->room == KEYED ? CTL[c].keyed_may : CTL[c].default_may, role_of(m)) != NULL;
 }
+
+/* What a request without the room's key is told (fcgi/rooms.c). */
+#define NOT_VALID "this link is not valid or the room was closed"
 
 /* The sentence the server owes m for control c (roles.h). */
 static const char *refusal(const pt_member_t *m, ctl_t c)
 {
+    if (m->stranger)
+        return NOT_VALID;
     role_who_t who = {.organiser = m->organiser, .listener = m->listener, .leads = pt_leads(m),
                       .room_has_leader = true, .uploads = true};
     return role_refusal(&who, CTL[c].act);
@@ -117,19 +133,20 @@ static const char *refusal(const pt_member_t *m, ctl_t c)
 
 /* What was verified, for the table: per phase, control and role (the
  * keyed room's organiser, leader, singer and listener, then the default
- * room's leader and singer), A applied, R refused with nothing changed, X
+ * room's leader and singer, then the strangers to the keyed room without
+ * a key and with a wrong one), A applied, R refused with nothing changed, X
  * failed; bits, since a singer's lead is refused while someone leads and
  * applied in a room nobody leads. */
 enum { BEFORE = 0, DURING = 1 };
 enum { V_A = 1, V_R = 2, V_X = 4 };
-#define NCOLS 6
+#define NCOLS 8
 static unsigned verified[2][NCTL][NCOLS];
 
 static int column(char role, int r)
 {
     if (r == DEFLT)
         return role == 'L' ? 4 : 5;
-    return role == 'O' ? 0 : role == 'L' ? 1 : role == 'S' ? 2 : 3;
+    return role == 'O' ? 0 : role == 'L' ? 1 : role == 'S' ? 2 : role == 'l' ? 3 : role == 'N' ? 6 : 7;
 }
 
 /* Notes what m, in role `role` when it acted, saw of control c. */
@@ -206,13 +223,13 @@ static void field_of(const char *body, const char *key, char *out, size_t cap)
     cJSON_Delete(j);
 }
 
-/* GET /api/room with this key (NULL: the default room): the status, and
- * the answer in out. */
+/* GET /api/room with this key (NULL: the default room; "": the keyed
+ * room without a key): the status, and the answer in out. */
 static int room_info(const char *key, char *out, size_t cap)
 {
     char q[160] = "";
     if (key)
-        snprintf(q, sizeof q, "room=%s&key=%s", room.id, key);
+        snprintf(q, sizeof q, *key ? "room=%s&key=%s" : "room=%s", room.id, key);
     int status = -1;
     fs_request(fs, "GET", "/api/room", key ? q : NULL, NULL, 0, &status, out, cap);
     return status;
@@ -267,7 +284,9 @@ static void queue(pt_member_t *m, ctl_t c, const char *tag)
         bbc_singer_set_volume(m->s, 0.3);
         bbc_singer_set_backing_volume(m->s, 0.4);
         break;
-    case C_MIC_SELF: bbc_singer_mic_volume(m->s, m->pub, 0.8); break;
+    case C_MIC_SELF:    /* a stranger, never answered, has no public id: any will do */
+        bbc_singer_mic_volume(m->s, m->pub[0] ? m->pub : "1", 0.8);
+        break;
     case C_MIC_OTHER: bbc_singer_mic_volume(m->s, target_for(m)->pub, 1.35); break;
     case C_MONITOR: bbc_singer_monitor(m->s, target_for(m)->pub); break;
     case C_EVENTS:
@@ -301,6 +320,34 @@ static bool refused_nothing(const pt_member_t *m)
         bad++;
     }
     return bad == 0;
+}
+
+/* The key a stranger holds. */
+static const char *key_of(const pt_member_t *m) { return m == &nia ? "" : wrong_key; }
+
+/* A stranger's POST carrying control c.  The client sends a POST only
+ * once a probe has told it the clock, and only a key of the room gets a
+ * probe answered, so the stranger probes with the singers' key (a probe
+ * changes nothing) and then sends the POST with its own.  Returns whether
+ * it was refused as it must be: 403, kill_client and the sentence. */
+static bool stranger_post(pt_member_t *m, ctl_t c, const char *what)
+{
+    bbc_singer_set_room(m->s, room.id, room.singer_key);
+    int rc = bbc_connect(m->s);
+    bbc_singer_set_room(m->s, room.id, key_of(m));
+    if (rc != BBC_OK) {
+        CHECK_MSG(ck, rc == BBC_OK, "%s: %s's probe with the singers' key: %s", what, m->name,
+                  bbc_singer_error(m->s));
+        return false;
+    }
+    queue(m, c, "stranger");
+    rc = bbc_exchange_batch(m->s, NULL, m->rx);
+    const bbc_meta_t *x = bbc_singer_meta(m->s);
+    const resp_t *r = bbc_singer_response(m->s);
+    bool ok = rc == BBC_EKILL && r->status == 403 && x->kill_client && strcmp(x->message, NOT_VALID) == 0;
+    CHECK_MSG(ck, ok, "%s: %s got %s (HTTP %d, \"%s\"), not 403 with kill_client \"%s\"", what, m->name,
+              bbc_strerror(rc), r->status, x->message, NOT_VALID);
+    return ok;
 }
 
 /* ---- conditions to wait for ------------------------------------------------ */
@@ -450,6 +497,14 @@ static int step_setup(int argc, char **argv)
     dot = pt_member_add(&P, "Dot", DEFLT, false, false, 500, 2, 2003);
     if (!olga || !lena || !sam || !liv || !tom || !dee || !dai || !dot)
         return 1;
+    /* A wrong key: the singers' key with its first character changed. */
+    snprintf(wrong_key, sizeof wrong_key, "%s", room.singer_key);
+    wrong_key[0] = wrong_key[0] == 'A' ? 'B' : 'A';
+    if (strcmp(wrong_key, room.organiser_key) == 0)
+        wrong_key[1] = wrong_key[1] == 'A' ? 'B' : 'A';
+    if (pt_stranger_init(&P, &nia, "Nia", KEYED, "", 750, 1, 3001) != 0 ||
+        pt_stranger_init(&P, &wes, "Wes", KEYED, wrong_key, 850, 2, 3002) != 0)
+        return 1;
     return 0;
 }
 
@@ -486,7 +541,7 @@ static void step_join(void)
     CHECK_EQ_S(ck, dflt, "default");
     CHECK_EQ_I(ck, room_info("AAAAAAAAAAAAAAAAAAAAAA", body, sizeof body), 403);
     error_of(body, role, sizeof role);
-    CHECK_EQ_S(ck, role, "this link is not valid or the room was closed");
+    CHECK_EQ_S(ck, role, NOT_VALID);
     /* The metronome is the last name of the track list. */
     cJSON *t = cJSON_Parse(lena->tracks);
     const cJSON *last = cJSON_GetArrayItem(t, cJSON_GetArraySize(t) - 1);
@@ -495,6 +550,27 @@ static void step_join(void)
     CHECK(ck, metronome[0] != '\0');
     printf("%s: joined: 5 in the keyed room (organiser, 3 singers, a listener), 3 in the default room\n",
            TNAME);
+}
+
+/* Strangers knock: the probe, and the room's page, without a key or with
+ * a wrong one, are refused with the same sentence, and the page is told
+ * to stop (kill_client). */
+static void step_strangers_knock(void)
+{
+    for (int k = 0; k < 2; k++) {
+        pt_member_t *x = k ? &wes : &nia;
+        int rc = bbc_connect(x->s);
+        const bbc_meta_t *m = bbc_singer_meta(x->s);
+        int status = bbc_singer_response(x->s)->status;
+        bool ok = rc == BBC_ESTATUS && status == 403 && m->kill_client && strcmp(m->message, NOT_VALID) == 0;
+        CHECK_MSG(ck, ok, "%s's probe: %s (HTTP %d, kill_client %d, \"%s\")", x->name, bbc_strerror(rc), status,
+                  m->kill_client, m->message);
+        char body[1024], err[256];
+        int st = room_info(key_of(x), body, sizeof body);
+        error_of(body, err, sizeof err);
+        CHECK_MSG(ck, st == 403 && strcmp(err, NOT_VALID) == 0, "%s's GET /api/room: %d \"%s\"", x->name, st, err);
+    }
+    printf("%s: strangers without a key and with a wrong one were turned away at the door\n", TNAME);
 }
 
 /* Nobody leads: a singer may take the lead, in either room. */
@@ -528,8 +604,8 @@ static void wait_recordings(void)
     printf("%s: recordings there %.1f s after the start\n", TNAME, (double)(pt_now(&P) - song[KEYED]) / RATE);
 }
 
-/* Every control from every role that may not use it: refused with its
- * sentence, and nothing changes for anyone. */
+/* Every control from every role that may not use it, and from both
+ * strangers: refused with its sentence, and nothing changes for anyone. */
 static void step_refused(int phase)
 {
     static pt_view_t a, b;
@@ -538,25 +614,28 @@ static void step_refused(int phase)
     if (phase == DURING)
         wait_recordings();
     for (int c = 0; c < NCTL; c++) {
-        pt_member_t *who[PT_MAX];
+        pt_member_t *who[PT_MAX + 2];
         int n = 0;
         for (int i = 0; i < P.n; i++)
             if (!may(&P.m[i], (ctl_t)c))
                 who[n++] = &P.m[i];
-        if (n == 0)
-            continue;
+        who[n++] = &nia;
+        who[n++] = &wes;
         char what[128], names[128] = "";
         snprintf(what, sizeof what, "%s: %s refused", ph, CTL[c].name);
         pt_view_take(&P, &a);
         if (!CTL[c].endpoint) {
             for (int k = 0; k < n; k++)
-                queue(who[k], (ctl_t)c, "refused");
+                if (!who[k]->stranger)
+                    queue(who[k], (ctl_t)c, "refused");
             pt_round(&P);
         }
         for (int k = 0; k < n; k++) {
             const char *want = refusal(who[k], (ctl_t)c);
             bool ok;
-            if (!CTL[c].endpoint) {
+            if (!CTL[c].endpoint && who[k]->stranger) {
+                ok = stranger_post(who[k], (ctl_t)c, what);
+            } else if (!CTL[c].endpoint) {
                 ok = bbc_meta_was_refused(bbc_singer_meta(who[k]->s), want);
                 CHECK_MSG(ck, ok, "%s: %s was not told \"%s\"", what, who[k]->name, want);
             } else {
@@ -580,6 +659,10 @@ static void step_refused(int phase)
         if (pt_view_same(&P, &a, &b, what))
             for (int k = 0; k < n; k++)
                 note(phase, (ctl_t)c, who[k], 'X');
+        if (c == C_CHAT)
+            for (int i = 0; i < P.n; i++)
+                CHECK_MSG(ck, !strstr(P.m[i].chats, "|stranger-"), "%s: %s got a stranger's chat", what,
+                          P.m[i].name);
         if (c == C_UPLOAD)
             for (int i = 0; i < P.n; i++)
                 CHECK_MSG(ck, !pt_tracks_have(&P.m[i], "refused-"), "%s: %s got a refused upload's track", what,
@@ -1259,7 +1342,8 @@ static void step_report(void)
     }
     for (int i = 0; i < P.n; i++)
         CHECK_MSG(ck, !pt_tracks_have(&P.m[i], "refused-"), "%s lists a refused upload", P.m[i].name);
-    const char *heads[NCOLS] = {"organiser", "leader", "singer", "listener", "dflt leader", "dflt singer"};
+    const char *heads[NCOLS] = {"organiser", "leader", "singer",      "listener",
+                                "dflt leader", "dflt singer", "no key", "wrong key"};
     printf("%s: A applied, R refused and nothing changed, X failed, . not asked.  A singer's lead\n"
            "  and start apply in a room nobody leads; a track during a song is accepted and waits for\n"
            "  the next song (PROTOCOL.md quirk 28); reset_events in the default room is anyone's (the\n"
@@ -1298,11 +1382,14 @@ int main(int argc, char **argv)
     int rc = step_setup(argc, argv);
     if (rc != 0) {
         fs_dump_logs(fs, 30);
+        pt_stranger_free(&nia);
+        pt_stranger_free(&wes);
         pt_free(&P);
         fs_stop(fs);
         return rc;
     }
     STEP(step_join());
+    STEP(step_strangers_knock());
     STEP(step_singers_lead_free_rooms());
     STEP(step_refused(BEFORE));
     STEP(step_everyone(BEFORE));
@@ -1323,6 +1410,8 @@ int main(int argc, char **argv)
     STEP(step_report());
     if (ck.failed)
         fs_dump_logs(fs, 40);
+    pt_stranger_free(&nia);
+    pt_stranger_free(&wes);
     pt_free(&P);
     fs_stop(fs);
     return check_done(&ck, TNAME);
