@@ -1206,6 +1206,24 @@ static void step_listener_not_in_mix(void)
 {
     const int64_t W = 2 * RATE;     /* each window */
     const int FX = 700;             /* the pitch both Liv and Olga sing */
+    /* Everyone in the keyed room starts over at its own bucket, as a page
+     * reconnects, so that all write at their bucket's distance from the
+     * server's clock of now.  On a busy machine the rounds may have fallen
+     * behind real time, and each singer's writes with them (a reconnected
+     * one's less); a singer whose writes trail by more than 3 s behind its
+     * bucket would write after Sam had already heard that moment. */
+    char trail[256] = "";
+    for (int i = 0; i < P.n; i++) {
+        pt_member_t *m = &P.m[i];
+        if (m->room != KEYED || m == sam)
+            continue;
+        int64_t wrote = bbc_singer_last_post(m->s)->write_clock;
+        double behind = (double)(bbc_singer_meta(m->s)->server_clock - wrote) / RATE;
+        snprintf(trail + strlen(trail), sizeof trail - strlen(trail), "%s%s %.1f s (bucket %d s)",
+                 trail[0] ? ", " : "", m->name, behind, bbc_singer_offset(m->s));
+        bbc_singer_set_offset(m->s, bbc_singer_offset(m->s));
+    }
+    printf("%s: the keyed room's singers wrote behind the server's clock by: %s; they start over\n", TNAME, trail);
     /* Sam listens behind the last bucket, where everyone has sung. */
     bbc_singer_set_offset(sam->s, 12);
     pt_meter_t *mt = calloc(1, sizeof *mt);
