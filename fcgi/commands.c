@@ -132,6 +132,8 @@ void cm_permit(rq_t *p, const role_who_t *who, uint64_t self, cm_refusals_t *out
         if (may(out, who, p->mic[i].id == self ? ROLE_ACT_MIC_SELF : ROLE_ACT_MIC_OTHER))
             p->mic[kept++] = p->mic[i];
     p->n_mic = kept;
+    if (p->npk > 0)
+        may(out, who, ROLE_ACT_SING);
 }
 
 void cm_pace_chat(rq_t *p, sg_t *s, int64_t now, cm_refusals_t *out)

@@ -6,7 +6,8 @@
  * back (loopback audio decodes to the tone sent), the delay move, error
  * answers (kill_client desync, broken continuity), a shared connection,
  * spectator and pre-encoded modes, pacing, timeouts and refused connects,
- * and a singer that connects from another loopback address.
+ * a singer that connects from another loopback address, and the room and
+ * key every request of a singer in a room carries.
  */
 #include <arpa/inet.h>
 #include <math.h>
@@ -511,6 +512,69 @@ static void test_from_address(void)
     CHECK(ck, bbc_singer_new(&cfg, &err) == NULL && err == BBC_EPARAM);
 }
 
+/* A singer in a room names it, with its key, on every request: the probe,
+ * each POST and reset_events (with the userid there, so the worker knows
+ * whether the leader asks); both URL-encoded as the rest.  A singer in no
+ * room sends exactly what the original client sends. */
+static void test_room(void)
+{
+    char l[128], q[8192], ev[4096];
+    unix_path(l, sizeof l, "room");
+    server_t sv;
+    CHECK(ck, server_start(&sv, l, false, false, 0, 0) == 0);
+    bbc_config_t cfg;
+    bbc_config_init(&cfg);
+    cfg.addr = sv.addr;
+    cfg.no_pace = true;
+    cfg.userid = "4242";
+    cfg.username = "Ro";
+    cfg.room = "ab2cd3ef4g";
+    cfg.key = "k y+/=\xc3\xa9";
+    cfg.spectator = true;
+    bbc_singer_t *s = bbc_singer_new(&cfg, NULL);
+    CHECK(ck, s != NULL);
+    if (!s) {
+        server_stop(&sv);
+        return;
+    }
+    const char *want = "room=ab2cd3ef4g&key=k+y%2B%2F%3D%C3%A9";
+    CHECK(ck, bbc_connect(s) == BBC_OK);
+    mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
+    CHECK_EQ_S(ck, q, want);
+    CHECK(ck, bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
+    mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
+    CHECK(ck, strstr(q, "&username=Ro&room=ab2cd3ef4g&key=k+y%2B%2F%3D%C3%A9&reset_user_state=true") != NULL);
+    CHECK(ck, strstr(q, "&spectator=1") != NULL);
+    CHECK(ck, bbc_reset_events(s) == BBC_OK);
+    mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
+    CHECK_EQ_S(ck, q, "room=ab2cd3ef4g&key=k+y%2B%2F%3D%C3%A9&userid=4242");
+
+    /* A new link: the next requests carry it; a key alone is sent alone. */
+    CHECK(ck, bbc_singer_set_room(s, NULL, "NEW") == BBC_OK);
+    CHECK_EQ_S(ck, bbc_singer_room(s), "");
+    CHECK_EQ_S(ck, bbc_singer_key(s), "NEW");
+    CHECK(ck, bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
+    mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
+    CHECK(ck, strstr(q, "room=") == NULL && strstr(q, "&username=Ro&key=NEW&") != NULL);
+    CHECK(ck, bbc_connect(s) == BBC_OK);
+    mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
+    CHECK_EQ_S(ck, q, "key=NEW");
+
+    /* No room: the probe and reset_events have no query, the POST no room. */
+    CHECK(ck, bbc_singer_set_room(s, "", NULL) == BBC_OK);
+    CHECK(ck, bbc_connect(s) == BBC_OK);
+    mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
+    CHECK_EQ_S(ck, q, "");
+    CHECK(ck, bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
+    mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
+    CHECK(ck, strstr(q, "room=") == NULL && strstr(q, "key=") == NULL && strstr(q, "userid=4242") != NULL);
+    CHECK(ck, bbc_reset_events(s) == BBC_OK);
+    mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
+    CHECK_EQ_S(ck, q, "");
+    bbc_singer_destroy(s);
+    server_stop(&sv);
+}
+
 int main(void)
 {
     test_fcgi_unix();
@@ -523,5 +587,6 @@ int main(void)
     test_source();
     test_pacing();
     test_from_address();
+    test_room();
     return check_done(&ck, "test_tools_singer");
 }
