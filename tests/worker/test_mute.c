@@ -17,11 +17,13 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "exclient.h"
 #include "roles.h"
+#include "timeline.h"
 
 #define ROUNDS 16
 #define MEASURED 6          /* the last blocks C received, after the song reached it */
@@ -31,8 +33,10 @@ typedef enum { NO_B, B_SINGS, B_RESTS, B_MUTED, B_MONITORING, B_MIC_ZERO, B_LIST
 static const char *variant_name[] = {"no B", "B sings", "B rests", "B muted=1", "B monitoring A",
                                      "B at mic volume 0", "B listens only"};
 
-/* C's last MEASURED blocks in each variant. */
+/* C's last MEASURED blocks in each variant: as decoded, and the mix in the
+ * timeline at the same clocks (before any encoder). */
 static float heard[N_VARIANTS][MEASURED * N];
+static float mixed[N_VARIANTS][MEASURED * N];
 
 static void fill_tone(float *x, int64_t t0, double hz, float amp)
 {
@@ -54,6 +58,17 @@ static double level(const float *x, int n, double hz)
 }
 
 static double db(double v) { return 20 * log10(v > 1e-12 ? v : 1e-12); }
+
+/* The RMS of x - y over n samples. */
+static double rms_diff(const float *x, const float *y, int n)
+{
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        double d = x[i] - y[i];
+        sum += d * d;
+    }
+    return sqrt(sum / n);
+}
 
 static int run(variant_t v, check_t *c)
 {
@@ -108,8 +123,10 @@ static int run(variant_t v, check_t *c)
             CHECK_EQ_I(*c, strstr(b.meta, not_sung) != NULL, v == B_LISTENS);
         }
         CHECK_EQ_I(*c, post(&r, &l, NULL, NULL, NULL), 200);
-        if (i >= ROUNDS - MEASURED)
+        if (i >= ROUNDS - MEASURED) {
             memcpy(heard[v] + (size_t)(i - (ROUNDS - MEASURED)) * N, l.got, sizeof l.got);
+            tl_read(r.k.seg, l.read - N, N, 1.0f, mixed[v] + (size_t)(i - (ROUNDS - MEASURED)) * N, NULL);
+        }
         tick(&r, 600);
     }
     cl_free(&a);
@@ -127,25 +144,29 @@ int main(void)
         CHECK_EQ_I(c, run((variant_t)v, &c), 0);
     const int n = MEASURED * N;
     double a0 = level(heard[NO_B], n, 440);
-    printf("test_mute: without B, C hears A at %.2f dBFS\n", db(a0));
+    double floor660 = level(heard[NO_B], n, 660);
+    printf("test_mute: without B, C hears A at %.2f dBFS, and %.1f dBFS at B's pitch (the codec's noise)\n",
+           db(a0), db(floor660));
     CHECK(c, db(a0) > -20);    /* the song reached C */
     for (int v = B_SINGS; v < N_VARIANTS; v++) {
-        double diff = 0;
-        for (int i = 0; i < n; i++) {
-            double d = heard[v][i] - heard[NO_B][i];
-            diff += d * d;
-        }
-        diff = sqrt(diff / n);
+        double diff = rms_diff(heard[v], heard[NO_B], n), mdiff = rms_diff(mixed[v], mixed[NO_B], n);
         double la = level(heard[v], n, 440), lb = level(heard[v], n, 660);
-        printf("test_mute: %-18s A %+.2f dB against no B, B's tone %.1f dBFS, difference from no B %.1f dBFS\n",
-               variant_name[v], db(la) - db(a0), db(lb), db(diff));
+        printf("test_mute: %-18s A %+.2f dB against no B, B's tone %.1f dBFS, difference from no B %.1f dBFS"
+               " (in the mix %.1f dBFS)\n", variant_name[v], db(la) - db(a0), db(lb), db(diff), db(mdiff));
         if (v == B_SINGS) {
             CHECK(c, db(lb) > -20);                          /* B is heard ... */
             CHECK_NEAR(c, db(la) - db(a0), db(0.75), 0.3);   /* ... and counted */
         } else if (v == B_RESTS) {
             CHECK_NEAR(c, db(la) - db(a0), db(0.75), 0.3);   /* resting still counts */
         } else {
-            CHECK(c, db(diff) < -90);                        /* B absent */
+            /* B absent: B's voice below -90 dBFS in what C hears, and
+             * A's level as without B.  (Sample for sample, the runs agree
+             * to -240 dB almost always, but about one run in ten every
+             * variant differs from the run without B by -55 to -60 dBFS
+             * of codec noise in A's voice alone, muted variants and B
+             * singing alike: the comparison across separate runs is not
+             * a measure of B.) */
+            CHECK(c, db(lb) < -90);
             CHECK_NEAR(c, db(la) - db(a0), 0.0, 0.1);        /* A as without B */
         }
     }
