@@ -3,6 +3,8 @@
  */
 #include "loadopts.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,11 @@ static void usage(FILE *f)
 "  --no-leader              no leader (by default singer 0 takes the lead and\n"
 "                           starts a song, which moves everyone to new buckets)\n"
 "  --track NAME             the leader picks this backing track before starting\n"
+"  --rooms-file FILE        spread the singers over these rooms, one per line as\n"
+"                           \"ID KEY\" (a room's id and its singers' key, as its link\n"
+"                           carries them; at most 256); singer i goes to room\n"
+"                           i mod N and each room's first singer leads (default:\n"
+"                           the default room, no key)\n"
 "  --churn SECONDS          singers leave after a random lifetime of this mean and\n"
 "                           someone new (a new userid) joins 1-3 s later\n"
 "  --ignore-delay           do not follow delay_seconds moves\n"
@@ -157,7 +164,7 @@ static int read_options(int argc, char **argv, load_opts_t *o, const char **targ
         O_HTTP = 256, O_FCGI, O_SINGERS, O_SPECT, O_OFFSETS, O_NOLEAD, O_TRACK, O_CHURN, O_IGNDELAY,
         O_DURATION, O_INTERVAL, O_WARMUP, O_BATCH, O_TIMEOUT, O_MAXLAG, O_PATH, O_UNALIGNED, O_PLACEHOLDERS, O_WRITELAG,
         O_DECODE, O_NOSUMMARY, O_VOICE, O_BITRATE, O_FCONNS, O_NOKEEP, O_SEED, O_PIDS, O_PIDGLOB,
-        O_RAMP, O_STEPS, O_P99, O_QUIET, O_HELP
+        O_RAMP, O_STEPS, O_P99, O_QUIET, O_ROOMS, O_HELP
     };
     static const struct option lo[] = {
         { "http", required_argument, 0, O_HTTP },
@@ -192,6 +199,7 @@ static int read_options(int argc, char **argv, load_opts_t *o, const char **targ
         { "step-seconds", required_argument, 0, O_STEPS },
         { "p99-bound-ms", required_argument, 0, O_P99 },
         { "quiet", no_argument, 0, O_QUIET },
+        { "rooms-file", required_argument, 0, O_ROOMS },
         { "help", no_argument, 0, O_HELP },
         { 0, 0, 0, 0 },
     };
@@ -239,6 +247,7 @@ static int read_options(int argc, char **argv, load_opts_t *o, const char **targ
         case O_STEPS: ok = parse_double(optarg, 1, 86400, &o->step_s); break;
         case O_P99: ok = parse_double(optarg, 0.01, 1e6, &o->p99_bound_ms); break;
         case O_QUIET: o->quiet = true; break;
+        case O_ROOMS: o->rooms_file = optarg; break;
         case O_HELP: usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }
@@ -248,6 +257,55 @@ static int read_options(int argc, char **argv, load_opts_t *o, const char **targ
         }
     }
     return 0;
+}
+
+/* Whether s is 1..max-1 characters of [0-9A-Za-z_-] (ids and keys). */
+static bool token_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= max)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+            return false;
+    return true;
+}
+
+/* Reads --rooms-file: "ID KEY" per line; blank lines and # comments
+ * skipped. */
+static int read_rooms(load_opts_t *o)
+{
+    FILE *f = fopen(o->rooms_file, "r");
+    if (!f) {
+        fprintf(stderr, "bb-load: cannot read %s: %s\n", o->rooms_file, strerror(errno));
+        return -1;
+    }
+    char line[256];
+    int n = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        n++;
+        char id[64], key[64], extra[8];
+        int k = sscanf(line, "%63s %63s %7s", id, key, extra);
+        if (k <= 0 || id[0] == '#')
+            continue;
+        if (k != 2 || !token_ok(id, sizeof o->rooms[0].id) || !token_ok(key, sizeof o->rooms[0].key)) {
+            fprintf(stderr, "bb-load: %s line %d: want \"ID KEY\"\n", o->rooms_file, n);
+            rc = -1;
+        } else if (o->nrooms == LOAD_MAX_ROOMS) {
+            fprintf(stderr, "bb-load: %s: at most %d rooms\n", o->rooms_file, LOAD_MAX_ROOMS);
+            rc = -1;
+        } else {
+            snprintf(o->rooms[o->nrooms].id, sizeof o->rooms[0].id, "%s", id);
+            snprintf(o->rooms[o->nrooms].key, sizeof o->rooms[0].key, "%s", key);
+            o->nrooms++;
+        }
+    }
+    fclose(f);
+    if (rc == 0 && o->nrooms == 0) {
+        fprintf(stderr, "bb-load: %s names no room\n", o->rooms_file);
+        rc = -1;
+    }
+    return rc;
 }
 
 int load_opts_parse(int argc, char **argv, load_opts_t *o, char **addr_store)
@@ -282,5 +340,5 @@ int load_opts_parse(int argc, char **argv, load_opts_t *o, char **addr_store)
     }
     if (o->ramp)
         o->singers = o->ramp_start;
-    return 0;
+    return o->rooms_file ? read_rooms(o) : 0;
 }

@@ -15,6 +15,14 @@
 #define LOAD_MAX_SINGERS 20000
 #define LOAD_MAX_ADDRS 64
 #define LOAD_MAX_OFFSETS 16
+#define LOAD_MAX_ROOMS 256          /* a host's rooms (HS_ROOMS_MAX) */
+
+/* A room singers are sent to: its id and the singers' (or organiser's)
+ * key, as the room's link carries them. */
+typedef struct {
+    char id[16];
+    char key[48];
+} load_room_t;
 
 typedef struct {
     bbc_transport_t transport;
@@ -52,6 +60,9 @@ typedef struct {
     double step_s;
     double p99_bound_ms;
     bool quiet;
+    const char *rooms_file; /* --rooms-file; NULL: the default room */
+    int nrooms;
+    load_room_t rooms[LOAD_MAX_ROOMS];
 } load_opts_t;
 
 /* Parses argv into *o (defaults first).  Addresses point into *addr_store,

@@ -126,6 +126,11 @@ static int singer_join(loop_t *L, lsinger_t *ls)
     snprintf(name, sizeof name, "%s %d.%u", ls->role == R_LEADER ? "leader" : ls->role == R_SPECTATOR ? "listener" : "singer",
              ls->idx, ls->generation);
     cfg.username = name;
+    if (L->o.nrooms) {
+        const load_room_t *room = &L->o.rooms[ls->idx % L->o.nrooms];
+        cfg.room = room->id;
+        cfg.key = room->key;
+    }
     int err;
     ls->s = bbc_singer_new(&cfg, &err);
     if (!ls->s) {
@@ -300,7 +305,10 @@ int load_singer_population(loop_t *L, int want)
         if (L->sing[i].role != R_SPECTATOR)
             have++;
     while (have < want) {
-        if (load_singer_add(L, have == 0 && L->o.leader ? R_LEADER : R_SINGER) < 0)
+        /* A leader per room: the first singer of each (singer i sings in
+         * room i mod N). */
+        int leaders = L->o.nrooms ? L->o.nrooms : 1;
+        if (load_singer_add(L, have < leaders && L->o.leader ? R_LEADER : R_SINGER) < 0)
             return -1;
         have++;
     }

@@ -11,20 +11,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  launchChromium, makeTone, outDir, sleep, stackBuilt, startStack, stopStack, withTimeout,
+  enterApp, launchChromium, makeTone, outDir, sleep, stackBuilt, startStack, stopStack, withTimeout,
 } from './lib.js';
 
 const HZ = { Ann: 440, Ben: 660, Cy: 880 };
 const init = () => { localStorage.setItem('bb.noLatency', '1'); localStorage.setItem('bb.noTutorial', '1'); };
-const connected = (p) => p.waitForFunction(() => document.getElementById('status').textContent === 'Connected', null, { timeout: 20000 });
 
-async function enter(p, name) {
-  await p.fill('#name', name);
-  await p.click('#step-name button[type=submit]');
-  await p.click('#start-audio');
-  await p.click('#volume-skip');
-  await connected(p);
-}
 
 // The console row of the singer with this public id: {db, vol, mute}.
 const row = (p, id) => p.evaluate((i) => {
@@ -54,14 +46,14 @@ test('the console: live levels of two singers, and a muted singer leaves the mix
       await pages[n].goto(stack.url + '?test=1');
     }
     const { Ann: A, Ben: B, Cy: C } = pages;
-    await enter(A, 'Ann');
+    await enterApp(A, 'Ann');
     await A.click('#lead');
     await A.waitForFunction(() => document.getElementById('lead').textContent === 'Start singing', null, { timeout: 20000 });
     await A.waitForFunction(() => !document.getElementById('lead').disabled, null, { timeout: 5000 });
     await A.click('#lead');
     await A.waitForFunction(() => document.getElementById('lead').textContent === 'Stop singing', null, { timeout: 20000 });
-    await enter(B, 'Ben');
-    await enter(C, 'Cy');
+    await enterApp(B, 'Ben');
+    await enterApp(C, 'Cy');
     // Ben sits in the 6 s bucket, Cy behind at the back: Cy hears Ben.
     await B.fill('#offset', '6');
     await B.click('#offset-form button[type=submit]');

@@ -17,7 +17,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  bbRoom, launchChromium, makeTone, outDir, sleep, stackBuilt, startStack, stopStack, withTimeout,
+  bbRoom, createRoom, enterApp, launchChromium, makeTone, outDir, sleep, stackBuilt, startStack, stopStack, withTimeout,
 } from './lib.js';
 
 const settings = () => { localStorage.setItem('bb.noLatency', '1'); localStorage.setItem('bb.noTutorial', '1'); };
@@ -105,19 +105,12 @@ test('failures say what to do: no sound output, microphone refused or missing, n
     await w.p.screenshot({ path: join(outDir(), 'failure-no-worklet.png'), fullPage: true });
 
     // A room closed while its singer sings.
-    const out = bbRoom(stack, 'create', 'Closing Choir');
-    const link = /^singers: (\S+)$/m.exec(out)[1];
-    const id = new URL(link).pathname.split('/')[2];
+    const { id, singers: link } = createRoom(stack, 'Closing Choir');
     const u = new URL(link);
     u.search = '?test=1';
     const r = await page(browser, u.href, [{ fn: settings }]);
     sessions.push(r);
-    await r.p.waitForSelector('#step-name:not([hidden])', { timeout: 20000 });
-    await r.p.fill('#name', 'Ros');
-    await r.p.click('#step-name button[type=submit]');
-    await r.p.click('#start-audio');
-    await r.p.click('#volume-skip');
-    await connected(r.p);
+    await enterApp(r.p, 'Ros');
     bbRoom(stack, 'close', id);
     await r.p.waitForSelector('#refused:not([hidden])', { timeout: 20000 });
     assert.match(await r.p.textContent('#refused'), /not valid or the room was closed/i);

@@ -10,21 +10,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  bbRoom, launchChromium, makeTone, outDir, sleep, stackBuilt, startStack, stopStack, withTimeout,
+  createRoom, enterApp, launchChromium, makeTone, outDir, sleep, stackBuilt, startStack, stopStack, withTimeout,
 } from './lib.js';
 
 const init = () => { localStorage.setItem('bb.noLatency', '1'); localStorage.setItem('bb.noTutorial', '1'); };
 const connected = (p) => p.waitForFunction(() => document.getElementById('status').textContent === 'Connected', null, { timeout: 20000 });
 const hooked = (link) => { const u = new URL(link); u.search = '?test=1'; return u.href; };
 
-async function enter(p, name) {
-  await p.waitForSelector('#step-name:not([hidden])', { timeout: 20000 });
-  await p.fill('#name', name);
-  await p.click('#step-name button[type=submit]');
-  await p.click('#start-audio');
-  await p.click('#volume-skip');
-  await connected(p);
-}
 
 test('the leader reloads mid-song, and the organiser stops the song', { timeout: 300000 }, async (t) => {
   const built = stackBuilt();
@@ -39,9 +31,7 @@ test('the leader reloads mid-song, and the organiser stops the song', { timeout:
   let L;
   let O;
   try {
-    const out = bbRoom(stack, 'create', 'Evening Choir');
-    const singers = /^singers: (\S+)$/m.exec(out)[1];
-    const organiser = /^organiser: (\S+)$/m.exec(out)[1];
+    const { singers, organiser } = createRoom(stack, 'Evening Choir');
     const cl = await b1.newContext();
     await cl.addInitScript(init);
     L = await cl.newPage();
@@ -54,8 +44,8 @@ test('the leader reloads mid-song, and the organiser stops the song', { timeout:
     }
     await L.goto(hooked(singers));
     await O.goto(hooked(organiser));
-    await enter(L, 'Lea');
-    await enter(O, 'Olga');
+    await enterApp(L, 'Lea');
+    await enterApp(O, 'Olga');
     await L.click('#lead');
     await L.waitForFunction(() => document.getElementById('lead').textContent === 'Start singing', null, { timeout: 20000 });
     await L.waitForFunction(() => !document.getElementById('lead').disabled, null, { timeout: 5000 });

@@ -11,21 +11,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  bbRoom, launchChromium, makeTone, outDir, sleep, stackBuilt, startStack, stopStack, withTimeout,
+  createRoom, enterApp, launchChromium, makeTone, outDir, sleep, stackBuilt, startStack, stopStack, withTimeout,
 } from './lib.js';
 
 const MAX_HEIGHT = 1688;
 const init = () => { localStorage.setItem('bb.noLatency', '1'); localStorage.setItem('bb.noTutorial', '1'); };
-const connected = (p) => p.waitForFunction(() => document.getElementById('status').textContent === 'Connected', null, { timeout: 20000 });
 
-async function enter(p, name) {
-  await p.waitForSelector('#step-name:not([hidden])', { timeout: 20000 });
-  await p.fill('#name', name);
-  await p.click('#step-name button[type=submit]');
-  await p.click('#start-audio');
-  await p.click('#volume-skip');
-  await connected(p);
-}
 
 async function say(p, text) {
   await p.fill('#chat-input', text);
@@ -45,8 +36,7 @@ test('a singer on a phone: buckets and song state fit 390 px, two screens with 2
   let A;
   let B;
   try {
-    const out = bbRoom(stack, 'create', 'Phone Choir of the Valley');
-    const link = new URL(/^singers: (\S+)$/m.exec(out)[1]);
+    const link = new URL(createRoom(stack, 'Phone Choir of the Valley').singers);
     link.search = '?test=1';
     const ca = await b1.newContext({ viewport: { width: 1280, height: 900 } });
     await ca.addInitScript(init);
@@ -60,8 +50,8 @@ test('a singer on a phone: buckets and song state fit 390 px, two screens with 2
     }
     await A.goto(link.href);
     await B.goto(link.href);
-    await enter(A, 'Ann');
-    await enter(B, 'Benedict Cumberbatch-Smythe');
+    await enterApp(A, 'Ann');
+    await enterApp(B, 'Benedict Cumberbatch-Smythe');
     await A.click('#lead');
     await A.waitForFunction(() => document.getElementById('lead').textContent === 'Start singing', null, { timeout: 20000 });
     await A.waitForFunction(() => !document.getElementById('lead').disabled, null, { timeout: 5000 });

@@ -92,6 +92,29 @@ static void source(bbc_singer_t *s, float *out, int n, int64_t write_clock, void
 }
 
 /* True if the last response of s listed the track. */
+/* The lag in [0, max_lag) at which x (its sample i at clock x_from + i,
+ * x_n of them) best matches ref over clocks [ref_from, ref_to) (ref's
+ * sample 0 at ref_from), by correlation on every third sample. */
+static int best_lag_of(const float *ref, int64_t ref_from, int64_t ref_to, const float *x, int64_t x_from,
+                       int64_t x_n, int max_lag)
+{
+    int best_lag = -1;
+    double best = -1;
+    for (int lag = 0; lag < max_lag; lag++) {
+        double acc = 0;
+        for (int64_t t = ref_from; t < ref_to; t += 3) {
+            int64_t i = t + lag - x_from;
+            if (i >= 0 && i < x_n)
+                acc += (double)ref[t - ref_from] * x[i];
+        }
+        if (acc > best) {
+            best = acc;
+            best_lag = lag;
+        }
+    }
+    return best_lag;
+}
+
 static bool lists_track(const bbc_singer_t *s)
 {
     const cJSON *it;
@@ -359,21 +382,7 @@ int main(int argc, char **argv)
     CHECK(c, ref != NULL);
     for (int64_t t = ref_from; ref && t < va.last; t++)
         ref[t - ref_from] = gated(t, 440, 1);
-    int best_lag = -1;
-    double best = -1;
-    int64_t total = (int64_t)heard_n * N;
-    for (int lag = 0; ref && lag < 2000; lag++) {
-        double acc = 0;
-        for (int64_t t = ref_from; t < va.last; t += 3) {
-            int64_t i = t + lag - heard_from;
-            if (i >= 0 && i < total)
-                acc += (double)ref[t - ref_from] * heard[i];
-        }
-        if (acc > best) {
-            best = acc;
-            best_lag = lag;
-        }
-    }
+    int best_lag = ref ? best_lag_of(ref, ref_from, va.last, heard, heard_from, (int64_t)heard_n * N, 2000) : -1;
     printf("  Ben hears Ann %d samples after her write clock\n", best_lag);
     CHECK_EQ_I(c, best_lag, 624);
 
@@ -477,25 +486,15 @@ int main(int argc, char **argv)
     CHECK(c, worst * 32768 <= 4.0);
     /* Ann's tone in the mix: where she wrote it, one Opus lookahead (her
      * encoder's) later. */
-    best = -1;
-    best_lag = -1;
-    for (int lag = 0; mix && ref && lag < 1000; lag++) {
-        double acc = 0;
-        for (int64_t t = ref_from; t < va.last; t += 3) {
-            int64_t i = t + lag - song_start;
-            if (i >= 0 && i < mix_n)
-                acc += (double)ref[t - ref_from] * mix[i];
-        }
-        if (acc > best) {
-            best = acc;
-            best_lag = lag;
-        }
-    }
+    best_lag = mix && ref ? best_lag_of(ref, ref_from, va.last, mix, song_start, mix_n, 1000) : -1;
     printf("  Ann's tone is in the recording %d samples after her write clock\n", best_lag);
     CHECK_EQ_I(c, best_lag, 312);
     /* The track began at the start request's clock, which the comparison
-     * above placed it at, sample for sample: Ann's offset after her read. */
-    CHECK(c, toff > 3 * RATE - N && toff < 3 * RATE + RATE / 10);
+     * above placed it at, sample for sample: Ann's offset after her read,
+     * plus the request's round trip (which a loaded machine stretches: the
+     * exactness is the comparison's, this only says it is the right song). */
+    printf("  the track began %.3f s after Ann's read clock (her bucket is 3 s)\n", (double)toff / RATE);
+    CHECK(c, toff > 3 * RATE - N && toff < 4 * RATE);
 
     free(ref);
     free(mix);

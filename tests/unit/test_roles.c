@@ -30,6 +30,9 @@ static const row_t table[] = {
     {ROLE_ACT_SING, "OLS", "OS"},
     {ROLE_ACT_MODERATE, "O", "O"},
     {ROLE_ACT_ROOM, "O", "O"},
+    {ROLE_ACT_TIMING_SELF, "OLS", "OS"},
+    {ROLE_ACT_TIMING_OTHER, "OL", "O"},
+    {ROLE_ACT_DELETE_RECORDING, "O", "O"},
     {ROLE_ACT_LEVELS, "OL", "O"},
 };
 
@@ -60,5 +63,7 @@ int main(void)
     CHECK(c, strcmp(role_name(&o), "organiser") == 0 && strcmp(role_name(&l), "leader") == 0);
     role_who_t li = {.listener = true};
     CHECK(c, strcmp(role_name(&li), "listener") == 0);
+    /* A recording goes only at the organiser's word; the leader is told so. */
+    CHECK(c, strcmp(role_refusal(&l, ROLE_ACT_DELETE_RECORDING), "only the organiser can delete a recording") == 0);
     return check_done(&c, "test_roles");
 }
