@@ -435,6 +435,36 @@ static int render(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, uint32_t flags, ex_re
     return 0;
 }
 
+/* Step 8: the metadata of a 200, into res->meta. */
+static void answer(ex_t *ex, sg_t *s, const role_who_t *who, const seg_ctl_t *ctl, bool created, int64_t now,
+                   ex_response_t *res, int64_t *t0)
+{
+    const rq_t *p = &ex->rq;
+    /* The original client redraws its people list from every response;
+     * a client that asks for less gets the summary when it changed. */
+    bool send_summary = !p->no_summary &&
+                        (!p->summary_changes || created || s->summary_sent == 0 ||
+                         s->summary_gen != mt_summary_gen(ex->mt));
+    if (send_summary) {
+        s->summary_gen = mt_summary_gen(ex->mt);
+        s->summary_sent = now;
+    }
+    int64_t prev = ex->last_request_clock;
+    ex->last_request_clock = now;
+    res->status = 200;
+    mt_extra_t extra = {.role = role_name(who), .refused = ex->refused.why,
+                        .n_refused = ex->refused.n};
+    int64_t ta = prof_now_ns();
+    extra.timing_basis = wt_own(s, &extra.timing_ms);
+    if ((who->organiser || who->leads) && !ex->no_watch)
+        extra.timing_flags = wt_flags(ex->wt, ctl, now, &extra.timing_flags_len);
+    watch_time(ex, ta, t0);
+    res->meta = mt_build(ex->mt, ex->seg, ex->worker, p, s, ctl, now, prev, send_summary, &extra);
+    res->content_type = "application/octet-stream";
+    ex->c.ok++;
+    stage(ex, PROF_META, t0);
+}
+
 /* ---- the exchange -------------------------------------------------------- */
 
 void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t now)
@@ -533,31 +563,9 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     ex->c.samples_out += p->n;
 
     /* 8. The metadata. */
-    /* The original client redraws its people list from every response;
-     * a client that asks for less gets the summary when it changed. */
-    bool send_summary = !p->no_summary &&
-                        (!p->summary_changes || created || s->summary_sent == 0 ||
-                         s->summary_gen != mt_summary_gen(ex->mt));
-    if (send_summary) {
-        s->summary_gen = mt_summary_gen(ex->mt);
-        s->summary_sent = now;
-    }
-    int64_t prev = ex->last_request_clock;
-    ex->last_request_clock = now;
-    res->status = 200;
-    mt_extra_t extra = {.role = role_name(&who), .refused = ex->refused.why,
-                        .n_refused = ex->refused.n};
-    ta = prof_now_ns();
-    extra.timing_basis = wt_own(s, &extra.timing_ms);
-    if ((who.organiser || who.leads) && !ex->no_watch)
-        extra.timing_flags = wt_flags(ex->wt, &ctl, now, &extra.timing_flags_len);
-    watch_time(ex, ta, &t0);
-    res->meta = mt_build(ex->mt, ex->seg, ex->worker, p, s, &ctl, now, prev, send_summary, &extra);
+    answer(ex, s, &who, &ctl, created, now, res, &t0);
     res->body = ex->body;
     res->body_len = len;
-    res->content_type = "application/octet-stream";
-    ex->c.ok++;
-    stage(ex, PROF_META, &t0);
     goto done;
 drop:
     sg_drop_codecs(ex->singers, s);
