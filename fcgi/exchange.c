@@ -117,6 +117,11 @@ void ex_set_sharing(ex_t *ex, bool on) { ex->no_sharing = !on; }
 
 void ex_set_timing_watch(ex_t *ex, bool on) { ex->no_watch = !on; }
 
+void ex_set_private_complexity(ex_t *ex, int complexity)
+{
+    out_set_private_complexity(ex->out, complexity);
+}
+
 void ex_set_command_sync(ex_t *ex, int64_t max_ns) { ex->sync_ns = max_ns; }
 
 void ex_set_wake(ex_t *ex, _Atomic uint32_t *wake) { ex->lane.wake = wake; }
@@ -411,8 +416,7 @@ static int render(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, uint32_t flags, ex_re
                   int64_t now, size_t *len, int64_t *t0)
 {
     const rq_t *p = &ex->rq;
-    bool shared = !ex->no_sharing && !s->priv && p->read_clock % RING_OPUS_FRAME == 0 &&
-                  !p->loopback && !(flags & SEG_UF_MONITORING);
+    bool shared = !ex->no_sharing && !s->priv && out_shareable(p, flags);
     /* The timing watch measures a voice against what the singer heard. */
     bool heard = !ex->no_watch && wt_wants_heard(p, ctl, flags);
     int64_t mix_ns;

@@ -103,6 +103,12 @@ void ex_set_sharing(ex_t *ex, bool on);
  * worker short of CPU, and the reference the benchmark compares with). */
 void ex_set_timing_watch(ex_t *ex, bool on);
 
+/* Sets the Opus complexity (0..10, clamped) of the streams no other singer
+ * can share, such as the original client's unaligned clocks; by default
+ * OUT_PRIVATE_COMPLEXITY (output.h, with the measured cost of each
+ * setting).  An operator's switch: quality against CPU on that path. */
+void ex_set_private_complexity(ex_t *ex, int complexity);
+
 /* Makes a singer's request wait, at most max_ns, until the daemon applied
  * the commands of that singer's previous requests (commands.h), so that
  * its response reflects them.  0 (the default) never waits: what a daemon
