@@ -40,6 +40,7 @@ typedef enum {
     ROLE_ACT_SING,         /* an upload that goes into the mix */
     ROLE_ACT_MODERATE,     /* mute or remove another singer, appoint the leader */
     ROLE_ACT_ROOM,         /* replace a link, cap the singers */
+    ROLE_ACT_WORDS,        /* give the song its words, cue the next line */
     ROLE_NACTS
 } role_act_t;
 
