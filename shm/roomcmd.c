@@ -186,6 +186,8 @@ static role_act_t action_of(const rm_t *r, const seg_cmd_t *c)
     case CMD_CHAT: return ROLE_ACT_CHAT;
     case CMD_ROOM_KEY:
     case CMD_ROOM_CAP: return ROLE_ACT_ROOM;
+    case CMD_WORDS:
+    case CMD_CUE: return ROLE_ACT_WORDS;
     default: return ROLE_NACTS;
     }
 }
@@ -421,6 +423,7 @@ static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
         break;
     case CMD_START:
         cmd_start(r, c, now);
+        rm_words_song_start(r);
         r->ctl_dirty = true;
         break;
     case CMD_STOP:
@@ -440,6 +443,12 @@ static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
         break;
     case CMD_RESCAN_TRACKS:
         tset_rescan(r->tracks);
+        break;
+    case CMD_WORDS:
+        rm_words_part(r, c);
+        break;
+    case CMD_CUE:
+        rm_words_cue(r, c);
         break;
     case CMD_ROOM_KEY:
     case CMD_ROOM_CAP:
@@ -463,9 +472,9 @@ static int cmd_cmp(const void *a, const void *b)
 }
 
 /* A command's clocks (when it was issued; the leader's read clock of a
- * start or stop) come from a worker reading the same server clock: never
- * ahead of ours by more than a second, never older than the ring (a daemon
- * that was down longer than that).  A lane cell outside those bounds is
+ * start or stop; the clock a cue was heard at) come from a worker reading
+ * the same server clock: never ahead of ours by more than a second, never
+ * older than the ring (a daemon that was down longer than that).  A lane cell outside those bounds is
  * damaged; its issue clock is taken as now and a start or stop at an
  * impossible read clock is dropped, so no clock arithmetic on command
  * values can overflow.  Returns false to drop the command. */
@@ -478,9 +487,10 @@ static bool bound_clocks(rm_t *r, seg_cmd_t *c, int64_t now)
             c->clock, c->clock > newest ? "ahead of the server clock" : "older than the ring");
         c->clock = now;
     }
-    if ((c->type == CMD_START || c->type == CMD_STOP) && (c->a < oldest || c->a > newest)) {
+    if ((c->type == CMD_START || c->type == CMD_STOP || c->type == CMD_CUE) &&
+        (c->a < oldest || c->a > newest)) {
         LOG(r, "%s from lane %u at read clock %" PRId64 " ignored: outside the ring",
-            c->type == CMD_START ? "start" : "stop", c->lane, c->a);
+            c->type == CMD_START ? "start" : c->type == CMD_STOP ? "stop" : "cue", c->lane, c->a);
         ok = false;
     }
     return ok;
