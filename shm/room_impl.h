@@ -146,6 +146,7 @@ void rm_words_cue(rm_t *r, const seg_cmd_t *c);
 void rm_words_song_start(rm_t *r);
 void rm_words_publish(rm_t *r);
 void rm_words_restore(rm_t *r);
+void rm_words_labels(rm_t *r);
 
 /* roomrec.c */
 void rm_rec_log(void *user, const char *line);

@@ -15,6 +15,10 @@
  * replaced meanwhile is dropped.  A song's start clears the cues of the
  * song before.
  *
+ * When a song's recording closes, its cues become the label track of its
+ * Audacity project (reclabels.h): one label per line, from its cue to the
+ * next (the last to the song's end).
+ *
  * Across a restart (kill -9 included) the words and cues are what the
  * previous daemon published: both blobs are read back and parsed on
  * re-attach, as the events are.  Parts in flight are lost with the
@@ -26,6 +30,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "media/reclabels.h"
 #include "room_impl.h"
 #include "strutil.h"
 
@@ -110,6 +115,25 @@ void rm_words_song_start(rm_t *r)
         return;
     words_cues_clear(&r->words.cues);
     publish_cues(r);
+}
+
+void rm_words_labels(rm_t *r)
+{
+    rm_words_t *w = &r->words;
+    const song_t *s = &r->ctl.song;
+    rec_label_t labels[WORDS_CUES_MAX];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < w->cues.n; i++) {
+        const words_cue_t *c = &w->cues.c[i];
+        if (c->clock < r->rec_song || c->line < 0 || (uint32_t)c->line >= w->w.n_lines)
+            continue;
+        int64_t end = i + 1 < w->cues.n ? w->cues.c[i + 1].clock : s->end > c->clock ? s->end : c->clock;
+        labels[n++] = (rec_label_t){c->clock, end, words_line(&w->w, (uint32_t)c->line)};
+    }
+    if (n == 0)
+        return;
+    if (rec_labels_write(r->cfg.recordings_dir, r->rec_song, labels, n, rm_rec_log, r) == REC_OK)
+        LOG(r, "words: %u labels written beside the recording", n);
 }
 
 /* The words of the blob the previous daemon published, parsed again from

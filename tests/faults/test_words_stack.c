@@ -18,7 +18,10 @@
  *   - the daemon is killed with SIGKILL and restarted: the words and the
  *     cues are still the room's, and a singer joining after the restart (in
  *     the middle of the song) gets both cues in its first response, so its
- *     page shows the line current at its own position.
+ *     page shows the line current at its own position;
+ *   - when the song ends, its recording gets SONG-words.txt, a label per
+ *     line at the line's time in the song (read back here), named in
+ *     SONG.lof.
  *
  * usage: test_words_stack BB_SHMD BB_WORKER SOURCE_DIR
  */
@@ -26,6 +29,7 @@
 #include <stdlib.h>
 
 #include "ftest.h"
+#include "media/recname.h"
 #include "words.h"
 
 #define TNAME "words_stack"
@@ -117,7 +121,7 @@ int main(int argc, char **argv)
 {
     CHECK_INIT(c);
     int exit_code;
-    fs_t *fs = ft_start(argc, argv, &(ft_setup_t){.name = "words", .workers = 2}, &exit_code);
+    fs_t *fs = ft_start(argc, argv, &(ft_setup_t){.name = "words", .workers = 2, .recordings = true}, &exit_code);
     if (!fs)
         return exit_code;
     static char out[40000];
@@ -236,6 +240,38 @@ int main(int argc, char **argv)
         cues_of(sam, heard, cues, sizeof cues);
     }
     CHECK_EQ_S(c, cues, want);
+
+    /* The song ends: its recording's project gets the words as labels. */
+    int64_t start = bbc_singer_meta(lea)->song_start_clock;
+    bbc_singer_mark_stop(lea);
+    for (int i = 0; i < 80 && fs_log_count(fs, "shmd", "labels written beside the recording") == 0; i++)
+        sing(lea, sam);
+    char name[32], path[4400], lof_path[4400];
+    rec_song_name(start, name, sizeof name);
+    snprintf(path, sizeof path, "%s/%s-words.txt", fs_rec_dir(fs), name);
+    snprintf(lof_path, sizeof lof_path, "%s/%s.lof", fs_rec_dir(fs), name);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
+    out[n] = '\0';
+    if (f)
+        fclose(f);
+    printf(TNAME ": %s:\n%s", path, out);
+    char labels[1024];
+    double t0 = (double)(heard - start) / FT_RATE;
+    snprintf(labels, sizeof labels,
+             "%.6f\t%.6f\tAmazing grace, how sweet the sound\n"
+             "%.6f\t%.6f\tThat saved a wretch like me\n"
+             "%.6f\t",
+             t0, t0 + 2, t0 + 2, t0 + 4, t0 + 4);
+    CHECK_MSG(c, strncmp(out, labels, strlen(labels)) == 0, "want %s", labels);
+    CHECK(c, strstr(out, "\tI once was lost, but now am found\n") != NULL);
+    f = fopen(lof_path, "r");
+    n = f ? fread(out, 1, sizeof out - 1, f) : 0;
+    out[n] = '\0';
+    if (f)
+        fclose(f);
+    snprintf(labels, sizeof labels, "# The words: import %s-words.txt with File > Import > Labels.\n", name);
+    CHECK_MSG(c, strstr(out, labels) != NULL, "%s", out);
 done:;
     int rc = check_done(&c, TNAME);
     if (rc)
