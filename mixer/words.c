@@ -1,8 +1,10 @@
 /*
  * words.c - a song's words and cues (words.h).
  */
+#include <stdio.h>
 #include <string.h>
 
+#include "tempo.h"
 #include "utf8.h"
 #include "words.h"
 
@@ -16,8 +18,64 @@ const char *words_strerror(int code)
     case WORDS_ELINE: return "a line is too long: at most 160 bytes a line";
     case WORDS_EUTF8: return "the words are not plain text in UTF-8";
     case WORDS_ECONTROL: return "the words hold control characters: give plain text";
+    case WORDS_ETIME: return "a line's time must be [m:ss], [m:ss.s], [seconds] or [bN] (a beat), then its text";
     }
     return "invalid words";
+}
+
+/* Reads whole digits at *p (at most 9); false if none. */
+static bool digits(const char **p, const char *end, int64_t *v, int *n)
+{
+    *v = 0;
+    *n = 0;
+    while (*p < end && **p >= '0' && **p <= '9' && *n < 9) {
+        *v = *v * 10 + (**p - '0');
+        (*p)++;
+        (*n)++;
+    }
+    return *n > 0;
+}
+
+/* Parses a time tag's inside [p, end): "bN", "m:ss(.f)", "s(.f)".  Returns
+ * WORDS_AT_MS or WORDS_AT_BEAT with *v, or -1. */
+static int parse_time(const char *p, const char *end, int64_t *v)
+{
+    int64_t a, b = -1, frac = 0;
+    int n, fn = 0;
+    if (p < end && (*p == 'b' || *p == 'B')) {
+        p++;
+        if (!digits(&p, end, &a, &n) || p != end || a < 1 || a > WORDS_BEAT_MAX)
+            return -1;
+        *v = a;
+        return WORDS_AT_BEAT;
+    }
+    if (!digits(&p, end, &a, &n))
+        return -1;
+    if (p < end && *p == ':') {
+        p++;
+        if (!digits(&p, end, &b, &n) || n != 2 || b > 59)
+            return -1;
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (!digits(&p, end, &frac, &fn))
+            return -1;
+    }
+    if (p != end)
+        return -1;
+    while (fn > 3) {
+        frac /= 10;
+        fn--;
+    }
+    while (fn < 3) {
+        frac *= 10;
+        fn++;
+    }
+    int64_t ms = (b >= 0 ? a * 60 + b : a) * 1000 + frac;
+    if (ms > WORDS_TIME_MAX_MS)
+        return -1;
+    *v = ms;
+    return WORDS_AT_MS;
 }
 
 /* Adds line s (n bytes, valid, without its end of line) to out, cut of
@@ -40,6 +98,22 @@ static int add_line(words_t *out, const char *s, size_t n, size_t *used, bool *b
         *blank_before = out->n_lines > 0;
         return WORDS_OK;
     }
+    int kind = WORDS_AT_NONE;
+    int64_t at = 0;
+    /* A time tag: "[" then a digit, or "b" and a digit; any other bracket
+     * ("[Chorus]") is text. */
+    const char *in = buf + a + 1;
+    if (buf[a] == '[' && n - a > 2 &&
+        ((in[0] >= '0' && in[0] <= '9') || ((in[0] == 'b' || in[0] == 'B') && in[1] >= '0' && in[1] <= '9'))) {
+        const char *close = memchr(buf + a, ']', n - a);
+        if (!close || (kind = parse_time(in, close, &at)) < 0)
+            return WORDS_ETIME;
+        a = (size_t)(close - buf) + 1;
+        while (a < n && buf[a] == ' ')
+            a++;
+        if (a == n)
+            return WORDS_ETIME;
+    }
     if (n - a > WORDS_LINE_MAX)
         return WORDS_ELINE;
     if (out->n_lines == WORDS_LINES_MAX)
@@ -47,6 +121,8 @@ static int add_line(words_t *out, const char *s, size_t n, size_t *used, bool *b
     uint32_t i = out->n_lines++;
     out->off[i] = (uint32_t)*used;
     out->verse_start[i] = i == 0 || *blank_before;
+    out->at_kind[i] = (uint8_t)kind;
+    out->at[i] = at;
     *blank_before = false;
     memcpy(out->text + *used, buf + a, n - a);
     out->text[*used + n - a] = '\0';
@@ -118,7 +194,42 @@ void words_json(const words_t *w, uint64_t id, jw_t *j)
         if (w->verse_start[i])
             jw_int(j, i);
     jw_arr_end(j);
+    jw_key(j, "at");
+    jw_arr_begin(j);
+    for (uint32_t i = 0; i < w->n_lines; i++) {
+        char t[32];
+        if (w->at_kind[i] == WORDS_AT_MS) {
+            /* Seconds, the fraction without trailing zeros: never longer
+             * than the tag the line was written with, so that the words
+             * written back with their tags fit WORDS_TEXT_MAX again. */
+            int k = snprintf(t, sizeof t, "%lld.%03lld", (long long)(w->at[i] / 1000), (long long)(w->at[i] % 1000));
+            while (t[k - 1] == '0')
+                t[--k] = '\0';
+            if (t[k - 1] == '.')
+                t[--k] = '\0';
+        }
+        else if (w->at_kind[i] == WORDS_AT_BEAT)
+            snprintf(t, sizeof t, "b%lld", (long long)w->at[i]);
+        if (w->at_kind[i] == WORDS_AT_NONE)
+            jw_null(j);
+        else
+            jw_str(j, t);
+    }
+    jw_arr_end(j);
     jw_obj_end(j);
+}
+
+uint32_t words_timed_cues(const words_t *w, int64_t start, int32_t bpm, words_cues_t *q)
+{
+    words_cues_clear(q);
+    int64_t beat = bpm > 0 ? tempo_beat_period(bpm) : 0;
+    for (uint32_t i = 0; i < w->n_lines; i++) {
+        if (w->at_kind[i] == WORDS_AT_MS)
+            words_cues_add(q, start + w->at[i] * 48, (int32_t)i);
+        else if (w->at_kind[i] == WORDS_AT_BEAT && beat > 0)
+            words_cues_add(q, start + (w->at[i] - 1) * beat, (int32_t)i);
+    }
+    return q->n;
 }
 
 void words_cues_clear(words_cues_t *q) { q->n = 0; }

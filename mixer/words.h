@@ -3,7 +3,11 @@
  * parsing and bounding a words file, the cue list, and their JSON.
  *
  * A words file is plain UTF-8 text, one line a line, blank lines between
- * verses.  It is bounded (WORDS_TEXT_MAX bytes, WORDS_LINES_MAX lines of
+ * verses.  A line may begin with its time in the song, so that it follows
+ * the song by itself: "[1:05.5] text" (minutes and seconds from the song's
+ * start, or "[65.5]"), or "[b17] text" (the 17th beat of the metronome,
+ * "[b1]" being the start; needs the song's bpm).  A bracket that does not
+ * open with a digit or "b" and a digit ("[Chorus]") is text.  It is bounded (WORDS_TEXT_MAX bytes, WORDS_LINES_MAX lines of
  * at most WORDS_LINE_MAX bytes) and checked whole before anything uses it:
  * invalid UTF-8 and control characters other than a tab (read as a space)
  * and CR before LF are refused, characters that hide or disguise text
@@ -32,7 +36,9 @@
 #define WORDS_TEXT_MAX 8192      /* bytes of a words file */
 #define WORDS_LINES_MAX 200      /* lines, blank lines not counted */
 #define WORDS_LINE_MAX 160       /* bytes of one line, after cutting spaces */
-#define WORDS_CUES_MAX 64        /* cues kept per song */
+#define WORDS_CUES_MAX 256       /* cues kept per song: every line timed, and more */
+#define WORDS_TIME_MAX_MS (6LL * 3600 * 1000)   /* a line's time: at most 6 h in */
+#define WORDS_BEAT_MAX 100000
 /* A cue's clock is what the leader hears: behind the server clock by the
  * leader's delay (at most the ring, 124 s by default), never ahead of it
  * (one second of slack for clocks read a moment apart). */
@@ -41,7 +47,7 @@
 /* The largest JSON words_json() writes: every byte of text escaped as
  * \uXXXX costs at most three times its UTF-8 bytes (a two-byte character
  * becomes six), plus punctuation and numbers per line. */
-#define WORDS_JSON_MAX (3 * WORDS_TEXT_MAX + 16 * WORDS_LINES_MAX + 128)
+#define WORDS_JSON_MAX (3 * WORDS_TEXT_MAX + 40 * WORDS_LINES_MAX + 128)
 /* The largest JSON words_cues_json() writes. */
 #define WORDS_CUES_JSON_MAX (WORDS_CUES_MAX * 32 + 128)
 
@@ -54,7 +60,11 @@ enum {
     WORDS_ELINE = -4,       /* a line longer than WORDS_LINE_MAX bytes */
     WORDS_EUTF8 = -5,       /* not valid UTF-8 (a binary file, another encoding) */
     WORDS_ECONTROL = -6,    /* a control character (a binary file) */
+    WORDS_ETIME = -7,       /* a line's time that is not [m:ss.s], [s.s] or [bN] */
 };
+
+/* How a line is timed. */
+enum { WORDS_AT_NONE = 0, WORDS_AT_MS, WORDS_AT_BEAT };
 
 /* Parsed words: the lines (NUL-terminated, in `text`) and where verses
  * begin.  Holds no pointers: it can be copied. */
@@ -62,6 +72,8 @@ typedef struct {
     uint32_t n_lines;
     uint32_t off[WORDS_LINES_MAX];          /* of each line in text */
     bool verse_start[WORDS_LINES_MAX];      /* the line follows a blank line */
+    uint8_t at_kind[WORDS_LINES_MAX];       /* WORDS_AT_* */
+    int64_t at[WORDS_LINES_MAX];            /* ms from the start, or the beat (1: the start) */
     char text[WORDS_TEXT_MAX + WORDS_LINES_MAX];
 } words_t;
 
@@ -76,7 +88,8 @@ const char *words_strerror(int code);
 /* Line i (0-based, < n_lines) as a NUL-terminated string. */
 static inline const char *words_line(const words_t *w, uint32_t i) { return w->text + w->off[i]; }
 
-/* Writes {"id":ID,"lines":[...],"verses":[first line of each verse, ...]}
+/* Writes {"id":ID,"lines":[...],"verses":[first line of each verse, ...],
+ * "at":[time of each line: "65.5" (seconds), "b17" (a beat) or null]}
  * into j.  Fits in WORDS_JSON_MAX bytes for any parsed words. */
 void words_json(const words_t *w, uint64_t id, jw_t *j);
 
@@ -109,6 +122,11 @@ int32_t words_cues_at(const words_cues_t *q, int64_t clock);
  * `now`: within WORDS_CUE_BEHIND_MAX behind it and WORDS_CUE_AHEAD_MAX
  * ahead. */
 bool words_cue_clock_ok(int64_t clock, int64_t now);
+
+/* Fills q with the cues of the timed lines of w for a song that started
+ * at clock `start` with `bpm` (0: no metronome; lines timed by beats are
+ * then left out).  Returns the number of cues made. */
+uint32_t words_timed_cues(const words_t *w, int64_t start, int32_t bpm, words_cues_t *q);
 
 /* Writes {"words":ID,"n":N_LINES,"cues":[[clock,line],...]} into j; fits
  * in WORDS_CUES_JSON_MAX bytes. */

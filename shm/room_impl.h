@@ -69,7 +69,7 @@ typedef struct {
     words_t w;              /* the current words; n_lines 0: none */
     uint64_t id;            /* their number (1, 2, ...); 0: none yet */
     words_cues_t cues;      /* of the current words, this song */
-    char stage[WORDS_TEXT_MAX];  /* the parts of a load, gathered */
+    char stage[WORDS_TEXT_MAX + 32];  /* the parts of a load, gathered; a restore */
     size_t staged;
     int64_t stage_total;    /* bytes of the load being gathered; 0: none */
     int64_t stage_load;     /* its number, from the worker */

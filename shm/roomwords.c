@@ -13,7 +13,8 @@
  * (SEG_BLOB_CUES) as blobs of the segment.  New words have the next
  * number and no cues; a cue names the words it is of, and one of words
  * replaced meanwhile is dropped.  A song's start clears the cues of the
- * song before.
+ * song before and puts in those of the lines that carry their time (in
+ * seconds, or in beats of the song's bpm).
  *
  * When a song's recording closes, its cues become the label track of its
  * Audacity project (reclabels.h): one label per line, from its cue to the
@@ -111,10 +112,15 @@ void rm_words_cue(rm_t *r, const seg_cmd_t *c)
 
 void rm_words_song_start(rm_t *r)
 {
-    if (r->words.cues.n == 0)
-        return;
-    words_cues_clear(&r->words.cues);
-    publish_cues(r);
+    rm_words_t *w = &r->words;
+    uint32_t had = w->cues.n;
+    const song_t *s = &r->ctl.song;
+    uint32_t n = s->start ? words_timed_cues(&w->w, s->start, s->bpm, &w->cues) : (words_cues_clear(&w->cues), 0);
+    if (had || n)
+        publish_cues(r);
+    if (n)
+        LOG(r, "words: %u timed lines follow the song from clock %" PRId64 "%s", n, s->start,
+            s->bpm ? "" : " (no bpm: lines timed by beats wait for the leader)");
 }
 
 void rm_words_labels(rm_t *r)
@@ -148,6 +154,7 @@ static bool restore_words(rm_t *r)
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
     const cJSON *lines = cJSON_GetObjectItemCaseSensitive(j, "lines");
     const cJSON *verses = cJSON_GetObjectItemCaseSensitive(j, "verses");
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "at");
     bool ok = cJSON_IsNumber(id) && id->valuedouble >= 1 && cJSON_IsArray(lines);
     size_t n = 0;
     int i = 0;
@@ -165,6 +172,11 @@ static bool restore_words(rm_t *r)
         }
         if (verse)
             w->stage[n++] = '\n';
+        /* A timed line, as it was written: "[65.5]text" (words_json()
+         * writes a tag no longer than the one it was given). */
+        const cJSON *t = cJSON_GetArrayItem(at, i);
+        if (cJSON_IsString(t) && strlen(t->valuestring) < 16 && n + l + 20 < sizeof w->stage)
+            n += (size_t)snprintf(w->stage + n, 20, "[%s]", t->valuestring);
         memcpy(w->stage + n, it->valuestring, l);
         n += l;
         w->stage[n++] = '\n';

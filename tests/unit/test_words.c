@@ -89,7 +89,7 @@ static void test_json(check_t *c)
     jw_init(&j, buf, sizeof buf);
     words_json(&w, 7, &j);
     CHECK(*c, jw_ok(&j));
-    CHECK_EQ_S(*c, buf, "{\"id\":7,\"lines\":[\"He said \\\"hi\\\"\",\"back\\\\slash\"],\"verses\":[0,1]}");
+    CHECK_EQ_S(*c, buf, "{\"id\":7,\"lines\":[\"He said \\\"hi\\\"\",\"back\\\\slash\"],\"verses\":[0,1],\"at\":[null,null]}");
     /* 200 lines of 80 two-byte characters: 32,000 bytes of text is beyond
      * the bound, so as many as fit in WORDS_TEXT_MAX. */
     static char big[WORDS_TEXT_MAX];
@@ -138,7 +138,7 @@ static void test_cues(check_t *c)
     CHECK_EQ_I(*c, q.c[WORDS_CUES_MAX - 1].line, 64);
     CHECK(*c, words_cues_add(&q, 500, 77));       /* full, in the middle */
     CHECK_EQ_I(*c, q.c[0].clock, 102);
-    CHECK_EQ_I(*c, words_cues_at(&q, 499), 63);
+    CHECK_EQ_I(*c, words_cues_at(&q, 499), WORDS_CUES_MAX - 1);
     CHECK_EQ_I(*c, words_cues_at(&q, 500), 77);
     for (uint32_t i = 1; i < q.n; i++)
         CHECK(*c, q.c[i - 1].clock < q.c[i].clock);
@@ -155,6 +155,59 @@ static void test_cues(check_t *c)
     jw_init(&j, buf, sizeof buf);
     words_cues_json(&q, 2, 10, &j);
     CHECK_EQ_S(*c, buf, "{\"words\":2,\"n\":10,\"cues\":[[48000,3]]}");
+}
+
+/* Lines that follow the song by themselves: by seconds, by beats, and
+ * what is not a time. */
+static void test_timed(check_t *c)
+{
+    uint32_t line;
+    CHECK_EQ_I(*c, parse("[0:02] one\n[1:05.5]two\n  [b6] three\n[Chorus] four\n[7.25] five\nsix\n", &line), WORDS_OK);
+    CHECK_EQ_I(*c, w.n_lines, 6);
+    CHECK_EQ_S(*c, words_line(&w, 0), "one");
+    CHECK_EQ_S(*c, words_line(&w, 1), "two");
+    CHECK_EQ_S(*c, words_line(&w, 2), "three");
+    CHECK_EQ_S(*c, words_line(&w, 3), "[Chorus] four");
+    CHECK_EQ_I(*c, w.at_kind[0], WORDS_AT_MS);
+    CHECK_EQ_I(*c, w.at[0], 2000);
+    CHECK_EQ_I(*c, w.at[1], 65500);
+    CHECK_EQ_I(*c, w.at_kind[2], WORDS_AT_BEAT);
+    CHECK_EQ_I(*c, w.at[2], 6);
+    CHECK_EQ_I(*c, w.at_kind[3], WORDS_AT_NONE);
+    CHECK_EQ_I(*c, w.at[4], 7250);
+    CHECK_EQ_I(*c, w.at_kind[5], WORDS_AT_NONE);
+    /* Cues from a start clock: by seconds always, by beats with a bpm
+     * (120: 24000 samples a beat, [b1] on the start). */
+    words_cues_t q;
+    int64_t start = INT64_C(85000000000000);
+    CHECK_EQ_I(*c, words_timed_cues(&w, start, 120, &q), 4);
+    CHECK_EQ_I(*c, q.c[0].clock, start + 2 * 48000);
+    CHECK_EQ_I(*c, q.c[0].line, 0);
+    CHECK_EQ_I(*c, q.c[1].clock, start + 5 * 24000);
+    CHECK_EQ_I(*c, q.c[1].line, 2);
+    CHECK_EQ_I(*c, q.c[2].clock, start + 7 * 48000 + 12000);
+    CHECK_EQ_I(*c, q.c[3].clock, start + 65 * 48000 + 24000);
+    CHECK_EQ_I(*c, words_timed_cues(&w, start, 0, &q), 3);   /* no metronome: no beats */
+    CHECK_EQ_I(*c, words_cues_at(&q, start + 5 * 48000), 0);
+    /* The JSON keeps the times, to be parsed again after a restart. */
+    char buf[WORDS_JSON_MAX];
+    jw_t j;
+    jw_init(&j, buf, sizeof buf);
+    words_json(&w, 1, &j);
+    CHECK(*c, strstr(buf, "\"at\":[\"2\",\"65.5\",\"b6\",null,\"7.25\",null]") != NULL);
+    CHECK_EQ_I(*c, parse("[65.500]again", &line), WORDS_OK);
+    CHECK_EQ_I(*c, w.at[0], 65500);
+    /* Malformed times are refused with their line. */
+    static const char *bad[] = {"ok\n[1:5] x", "ok\n[b0] x", "ok\n[1:60] x", "ok\n[0:05]", "ok\n[0:05 x",
+                                "ok\n[6:00:00] x", "ok\n[99999999] x", "ok\n[b1x] x", "ok\n[1.] x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_MSG(*c, parse(bad[i], &line) == WORDS_ETIME, "%s", bad[i]);
+        CHECK_EQ_I(*c, line, 2);
+    }
+    /* What is not a time stays text. */
+    CHECK_EQ_I(*c, parse("[b] x\n[] y\n[bx] z", &line), WORDS_OK);
+    CHECK_EQ_S(*c, words_line(&w, 0), "[b] x");
+    CHECK_EQ_I(*c, w.at_kind[0], WORDS_AT_NONE);
 }
 
 static void test_cue_clock(check_t *c)
@@ -174,6 +227,7 @@ int main(void)
     test_parse(&c);
     test_json(&c);
     test_cues(&c);
+    test_timed(&c);
     test_cue_clock(&c);
     return check_done(&c, "test_words");
 }

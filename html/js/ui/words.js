@@ -54,7 +54,10 @@ export function setupWords(card, { engine, url, log, notice }) {
   const loadBtn = el('button', { text: 'Load words', attrs: { type: 'submit' } });
   const result = el('p', { attrs: { role: 'status', 'aria-live': 'polite', id: 'words-result' } });
   const form = el('form', { class: 'words-load' },
-    el('label', { text: 'One line a line, a blank line between verses (at most 200 lines).', attrs: { for: 'words-text' } }),
+    el('label', {
+      text: 'One line a line, a blank line between verses (at most 200 lines). A line that starts with its time, [0:12] or the beat [b9], follows the song by itself.',
+      attrs: { for: 'words-text' },
+    }),
     text, el('div', { class: 'buttons' }, file, loadBtn), result);
   const loadBox = el('details', { class: 'words-load-box' }, el('summary', { text: 'Words for the song' }), form);
   const leaderRow = el('div', { class: 'buttons words-buttons' }, nextBtn,
