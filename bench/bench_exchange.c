@@ -13,9 +13,13 @@
  * 600 ms.  The CPU time of ex_handle() alone is measured.
  *
  * Prints microseconds per request, the per-stage profile, and singers per
- * core = 1 s / (CPU per request * requests per singer-second); then the
- * floor, measured in the same run: the same packets decoded alone (each
- * singer its own decoder), as singers per core.
+ * core = 1 s / (CPU per request * requests per singer-second); the same
+ * song without the timing watch (fcgi/watch.h), measured before and after
+ * in the same run, and what the watch costs per request; then the floor,
+ * measured in the same run: the same packets decoded alone (each singer
+ * its own decoder), as singers per core.  --metronome makes the song a
+ * metronome song (the watch measures voices against the beats instead of
+ * what each singer heard).
  */
 #include <getopt.h>
 #include <math.h>
@@ -78,167 +82,233 @@ static int voice_at(int singer, int round, int k)
     return (singer * 37 + round * 10 + k) % VOICE_PK;
 }
 
-int main(int argc, char **argv)
+/* What a run is asked for (the command line). */
+typedef struct {
+    int singers, spectators, rounds, total;
+    bool unaligned, metronome;
+} bench_opts_t;
+
+/* A run: the rig and worker under test, the simulated users, and what was
+ * measured. */
+typedef struct {
+    rig_t rig;
+    ex_t *ex;
+    int64_t now;
+    sim_t *u;
+    double cpu;   /* CPU seconds in ex_handle(), rounds 2 on */
+    long timed, errors;
+} bench_t;
+
+/* Ten seconds of the voice in 60 ms Opus packets: packet i is pkd[i],
+ * pkl[i] bytes long. */
+static uint8_t pkd[VOICE_PK][1500];
+static int pkl[VOICE_PK];
+
+/* Reads the command line into *o. Returns -1 to go on, else the exit
+ * status (usage asked for, or wrong). */
+static int parse_opts(int argc, char **argv, bench_opts_t *o)
 {
-    int singers = 60, spectators = 0, rounds = 20;
-    bool unaligned = false;
     static const struct option opts[] = {
         {"singers", required_argument, 0, 's'},
         {"spectators", required_argument, 0, 'p'},
         {"rounds", required_argument, 0, 'r'},
         {"unaligned", no_argument, 0, 'u'},
+        {"metronome", no_argument, 0, 'm'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
-    int o;
-    while ((o = getopt_long(argc, argv, "s:p:r:uh", opts, NULL)) != -1) {
-        switch (o) {
-        case 's': singers = atoi(optarg); break;
-        case 'p': spectators = atoi(optarg); break;
-        case 'r': rounds = atoi(optarg); break;
-        case 'u': unaligned = true; break;
+    *o = (bench_opts_t){.singers = 60, .spectators = 0, .rounds = 20, .unaligned = false};
+    int c;
+    while ((c = getopt_long(argc, argv, "s:p:r:umh", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': o->singers = atoi(optarg); break;
+        case 'p': o->spectators = atoi(optarg); break;
+        case 'r': o->rounds = atoi(optarg); break;
+        case 'u': o->unaligned = true; break;
+        case 'm': o->metronome = true; break;
         default:
             printf("usage: bench_exchange [--singers N] [--spectators N] [--rounds N] [--unaligned]\n"
-                   "  Measures the CPU cost of one 600 ms exchange inside a worker (no HTTP).\n");
-            return o == 'h' ? 0 : 2;
+                   "                      [--metronome]\n"
+                   "  Measures the CPU cost of one 600 ms exchange inside a worker (no HTTP), with\n"
+                   "  the timing watch and without it; --metronome: a metronome song.\n");
+            return c == 'h' ? 0 : 2;
         }
     }
-    int total = singers + spectators;
-    if (singers < 1 || spectators < 0 || rounds < 2 || total > 4000) {
+    o->total = o->singers + o->spectators;
+    if (o->singers < 1 || o->spectators < 0 || o->rounds < 2 || o->total > 4000) {
         fprintf(stderr, "bench_exchange: 1..4000 users and at least 2 rounds\n");
         return 2;
     }
-    rig_t rig;
-    if (rig_open(&rig, "bench", &(rig_opts_t){.ring_seconds = 64, .user_cap = 8192, .depth = 7}) != 0)
-        return 1;   /* depth 7: six buckets */
-    rm_t *d = rig.d;
-    seg_t *seg = rig.seg;
-    seg_err_t err;
-    char why[256];
-    seg_claim_lane(seg, 3, &err);
-    ex_t *ex = ex_create(seg, 3, (uint32_t)total + 16, NULL, why, sizeof why);
-    int64_t now = rig.now;
-    for (int i = 0; i < 40; i++)
-        rm_tick(d, now += 240);
+    return -1;
+}
 
-    /* Ten seconds of a voice, encoded once into 60 ms packets; each singer
-     * sends its own stretch of it (identical packets for everyone would
-     * let the decoder's branches and caches learn one path and flatter
-     * decoding by a quarter). */
+/* Ten seconds of a voice, encoded once into 60 ms packets; each singer
+ * sends its own stretch of it (identical packets for everyone would let
+ * the decoder's branches and caches learn one path and flatter decoding
+ * by a quarter). Returns 0, or -1 if Opus failed. */
+static int encode_voice(void)
+{
     int e;
     OpusEncoder *enc = opus_encoder_create(RATE, 1, OPUS_APPLICATION_AUDIO, &e);
     opus_encoder_ctl(enc, OPUS_SET_BITRATE(64000));   /* what the browser asks */
     static float sig[VOICE_PK * 2880];
     voice(sig, VOICE_PK * 2880, 0);
-    static uint8_t pkd[VOICE_PK][1500];
-    static int pkl[VOICE_PK];
     for (int i = 0; i < VOICE_PK; i++) {
         pkl[i] = opus_encode_float(enc, sig + i * 2880, 2880, pkd[i], sizeof pkd[i]);
         if (pkl[i] <= 0)
-            return 1;
+            return -1;
     }
     opus_encoder_destroy(enc);
-    static uint8_t body[1 + 10 * (2 + 1500)];
+    return 0;
+}
 
-    sim_t *u = calloc((size_t)total, sizeof *u);
+/* The segment, the daemon and a worker on lane 3 with the timing watch on
+ * or off, the voice's packets and the users in their buckets. Returns 0,
+ * or 1 (the exit status). */
+static int set_up(bench_t *b, const bench_opts_t *o, bool watch)
+{
+    if (rig_open(&b->rig, "bench", &(rig_opts_t){.ring_seconds = 64, .user_cap = 8192, .depth = 7}) != 0)
+        return 1;   /* depth 7: six buckets */
+    seg_err_t err;
+    char why[256];
+    seg_claim_lane(b->rig.seg, 3, &err);
+    b->ex = ex_create(b->rig.seg, 3, (uint32_t)o->total + 16, NULL, why, sizeof why);
+    if (!b->ex)
+        return 1;
+    ex_set_timing_watch(b->ex, watch);
+    b->now = b->rig.now;
+    for (int i = 0; i < 40; i++)
+        rm_tick(b->rig.d, b->now += 240);
+    if (encode_voice() != 0)
+        return 1;
+
+    b->u = calloc((size_t)o->total, sizeof *b->u);
     /* Buckets 3, 6, ... 18 s; the first singer leads from the first. */
-    for (int i = 0; i < total; i++) {
-        snprintf(u[i].uid, sizeof u[i].uid, "%d", 100000 + i);
-        u[i].spectator = i >= singers;
-        u[i].bucket = i == 0 ? 0 : (u[i].spectator ? 5 : 1 + (i - 1) % 5);
-        int64_t r = now - (int64_t)(3 + 3 * u[i].bucket) * RATE;
-        u[i].read = unaligned ? r - 1000 - i : r - r % 2880;
-        u[i].first = true;
+    for (int i = 0; i < o->total; i++) {
+        sim_t *u = &b->u[i];
+        snprintf(u->uid, sizeof u->uid, "%d", 100000 + i);
+        u->spectator = i >= o->singers;
+        u->bucket = i == 0 ? 0 : (u->spectator ? 5 : 1 + (i - 1) % 5);
+        int64_t r = b->now - (int64_t)(3 + 3 * u->bucket) * RATE;
+        u->read = o->unaligned ? r - 1000 - i : r - r % 2880;
+        u->first = true;
     }
+    return 0;
+}
+
+/* Singer i's request of this round, as the browser makes it: the query
+ * into q (cap bytes), and the body of ten packets into body when it
+ * uploads (from round 2 on). Returns the body's length, 0 for none. */
+static size_t make_request(sim_t *s, int i, int round, bool metronome, char *q, size_t cap,
+                           uint8_t *body)
+{
+    s->read += N;
+    int n = snprintf(q, cap, "read_clock=%lld&n_samples=%d&userid=%s&username=Singer+%d",
+                     (long long)s->read, N, s->uid, i);
+    if (s->first)
+        n += snprintf(q + n, cap - (size_t)n, "&reset_user_state=true");
+    if (s->spectator)
+        n += snprintf(q + n, cap - (size_t)n, "&spectator=1");
+    if (i == 0 && round == 0)
+        n += snprintf(q + n, cap - (size_t)n, "&request_lead=1%s",
+                      metronome ? "&bpm=100&track=metronome%20--%20set%20BPM%20below" : "");
+    if (i == 0 && round == 1)
+        n += snprintf(q + n, cap - (size_t)n, "&mark_start_singing=1");
+    bool upload = !s->spectator && round >= 2;
+    if (upload) {
+        /* The browser writes about a batch, its 1 s playback lead-in and
+         * its audio latency behind where it reads. */
+        s->write = s->write ? s->write + N : s->read - 86400;
+        snprintf(q + n, cap - (size_t)n, "&write_clock=%lld", (long long)s->write);
+    }
+    s->first = false;
+    if (!upload)
+        return 0;
+    size_t blen = 1;
+    body[0] = 10;
+    for (int k = 0; k < 10; k++) {
+        int j = voice_at(i, round, k);
+        pk_put_len(body + blen, (uint16_t)pkl[j]);
+        memcpy(body + blen + 2, pkd[j], (size_t)pkl[j]);
+        blen += 2 + (size_t)pkl[j];
+    }
+    return blen;
+}
+
+/* The rounds: every user one request, then 600 ms of the daemon. Times
+ * ex_handle() from round 2 on, once everyone has joined and the song
+ * runs. */
+static void run(bench_t *b, const bench_opts_t *o)
+{
+    static uint8_t body[1 + 10 * (2 + 1500)];
     char q[512];
     ex_response_t res;
-    double cpu = 0;
-    long timed = 0, errors = 0;
-    for (int round = 0; round < rounds; round++) {
-        for (int i = 0; i < total; i++) {
-            sim_t *s = &u[i];
-            s->read += N;
-            int n = snprintf(q, sizeof q, "read_clock=%lld&n_samples=%d&userid=%s&username=Singer+%d",
-                             (long long)s->read, N, s->uid, i);
-            if (s->first)
-                n += snprintf(q + n, sizeof q - (size_t)n, "&reset_user_state=true");
-            if (s->spectator)
-                n += snprintf(q + n, sizeof q - (size_t)n, "&spectator=1");
-            if (i == 0 && round == 0)
-                n += snprintf(q + n, sizeof q - (size_t)n, "&request_lead=1");
-            if (i == 0 && round == 1)
-                n += snprintf(q + n, sizeof q - (size_t)n, "&mark_start_singing=1");
-            bool upload = !s->spectator && round >= 2;
-            if (upload) {
-                /* The browser writes about a batch, its 1 s playback lead-in and
-                 * its audio latency behind where it reads. */
-                s->write = s->write ? s->write + N : s->read - 86400;
-                snprintf(q + n, sizeof q - (size_t)n, "&write_clock=%lld", (long long)s->write);
-            }
-            s->first = false;
-            size_t blen = 1;
-            body[0] = 10;
-            for (int k = 0; k < 10 && upload; k++) {
-                int j = voice_at(i, round, k);
-                pk_put_len(body + blen, (uint16_t)pkl[j]);
-                memcpy(body + blen + 2, pkd[j], (size_t)pkl[j]);
-                blen += 2 + (size_t)pkl[j];
-            }
-            ex_request_t req = {.query = q, .query_len = strlen(q), .body = upload ? body : NULL, .body_len = upload ? blen : 0, .event_data = "undefined"};
+    for (int round = 0; round < o->rounds; round++) {
+        for (int i = 0; i < o->total; i++) {
+            size_t blen = make_request(&b->u[i], i, round, o->metronome, q, sizeof q, body);
+            ex_request_t req = {.query = q, .query_len = strlen(q), .body = blen ? body : NULL, .body_len = blen, .event_data = "undefined"};
             double t0 = cpu_now();
-            ex_handle(ex, &req, &res, now);
+            ex_handle(b->ex, &req, &res, b->now);
             double t1 = cpu_now();
             if (res.status != 200) {
-                if (errors++ < 3)
+                if (b->errors++ < 3)
                     fprintf(stderr, "bench_exchange: %d %s\n", res.status, res.meta);
             }
             if (round >= 2) {
-                cpu += t1 - t0;
-                timed++;
+                b->cpu += t1 - t0;
+                b->timed++;
             }
         }
         /* 600 ms pass; the daemon runs as it would. */
         for (int k = 0; k < 120; k++)
-            rm_tick(d, now += 240);
+            rm_tick(b->rig.d, b->now += 240);
         if (round == 1)
-            prof_reset(ex_prof_demand(ex), true);
+            prof_reset(ex_prof_demand(b->ex), true);
     }
-    double us = cpu / (double)timed * 1e6;
+}
+
+/* The floor, measured here and now: the same packets decoded alone, each
+ * singer with its own decoder, as the rounds did. Returns microseconds per
+ * request; a failed decode counts in b->errors. */
+static double decode_floor(bench_t *b, const bench_opts_t *o)
+{
+    int e;
+    OpusDecoder **dec = calloc((size_t)o->singers, sizeof *dec);
+    static float pcm[2880];
+    long dn = 0;
+    double t0 = cpu_now();
+    for (int round = 2; round < o->rounds; round++)
+        for (int i = 0; i < o->singers; i++) {
+            if (!dec[i])
+                dec[i] = opus_decoder_create(RATE, 1, &e);
+            for (int k = 0; k < 10; k++) {
+                int j = voice_at(i, round, k);
+                if (opus_decode_float(dec[i], pkd[j], pkl[j], pcm, 2880, 0) != 2880)
+                    b->errors++;
+            }
+            dn++;
+        }
+    double floor_us = dn ? (cpu_now() - t0) / (double)dn * 1e6 : 0;
+    for (int i = 0; i < o->singers; i++)
+        if (dec[i])
+            opus_decoder_destroy(dec[i]);
+    free(dec);
+    return floor_us;
+}
+
+static void report(bench_t *b, const bench_opts_t *o, double floor_us)
+{
+    double us = b->cpu / (double)b->timed * 1e6;
     /* A singer makes one request per 600 ms. */
     double per_core = 1e6 / (us / 0.6);
-
-    /* The floor, measured here and now: the same packets decoded alone,
-     * each singer with its own decoder, as the rounds above did. */
-    double floor_us = 0;
-    if (singers > 0) {
-        OpusDecoder **dec = calloc((size_t)singers, sizeof *dec);
-        static float pcm[2880];
-        long dn = 0;
-        double t0 = cpu_now();
-        for (int round = 2; round < rounds; round++)
-            for (int i = 0; i < singers; i++) {
-                if (!dec[i])
-                    dec[i] = opus_decoder_create(RATE, 1, &e);
-                for (int k = 0; k < 10; k++) {
-                    int j = voice_at(i, round, k);
-                    if (opus_decode_float(dec[i], pkd[j], pkl[j], pcm, 2880, 0) != 2880)
-                        errors++;
-                }
-                dn++;
-            }
-        floor_us = dn ? (cpu_now() - t0) / (double)dn * 1e6 : 0;
-        for (int i = 0; i < singers; i++)
-            if (dec[i])
-                opus_decoder_destroy(dec[i]);
-        free(dec);
-    }
-    char report[4096];
-    prof_report(ex_prof_demand(ex), report, sizeof report);
-    printf("%s", report);
-    printf("users: %d (%d singing, %d listening), %s clocks, %ld timed requests, %ld errors\n",
-           total, singers, spectators, unaligned ? "unaligned" : "aligned", timed, errors);
+    char text[4096];
+    prof_report(ex_prof_demand(b->ex), text, sizeof text);
+    printf("%s", text);
+    printf("users: %d (%d singing, %d listening), %s clocks, %s song, %ld timed requests, %ld errors\n",
+           o->total, o->singers, o->spectators, o->unaligned ? "unaligned" : "aligned",
+           o->metronome ? "metronome" : "a cappella", b->timed, b->errors);
     ex_share_t sh;
-    ex_share(ex, &sh);
+    ex_share(b->ex, &sh);
     printf("frames rendered %llu, from cache %llu; packets encoded %llu, shared %llu\n",
            (unsigned long long)sh.rendered, (unsigned long long)sh.render_hits,
            (unsigned long long)sh.encoded, (unsigned long long)sh.packet_hits);
@@ -248,8 +318,58 @@ int main(int argc, char **argv)
         printf("decode_alone_us_per_request: %.1f\n", floor_us);
         printf("decode_alone_singers_per_core: %.0f\n", 1e6 / (floor_us / 0.6));
     }
-    ex_destroy(ex);
-    rig_close(&rig);
-    free(u);
+}
+
+static double us_of(const bench_t *b) { return b->cpu / (double)b->timed * 1e6; }
+
+static void tear_down(bench_t *b)
+{
+    ex_destroy(b->ex);
+    rig_close(&b->rig);
+    free(b->u);
+}
+
+/* The song without the timing watch: CPU per request, and the errors in
+ * *errors; -1 if it could not be set up. */
+static double without_watch(const bench_opts_t *o, long *errors)
+{
+    static bench_t w;
+    memset(&w, 0, sizeof w);
+    if (set_up(&w, o, false) != 0)
+        return -1;
+    run(&w, o);
+    double us = us_of(&w);
+    *errors += w.errors;
+    tear_down(&w);
+    return us;
+}
+
+int main(int argc, char **argv)
+{
+    bench_opts_t o;
+    int status = parse_opts(argc, argv, &o);
+    if (status >= 0)
+        return status;
+    /* Without the watch, with it, and without it again: the figure without
+     * is the mean of the two, so a machine that speeds up or slows down
+     * during the run moves both sides alike. */
+    long errors = 0;
+    double off1 = without_watch(&o, &errors);
+    static bench_t b;
+    if (off1 < 0 || set_up(&b, &o, true) != 0)
+        return 1;
+    run(&b, &o);
+    double floor_us = decode_floor(&b, &o);
+    report(&b, &o, floor_us);
+    double off2 = without_watch(&o, &errors);
+    if (off2 < 0)
+        return 1;
+    double us = us_of(&b), off = 0.5 * (off1 + off2);
+    printf("without_timing_watch_cpu_us_per_request: %.1f (%.1f, %.1f)\n", off, off1, off2);
+    printf("timing_watch_us_per_request: %.1f (%.1f%% of a request)\n", us - off,
+           100.0 * (us - off) / us);
+    printf("without_timing_watch_singers_per_core: %.0f\n", 1e6 / (off / 0.6));
+    errors += b.errors;
+    tear_down(&b);
     return errors ? 1 : 0;
 }

@@ -25,6 +25,14 @@
 #                      (which knows no room links) sings (default: off:
 #                      only rooms made with bucket-brigade-room)
 #   --default-uploads  in the default room, its leader may upload tracks
+#   --keep N           songs' recordings kept per room, the newest (default 20)
+#   --keep-days D      recordings deleted D days after their song (default 30;
+#                      0: no age limit)
+#   --recordings-bytes SIZE
+#                      all rooms' recordings together take at most SIZE (for
+#                      example 50G; default: no cap); the oldest songs go
+#                      first, and when only the song being recorded is left
+#                      its recording stops while the song goes on
 #   --host-name NAME   this host's name in the X-BB-Host header of every API
 #                      answer (default: the machine's hostname); with several
 #                      hosts behind a front, `bb-room create --front` needs it
@@ -55,6 +63,9 @@ FRONTS=
 START=1
 DEFAULT_ROOM=0
 DEFAULT_UPLOADS=0
+KEEP=
+KEEP_DAYS=
+RECORDINGS_BYTES=
 
 SEGMENT=/bucket-brigade
 SOCKET_DIR=/run/bucket-brigade
@@ -92,6 +103,9 @@ while [ $# -gt 0 ]; do
         --no-start) START=0; shift ;;
         --default-room) DEFAULT_ROOM=1; shift ;;
         --default-uploads) DEFAULT_UPLOADS=1; shift ;;
+        --keep) KEEP=${2:?}; shift 2 ;;
+        --keep-days) KEEP_DAYS=${2:?}; shift 2 ;;
+        --recordings-bytes) RECORDINGS_BYTES=${2:?}; shift 2 ;;
         -h|--help) usage 0 ;;
         *) echo "install: unknown option '$1'" >&2; usage 2 >&2 ;;
     esac
@@ -119,6 +133,14 @@ if [ ! -x "$SHMD_SRC" ] || [ ! -x "$WORKER_SRC" ] || [ ! -x "$ROOM_SRC" ]; then
 fi
 [ -f "$BB_ROOT/html/index.html" ] || die "$BB_ROOT/html/index.html is missing"
 
+# The daemon itself judges its options (it stops at --help once they
+# parsed), so a unit is never written with options it would refuse.
+for opt in "--keep $KEEP" "--keep-days $KEEP_DAYS" "--recordings-bytes $RECORDINGS_BYTES"; do
+    case $opt in *" ") continue ;; esac
+    # shellcheck disable=SC2086  # an option and its value
+    err=$("$SHMD_SRC" $opt --help 2>&1 >/dev/null) || die "$err"
+done
+
 LIB_DIR=$PREFIX/lib/bucket-brigade
 SHARE_DIR=$PREFIX/share/bucket-brigade
 DOC_DIR=$PREFIX/share/doc/bucket-brigade
@@ -130,6 +152,13 @@ SBIN_DIR=$PREFIX/sbin
 SHMD_ROOM_ARGS="--no-default-room"
 [ "$DEFAULT_ROOM" = 1 ] && SHMD_ROOM_ARGS=
 [ "$DEFAULT_ROOM" = 1 ] && [ "$DEFAULT_UPLOADS" = 1 ] && SHMD_ROOM_ARGS="--default-uploads"
+# How long and how much of the recordings the daemon keeps (its defaults
+# unless asked).
+SHMD_REC_ARGS=
+[ -n "$KEEP" ] && SHMD_REC_ARGS="$SHMD_REC_ARGS --keep $KEEP"
+[ -n "$KEEP_DAYS" ] && SHMD_REC_ARGS="$SHMD_REC_ARGS --keep-days $KEEP_DAYS"
+[ -n "$RECORDINGS_BYTES" ] && SHMD_REC_ARGS="$SHMD_REC_ARGS --recordings-bytes $RECORDINGS_BYTES"
+SHMD_REC_ARGS=${SHMD_REC_ARGS# }
 CERT_DIR=/etc/letsencrypt/live/$DOMAIN
 
 STAGE=$(mktemp -d)
@@ -217,7 +246,7 @@ done
     DOC_DIR="$DOC_DIR" USER="$BB_USER" NGINX_GROUP="$NGINX_GROUP" \
     SHMD="$LIB_DIR/bb-shmd" WORKER="$LIB_DIR/bb-worker" SEGMENT="$SEGMENT" \
     AUDIO_DIR="$AUDIO_DIR" SOCKET_DIR="$SOCKET_DIR" ROOMS_DIR="$ROOMS_DIR" \
-    SHMD_ROOM_ARGS="$SHMD_ROOM_ARGS" BB_ROOM="$LIB_DIR/bb-room" \
+    SHMD_ROOM_ARGS="$SHMD_ROOM_ARGS" SHMD_REC_ARGS="$SHMD_REC_ARGS" BB_ROOM="$LIB_DIR/bb-room" \
     UPLOAD_SERVER="    server unix:$SOCKET_DIR/upload.sock;" \
     FASTCGI_BUFFER="$("$WORKER_SRC" --header-max)" HOST_NAME="$HOST_NAME" \
     FRONT_GEO="$front_geo" FRONT_REAL_IP="$front_real_ip" \

@@ -38,6 +38,9 @@
 #                      (default: the daemon's, 5)
 #   BB_STEMS           1 (default): workers write each singer's stem of every
 #                      song beside the recordings; 0: the mix only
+#   BB_KEEP, BB_KEEP_DAYS, BB_RECORDINGS_BYTES
+#                      the daemon's --keep, --keep-days and
+#                      --recordings-bytes (default: the daemon's)
 set -euo pipefail
 
 BB_ROOT=${BB_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -54,6 +57,10 @@ DEPTH=${BB_DEPTH:-}
 STEMS=${BB_STEMS:-1}
 HOST_NAME=${BB_HOST_NAME:-local}
 STEM_ARGS=()
+REC_ARGS=()
+[ -n "${BB_KEEP:-}" ] && REC_ARGS+=(--keep "$BB_KEEP")
+[ -n "${BB_KEEP_DAYS:-}" ] && REC_ARGS+=(--keep-days "$BB_KEEP_DAYS")
+[ -n "${BB_RECORDINGS_BYTES:-}" ] && REC_ARGS+=(--recordings-bytes "$BB_RECORDINGS_BYTES")
 if [ -n "${BB_RUN_DIR:-}" ]; then
     RUN_DIR=$BB_RUN_DIR
 elif [ "$PORT" = 8080 ]; then
@@ -331,7 +338,7 @@ trap '[ "$STOPPING" = 1 ] || stop_all' EXIT
 cmd shmd "$SHMD" --segment "$SEGMENT" ${RING_SECONDS:+--ring-seconds "$RING_SECONDS"} \
     ${DEPTH:+--depth "$DEPTH"} --db "$ROOMS_DB" --default-uploads \
     --audio-dir "$AUDIO_DIR" --recordings-dir "$RECORDINGS_DIR" \
-    --cache-dir "$RUN_DIR/cache"
+    --cache-dir "$RUN_DIR/cache" "${REC_ARGS[@]}"
 for i in $(seq 1 "$WORKERS"); do
     cmd "worker-$i" "$WORKER" --listen "unix:$SOCK_DIR/worker-$i.sock" \
         --ops "unix:$SOCK_DIR/ops-$i.sock" --segment "$SEGMENT" --worker-id "$i" \
@@ -340,7 +347,7 @@ done
 # The upload worker: uploads are read and decoded there, never in a
 # singers' worker (worker id 0; the singers' workers are 1..N).
 cmd upload "$WORKER" --uploads --listen "unix:$SOCK_DIR/upload.sock" --segment "$SEGMENT" \
-    --worker-id 0 --audio-dir "$AUDIO_DIR" --cache-dir "$RUN_DIR/cache"
+    --worker-id 0 --audio-dir "$AUDIO_DIR" --cache-dir "$RUN_DIR/cache" --ops "unix:$SOCK_DIR/ops-0.sock"
 cmd nginx "${NGINX_CMD[@]}"
 
 [ -f "$HTML_DIR/index.html" ] || log "warning: $HTML_DIR/index.html does not exist yet: / will answer 404"

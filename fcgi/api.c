@@ -21,7 +21,7 @@
 
 typedef enum {
     R_NONE = 0, R_EXCHANGE, R_RESET, R_UPLOAD, R_ROOM, R_ROOM_LINK, R_ROOM_CAP, R_RECORDINGS,
-    R_RECORDING, R_WORDS, R_WORDS_CUE,
+    R_RECORDING, R_RECORDING_DELETE, R_WORDS, R_WORDS_CUE,
 } route_t;
 
 /* The handler of an exact path, or R_NONE. */
@@ -32,7 +32,8 @@ static route_t route_of(const char *path)
         {"/api/reset_events", R_RESET}, {"/apireset_events", R_RESET}, {"/reset_events", R_RESET},
         {"/api/upload", R_UPLOAD}, {"/api/room", R_ROOM}, {"/api/room/link", R_ROOM_LINK},
         {"/api/room/cap", R_ROOM_CAP}, {"/api/recordings", R_RECORDINGS},
-        {"/api/recording", R_RECORDING}, {"/api/words", R_WORDS}, {"/api/words/cue", R_WORDS_CUE},
+        {"/api/recording", R_RECORDING}, {"/api/recording/delete", R_RECORDING_DELETE},
+        {"/api/words", R_WORDS}, {"/api/words/cue", R_WORDS_CUE},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (strcmp(path, routes[i].path) == 0)
@@ -236,17 +237,18 @@ static void handle_room(api_t *a, FCGX_Request *r, const char *qs)
     rs_json(r, a->worker_id, 200, buf);
 }
 
-/* The organiser's room controls.  Returns the room, or NULL after
- * answering 403. */
-static wr_room_t *organiser_room(api_t *a, FCGX_Request *r, const char *qs)
+/* The room of an organiser's action `act` (the room controls, deleting a
+ * recording).  Returns the room, or NULL after answering 403: also in the
+ * default room, which has no organiser. */
+static wr_room_t *organiser_room(api_t *a, FCGX_Request *r, const char *qs, role_act_t act)
 {
     hs_role_t role;
     wr_room_t *room = enter(a, r, qs, &role, false);
     if (!room)
         return NULL;
     role_who_t who = who_of(room, role, qs);
-    if (!role_may(&who, ROLE_ACT_ROOM) || (wr_info(room)->flags & HS_DEFAULT)) {
-        rs_json_error(r, a->worker_id, 403, role_refusal(&who, ROLE_ACT_ROOM));
+    if (!role_may(&who, act) || (wr_info(room)->flags & HS_DEFAULT)) {
+        rs_json_error(r, a->worker_id, 403, role_refusal(&who, act));
         a->refused++;
         return NULL;
     }
@@ -258,7 +260,7 @@ static wr_room_t *organiser_room(api_t *a, FCGX_Request *r, const char *qs)
  * key is in the answer, once, and nowhere else. */
 static void handle_room_link(api_t *a, FCGX_Request *r, const char *qs)
 {
-    wr_room_t *room = organiser_room(a, r, qs);
+    wr_room_t *room = organiser_room(a, r, qs, ROLE_ACT_ROOM);
     if (!room)
         return;
     char which[16] = "";
@@ -287,7 +289,7 @@ static void handle_room_link(api_t *a, FCGX_Request *r, const char *qs)
 /* POST /api/room/cap?max_singers=N (0: the host's default). */
 static void handle_room_cap(api_t *a, FCGX_Request *r, const char *qs)
 {
-    wr_room_t *room = organiser_room(a, r, qs);
+    wr_room_t *room = organiser_room(a, r, qs, ROLE_ACT_ROOM);
     if (!room)
         return;
     char v[16] = "";
@@ -382,7 +384,8 @@ static void handle_recordings(api_t *a, FCGX_Request *r, const char *qs)
     jw_key(&j, "room");
     jw_str(&j, wr_info(room)->id);
     jw_key(&j, "recordings");
-    if (!rec_dir_of(a, room, dir, sizeof dir) || rec_listing_json(dir, API_RECORDINGS_MAX, &j, NULL, NULL) != REC_OK)
+    if (!rec_dir_of(a, room, dir, sizeof dir) ||
+        rec_listing_json(dir, API_RECORDINGS_MAX, ex_recording_song(wr_ex(room)), &j, NULL, NULL) != REC_OK)
         jw_raw(&j, "[]", 2);   /* none yet (the folder comes with the first song) */
     jw_obj_end(&j);
     if (!jw_ok(&j)) {
@@ -416,6 +419,45 @@ static void handle_recording(api_t *a, FCGX_Request *r, const char *qs)
     snprintf(extra, sizeof extra, "X-Accel-Redirect: " API_REC_LOCATION "%s%s%s\r\n",
              info->flags & HS_DEFAULT ? "" : info->id, info->flags & HS_DEFAULT ? "" : "/", file);
     rs_head(r, a->worker_id, 200, NULL, NULL, extra, 0);
+}
+
+static void delete_log(void *user, const char *line)
+{
+    const api_t *a = user;
+    fprintf(stderr, "bb-worker[%d]: recordings: %s\n", a->worker_id, line);
+}
+
+/* POST /api/recording/delete?song=STAMP: the organiser deletes every file
+ * of one song of the room; never the song being recorded (409). */
+static void handle_recording_delete(api_t *a, FCGX_Request *r, const char *qs)
+{
+    wr_room_t *room = organiser_room(a, r, qs, ROLE_ACT_DELETE_RECORDING);
+    if (!room)
+        return;
+    char song[32] = "", dir[4096], now_song[REC_SONG_NAME_LEN + 1] = "";
+    if (!q_peek(qs, "song", song, sizeof song) || strlen(song) != REC_SONG_NAME_LEN || !rec_is_song_stamp(song)) {
+        rs_json_error(r, a->worker_id, 400, "song must be a recording's YYYY-MM-DD-HHMMSS");
+        return;
+    }
+    int64_t recording = ex_recording_song(wr_ex(room));
+    if (recording && rec_song_name(recording, now_song, sizeof now_song) == REC_OK && strcmp(now_song, song) == 0) {
+        rs_json_error(r, a->worker_id, 409, "this song is being recorded now; delete it once it has ended");
+        return;
+    }
+    uint64_t bytes = 0;
+    int n = rec_dir_of(a, room, dir, sizeof dir) ? rec_song_delete(dir, song, &bytes, delete_log, a) : 0;
+    if (n == 0) {
+        rs_json_error(r, a->worker_id, 404, "no such recording in this room");
+        return;
+    }
+    if (n < 0) {
+        rs_json_error(r, a->worker_id, 500, "the recording could not be deleted");
+        return;
+    }
+    a->deleted++;
+    fprintf(stderr, "bb-worker[%d]: room %s: recording %s deleted by the organiser (%d files, %.1f MiB)\n",
+            a->worker_id, wr_info(room)->id, song, n, (double)bytes / (1 << 20));
+    rs_head(r, a->worker_id, 204, NULL, NULL, NULL, 0);
 }
 
 void api_handle(api_t *a, FCGX_Request *r)
@@ -497,6 +539,12 @@ void api_handle(api_t *a, FCGX_Request *r)
     case R_RECORDING:
         if (get) {
             handle_recording(a, r, qs);
+            return;
+        }
+        break;
+    case R_RECORDING_DELETE:
+        if (post) {
+            handle_recording_delete(a, r, qs);
             return;
         }
         break;

@@ -22,6 +22,10 @@
  *                                its internal location API_REC_LOCATION
  *                                once the key was checked here: a file's
  *                                URL opens nothing without the room's key
+ *   /api/recording/delete?song=STAMP
+ *                                POST (organiser; none in the default
+ *                                room): delete every file of one song;
+ *                                409 for the song being recorded
  * Every request names its room with room=ID and its key with key=KEY;
  * without room= it is the default room's (the original client's).
  * Metrics and profiling are not here: they answer on the operator socket
@@ -57,6 +61,7 @@ typedef struct {
     const char *recordings_dir;   /* NULL: no recordings here */
     nc_t *newcomers;        /* new singers per client address */
     uint64_t probes, options, refused, other;
+    uint64_t deleted;       /* recordings the organisers deleted */
 } api_t;
 
 /* Answers one request. */

@@ -130,11 +130,16 @@ void cm_permit(rq_t *p, const role_who_t *who, uint64_t self, cm_refusals_t *out
         p->n_ev = 0;
     if (p->n_chat && !may(out, who, ROLE_ACT_CHAT))
         p->n_chat = 0;
+    if (p->timing_apply &&
+        !may(out, who, p->timing_apply == self ? ROLE_ACT_TIMING_SELF : ROLE_ACT_TIMING_OTHER))
+        p->timing_apply = 0;
     uint32_t kept = 0;
     for (uint32_t i = 0; i < p->n_mic; i++)
         if (may(out, who, p->mic[i].id == self ? ROLE_ACT_MIC_SELF : ROLE_ACT_MIC_OTHER))
             p->mic[kept++] = p->mic[i];
     p->n_mic = kept;
+    if (p->npk > 0)
+        may(out, who, ROLE_ACT_SING);
 }
 
 void cm_pace_chat(rq_t *p, sg_t *s, int64_t now, cm_refusals_t *out)
@@ -162,7 +167,7 @@ uint32_t cm_count(const rq_t *p, const sg_t *s)
     n += p->has_volume + p->has_backing_volume;
     n += (p->bpm >= 0 || p->repeats >= 0 || p->bpr >= 0);
     n += p->track != NULL;
-    n += p->lead + p->start + p->stop + (p->monitor != NULL);
+    n += p->lead + p->start + p->stop + (p->monitor != NULL) + (p->timing_apply != 0);
     n += (s && s->slot >= 0 && strcmp(s->name, p->name) != 0);
     n += (s && s->spectator != p->spectator);
     return n;
@@ -239,6 +244,11 @@ void cm_send(const cm_lane_t *l, const rq_t *p, sg_t *s, bool organiser, int64_t
         c = cmd_new(&o, CMD_MONITOR);
         uint64_t t;
         c->target = rq_parse_public(p->monitor, &t) ? t : 0;
+        cmd_push(&o);
+    }
+    if (p->timing_apply) {
+        c = cmd_new(&o, CMD_TIMING_APPLY);
+        c->target = p->timing_apply;
         cmd_push(&o);
     }
     for (uint32_t i = 0; i < p->n_ev; i++) {

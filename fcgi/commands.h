@@ -3,7 +3,7 @@
  *
  * A worker never changes control state itself: every control a request
  * carries (chat, lead, start, stop, tempo, volumes, track, monitoring,
- * events, a new name) becomes one command in the worker's lane (cmdq.h),
+ * events, a new name, applying a singer's measured timing) becomes one command in the worker's lane (cmdq.h),
  * which the daemon applies in order.  The exchange first counts what a
  * request will push (cm_count()) and refuses the request with a 503 if the
  * lane lacks room, so that a request is applied whole or not at all.
@@ -44,8 +44,12 @@ typedef struct {
     _Atomic uint32_t *wake;
 } cm_lane_t;
 
-/* Refusals of one request: a sentence per control that was taken out. */
-#define CM_REFUSALS_MAX 8
+/* Refusals of one request: a sentence per control that was taken out.
+ * A request can draw at most ten different sentences: nine from its role
+ * (roles.h: lead and start share one, then stop, tempo, track, volume,
+ * another's mic volume, monitoring, cue events, and singing as a
+ * listener) and one from its chat's pace (cm_pace_chat()). */
+#define CM_REFUSALS_MAX 10
 typedef struct {
     uint32_t n;
     const char *why[CM_REFUSALS_MAX];
@@ -55,7 +59,9 @@ typedef struct {
  * noting a sentence for each in *out; a mic volume is the singer's own
  * when its id is `self` (the singer's public id).  What is left is what
  * the daemon will be asked for, and it checks again on the state it
- * holds. */
+ * holds.  A listener's audio stays in the request (its clocks are the
+ * singer's stream) but never reaches the mix (voice.c): the sentence for
+ * that is noted too, so the page knows why nobody hears it. */
 void cm_permit(rq_t *rq, const role_who_t *who, uint64_t self, cm_refusals_t *out);
 
 /* Chat messages a singer may send at once, and per minute after that. */

@@ -26,6 +26,7 @@
 #include "timeline.h"
 #include "users.h"
 #include "voice.h"
+#include "watch.h"
 
 #define ERRBODY_CAP 1024
 #define JOIN_RETRY RING_SAMPLE_RATE
@@ -34,6 +35,7 @@ struct ex {
     seg_t *seg;
     uint32_t worker;
     bool no_sharing;        /* every singer encodes privately */
+    bool no_watch;          /* the timing watch is off */
     int64_t sync_ns;        /* longest wait for a singer's commands */
     cm_lane_t lane;         /* where this worker's commands go */
     sg_table_t *singers;
@@ -42,9 +44,12 @@ struct ex {
     out_t *out;             /* what singers hear (output.h) */
     vc_t *vc;               /* where their uploads go (voice.h) */
     mt_t *mt;               /* the metadata writer (meta.h) */
+    wt_t *wt;               /* the timing watch (watch.h) */
     rq_t rq;                /* the request being handled */
     cm_refusals_t refused;  /* its controls the singer's role does not allow */
     float in[RQ_MAX_SAMPLES];
+    float heard[RQ_MAX_SAMPLES / TW_HOP];   /* step powers of what was heard */
+    int64_t watch_ns;       /* the timing watch's time in this request */
     uint8_t body[OUT_BODY_CAP];
     char errbody[ERRBODY_CAP];
     int64_t last_request_clock;
@@ -77,7 +82,8 @@ ex_t *ex_create(seg_t *seg, uint32_t worker_id, uint32_t max_singers, const char
     ex->out = ex->singers && ex->es && ex->fr ? out_create(seg, ex->es, ex->fr, ex->singers) : NULL;
     ex->vc = vc_create(seg, worker_id, recordings_dir);
     ex->mt = mt_create();
-    if (!ex->singers || !ex->es || !ex->fr || !ex->out || !ex->vc || !ex->mt) {
+    ex->wt = wt_create(seg);
+    if (!ex->singers || !ex->es || !ex->fr || !ex->out || !ex->vc || !ex->mt || !ex->wt) {
         ex_destroy(ex);
         snprintf(why, whylen, "out of memory for %u singers", max_singers);
         return NULL;
@@ -100,6 +106,7 @@ void ex_destroy(ex_t *ex)
     fr_destroy(ex->fr);
     vc_destroy(ex->vc);
     mt_destroy(ex->mt);
+    wt_destroy(ex->wt);
     free(ex);
 }
 
@@ -107,6 +114,8 @@ const ex_counters_t *ex_counters(const ex_t *ex) { return &ex->c; }
 seg_t *ex_segment(const ex_t *ex) { return ex->seg; }
 
 void ex_set_sharing(ex_t *ex, bool on) { ex->no_sharing = !on; }
+
+void ex_set_timing_watch(ex_t *ex, bool on) { ex->no_watch = !on; }
 
 void ex_set_command_sync(ex_t *ex, int64_t max_ns) { ex->sync_ns = max_ns; }
 
@@ -140,6 +149,13 @@ void ex_leader(ex_t *ex, uint64_t userid, bool *leads, bool *has_leader)
     *leads = ctl.song.has_leader && ctl.song.leader == userid;
 }
 
+int64_t ex_recording_song(ex_t *ex)
+{
+    seg_ctl_t ctl;
+    snap_ctl_read(ex->seg, &ctl);
+    return ctl.song.start && ctl.song.start != ctl.recorded_song ? ctl.song.start : 0;
+}
+
 int ex_room_key(ex_t *ex, bool organiser, const uint8_t hash[32], int64_t now)
 {
     return cm_push_room_key(&ex->lane, organiser, hash, now);
@@ -161,6 +177,15 @@ static void stage(ex_t *ex, prof_stage_t s, int64_t *t0)
     int64_t t = prof_now_ns();
     add_time(ex, s, t - *t0);
     *t0 = t;
+}
+
+/* Charges the time since ta to the timing watch (added to the profile once
+ * per request) and leaves it out of the stage running since *t0. */
+static void watch_time(ex_t *ex, int64_t ta, int64_t *t0)
+{
+    int64_t t = prof_now_ns() - ta;
+    ex->watch_ns += t;
+    *t0 += t;
 }
 
 /* ---- responses --------------------------------------------------------- */
@@ -253,6 +278,10 @@ static int64_t singer_slot(ex_t *ex, sg_t *s)
              * delivered again. */
             if (s->delay_seen == 0)
                 s->delay_seen = v.delay_msg >> 16;
+            /* The timing words are the slot's (watch.h): take its message
+             * count afresh, and publish the verdict into it again. */
+            s->timing_known = false;
+            s->timing_word = UINT32_MAX;
             snprintf(s->name, sizeof s->name, "%s", v.name);
         }
     }
@@ -390,8 +419,11 @@ static int render(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, uint32_t flags, ex_re
     const rq_t *p = &ex->rq;
     bool shared = !ex->no_sharing && !s->priv && p->read_clock % RING_OPUS_FRAME == 0 &&
                   !p->loopback && !(flags & SEG_UF_MONITORING);
+    /* The timing watch measures a voice against what the singer heard. */
+    bool heard = !ex->no_watch && wt_wants_heard(p, ctl, flags);
     int64_t mix_ns;
-    int rc = shared ? out_shared(ex->out, s, p, ctl, now, ex->body, len, &mix_ns)
+    int rc = shared ? out_shared(ex->out, s, p, ctl, now, ex->body, len, &mix_ns,
+                                 heard ? ex->heard : NULL)
                     : out_private(ex->out, s, p, p->has_write ? ex->in : NULL, ctl, flags, ex->body,
                                   len, &mix_ns);
     int64_t t = prof_now_ns();
@@ -401,6 +433,10 @@ static int render(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, uint32_t flags, ex_re
     if (rc < 0) {
         fail(ex, res, 500, "Opus encoder failed: %s", opus_strerror(rc));
         return -1;
+    }
+    if (heard) {
+        wt_heard(s, p, ctl, shared ? ex->heard : NULL, shared ? NULL : out_rendered(ex->out));
+        watch_time(ex, t, t0);
     }
     return 0;
 }
@@ -413,6 +449,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     rq_t *p = &ex->rq;
     sg_t *s = NULL;
     ex->c.requests++;
+    ex->watch_ns = 0;
 
     /* 1. Parse and bound everything; malformed input changes nothing. */
     if (rq_parse(p, req->query, req->query_len, req->body, req->body_len, req->event_data, now)) {
@@ -484,8 +521,14 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     note_changes(ex, s, slot, &ctl);
     uint32_t flags = slot >= 0 ? users_flags(ex->seg, (uint32_t)slot) : 0;
     ex->c.samples_in += p->n;
-    if (p->has_write)
-        vc_store(ex->vc, s, p, ex->in, &ctl, slot, flags, now);
+    if (p->has_write && vc_store(ex->vc, s, p, ex->in, &ctl, slot, flags, now) && !ex->no_watch) {
+        int64_t ta = prof_now_ns();
+        wt_voice(s, p, ex->in, &ctl);
+        watch_time(ex, ta, &t0);
+    }
+    int64_t ta = prof_now_ns();
+    wt_note(ex->wt, s, p, slot);
+    watch_time(ex, ta, &t0);
     s->last_seen_read = p->read_clock;
     s->have_read = true;
 
@@ -508,7 +551,13 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     int64_t prev = ex->last_request_clock;
     ex->last_request_clock = now;
     res->status = 200;
-    mt_extra_t extra = {role_name(&who), ex->refused.why, ex->refused.n};
+    mt_extra_t extra = {.role = role_name(&who), .refused = ex->refused.why,
+                        .n_refused = ex->refused.n};
+    ta = prof_now_ns();
+    extra.timing_basis = wt_own(s, &extra.timing_ms);
+    if ((who.organiser || who.leads) && !ex->no_watch)
+        extra.timing_flags = wt_flags(ex->wt, &ctl, now, &extra.timing_flags_len);
+    watch_time(ex, ta, &t0);
     res->meta = mt_build(ex->mt, ex->seg, ex->worker, p, s, &ctl, now, prev, send_summary, &extra);
     res->body = ex->body;
     res->body_len = len;
@@ -520,8 +569,10 @@ drop:
     sg_drop_codecs(ex->singers, s);
 done:
     ex->c.refused_writes = vc_refused(ex->vc);
+    ex->c.stems_capped = vc_stems_capped(ex->vc);
     ex->c.stream_lost = out_counters(ex->out)->stream_lost;
     ex->c.chain_joins = out_counters(ex->out)->chain_joins;
+    add_time(ex, PROF_TIMING, ex->watch_ns);
     add_time(ex, PROF_REQUEST, prof_now_ns() - tstart);
 }
 

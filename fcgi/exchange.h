@@ -74,6 +74,7 @@ typedef struct {
     uint64_t samples_in;
     uint64_t samples_out;
     uint64_t refused_writes;
+    uint64_t stems_capped;     /* singers given no stem: the song had REC_STEMS_MAX */
     uint64_t singers_created;
     uint64_t singers_swept;
     uint64_t stream_lost;      /* singers whose shared state was gone */
@@ -98,6 +99,11 @@ void ex_destroy(ex_t *ex);
  * tests compare the shared path with). */
 void ex_set_sharing(ex_t *ex, bool on);
 
+/* Turns the timing watch (watch.h) on (the default) or off: off, no voice
+ * is measured and nobody is told or listed (an operator's switch for a
+ * worker short of CPU, and the reference the benchmark compares with). */
+void ex_set_timing_watch(ex_t *ex, bool on);
+
 /* Makes a singer's request wait, at most max_ns, until the daemon applied
  * the commands of that singer's previous requests (commands.h), so that
  * its response reflects them.  0 (the default) never waits: what a daemon
@@ -120,6 +126,10 @@ void ex_housekeeping(ex_t *ex, int64_t now);
 /* Whether `userid` leads the room, and whether anyone does, as the
  * control state says now. */
 void ex_leader(ex_t *ex, uint64_t userid, bool *leads, bool *has_leader);
+
+/* The start clock of the song the room is recording now (the daemon has
+ * not closed its recording yet), or 0: that song's files must stay. */
+int64_t ex_recording_song(ex_t *ex);
 
 /* The organiser's room controls, as commands to the daemon (which writes
  * them to the rooms database and the directory): a new key for the

@@ -7,6 +7,10 @@
 #include "frames.h"
 #include "ring.h"
 #include "timeline.h"
+#include "timing.h"
+
+#define STEPS (RING_OPUS_FRAME / TW_HOP)
+_Static_assert(RING_OPUS_FRAME % TW_HOP == 0, "a frame is whole steps");
 
 typedef struct {
     int64_t frame;
@@ -15,6 +19,8 @@ typedef struct {
     bool active;
     bool valid;
     uint64_t cid;
+    bool have_power;      /* power[] is of x[] */
+    float power[STEPS];
     float x[RING_OPUS_FRAME];
 } slot_t;
 
@@ -22,6 +28,8 @@ struct fr {
     uint32_t n;
     slot_t *s;
     float scratch[RING_OPUS_FRAME];
+    float quiet[STEPS];   /* the power of silence: zeros */
+    slot_t *last;         /* the slot fr_get() returned last; NULL: silence */
     uint64_t silence;     /* content id of a silent frame */
     uint64_t rendered, hits;
 };
@@ -72,6 +80,19 @@ void fr_destroy(fr_t *f)
     free(f);
 }
 
+const float *fr_power(fr_t *f)
+{
+    slot_t *s = f->last;
+    if (!s)
+        return f->quiet;
+    /* Computed on the first need only: without the timing watch, never. */
+    if (!s->have_power) {
+        tw_step_power(s->x, STEPS, s->power);
+        s->have_power = true;
+    }
+    return s->power;
+}
+
 void fr_counts(const fr_t *f, uint64_t *rendered, uint64_t *hits)
 {
     *rendered = f->rendered;
@@ -88,18 +109,22 @@ const float *fr_get(fr_t *f, const seg_t *seg, int64_t frame, float gain, bool a
         /* Silence needs no rendering and no slot. */
         memset(f->scratch, 0, sizeof f->scratch);
         *cid = f->silence;
+        f->last = NULL;
         return f->scratch;
     }
     uint32_t g = tl_frame_gen(seg, frame);
     if (s->valid && s->frame == frame && s->gen == g && s->gain_bits == gb && s->active) {
         f->hits++;
         *cid = s->cid;
+        f->last = s;
         return s->x;
     }
     int64_t start = frame * RING_OPUS_FRAME;
     f->rendered++;
     tl_read(seg, start, RING_OPUS_FRAME, gain, s->x, NULL);
     s->cid = content_id(s->x);
+    s->have_power = false;
+    f->last = s;
     *cid = s->cid;
     /* A write that finished during the render moved the generation on: the
      * samples may hold part of it; they are right for this reader (their id

@@ -13,7 +13,9 @@
  * id, so listeners who read the frame on either side of such a change stay
  * on one shared chain.  A frame that changed while it was being rendered,
  * or that is not wholly inside the timeline's safe window, is hashed like
- * any other but not kept for the next reader.
+ * any other but not kept for the next reader.  Each rendering keeps the
+ * power of its 4 ms steps beside it, once someone asked for it
+ * (fr_power()).
  */
 #ifndef BB_FRAMES_H
 #define BB_FRAMES_H
@@ -37,6 +39,13 @@ void fr_destroy(fr_t *f);
  * *cid.  The pointer is valid until the next call. */
 const float *fr_get(fr_t *f, const seg_t *seg, int64_t frame, float gain, bool active,
                     uint64_t *cid);
+
+/* The power of each TW_HOP-sample step (timing.h) of the frame the last
+ * fr_get() returned, RING_OPUS_FRAME / TW_HOP values, kept with the
+ * rendering so that every singer who hears the frame shares it (what the
+ * timing watch measures a voice against); computed on the first call for
+ * a rendering.  Valid until the next fr_get(). */
+const float *fr_power(fr_t *f);
 
 /* Frames rendered and frames served from the cache. */
 void fr_counts(const fr_t *f, uint64_t *rendered, uint64_t *hits);

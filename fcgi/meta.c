@@ -77,7 +77,7 @@ const char *mt_error(mt_t *mt, const char *msg)
  * entry only once the whole metadata was written. */
 typedef struct {
     int64_t chat_cursor;
-    bool tempo, tracks, delay, cues;
+    bool tempo, tracks, delay, cues, apply;
 } delivery_t;
 
 /* The fields every response carries, success or fallback: the clocks, the
@@ -133,8 +133,20 @@ static void put_core(jw_t *w, const seg_t *seg, uint32_t worker, const rq_t *p, 
     jw_int(w, worker);
 }
 
+/* {"offset_ms": N, "basis": "beat"}: a timing watch's offset. */
+static void put_timing(jw_t *w, int32_t offset_ms, const char *basis)
+{
+    jw_obj_begin(w);
+    jw_key(w, "offset_ms");
+    jw_int(w, offset_ms);
+    jw_key(w, "basis");
+    jw_str(w, basis);
+    jw_obj_end(w);
+}
+
 /* The settings and messages meant for this singer alone: the tempo, a
- * delay to move to, the track list, the words' cues. */
+ * delay to move to, the track list, the words' cues, a timing offset to
+ * apply. */
 static void put_pending(jw_t *w, const mt_t *mt, const sg_t *s, const seg_ctl_t *ctl, delivery_t *d)
 {
     if (s->tempo_pending) {
@@ -166,6 +178,11 @@ static void put_pending(jw_t *w, const mt_t *mt, const sg_t *s, const seg_ctl_t 
         jw_key(w, "words_cues");
         jw_raw(w, mt->cues, mt->cues_len);
         d->cues = true;
+    }
+    if (s->apply_ms) {
+        jw_key(w, "timing_apply");
+        put_timing(w, s->apply_ms, tw_basis_name((tw_basis_t)s->apply_basis));
+        d->apply = true;
     }
 }
 
@@ -226,6 +243,14 @@ const char *mt_build(mt_t *mt, const seg_t *seg, uint32_t worker, const rq_t *p,
             jw_str(&w, extra->refused[i]);
         jw_arr_end(&w);
     }
+    if (extra && extra->timing_basis) {
+        jw_key(&w, "timing");
+        put_timing(&w, extra->timing_ms, extra->timing_basis);
+    }
+    if (extra && extra->timing_flags) {
+        jw_key(&w, "timing_flags");
+        jw_raw(&w, extra->timing_flags, extra->timing_flags_len);
+    }
     if (send_summary) {
         jw_key(&w, "user_summary");
         jw_raw(&w, mt->summary, mt->summary_len);
@@ -253,6 +278,8 @@ const char *mt_build(mt_t *mt, const seg_t *seg, uint32_t worker, const rq_t *p,
             s->cues_pending = false;
         if (d.delay)
             s->pending_delay = -1;
+        if (d.apply)
+            s->apply_ms = 0;
         return mt->meta;
     }
     /* MT_META_CAP holds the largest metadata by construction (meta.h); if

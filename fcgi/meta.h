@@ -4,7 +4,9 @@
  * What a singer learns with every response (PROTOCOL.md section 5, with
  * our additions): the clocks, the song, the leader, chats since the last
  * response, and, when they changed for this singer, the user summary, the
- * tempo, the track list and a delay to move to.  The published texts of
+ * tempo, the track list and a delay to move to; from the timing watch
+ * (watch.h), whether they sing early or late, an offset to apply, and for
+ * a leader or an organiser, who is flagged.  The published texts of
  * the daemon (user summary, events, track list) are copied once per change
  * of their generation into the mt_t, never per request.
  *
@@ -23,6 +25,7 @@
 #include "segment.h"
 #include "singers.h"
 #include "snap.h"
+#include "watch.h"
 
 /* Chats delivered per response: at most this many messages and this many
  * bytes of them (escaped); the rest wait for the next response. */
@@ -36,8 +39,12 @@
 /* The largest metadata the writer can produce: every part at its bound.
  * nginx's fastcgi_buffer_size is rendered from it (bb-worker --header-max),
  * so a response header never exceeds what nginx accepts. */
+/* Bytes of the timing watch's keys: the singer's own flag and an offset
+ * to apply (under 64 bytes each with their keys), and the list of flagged
+ * singers a leader or organiser gets. */
+#define MT_TIMING_MAX (2 * 64 + 16 + WT_FLAGS_BYTES)
 #define MT_META_CAP (MT_FIXED_MAX + SEG_BLOB_SUMMARY_MAX + SEG_BLOB_EVENTS_MAX + \
-                     SEG_BLOB_TRACKS_MAX + SEG_BLOB_CUES_MAX + MT_CHAT_BYTES)
+                     SEG_BLOB_TRACKS_MAX + SEG_BLOB_CUES_MAX + MT_CHAT_BYTES + MT_TIMING_MAX)
 
 typedef struct mt mt_t;
 
@@ -62,12 +69,20 @@ typedef struct {
     const char *role;
     const char *const *refused;
     uint32_t n_refused;
+    /* The timing watch (watch.h): this singer's flag (timing_basis NULL:
+     * not flagged) and, for a leader or an organiser, the flagged singers
+     * (a JSON array; NULL: none or not theirs to see). */
+    int32_t timing_ms;
+    const char *timing_basis;
+    const char *timing_flags;
+    size_t timing_flags_len;
 } mt_extra_t;
 
 /* Writes the metadata of a successful exchange for singer s of worker
  * `worker`, at server clock `now`; prev_clock is the clock of the worker's
  * previous request (-1: none).  Marks what it delivered (chats, tempo,
- * tracks, a delay) as delivered in s.  Returns the NUL-terminated text. */
+ * tracks, a delay, a timing offset to apply) as delivered in s.  Returns
+ * the NUL-terminated text. */
 const char *mt_build(mt_t *mt, const seg_t *seg, uint32_t worker, const rq_t *rq, sg_t *s,
                      const seg_ctl_t *ctl, int64_t now, int64_t prev_clock, bool send_summary,
                      const mt_extra_t *extra);

@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "media/recname.h"
 #include "ops.h"
 #include "ring.h"
 #include "timeline.h"
@@ -73,6 +74,7 @@ static void add_room(void *user, wr_room_t *r)
     s->c.samples_in += c->samples_in;
     s->c.samples_out += c->samples_out;
     s->c.refused_writes += c->refused_writes;
+    s->c.stems_capped += c->stems_capped;
     s->c.singers_created += c->singers_created;
     ex_share_t sh;
     ex_share(ex, &sh);
@@ -137,6 +139,33 @@ static size_t metrics(ops_t *o, char *buf, size_t cap)
         "# TYPE bb_worker_encoder_states_held gauge\nbb_worker_encoder_states_held %u\n",
         s.sh.rendered, s.sh.render_hits, s.sh.encoded, s.sh.packet_hits, s.sh.joins,
         s.sh.packets_held, s.sh.states_held);
+    /* The limits of the disk: what this worker refused, and what the
+     * daemon's keeper of recordings did (host.h; the same on every
+     * worker of a host). */
+    hs_rec_stats_t rs;
+    hs_rec_stats(cf->host, &rs);
+    put(&t,
+        "# HELP bb_worker_stems_capped_total Singers given no stem: their song had its %d stems.\n"
+        "# TYPE bb_worker_stems_capped_total counter\nbb_worker_stems_capped_total %" PRIu64 "\n"
+        "# HELP bb_worker_uploads_full_total Uploads refused: their room had reached its bounds.\n"
+        "# TYPE bb_worker_uploads_full_total counter\nbb_worker_uploads_full_total %" PRIu64 "\n"
+        "# HELP bb_worker_recordings_deleted_total Recordings organisers deleted through this worker.\n"
+        "# TYPE bb_worker_recordings_deleted_total counter\nbb_worker_recordings_deleted_total %" PRIu64 "\n"
+        "# HELP bb_recordings_deleted_total Songs the daemon deleted, by the limit reached.\n"
+        "# TYPE bb_recordings_deleted_total counter\n"
+        "bb_recordings_deleted_total{limit=\"count\"} %" PRIu64 "\n"
+        "bb_recordings_deleted_total{limit=\"age\"} %" PRIu64 "\n"
+        "bb_recordings_deleted_total{limit=\"bytes\"} %" PRIu64 "\n"
+        "# HELP bb_recordings_stopped_total Recordings stopped mid-song: the bytes cap was full.\n"
+        "# TYPE bb_recordings_stopped_total counter\nbb_recordings_stopped_total %" PRIu64 "\n"
+        "# HELP bb_recordings_sealed_total Cut-off recordings the daemon closed after a restart.\n"
+        "# TYPE bb_recordings_sealed_total counter\nbb_recordings_sealed_total %" PRIu64 "\n"
+        "# HELP bb_recordings_bytes Bytes of all the host's recordings at the daemon's last sweep.\n"
+        "# TYPE bb_recordings_bytes gauge\nbb_recordings_bytes %" PRIu64 "\n"
+        "# HELP bb_recordings_max_bytes The host's cap on its recordings' bytes (0: none).\n"
+        "# TYPE bb_recordings_max_bytes gauge\nbb_recordings_max_bytes %" PRIu64 "\n",
+        REC_STEMS_MAX, s.c.stems_capped, upl_refused_full(cf->api->upl), cf->api->deleted,
+        rs.deleted[0], rs.deleted[1], rs.deleted[2], rs.stopped, rs.sealed, rs.bytes, rs.max_bytes);
     put(&t, "%s", o->rooms);
     return t.len;
 }

@@ -10,6 +10,9 @@
 #include "ring.h"
 #include "song.h"
 #include "timeline.h"
+#include "timing.h"
+
+#define FRAME_STEPS (RING_OPUS_FRAME / TW_HOP)
 
 /* How many frames back a newcomer looks for a chain to carry forward: a
  * batch and a half (everyone in a bucket reads within one batch). */
@@ -39,6 +42,8 @@ out_t *out_create(seg_t *seg, es_t *es, fr_t *fr, sg_table_t *t)
 void out_destroy(out_t *o) { free(o); }
 
 const out_counters_t *out_counters(const out_t *o) { return &o->c; }
+
+const float *out_rendered(const out_t *o) { return o->x; }
 
 /* The singer's private encoder; counts a shared state that was lost. */
 static OpusEncoder *private_encoder(out_t *o, sg_t *s)
@@ -82,7 +87,7 @@ static void join_chain(out_t *o, sg_t *s, const seg_ctl_t *ctl, int64_t f0, bool
 }
 
 int out_shared(out_t *o, sg_t *s, const rq_t *rq, const seg_ctl_t *ctl, int64_t now,
-               uint8_t *body, size_t *len, int64_t *mix_ns)
+               uint8_t *body, size_t *len, int64_t *mix_ns, float *power)
 {
     bool active = song_read_active(&ctl->song, rq->read_clock, rq->n);
     int64_t f0 = (rq->read_clock - rq->n) / RING_OPUS_FRAME;
@@ -96,6 +101,8 @@ int out_shared(out_t *o, sg_t *s, const rq_t *rq, const seg_ctl_t *ctl, int64_t 
         int64_t ta = prof_now_ns();
         uint64_t cid;
         const float *x = fr_get(o->fr, o->seg, f0 + i, ctl->global_gain, active, &cid);
+        if (power)
+            memcpy(power + (size_t)i * FRAME_STEPS, fr_power(o->fr), FRAME_STEPS * sizeof(float));
         *mix_ns += prof_now_ns() - ta;
         int k = s->priv ? ES_ELOST
                         : es_frame(o->es, &s->node, f0 + i, cid, x, body + at + 2, PK_MAX_PACKET, now);

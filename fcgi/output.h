@@ -44,16 +44,22 @@ void out_destroy(out_t *o);
 
 /* The shared path.  Writes rq->n samples read at rq->read_clock (a
  * multiple of 2880) into body (OUT_BODY_CAP bytes), sets *len, and sets
- * *mix_ns to the time spent rendering (the rest was encoding).  Returns 0
- * or an Opus error. */
+ * *mix_ns to the time spent rendering (the rest was encoding).  With
+ * `power` set, writes there the power of each TW_HOP-sample step of what
+ * was rendered (rq->n / TW_HOP values, fr_power()).  Returns 0 or an Opus
+ * error. */
 int out_shared(out_t *o, sg_t *s, const rq_t *rq, const seg_ctl_t *ctl, int64_t now,
-               uint8_t *body, size_t *len, int64_t *mix_ns);
+               uint8_t *body, size_t *len, int64_t *mix_ns, float *power);
 
 /* The private path, likewise.  `in` is the singer's decoded upload, which
  * loopback returns (NULL: loopback returns silence); flags are the
  * singer's SEG_UF_* flags. */
 int out_private(out_t *o, sg_t *s, const rq_t *rq, const float *in, const seg_ctl_t *ctl,
                 uint32_t flags, uint8_t *body, size_t *len, int64_t *mix_ns);
+
+/* The samples the last out_private() rendered (rq->n of them), until the
+ * next call. */
+const float *out_rendered(const out_t *o);
 
 const out_counters_t *out_counters(const out_t *o);
 

@@ -74,7 +74,8 @@ uint64_t prof_quantile(const prof_stat_t *s, double q)
 
 const char *prof_stage_name(prof_stage_t s)
 {
-    static const char *names[PROF_NSTAGES] = {"parse", "decode", "mix", "encode", "metadata", "request"};
+    static const char *names[PROF_NSTAGES] = {"parse", "decode", "mix", "encode", "metadata", "timing",
+                                                 "request"};
     return s < PROF_NSTAGES ? names[s] : "?";
 }
 

@@ -1,7 +1,8 @@
 /*
  * prof.h - where a worker's time goes, per stage of a request.
  *
- * Each stage (parse, decode, mix, encode, metadata, and the whole request)
+ * Each stage (parse, decode, mix, encode, metadata, the timing watch, and
+ * the whole request)
  * keeps a count, a total and a log-linear histogram of durations (8 steps
  * per power of two, so a percentile is within 1/16 of its true value).
  * Adding a sample is a few instructions and allocates nothing; a worker
@@ -21,6 +22,7 @@ typedef enum {
     PROF_MIX,
     PROF_ENCODE,
     PROF_META,
+    PROF_TIMING,        /* the timing watch (watch.h), within the others */
     PROF_REQUEST,
     PROF_NSTAGES
 } prof_stage_t;

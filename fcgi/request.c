@@ -131,9 +131,15 @@ static const char *parse_mic_volume(rq_t *p, const char *s)
          * ignored, as is an id that names no one. */
         if (!ok || !cJSON_IsNumber(v) || !isfinite(v->valuedouble))
             continue;
-        p->mic[p->n_mic].id = pub;
-        p->mic[p->n_mic].v = v->valuedouble;
-        p->n_mic++;
+        /* The same singer twice: the later value is the one that would
+         * stand, so it replaces the earlier one (one command, not two). */
+        uint32_t k = 0;
+        while (k < p->n_mic && p->mic[k].id != pub)
+            k++;
+        p->mic[k].id = pub;
+        p->mic[k].v = v->valuedouble;
+        if (k == p->n_mic)
+            p->n_mic++;
     }
 out:
     cJSON_Delete(j);
@@ -301,6 +307,9 @@ int rq_parse(rq_t *p, const char *query, size_t query_len, const uint8_t *body, 
         p->track = s;
     }
     p->monitor = q_get(q, "monitor");
+    /* Not a public id: ignored, as any unusable control. */
+    if ((s = q_get(q, "timing_apply")) && !rq_parse_public(s, &p->timing_apply))
+        p->timing_apply = 0;
     const char *err;
     if ((s = q_get(q, "chat")) && (err = parse_chat(p, s)))
         return refuse(p, "%s", err);

@@ -69,6 +69,8 @@ typedef struct {
     int32_t bpm, repeats, bpr;      /* -1 = absent or unusable */
     const char *track;
     const char *monitor;            /* raw parameter */
+    uint64_t timing_apply;          /* public id whose measured timing to
+                                       apply (timing_apply=ID); 0 = none */
     uint32_t n_chat;
     const char *chat[RQ_CHAT_MAX_COUNT];
     uint32_t n_mic;

@@ -90,6 +90,8 @@ void sg_drop_codecs(sg_table_t *t, sg_t *s)
     s->pre_cap = 0;
     s->pre_n = 0;
     s->priv = false;
+    tw_destroy(s->tw);
+    s->tw = NULL;
 }
 
 void sg_close_stem(sg_t *s)
@@ -137,6 +139,7 @@ sg_t *sg_insert(sg_table_t *t, uint64_t userid)
     e->userid = userid;
     e->slot = -1;
     e->pending_delay = -1;
+    e->timing_word = UINT32_MAX;
     t->count++;
     return e;
 }
@@ -168,6 +171,7 @@ static void remove_at(sg_table_t *t, uint32_t i)
             t->e[j].pre = NULL;
             t->e[j].pre_cap = 0;
             t->e[j].pre_n = 0;
+            t->e[j].tw = NULL;
             i = j;
         }
     }
@@ -220,7 +224,7 @@ uint32_t sg_drop_idle_codecs(sg_table_t *t, int64_t now, int64_t idle)
     uint32_t n = 0;
     for (uint32_t i = 0; i <= t->mask; i++) {
         sg_t *e = &t->e[i];
-        if (e->used && (e->dec || e->enc || e->node) && now - e->last_active > idle) {
+        if (e->used && (e->dec || e->enc || e->node || e->tw) && now - e->last_active > idle) {
             sg_drop_codecs(t, e);
             n++;
         }

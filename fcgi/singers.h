@@ -26,6 +26,7 @@
 #include "encshare.h"
 #include "media/stem.h"
 #include "segment.h"
+#include "timing.h"
 
 /* Packets of pre-roll kept per singer: 600 ms (30 CELT frames), enough for
  * a decoder that starts on them to reach the state of one that decoded the
@@ -81,6 +82,17 @@ typedef struct {
      * loopback) it follows `enc`. */
     uint64_t node;
     bool priv;
+    /* The timing watch (watch.h): its state, made when a song needs it and
+     * freed with the codecs; the verdict last published in the user table
+     * (UINT32_MAX: none yet); the apply messages already taken; the clock
+     * before which voice is not measured; an offset to deliver (0: none). */
+    tw_t *tw;
+    uint32_t timing_word;
+    uint32_t timing_seen;
+    bool timing_known;          /* timing_seen was read from the slot */
+    uint8_t apply_basis;        /* tw_basis_t of apply_ms */
+    int32_t apply_ms;
+    int64_t timing_from;
 } sg_t;
 
 typedef struct sg_table sg_table_t;
@@ -115,7 +127,8 @@ OpusDecoder *sg_decoder(sg_t *s);
 OpusEncoder *sg_encoder(sg_table_t *t, sg_t *s, bool *lost);
 
 /* Frees the codec state of one singer (both directions, the pin on its
- * shared state and its pre-roll): what a reset or an error asks for. */
+ * shared state and its pre-roll) and its timing watch: what a reset or an
+ * error asks for. */
 void sg_drop_codecs(sg_table_t *t, sg_t *s);
 
 /* Closes the singer's stem recording, if any. */

@@ -17,6 +17,7 @@ struct upl {
     char *dir;
     char *cache;            /* may be NULL */
     q_t q;
+    uint64_t full;          /* uploads refused for their room's bounds */
 };
 
 /* What a room's uploads hold now. */
@@ -51,6 +52,8 @@ upl_t *upl_create(const char *audio_dir, const char *cache_dir, char *why, size_
     }
     return u;
 }
+
+uint64_t upl_refused_full(const upl_t *u) { return u ? u->full : 0; }
 
 void upl_destroy(upl_t *u)
 {
@@ -145,8 +148,14 @@ int upl_accept(upl_t *u, const char *room_id, const char *query, const uint8_t *
     }
     usage_t us = usage_of(u, dir, room_id);
     int full = within_bounds(&us, len, msg, msg_cap);
-    if (full)
+    if (full) {
+        /* The room's songs go on with the tracks it has; the operator is
+         * told (and counted in the metrics), the uploader gets msg. */
+        u->full++;
+        fprintf(stderr, "bb-worker: upload: room %s: an upload of %zu bytes was refused: %s\n", room_id,
+                len, msg);
         return full;
+    }
     const char *name = q_get(&u->q, "name");
     trk_env_t env = {log_line, NULL, NULL};
     rc = trk_upload_accept(body, len, name, dir, &env, name_out, name_cap);

@@ -30,6 +30,10 @@ upl_t *upl_create(const char *audio_dir, const char *cache_dir, char *why, size_
 /* Frees; accepts NULL. */
 void upl_destroy(upl_t *u);
 
+/* Uploads refused because their room had reached its bounds (each also
+ * one log line); 0 for NULL. */
+uint64_t upl_refused_full(const upl_t *u);
+
 /* Handles one upload for room `room_id`: query (its `name` parameter is
  * the requested track name), body of len bytes.  Returns an HTTP status:
  * 200 with the track name in name_out, or 400 / 409 / 413 / 415 / 500 /

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "gain.h"
+#include "media/recdir.h"
 #include "media/stem.h"
 #include "ring.h"
 #include "tempo.h"
@@ -20,6 +22,8 @@ struct vc {
     uint32_t worker;
     char *rec_dir;          /* stems go here; NULL: no stems */
     uint64_t refused;
+    uint64_t stems_capped;
+    int64_t capped_song;    /* the last song whose stem cap was logged */
     stem_packet_t stem_pk[SG_PREROLL_PACKETS + PK_MAX_PACKETS];
 };
 
@@ -48,6 +52,7 @@ void vc_destroy(vc_t *v)
 }
 
 uint64_t vc_refused(const vc_t *v) { return v->refused; }
+uint64_t vc_stems_capped(const vc_t *v) { return v->stems_capped; }
 static void stem_log(void *user, const char *line)
 {
     vc_t *v = user;
@@ -60,11 +65,32 @@ static void stem_log(void *user, const char *line)
  * song's start).  A new stem starts with the singer's previous upload as
  * pre-roll when it ends where this one begins, so that a player's decoder
  * comes to the first sample in the state the worker's decoder was in. */
-static void stem_add(vc_t *v, sg_t *s, const rq_t *p, const song_t *song, int64_t origin,
+/* True if the song has its REC_STEMS_MAX stems and none of them is this
+ * one's (a worker restarted mid-song continues its singers' stems). */
+static bool stems_full(vc_t *v, const song_t *song, const char *id)
+{
+    if (rec_stem_count(v->rec_dir, song->start) < REC_STEMS_MAX)
+        return false;
+    char name[REC_FILE_NAME_MAX], path[4096];
+    struct stat st;
+    return rec_file_name(name, sizeof name, song->start, id, 1, "opus") != REC_OK
+           || snprintf(path, sizeof path, "%s/%s", v->rec_dir, name) >= (int)sizeof path
+           || stat(path, &st) != 0;
+}
+
+static void stem_add(vc_t *v, sg_t *s, const rq_t *p, const seg_ctl_t *ctl, int64_t origin,
                      int64_t now)
 {
+    const song_t *song = &ctl->song;
     if (s->stem && s->stem_song != song->start)
         sg_close_stem(s);
+    if (ctl->recorded_song == song->start) {
+        /* The daemon closed this song's recording: its stems end too. */
+        if (s->stem)
+            sg_close_stem(s);
+        s->stem_song = song->start;
+        return;
+    }
     if (origin < song->start)
         origin = song->start;
     if (!s->stem && s->stem_song == song->start)
@@ -82,6 +108,17 @@ static void stem_add(vc_t *v, sg_t *s, const rq_t *p, const song_t *song, int64_
                              ? *c : '_';
         ascii[k] = '\0';
         snprintf(id, sizeof id, "%s%s%06" PRIu64, ascii, k ? "_" : "", s->public_id % 1000000);
+        if (stems_full(v, song, id)) {
+            s->stem_song = song->start;   /* asked once per song */
+            v->stems_capped++;
+            if (v->capped_song != song->start) {
+                v->capped_song = song->start;
+                LOG(v, "stems: the song at %" PRId64 " has its %d singers' stems: singer %" PRIu64
+                    " and any later ones sing into the mix without a stem", song->start, REC_STEMS_MAX,
+                    s->public_id);
+            }
+            return;
+        }
         /* The worker's one thread must not wait on the disk: stems are not
          * fsynced (a worker crash loses nothing of them; the mix, written
          * by the daemon, is). */
@@ -162,8 +199,9 @@ static float rms_of(const float *x, uint32_t n)
  * after a reconnect the new connection's first upload may reach back over
  * clocks the old one already wrote (the new read position is rounded down
  * to a frame, or the singer moved back a bucket), and only the part after
- * the last write is stored, as the stem keeps its first take. */
-static void store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *ctl, int64_t slot,
+ * the last write is stored, as the stem keeps its first take.  Returns
+ * true if the voice went into the mix. */
+static bool store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *ctl, int64_t slot,
                   uint32_t flags, int64_t now)
 {
     int64_t prev_end = s->last_write_clock;
@@ -182,7 +220,7 @@ static void store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *c
     if (p->muted || p->spectator || (flags & SEG_UF_MONITORING) || gain_mic_mutes(mic)) {
         if (slot >= 0)
             users_set_write(v->seg, (uint32_t)slot, s->last_write_clock, 0.0f);
-        return;
+        return false;
     }
     if (mic != 1.0f) {
         float g = (float)gain_mic(mic);
@@ -193,35 +231,35 @@ static void store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *c
     if (slot >= 0)
         users_set_write(v->seg, (uint32_t)slot, s->last_write_clock, rms);
     if (p->npk == 0 || !song_upload_active(&ctl->song, p->write_clock, p->n))
-        return;
+        return false;
     int64_t pos = p->write_clock - p->n;
     uint32_t skip = 0;
     if (prev_end > pos)
         skip = prev_end >= p->write_clock ? p->n : (uint32_t)(prev_end - pos);
     if (skip == p->n)
-        return;
+        return false;
     /* The recorder's gate (timeline.h): claim the clocks, then see whether
      * the recorder has passed them; a voice it gave up on stays out of the
      * mix and the stem alike.  A singer not yet in the user table cannot
      * claim, and sings into nothing until the daemon has made its place. */
     if (slot < 0) {
         v->refused++;
-        return;
+        return false;
     }
     users_mix_claim(v->seg, (uint32_t)slot, pos + skip);
     if (pos + skip < tl_rec_gate(v->seg)) {
         v->refused++;
-        return;
+        return false;
     }
     pos += skip;
     const float *x = in + skip;
     uint32_t n = p->n - skip;
     if (tl_write(v->seg, pos, x, n, now) != TL_OK) {
         v->refused++;
-        return;
+        return false;
     }
     if (v->rec_dir)
-        stem_add(v, s, p, &ctl->song, pos, now);
+        stem_add(v, s, p, ctl, pos, now);
     if (flags & SEG_UF_MONITORED)
         tl_write_monitor(v->seg, pos, x, n, now);
     int64_t copies[TEMPO_REPEATS_MAX];
@@ -230,12 +268,13 @@ static void store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *c
     for (uint32_t i = 0; i < nc; i++)
         if (tl_write(v->seg, copies[i], x, n, now) != TL_OK)
             v->refused++;
+    return true;
 }
 
-void vc_store(vc_t *v, sg_t *s, const rq_t *rq, float *in, const seg_ctl_t *ctl, int64_t slot,
+bool vc_store(vc_t *v, sg_t *s, const rq_t *rq, float *in, const seg_ctl_t *ctl, int64_t slot,
               uint32_t flags, int64_t now)
 {
-    store(v, s, rq, in, ctl, slot, flags, now);
+    bool mixed = store(v, s, rq, in, ctl, slot, flags, now);
     /* However the upload went (mixed, muted, refused), the singer's voice
      * is now in the mix as far as it will be below this clock. */
     if (slot >= 0)
@@ -244,4 +283,5 @@ void vc_store(vc_t *v, sg_t *s, const rq_t *rq, float *in, const seg_ctl_t *ctl,
      * song's (a stem of the last song stays open a while). */
     if (v->rec_dir && !(s->stem && s->stem_last == now))
         keep_preroll(s, rq);
+    return mixed;
 }

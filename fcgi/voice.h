@@ -11,11 +11,16 @@
  * at their clocks (media/stem.h), from the first clock that went into the
  * mix; the previous upload is kept as the stem's pre-roll, so that a
  * player's decoder reaches the first sample in the state the worker's
- * decoder was in.
+ * decoder was in.  A song holds at most REC_STEMS_MAX singers' stems
+ * (counted in its folder when a stem would start): a singer beyond them
+ * sings into the mix with no stem, logged once per song; and no stem goes
+ * on once the daemon has closed the song's recording (it reached the
+ * song's end, or was stopped).
  */
 #ifndef BB_VOICE_H
 #define BB_VOICE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "request.h"
@@ -36,11 +41,15 @@ void vc_destroy(vc_t *v);
  * (rq->n samples; scaled here by the singer's mic volume), for singer s in
  * user-table slot `slot` (-1: not yet in the table) with SEG_UF_* flags.
  * Records the singer's write clock and level.  Sets s->pending_delay when
- * the song's end passed during the upload (the singer goes to the back). */
-void vc_store(vc_t *v, sg_t *s, const rq_t *rq, float *in, const seg_ctl_t *ctl, int64_t slot,
+ * the song's end passed during the upload (the singer goes to the back).
+ * Returns true if the voice went into the song's mix. */
+bool vc_store(vc_t *v, sg_t *s, const rq_t *rq, float *in, const seg_ctl_t *ctl, int64_t slot,
               uint32_t flags, int64_t now);
 
 /* Uploads refused by the timeline (outside its window). */
 uint64_t vc_refused(const vc_t *v);
+
+/* Singers given no stem because their song had REC_STEMS_MAX already. */
+uint64_t vc_stems_capped(const vc_t *v);
 
 #endif

@@ -57,6 +57,7 @@ typedef struct {
     const char *cache_dir;
     const char *recordings_dir;
     bool no_sharing;
+    bool no_timing_watch;
     bool uploads;
 } wk_config_t;
 
@@ -94,11 +95,13 @@ static void usage(FILE *f)
             "                          DIR/rooms/ROOMID/ (default: uploads disabled)\n"
             "  -c, --cache-dir DIR     the daemon's prepared tracks, read to bound what a room's\n"
             "                          uploads cost there\n"
-            "  -R, --recordings-dir DIR  write each singer's stem of every song in DIR/ROOMID/,\n"
-            "                          as Ogg Opus (the packets they sent; default: no stems)\n"
+            "  -R, --recordings-dir DIR  write each singer's stem of every song in DIR/ROOMID/\n"
+            "                          (the default room's in DIR itself), as Ogg Opus (the\n"
+            "                          packets they sent; default: no stems)\n"
             "      --wait-segment SECS wait this long for the daemon's host segment (default 10)\n"
             "      --no-share-encoding encode every singer's mix privately (costs CPU; the\n"
             "                          shared path gives the same packets)\n"
+            "      --no-timing-watch   do not measure how early or late singers sing\n"
             "      --header-max        print the size of the largest response header this\n"
             "                          worker writes, in nginx's units (for fastcgi_buffer_size),\n"
             "                          and exit\n"
@@ -122,6 +125,7 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
         {"recordings-dir", required_argument, 0, 'R'},
         {"wait-segment", required_argument, 0, 'W'},
         {"no-share-encoding", no_argument, 0, 'N'},
+        {"no-timing-watch", no_argument, 0, 'T'},
         {"header-max", no_argument, 0, 'H'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -162,6 +166,7 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
             }
             break;
         case 'N': c->no_sharing = true; break;
+        case 'T': c->no_timing_watch = true; break;
         case 'H': printf("%dk\n", (WK_HEADER_MAX + 1023) / 1024); exit(0);
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
@@ -363,6 +368,7 @@ int main(int argc, char **argv)
         .max_singers = (uint32_t)w.cfg.max_singers,
         .recordings_dir = w.cfg.recordings_dir,
         .no_sharing = w.cfg.no_sharing,
+        .no_timing_watch = w.cfg.no_timing_watch,
         .sync_ns = WK_COMMAND_SYNC_NS,
         .life = &w.life,
         .demand = &w.demand,

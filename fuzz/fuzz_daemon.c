@@ -33,7 +33,7 @@
 #include "cmdq.h"
 #include "room.h"
 #include "fuzz.h"
-#include "rig.h"
+#include "fzrig.h"
 #include "ring.h"
 #include "segment.h"
 #include "snap.h"
@@ -58,17 +58,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    if (rig_open(&rig_, "fuzz-daemon", &(rig_opts_t){.ring_seconds = 16, .user_cap = 32, .seed = 11}) != 0)
-        abort();
+    fz_rig_open(&rig_, "fuzz_daemon", "fuzz-daemon",
+                &(rig_opts_t){.ring_seconds = 16, .user_cap = 32, .seed = 11}, 0, LANES);
     dmn = rig_.d;
     seg = rig_.seg;
-    seg_err_t err;
-    for (uint32_t l = 0; l < LANES; l++)
-        if (seg_claim_lane(seg, l, &err) != 0) {
-            fprintf(stderr, "fuzz_daemon: %s\n", err.msg);
-            abort();
-        }
-    seg_unlink(rig_.name);   /* nothing left behind, whatever happens */
     atexit(fz_cleanup);
     now = seg_now();
     now -= now % RING_OPUS_FRAME;

@@ -61,7 +61,7 @@
 #include "exchange.h"
 #include "fuzz.h"
 #include "packet.h"
-#include "rig.h"
+#include "fzrig.h"
 #include "ring.h"
 #include "segment.h"
 
@@ -103,16 +103,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    if (rig_open(&rig_, "fuzz-exchange", &(rig_opts_t){.ring_seconds = 32, .user_cap = 64, .seed = 7}) != 0)
-        abort();
+    fz_rig_open(&rig_, "fuzz_exchange", "fuzz-exchange",
+                &(rig_opts_t){.ring_seconds = 32, .user_cap = 64, .seed = 7}, LANE, 1);
     dmn = rig_.d;
     seg = rig_.seg;
-    seg_err_t err;
-    if (seg_claim_lane(seg, LANE, &err) != 0) {
-        fprintf(stderr, "fuzz_exchange: %s\n", err.msg);
-        abort();
-    }
-    seg_unlink(rig_.name);   /* nothing left behind, whatever happens */
     char why[256];
     ex = ex_create(seg, LANE, 64, NULL, why, sizeof why);
     if (!ex) {

@@ -32,7 +32,7 @@
 #include "mfile.h"
 
 #define REC_SAMPLE_RATE 48000
-#define REC_DEFAULT_KEEP 20            /* songs kept by default */
+#define REC_STEMS_MAX 100              /* singers' stems a song holds at most */
 #define REC_MAX_FRAMES ((uint64_t)3600 * REC_SAMPLE_RATE) /* 1 h per file */
 #define REC_SONG_NAME_LEN 17           /* strlen("YYYY-MM-DD-HHMMSS") */
 #define REC_STEM_ID_MAX 32             /* bytes of a cleaned stem id */

@@ -1,4 +1,4 @@
-/* trkupload: a backing track uploaded by an organiser (the worker's
+/* trkupload: a backing track uploaded by a room's organiser or leader (the worker's
  * /api/upload), checked by decoding it completely before a single byte is
  * stored, then stored under a new, safe name that never replaces a track.
  *

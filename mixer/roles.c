@@ -12,6 +12,7 @@ bool role_may(const role_who_t *w, role_act_t act)
     case ROLE_ACT_MIC_SELF:
         return true;
     case ROLE_ACT_SING:
+    case ROLE_ACT_TIMING_SELF:
         return !w->listener;
     case ROLE_ACT_LEAD:
     case ROLE_ACT_START:
@@ -24,12 +25,14 @@ bool role_may(const role_who_t *w, role_act_t act)
     case ROLE_ACT_MIC_OTHER:
     case ROLE_ACT_MONITOR:
     case ROLE_ACT_EVENTS:
+    case ROLE_ACT_TIMING_OTHER:
     case ROLE_ACT_WORDS:
         return w->leads;
     case ROLE_ACT_UPLOAD:
         return w->leads && w->uploads;
     case ROLE_ACT_MODERATE:
     case ROLE_ACT_ROOM:
+    case ROLE_ACT_DELETE_RECORDING:
     case ROLE_NACTS:
         return false;
     }
@@ -71,6 +74,12 @@ const char *role_refusal(const role_who_t *w, role_act_t act)
         return "only the organiser can mute, remove or appoint singers";
     case ROLE_ACT_ROOM:
         return "only the organiser can change the room's links and limits";
+    case ROLE_ACT_TIMING_SELF:
+        return "a listener does not sing, so has no timing to correct";
+    case ROLE_ACT_TIMING_OTHER:
+        return "only the leader or the organiser can correct another singer's timing";
+    case ROLE_ACT_DELETE_RECORDING:
+        return "only the organiser can delete a recording";
     case ROLE_ACT_CHAT:
     case ROLE_ACT_MIC_SELF:
     case ROLE_NACTS:

@@ -5,12 +5,15 @@
  *
  * Roles:
  *   organiser  holds the room's organiser link: every control, always,
- *              including taking the lead back from a leader who is there;
+ *              including taking the lead back from a leader who is there,
+ *              and deleting the room's recordings;
  *   leader     the singer who leads (appointed, or the first to lead a room
  *              without a leader): starts and stops the song, sets tempo,
  *              rounds, track and the volumes everyone hears, and another
- *              singer's mic volume and monitoring;
- *   singer     sings, chats, sets their own mic volume; may take the lead
+ *              singer's mic volume, monitoring and measured timing, and
+ *              the song's words (words.h);
+ *   singer     sings, chats, sets their own mic volume, applies their own
+ *              measured timing (timing.h); may take the lead
  *              only while nobody leads (a leader silent for 5 s no longer
  *              leads), and the first to start a song in a room without a
  *              leader takes the lead with it (the original client's flow);
@@ -40,6 +43,9 @@ typedef enum {
     ROLE_ACT_SING,         /* an upload that goes into the mix */
     ROLE_ACT_MODERATE,     /* mute or remove another singer, appoint the leader */
     ROLE_ACT_ROOM,         /* replace a link, cap the singers */
+    ROLE_ACT_TIMING_SELF,  /* timing_apply of oneself: take one's measured offset */
+    ROLE_ACT_TIMING_OTHER, /* timing_apply of another singer */
+    ROLE_ACT_DELETE_RECORDING, /* delete a song's recording */
     ROLE_ACT_WORDS,        /* give the song its words, cue the next line */
     ROLE_NACTS
 } role_act_t;

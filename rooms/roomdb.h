@@ -123,6 +123,11 @@ rdb_t *rdb_open(const char *path, int *err, char *msg, size_t msgcap);
 /* Closes the handle and frees it. Accepts NULL. */
 void rdb_close(rdb_t *db);
 
+/* How long calls wait for another process that holds the database
+ * before they give RDB_ERR_BUSY (default 5,000 ms).  The daemon, which
+ * writes from its tick, waits far less and tries again later. */
+void rdb_set_busy_ms(rdb_t *db, int ms);
+
 /* The message about the last failure on this handle ("" if none yet).
  * Valid until the next call on the handle. Never NULL (also for NULL). */
 const char *rdb_errmsg(const rdb_t *db);

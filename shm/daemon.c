@@ -20,26 +20,43 @@
 #include "daemon.h"
 #include "futex.h"
 #include "host.h"
+#include "retain.h"
 #include "rooms/roomdb.h"
 #include "strutil.h"
 
 /* How often the database is asked whether another process changed it. */
 #define DMN_DB_EVERY (48000 / 2)
+/* How long the tick waits for a database another process holds: the rings
+ * are a second ahead, so never long.  An organiser's change that found the
+ * database busy waits in a queue, in order, and is tried again at the next
+ * look (every DMN_DB_EVERY). */
+#define DMN_DB_BUSY_MS 50
+#define DMN_PENDING_MAX 64
 
 typedef struct {
     rm_t *room;            /* NULL: the slot is free */
     char id[HS_ID_MAX];
     bool seen;             /* still wanted by the last sync */
+    int64_t recording;     /* the song it records, as the keeper was last told */
 } slot_t;
 
 struct dmn {
     dmn_config_t cfg;
     hs_t *host;
+    rt_t *keeper;          /* the recordings' keeper; NULL without recordings */
     rdb_t *db;
     uint64_t db_version;
     int64_t last_db;
     uint32_t n_open;
     slot_t slots[HS_ROOMS_MAX];
+    /* Organisers' changes the database was too busy for, oldest first. */
+    struct {
+        char room[HS_ID_MAX];
+        uint32_t type;
+        int64_t a;
+        char hash_hex[2 * HS_HASH_LEN + 1];
+    } pending[DMN_PENDING_MAX];
+    uint32_t n_pending;
 };
 
 #define LOG(fmt, ...) fprintf(stderr, "bb-shmd: " fmt "\n", ##__VA_ARGS__)
@@ -52,6 +69,8 @@ void dmn_config_defaults(dmn_config_t *c)
     c->ring_seconds = SEG_RING_SECONDS_DEFAULT;
     c->user_cap = SEG_USERS_DEFAULT;
     c->keep = 20;
+    c->keep_days = DMN_KEEP_DAYS;
+    c->rec_sweep_ms = 10000;
     c->depth = 5;
 }
 
@@ -122,7 +141,6 @@ static rm_t *start_room(dmn_t *d, const char *id)
     rc.uploads_dir = updir;
     rc.recordings_dir = recdir;
     rc.cache_dir = d->cfg.cache_dir;
-    rc.keep = d->cfg.keep;
     rc.depth = d->cfg.depth;
     rc.seed = d->cfg.seed;
     rc.host = room_control;
@@ -217,6 +235,9 @@ static void sync_rooms(dmn_t *d)
         hs_publish(d->host, n);
         rm_destroy(s->room);
         s->room = NULL;
+        if (d->keeper && s->recording)
+            rt_protect(d->keeper, (uint32_t)i, "", 0);
+        s->recording = 0;
         char seg[128];
         if (hs_room_segment(d->cfg.segment, s->id, seg, sizeof seg) == 0)
             seg_unlink(seg);
@@ -226,30 +247,27 @@ static void sync_rooms(dmn_t *d)
     hs_publish(d->host, n);
 }
 
-static void room_control(void *user, const char *room_id, const seg_cmd_t *c)
+/* Writes one organiser's change; RDB_ERR_BUSY leaves it for later. */
+static int apply_control(dmn_t *d, const char *room_id, uint32_t type, int64_t a, const char *hash_hex)
 {
-    dmn_t *d = user;
-    if (!d->db || strcmp(room_id, HS_DEFAULT_ID) == 0)
-        return;
     int rc;
-    if (c->type == CMD_ROOM_KEY) {
+    if (type == CMD_ROOM_KEY) {
         uint8_t hash[HS_HASH_LEN];
-        if (rk_hash_from_hex(c->text, hash) != RK_OK)
-            return;
-        rc = rdb_set_hash(d->db, room_id, c->a ? RDB_ORGANISER : RDB_SINGERS, hash);
+        if (rk_hash_from_hex(hash_hex, hash) != RK_OK)
+            return RDB_OK;
+        rc = rdb_set_hash(d->db, room_id, a ? RDB_ORGANISER : RDB_SINGERS, hash);
         if (rc == RDB_OK)
-            LOG("room %s: the %s link was replaced by the organiser", room_id,
-                c->a ? "organiser's" : "singers'");
-    } else if (c->type == CMD_ROOM_CAP) {
-        rc = rdb_set_max_singers(d->db, room_id, (int)c->a);
-        if (rc == RDB_OK)
-            LOG("room %s: at most %" PRId64 " singers%s", room_id, c->a, c->a ? "" : " (the host's limit)");
+            LOG("room %s: the %s link was replaced by the organiser", room_id, a ? "organiser's" : "singers'");
     } else {
-        return;
+        rc = rdb_set_max_singers(d->db, room_id, (int)a);
+        if (rc == RDB_OK)
+            LOG("room %s: at most %" PRId64 " singers%s", room_id, a, a ? "" : " (the host's limit)");
     }
+    if (rc == RDB_ERR_BUSY)
+        return rc;
     if (rc != RDB_OK) {
         LOG("room %s: the organiser's change failed: %s", room_id, rdb_strerror(rc));
-        return;
+        return RDB_OK;
     }
     rdb_room_t rec;
     int i = find_slot(d, room_id);
@@ -258,6 +276,78 @@ static void room_control(void *user, const char *room_id, const seg_cmd_t *c)
         hs_publish(d->host, d->n_open);
     }
     rdb_data_version(d->db, &d->db_version);
+    return RDB_OK;
+}
+
+/* Tries the queued changes in order, up to the first still busy. */
+static void retry_controls(dmn_t *d)
+{
+    uint32_t done = 0;
+    while (done < d->n_pending &&
+           apply_control(d, d->pending[done].room, d->pending[done].type, d->pending[done].a,
+                         d->pending[done].hash_hex) == RDB_OK)
+        done++;
+    if (done) {
+        memmove(d->pending, d->pending + done, (d->n_pending - done) * sizeof d->pending[0]);
+        d->n_pending -= done;
+    }
+}
+
+static void room_control(void *user, const char *room_id, const seg_cmd_t *c)
+{
+    dmn_t *d = user;
+    if (!d->db || strcmp(room_id, HS_DEFAULT_ID) == 0 || (c->type != CMD_ROOM_KEY && c->type != CMD_ROOM_CAP))
+        return;
+    /* Behind changes still waiting, in order: a newer key never lands
+     * before an older one. */
+    if (d->n_pending == 0 && apply_control(d, room_id, c->type, c->a, c->text) == RDB_OK)
+        return;
+    if (d->n_pending == DMN_PENDING_MAX) {
+        LOG("room %s: the organiser's change was lost: the rooms database has been busy for %u changes",
+            room_id, DMN_PENDING_MAX);
+        return;
+    }
+    LOG("room %s: the rooms database is busy; the organiser's change waits", room_id);
+    __typeof__(d->pending[0]) *q = &d->pending[d->n_pending++];
+    snprintf(q->room, sizeof q->room, "%s", room_id);
+    q->type = c->type;
+    q->a = c->a;
+    snprintf(q->hash_hex, sizeof q->hash_hex, "%.*s", 2 * HS_HASH_LEN, c->type == CMD_ROOM_KEY ? c->text : "");
+}
+
+/* ---- the recordings' keeper ----------------------------------------------- */
+
+/* Tells the keeper which song each room records now, and stops a
+ * recording it asked to stop (the bytes cap is full with nothing else
+ * left to delete). */
+static void keep_recordings(dmn_t *d)
+{
+    if (!d->keeper)
+        return;
+    for (int i = 0; i < HS_ROOMS_MAX; i++) {
+        slot_t *s = &d->slots[i];
+        if (!s->room)
+            continue;
+        int64_t song, now_song = rm_recording_song(s->room);
+        if (rt_take_stop(d->keeper, (uint32_t)i, &song) && song == now_song) {
+            LOG("room %s: the recordings are over the host's cap: the song at %" PRId64
+                " goes on unrecorded", s->id, song);
+            rm_rec_stop(s->room, REC_END_DISK);
+            now_song = rm_recording_song(s->room);
+        }
+        if (now_song != s->recording) {
+            rt_protect(d->keeper, (uint32_t)i, s->id, now_song);
+            s->recording = now_song;
+        }
+    }
+}
+
+uint64_t dmn_rec_sweeps(dmn_t *d) { return d->keeper ? rt_sweeps(d->keeper) : 0; }
+
+void dmn_rec_kick(dmn_t *d)
+{
+    if (d->keeper)
+        rt_kick(d->keeper);
 }
 
 /* ---- the tick ------------------------------------------------------------- */
@@ -265,6 +355,7 @@ static void room_control(void *user, const char *room_id, const seg_cmd_t *c)
 void dmn_tick(dmn_t *d, int64_t now)
 {
     if (d->db && now - d->last_db >= DMN_DB_EVERY) {
+        retry_controls(d);
         uint64_t v;
         if (rdb_data_version(d->db, &v) == RDB_OK && v != d->db_version) {
             d->db_version = v;
@@ -275,6 +366,7 @@ void dmn_tick(dmn_t *d, int64_t now)
     for (int i = 0; i < HS_ROOMS_MAX; i++)
         if (d->slots[i].room)
             rm_tick(d->slots[i].room, now);
+    keep_recordings(d);
     hs_set_heartbeat(d->host, now);
 }
 
@@ -334,11 +426,28 @@ dmn_t *dmn_create(const dmn_config_t *cfg, char *why, size_t whylen)
             snprintf(why, whylen, "rooms database %s: %s (%s)", cfg->db_path, rdb_strerror(e), msg);
             goto err;
         }
+        rdb_set_busy_ms(d->db, DMN_DB_BUSY_MS);
         rdb_data_version(d->db, &d->db_version);
     }
     LOG("%s host segment %s; rooms from %s%s", created ? "created" : "re-attached to", cfg->segment,
         cfg->db_path ? cfg->db_path : "no database", cfg->default_room ? ", and the default room" : "");
     sync_rooms(d);
+    if (cfg->recordings_dir) {
+        rt_config_t kc = {cfg->recordings_dir, cfg->keep, cfg->keep_days, cfg->rec_max_bytes,
+                          cfg->rec_sweep_ms, d->host};
+        d->keeper = rt_create(&kc, why, whylen);
+        if (!d->keeper)
+            goto err;
+        /* Before its first sweep has listed anything, it knows what each
+         * room records (a restarted daemon resumes those). */
+        keep_recordings(d);
+        rt_kick(d->keeper);
+        char cap[32] = "no cap";
+        if (cfg->rec_max_bytes)
+            snprintf(cap, sizeof cap, "at most %.1f MiB", (double)cfg->rec_max_bytes / (1 << 20));
+        LOG("recordings in %s: %d songs a room, %d days%s, %s in all", cfg->recordings_dir, cfg->keep,
+            cfg->keep_days, cfg->keep_days ? "" : " (no age limit)", cap);
+    }
     hs_set_heartbeat(d->host, seg_now());
     return d;
 err:
@@ -350,6 +459,7 @@ void dmn_destroy(dmn_t *d)
 {
     if (!d)
         return;
+    rt_destroy(d->keeper);
     for (int i = 0; i < HS_ROOMS_MAX; i++)
         rm_destroy(d->slots[i].room);
     rdb_close(d->db);

@@ -12,6 +12,12 @@
  * it, and written when an organiser replaces a link or caps the singers.
  * Started on a live host segment it re-attaches, and every room's song
  * goes on.
+ *
+ * With a recordings folder it also runs the keeper of recordings
+ * (retain.h), a thread that holds the host's recordings to the
+ * operator's limits (songs per room, days, bytes) without ever deleting
+ * the song a room is recording; when only those are left over the bytes
+ * cap, their recording stops between two ticks and the songs go on.
  */
 #ifndef BB_DAEMON_H
 #define BB_DAEMON_H
@@ -21,6 +27,11 @@
 
 #include "room.h"
 #include "segment.h"
+
+/* Days a recording is kept unless the operator says otherwise: a month
+ * leaves a choir time to take home what it wants, without keeping
+ * people's voices for ever. */
+#define DMN_KEEP_DAYS 30
 
 typedef struct {
     const char *segment;         /* the host segment, "/bb"; a room's is SEGMENT-ID */
@@ -34,6 +45,9 @@ typedef struct {
     const char *recordings_dir;  /* the default room's recordings, and ID/ for a room's */
     const char *cache_dir;       /* prepared tracks; NULL: no tracks */
     int32_t keep;                /* recordings kept per room, default 20 */
+    int32_t keep_days;           /* days a recording is kept, default DMN_KEEP_DAYS; 0: no limit */
+    uint64_t rec_max_bytes;      /* all recordings of the host; 0 (default): no cap */
+    int32_t rec_sweep_ms;        /* between sweeps of the recordings, default 10000 */
     int32_t depth;               /* layering depth, default 5 */
     uint64_t seed;               /* delay assignment order; 0 = random */
 } dmn_config_t;
@@ -61,6 +75,11 @@ void dmn_wait(dmn_t *d, uint32_t seen, int64_t max_ns);
 /* The room daemon of room `id` ("default" for the default room), or NULL
  * (tests). */
 rm_t *dmn_room(dmn_t *d, const char *id);
+
+/* Sweeps of the recordings finished so far, and a request for one now
+ * (tests).  0 / nothing without a recordings folder. */
+uint64_t dmn_rec_sweeps(dmn_t *d);
+void dmn_rec_kick(dmn_t *d);
 
 /* Stops every room (their segments stay, for the next daemon) and releases
  * the host segment.  Accepts NULL. */

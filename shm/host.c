@@ -241,6 +241,18 @@ hs_role_t hs_check_key(const hs_room_t *r, const char *key)
 
 int64_t hs_heartbeat(const hs_t *h) { return load_relaxed(&h->sh->heartbeat); /* relaxed: status */ }
 
+void hs_rec_stats(const hs_t *h, hs_rec_stats_t *out)
+{
+    const hs_shared_t *s = h->sh;
+    /* relaxed: each a figure on its own (host.h) */
+    for (int i = 0; i < HS_REC_REASONS; i++)
+        out->deleted[i] = load_relaxed(&s->rec_deleted[i]);
+    out->stopped = load_relaxed(&s->rec_stopped);
+    out->sealed = load_relaxed(&s->rec_sealed);
+    out->bytes = load_relaxed(&s->rec_bytes);
+    out->max_bytes = load_relaxed(&s->rec_max_bytes);
+}
+
 /* ---- the writer ----------------------------------------------------------- */
 
 static void begin(hs_room_shared_t *r)
@@ -285,6 +297,19 @@ void hs_publish(hs_t *h, uint32_t n_open)
     store_relaxed(&h->sh->n_open, n_open);  /* relaxed: status */
     /* release; pairs with the acquire in hs_dir_gen() */
     store_release(&h->sh->dir_gen, load_relaxed(&h->sh->dir_gen) + 1);
+}
+
+void hs_rec_report(hs_t *h, const hs_rec_stats_t *in)
+{
+    hs_shared_t *s = h->sh;
+    /* relaxed: one writer (the retention thread), figures on their own;
+     * a load and a store, not an atomic add, as nobody else writes them */
+    for (int i = 0; i < HS_REC_REASONS; i++)
+        store_relaxed(&s->rec_deleted[i], load_relaxed(&s->rec_deleted[i]) + in->deleted[i]);
+    store_relaxed(&s->rec_stopped, load_relaxed(&s->rec_stopped) + in->stopped);
+    store_relaxed(&s->rec_sealed, load_relaxed(&s->rec_sealed) + in->sealed);
+    store_relaxed(&s->rec_bytes, in->bytes);
+    store_relaxed(&s->rec_max_bytes, in->max_bytes);
 }
 
 void hs_set_heartbeat(hs_t *h, int64_t now) { store_relaxed(&h->sh->heartbeat, now); /* status */ }

@@ -35,7 +35,7 @@
 #include "segment.h"
 
 #define HS_MAGIC UINT64_C(0x3153484742475542) /* "BUBGBHS1" little-endian */
-#define HS_VERSION 1
+#define HS_VERSION 2
 #define HS_ROOMS_MAX 256        /* rooms a host holds (slots of the directory) */
 #define HS_ID_MAX 16            /* bytes of a room id, NUL included ("default" or 10 base32) */
 #define HS_NAME_MAX 72          /* bytes of a room's display name, NUL included */
@@ -44,6 +44,10 @@
 
 /* Slot states. */
 enum { HS_FREE = 0, HS_OPEN = 1 };
+
+/* The limits a recording is deleted for (recretain.h's rec_gone_t):
+ * count, age, bytes. */
+#define HS_REC_REASONS 3
 
 /* Room flags. */
 #define HS_DEFAULT 1u           /* the default room: no keys, the original client */
@@ -79,6 +83,16 @@ typedef struct {
                                                  anything change" before scanning) */
     _Atomic uint32_t n_open;                  /* rooms open; relaxed (status) */
     _Atomic uint32_t max_singers;             /* the host's default cap per room; relaxed */
+    /* The recordings' limits, written by the daemon's retention thread
+     * alone (its own line: the main thread writes the status above):
+     * counters since the segment was made, and what the recordings took
+     * at the last sweep.  Relaxed: each word is a figure for the
+     * operator's metrics on its own, read with nothing else. */
+    _Alignas(SEG_LINE) _Atomic uint64_t rec_deleted[HS_REC_REASONS]; /* songs, by limit */
+    _Atomic uint64_t rec_stopped;             /* recordings stopped: the bytes cap was full */
+    _Atomic uint64_t rec_sealed;              /* cut-off recordings sealed */
+    _Atomic uint64_t rec_bytes;               /* bytes of all recordings, last sweep */
+    _Atomic uint64_t rec_max_bytes;           /* the cap (0: none) */
     /* Bumped by a worker after it queued commands in any room, to wake the
      * daemon from its sleep between ticks (futex.h): release by workers,
      * acquire by the daemon before it sleeps.  Its own line: every worker
@@ -88,7 +102,21 @@ typedef struct {
 } hs_shared_t;
 
 SEG_APART(hs_shared_t, ready, heartbeat);
-SEG_APART(hs_shared_t, max_singers, wake);
+#define HS_STATUS_(f) SEG_IN(hs_shared_t, f, heartbeat, offsetof(hs_shared_t, rec_deleted))
+HS_STATUS_(heartbeat);
+HS_STATUS_(dir_gen);
+HS_STATUS_(n_open);
+HS_STATUS_(max_singers);
+#undef HS_STATUS_
+SEG_APART(hs_shared_t, max_singers, rec_deleted);
+#define HS_KEEPER_(f) SEG_IN(hs_shared_t, f, rec_deleted, offsetof(hs_shared_t, wake))
+HS_KEEPER_(rec_deleted);
+HS_KEEPER_(rec_stopped);
+HS_KEEPER_(rec_sealed);
+HS_KEEPER_(rec_bytes);
+HS_KEEPER_(rec_max_bytes);
+#undef HS_KEEPER_
+SEG_APART(hs_shared_t, rec_max_bytes, wake);
 SEG_APART(hs_shared_t, wake, rooms);
 
 /* What a reader copies out of a slot. */
@@ -102,6 +130,15 @@ typedef struct {
     uint8_t singer_hash[HS_HASH_LEN];
     uint8_t organiser_hash[HS_HASH_LEN];
 } hs_room_t;
+
+/* The recordings' limits as the metrics give them. */
+typedef struct {
+    uint64_t deleted[HS_REC_REASONS];  /* songs deleted: count, age, bytes */
+    uint64_t stopped;                  /* recordings stopped by the bytes cap */
+    uint64_t sealed;                   /* cut-off recordings sealed */
+    uint64_t bytes;                    /* bytes of all recordings, last sweep */
+    uint64_t max_bytes;                /* the cap; 0: none */
+} hs_rec_stats_t;
 
 /* What a key opens. */
 typedef enum { HS_ROLE_NONE = 0, HS_ROLE_SINGER, HS_ROLE_ORGANISER } hs_role_t;
@@ -165,6 +202,9 @@ hs_role_t hs_check_key(const hs_room_t *r, const char *key);
 /* The daemon's heartbeat (status). */
 int64_t hs_heartbeat(const hs_t *h);
 
+/* The recordings' limits (status; each figure read on its own). */
+void hs_rec_stats(const hs_t *h, hs_rec_stats_t *out);
+
 /* ---- the writer (the daemon) ------------------------------------------ */
 
 /* Writes room r into slot i (r->slot is ignored) and marks it open. */
@@ -176,6 +216,11 @@ void hs_clear(hs_t *h, uint32_t i);
 /* After a batch of hs_put / hs_clear: moves the directory generation on so
  * that readers look again, and records the number of open rooms. */
 void hs_publish(hs_t *h, uint32_t n_open);
+
+/* After a sweep of the recordings (the retention thread alone): adds
+ * what it deleted, stopped and sealed to the counters and sets the bytes
+ * and the cap. */
+void hs_rec_report(hs_t *h, const hs_rec_stats_t *sweep);
 
 /* The daemon's status words. */
 void hs_set_heartbeat(hs_t *h, int64_t now);

@@ -40,7 +40,6 @@ void rm_config_defaults(rm_config_t *c)
     c->segment = "/bb";
     c->ring_seconds = SEG_RING_SECONDS_DEFAULT;
     c->user_cap = SEG_USERS_DEFAULT;
-    c->keep = 20;
     c->depth = DELAY_DEPTH_DEFAULT;
 }
 
@@ -274,7 +273,7 @@ void rm_publish_summary(rm_t *r, uint32_t n, int64_t now)
 
 static void reset_state(rm_t *r, const char *why)
 {
-    rm_rec_close(r, "state reset");
+    rm_rec_stop(r, REC_END_LEFT);
     LOG(r, "state reset (%s)", why);
     ctl_defaults(r, &r->ctl);
     r->ctl_dirty = true;
@@ -311,18 +310,32 @@ static void housekeeping(rm_t *r, int64_t now)
                    c->song.bpr || c->global_volume != 1.0 || c->backing_volume != 1.0 ||
                    c->song.requested_track != SONG_TRACK_NONE || c->monitored_public))
         reset_state(r, "no active users");
-    /* A leader who left is no longer the leader (quirk 11). */
+    /* A leader who left is no longer the leader (quirk 11); so is one
+     * without a place in the table for as long (forgotten, or whose join
+     * was put off and never came). */
     int64_t li = c->song.has_leader ? users_find(r->seg, c->song.leader) : -1;
+    bool gone = false;
+    uint64_t gone_public = c->leader_public;
     if (li >= 0) {
         users_view_t v;
+        r->leader_unseen = 0;
         if (users_read(r->seg, (uint32_t)li, &v) && now - v.last_heard > USERS_ACTIVE_SAMPLES) {
-            LOG(r, "leader %" PRIu64 " left; the song has no leader now", v.public_id);
-            c->song.has_leader = 0;
-            c->song.leader = 0;
-            c->leader_public = 0;
-            c->leader_name[0] = '\0';
-            r->ctl_dirty = true;
+            gone = true;
+            gone_public = v.public_id;
         }
+    } else if (c->song.has_leader) {
+        if (!r->leader_unseen)
+            r->leader_unseen = now;
+        gone = now - r->leader_unseen > USERS_ACTIVE_SAMPLES;
+    }
+    if (gone) {
+        LOG(r, "leader %" PRIu64 " left; the song has no leader now", gone_public);
+        c->song.has_leader = 0;
+        c->song.leader = 0;
+        c->leader_public = 0;
+        c->leader_name[0] = '\0';
+        r->leader_unseen = 0;
+        r->ctl_dirty = true;
     }
     rm_publish_summary(r, n, now);
 }
@@ -410,6 +423,9 @@ bool rm_idle(const rm_t *r, int64_t now, int64_t quiet)
 static void keep_time(rm_t *r, int64_t now)
 {
     if (r->asleep) {
+        /* Commands are still applied every tick: a worker may wait for
+         * them (cm_sync), so the heartbeat says the daemon is here. */
+        store_relaxed(&seg_header(r->seg)->heartbeat, now);  /* relaxed: status only */
         if (!r->lanes_drained && now - r->last_house < RM_IDLE_CHECK)
             return;
         housekeeping(r, now);
@@ -480,16 +496,6 @@ void rm_tick(rm_t *r, int64_t now)
     }
 }
 
-void rm_wait(rm_t *r, uint32_t seen, int64_t max_ns)
-{
-    fx_wait(&seg_header(r->seg)->wake, seen, max_ns);
-}
-
-uint32_t rm_wake_word(rm_t *r)
-{
-    /* acquire; pairs with the release bump in cm_wake_daemon() */
-    return load_acquire(&seg_header(r->seg)->wake);
-}
 
 /* ---- life cycle -------------------------------------------------------- */
 

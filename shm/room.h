@@ -6,8 +6,8 @@
  * applies the commands in clock order (checking each against the roles of
  * roles.h on the state it holds), keeps the rings cleared about a second
  * ahead of the clock while writing the backing track or metronome into the
- * backing ring, expires users (inactive after 5 s, forgotten after an
- * hour), resets the song state when no one is active, republishes the
+ * backing ring, expires users (inactive after 5 s, forgotten after 5
+ * minutes), resets the song state when no one is active, republishes the
  * control state and the user summary, and writes the recording.  Started
  * on a live segment it re-attaches and carries on from the state it finds
  * there.
@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "media/recdir.h"
 #include "segment.h"
 
 /* What a room asks of the host daemon: the organiser's room controls,
@@ -35,7 +36,6 @@ typedef struct {
     const char *recordings_dir;  /* the room's recordings; NULL disables them */
     const char *cache_dir;       /* prepared tracks (the room's own in ROOMID/ there);
                                     NULL: no tracks */
-    int32_t keep;                /* recordings kept, default 20 */
     int32_t depth;               /* layering depth, default 5 */
     uint64_t seed;               /* delay assignment order; 0 = random */
     rm_host_fn host;             /* may be NULL: room controls are then ignored */
@@ -55,12 +55,6 @@ rm_t *rm_create(const rm_config_t *cfg, char *why, size_t whylen);
 /* Runs one tick at server clock `now`. */
 void rm_tick(rm_t *r, int64_t now);
 
-/* Sleeping between ticks when the room runs alone (tests, benchmarks): read
- * the segment's wake word before a tick, then sleep until a worker bumps it
- * (it queued commands) or max_ns passed. */
-uint32_t rm_wake_word(rm_t *r);
-void rm_wait(rm_t *r, uint32_t seen, int64_t max_ns);
-
 /* The segment (tests). */
 seg_t *rm_segment(rm_t *r);
 
@@ -71,6 +65,16 @@ bool rm_created(const rm_t *r);
  * is under way.  An idle room costs next to nothing: its ticks only look
  * for commands, and every 2 s for a singer who came back. */
 bool rm_idle(const rm_t *r, int64_t now, int64_t quiet);
+
+/* The start clock of the song the room is recording now (its recording
+ * open, or its window not yet open), or 0.  Its files must stay. */
+int64_t rm_recording_song(const rm_t *r);
+
+/* Stops the recording of the current song for `why` (recdir.h): the file
+ * is closed with its project, and this song is not recorded any further;
+ * the song itself goes on.  A song whose recording has not begun will not
+ * be recorded.  Nothing when no song is being recorded. */
+void rm_rec_stop(rm_t *r, rec_end_t why);
 
 /* Stops: finishes the recording in progress, releases the segment (which
  * stays, with its timeline, for the next daemon).  Accepts NULL. */

@@ -88,6 +88,7 @@ struct rm {
     rng_t rng;
     int64_t last_house;
     int64_t last_active;    /* clock when someone was last active */
+    int64_t leader_unseen;  /* clock since which the leader has had no user slot, or 0 */
     bool asleep;            /* idle: see RM_IDLE_AFTER */
     int64_t last_status;
     uint64_t n_cmds;
@@ -150,7 +151,7 @@ void rm_words_labels(rm_t *r);
 
 /* roomrec.c */
 void rm_rec_log(void *user, const char *line);
-void rm_rec_close(rm_t *r, const char *why);
+void rm_rec_close(rm_t *r, rec_end_t why);
 void rm_record(rm_t *r, int64_t now);
 
 #endif

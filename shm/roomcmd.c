@@ -65,7 +65,7 @@ static void cmd_lead(rm_t *r, const seg_cmd_t *c, int64_t now)
     ctl->song.max_position = maxp;
     ctl->song.first_bucket = p0 + DELAY_INTERVAL;
     ctl->n_buckets = dly_buckets(p0, ctl->song.depth, ctl->buckets);
-    rm_rec_close(r, "a new lead");
+    rm_rec_stop(r, REC_END_NEW_LEAD);
     ctl->leader_public = seg_public_id(r->seg, c->userid);
     str_copy(ctl->leader_name, sizeof ctl->leader_name, c->name);
     /* A new lead starts from silence (no stale audio reaches the song). */
@@ -143,6 +143,19 @@ static void cmd_monitor(rm_t *r, const seg_cmd_t *c)
                          (int32_t)nearbyint((double)v.delay_samples / RING_SAMPLE_RATE) + DELAY_INTERVAL);
 }
 
+/* CMD_TIMING_APPLY: the singer's worker applies what it measured, if it
+ * still flags them, on their next request (fcgi/watch.h). */
+static void cmd_timing_apply(rm_t *r, const seg_cmd_t *c)
+{
+    int64_t i = users_find_public(r->seg, c->target);
+    if (i < 0)
+        return;
+    users_send_timing_apply(r->seg, (uint32_t)i);
+    LOG(r, "user %" PRIu64 " is to apply their measured timing (asked by user %" PRIu64 "%s)",
+        c->target, seg_public_id(r->seg, c->userid),
+        c->role & CMD_ROLE_ORGANISER ? ", the organiser" : "");
+}
+
 static void cmd_event(rm_t *r, const seg_cmd_t *c)
 {
     /* Workers never send longer texts; a cut JSON text would not parse. */
@@ -186,6 +199,9 @@ static role_act_t action_of(const rm_t *r, const seg_cmd_t *c)
     case CMD_CHAT: return ROLE_ACT_CHAT;
     case CMD_ROOM_KEY:
     case CMD_ROOM_CAP: return ROLE_ACT_ROOM;
+    case CMD_TIMING_APPLY:
+        return c->target == seg_public_id(r->seg, c->userid) ? ROLE_ACT_TIMING_SELF
+                                                             : ROLE_ACT_TIMING_OTHER;
     case CMD_WORDS:
     case CMD_CUE: return ROLE_ACT_WORDS;
     default: return ROLE_NACTS;
@@ -302,121 +318,157 @@ static bool evict_silent(rm_t *r, int64_t now)
     return true;
 }
 
-static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
+/* CMD_JOIN: a user's first command, or again after a reload. One already
+ * in the table keeps its slot and may change its name; a newcomer takes a
+ * slot at the room's joining pace, a silent user's when the table is full,
+ * or is refused. */
+static void cmd_join(rm_t *r, const seg_cmd_t *c, int64_t now)
 {
     seg_ctl_t *ctl = &r->ctl;
-    r->n_cmds++;
-    if (!permitted(r, c))
-        return;
-    switch ((seg_cmd_type_t)c->type) {
-    case CMD_JOIN: {
-        r->tickets_done++;
-        int64_t i = users_find(r->seg, c->userid);
-        char name[SEG_NAME_MAX];
-        if (i >= 0) {
-            users_view_t v;
-            unique_name(r, i, c->name, name);
-            if (users_read(r->seg, (uint32_t)i, &v) && strcmp(v.name, name) != 0)
-                users_set_name(r->seg, (uint32_t)i, name);
-            break;
-        }
-        if (!join_pace(r, now))
-            break;
-        unique_name(r, -1, c->name, name);
-        i = users_alloc(r->seg, c->userid, name, c->a ? SEG_UF_SPECTATOR : 0, c->clock);
-        if (i < 0 && evict_silent(r, c->clock)) {
-            ctl->n_users--;
-            i = users_alloc(r->seg, c->userid, name, c->a ? SEG_UF_SPECTATOR : 0, c->clock);
-        }
-        if (i < 0) {
-            r->n_refused++;
-            if (!ctl->users_full) {
-                LOG(r, "user table full (%u slots): refusing new singers", seg_user_cap(r->seg));
-                ctl->users_full = 1;
-                r->ctl_dirty = true;
-            }
-            break;
-        }
-        r->n_joins++;
-        r->summary_dirty = true;
-        ctl->n_users++;
-        ctl->n_active++;
-        ctl->users_full = ctl->n_users >= seg_user_cap(r->seg);
-        r->ctl_dirty = true;
-        LOG(r, "user %" PRIu64 " joined (%s)%s", seg_public_id(r->seg, c->userid), name,
-            c->a ? " as a spectator" : "");
-        break;
-    }
-    case CMD_RENAME: {
-        int64_t i = users_find(r->seg, c->userid);
-        if (i >= 0) {
-            char name[SEG_NAME_MAX];
-            unique_name(r, i, c->name, name);
-            users_set_name(r->seg, (uint32_t)i, name);
-        }
-        r->summary_dirty = true;
-        break;
-    }
-    case CMD_SPECTATOR: {
-        int64_t i = users_find(r->seg, c->userid);
-        if (i >= 0) {
-            uint32_t f = users_flags(r->seg, (uint32_t)i);
-            users_set_flags(r->seg, (uint32_t)i, c->a ? f | SEG_UF_SPECTATOR : f & ~SEG_UF_SPECTATOR);
-        }
-        r->summary_dirty = true;
-        break;
-    }
-    case CMD_CHAT: {
-        /* Under the name the sender has in the room, whatever the request
-         * said: nobody posts as someone else. */
-        int64_t i = users_find(r->seg, c->userid);
+    r->tickets_done++;
+    int64_t i = users_find(r->seg, c->userid);
+    char name[SEG_NAME_MAX];
+    if (i >= 0) {
         users_view_t v;
-        if (i < 0 || !users_read(r->seg, (uint32_t)i, &v))
-            break;   /* not in the room (yet): nobody to speak for */
-        chat_post(r->seg, v.public_id, v.name, c->text);
-        break;
+        unique_name(r, i, c->name, name);
+        if (users_read(r->seg, (uint32_t)i, &v) && strcmp(v.name, name) != 0)
+            users_set_name(r->seg, (uint32_t)i, name);
+        return;
     }
-    case CMD_TEMPO:
-        if (song_set_tempo(&ctl->song, (int32_t)c->a, (int32_t)c->b, (int32_t)c->c)) {
-            ctl->settings_gen++;
+    if (!join_pace(r, now))
+        return;
+    unique_name(r, -1, c->name, name);
+    i = users_alloc(r->seg, c->userid, name, c->a ? SEG_UF_SPECTATOR : 0, c->clock);
+    if (i < 0 && evict_silent(r, c->clock)) {
+        ctl->n_users--;
+        i = users_alloc(r->seg, c->userid, name, c->a ? SEG_UF_SPECTATOR : 0, c->clock);
+    }
+    if (i < 0) {
+        r->n_refused++;
+        if (!ctl->users_full) {
+            LOG(r, "user table full (%u slots): refusing new singers", seg_user_cap(r->seg));
+            ctl->users_full = 1;
             r->ctl_dirty = true;
         }
-        break;
-    case CMD_VOLUME: {
-        double v;
-        if (gain_clamp_everyone(c->f, &v)) {
-            ctl->global_volume = v;
-            ctl->global_gain = (float)gain_volume(v);
-            r->ctl_dirty = true;
-        }
-        break;
+        return;
     }
-    case CMD_BACKING_VOLUME: {
-        double v;
-        if (gain_clamp_everyone(c->f, &v)) {
-            ctl->backing_volume = v;
-            ctl->backing_gain = (float)gain_volume(v);
-            r->ctl_dirty = true;
-        }
-        break;
+    r->n_joins++;
+    r->summary_dirty = true;
+    ctl->n_users++;
+    ctl->n_active++;
+    ctl->users_full = ctl->n_users >= seg_user_cap(r->seg);
+    r->ctl_dirty = true;
+    LOG(r, "user %" PRIu64 " joined (%s)%s", seg_public_id(r->seg, c->userid), name,
+        c->a ? " as a spectator" : "");
+}
+
+/* CMD_RENAME and CMD_SPECTATOR: a singer changes its own entry (a user no
+ * longer in the table changes nothing); the summary shows it. */
+static void cmd_singer(rm_t *r, const seg_cmd_t *c)
+{
+    int64_t i = users_find(r->seg, c->userid);
+    if (i >= 0 && c->type == CMD_RENAME) {
+        char name[SEG_NAME_MAX];
+        unique_name(r, i, c->name, name);
+        users_set_name(r->seg, (uint32_t)i, name);
+    } else if (i >= 0) {
+        uint32_t f = users_flags(r->seg, (uint32_t)i);
+        users_set_flags(r->seg, (uint32_t)i, c->a ? f | SEG_UF_SPECTATOR : f & ~SEG_UF_SPECTATOR);
     }
-    case CMD_MIC_VOLUME: {
-        double v;
+    r->summary_dirty = true;
+}
+
+/* CMD_CHAT: under the name the sender has in the room, whatever the
+ * request said: nobody posts as someone else. */
+static void cmd_chat(rm_t *r, const seg_cmd_t *c)
+{
+    int64_t i = users_find(r->seg, c->userid);
+    users_view_t v;
+    if (i < 0 || !users_read(r->seg, (uint32_t)i, &v))
+        return;   /* not in the room (yet): nobody to speak for */
+    chat_post(r->seg, v.public_id, v.name, c->text);
+}
+
+/* CMD_VOLUME, CMD_BACKING_VOLUME and CMD_MIC_VOLUME: the mix's volumes,
+ * each clamped to its range; a value that cannot be clamped (not a
+ * number) changes nothing. */
+static void cmd_volume(rm_t *r, const seg_cmd_t *c)
+{
+    seg_ctl_t *ctl = &r->ctl;
+    double v;
+    if (c->type == CMD_MIC_VOLUME) {
         int64_t i = users_find_public(r->seg, c->target);
         if (i >= 0 && gain_clamp_mic(c->f, &v))
             users_set_mic_volume(r->seg, (uint32_t)i, (float)v);
         r->summary_dirty = true;
-        break;
+        return;
     }
-    case CMD_TRACK: {
-        int32_t t = strcmp(c->text, TSET_METRONOME_NAME) == 0 ? SONG_TRACK_METRONOME
-                                                              : tset_find(r->tracks, c->text);
-        if (t != SONG_TRACK_NONE) {
-            song_request_track(&ctl->song, t);
+    if (!gain_clamp_everyone(c->f, &v))
+        return;
+    if (c->type == CMD_VOLUME) {
+        ctl->global_volume = v;
+        ctl->global_gain = (float)gain_volume(v);
+    } else {
+        ctl->backing_volume = v;
+        ctl->backing_gain = (float)gain_volume(v);
+    }
+    r->ctl_dirty = true;
+}
+
+/* CMD_TEMPO and CMD_TRACK: what the next song is sung to. */
+static void cmd_song_settings(rm_t *r, const seg_cmd_t *c)
+{
+    seg_ctl_t *ctl = &r->ctl;
+    if (c->type == CMD_TEMPO) {
+        if (song_set_tempo(&ctl->song, (int32_t)c->a, (int32_t)c->b, (int32_t)c->c)) {
+            ctl->settings_gen++;
             r->ctl_dirty = true;
         }
-        break;
+        return;
     }
+    int32_t t = strcmp(c->text, TSET_METRONOME_NAME) == 0 ? SONG_TRACK_METRONOME
+                                                          : tset_find(r->tracks, c->text);
+    if (t != SONG_TRACK_NONE) {
+        song_request_track(&ctl->song, t);
+        r->ctl_dirty = true;
+    }
+}
+
+/* CMD_WORDS and CMD_CUE: the song's words, a part at a time, and the line
+ * the leader moved to (roomwords.c). */
+static void cmd_words(rm_t *r, const seg_cmd_t *c)
+{
+    if (c->type == CMD_WORDS)
+        rm_words_part(r, c);
+    else
+        rm_words_cue(r, c);
+}
+
+static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
+{
+    r->n_cmds++;
+    if (!permitted(r, c))
+        return;
+    switch ((seg_cmd_type_t)c->type) {
+    case CMD_JOIN:
+        cmd_join(r, c, now);
+        break;
+    case CMD_RENAME:
+    case CMD_SPECTATOR:
+        cmd_singer(r, c);
+        break;
+    case CMD_CHAT:
+        cmd_chat(r, c);
+        break;
+    case CMD_VOLUME:
+    case CMD_BACKING_VOLUME:
+    case CMD_MIC_VOLUME:
+        cmd_volume(r, c);
+        break;
+    case CMD_TEMPO:
+    case CMD_TRACK:
+        cmd_song_settings(r, c);
+        break;
     case CMD_LEAD:
         cmd_lead(r, c, now);
         r->ctl_dirty = true;
@@ -445,15 +497,16 @@ static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
         tset_rescan(r->tracks);
         break;
     case CMD_WORDS:
-        rm_words_part(r, c);
-        break;
     case CMD_CUE:
-        rm_words_cue(r, c);
+        cmd_words(r, c);
         break;
     case CMD_ROOM_KEY:
     case CMD_ROOM_CAP:
         if (r->cfg.host)
             r->cfg.host(r->cfg.host_user, r->cfg.id, c);
+        break;
+    case CMD_TIMING_APPLY:
+        cmd_timing_apply(r, c);
         break;
     default:
         LOG(r, "unknown command type %u from lane %u ignored", c->type, c->lane);
@@ -474,10 +527,11 @@ static int cmd_cmp(const void *a, const void *b)
 /* A command's clocks (when it was issued; the leader's read clock of a
  * start or stop; the clock a cue was heard at) come from a worker reading
  * the same server clock: never ahead of ours by more than a second, never
- * older than the ring (a daemon that was down longer than that).  A lane cell outside those bounds is
- * damaged; its issue clock is taken as now and a start or stop at an
- * impossible read clock is dropped, so no clock arithmetic on command
- * values can overflow.  Returns false to drop the command. */
+ * older than the ring (a daemon that was down longer than that).  A lane
+ * cell outside those bounds is damaged; its issue clock is taken as now
+ * and a start, stop or cue at an impossible read clock is dropped, so no
+ * clock arithmetic on command values can overflow.  Returns false to drop
+ * the command. */
 static bool bound_clocks(rm_t *r, seg_cmd_t *c, int64_t now)
 {
     int64_t oldest = now - (int64_t)seg_ring_len(r->seg), newest = now + RING_SAMPLE_RATE;

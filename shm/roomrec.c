@@ -20,21 +20,52 @@ void rm_rec_log(void *user, const char *line)
     LOG(r, "recordings: %s", line);
 }
 
-/* Closes the recording in progress and writes its Audacity project. */
-void rm_rec_close(rm_t *r, const char *why)
+/* Closes the recording in progress and writes its Audacity project with
+ * how it ended: `why`, unless everything up to the song's end is in the
+ * file, which is a song that ended however the closing came. */
+void rm_rec_close(rm_t *r, rec_end_t why)
 {
     if (!r->rec)
         return;
+    const song_t *s = &r->ctl.song;
+    int64_t end = rec_writer_get_end_clock(r->rec);
+    if (s->start == r->rec_song && s->end && end >= s->end)
+        why = REC_END_SONG;
     LOG(r, "recording %s closed (%s): %.1f s; waited up to %.1f s for late voices",
-        rec_writer_get_file_name(r->rec), why,
+        rec_writer_get_file_name(r->rec), rec_end_text(why),
         (double)rec_writer_get_frames(r->rec) / RING_SAMPLE_RATE,
         (double)r->rec_held / RING_SAMPLE_RATE);
     rec_writer_destroy(r->rec);
     r->rec = NULL;
-    rec_lof_write(r->cfg.recordings_dir, r->rec_song, rm_rec_log, r);
+    rec_lof_write(r->cfg.recordings_dir, r->rec_song, why, end, rm_rec_log, r);
     rm_words_labels(r);
     r->ctl.recorded_song = r->rec_song;
     r->ctl_dirty = true;
+}
+
+void rm_rec_stop(rm_t *r, rec_end_t why)
+{
+    if (r->rec) {
+        rm_rec_close(r, why);
+        return;
+    }
+    const song_t *s = &r->ctl.song;
+    if (!r->cfg.recordings_dir || !s->start || s->start == r->ctl.recorded_song)
+        return;
+    /* Its window never opened: no mix, and none now; what the singers'
+     * stems hold so far gets its project. */
+    rec_lof_write(r->cfg.recordings_dir, s->start, why, 0, rm_rec_log, r);
+    r->ctl.recorded_song = s->start;
+    r->ctl_dirty = true;
+    LOG(r, "recording of the song at %" PRId64 " will not start (%s)", s->start, rec_end_text(why));
+}
+
+int64_t rm_recording_song(const rm_t *r)
+{
+    if (r->rec)
+        return r->rec_song;
+    const song_t *s = &r->ctl.song;
+    return r->cfg.recordings_dir && s->start && s->start != r->ctl.recorded_song ? s->start : 0;
 }
 
 /* How far the recording may go: `end`, or less while a singer still
@@ -127,13 +158,12 @@ void rm_record(rm_t *r, int64_t now)
         tl_set_rec_gate(r->seg, rec_writer_get_end_clock(r->rec));
         LOG(r, "recording %s%s", rec_writer_get_file_name(r->rec),
             rec_writer_get_resumed(r->rec) ? " (resumed)" : "");
-        rec_prune(r->cfg.recordings_dir, r->cfg.keep, rm_rec_log, r);
     }
     int64_t begin = rec_writer_get_end_clock(r->rec);
     int64_t end = now - lag;
     bool closing = false;
     if (s->start != r->rec_song) {
-        rm_rec_close(r, "a new song started");
+        rm_rec_close(r, REC_END_NEW_SONG);
         return;
     }
     if (s->end && s->end <= end) {
@@ -165,17 +195,17 @@ void rm_record(rm_t *r, int64_t now)
         tl_read(r->seg, begin, n, r->ctl.global_gain, r->buf, NULL);
         int rc = rec_writer_write(r->rec, begin, r->buf, n);
         if (rc == REC_ERR_FULL) {
-            rm_rec_close(r, "one hour reached");
+            rm_rec_close(r, REC_END_LENGTH);
             return;
         }
         if (rc != REC_OK) {
             LOG(r, "recording write failed: %s", rec_strerror(rc));
-            rm_rec_close(r, "write failed");
+            rm_rec_close(r, REC_END_FAILED);
             return;
         }
         begin += n;
     }
     if (closing)
-        rm_rec_close(r, "song ended");
+        rm_rec_close(r, REC_END_SONG);
 }
 

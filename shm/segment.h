@@ -54,7 +54,14 @@
 #include "words.h"
 
 #define SEG_MAGIC UINT64_C(0x314c544247425542) /* "BUBGBTL1" little-endian */
-#define SEG_VERSION 7
+/* 7: the user slot's timing words (timing_msg, timing) and
+ * CMD_TIMING_APPLY: a daemon or worker of 6 would neither carry nor read
+ * them, so versions 6 and 7 do not share a segment.
+ * 8: the header's words and cues blobs (SEG_BLOB_WORDS, SEG_BLOB_CUES),
+ * which move every offset after the header, and CMD_WORDS, CMD_CUE: a
+ * daemon or worker of 7 would read another layout, so 7 and 8 do not
+ * share a segment.  The user slot is version 7's. */
+#define SEG_VERSION 8
 
 #define SEG_RING_SECONDS_DEFAULT 124
 #define SEG_RING_SECONDS_MIN 16
@@ -241,6 +248,11 @@ typedef struct {
                                       message for this user; relaxed, the
                                       worker delivers it when seq changes */
     _Atomic uint64_t name[SEG_NAME_MAX / 8]; /* relaxed under gen */
+    /* Added in version 7 where the group had room, so no other field
+     * moved. */
+    _Atomic uint32_t timing_msg;   /* seq of the last "apply your measured
+                                      timing" for this user (users.h);
+                                      relaxed, as delay_msg */
     /* Written by the worker serving the user: relaxed (single writer per
      * user; the daemon reads them for expiry and the summary, where a value
      * one request old is as good as the newest). */
@@ -252,9 +264,12 @@ typedef struct {
     /* How far the user's voice is in the mix, for the recorder (users.h,
      * users_mix_claim()): not relaxed, seq_cst / release, see there. */
     _Atomic int64_t mixed_to;
+    /* Added in version 7 (see timing_msg above). */
+    _Atomic uint32_t timing;       /* the timing watch's verdict on the user
+                                      (users.h); relaxed, as rms */
 } seg_user_t;
 
-SEG_APART(seg_user_t, name, last_heard);
+SEG_APART(seg_user_t, timing_msg, last_heard);
 #define SEG_USER_DAEMON_(f) SEG_IN(seg_user_t, f, gen, offsetof(seg_user_t, last_heard))
 #define SEG_USER_WORKER_(f) SEG_IN(seg_user_t, f, last_heard, sizeof(seg_user_t))
 SEG_USER_DAEMON_(gen);
@@ -264,16 +279,20 @@ SEG_USER_DAEMON_(live);
 SEG_USER_DAEMON_(flags);
 SEG_USER_DAEMON_(mic_volume);
 SEG_USER_DAEMON_(delay_msg);
+SEG_USER_DAEMON_(timing_msg);
 SEG_USER_DAEMON_(name);
 SEG_USER_WORKER_(last_heard);
 SEG_USER_WORKER_(delay_samples);
 SEG_USER_WORKER_(last_write_clock);
 SEG_USER_WORKER_(rms);
 SEG_USER_WORKER_(worker);
+SEG_USER_WORKER_(timing);
 SEG_USER_WORKER_(mixed_to);
 #undef SEG_USER_DAEMON_
 #undef SEG_USER_WORKER_
 _Static_assert(sizeof(seg_user_t) % SEG_LINE == 0, "a user slot must end on a cache line");
+_Static_assert(sizeof(seg_user_t) == 3 * SEG_LINE && offsetof(seg_user_t, mixed_to) == 160,
+               "layout version 7's user slot: a field that moves needs a new SEG_VERSION");
 
 #define SEG_UF_MONITORING 1u
 #define SEG_UF_MONITORED 2u
@@ -300,6 +319,7 @@ typedef enum {
     CMD_SPECTATOR,      /* userid, a = 1 spectator, 0 singer */
     CMD_ROOM_KEY,       /* organiser: a = 1 organiser's key, 0 singers'; text = SHA-256, hex */
     CMD_ROOM_CAP,       /* organiser: a = most singers, 0 = the host's default */
+    CMD_TIMING_APPLY,   /* userid, target = public id: apply its measured timing */
     CMD_WORDS,          /* userid, a = bytes of the words file, b = offset of this part,
                            c = the load's number (parts of one load share it),
                            text = up to SEG_WORDS_PART bytes of the file */

@@ -38,7 +38,7 @@
  * sees the claim, and the recorder stops short of pos until W4 (whose
  * release hands it the samples), or W2 sees the gate and the upload is
  * refused whole.  The daemon waits for a singer while its progress keeps
- * changing; one that has not moved for DMN_REC_WAIT (gone, or a worker
+ * changing; one that has not moved for RM_REC_WAIT (gone, or a worker
  * killed between W1 and W4) is given up: its later uploads below the gate
  * are refused, so they reach neither the recording nor the stem.  The one
  * assumption, as for TL_MARGIN, is that a live worker does not take that

@@ -41,6 +41,7 @@ bool users_read(const seg_t *seg, uint32_t idx, users_view_t *out)
         out->last_write_clock = load_relaxed(&u->last_write_clock);
         out->rms = bits_to_float(load_relaxed(&u->rms));
         out->worker = load_relaxed(&u->worker);
+        out->timing = load_relaxed(&u->timing);
         seg_str_load(u->name, SEG_NAME_MAX, out->name);
         fence_acquire();
         if (load_relaxed(&u->gen) == g)
@@ -137,6 +138,32 @@ int64_t users_mix_progress(const seg_t *seg, uint32_t idx, bool *busy, int64_t *
     return v & ~MIX_BUSY;
 }
 
+void users_set_timing(seg_t *seg, uint32_t idx, uint32_t word)
+{
+    /* relaxed: an activity field, one writer per user, read as a hint */
+    store_relaxed(&seg_users(seg)[idx].timing, word);
+}
+
+uint32_t users_timing(const seg_t *seg, uint32_t idx, bool *live)
+{
+    const seg_user_t *u = &seg_users(seg)[idx];
+    *live = load_relaxed(&u->live) != 0;   /* relaxed: hints, confirmed by users_read() */
+    return load_relaxed(&u->timing);
+}
+
+uint32_t users_timing_msg(const seg_t *seg, uint32_t idx)
+{
+    return load_relaxed(&seg_users(seg)[idx].timing_msg);  /* relaxed: a message slot */
+}
+
+void users_send_timing_apply(seg_t *seg, uint32_t idx)
+{
+    seg_user_t *u = &seg_users(seg)[idx];
+    uint32_t seq = load_relaxed(&u->timing_msg) + 1;   /* relaxed: the daemon alone writes it */
+    /* relaxed: one word; the worker compares it with the last it saw */
+    store_relaxed(&u->timing_msg, seq ? seq : 1);
+}
+
 uint32_t users_delay_msg(const seg_t *seg, uint32_t idx)
 {
     return load_relaxed(&seg_users(seg)[idx].delay_msg);  /* relaxed: a message slot */
@@ -182,6 +209,7 @@ int64_t users_alloc(seg_t *seg, uint64_t userid, const char *name,
         store_relaxed(&u->flags, flags);
         store_relaxed(&u->mic_volume, float_to_bits(1.0f));
         store_relaxed(&u->delay_msg, 0);
+        store_relaxed(&u->timing_msg, 0);
         seg_str_store(u->name, SEG_NAME_MAX, name);
         store_relaxed(&u->last_heard, now);
         store_relaxed(&u->delay_samples, 0);
@@ -191,6 +219,7 @@ int64_t users_alloc(seg_t *seg, uint64_t userid, const char *name,
         store_relaxed(&u->mixed_to, 0);
         store_relaxed(&u->rms, 0);
         store_relaxed(&u->worker, -1);
+        store_relaxed(&u->timing, 0);
         store_relaxed(&u->live, 1);
         end_write(u);
         return i;

@@ -41,8 +41,27 @@ typedef struct {
     int64_t last_write_clock;
     float rms;
     int32_t worker;
+    uint32_t timing;           /* USERS_TIMING_* word, 0: not flagged */
     char name[SEG_NAME_MAX];
 } users_view_t;
+
+/* The timing watch's verdict on a user (mixer/timing.h), as the worker
+ * serving them publishes it: 0 while they are not flagged; else
+ * USERS_TIMING_FLAGGED | basis << 16 | (uint16_t)offset_ms (a tw_basis_t,
+ * and the signed offset in ms, positive = late). */
+#define USERS_TIMING_FLAGGED 0x80000000u
+
+static inline uint32_t users_timing_word(int32_t offset_ms, uint32_t basis)
+{
+    if (offset_ms > 32767)
+        offset_ms = 32767;
+    if (offset_ms < -32768)
+        offset_ms = -32768;
+    return USERS_TIMING_FLAGGED | (basis & 3u) << 16 | (uint16_t)(int16_t)offset_ms;
+}
+
+static inline int32_t users_timing_offset(uint32_t word) { return (int16_t)(word & 0xffffu); }
+static inline uint32_t users_timing_basis(uint32_t word) { return (word >> 16) & 3u; }
 
 /* Reads slot idx.  Returns true if it holds a user (consistently read),
  * false if free or being rewritten. */
@@ -82,6 +101,22 @@ void users_mix_done(seg_t *seg, uint32_t idx, int64_t to);
  * after the daemon's store in tl_set_rec_gate()). */
 int64_t users_mix_progress(const seg_t *seg, uint32_t idx, bool *busy, int64_t *raw);
 
+/* Worker: publishes the timing watch's verdict on the user in slot idx
+ * (a users_timing_word(), or 0). */
+void users_set_timing(seg_t *seg, uint32_t idx, uint32_t word);
+
+/* The timing word of slot idx as last published, and in *live whether the
+ * slot holds a user (hints: check the slot's identity with users_read()
+ * before naming its user). */
+uint32_t users_timing(const seg_t *seg, uint32_t idx, bool *live);
+
+/* Worker: the sequence number of the last "apply your measured timing"
+ * for the user in slot idx; it delivers one when the number changes. */
+uint32_t users_timing_msg(const seg_t *seg, uint32_t idx);
+
+/* Daemon: tells the user in slot idx to apply their measured timing. */
+void users_send_timing_apply(seg_t *seg, uint32_t idx);
+
 /* Worker: reads the pending delay message and current mic volume / flags. */
 uint32_t users_delay_msg(const seg_t *seg, uint32_t idx);
 float users_mic_volume(const seg_t *seg, uint32_t idx);
@@ -98,8 +133,8 @@ void users_free(seg_t *seg, uint32_t idx);
 void users_set_name(seg_t *seg, uint32_t idx, const char *name);
 void users_set_flags(seg_t *seg, uint32_t idx, uint32_t flags);
 void users_set_mic_volume(seg_t *seg, uint32_t idx, float friendly);
-/* Queues delay_seconds for the user (clamped to 0..65535 s is not needed:
- * delays are at most a few hundred seconds; values are clamped to 0..4095). */
+/* Queues delay_seconds for the user, clamped to 0..4095 s (buckets are a
+ * few hundred seconds at most). */
 void users_send_delay(seg_t *seg, uint32_t idx, int32_t seconds);
 
 /* Daemon at start: makes every slot's gen even again (a previous daemon may

@@ -1,7 +1,7 @@
 /*
  * bbclient.h - a Bucket Brigade protocol client in C: it speaks the real
- * wire protocol (PROTOCOL.md sections 2-8 and 14.3, with the additions of
- * docs/PROTOCOL-EXTENSIONS.md) the way a browser singer does, either through
+ * wire protocol (docs/PROTOCOL.md sections 2-8 and 14.3, our additions
+ * included) the way a browser singer does, either through
  * nginx over HTTP/1.1 or straight to a worker's FastCGI socket.  The protocol
  * tests and the load generator (bb-load) are built on it.
  *

@@ -109,6 +109,36 @@ int bbc_addr_parse(const char *spec, bbc_transport_t transport, bbc_addr_t *out)
     return BBC_EADDR;
 }
 
+int bbc_addr_set_source(bbc_addr_t *a, const char *source)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (!a || !source)
+        return BBC_EADDR;
+    int family = a->sa.ss_family;
+    if (family == AF_INET && inet_pton(AF_INET, source, &a4) == 1) {
+        if ((ntohl(a4.s_addr) >> 24) != 127)
+            return BBC_EADDR; /* loopback only */
+        struct sockaddr_in *in = (struct sockaddr_in *)&a->src;
+        memset(&a->src, 0, sizeof a->src);
+        in->sin_family = AF_INET;
+        in->sin_addr = a4;
+        a->srclen = sizeof *in;
+        return BBC_OK;
+    }
+    if (family == AF_INET6 && inet_pton(AF_INET6, source, &a6) == 1) {
+        if (!IN6_IS_ADDR_LOOPBACK(&a6))
+            return BBC_EADDR;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a->src;
+        memset(&a->src, 0, sizeof a->src);
+        in6->sin6_family = AF_INET6;
+        in6->sin6_addr = a6;
+        a->srclen = sizeof *in6;
+        return BBC_OK;
+    }
+    return BBC_EADDR;
+}
+
 /* ---- connections ----------------------------------------------------- */
 
 struct bbc_conn {
@@ -232,6 +262,22 @@ int bbc_conn_open(bbc_conn_t *c, int timeout_ms)
     if (family != AF_UNIX) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    if (c->addr.srclen > 0) {
+        /* The port is chosen at connect() time, for the whole 4-tuple, not
+         * at bind() time from the ports free on every destination: many
+         * connections from one source then do not run out of ports.  An
+         * old kernel without the option picks at bind(), which also works. */
+#ifdef IP_BIND_ADDRESS_NO_PORT
+        int one = 1;
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+        if (bind(fd, (const struct sockaddr *)&c->addr.src, c->addr.srclen) < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return BBC_ESYS;
+        }
     }
     c->fd = fd;
     c->answered = 0;

@@ -16,7 +16,11 @@
  * keep theirs (bbsinger.h).
  *
  * Only loopback addresses and unix sockets are accepted: this client never
- * sends traffic off the machine.  A handle is used by one thread.
+ * sends traffic off the machine.  That holds for the source address too: a
+ * connection may leave from another loopback address than the kernel's
+ * choice (127.0.0.1), which is how a test plays clients at different
+ * addresses (a rehearsal hall, a flood) against per-address limits.  A
+ * handle is used by one thread.
  */
 #ifndef BB_BBCONN_H
 #define BB_BBCONN_H
@@ -42,6 +46,8 @@ typedef struct {
     char text[160];        /* the address as given */
     char host[80];         /* value for the HTTP Host header */
     int port;              /* 0 for unix sockets */
+    struct sockaddr_storage src;  /* where connections leave from, port 0 ... */
+    socklen_t srclen;             /* ... when > 0 (bbc_addr_set_source()) */
 } bbc_addr_t;
 
 /* Parses spec: "HOST:PORT" with HOST 127.x.x.x or localhost, "[::1]:PORT",
@@ -49,6 +55,14 @@ typedef struct {
  * and unix sockets are accepted: this client never sends traffic off the
  * machine.  Returns 0 or BBC_EADDR. */
 int bbc_addr_parse(const char *spec, bbc_transport_t transport, bbc_addr_t *out);
+
+/* Makes connections to a (parsed by bbc_addr_parse()) leave from the
+ * loopback address `source`, bound before the connect: an address of
+ * 127.0.0.0/8 in dotted decimal ("127.0.0.2"), or "::1"; no port (the
+ * kernel picks one) and no name.  The source must be of the destination's
+ * family: an IPv4 source for a 127.x destination, ::1 for [::1]; a unix
+ * socket has none.  Returns 0, or BBC_EADDR leaving a unchanged. */
+int bbc_addr_set_source(bbc_addr_t *a, const char *source);
 
 /* One request as the application sees it; the transport frames it. */
 typedef struct {
@@ -74,7 +88,8 @@ void bbc_conn_destroy(bbc_conn_t *c);
  * keep-alive).  Default true. */
 void bbc_conn_set_keep(bbc_conn_t *c, bool keep);
 
-/* Opens the socket (non-blocking, close-on-exec, TCP_NODELAY).  With
+/* Opens the socket (non-blocking, close-on-exec, TCP_NODELAY; bound to the
+ * address's source when it has one).  With
  * timeout_ms >= 0 waits until connected; with timeout_ms < 0 returns at once
  * and the connect may still be in progress: wait until the descriptor is
  * writable, then call bbc_conn_check(). Does nothing if already open.

@@ -94,6 +94,8 @@ int bbc_meta_parse(bbc_meta_t *m, const char *json)
     get_text(root, "message", m->message, sizeof m->message);
     m->have_n_users = get_int(root, "n_users", &m->n_users, false);
     get_text(root, "worker", m->worker, sizeof m->worker);
+    get_text(root, "role", m->role, sizeof m->role);
+    m->refused = get_array(root, "refused");
     m->chats = get_array(root, "chats");
     m->user_summary = get_array(root, "user_summary");
     m->events = get_array(root, "events");
@@ -118,6 +120,27 @@ int bbc_meta_chat(const bbc_meta_t *m, int i, const char **name, const char **te
     *name = a->valuestring;
     *text = b->valuestring;
     return BBC_OK;
+}
+
+int bbc_meta_refused_count(const bbc_meta_t *m)
+{
+    return m->refused ? cJSON_GetArraySize(m->refused) : 0;
+}
+
+const char *bbc_meta_refused(const bbc_meta_t *m, int i)
+{
+    const cJSON *v = m->refused && i >= 0 ? cJSON_GetArrayItem(m->refused, i) : NULL;
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+bool bbc_meta_was_refused(const bbc_meta_t *m, const char *sentence)
+{
+    for (int i = 0; i < bbc_meta_refused_count(m); i++) {
+        const char *r = bbc_meta_refused(m, i);
+        if (r && sentence && strcmp(r, sentence) == 0)
+            return true;
+    }
+    return false;
 }
 
 int bbc_meta_user_count(const bbc_meta_t *m)

@@ -45,6 +45,8 @@ typedef struct {
     bool have_n_users;
     int n_users;
     char worker[32];              /* "worker" field, else the X-Worker-Id header */
+    char role[16];                /* "role": organiser, leader, singer or listener; "" if absent */
+    const cJSON *refused;         /* "refused": array of sentences, or NULL when absent */
     const cJSON *chats;           /* array of [name, message], or NULL */
     const cJSON *user_summary;    /* array of 6-element rows, or NULL when absent */
     const cJSON *events;          /* array of {evid, clock}, or NULL */
@@ -74,6 +76,14 @@ void bbc_meta_free(bbc_meta_t *m);
 /* Number of chats, and chat i as (name, text); returns 0 or BBC_EPARAM. */
 int bbc_meta_chat_count(const bbc_meta_t *m);
 int bbc_meta_chat(const bbc_meta_t *m, int i, const char **name, const char **text);
+
+/* Number of sentences in "refused" (0 when absent), and sentence i (NULL
+ * when i is out of range or the entry is not a string). */
+int bbc_meta_refused_count(const bbc_meta_t *m);
+const char *bbc_meta_refused(const bbc_meta_t *m, int i);
+
+/* True if "refused" holds exactly this sentence. */
+bool bbc_meta_was_refused(const bbc_meta_t *m, const char *sentence);
 
 /* Number of user_summary rows (0 when absent), and row i; returns 0 or
  * BBC_EPARAM (index out of range or a malformed row). */

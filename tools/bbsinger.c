@@ -28,6 +28,7 @@ enum { PEND_NONE = 0, PEND_PROBE, PEND_POST };
 struct bbc_singer {
     bbc_config_t cfg;
     char *path, *userid, *username, *reset_path;
+    char *room, *key;         /* "" when none */
     bbc_conn_t *own_conn;
     bbc_conn_t *conn;
     OpusEncoder *enc;
@@ -42,6 +43,7 @@ struct bbc_singer {
     int64_t t_connected;      /* monotonic ns when the probe was answered */
     uint64_t batches;         /* POSTs built since the probe */
     bbuf_t query, body;
+    bbuf_t link_query;        /* of the probe and reset_events: room=, key= (and userid=) */
     char *event_hdr;          /* X-Event-Data of the pending POST (cJSON-allocated) */
     bbc_queue_t q;            /* metadata queued for the next POST */
     /* answers */
@@ -100,6 +102,7 @@ void bbc_singer_destroy(bbc_singer_t *s)
         opus_decoder_destroy(s->dec);
     bbuf_free(&s->query);
     bbuf_free(&s->body);
+    bbuf_free(&s->link_query);
     if (s->event_hdr)
         cJSON_free(s->event_hdr);
     bbc_meta_free(&s->meta);
@@ -112,6 +115,8 @@ void bbc_singer_destroy(bbc_singer_t *s)
     free(s->userid);
     free(s->username);
     free(s->reset_path);
+    free(s->room);
+    free(s->key);
     free(s);
 }
 
@@ -140,8 +145,12 @@ static int set_identity(bbc_singer_t *s, const bbc_config_t *cfg, rng_t *seed)
             strcat(s->reset_path, "/reset_events");
         }
     }
-    if (!s->userid || !s->username || !s->path || !s->reset_path)
+    s->room = strdup(cfg->room ? cfg->room : "");
+    s->key = strdup(cfg->key ? cfg->key : "");
+    if (!s->userid || !s->username || !s->path || !s->reset_path || !s->room || !s->key)
         return BBC_ENOMEM;
+    s->cfg.room = s->room;
+    s->cfg.key = s->key;
     s->cfg.userid = s->userid;
     s->cfg.username = s->username;
     s->cfg.path = s->path;
@@ -188,6 +197,9 @@ static int attach_conn(bbc_singer_t *s, const bbc_config_t *cfg)
     }
     bbc_addr_t a;
     int rc = bbc_addr_parse(cfg->addr, cfg->transport, &a);
+    if (rc == BBC_OK && cfg->from_addr)
+        rc = bbc_addr_set_source(&a, cfg->from_addr);
+    s->cfg.from_addr = NULL; /* kept in the connection's address, not as the caller's string */
     if (rc == BBC_OK)
         s->own_conn = bbc_conn_new(&a, &rc);
     if (!s->own_conn)
@@ -208,7 +220,7 @@ bbc_singer_t *bbc_singer_new(const bbc_config_t *cfg, int *err)
         cfg->placeholder_batches < 0 || cfg->bitrate < 0 || (cfg->userid && !is_decimal(cfg->userid)) ||
         (cfg->username && !*cfg->username) || (cfg->mode == BBC_SEND_PREENCODED && !cfg->preenc) ||
         (cfg->mode == BBC_SEND_PREENCODED && bbc_preenc_count(cfg->preenc) == 0) ||
-        (cfg->path && cfg->path[0] != '/') || (cfg->addr && cfg->conn))
+        (cfg->path && cfg->path[0] != '/') || (cfg->addr && cfg->conn) || (cfg->from_addr && !cfg->addr))
         return NULL;
     bbc_singer_t *s = calloc(1, sizeof *s);
     if (!s) {
@@ -293,6 +305,32 @@ static void reset_codecs(bbc_singer_t *s)
         opus_decoder_ctl(s->dec, OPUS_RESET_STATE);
 }
 
+/* The room the singer is in: room= and key=, each only when set. */
+static int put_room(const bbc_singer_t *s, bbuf_t *q)
+{
+    int rc = 0;
+    if (*s->room)
+        rc |= urlenc_param(q, "room", s->room);
+    if (*s->key)
+        rc |= urlenc_param(q, "key", s->key);
+    return rc;
+}
+
+/* The query of a request that is not an audio POST: the room and key, and
+ * with them the userid when asked (reset_events), or NULL when the singer
+ * names no room (the original client sends no query there). */
+static const char *link_query(bbc_singer_t *s, bool with_userid)
+{
+    bbuf_t *q = &s->link_query;
+    bbuf_clear(q);
+    if (!*s->room && !*s->key)
+        return NULL;
+    int rc = put_room(s, q);
+    if (with_userid)
+        rc |= urlenc_param(q, "userid", s->userid);
+    return rc ? NULL : (const char *)q->data;
+}
+
 /* The query of the POST being built: its clocks and the singer, then the
  * queued metadata, in the browser's order. */
 static int build_query(bbc_singer_t *s)
@@ -306,10 +344,11 @@ static int build_query(bbc_singer_t *s)
     rc |= urlenc_param_i64(q, "n_samples", s->post.n);
     rc |= urlenc_param(q, "userid", s->userid);
     rc |= urlenc_param(q, "username", s->username);
+    rc |= put_room(s, q);
     if (s->post.reset)
         rc |= urlenc_param(q, "reset_user_state", "true");
     rc |= bbc_queue_put_params(&s->q, q);
-    if (s->cfg.mode == BBC_SEND_SPECTATOR)
+    if (s->cfg.mode == BBC_SEND_SPECTATOR || s->cfg.spectator)
         rc |= urlenc_param(q, "spectator", "1");
     if (s->cfg.no_summary)
         rc |= urlenc_param(q, "summary", "0");
@@ -393,6 +432,9 @@ int bbc_singer_next_request(bbc_singer_t *s, const float *samples, bbc_request_t
     req->path = s->path;
     if (!s->connected) {
         req->method = "GET";
+        req->query = link_query(s, false);
+        if ((*s->room || *s->key) && !req->query)
+            return BBC_ENOMEM;
         s->pending = PEND_PROBE;
         if (s->ever_connected)
             s->st.reconnects++;
@@ -666,7 +708,9 @@ int bbc_reset_events(bbc_singer_t *s)
 {
     if (!s->conn)
         return BBC_ESTATE;
-    bbc_request_t req = { .method = "POST", .path = s->reset_path };
+    bbc_request_t req = { .method = "POST", .path = s->reset_path, .query = link_query(s, true) };
+    if ((*s->room || *s->key) && !req.query)
+        return BBC_ENOMEM;
     int rc = bbc_exchange(s->conn, &req, &s->resp, s->cfg.timeout_ms);
     if (rc != BBC_OK)
         return rc;
@@ -690,6 +734,26 @@ const bbclock_post_t *bbc_singer_last_post(const bbc_singer_t *s) { return &s->p
 const char *bbc_singer_error(const bbc_singer_t *s) { return s->err; }
 bbc_conn_t *bbc_singer_conn(const bbc_singer_t *s) { return s->conn; }
 void bbc_singer_stats(const bbc_singer_t *s, bbc_stats_t *out) { *out = s->st; }
+
+const char *bbc_singer_room(const bbc_singer_t *s) { return s->room; }
+const char *bbc_singer_key(const bbc_singer_t *s) { return s->key; }
+
+int bbc_singer_set_room(bbc_singer_t *s, const char *room, const char *key)
+{
+    char *r = strdup(room ? room : ""), *k = strdup(key ? key : "");
+    if (!r || !k) {
+        free(r);
+        free(k);
+        return BBC_ENOMEM;
+    }
+    free(s->room);
+    free(s->key);
+    s->room = r;
+    s->key = k;
+    s->cfg.room = r;
+    s->cfg.key = k;
+    return BBC_OK;
+}
 
 int bbc_singer_set_offset(bbc_singer_t *s, int offset_s)
 {

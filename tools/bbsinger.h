@@ -48,8 +48,13 @@ typedef struct {
      * caller moves the bytes (event-loop use). */
     const char *addr;
     bbc_transport_t transport;   /* for addr; default BBC_FCGI */
+    const char *from_addr;       /* for addr: the loopback address to connect from
+                                    (bbc_addr_set_source()); NULL: the kernel's choice */
     bbc_conn_t *conn;
     const char *path;            /* API path; default "/api" */
+    const char *room;            /* room id, sent as room= on every request; NULL or "":
+                                    none (the default room, as the original client) */
+    const char *key;             /* the room link's key, sent as key=; NULL or "": none */
     const char *userid;          /* decimal string; NULL: random 1 .. 1e11 from seed */
     const char *username;        /* NULL: "singer-<userid>" */
     int offset_s;                /* bucket delay, 1 .. 1000 s; default 6 */
@@ -59,6 +64,9 @@ typedef struct {
     bool no_pace;                /* bbc_exchange_batch() does not wait for real time */
     bool skip_decode;            /* check packet sizes and lengths, do not decode */
     bool no_summary;             /* send summary=0 (extension) */
+    bool spectator;              /* send spectator=1 on every POST even while uploading
+                                    (a listener whose page still sends its mic); the
+                                    BBC_SEND_SPECTATOR mode sends it anyway */
     bool omit_undefined_events;  /* leave X-Event-Data out instead of "undefined" */
     bool no_keep;                /* own connection (addr): close it after every request */
     int placeholder_batches;     /* batches without audio after each connect
@@ -106,8 +114,12 @@ int bbc_connect(bbc_singer_t *s);
  * BBC_ECONTINUITY; after an error the next call reconnects. */
 int bbc_exchange_batch(bbc_singer_t *s, const float *samples, float *received);
 
-/* POST <path>/reset_events (no query, no body).  Returns 0 if the answer is
- * a 204, BBC_ESTATUS otherwise, or a transport error. */
+/* POST <path>/reset_events, no body.  Without a room or key, no query (as
+ * the original client sends it); with one, room=, key= and userid= (the
+ * worker lets only the leader and the organiser of a room reset its cues,
+ * and needs the userid to know who leads).  Returns 0 if the answer is a
+ * 204, BBC_ESTATUS otherwise (the answer is in bbc_singer_response()), or
+ * a transport error. */
 int bbc_reset_events(bbc_singer_t *s);
 
 /* -- event-loop use -- */
@@ -170,6 +182,12 @@ const bbclock_post_t *bbc_singer_last_post(const bbc_singer_t *s);
 const char *bbc_singer_error(const bbc_singer_t *s);
 /* The singer's own connection or the shared one, or NULL. */
 bbc_conn_t *bbc_singer_conn(const bbc_singer_t *s);
+/* Changes the room and key every later request carries (a page given a
+ * new link); NULL or "" leaves the parameter out.  The singer does not
+ * reconnect for it.  Returns 0 or BBC_ENOMEM (the old values are kept). */
+int bbc_singer_set_room(bbc_singer_t *s, const char *room, const char *key);
+const char *bbc_singer_room(const bbc_singer_t *s);   /* "" when none */
+const char *bbc_singer_key(const bbc_singer_t *s);    /* "" when none */
 /* Changes the offset; the singer reconnects before its next POST. */
 int bbc_singer_set_offset(bbc_singer_t *s, int offset_s);
 

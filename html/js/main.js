@@ -781,7 +781,10 @@ function setupAppControls() {
   $('no-tutorial').addEventListener('change', () => store.set('noTutorial', $('no-tutorial').checked ? '1' : ''));
   $('no-latency').addEventListener('change', () => store.set('noLatency', $('no-latency').checked ? '1' : ''));
   $('debug').addEventListener('toggle', renderDebug);
-  $('recordings-link').href = new URL('recordings/', location.href).href;
+  // The room's recordings page, from the site's root; its key stays in the fragment (and follows a new one).
+  const recordingsHref = () => new URL(state.room ? `${state.room.root}recordings.html?room=${encodeURIComponent(state.room.id)}#${encodeURIComponent(state.room.key)}` : 'recordings.html', location.href).href;
+  $('recordings-link').href = recordingsHref();
+  $('recordings-link').addEventListener('click', (e) => { e.currentTarget.href = recordingsHref(); });
 }
 
 async function uploadTrack(e) {

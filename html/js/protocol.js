@@ -1,6 +1,6 @@
 // protocol.js: the wire format of the Bucket Brigade API, as pure functions.
 //
-// What goes over the wire (see PROTOCOL.md and docs/PROTOCOL-EXTENSIONS.md):
+// What goes over the wire (see docs/PROTOCOL.md; section numbers below are its):
 // - the API URL, "api" resolved against the page (PROTOCOL.md section 1.2);
 // - the audio POST query, URLSearchParams-encoded, parameters sent only when
 //   set (section 3.2);

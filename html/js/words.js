@@ -3,7 +3,7 @@
 //
 // The server keeps the words and the cues: "line L is current from
 // timeline clock C on", C being the clock of the audio the leader was
-// hearing when they moved on (docs/PROTOCOL-EXTENSIONS.md, words_cues).
+// hearing when they moved on (docs/PROTOCOL.md 5.2, words_cues; 10.7).
 // Every page hears clock C at its own moment, its bucket's delay after the
 // leader, so each page switches the line when its own output reaches C.
 //

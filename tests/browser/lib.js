@@ -7,13 +7,17 @@
 //   execs) on a free port with its own run directory, stopped by
 //   stopStack() or when this process exits; stackPids() names its
 //   processes, stackMetrics() reads the worker's counters, and bbRoom()
-//   runs the operator's bb-room command on its rooms database;
+//   runs the operator's bb-room command on its rooms database, and
+//   createRoom() makes a room with it;
+// - enterApp(): a page from a room's setup into the running app;
+// - shootWidths(): screenshots at a phone's and a laptop's width;
 // - makeTone(): a sine WAV made with sox, the fake microphone's input;
 // - withTimeout(): bounds any promise.
 //
 // Every test that uses these stops by itself: servers and the stack are
 // killed in finally blocks and on process exit.
 
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -24,6 +28,8 @@ import net from 'node:net';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const OUT = process.env.BB_TEST_OUT || join(ROOT, 'tests/browser/out');
 export const CHROMIUM = process.env.BB_CHROMIUM || '/usr/bin/chromium';
+export const PHONE = { width: 390, height: 844 };
+export const LAPTOP = { width: 1280, height: 900 };
 
 const BASE_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-background-networking',
@@ -253,6 +259,59 @@ export async function stackMetrics(stack) {
     if (hit) m[hit[1]] = Number(hit[2]);
   }
   return m;
+}
+
+/**
+ * Creates a room with bb-room on stack's rooms database: {id, singers,
+ * organiser}, the two links it printed.
+ */
+export function createRoom(stack, name) {
+  const out = bbRoom(stack, 'create', name);
+  const links = {};
+  for (const line of out.split('\n')) {
+    const m = /^(singers|organiser): (\S+)$/.exec(line);
+    if (m) links[m[1]] = m[2];
+  }
+  assert.ok(links.singers && links.organiser, `bb-room create printed both links: ${out}`);
+  return { id: new URL(links.singers).pathname.split('/')[2], ...links };
+}
+
+/** Waits until the page's status line reads want. */
+export function pageStatus(page, want, timeout = 20000) {
+  return page.waitForFunction((w) => document.getElementById('status').textContent === w, want, { timeout });
+}
+
+/**
+ * From a page's setup into the running app as name (the page opened with
+ * the latency test and the tutorial turned off), until it is connected.
+ */
+export async function enterApp(page, name) {
+  await page.waitForSelector('#setup:not([hidden])', { timeout: 15000 });
+  await page.fill('#name', name);
+  await page.click('#step-name button[type=submit]');
+  await page.click('#start-audio');
+  await page.click('#volume-skip');
+  await page.waitForSelector('#app:not([hidden])');
+  await pageStatus(page, 'Connected');
+}
+
+/**
+ * Full-page screenshots of page at PHONE and LAPTOP widths as
+ * OUT/NAME-WIDTH.png, its viewport restored afterwards; at PHONE width the
+ * page must not scroll sideways.
+ */
+export async function shootWidths(page, name) {
+  const size = page.viewportSize();
+  for (const v of [PHONE, LAPTOP]) {
+    await page.setViewportSize(v);
+    await sleep(300);
+    await page.screenshot({ path: join(outDir(), `${name}-${v.width}.png`), fullPage: true });
+    if (v === PHONE) {
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= PHONE.width, `${name}: no sideways scrolling at ${PHONE.width} px (${width} px)`);
+    }
+  }
+  await page.setViewportSize(size);
 }
 
 export function sleep(ms) {

@@ -28,30 +28,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  bbRoom, launchChromium, makeTone, openPage, outDir, sleep, stackBuilt, startStack, stopStack,
+  LAPTOP, PHONE, createRoom, enterApp as enter, launchChromium, makeTone, openPage, outDir, pageStatus as status,
+  shootWidths, sleep, stackBuilt, startStack, stopStack,
 } from './lib.js';
 
 const HZ = { alice: 440, bob: 660, carol: 880 };
-const PHONE = { width: 390, height: 844 };
-const LAPTOP = { width: 1280, height: 900 };
 const REFUSAL = /this link is not valid or the room was closed/i;
 
 const init = () => {
   localStorage.setItem('bb.noLatency', '1');
   localStorage.setItem('bb.noTutorial', '1');
 };
-
-// Creates a room with bb-room: {id, singers, organiser} (the two links).
-function createRoom(stack, name) {
-  const out = bbRoom(stack, 'create', name);
-  const links = {};
-  for (const line of out.split('\n')) {
-    const m = /^(singers|organiser): (\S+)$/.exec(line);
-    if (m) links[m[1]] = m[2];
-  }
-  assert.ok(links.singers && links.organiser, `bb-room create printed both links: ${out}`);
-  return { id: new URL(links.singers).pathname.split('/')[2], ...links };
-}
 
 // Waits until the daemon has opened the room (it reads the database twice
 // a second): GET /api/room with the singers' key answers 200.
@@ -74,19 +61,6 @@ function withHooks(link) {
 }
 
 const isShown = (page, sel) => page.evaluate((s) => { const e = document.querySelector(s); return !!e && !e.closest('[hidden]'); }, sel);
-const status = (page, want, timeout = 20000) => page.waitForFunction(
-  (w) => document.getElementById('status').textContent === w, want, { timeout });
-
-// From the room's first answer through the setup into the app, as name.
-async function enter(page, name) {
-  await page.waitForSelector('#setup:not([hidden])', { timeout: 15000 });
-  await page.fill('#name', name);
-  await page.click('#step-name button[type=submit]');
-  await page.click('#start-audio');
-  await page.click('#volume-skip');
-  await page.waitForSelector('#app:not([hidden])');
-  await status(page, 'Connected');
-}
 
 // Polls the page's playback until the tone at hz is above 0.05 (or 60 s
 // pass), then 1.5 s more; resolves its level then.
@@ -101,20 +75,7 @@ async function hears(page, hz) {
 const levels = (page) => page.evaluate((hz) => Object.fromEntries(
   Object.entries(hz).map(([k, v]) => [k, window.bbTest.toneLevel(v)])), HZ);
 
-// Screenshots of page at both widths, its viewport restored afterwards.
-async function shoot(page, name) {
-  const size = page.viewportSize();
-  for (const v of [PHONE, LAPTOP]) {
-    await page.setViewportSize(v);
-    await sleep(300);
-    await page.screenshot({ path: join(outDir(), `rooms-${name}-${v.width}.png`), fullPage: true });
-    if (v === PHONE) {
-      const width = await page.evaluate(() => document.documentElement.scrollWidth);
-      assert.ok(width <= PHONE.width, `${name}: no sideways scrolling at ${PHONE.width} px (${width} px)`);
-    }
-  }
-  await page.setViewportSize(size);
-}
+const shoot = (page, name) => shootWidths(page, `rooms-${name}`);
 
 // A fresh page on link: resolves {page, context} once the refusal shows.
 async function refusedPage(browser, link) {

@@ -13,6 +13,9 @@
 #   - the site's upstream has one server per shard on the sockets of the
 #     socket units, and the certificate paths are certbot's;
 #   - installing again with two shards rewrites the upstream;
+#   - the recordings' limits (--keep, --keep-days, --recordings-bytes)
+#     reach the daemon's unit, and a value the daemon refuses stops the
+#     install before it writes anything;
 #   - --host-name names the host in the API answers' X-BB-Host, and
 #     --front installs the site of a host behind a front instead: plain
 #     HTTP, the client's address taken from that front alone;
@@ -125,12 +128,32 @@ grep -q -- '--default-uploads' "$R/etc/systemd/system/bucket-brigade-shmd.servic
     || fail "--default-room --default-uploads did not reach the daemon's unit"
 want="server unix:/run/bucket-brigade/worker-1.sock server unix:/run/bucket-brigade/worker-2.sock "
 [ "$(servers)" = "$want" ] || fail "after --shards 2, upstream servers: '$(servers)', want '$want'"
+grep -q -- '--cache-dir %C/bucket-brigade *$' "$R/etc/systemd/system/bucket-brigade-shmd.service" \
+    || fail "without retention options the daemon's unit should pass none (its defaults hold)"
 [ -f "$R/usr/local/share/bucket-brigade/html/index.html" ] || fail "the client is gone after a second install"
 [ "$(grep -c 'worker_connections' "$ngx")" = 1 ] && [ "$(grep -c 'worker_rlimit_nofile' "$ngx")" = 1 ] \
     || fail "a second install changed nginx.conf again: $(grep worker_ "$ngx")"
 grep -q 'worker_connections 768;' "$ngx.bucket-brigade-orig" || fail "a second install lost the original nginx.conf"
 note "installing again with --shards 2 rewrites the upstream"
 
+# How long and how much of the recordings are kept reaches the daemon;
+# options the daemon would refuse stop the install before any unit.
+install_with --shards 2 --keep 50 --keep-days 14 --recordings-bytes 20G
+grep -q -- '--cache-dir %C/bucket-brigade --keep 50 --keep-days 14 --recordings-bytes 20G$' \
+    "$R/etc/systemd/system/bucket-brigade-shmd.service" || fail "the retention options did not reach the daemon's unit"
+(cd "$TMP" && systemd-analyze --root="$R" verify --man=no bucket-brigade-shmd.service) >"$TMP/logs/verify.log" 2>&1 || true
+[ ! -s "$TMP/logs/verify.log" ] || { cat "$TMP/logs/verify.log" >&2; fail "the daemon's unit with retention options has remarks"; }
+for bad in "--recordings-bytes 20Q" "--keep 0" "--keep-days -3"; do
+    # shellcheck disable=SC2086  # an option and its value
+    if DESTDIR=$TMP/bad BB_BUILD_DIR=$BUILD "$SRC/deploy/install.sh" --domain "$DOMAIN" $bad >"$TMP/logs/bad.log" 2>&1; then
+        fail "install.sh accepted $bad"
+    fi
+    grep -q 'bb-shmd: --' "$TMP/logs/bad.log" || fail "install.sh $bad did not say why: $(cat "$TMP/logs/bad.log")"
+    [ ! -e "$TMP/bad/etc/systemd/system/bucket-brigade-shmd.service" ] || fail "install.sh $bad wrote a unit"
+done
+grep -q -- '--ops unix:/run/bucket-brigade-ops-upload/ops.sock' "$R/etc/systemd/system/bucket-brigade-upload.service" \
+    || fail "the upload worker has no operator's socket (its metrics)"
+note "--keep, --keep-days and --recordings-bytes reach the daemon; a bad value stops the install"
 install_with --shards 2 --host-name h2 --front 10.0.0.5 --front fd00::5
 grep -qF 'add_header X-BB-Host "h2" always;' "$R/etc/nginx/bucket-brigade/bb-fastcgi.conf" \
     || fail "--host-name h2 does not name the host in the API answers"

@@ -29,7 +29,7 @@ U=$TMP/units
     DOC_DIR="$SRC" USER=bucket-brigade NGINX_GROUP=www-data \
     SHMD="$SHMD" WORKER="$WORKER" SEGMENT=/bucket-brigade \
     AUDIO_DIR="$TMP/audio" RECORDINGS_DIR="$TMP/rec" SOCKET_DIR=/run/bucket-brigade \
-    ROOMS_DIR="$TMP/rooms" SHMD_ROOM_ARGS=--no-default-room \
+    ROOMS_DIR="$TMP/rooms" SHMD_ROOM_ARGS=--no-default-room SHMD_REC_ARGS="--keep-days 14 --recordings-bytes 20G" \
     "$SRC"/deploy/systemd/*.in
 ls "$U" >"$TMP/units.list"
 for want in bucket-brigade.target bucket-brigade-shmd.service \
@@ -69,6 +69,12 @@ for unit in bucket-brigade-shmd.service bucket-brigade-worker@.service bucket-br
         [ -n "$(value "$unit" "$key")" ] || fail "$unit has no $key"
     done
 done
+# The daemon runs a thread per room (its track scanner) beside the tick:
+# its task limit must hold a full host's rooms.
+rooms_max=$(sed -n 's/^#define HS_ROOMS_MAX \([0-9]*\).*/\1/p' "$SRC/shm/host.h")
+[ -n "$rooms_max" ] || fail "HS_ROOMS_MAX not found in shm/host.h"
+[ "$(value bucket-brigade-shmd.service TasksMax)" -ge $((rooms_max + 2)) ] ||
+    fail "the daemon's TasksMax $(value bucket-brigade-shmd.service TasksMax) cannot hold $rooms_max rooms' threads"
 sn=$(value bucket-brigade-shmd.service Nice) wn=$(value bucket-brigade-worker@.service Nice)
 [ "${sn:-0}" -lt "${wn:-0}" ] || fail "the daemon (Nice ${sn:-0}) is not scheduled ahead of the workers (Nice ${wn:-0})"
 [ "$(value bucket-brigade-shmd.service CPUWeight)" -gt 100 ] || fail "the daemon's CPUWeight is not above the workers' default"

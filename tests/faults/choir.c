@@ -31,7 +31,7 @@ struct ch_voice {
     int index;
     char name[1100], userid[24];
     int offset_s, hz, timeout_ms;
-    bool spectator;
+    bool spectator, deaf;
     bbc_singer_t *s;
     pthread_t th;
     bool running;
@@ -163,23 +163,28 @@ ch_voice_t *ch_voice_add(ch_choir_t *c, const ch_voice_cfg_t *cfg)
     v->offset_s = cfg->offset_s;
     v->hz = cfg->hz;
     v->spectator = cfg->spectator;
+    v->deaf = cfg->deaf;
     v->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 5000;
-    v->amp = calloc((size_t)NFRAMES * CH_MAX_VOICES, sizeof *v->amp);
-    v->fstate = calloc(NFRAMES, 1);
+    if (!v->deaf) {
+        v->amp = calloc((size_t)NFRAMES * CH_MAX_VOICES, sizeof *v->amp);
+        v->fstate = calloc(NFRAMES, 1);
+    }
     bbc_config_t bc;
     bbc_config_init(&bc);
     bc.addr = c->http;
     bc.transport = BBC_HTTP;
+    bc.from_addr = cfg->from_addr;
     bc.userid = cfg->userid;
     bc.username = v->name;
     bc.offset_s = cfg->offset_s;
     bc.ignore_delay = true;     /* each voice stays in the bucket the test gives it */
     bc.timeout_ms = v->timeout_ms;
     bc.mode = cfg->spectator ? BBC_SEND_SPECTATOR : BBC_SEND_ENCODE;
+    bc.skip_decode = cfg->deaf;
     bc.source = source;
     bc.user = v;
     int err = 0;
-    v->s = v->amp && v->fstate ? bbc_singer_new(&bc, &err) : NULL;
+    v->s = v->deaf || (v->amp && v->fstate) ? bbc_singer_new(&bc, &err) : NULL;
     if (!v->s) {
         fprintf(stderr, "choir: cannot make voice %s: %s\n", v->name, bbc_strerror(err));
         voice_free(v);
@@ -315,7 +320,8 @@ static void *voice_main(void *arg)
             v->ok++;
             if (m->public_id[0])
                 snprintf(v->public_id, sizeof v->public_id, "%s", m->public_id);
-            hear(v, rx, p->read_clock, p->n, rec.reconnected);
+            if (!v->deaf)
+                hear(v, rx, p->read_clock, p->n, rec.reconnected);
             int nc = bbc_meta_chat_count(m);
             for (int i = 0; i < nc; i++) {
                 const char *cn, *ct;

@@ -40,7 +40,7 @@
 
 #include "bbclient.h"
 
-#define CH_MAX_VOICES 32
+#define CH_MAX_VOICES 48
 #define CH_AMP 0.25                 /* amplitude of every voice's tone */
 #define CH_SECONDS 200              /* longest run a voice records */
 #define CH_FRAME 2880
@@ -75,7 +75,13 @@ typedef struct {
     int offset_s;             /* bucket, seconds */
     int hz;                   /* tone, a multiple of 50; 0 = sings silence */
     bool spectator;           /* listen only */
+    bool deaf;                /* sing only: answers are checked, not decoded, and
+                                 nothing is heard (ch_heard() has no frames of the
+                                 voice's); spares the CPU of a large choir */
     int timeout_ms;           /* per request; 0: 5000 */
+    const char *from_addr;    /* loopback address the voice connects from ("127.0.0.2":
+                                 one the per-address limits count); NULL: 127.0.0.1,
+                                 which they exempt */
 } ch_voice_cfg_t;
 
 /* A choir singing through nginx at http ("127.0.0.1:PORT"). */

@@ -27,6 +27,8 @@
 #include "bbclient.h"
 #include "fstack.h"
 #include "host.h"
+#include "rooms/roomdb.h"
+#include "urlenc.h"
 
 /* nginx: $BB_NGINX, else Debian's /usr/sbin/nginx, else the PATH's. */
 static const char *nginx_bin(void)
@@ -62,6 +64,9 @@ struct fs {
     char sockdir[320];
     char ops_addr[400];
     char http[32];
+    char db[300];                      /* the rooms database, "" without */
+    char room_shm[FS_MAX_ROOMS][128];  /* /dev/shm/ paths of the rooms made, for on_signal */
+    int n_rooms;
     int port;
     pid_t daemon;
     pid_t worker[FS_MAX_WORKERS + 1];
@@ -258,7 +263,7 @@ int fs_start_daemon(fs_t *fs)
     snprintf(cache, sizeof cache, "%s/cache", fs->dir);
     snprintf(users, sizeof users, "%d", fs->cfg.users);
     snprintf(depth, sizeof depth, "%d", fs->cfg.depth);
-    char *argv[20];
+    char *argv[24];
     int n = 0;
     argv[n++] = (char *)fs->cfg.shmd;
     argv[n++] = "--segment";
@@ -279,6 +284,14 @@ int fs_start_daemon(fs_t *fs)
         argv[n++] = "--depth";
         argv[n++] = depth;
     }
+    if (fs->db[0]) {
+        argv[n++] = "--db";
+        argv[n++] = fs->db;
+    }
+    if (fs->cfg.no_default_room)
+        argv[n++] = "--no-default-room";
+    if (fs->cfg.default_uploads)
+        argv[n++] = "--default-uploads";
     argv[n] = NULL;
     int before = fs_log_count(fs, "shmd", "bb-shmd: running on");
     fs->daemon = spawn(fs, "shmd", argv, -1);
@@ -421,9 +434,11 @@ static void nginx_argv(fs_t *fs, char *prefix, size_t pcap, char *conf, size_t c
     snprintf(conf, ccap, "%s/nginx/local.conf", fs->dir);
 }
 
-/* A GET of /api (with an optional query) through nginx; returns the status
- * and puts the X-Worker-Id in *worker (-1 if none). */
-static int probe(fs_t *fs, const char *query, int *worker)
+/* One request through nginx on the stack's connection: returns the
+ * status (-1 when no answer came within timeout_ms), puts the X-Worker-Id
+ * in *worker (-1 if none; worker may be NULL) and the body in out. */
+static int exchange(fs_t *fs, const bbc_request_t *rq, int timeout_ms, int *worker, char *out,
+                    size_t cap)
 {
     if (!fs->probe) {
         bbc_addr_t a;
@@ -433,18 +448,83 @@ static int probe(fs_t *fs, const char *query, int *worker)
         if (!fs->probe)
             return -1;
     }
-    bbc_request_t rq = {"GET", "/api", query, NULL, NULL, NULL, 0};
     resp_t r;
     resp_init(&r);
     int status = -1;
-    if (bbc_exchange(fs->probe, &rq, &r, 3000) == 0) {
+    if (out && cap)
+        out[0] = '\0';
+    if (bbc_exchange(fs->probe, rq, &r, timeout_ms) == 0) {
         status = r.status;
         const char *w = resp_header(&r, "X-Worker-Id");
         if (worker)
             *worker = w ? atoi(w) : -1;
+        if (out && cap) {
+            size_t n = r.body.len < cap - 1 ? r.body.len : cap - 1;
+            if (n)
+                memcpy(out, r.body.data, n);
+            out[n] = '\0';
+        }
     }
     resp_free(&r);
     return status;
+}
+
+/* A GET of /api (with an optional query) through nginx; returns the status
+ * and puts the X-Worker-Id in *worker (-1 if none). */
+static int probe(fs_t *fs, const char *query, int *worker)
+{
+    bbc_request_t rq = {"GET", "/api", query, NULL, NULL, NULL, 0};
+    return exchange(fs, &rq, 3000, worker, NULL, 0);
+}
+
+int fs_request(fs_t *fs, const char *method, const char *path, const char *query, const void *body,
+               size_t len, int *status, char *out, size_t cap)
+{
+    bbc_request_t rq = {method, path, query, NULL, NULL, body, body ? len : 0};
+    *status = exchange(fs, &rq, 10000, NULL, out, cap);
+    return *status < 0 ? -1 : 0;
+}
+
+int fs_room_create(fs_t *fs, const char *name, int max_singers, fs_room_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!fs->db[0] || fs->n_rooms >= FS_MAX_ROOMS) {
+        fprintf(stderr, "fstack: %s\n", fs->db[0] ? "too many rooms" : "the stack has no rooms database");
+        return -1;
+    }
+    char msg[RDB_MSG_MAX];
+    int err;
+    rdb_t *db = rdb_open(fs->db, &err, msg, sizeof msg);
+    if (!db) {
+        fprintf(stderr, "fstack: rooms database: %s\n", msg);
+        return -1;
+    }
+    _Static_assert(sizeof out->id > RK_ID_LEN && sizeof out->singer_key > RK_KEY_LEN,
+                   "fs_room_t holds an id and a key");
+    err = rdb_create(db, name, max_singers, out->id, out->singer_key, out->organiser_key);
+    if (err != RDB_OK)
+        fprintf(stderr, "fstack: rdb_create: %s\n", rdb_errmsg(db));
+    rdb_close(db);
+    if (err != RDB_OK)
+        return -1;
+    /* What on_signal removes if the test is interrupted. */
+    char seg[96];
+    if (hs_room_segment(fs->seg, out->id, seg, sizeof seg) == 0)
+        snprintf(fs->room_shm[fs->n_rooms++], sizeof fs->room_shm[0], "/dev/shm%s", seg);
+    bbuf_t q = {0};
+    int rc = urlenc_param(&q, "room", out->id) | urlenc_param(&q, "key", out->singer_key);
+    for (int i = 0; rc == 0 && i < 400; i++) {
+        int status;
+        if (fs_request(fs, "GET", "/api/room", (const char *)q.data, NULL, 0, &status, NULL, 0) == 0 &&
+            status == 200) {
+            bbuf_free(&q);
+            return 0;
+        }
+        fs_sleep_ms(25);
+    }
+    bbuf_free(&q);
+    fprintf(stderr, "fstack: room %s was not served within 10 s\n", out->id);
+    return -1;
 }
 
 int fs_worker_of(fs_t *fs, const char *userid)
@@ -564,6 +644,8 @@ static void on_signal(int sig)
             path[l++] = room[s];
         path[l] = '\0';
         unlink(path);
+        for (int i = 0; i < fs->n_rooms; i++)
+            unlink(fs->room_shm[i]);
     }
     _exit(128 + sig);
 }
@@ -588,6 +670,10 @@ fs_t *fs_start(const fs_config_t *cfg)
         fprintf(stderr, "fstack: one stack of 1..%d workers per process\n", FS_MAX_WORKERS);
         return NULL;
     }
+    if (cfg->no_default_room && !cfg->rooms) {
+        fprintf(stderr, "fstack: no default room and no rooms database: no room at all\n");
+        return NULL;
+    }
     fs_t *fs = calloc(1, sizeof *fs);
     if (!fs)
         return NULL;
@@ -607,6 +693,8 @@ fs_t *fs_start(const fs_config_t *cfg)
     signal(SIGPIPE, SIG_IGN);
     snprintf(fs->seg, sizeof fs->seg, "/bb-fault-%s-%d", cfg->name ? cfg->name : "test", (int)getpid());
     snprintf(fs->rec, sizeof fs->rec, "%s/rec", fs->dir);
+    if (cfg->rooms)
+        snprintf(fs->db, sizeof fs->db, "%s/rooms.db", fs->dir);
     snprintf(fs->sockdir, sizeof fs->sockdir, "%s/sock", fs->dir);
     const char *sub[] = {"logs", "sock", "audio", "rec", "cache", "nginx", "nginx/tmp", "nginx/conf.d"};
     for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
@@ -665,6 +753,7 @@ void fs_stop(fs_t *fs)
 }
 
 const char *fs_http(const fs_t *fs) { return fs->http; }
+const char *fs_segment(const fs_t *fs) { return fs->seg; }
 const char *fs_dir(const fs_t *fs) { return fs->dir; }
 const char *fs_rec_dir(const fs_t *fs) { return fs->rec; }
 pid_t fs_daemon_pid(const fs_t *fs) { return fs->daemon; }

@@ -19,6 +19,11 @@
  *               (StandardInput=socket).  The socket outlives the worker:
  *               requests wait in its backlog until the worker is back.
  *
+ * Rooms: with `rooms` set the daemon keeps its rooms in DIR/rooms.db
+ * (bb-shmd --db), and fs_room_create() adds one there, as bb-room does,
+ * and waits until the workers serve it.  Without it the stack has only the
+ * default room, as before rooms existed.
+ *
  * Every process's output goes to DIR/logs/NAME.log (appended across
  * restarts).  Children die with the test (PR_SET_PDEATHSIG), and fs_stop()
  * (also run at exit and on SIGINT / SIGTERM) stops them, removes the
@@ -46,7 +51,22 @@ typedef struct {
     bool recordings;         /* recordings (daemon) and stems (workers) */
     fs_sockets_t sockets;
     const char *name;        /* test name, for the directory and segment */
+    bool rooms;              /* a rooms database: bb-shmd --db DIR/rooms.db */
+    bool no_default_room;    /* bb-shmd --no-default-room (needs rooms) */
+    bool default_uploads;    /* bb-shmd --default-uploads: the default room's
+                                leader may upload tracks */
 } fs_config_t;
+
+/* The most rooms one stack creates with fs_room_create(). */
+#define FS_MAX_ROOMS 8
+
+/* A room made by fs_room_create(): its id and the keys of its two links
+ * (secrets: a test never prints them). */
+typedef struct {
+    char id[16];
+    char singer_key[32];
+    char organiser_key[32];
+} fs_room_t;
 
 typedef struct fs fs_t;
 
@@ -62,6 +82,27 @@ void fs_stop(fs_t *fs);
 /* "unix:/PATH" of worker `id`'s operator socket (metrics, profiling), for
  * bbclient's BBC_HTTP transport; valid until the next call. */
 const char *fs_ops(fs_t *fs, int id);
+
+/* Creates a room named `name` (max_singers: 0 for the host's default) in
+ * the stack's rooms database, with rdb_create() as bb-room does, and waits
+ * at most 10 s until a GET /api/room with its singers' key answers 200
+ * through nginx (the daemon polls the database twice a second).  Fills
+ * *out.  Returns 0, or -1 having said why on stderr (no rooms database,
+ * FS_MAX_ROOMS rooms made already, the database refused, not served in
+ * time). */
+int fs_room_create(fs_t *fs, const char *name, int max_singers, fs_room_t *out);
+
+/* One request through nginx on the stack's own kept-alive connection:
+ * method and path ("/api/room"), query (no '?'; NULL for none), body (len
+ * bytes; NULL for none).  Writes the HTTP status to *status and the body,
+ * NUL-terminated and cut to fit, to out (cap bytes; out may be NULL).
+ * Returns 0, or -1 when no answer came within 10 s. */
+int fs_request(fs_t *fs, const char *method, const char *path, const char *query, const void *body,
+               size_t len, int *status, char *out, size_t cap);
+
+/* The host segment's name ("/bb-fault-NAME-PID"); a room's timeline is
+ * NAME-ROOMID (hs_room_segment()). */
+const char *fs_segment(const fs_t *fs);
 
 /* "127.0.0.1:PORT" of nginx, for bbclient's BBC_HTTP transport. */
 const char *fs_http(const fs_t *fs);

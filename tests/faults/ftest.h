@@ -31,6 +31,9 @@ typedef struct {
     int depth;                 /* bb-shmd --depth; 0: 4 */
     bool recordings;           /* recordings and stems on */
     fs_sockets_t sockets;      /* FS_LISTEN (the default) or FS_HELD */
+    bool rooms;                /* a rooms database (fs_room_create()) */
+    bool no_default_room;      /* no room for the original client */
+    bool default_uploads;      /* the default room's leader may upload */
     const char *modes;         /* the test's variants, "a|b": a fourth
                                   argument naming one of them; NULL: none */
 } ft_setup_t;
@@ -73,6 +76,9 @@ static inline fs_t *ft_start(int argc, char **argv, const ft_setup_t *setup, int
         .recordings = setup->recordings,
         .sockets = setup->sockets,
         .name = setup->name,
+        .rooms = setup->rooms,
+        .no_default_room = setup->no_default_room,
+        .default_uploads = setup->default_uploads,
     };
     fs_t *fs = fs_start(&fc);
     *status = 1;
@@ -101,7 +107,7 @@ static inline int ft_add_voices(fs_t *fs, ch_choir_t *ch, const ft_spec_t *spec,
             fprintf(stderr, "no userid found for worker %d\n", spec[i].worker);
             return -1;
         }
-        ch_voice_cfg_t vc = {spec[i].name, uid, spec[i].offset, spec[i].hz, false, 0};
+        ch_voice_cfg_t vc = {.name = spec[i].name, .userid = uid, .offset_s = spec[i].offset, .hz = spec[i].hz};
         v[i] = ch_voice_add(ch, &vc);
         if (!v[i])
             return -1;

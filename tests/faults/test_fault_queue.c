@@ -5,17 +5,20 @@
  * Control actions (chat, lead, volumes ...) travel from a worker to the
  * daemon through the worker's command lane, SEG_LANE_CAP commands deep.
  * Three voices sing through real nginx and two workers (Lea 3 s and Bob 9 s
- * on worker 1, Ann 6 s on worker 2).  The daemon is stopped (SIGSTOP); Max,
- * a listener on worker 1, then sends 30 requests with 10 chat messages each
- * as fast as it can, each message numbered.  The daemon is continued
- * (SIGCONT) two seconds later.  Asserted:
+ * on worker 1, Ann 6 s on worker 2).  One singer's chat is paced (a burst of
+ * CM_CHAT_BURST messages), so no one listener can fill the lane by
+ * itself: FLOOD listeners on worker 1 ("Max 00" ...), joined beforehand,
+ * each send one request of CM_CHAT_BURST numbered chat messages while the
+ * daemon is stopped (SIGSTOP), as fast as they can, one after another.
+ * The daemon is continued (SIGCONT) two seconds later.  Asserted:
  *
- *   - the worker accepts whole requests while their commands fit (25 of
- *     them: 250 of the lane's 256 places) and answers every later one 503
+ *   - the worker accepts whole requests while their commands fit (51 of
+ *     them: 255 of the lane's 256 places) and answers every later one 503
  *     with kill_client and the message "the server is busy (control queue
  *     full); please retry": a refused request changes nothing;
  *   - after SIGCONT, Ann and Bob receive each accepted message exactly
- *     once, in order, intact, from "Max", and none of the refused ones;
+ *     once, in order, intact, from the listener who sent it, and none of
+ *     the refused ones;
  *   - the lane works again: a chat sent afterwards arrives;
  *   - audio keeps flowing for everyone meanwhile: no voice sees an error,
  *     every frame arrives, every earlier voice is heard where it was
@@ -29,26 +32,27 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include "commands.h"
 #include "ftest.h"
 #include "segment.h"
 
 #define NV 3
 #define TNAME "fault_command_queue"
-#define FLOOD 30
-#define PER 10              /* chat messages per request: the most a request may carry */
+#define FLOOD 60            /* listeners, one request each */
+#define PER CM_CHAT_BURST   /* chat messages per request: one singer's burst */
 
 static const ft_spec_t spec[NV] = {{"Lea", 3, 400, 1}, {"Ann", 6, 500, 2}, {"Bob", 9, 600, 1}};
 
-/* Max: a listener that sends 60 ms requests back to back (no pacing),
- * 30 s behind the clock so that its read clock stays in the past. */
-static bbc_singer_t *make_max(fs_t *fs, const char *uid)
+/* A listener that sends 60 ms requests back to back (no pacing), 30 s
+ * behind the clock so that its read clock stays in the past. */
+static bbc_singer_t *make_max(fs_t *fs, const char *uid, const char *name)
 {
     bbc_config_t mc;
     bbc_config_init(&mc);
     mc.addr = fs_http(fs);
     mc.transport = BBC_HTTP;
     mc.userid = uid;
-    mc.username = "Max";
+    mc.username = name;
     mc.offset_s = 30;
     mc.n_samples = 2880;
     mc.no_pace = true;
@@ -58,10 +62,10 @@ static bbc_singer_t *make_max(fs_t *fs, const char *uid)
     return bbc_singer_new(&mc, &err);
 }
 
-/* The flood, with the daemon stopped for 2 s: Max's requests of PER chats
- * each are accepted while the lane has room, then refused whole with a
- * 503.  Returns how many were accepted. */
-static int flood(check_t *c, fs_t *fs, bbc_singer_t *max)
+/* The flood, with the daemon stopped for 2 s: the listeners' requests of
+ * PER chats each are accepted while the lane has room, then refused whole
+ * with a 503.  Returns how many were accepted. */
+static int flood(check_t *c, fs_t *fs, bbc_singer_t **max)
 {
     CHECK_EQ_I(*c, fs_signal_daemon(fs, SIGSTOP), 0);
     long long t_stop = fs_now_ns();
@@ -72,11 +76,11 @@ static int flood(check_t *c, fs_t *fs, bbc_singer_t *max)
         for (int k = 0; k < PER; k++) {
             char text[64];
             snprintf(text, sizeof text, "max %02d.%d <&\"'>", r, k);
-            bbc_singer_chat(max, text);
+            bbc_singer_chat(max[r], text);
         }
-        int rc = bbc_exchange_batch(max, NULL, NULL);
-        const resp_t *resp = bbc_singer_response(max);
-        const bbc_meta_t *m = bbc_singer_meta(max);
+        int rc = bbc_exchange_batch(max[r], NULL, NULL);
+        const resp_t *resp = bbc_singer_response(max[r]);
+        const bbc_meta_t *m = bbc_singer_meta(max[r]);
         status[r] = rc == BBC_OK ? 200 : resp->status;
         if (rc == BBC_OK) {
             accepted++;
@@ -91,7 +95,7 @@ static int flood(check_t *c, fs_t *fs, bbc_singer_t *max)
         }
     }
     double flood_ms = (fs_now_ns() - t_stop) / 1e6;
-    printf(TNAME ": daemon stopped at clock %" PRId64 "; Max sent %d requests of %d chats in %.0f ms: "
+    printf(TNAME ": daemon stopped at clock %" PRId64 "; %d listeners sent a request of %d chats in %.0f ms: "
            "%d accepted, %d refused (first refused: request %d, HTTP %d, \"%s\")\n",
            c_stop, FLOOD, PER, flood_ms, accepted, refused, first_refused,
            first_refused >= 0 ? status[first_refused] : 0, msg503);
@@ -116,16 +120,19 @@ static void judge_chats(check_t *c, ch_voice_t **v, int accepted)
         int n = ch_chats(v[i], -1, NULL, 0, NULL, 0);
         int good = 0, bad = 0, k = 0;
         for (int j = 0; j < n; j++) {
-            char name[64], text[600], want[64];
+            char name[64], text[600], want[64], who[16];
             ch_chats(v[i], j, name, sizeof name, text, sizeof text);
-            if (k < accepted * PER)
+            if (k < accepted * PER) {
                 snprintf(want, sizeof want, "max %02d.%d <&\"'>", k / PER, k % PER);
-            else
+                snprintf(who, sizeof who, "Max %02d", k / PER);
+            } else {
                 snprintf(want, sizeof want, "max after");
-            if (strcmp(name, "Max") == 0 && strcmp(text, want) == 0)
+                snprintf(who, sizeof who, "Max %02d", 0);
+            }
+            if (strcmp(name, who) == 0 && strcmp(text, want) == 0)
                 good++;
             else if (bad++ < 3)
-                printf("  %s: chat %d is \"%s: %s\", want \"Max: %s\"\n", spec[i].name, j, name, text, want);
+                printf("  %s: chat %d is \"%s: %s\", want \"%s: %s\"\n", spec[i].name, j, name, text, who, want);
             k++;
         }
         printf(TNAME ": %s received %d chats, %d as sent and in order (want %d)\n", spec[i].name, n,
@@ -164,28 +171,35 @@ int main(int argc, char **argv)
         return exit_code;
     ch_choir_t *ch = ch_choir_new(fs_http(fs));
     ch_voice_t *v[NV];
-    char max_uid[24];
+    bbc_singer_t *max[FLOOD] = {0};
     if (ft_add_voices(fs, ch, spec, NV, 700, 11, v) != 0)
         return 1;
-    if (fs_userid_for(fs, 1, 999, max_uid, sizeof max_uid) != 0)
-        return 1;
-    bbc_singer_t *max = make_max(fs, max_uid);
-    CHECK(c, max != NULL);
-    if (!max || ft_start_voices(v, NV) != 0) {
+    for (int i = 0; i < FLOOD; i++) {
+        char uid[24], name[16];
+        snprintf(name, sizeof name, "Max %02d", i);
+        if (fs_userid_for(fs, 1, 999 + (unsigned)i, uid, sizeof uid) != 0)
+            return 1;
+        max[i] = make_max(fs, uid, name);
+        CHECK(c, max[i] != NULL);
+        if (!max[i])
+            return 1;
+    }
+    if (ft_start_voices(v, NV) != 0) {
         fs_dump_logs(fs, 20);
         return 1;
     }
     int64_t start = ft_song(v[0], v, NV);
     CHECK(c, start != 0);
-    for (int i = 0; i < 3; i++)
-        CHECK_EQ_I(c, bbc_exchange_batch(max, NULL, NULL), 0);
+    for (int i = 0; i < FLOOD; i++)
+        CHECK_EQ_I(c, bbc_exchange_batch(max[i], NULL, NULL), 0);
     fs_sleep_ms(6000);
     int accepted = flood(&c, fs, max);
 
-    /* The lane drains; control works again. */
-    fs_sleep_ms(600);
-    bbc_singer_chat(max, "max after");
-    CHECK_EQ_I(c, bbc_exchange_batch(max, NULL, NULL), 0);
+    /* The lane drains; control works again (Max 00 spent PER of its
+     * burst some seconds ago; one message fits again by now). */
+    fs_sleep_ms(2500);
+    bbc_singer_chat(max[0], "max after");
+    CHECK_EQ_I(c, bbc_exchange_batch(max[0], NULL, NULL), 0);
     fs_sleep_ms(8000);
     int64_t t_end = srvclock_now();
     ch_stop_all(ch);
@@ -194,7 +208,8 @@ int main(int argc, char **argv)
     int rc = check_done(&c, TNAME);
     if (rc)
         fs_dump_logs(fs, 30);
-    bbc_singer_destroy(max);
+    for (int i = 0; i < FLOOD; i++)
+        bbc_singer_destroy(max[i]);
     ch_choir_free(ch);
     fs_stop(fs);
     return rc;

@@ -81,7 +81,7 @@ static int add_voices(run_t *u)
             return -1;
     }
     for (int i = 0; i < u->nnew; i++) {
-        ch_voice_cfg_t vc = {newname[i], NULL, u->leaving ? 6 : 9, 700 + 100 * i, false, 0};
+        ch_voice_cfg_t vc = {.name = newname[i], .offset_s = u->leaving ? 6 : 9, .hz = 700 + 100 * i};
         u->out[i] = ch_voice_add(u->ch, &vc);
         if (!u->out[i])
             return -1;

@@ -9,8 +9,8 @@
  *
  *   - userids stay secret: no answer to any voice (headers or body, probes
  *     and POSTs) ever carries another voice's userid; the summary and the
- *     leader field show public ids; metrics and the profile (loopback only,
- *     see below) and everything in the recordings directory (listing,
+ *     leader field show public ids; metrics and the profile (each worker's
+ *     operator socket, not the site) and everything in the recordings directory (listing,
  *     project, file names and contents) carry no userid;
  *   - a public id is no key: Mal, who uses Lea's public id as a userid, is
  *     a different singer with a public id of its own; as a non-leader, Mal's
@@ -24,9 +24,9 @@
  * Covered elsewhere, not repeated here: longer names (2000 bytes) and chats
  * (501 bytes) are refused with a 400 (tests/faults/test_bad_input.sh); the
  * web client renders names and chats as text, never markup
- * (tests/browser/e2e.test.js, the NASTY chat and name); the metrics and the
- * profile endpoints answer 403 to any address but loopback, and the
- * per-address rate limit answers 429 (tests/deploy/test_nginx_site.sh);
+ * (tests/browser/e2e.test.js, the NASTY chat and name); the site has no
+ * location for metrics and profiling, and the per-address rate limit
+ * answers 429 (tests/deploy/test_nginx_site.sh);
  * the systemd units' sandboxing (tests/deploy/test_systemd_units.sh,
  * scores in README.md).
  *
@@ -182,6 +182,24 @@ static void judge_diagnostics(check_t *c, fs_t *fs)
         CHECK_EQ_I(*c, get_text(fs_http(fs), through, text, sizeof text), 404);
     }
     printf(TNAME ": metrics and the profile (the operator sockets) name no userid; /api/metrics is a 404\n");
+
+    /* Routing is on the exact decoded path: a '?' smuggled into the path
+     * as %3F is refused, and a near spelling of a path is no path at all
+     * (through nginx, which would pass these to the general API location
+     * and its limits). */
+    static const struct { const char *path; int status; } near[] = {
+        {"/api/metrics%3F", 400},        {"/api/get_profile%3F", 400}, {"/api/start_profile%3Fx", 400},
+        {"/api/upload%3F?name=t", 400},   {"/api/upload/?name=t", 404}, {"/api/recordings/", 404},
+        {"/api/recordings%3Fx", 400},
+    };
+    for (size_t i = 0; i < sizeof near / sizeof near[0]; i++) {
+        int st = get_text(fs_http(fs), near[i].path, text, sizeof text);
+        if (st != near[i].status)
+            printf("  %s: HTTP %d, want %d\n", near[i].path, st, near[i].status);
+        CHECK_EQ_I(*c, st, near[i].status);
+        CHECK(*c, strstr(text, "{\"error\":\"") == text);
+    }
+    printf(TNAME ": paths with %%3F are a 400, near spellings of a path a 404, with a message\n");
 }
 
 /* The song ends and is recorded; then the recordings directory is
@@ -288,10 +306,11 @@ int main(int argc, char **argv)
         return exit_code;
     make_names();
     const ch_voice_cfg_t spec[NV] = {
-        {"Lea", NULL, 3, 400, false, 0},      {"Ann", NULL, 6, 500, false, 0},
-        {"Bob", NULL, 9, 600, false, 0},      {NASTY, NULL, 9, 0, true, 0},
-        {long_name, NULL, 9, 0, true, 0},     {accents, NULL, 9, 0, true, 0},
-        {forty, NULL, 9, 0, true, 0},
+        {.name = "Lea", .offset_s = 3, .hz = 400},       {.name = "Ann", .offset_s = 6, .hz = 500},
+        {.name = "Bob", .offset_s = 9, .hz = 600},       {.name = NASTY, .offset_s = 9, .spectator = true},
+        {.name = long_name, .offset_s = 9, .spectator = true},
+        {.name = accents, .offset_s = 9, .spectator = true},
+        {.name = forty, .offset_s = 9, .spectator = true},
     };
     ch_choir_t *ch = ch_choir_new(fs_http(fs));
     ch_voice_t *v[NV];

@@ -494,8 +494,11 @@ int main(int argc, char **argv)
     printf("  Ann's tone is in the recording %d samples after her write clock\n", best_lag);
     CHECK_EQ_I(c, best_lag, 312);
     /* The track began at the start request's clock, which the comparison
-     * above placed it at, sample for sample: Ann's offset after her read. */
-    CHECK(c, toff > 3 * RATE - N && toff < 3 * RATE + RATE / 10);
+     * above placed it at, sample for sample: Ann's offset after her read,
+     * plus the request's round trip (which a loaded machine stretches: the
+     * exactness is the comparison's, this only says it is the right song). */
+    printf("  the track began %.3f s after Ann's read clock (her bucket is 3 s)\n", (double)toff / RATE);
+    CHECK(c, toff > 3 * RATE - N && toff < 4 * RATE);
 
     free(ref);
     free(mix);

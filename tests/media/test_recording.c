@@ -1,8 +1,10 @@
 /* test_recording: the int16 saturation rule with exact numbers, song names
  * in UTC, the writer's clock placement (gaps, overlaps, close/reopen, a
  * killed writer, parts, the lock), stems at their offsets summing to the
- * mix, the Audacity project's exact offsets, pruning that keeps exactly N
- * songs and nothing else, and a listing that escapes a hostile name. */
+ * mix, the Audacity project's exact offsets and its ending, the songs of a
+ * folder as a whole, deleting one song (its project last, nothing else
+ * touched), sealing a cut-off one, counting a song's stems, and a listing
+ * that says how each song ended and escapes a hostile name. */
 #include "media/recdir.h"
 #include "media/recording.h"
 #include "media_test.h"
@@ -322,13 +324,15 @@ static void test_stems_and_lof(const char *dir)
     snprintf(path, sizeof path, "%s/2024-05-03-013320-stem-\"#.wav", dir);
     mt_write_file(path, "x", 1);
 
-    CHECK_EQ_I(ck, rec_lof_write(dir, s, mt_log, &log), REC_OK);
+    CHECK_EQ_I(ck, rec_lof_write(dir, s, REC_END_SONG, s + 52000, mt_log, &log), REC_OK);
     snprintf(path, sizeof path, "%s/2024-05-03-013320.lof", dir);
     lof = mt_read_file(path, NULL);
     CHECK(ck, lof != NULL);
     if (lof != NULL) {
         const char *body = strstr(lof, "\nfile ");
         CHECK(ck, lof[0] == '#');
+        /* How it ended and how long it is, in comments Audacity skips. */
+        CHECK(ck, strstr(lof, "\n# ended: ended (the song ended)\n# length: 1.083\nfile ") != NULL);
         CHECK(ck, body != NULL);
         body = body != NULL ? body + 1 : "";
         CHECK_EQ_S(ck, body,
@@ -341,7 +345,15 @@ static void test_stems_and_lof(const char *dir)
     unlink(path);
     snprintf(path, sizeof path, "%s/2024-05-03-013320-stem-\"#.wav", dir);
     unlink(path);
-    CHECK_EQ_I(ck, rec_lof_write(dir, s, mt_log, &log), REC_OK);
+    CHECK_EQ_I(ck, rec_lof_write(dir, s, REC_END_NEW_SONG, 0, mt_log, &log), REC_OK);
+    snprintf(path, sizeof path, "%s/2024-05-03-013320.lof", dir);
+    lof = mt_read_file(path, NULL);
+    CHECK(ck, lof != NULL && strstr(lof, "# ended: new_song (") != NULL && strstr(lof, "# length:") == NULL);
+    free(lof);
+    /* A song of which nothing was written gets no project. */
+    CHECK_EQ_I(ck, rec_lof_write(dir, s + 3600 * 48000, REC_END_SONG, 0, mt_log, &log), REC_OK);
+    snprintf(path, sizeof path, "%s/2024-05-03-023320.lof", dir);
+    CHECK(ck, !mt_exists(path));
 
     /* Sum the stems at their offsets: exactly the mix. */
     {
@@ -384,26 +396,52 @@ static void touch(const char *dir, const char *name, size_t size)
     free(buf);
 }
 
-static void test_prune(const char *base)
+/* The codes and sentences of the endings, both ways. */
+static void test_endings(void)
+{
+    for (int e = REC_END_SONG; e < REC_END_COUNT; e++) {
+        const char *code = rec_end_code((rec_end_t)e);
+        CHECK_EQ_I(ck, rec_end_parse(code, strlen(code)), e);
+        CHECK(ck, strlen(rec_end_text((rec_end_t)e)) > 10);
+    }
+    CHECK_EQ_S(ck, rec_end_code(REC_END_SONG), "ended");
+    CHECK_EQ_S(ck, rec_end_code(REC_END_DISK), "disk");
+    CHECK_EQ_S(ck, rec_end_code((rec_end_t)99), "unknown");
+    CHECK_EQ_I(ck, rec_end_parse("ended (the", 5), REC_END_SONG);
+    CHECK_EQ_I(ck, rec_end_parse("endedx", 6), REC_END_UNKNOWN);
+    CHECK_EQ_I(ck, rec_end_parse(NULL, 0), REC_END_UNKNOWN);
+    CHECK_EQ_I(ck, rec_stamp_seconds("2024-05-01-193000"), 1714591800);
+    CHECK_EQ_I(ck, rec_stamp_seconds("2024-05-01 193000"), -1);
+    CHECK_EQ_I(ck, rec_stamp_seconds(NULL), -1);
+}
+
+/* The songs of a folder as a whole, deleting one of them (its project
+ * last, nothing else touched), and counting a song's stems. */
+static void test_songs_and_delete(const char *base)
 {
     char dir[2048], name[128], path[4096];
     struct timeval old[2];
+    rec_song_t *v;
+    size_t n;
+    uint64_t bytes;
     int i;
 
-    snprintf(dir, sizeof dir, "%s/prune", base);
+    snprintf(dir, sizeof dir, "%s/songs", base);
     mkdir(dir, 0755);
-    for (i = 0; i < 25; i++) {
+    for (i = 0; i < 5; i++) {
         char song[32];
         CHECK_EQ_I(ck, rec_song_name((int64_t)(1714591800 + 3600 * i) * 48000, song, sizeof song), REC_OK);
         snprintf(name, sizeof name, "%s.wav", song);
-        touch(dir, name, 10);
-        snprintf(name, sizeof name, "%s-stem-1.wav", song);
-        touch(dir, name, 10);
-        snprintf(name, sizeof name, "%s.lof", song);
-        touch(dir, name, 10);
+        touch(dir, name, 100);
+        snprintf(name, sizeof name, "%s-stem-Ann_000001.opus", song);
+        touch(dir, name, 20);
+        if (i != 4) {
+            snprintf(name, sizeof name, "%s.lof", song);
+            touch(dir, name, 3);
+        }
         if (i == 0) {
             snprintf(name, sizeof name, "%s-part2.wav", song);
-            touch(dir, name, 10);
+            touch(dir, name, 7);
         }
     }
     touch(dir, "index.html", 10);
@@ -419,41 +457,115 @@ static void test_prune(const char *base)
     old[1] = old[0];
     utimes(path, old);
 
-    CHECK_EQ_I(ck, rec_prune(dir, 20, NULL, NULL), 5);
-    /* Exactly the 20 newest remain, each whole. */
-    for (i = 0; i < 25; i++) {
-        char song[32];
-        rec_song_name((int64_t)(1714591800 + 3600 * i) * 48000, song, sizeof song);
-        snprintf(path, sizeof path, "%s/%s.wav", dir, song);
-        CHECK_EQ_I(ck, mt_exists(path), i >= 5);
-        snprintf(path, sizeof path, "%s/%s-stem-1.wav", dir, song);
-        CHECK_EQ_I(ck, mt_exists(path), i >= 5);
-        snprintf(path, sizeof path, "%s/%s.lof", dir, song);
-        CHECK_EQ_I(ck, mt_exists(path), i >= 5);
+    CHECK_EQ_I(ck, rec_songs(dir, &v, &n, NULL, NULL), REC_OK);
+    CHECK_EQ_I(ck, n, 5);
+    if (n == 5) {
+        CHECK_EQ_S(ck, v[0].stamp, "2024-05-01-193000");   /* oldest first */
+        CHECK_EQ_I(ck, v[0].files, 4);
+        CHECK_EQ_I(ck, v[0].bytes, 130);
+        CHECK_EQ_I(ck, v[0].project, 1);
+        CHECK_EQ_S(ck, v[4].stamp, "2024-05-01-233000");
+        CHECK_EQ_I(ck, v[4].files, 2);
+        CHECK_EQ_I(ck, v[4].project, 0);
+        CHECK(ck, v[4].mtime >= (int64_t)time(NULL) - 60);
     }
-    snprintf(path, sizeof path, "%s/2024-05-01-193000-part2.wav", dir);
-    CHECK(ck, !mt_exists(path));
-    snprintf(path, sizeof path, "%s/index.html", dir);
-    CHECK(ck, mt_exists(path));
-    snprintf(path, sizeof path, "%s/.keep", dir);
-    CHECK(ck, mt_exists(path));
-    snprintf(path, sizeof path, "%s/notes.txt", dir);
-    CHECK(ck, mt_exists(path));
-    snprintf(path, sizeof path, "%s/2024-bad.wav", dir);
-    CHECK(ck, mt_exists(path));
-    snprintf(path, sizeof path, "%s/1999-01-01-000000", dir);
-    CHECK(ck, mt_exists(path));
+    free(v);
+    /* A crashed writer's old temporary file went, a young one stays. */
     snprintf(path, sizeof path, "%s/.bbtmp-old.wav-abcdef", dir);
     CHECK(ck, !mt_exists(path));
     snprintf(path, sizeof path, "%s/.bbtmp-new.wav-abcdef", dir);
     CHECK(ck, mt_exists(path));
 
-    CHECK_EQ_I(ck, rec_prune(dir, 20, NULL, NULL), 0);
-    CHECK_EQ_I(ck, rec_prune(dir, 1, NULL, NULL), 19);
-    CHECK_EQ_I(ck, rec_prune(dir, 0, NULL, NULL), REC_ERR_ARG);
-    CHECK_EQ_I(ck, rec_prune(NULL, 3, NULL, NULL), REC_ERR_ARG);
+    /* One song goes whole, and only it. */
+    mt_log_t log = {0};
+    CHECK_EQ_I(ck, rec_song_delete(dir, "2024-05-01-193000", &bytes, mt_log, &log), 4);
+    CHECK_EQ_I(ck, bytes, 130);
+    CHECK_EQ_I(ck, rec_song_delete(dir, "2024-05-01-193000", &bytes, mt_log, &log), 0);
+    CHECK_EQ_I(ck, bytes, 0);
+    CHECK_EQ_I(ck, rec_song_delete(dir, "2024-05-01-19300", NULL, NULL, NULL), REC_ERR_ARG);
+    CHECK_EQ_I(ck, rec_song_delete(dir, "2024-05-01-193000.wav", NULL, NULL, NULL), REC_ERR_ARG);
+    CHECK_EQ_I(ck, rec_song_delete(dir, "../../../etc/pas", NULL, NULL, NULL), REC_ERR_ARG);
+    CHECK_EQ_I(ck, rec_song_delete(NULL, "2024-05-01-193000", NULL, NULL, NULL), REC_ERR_ARG);
+    for (i = 0; i < 5; i++) {
+        char song[32];
+        rec_song_name((int64_t)(1714591800 + 3600 * i) * 48000, song, sizeof song);
+        snprintf(path, sizeof path, "%s/%s.wav", dir, song);
+        CHECK_EQ_I(ck, mt_exists(path), i >= 1);
+        snprintf(path, sizeof path, "%s/%s-stem-Ann_000001.opus", dir, song);
+        CHECK_EQ_I(ck, mt_exists(path), i >= 1);
+    }
+    snprintf(path, sizeof path, "%s/2024-05-01-193000-part2.wav", dir);
+    CHECK(ck, !mt_exists(path));
+    for (i = 0; i < 5; i++) {
+        static const char *others[] = {"index.html", ".keep", "notes.txt", "2024-bad.wav", "1999-01-01-000000"};
+        snprintf(path, sizeof path, "%s/%s", dir, others[i]);
+        CHECK(ck, mt_exists(path));
+    }
+    /* Something by a song's name that is not a file is never touched. */
+    snprintf(path, sizeof path, "%s/2024-05-01-203000-stem-Bob_000002.wav", dir);
+    mkdir(path, 0755);
+    CHECK_EQ_I(ck, rec_song_delete(dir, "2024-05-01-203000", NULL, mt_log, &log), 3);
+    CHECK(ck, mt_exists(path));
+    rmdir(path);
+
+    /* Stems of one song: each singer once, continuations not counted. */
+    int64_t s = (int64_t)1714602600 * 48000 + 5;   /* 2024-05-01-223000 */
+    CHECK_EQ_I(ck, rec_stem_count(dir, s), 1);
+    touch(dir, "2024-05-01-223000-stem-Bob_000002.wav", 5);
+    touch(dir, "2024-05-01-223000-stem-Bob_000002-part2.wav", 5);
+    touch(dir, "2024-05-01-223000-stem-Cy_000003.opus", 5);
+    touch(dir, "2024-05-01-223000-stem-Cy_000003-part3.opus", 5);
+    touch(dir, "2024-05-01-223000.wav.txt", 5);
+    CHECK_EQ_I(ck, rec_stem_count(dir, s), 3);
+    CHECK_EQ_I(ck, rec_stem_count(dir, s + 48000), 0);
     snprintf(path, sizeof path, "%s/missing", dir);
-    CHECK_EQ_I(ck, rec_prune(path, 3, NULL, NULL), REC_ERR_IO);
+    CHECK_EQ_I(ck, rec_stem_count(path, s), 0);
+    CHECK_EQ_I(ck, rec_songs(path, &v, &n, NULL, NULL), REC_ERR_IO);
+}
+
+/* A song cut off with no project gets one, counted from the start clock
+ * its files carry; a song that has one, or none of whose files exist, is
+ * left alone. */
+static void test_seal(const char *base)
+{
+    char dir[2048], path[4096];
+    int err = 0;
+    mt_log_t log = {0};
+    float x[4800];
+    int64_t s = S0 + 7 * 3600 * 48000;   /* 2024-05-02-023000 and 123 samples */
+
+    snprintf(dir, sizeof dir, "%s/seal", base);
+    mkdir(dir, 0755);
+    ramp(x, 4800, 1);
+    rec_writer_t *m = rec_writer_create(dir, s, NULL, s, mt_log, &log, &err);
+    rec_writer_t *a = rec_writer_create(dir, s, "Ann", s + 24000, mt_log, &log, &err);
+    CHECK(ck, m != NULL && a != NULL);
+    if (m == NULL || a == NULL)
+        return;
+    CHECK_EQ_I(ck, rec_writer_write(m, s, x, 4800), REC_OK);
+    CHECK_EQ_I(ck, rec_writer_write(a, s + 24000, x, 4800), REC_OK);
+    rec_writer_destroy(m);
+    rec_writer_destroy(a);
+    CHECK_EQ_I(ck, rec_seal_song(dir, "2024-05-02-023000", REC_END_INTERRUPTED, mt_log, &log), REC_OK);
+    snprintf(path, sizeof path, "%s/2024-05-02-023000.lof", dir);
+    char *lof = mt_read_file(path, NULL);
+    CHECK(ck, lof != NULL);
+    if (lof != NULL) {
+        CHECK(ck, strstr(lof, "# ended: interrupted (") != NULL);
+        /* The offsets count from the song's exact start, not its second. */
+        CHECK(ck, strstr(lof, "file \"2024-05-02-023000.wav\" offset 0.000000000\n") != NULL);
+        CHECK(ck, strstr(lof, "file \"2024-05-02-023000-stem-Ann.wav\" offset 0.500000000\n") != NULL);
+    }
+    free(lof);
+    /* Sealed already: the project stays as it is. */
+    CHECK_EQ_I(ck, rec_seal_song(dir, "2024-05-02-023000", REC_END_DISK, mt_log, &log), REC_OK);
+    lof = mt_read_file(path, NULL);
+    CHECK(ck, lof != NULL && strstr(lof, "interrupted") != NULL);
+    free(lof);
+    CHECK_EQ_I(ck, rec_seal_song(dir, "2024-05-02-033000", REC_END_DISK, mt_log, &log), REC_OK);
+    snprintf(path, sizeof path, "%s/2024-05-02-033000.lof", dir);
+    CHECK(ck, !mt_exists(path));
+    CHECK_EQ_I(ck, rec_seal_song(dir, "2024-05-02", REC_END_DISK, mt_log, &log), REC_ERR_ARG);
 }
 
 /* The listing the API serves: newest song first, each with its mix and
@@ -461,19 +573,22 @@ static void test_prune(const char *base)
  * closed; nothing else in the folder; a hostile name stays a string. */
 static void test_listing(const char *base)
 {
-    char dir[2048], buf[16384];
+    char dir[2048], buf[16384], path[4096];
     jw_t w;
 
     snprintf(dir, sizeof dir, "%s/listing", base);
     mkdir(dir, 0755);
     jw_init(&w, buf, sizeof buf);
-    CHECK_EQ_I(ck, rec_listing_json(dir, 20, &w, NULL, NULL), REC_OK);
+    CHECK_EQ_I(ck, rec_listing_json(dir, 20, 0, &w, NULL, NULL), REC_OK);
     CHECK(ck, jw_ok(&w) && strcmp(buf, "[]") == 0);
 
     touch(dir, "2024-01-02-030405.wav", 1234567);
     touch(dir, "2024-01-02-030405-stem-17.wav", 10000);
     touch(dir, "2024-01-02-030405-stem-<img src=x>\"'.wav", 10);
-    touch(dir, "2024-01-02-030405.lof", 10);
+    snprintf(path, sizeof path, "%s/2024-01-02-030405.lof", dir);
+    static const char project[] = "# Bucket Brigade song ...\n# files ...\n# ended: left (everyone left)\n"
+                                  "# length: 183.240\nfile \"2024-01-02-030405.wav\" offset 0.000000000\n";
+    mt_write_file(path, project, strlen(project));
     touch(dir, "2024-01-02-030405-part2.wav", 4999);
     touch(dir, "2024-03-04-050607.wav", 20000);
     touch(dir, "2023-12-31-235959.wav", 5);
@@ -482,17 +597,28 @@ static void test_listing(const char *base)
     touch(dir, "index.html", 10);
 
     jw_init(&w, buf, sizeof buf);
-    CHECK_EQ_I(ck, rec_listing_json(dir, 2, &w, NULL, NULL), REC_OK);
+    /* 2024-03-04 05:06:07 is the song being recorded now. */
+    CHECK_EQ_I(ck, rec_listing_json(dir, 2, (int64_t)1709528767 * 48000 + 99, &w, NULL, NULL), REC_OK);
     CHECK(ck, jw_ok(&w));
     cJSON *j = cJSON_Parse(buf);
     CHECK(ck, cJSON_IsArray(j) && cJSON_GetArraySize(j) == 2);
     cJSON *newer = cJSON_GetArrayItem(j, 0), *older = cJSON_GetArrayItem(j, 1);
     CHECK_EQ_S(ck, cJSON_GetStringValue(cJSON_GetObjectItem(newer, "song")), "2024-03-04-050607");
     CHECK(ck, cJSON_IsFalse(cJSON_GetObjectItem(newer, "complete")));
+    CHECK(ck, cJSON_IsTrue(cJSON_GetObjectItem(newer, "recording")));
+    CHECK(ck, cJSON_IsNull(cJSON_GetObjectItem(newer, "ended")));
+    CHECK(ck, cJSON_IsFalse(cJSON_GetObjectItem(newer, "normal")));
+    CHECK(ck, cJSON_IsNull(cJSON_GetObjectItem(newer, "seconds")));   /* not a WAV libsndfile reads */
     CHECK_EQ_I(ck, cJSON_GetArraySize(cJSON_GetObjectItem(newer, "stems")), 0);
     CHECK_EQ_I(ck, cJSON_GetArraySize(cJSON_GetObjectItem(newer, "project")), 0);
     CHECK_EQ_S(ck, cJSON_GetStringValue(cJSON_GetObjectItem(older, "song")), "2024-01-02-030405");
     CHECK(ck, cJSON_IsTrue(cJSON_GetObjectItem(older, "complete")));
+    CHECK(ck, cJSON_IsFalse(cJSON_GetObjectItem(older, "recording")));
+    CHECK_EQ_S(ck, cJSON_GetStringValue(cJSON_GetObjectItem(older, "ended")), "left");
+    CHECK_EQ_S(ck, cJSON_GetStringValue(cJSON_GetObjectItem(older, "ended_text")),
+               "everyone left before this song was all recorded");
+    CHECK(ck, cJSON_IsFalse(cJSON_GetObjectItem(older, "normal")));
+    CHECK(ck, cJSON_GetNumberValue(cJSON_GetObjectItem(older, "seconds")) == 183.24);
     cJSON *mix = cJSON_GetObjectItem(older, "mix");
     CHECK_EQ_I(ck, cJSON_GetArraySize(mix), 2);
     /* The mix first, then its parts in order. */
@@ -515,10 +641,49 @@ static void test_listing(const char *base)
     CHECK(ck, strstr(buf, "2023-12-31") == NULL);   /* beyond the 2 asked for */
     cJSON_Delete(j);
 
+    /* A real mix without a project: its length from the WAV; a project
+     * that ended with the song is "normal"; an old project without an
+     * ending says "unknown". */
+    {
+        int err = 0;
+        float x[24000] = {0};
+        int64_t s = (int64_t)1704164645 * 48000;   /* 2024-01-02-030405 */
+        rec_writer_t *m = rec_writer_create(dir, s + 3 * 48000, NULL, s + 3 * 48000, NULL, NULL, &err);
+        CHECK(ck, m != NULL);
+        if (m != NULL) {
+            CHECK_EQ_I(ck, rec_writer_write(m, s + 3 * 48000, x, 24000), REC_OK);
+            rec_writer_destroy(m);
+        }
+        touch(dir, "2023-12-31-235959.lof", 10);
+        jw_init(&w, buf, sizeof buf);
+        CHECK_EQ_I(ck, rec_listing_json(dir, 20, 0, &w, NULL, NULL), REC_OK);
+        j = cJSON_Parse(buf);
+        cJSON *third = cJSON_GetArrayItem(j, 1), *oldest = cJSON_GetArrayItem(j, 3);
+        CHECK_EQ_S(ck, cJSON_GetStringValue(cJSON_GetObjectItem(third, "song")), "2024-01-02-030408");
+        CHECK(ck, cJSON_GetNumberValue(cJSON_GetObjectItem(third, "seconds")) == 0.5);
+        CHECK(ck, cJSON_IsNull(cJSON_GetObjectItem(third, "ended")));
+        CHECK(ck, cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "recording")));
+        CHECK_EQ_S(ck, cJSON_GetStringValue(cJSON_GetObjectItem(oldest, "ended")), "unknown");
+        cJSON_Delete(j);
+        char p2[4096];
+        snprintf(p2, sizeof p2, "%s/2024-01-02-030408.wav", dir);
+        CHECK_EQ_I(ck, rec_lof_write(dir, s + 3 * 48000, REC_END_SONG, s + 3 * 48000 + 24000, NULL, NULL), REC_OK);
+        jw_init(&w, buf, sizeof buf);
+        CHECK_EQ_I(ck, rec_listing_json(dir, 20, 0, &w, NULL, NULL), REC_OK);
+        j = cJSON_Parse(buf);
+        third = cJSON_GetArrayItem(j, 1);
+        CHECK(ck, cJSON_IsTrue(cJSON_GetObjectItem(third, "normal")));
+        CHECK_EQ_S(ck, cJSON_GetStringValue(cJSON_GetObjectItem(third, "ended_text")), "the song ended");
+        CHECK(ck, cJSON_GetNumberValue(cJSON_GetObjectItem(third, "seconds")) == 0.5);
+        cJSON_Delete(j);
+        CHECK_EQ_I(ck, rec_song_delete(dir, "2024-01-02-030408", NULL, NULL, NULL), 2);
+        CHECK(ck, !mt_exists(p2));
+    }
+
     /* Too small a buffer: the writer says so, nothing is cut silently. */
     char small[64];
     jw_init(&w, small, sizeof small);
-    CHECK_EQ_I(ck, rec_listing_json(dir, 20, &w, NULL, NULL), REC_OK);
+    CHECK_EQ_I(ck, rec_listing_json(dir, 20, 0, &w, NULL, NULL), REC_OK);
     CHECK(ck, !jw_ok(&w));
 
     /* What may be served: our names in [A-Za-z0-9._-], nothing else. */
@@ -546,7 +711,9 @@ int main(void)
     test_writer(dir);
     test_parts(dir);
     test_stems_and_lof(dir);
-    test_prune(dir);
+    test_endings();
+    test_songs_and_delete(dir);
+    test_seal(dir);
     test_listing(dir);
     mt_rmrf(dir);
     free(dir);

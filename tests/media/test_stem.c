@@ -377,7 +377,7 @@ static void test_late_start_and_parts(const char *dir, stream_t *s)
     }
 
     /* The project puts each stem at its origin. */
-    CHECK_EQ_I(ck, rec_lof_write(dir, SONG_START, mt_log, &log), REC_OK);
+    CHECK_EQ_I(ck, rec_lof_write(dir, SONG_START, REC_END_SONG, 0, mt_log, &log), REC_OK);
     char lof[600], buf[4096] = "";
     snprintf(lof, sizeof lof, "%s/2025-11-24-160000.lof", dir);
     f = fopen(lof, "r");
@@ -398,7 +398,7 @@ static void test_late_start_and_parts(const char *dir, stream_t *s)
     static char list[16384];
     jw_t jw;
     jw_init(&jw, list, sizeof list);
-    CHECK_EQ_I(ck, rec_listing_json(dir, 5, &jw, mt_log, &log), REC_OK);
+    CHECK_EQ_I(ck, rec_listing_json(dir, 5, 0, &jw, mt_log, &log), REC_OK);
     CHECK(ck, jw_ok(&jw));
     CHECK(ck, strstr(list, "{\"file\":\"2025-11-24-160000-stem-quiet.opus\",\"bytes\":") != NULL);
     CHECK(ck, strstr(list, "\"singer\":\"Zo\\u00eb \\\"the quiet one\\\"\"}") != NULL);

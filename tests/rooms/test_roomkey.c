@@ -25,6 +25,18 @@ static int cmp_str(const void *a, const void *b)
     return strcmp((const char *)a, (const char *)b);
 }
 
+/* Sorts n strings of size bytes each (rows of a char array) and says
+ * whether no two are equal. */
+static int all_distinct(void *rows, size_t n, size_t size)
+{
+    const char *r = rows;
+    int distinct = 1;
+    qsort(rows, n, size, cmp_str);
+    for (size_t i = 1; i < n; i++)
+        distinct &= strcmp(r + (i - 1) * size, r + i * size) != 0;
+    return distinct;
+}
+
 static void test_ids(check_t *c)
 {
     static char ids[DRAWS][RK_ID_LEN + 1];
@@ -54,11 +66,7 @@ static void test_ids(check_t *c)
     }
     CHECK(*c, all);
     CHECK(*c, all_first);
-    qsort(ids, DRAWS, sizeof ids[0], cmp_str);
-    int distinct = 1;
-    for (int i = 1; i < DRAWS; i++)
-        distinct &= strcmp(ids[i - 1], ids[i]) != 0;
-    CHECK(*c, distinct);
+    CHECK(*c, all_distinct(ids, DRAWS, sizeof ids[0]));
     CHECK_EQ_I(*c, rk_id_new(NULL), RK_ERR_ARG);
 
     /* Near-misses. */
@@ -116,11 +124,7 @@ static void test_keys(check_t *c)
     }
     CHECK_EQ_I(*c, last_count, 4);
     CHECK(*c, last_ok);
-    qsort(keys, DRAWS, sizeof keys[0], cmp_str);
-    int distinct = 1;
-    for (int i = 1; i < DRAWS; i++)
-        distinct &= strcmp(keys[i - 1], keys[i]) != 0;
-    CHECK(*c, distinct);
+    CHECK(*c, all_distinct(keys, DRAWS, sizeof keys[0]));
     CHECK_EQ_I(*c, rk_key_new(NULL), RK_ERR_ARG);
 
     /* Near-misses. */

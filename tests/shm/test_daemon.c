@@ -218,8 +218,38 @@ static void stop(check_t *c, rig_t *r)
     CHECK_EQ_I(*c, users_delay_msg(r->seg, (uint32_t)users_find(r->seg, 1001)) & 0xffff, 12);
 }
 
-/* Nobody active for 5 s: the state resets (tempo too), once; after an
- * hour the users are forgotten. */
+/* A lead from a userid that has no place in the table (its join was put
+ * off, or it was forgotten) holds only as long as a present leader's
+ * would: 5 s, while the others stay active. */
+static void slotless_leader(check_t *c, rig_t *r)
+{
+    seg_cmd_t cm;
+    seg_ctl_t ctl;
+    cmd(&cm, CMD_LEAD, 7777, r->now);
+    snprintf(cm.name, sizeof cm.name, "Ghost");
+    send(r, &cm);
+    touch_all(r, ids, 4, 6);
+    rig_tick(r, 20);
+    snap_ctl_read(r->seg, &ctl);
+    CHECK_EQ_I(*c, users_find(r->seg, 7777), -1);
+    CHECK(*c, ctl.song.has_leader && ctl.song.leader == 7777);
+    for (int i = 0; i < 50; i++) {
+        touch_all(r, ids, 4, 6);
+        rig_tick(r, 100);
+    }
+    snap_ctl_read(r->seg, &ctl);
+    CHECK(*c, ctl.song.has_leader);                  /* 5 s not yet over */
+    for (int i = 0; i < 5; i++) {
+        touch_all(r, ids, 4, 6);
+        rig_tick(r, 100);
+    }
+    snap_ctl_read(r->seg, &ctl);
+    CHECK(*c, !ctl.song.has_leader && ctl.leader_public == 0);
+    CHECK_EQ_I(*c, ctl.n_active, 4);
+}
+
+/* Nobody active for 5 s: the state resets (tempo too), once; after 5
+ * minutes the users are forgotten. */
 static void expiry(check_t *c, rig_t *r)
 {
     seg_ctl_t ctl;
@@ -231,16 +261,25 @@ static void expiry(check_t *c, rig_t *r)
     CHECK_EQ_I(*c, ctl.song.bpm, 0);
     CHECK_EQ_I(*c, ctl.song.start, 0);
     CHECK_EQ_I(*c, ctl.epoch, epoch + 1);
-    CHECK_EQ_I(*c, ctl.n_users, 4);          /* remembered for an hour */
+    CHECK_EQ_I(*c, ctl.n_users, 4);          /* remembered for 5 minutes */
     rig_tick(r, 200);
     snap_ctl_read(r->seg, &ctl);
     CHECK_EQ_I(*c, ctl.epoch, epoch + 1);    /* not again */
-    /* After an hour they are forgotten. */
+    /* After 5 minutes they are forgotten. */
     r->now += USERS_FORGET_SAMPLES;
     rig_tick(r, 200);
     snap_ctl_read(r->seg, &ctl);
     CHECK_EQ_I(*c, ctl.n_users, 0);
     CHECK_EQ_I(*c, users_find(r->seg, 1001), -1);
+    /* Empty for a minute, the room sleeps; its heartbeat still says the
+     * daemon is there, since commands are still applied (a worker waits
+     * for them while it is fresh). */
+    int64_t w = tl_watermark(r->seg);
+    rig_tick(r, 61000);
+    rig_tick(r, 3000);
+    CHECK(*c, tl_watermark(r->seg) < r->now);     /* asleep: no clearing ahead */
+    CHECK(*c, tl_watermark(r->seg) >= w);
+    CHECK_EQ_I(*c, load_relaxed(&seg_header(r->seg)->heartbeat), r->now);
 }
 
 /* A full user table is published, and joins are refused. */
@@ -274,6 +313,7 @@ int main(void)
     start_song(&c, &r);
     controls(&c, &r);
     stop(&c, &r);
+    slotless_leader(&c, &r);
     expiry(&c, &r);
     full_table(&c, &r);
     rig_close(&r);

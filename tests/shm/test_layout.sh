@@ -3,11 +3,11 @@
 #
 #   test_layout.sh SOURCE_DIR CC
 #
-# shm/segment.h groups each writer's fields of a shared structure on cache
-# lines of their own and checks it with _Static_assert (SEG_APART,
-# SEG_IN).  This test compiles the header as it is (it must build), then
-# copies of it with one field moved onto another writer's lines (each must
-# fail to build, naming the contract).
+# shm/segment.h and shm/host.h group each writer's fields of a shared
+# structure on cache lines of their own and check it with _Static_assert
+# (SEG_APART, SEG_IN).  This test compiles each header as it is (it must
+# build), then copies of it with one field moved onto another writer's
+# lines (each must fail to build, naming the contract).
 set -euo pipefail
 SRC=${1:?usage: $0 SOURCE_DIR CC}
 CC=${2:?usage: $0 SOURCE_DIR CC}
@@ -16,19 +16,25 @@ trap 'rm -rf "$TMP"' EXIT
 fails=0
 
 echo '#include "segment.h"
-int main(void) { return (int)sizeof(seg_user_t) & 0; }' >"$TMP/t.c"
+#include "host.h"
+int main(void) { return (int)(sizeof(seg_user_t) + sizeof(hs_shared_t)) & 0; }' >"$TMP/t.c"
 build() { "$CC" -std=c11 -D_GNU_SOURCE -I"$TMP/inc" -I"$SRC/shm" -I"$SRC/mixer" -I"$SRC/common" -c "$TMP/t.c" -o "$TMP/t.o" 2>"$TMP/err"; }
 
 mkdir -p "$TMP/inc"
+HEADER=segment.h
 cp "$SRC/shm/segment.h" "$TMP/inc/segment.h"
-if build; then echo "ok: segment.h as it is builds"; else head -20 "$TMP/err"; echo "FAIL: segment.h as it is does not build"; fails=$((fails + 1)); fi
+cp "$SRC/shm/host.h" "$TMP/inc/host.h"
+if build; then echo "ok: segment.h and host.h as they are build"; else head -20 "$TMP/err"; echo "FAIL: the headers as they are do not build"; fails=$((fails + 1)); fi
 
-# move NAME PERL-SUBSTITUTION: a copy of segment.h with one field moved.
+# move NAME PERL-SUBSTITUTION: a copy of $HEADER with one field moved (the
+# other header as it is).
 move() {
     local name=$1 expr=$2
-    perl -0pe "$expr" "$SRC/shm/segment.h" >"$TMP/inc/segment.h"
-    if cmp -s "$SRC/shm/segment.h" "$TMP/inc/segment.h"; then
-        echo "FAIL: $name: the edit did not apply (has segment.h changed?)"; fails=$((fails + 1)); return
+    cp "$SRC/shm/segment.h" "$TMP/inc/segment.h"
+    cp "$SRC/shm/host.h" "$TMP/inc/host.h"
+    perl -0pe "$expr" "$SRC/shm/$HEADER" >"$TMP/inc/$HEADER"
+    if cmp -s "$SRC/shm/$HEADER" "$TMP/inc/$HEADER"; then
+        echo "FAIL: $name: the edit did not apply (has $HEADER changed?)"; fails=$((fails + 1)); return
     fi
     if build; then
         echo "FAIL: $name: builds, but it puts a field on another writer's cache line"; fails=$((fails + 1))
@@ -51,5 +57,15 @@ move "seg_header_shared_t.heartbeat beside join_tickets" \
 # The producer's drop counter onto the daemon's consumer line.
 move "seg_lane_t.dropped beside head" \
     's/(\n\s*_Atomic uint64_t dropped;[^\n]*)//; s/(_Atomic uint64_t head;)/$1\n    _Atomic uint64_t dropped;/'
+
+# The host segment: the retention thread's counters and the daemon's
+# status, and the line every worker writes.
+HEADER=host.h
+# A counter of the recordings' keeper onto the line every worker bumps.
+move "hs_shared_t.rec_bytes beside wake" \
+    's/(\n\s*_Atomic uint64_t rec_bytes;[^\n]*)//; s/(_Atomic uint32_t wake;)/$1\n    _Atomic uint64_t rec_bytes;/'
+# The main thread's heartbeat onto the keeper's line.
+move "hs_shared_t.heartbeat among the keeper's counters" \
+    's/\n\s*_Alignas\(SEG_LINE\) _Atomic int64_t heartbeat;[^\n]*//; s/(_Atomic uint64_t rec_stopped;)/$1\n    _Atomic int64_t heartbeat;/; s/(\n\s*)(_Atomic uint64_t dir_gen;)/$1_Alignas(SEG_LINE) $2/'
 
 [ "$fails" = 0 ] && echo "test_layout: all moves refused" || { echo "test_layout: $fails failed"; exit 1; }

@@ -3,8 +3,14 @@
  * directions: requests built here are parsed back with the record reader
  * (fed in every possible split), and answers a test responder writes into a
  * socketpair are assembled by the answer parser.  Also the FastCGI framing
- * of bbc_build_request() (the parameters nginx would pass).
+ * of bbc_build_request() (the parameters nginx would pass), and the
+ * addresses a connection goes to and leaves from: loopback only, and a
+ * chosen source address is the one the server sees.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -393,6 +399,115 @@ static void test_addresses(void)
     CHECK(ck, bbc_addr_parse("unix:", BBC_FCGI, &a) == BBC_EADDR);
 }
 
+/* The source address: loopback of the destination's family, or refused
+ * with the address left as it was. */
+static void test_source_addresses(void)
+{
+    bbc_addr_t a, before;
+    CHECK(ck, bbc_addr_parse("127.0.0.1:8080", BBC_HTTP, &a) == BBC_OK && a.srclen == 0);
+    CHECK(ck, bbc_addr_set_source(&a, "127.0.0.2") == BBC_OK && a.srclen == sizeof(struct sockaddr_in) &&
+          a.src.ss_family == AF_INET);
+    const struct sockaddr_in *in = (const struct sockaddr_in *)&a.src;
+    CHECK(ck, ntohl(in->sin_addr.s_addr) == 0x7f000002 && in->sin_port == 0);
+    CHECK(ck, bbc_addr_set_source(&a, "127.255.255.254") == BBC_OK);
+    CHECK(ck, bbc_addr_set_source(&a, "127.0.0.1") == BBC_OK);
+    /* Never from an address that is not this machine's loopback, never a
+     * name, never a port, never across families. */
+    before = a;
+    static const char *const bad4[] = {
+        "10.0.0.1", "192.168.1.1", "0.0.0.0", "128.0.0.1", "255.255.255.255", "localhost",
+        "example.com", "127.0.0.2:80", "127.0.0.256", "127.0.0", " 127.0.0.2", "", "::1",
+        "::ffff:127.0.0.2",
+    };
+    for (size_t i = 0; i < sizeof bad4 / sizeof bad4[0]; i++) {
+        CHECK(ck, bbc_addr_set_source(&a, bad4[i]) == BBC_EADDR);
+        CHECK(ck, memcmp(&a, &before, sizeof a) == 0);
+    }
+    CHECK(ck, bbc_addr_set_source(&a, NULL) == BBC_EADDR);
+    CHECK(ck, bbc_addr_set_source(NULL, "127.0.0.2") == BBC_EADDR);
+
+    CHECK(ck, bbc_addr_parse("[::1]:9000", BBC_FCGI, &a) == BBC_OK);
+    CHECK(ck, bbc_addr_set_source(&a, "::1") == BBC_OK && a.srclen == sizeof(struct sockaddr_in6) &&
+          a.src.ss_family == AF_INET6);
+    static const char *const bad6[] = {
+        "127.0.0.2", "::", "::2", "fe80::1", "2001:db8::1", "::ffff:127.0.0.2", "[::1]", "[::1]:80",
+    };
+    before = a;
+    for (size_t i = 0; i < sizeof bad6 / sizeof bad6[0]; i++) {
+        CHECK(ck, bbc_addr_set_source(&a, bad6[i]) == BBC_EADDR);
+        CHECK(ck, memcmp(&a, &before, sizeof a) == 0);
+    }
+    CHECK(ck, bbc_addr_parse("unix:/tmp/w.sock", BBC_FCGI, &a) == BBC_OK);
+    CHECK(ck, bbc_addr_set_source(&a, "127.0.0.2") == BBC_EADDR && a.srclen == 0);
+}
+
+/* Opens a connection to a listener on `host` from `source` (NULL: the
+ * kernel's choice) and writes the address the listener saw the connection
+ * come from into seen.  Returns 0, 1 when the host has no such loopback
+ * (IPv6 off), -1 on failure. */
+static int seen_from(const char *host, const char *source, char *seen, size_t cap)
+{
+    int family = host[0] == '[' ? AF_INET6 : AF_INET;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t sl;
+    if (family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        in->sin_family = AF_INET;
+        in->sin_addr.s_addr = htonl(0x7f000001);
+        sl = sizeof *in;
+    } else {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_addr = in6addr_loopback;
+        sl = sizeof *in6;
+    }
+    int lfd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&ss, sl) < 0 || listen(lfd, 4) < 0) {
+        int rc = family == AF_INET6 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL) ? 1 : -1;
+        if (lfd >= 0)
+            close(lfd);
+        return rc;
+    }
+    getsockname(lfd, (struct sockaddr *)&ss, &sl);
+    int port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                       : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    char spec[64];
+    snprintf(spec, sizeof spec, "%s:%d", host, port);
+    bbc_addr_t a;
+    int rc = -1;
+    bbc_conn_t *c = NULL;
+    if (bbc_addr_parse(spec, BBC_HTTP, &a) == BBC_OK && (!source || bbc_addr_set_source(&a, source) == BBC_OK))
+        c = bbc_conn_new(&a, NULL);
+    if (c && bbc_conn_open(c, 2000) == BBC_OK) {
+        struct pollfd p = {.fd = lfd, .events = POLLIN};
+        int afd = poll(&p, 1, 2000) == 1 ? accept(lfd, (struct sockaddr *)&ss, &sl) : -1;
+        if (afd >= 0) {
+            const void *ip = family == AF_INET ? (const void *)&((struct sockaddr_in *)&ss)->sin_addr
+                                               : (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+            rc = inet_ntop(family, ip, seen, (socklen_t)cap) ? 0 : -1;
+            close(afd);
+        }
+    }
+    bbc_conn_destroy(c);
+    close(lfd);
+    return rc;
+}
+
+/* A connection with a source leaves from it (the server sees it), one
+ * without from the kernel's choice. */
+static void test_source_connect(void)
+{
+    char seen[64] = "";
+    CHECK(ck, seen_from("127.0.0.1", "127.0.0.2", seen, sizeof seen) == 0 && strcmp(seen, "127.0.0.2") == 0);
+    CHECK(ck, seen_from("127.0.0.1", "127.0.0.3", seen, sizeof seen) == 0 && strcmp(seen, "127.0.0.3") == 0);
+    CHECK(ck, seen_from("127.0.0.1", NULL, seen, sizeof seen) == 0 && strcmp(seen, "127.0.0.1") == 0);
+    int rc = seen_from("[::1]", "::1", seen, sizeof seen);
+    CHECK(ck, rc == 1 || (rc == 0 && strcmp(seen, "::1") == 0));
+    if (rc == 1)
+        printf("test_tools_fcgiclient: no IPv6 loopback here; the ::1 source is not tried\n");
+}
+
 int main(void)
 {
     test_header();
@@ -401,5 +516,7 @@ int main(void)
     test_socketpair_answers();
     test_bbc_fcgi_params();
     test_addresses();
+    test_source_addresses();
+    test_source_connect();
     return check_done(&ck, "test_tools_fcgiclient");
 }

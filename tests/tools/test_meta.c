@@ -1,7 +1,8 @@
 /*
  * test_meta.c - parsing X-Audio-Metadata (bbc_meta_parse): a full sample of
  * a successful answer, a kill_client answer, the probe answer, absent and
- * null fields, and input that is not an object.
+ * null fields, a room's role and refusals, and input that is not an
+ * object.
  */
 #include <string.h>
 
@@ -79,6 +80,16 @@ static void test_other_shapes(void)
     /* A fractional clock is not an integer: read as absent. */
     CHECK(ck, bbc_meta_parse(&m, "{\"client_read_clock\": 1.5, \"n_samples\": \"28800\"}") == BBC_OK);
     CHECK(ck, !m.have_client_read_clock && !m.have_n_samples);
+    /* A room's answer: the role, and the controls the role does not allow. */
+    CHECK(ck, bbc_meta_parse(&m, "{\"role\": \"listener\", \"refused\": [\"a listener cannot lead\", 7, "
+                                 "\"only the leader can stop\"]}") == BBC_OK);
+    CHECK(ck, strcmp(m.role, "listener") == 0 && bbc_meta_refused_count(&m) == 3);
+    CHECK(ck, strcmp(bbc_meta_refused(&m, 0), "a listener cannot lead") == 0);
+    CHECK(ck, bbc_meta_refused(&m, 1) == NULL && bbc_meta_refused(&m, 3) == NULL &&
+          bbc_meta_refused(&m, -1) == NULL);
+    CHECK(ck, bbc_meta_was_refused(&m, "only the leader can stop") && !bbc_meta_was_refused(&m, "only the"));
+    CHECK(ck, bbc_meta_parse(&m, "{\"role\": \"singer\"}") == BBC_OK);
+    CHECK(ck, bbc_meta_refused_count(&m) == 0 && !bbc_meta_was_refused(&m, "a listener cannot lead"));
     /* Not an object. */
     CHECK(ck, bbc_meta_parse(&m, "[1, 2]") == BBC_EMETA && m.root == NULL);
     CHECK(ck, bbc_meta_parse(&m, "{\"server_clock\": ") == BBC_EMETA);

@@ -5,8 +5,11 @@
  * It checks what goes on the wire (query, X-Event-Data, clocks), what comes
  * back (loopback audio decodes to the tone sent), the delay move, error
  * answers (kill_client desync, broken continuity), a shared connection,
- * spectator and pre-encoded modes, pacing, timeouts and refused connects.
+ * spectator and pre-encoded modes, pacing, timeouts and refused connects,
+ * a singer that connects from another loopback address, and the room and
+ * key every request of a singer in a room carries.
  */
+#include <arpa/inet.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -469,6 +472,109 @@ static void test_pacing(void)
     server_stop(&sv);
 }
 
+/* A singer connecting from 127.0.0.2 sings as any other, from there; a
+ * source that is not loopback, of the wrong family or without an address
+ * of the singer's own is refused. */
+static void test_from_address(void)
+{
+    server_t sv;
+    if (server_start(&sv, "127.0.0.1:0", true, false, 0, 0) < 0) {
+        CHECK(ck, false);
+        return;
+    }
+    bbc_config_t cfg;
+    bbc_config_init(&cfg);
+    cfg.addr = sv.addr;
+    cfg.transport = BBC_HTTP;
+    cfg.from_addr = "127.0.0.2";
+    cfg.no_pace = true;
+    cfg.seed = 7;
+    int err;
+    bbc_singer_t *s = bbc_singer_new(&cfg, &err);
+    CHECK(ck, s != NULL);
+    for (int i = 0; s && i < 3; i++)
+        CHECK(ck, bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
+    struct sockaddr_in me;
+    socklen_t ml = sizeof me;
+    int fd = s ? bbc_conn_fd(bbc_singer_conn(s)) : -1;
+    CHECK(ck, fd >= 0 && getsockname(fd, (struct sockaddr *)&me, &ml) == 0 && me.sin_family == AF_INET &&
+              ntohl(me.sin_addr.s_addr) == 0x7f000002);
+    bbc_singer_destroy(s);
+    server_stop(&sv);
+
+    static const char *const bad[] = {"10.0.0.1", "8.8.8.8", "::1", "localhost", "127.0.0.2:9"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cfg.from_addr = bad[i];
+        CHECK(ck, bbc_singer_new(&cfg, &err) == NULL && err == BBC_EADDR);
+    }
+    bbc_config_init(&cfg);
+    cfg.from_addr = "127.0.0.2";   /* event-loop use: no connection of its own to bind */
+    CHECK(ck, bbc_singer_new(&cfg, &err) == NULL && err == BBC_EPARAM);
+}
+
+/* A singer in a room names it, with its key, on every request: the probe,
+ * each POST and reset_events (with the userid there, so the worker knows
+ * whether the leader asks); both URL-encoded as the rest.  A singer in no
+ * room sends exactly what the original client sends. */
+static void test_room(void)
+{
+    char l[128], q[8192], ev[4096];
+    unix_path(l, sizeof l, "room");
+    server_t sv;
+    CHECK(ck, server_start(&sv, l, false, false, 0, 0) == 0);
+    bbc_config_t cfg;
+    bbc_config_init(&cfg);
+    cfg.addr = sv.addr;
+    cfg.no_pace = true;
+    cfg.userid = "4242";
+    cfg.username = "Ro";
+    cfg.room = "ab2cd3ef4g";
+    cfg.key = "k y+/=\xc3\xa9";
+    cfg.spectator = true;
+    bbc_singer_t *s = bbc_singer_new(&cfg, NULL);
+    CHECK(ck, s != NULL);
+    if (!s) {
+        server_stop(&sv);
+        return;
+    }
+    const char *want = "room=ab2cd3ef4g&key=k+y%2B%2F%3D%C3%A9";
+    CHECK(ck, bbc_connect(s) == BBC_OK);
+    mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
+    CHECK_EQ_S(ck, q, want);
+    CHECK(ck, bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
+    mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
+    CHECK(ck, strstr(q, "&username=Ro&room=ab2cd3ef4g&key=k+y%2B%2F%3D%C3%A9&reset_user_state=true") != NULL);
+    CHECK(ck, strstr(q, "&spectator=1") != NULL);
+    CHECK(ck, bbc_reset_events(s) == BBC_OK);
+    mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
+    CHECK_EQ_S(ck, q, "room=ab2cd3ef4g&key=k+y%2B%2F%3D%C3%A9&userid=4242");
+
+    /* A new link: the next requests carry it; a key alone is sent alone. */
+    CHECK(ck, bbc_singer_set_room(s, NULL, "NEW") == BBC_OK);
+    CHECK_EQ_S(ck, bbc_singer_room(s), "");
+    CHECK_EQ_S(ck, bbc_singer_key(s), "NEW");
+    CHECK(ck, bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
+    mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
+    CHECK(ck, strstr(q, "room=") == NULL && strstr(q, "&username=Ro&key=NEW&") != NULL);
+    CHECK(ck, bbc_connect(s) == BBC_OK);
+    mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
+    CHECK_EQ_S(ck, q, "key=NEW");
+
+    /* No room: the probe and reset_events have no query, the POST no room. */
+    CHECK(ck, bbc_singer_set_room(s, "", NULL) == BBC_OK);
+    CHECK(ck, bbc_connect(s) == BBC_OK);
+    mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
+    CHECK_EQ_S(ck, q, "");
+    CHECK(ck, bbc_exchange_batch(s, NULL, NULL) == BBC_OK);
+    mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
+    CHECK(ck, strstr(q, "room=") == NULL && strstr(q, "key=") == NULL && strstr(q, "userid=4242") != NULL);
+    CHECK(ck, bbc_reset_events(s) == BBC_OK);
+    mock_last_request(sv.m, q, sizeof q, ev, sizeof ev);
+    CHECK_EQ_S(ck, q, "");
+    bbc_singer_destroy(s);
+    server_stop(&sv);
+}
+
 int main(void)
 {
     test_fcgi_unix();
@@ -480,5 +586,7 @@ int main(void)
     test_shared_and_modes();
     test_source();
     test_pacing();
+    test_from_address();
+    test_room();
     return check_done(&ck, "test_tools_singer");
 }

@@ -30,6 +30,9 @@ static const row_t table[] = {
     {ROLE_ACT_SING, "OLS", "OS"},
     {ROLE_ACT_MODERATE, "O", "O"},
     {ROLE_ACT_ROOM, "O", "O"},
+    {ROLE_ACT_TIMING_SELF, "OLS", "OS"},
+    {ROLE_ACT_TIMING_OTHER, "OL", "O"},
+    {ROLE_ACT_DELETE_RECORDING, "O", "O"},
     {ROLE_ACT_WORDS, "OL", "O"},
 };
 
@@ -64,5 +67,7 @@ int main(void)
     role_who_t si = {.room_has_leader = true};
     CHECK(c, strstr(role_refusal(&si, ROLE_ACT_WORDS), "leader or the organiser") != NULL);
     CHECK(c, strstr(role_refusal(&li, ROLE_ACT_WORDS), "listener") != NULL);
+    /* A recording goes only at the organiser's word; the leader is told so. */
+    CHECK(c, strcmp(role_refusal(&l, ROLE_ACT_DELETE_RECORDING), "only the organiser can delete a recording") == 0);
     return check_done(&c, "test_roles");
 }

@@ -44,6 +44,22 @@ typedef struct {
     bool organiser;      /* the requests carry the organiser's key */
 } cl_t;
 
+/* Opens the rig (rig_open() with tag and opts) and the exchange of a
+ * worker that owns lane `lane` and holds up to `users` users. Returns 0,
+ * or -1 when any part failed. */
+static inline int wr_open(wr_t *r, const char *tag, const rig_opts_t *opts, uint32_t lane,
+                          uint32_t users)
+{
+    char why[256];
+    seg_err_t err;
+    if (rig_open(&r->k, tag, opts) != 0)
+        return -1;
+    if (seg_claim_lane(r->k.seg, lane, &err) != 0 ||
+        !(r->ex = ex_create(r->k.seg, lane, users, NULL, why, sizeof why)))
+        return -1;
+    return 0;
+}
+
 static inline void tick(wr_t *r, int ms)
 {
     rig_tick(&r->k, ms);

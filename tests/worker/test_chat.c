@@ -11,6 +11,7 @@
  *   - a singer sends at most CM_CHAT_BURST messages at once and
  *     CM_CHAT_PER_MINUTE a minute: the rest is refused with a sentence in
  *     the response, and the audio of that request is served as usual;
+ *     that sentence is given even beside every refusal a role can draw;
  *   - a message over 500 bytes is refused (400), and a response carries at
  *     most MT_CHAT_BYTES of chat, the rest coming in the next ones.
  */
@@ -21,6 +22,7 @@
 #include "commands.h"
 #include "exclient.h"
 #include "meta.h"
+#include "roles.h"
 
 static int count(const char *hay, const char *needle)
 {
@@ -34,11 +36,7 @@ int main(void)
 {
     CHECK_INIT(c);
     wr_t r;
-    if (rig_open(&r.k, "test-chat", &(rig_opts_t){.ring_seconds = 32, .user_cap = 64, .seed = 5}) != 0)
-        return 1;
-    char why[256];
-    seg_err_t err;
-    if (seg_claim_lane(r.k.seg, 2, &err) != 0 || !(r.ex = ex_create(r.k.seg, 2, 64, NULL, why, sizeof why)))
+    if (wr_open(&r, "test-chat", &(rig_opts_t){.ring_seconds = 32, .user_cap = 64, .seed = 5}, 2, 64) != 0)
         return 1;
     tick(&r, 50);
     static cl_t ann, mal, eve, obs;
@@ -154,6 +152,36 @@ int main(void)
     printf("test_chat: 60 messages of 490 bytes reached the observer in %d responses\n", responses);
     CHECK_EQ_I(c, got, 60);
     CHECK(c, responses >= 3);
+
+    /* A listener who asks for every control she may not, sends audio and
+     * six messages at once is told all ten reasons: her role's nine and
+     * the chat's pace, which comes last. */
+    static cl_t liv;
+    static float sung[N];
+    liv = (cl_t){.uid = "99999999999", .name = "Liv"};
+    connect_at(&liv, &r, 5);
+    CHECK_EQ_I(c, post(&r, &liv, "spectator=1", NULL, NULL), 200);
+    tick(&r, 20);
+    for (int i = 0; i < N; i++)
+        sung[i] = tone(i);
+    unsigned long long mal_pub = (unsigned long long)seg_public_id(r.k.seg, 66666666666ull);
+    char lq[1024];
+    snprintf(lq, sizeof lq,
+             "spectator=1&request_lead=1&mark_start_singing=1&mark_stop_singing=1&bpm=90&track=x&volume=0.5"
+             "&mic_volume=%%5B%%5B%%22%llu%%22%%2C0.5%%5D%%5D&monitor=%llu"
+             "&chat=%%5B%%22a%%22%%2C%%22b%%22%%2C%%22c%%22%%2C%%22d%%22%%2C%%22e%%22%%2C%%22f%%22%%5D",
+             mal_pub, mal_pub);
+    CHECK_EQ_I(c, post(&r, &liv, lq, sung, "[{\"evid\":\"x\",\"clock\":1}]"), 200);
+    const role_who_t listener = {.listener = true};
+    const role_act_t acts[] = {ROLE_ACT_LEAD, ROLE_ACT_STOP, ROLE_ACT_TEMPO, ROLE_ACT_TRACK, ROLE_ACT_VOLUME,
+                               ROLE_ACT_MIC_OTHER, ROLE_ACT_MONITOR, ROLE_ACT_EVENTS, ROLE_ACT_SING};
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
+        snprintf(want, sizeof want, "\"%s\"", role_refusal(&listener, acts[i]));
+        CHECK_MSG(c, has(liv.meta, want), "the listener was not told %s", want);
+    }
+    CHECK_MSG(c, has(liv.meta, "\"chat: too many messages at once"), "refused: %.1200s",
+              strstr(liv.meta, "\"refused\""));
+    cl_free(&liv);
 
     for (int i = 0; i < 20; i++)
         cl_free(&many[i]);

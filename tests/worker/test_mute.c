@@ -6,7 +6,9 @@
  * muted in each of the ways a singer can be: by the singer or for lag
  * (our client's muted=1), while monitoring another singer, and by a mic
  * volume of 0 from the leader (monitoring is for the organiser, who here
- * is B).  Each time, what C hears must be what C
+ * is B), and by listening only (spectator=1: a listener whose page still
+ * sends its mic, who is told in every answer that its voice does not go
+ * into the song).  Each time, what C hears must be what C
  * hears when B is not there at all: B's voice absent (the difference is
  * below -90 dBFS) and A's level unchanged (within 0.1 dB), since a muted
  * singer is not counted in the normalisation either.  Two controls show
@@ -19,17 +21,18 @@
 
 #include "check.h"
 #include "exclient.h"
+#include "roles.h"
 
 #define ROUNDS 16
 #define MEASURED 6          /* the last blocks C received, after the song reached it */
 
-typedef enum { NO_B, B_SINGS, B_RESTS, B_MUTED, B_MONITORING, B_MIC_ZERO } variant_t;
+typedef enum { NO_B, B_SINGS, B_RESTS, B_MUTED, B_MONITORING, B_MIC_ZERO, B_LISTENS, N_VARIANTS } variant_t;
 
 static const char *variant_name[] = {"no B", "B sings", "B rests", "B muted=1", "B monitoring A",
-                                     "B at mic volume 0"};
+                                     "B at mic volume 0", "B listens only"};
 
 /* C's last MEASURED blocks in each variant. */
-static float heard[6][MEASURED * N];
+static float heard[N_VARIANTS][MEASURED * N];
 
 static void fill_tone(float *x, int64_t t0, double hz, float amp)
 {
@@ -57,11 +60,7 @@ static int run(variant_t v, check_t *c)
     wr_t r;
     char tag[32];
     snprintf(tag, sizeof tag, "test-mute%d", (int)v);
-    if (rig_open(&r.k, tag, &(rig_opts_t){.ring_seconds = 32, .user_cap = 64, .seed = 7}) != 0)
-        return -1;
-    char why[256];
-    seg_err_t err;
-    if (seg_claim_lane(r.k.seg, 2, &err) != 0 || !(r.ex = ex_create(r.k.seg, 2, 64, NULL, why, sizeof why)))
+    if (wr_open(&r, tag, &(rig_opts_t){.ring_seconds = 32, .user_cap = 64, .seed = 7}, 2, 64) != 0)
         return -1;
     /* Every variant starts on the same phase of the minute (a whole number
      * of Opus frames and of seconds), so that the tones and the frames line
@@ -82,8 +81,9 @@ static int run(variant_t v, check_t *c)
              (unsigned long long)seg_public_id(r.k.seg, 22222222222ull));
     /* Everyone is in the table; A leads and starts. */
     CHECK_EQ_I(*c, post(&r, &a, "request_lead=1", NULL, NULL), 200);
+    const char *listens = v == B_LISTENS ? "spectator=1" : NULL;
     if (v != NO_B)
-        CHECK_EQ_I(*c, post(&r, &b, NULL, NULL, NULL), 200);
+        CHECK_EQ_I(*c, post(&r, &b, listens, NULL, NULL), 200);
     CHECK_EQ_I(*c, post(&r, &l, NULL, NULL, NULL), 200);
     tick(&r, 600);
     CHECK_EQ_I(*c, post(&r, &a, "mark_start_singing=1", NULL, NULL), 200);
@@ -96,12 +96,16 @@ static int run(variant_t v, check_t *c)
         CHECK_EQ_I(*c, post(&r, &a, bpub, NULL, NULL), 200);
     tick(&r, 600);
     static float xa[N], xb[N];
+    /* The sentence a listener who sends audio is given, and only then. */
+    const char *not_sung = role_refusal(&(role_who_t){.listener = true}, ROLE_ACT_SING);
     for (int i = 0; i < ROUNDS; i++) {
         fill_tone(xa, a.read, 440, 0.3f);
         CHECK_EQ_I(*c, post(&r, &a, NULL, xa, NULL), 200);
+        CHECK(*c, !strstr(a.meta, not_sung));
         if (v != NO_B) {
             fill_tone(xb, b.read, 660, v == B_RESTS ? 0.0f : 0.3f);
-            CHECK_EQ_I(*c, post(&r, &b, v == B_MUTED ? "muted=1" : NULL, xb, NULL), 200);
+            CHECK_EQ_I(*c, post(&r, &b, v == B_MUTED ? "muted=1" : listens, xb, NULL), 200);
+            CHECK_EQ_I(*c, strstr(b.meta, not_sung) != NULL, v == B_LISTENS);
         }
         CHECK_EQ_I(*c, post(&r, &l, NULL, NULL, NULL), 200);
         if (i >= ROUNDS - MEASURED)
@@ -119,13 +123,13 @@ static int run(variant_t v, check_t *c)
 int main(void)
 {
     CHECK_INIT(c);
-    for (int v = NO_B; v <= B_MIC_ZERO; v++)
+    for (int v = NO_B; v < N_VARIANTS; v++)
         CHECK_EQ_I(c, run((variant_t)v, &c), 0);
     const int n = MEASURED * N;
     double a0 = level(heard[NO_B], n, 440);
     printf("test_mute: without B, C hears A at %.2f dBFS\n", db(a0));
     CHECK(c, db(a0) > -20);    /* the song reached C */
-    for (int v = B_SINGS; v <= B_MIC_ZERO; v++) {
+    for (int v = B_SINGS; v < N_VARIANTS; v++) {
         double diff = 0;
         for (int i = 0; i < n; i++) {
             double d = heard[v][i] - heard[NO_B][i];

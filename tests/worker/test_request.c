@@ -127,5 +127,13 @@ int main(void)
     CHECK(c, contains(rq.err, "too long"));
     snprintf(q, sizeof q, "read_clock=%s&n_samples=2880&userid=7&username=A&chat=%%5B%%22a%%5Cu0007%%22%%5D", ok);
     CHECK_EQ_I(c, parse(q), -1);   /* a control character */
+
+    /* Mic volumes: one command per singer however often it is named; the
+     * last value stands, as if each had been applied in order. */
+    snprintf(q, sizeof q, "read_clock=%s&n_samples=2880&userid=7&username=A&mic_volume="
+             "%%5B%%5B%%2212%%22,0.5%%5D,%%5B%%2213%%22,1%%5D,%%5B%%2212%%22,1.5%%5D,%%5B%%2212%%22,2%%5D%%5D", ok);
+    CHECK_EQ_I(c, parse(q), 0);
+    CHECK_EQ_I(c, rq.n_mic, 2);
+    CHECK(c, rq.mic[0].id == 12 && rq.mic[0].v == 2.0 && rq.mic[1].id == 13 && rq.mic[1].v == 1.0);
     return check_done(&c, "test_request");
 }

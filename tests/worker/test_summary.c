@@ -57,11 +57,7 @@ int main(void)
 {
     CHECK_INIT(c);
     wr_t r;
-    if (rig_open(&r.k, "test-summary", &(rig_opts_t){.ring_seconds = 32, .user_cap = 128, .seed = 11}) != 0)
-        return 1;
-    char why[256];
-    seg_err_t err;
-    if (seg_claim_lane(r.k.seg, 2, &err) != 0 || !(r.ex = ex_create(r.k.seg, 2, 128, NULL, why, sizeof why)))
+    if (wr_open(&r, "test-summary", &(rig_opts_t){.ring_seconds = 32, .user_cap = 128, .seed = 11}, 2, 128) != 0)
         return 1;
     tick(&r, 50);
     static cl_t a, b, cc, rd[READERS];
