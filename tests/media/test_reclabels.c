@@ -1,10 +1,12 @@
 /* test_reclabels.c - the song's words as an Audacity label track:
  * SONG-words.txt read back line by line (tab-separated start, end, text,
  * seconds from the song's start), the comment added to SONG.lof once, text
- * with tabs and line ends, a text cut inside a character, and the labels
- * of songs whose project is gone pruned. */
+ * with tabs and line ends, a text cut inside a character, the labels of
+ * songs whose project is gone pruned, and the labels deleted with their
+ * song. */
 #include <errno.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 
 #include "media/mfile.h"
 #include "media/reclabels.h"
+#include "media/recdir.h"
 #include "media_test.h"
 
 #define RATE REC_SAMPLE_RATE
@@ -78,6 +81,23 @@ int main(void)
     CHECK(ck, stat(path_in(dir, "2026-12-06-100000-words.txt"), &st) != 0 && errno == ENOENT);
     /* ... and one without a project yet keeps them only until then. */
     CHECK(ck, stat(path_in(dir, "2026-12-06-120000-words.txt"), &st) != 0);
+    /* The words are the song's: counted and served with it, and gone
+     * when the song is deleted (by its organiser or the retention). */
+    const char *lof2 = "# Bucket Brigade song\n";
+    CHECK(ck, mfile_write_atomic(dir, "2026-12-06-130000.lof", lof2, strlen(lof2), 1, mt_log, &log) == MFILE_OK);
+    CHECK_EQ_I(ck, rec_labels_write(dir, START + 3 * 3600 * RATE, l, 2, mt_log, &log), REC_OK);
+    CHECK(ck, rec_file_known("2026-12-06-130000-words.txt"));
+    CHECK(ck, !rec_file_known("2026-12-06-130000-notes.txt"));
+    rec_song_t *songs = NULL;
+    size_t n_songs = 0;
+    CHECK_EQ_I(ck, rec_songs(dir, &songs, &n_songs, mt_log, &log), REC_OK);
+    bool counted = false;
+    for (size_t i = 0; i < n_songs; i++)
+        counted |= strcmp(songs[i].stamp, "2026-12-06-130000") == 0 && songs[i].files == 2;
+    CHECK(ck, counted);
+    free(songs);
+    CHECK_EQ_I(ck, rec_song_delete(dir, "2026-12-06-130000", NULL, mt_log, &log), 2);
+    CHECK(ck, stat(path_in(dir, "2026-12-06-130000-words.txt"), &st) != 0 && errno == ENOENT);
     mt_rmrf(dir);
     free(dir);
     return check_done(&ck, "test_reclabels");
