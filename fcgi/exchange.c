@@ -246,6 +246,8 @@ static sg_t *singer_of(ex_t *ex, const seg_ctl_t *ctl, int64_t now, bool *create
         s->chat_cursor = chat_head(ex->seg);
         s->tracks_pending = true;
         s->tempo_pending = true;
+        s->cues_pending = true;
+        s->cues_gen = mt_cues_gen(ex->mt);
         s->settings_gen = ctl->settings_gen;
         s->tracks_gen = mt_tracks_gen(ex->mt);
         s->epoch = ctl->epoch;
@@ -258,7 +260,7 @@ static sg_t *singer_of(ex_t *ex, const seg_ctl_t *ctl, int64_t now, bool *create
         s->have_read = s->have_write = false;
         /* A new connection may be a reloaded page: tell it everything the
          * first response of a singer carries. */
-        s->tracks_pending = s->tempo_pending = true;
+        s->tracks_pending = s->tempo_pending = s->cues_pending = true;
         s->summary_sent = 0;
     }
     return s;
@@ -399,6 +401,10 @@ static void note_changes(ex_t *ex, sg_t *s, int64_t slot, const seg_ctl_t *ctl)
     if (mt_tracks_gen(ex->mt) != s->tracks_gen) {
         s->tracks_pending = true;
         s->tracks_gen = mt_tracks_gen(ex->mt);
+    }
+    if (mt_cues_gen(ex->mt) != s->cues_gen) {
+        s->cues_pending = true;
+        s->cues_gen = mt_cues_gen(ex->mt);
     }
     if (slot >= 0) {
         uint32_t m = users_delay_msg(ex->seg, (uint32_t)slot);
@@ -602,6 +608,8 @@ int ex_reset_events(ex_t *ex, int64_t now)
 {
     return cm_push_plain(&ex->lane, CMD_RESET_EVENTS, now);
 }
+
+const cm_lane_t *ex_lane(const ex_t *ex) { return &ex->lane; }
 
 int ex_rescan_tracks(ex_t *ex, int64_t now)
 {

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "commands.h"
 #include "newcomers.h"
 #include "prof.h"
 #include "request.h"
@@ -149,6 +150,10 @@ int ex_reset_events(ex_t *ex, int64_t now);
 
 /* Asks the daemon to rescan the tracks (after an upload). */
 int ex_rescan_tracks(ex_t *ex, int64_t now);
+
+/* The command lane of this exchange, for the controls that come outside
+ * an audio request (the words: wordsapi.h). */
+const cm_lane_t *ex_lane(const ex_t *ex);
 
 const ex_counters_t *ex_counters(const ex_t *ex);
 

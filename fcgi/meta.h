@@ -44,7 +44,7 @@
  * singers a leader or organiser gets. */
 #define MT_TIMING_MAX (2 * 64 + 16 + WT_FLAGS_BYTES)
 #define MT_META_CAP (MT_FIXED_MAX + SEG_BLOB_SUMMARY_MAX + SEG_BLOB_EVENTS_MAX + \
-                     SEG_BLOB_TRACKS_MAX + MT_CHAT_BYTES + MT_TIMING_MAX)
+                     SEG_BLOB_TRACKS_MAX + SEG_BLOB_CUES_MAX + MT_CHAT_BYTES + MT_TIMING_MAX)
 
 typedef struct mt mt_t;
 
@@ -60,6 +60,7 @@ void mt_refresh(mt_t *mt, const seg_t *seg);
 /* Generations of the copies held (a singer compares them with what it got). */
 uint64_t mt_summary_gen(const mt_t *mt);
 uint64_t mt_tracks_gen(const mt_t *mt);
+uint64_t mt_cues_gen(const mt_t *mt);
 
 /* What the exchange adds for this singer alone: the role their key and
  * the room give them ("organiser", "leader", "singer", "listener"), and a

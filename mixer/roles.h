@@ -10,7 +10,8 @@
  *   leader     the singer who leads (appointed, or the first to lead a room
  *              without a leader): starts and stops the song, sets tempo,
  *              rounds, track and the volumes everyone hears, and another
- *              singer's mic volume, monitoring and measured timing;
+ *              singer's mic volume, monitoring and measured timing, and
+ *              the song's words (words.h);
  *   singer     sings, chats, sets their own mic volume, applies their own
  *              measured timing (timing.h); may take the lead
  *              only while nobody leads (a leader silent for 5 s no longer
@@ -45,6 +46,7 @@ typedef enum {
     ROLE_ACT_TIMING_SELF,  /* timing_apply of oneself: take one's measured offset */
     ROLE_ACT_TIMING_OTHER, /* timing_apply of another singer */
     ROLE_ACT_DELETE_RECORDING, /* delete a song's recording */
+    ROLE_ACT_WORDS,        /* give the song its words, cue the next line */
     ROLE_NACTS
 } role_act_t;
 
