@@ -45,11 +45,10 @@ typedef struct {
 } cm_lane_t;
 
 /* Refusals of one request: a sentence per control that was taken out.
- * A request can draw at most ten different sentences: nine from its role
- * (roles.h: lead and start share one, then stop, tempo, track, volume,
- * another's mic volume, monitoring, cue events, and singing as a
- * listener) and one from its chat's pace (cm_pace_chat()). */
-#define CM_REFUSALS_MAX 10
+ * A request can draw at most one sentence per role action (roles.h; some
+ * actions share one) and one from its chat's pace (cm_pace_chat()), so
+ * there is room for every action's. */
+#define CM_REFUSALS_MAX (ROLE_NACTS + 1)
 typedef struct {
     uint32_t n;
     const char *why[CM_REFUSALS_MAX];

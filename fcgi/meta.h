@@ -35,7 +35,7 @@
  * their name (escaped), buckets, tempo, ids, the role, the refusals (at
  * most CM_REFUSALS_MAX sentences of under 100 bytes), keys and
  * punctuation. */
-#define MT_FIXED_MAX 3072
+#define MT_FIXED_MAX 4096
 /* The largest metadata the writer can produce: every part at its bound.
  * nginx's fastcgi_buffer_size is rendered from it (bb-worker --header-max),
  * so a response header never exceeds what nginx accepts. */
