@@ -8,7 +8,9 @@
  * ten seconds of a sung-like signal: a voice with vibrato and harmonics;
  * each singer its own stretch of it), on read clocks aligned to
  * Opus frames as our web client keeps them, or unaligned as the original
- * client does (--unaligned), or listen-only (--spectators).  Time is
+ * client does (--unaligned; --private-complexity sets the Opus complexity
+ * of those private streams, to compare settings), or listen-only
+ * (--spectators).  Time is
  * simulated: every round each singer makes one request and the clock moves
  * 600 ms.  The CPU time of ex_handle() alone is measured.
  *
@@ -86,6 +88,7 @@ static int voice_at(int singer, int round, int k)
 typedef struct {
     int singers, spectators, rounds, total;
     bool unaligned, metronome;
+    int private_complexity;   /* -1: the worker's default */
 } bench_opts_t;
 
 /* A run: the rig and worker under test, the simulated users, and what was
@@ -114,21 +117,24 @@ static int parse_opts(int argc, char **argv, bench_opts_t *o)
         {"rounds", required_argument, 0, 'r'},
         {"unaligned", no_argument, 0, 'u'},
         {"metronome", no_argument, 0, 'm'},
+        {"private-complexity", required_argument, 0, 'c'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
-    *o = (bench_opts_t){.singers = 60, .spectators = 0, .rounds = 20, .unaligned = false};
+    *o = (bench_opts_t){.singers = 60, .spectators = 0, .rounds = 20, .unaligned = false,
+                         .private_complexity = -1};
     int c;
-    while ((c = getopt_long(argc, argv, "s:p:r:umh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:p:r:umc:h", opts, NULL)) != -1) {
         switch (c) {
         case 's': o->singers = atoi(optarg); break;
         case 'p': o->spectators = atoi(optarg); break;
         case 'r': o->rounds = atoi(optarg); break;
         case 'u': o->unaligned = true; break;
         case 'm': o->metronome = true; break;
+        case 'c': o->private_complexity = atoi(optarg); break;
         default:
             printf("usage: bench_exchange [--singers N] [--spectators N] [--rounds N] [--unaligned]\n"
-                   "                      [--metronome]\n"
+                   "                      [--metronome] [--private-complexity 0..10]\n"
                    "  Measures the CPU cost of one 600 ms exchange inside a worker (no HTTP), with\n"
                    "  the timing watch and without it; --metronome: a metronome song.\n");
             return c == 'h' ? 0 : 2;
@@ -176,6 +182,8 @@ static int set_up(bench_t *b, const bench_opts_t *o, bool watch)
     if (!b->ex)
         return 1;
     ex_set_timing_watch(b->ex, watch);
+    if (o->private_complexity >= 0)
+        ex_set_private_complexity(b->ex, o->private_complexity);
     b->now = b->rig.now;
     for (int i = 0; i < 40; i++)
         rm_tick(b->rig.d, b->now += 240);

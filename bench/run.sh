@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # bench/run.sh - what `./bb bench` runs: the request microbenchmark and the
 # end-to-end load through nginx, then one table and the lines
-# `singers_per_core: N` (the end-to-end figure) and `of_decode_alone: R`
-# (that figure over decoding alone, measured in the same run).
+# `singers_per_core: N` (the end-to-end figure), `of_decode_alone: R`
+# (that figure over decoding alone, measured in the same run) and
+# `original_clocks_per_core: N` (the original client's unaligned clocks
+# through nginx: a private encode per singer), with the quality and CPU of
+# each Opus complexity for those private streams (bench_complexity).
+# BB_PRIVATE_COMPLEXITY sets the workers' --private-complexity.
 #
 #   bench/run.sh [--quick]
 #
@@ -42,6 +46,8 @@ say "== request microbenchmark (bench_exchange: one worker, no HTTP)"
 "$BUILD/bench/bench_exchange" --singers 120 --rounds 12 --unaligned >"$OUT/micro-unaligned.txt" 2>/dev/null
 "$BUILD/bench/bench_exchange" --singers 6 --spectators 1000 --rounds 8 >"$OUT/micro-spectators.txt" 2>/dev/null
 grep -E "^(parse|decode|mix|encode|metadata|request) " "$OUT/micro-aligned.txt" >&2 || true
+say "== private streams: SNR and encode CPU per Opus complexity (bench_complexity)"
+"$BUILD/bench/bench_complexity" --passes "$([ "$QUICK" = 1 ] && echo 3 || echo 7)" >"$OUT/complexity.txt" 2>/dev/null
 
 # ---- the end-to-end stack ------------------------------------------------
 # A backing track of two minutes (a chord, so that it is not silence).
@@ -145,8 +151,15 @@ load unaligned --singers "$((SINGERS / 2))" --unaligned --duration "$DUR" --inte
         "$(field cpu_us_per_request "$OUT/micro-aligned.txt")" "$(field cpu_us_per_request "$OUT/micro-unaligned.txt")"
     printf 'nginx CPU during the singers run: %s s over %s s\n' \
         "$(field nginx_cpu_seconds "$OUT/singers.txt")" "$DUR"
-    printf 'machine: %s, %s cores\n' "$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)" "$(nproc)"
+    printf 'machine: %s, %s cores; load average %s\n' \
+        "$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)" "$(nproc)" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '\nPrivate streams (the original client): workers at --private-complexity %s\n' \
+        "${BB_PRIVATE_COMPLEXITY:-default}"
+    sed -n '/^complexity /,/^0 /p' "$OUT/complexity.txt"
+    grep -E '^(chosen_|worker_private_complexity)' "$OUT/complexity.txt" || true
     printf 'spectators_per_core: %s\n' "$(field singers_per_core "$OUT/spectators.txt")"
     printf 'singers_per_core: %s\n' "$(field singers_per_core "$OUT/singers.txt")"
     printf 'of_decode_alone: %s\n' "${share:-n/a}"
+    printf 'original_clocks_per_core: %s\n' "$(field singers_per_core "$OUT/unaligned.txt")"
 }

@@ -38,6 +38,8 @@
 #                      (default: the daemon's, 5)
 #   BB_STEMS           1 (default): workers write each singer's stem of every
 #                      song beside the recordings; 0: the mix only
+#   BB_PRIVATE_COMPLEXITY  the workers' --private-complexity (default: the
+#                      worker's); the benchmark compares settings with it
 #   BB_KEEP, BB_KEEP_DAYS, BB_RECORDINGS_BYTES
 #                      the daemon's --keep, --keep-days and
 #                      --recordings-bytes (default: the daemon's)
@@ -54,6 +56,7 @@ HTML_DIR=${BB_HTML_DIR:-$BB_ROOT/html}
 AUDIO_DIR=${BB_AUDIO_DIR:-$BB_ROOT/audio}
 RING_SECONDS=${BB_RING_SECONDS:-}
 DEPTH=${BB_DEPTH:-}
+PRIVATE_COMPLEXITY=${BB_PRIVATE_COMPLEXITY:-}
 STEMS=${BB_STEMS:-1}
 HOST_NAME=${BB_HOST_NAME:-local}
 STEM_ARGS=()
@@ -342,7 +345,7 @@ cmd shmd "$SHMD" --segment "$SEGMENT" ${RING_SECONDS:+--ring-seconds "$RING_SECO
 for i in $(seq 1 "$WORKERS"); do
     cmd "worker-$i" "$WORKER" --listen "unix:$SOCK_DIR/worker-$i.sock" \
         --ops "unix:$SOCK_DIR/ops-$i.sock" --segment "$SEGMENT" --worker-id "$i" \
-        "${STEM_ARGS[@]}"
+        ${PRIVATE_COMPLEXITY:+--private-complexity "$PRIVATE_COMPLEXITY"} "${STEM_ARGS[@]}"
 done
 # The upload worker: uploads are read and decoded there, never in a
 # singers' worker (worker id 0; the singers' workers are 1..N).

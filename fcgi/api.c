@@ -17,10 +17,11 @@
 #include "roles.h"
 #include "rooms/roomkey.h"
 #include "segment.h"
+#include "wordsapi.h"
 
 typedef enum {
     R_NONE = 0, R_EXCHANGE, R_RESET, R_UPLOAD, R_ROOM, R_ROOM_LINK, R_ROOM_CAP, R_RECORDINGS,
-    R_RECORDING, R_RECORDING_DELETE,
+    R_RECORDING, R_RECORDING_DELETE, R_WORDS, R_WORDS_CUE,
 } route_t;
 
 /* The handler of an exact path, or R_NONE. */
@@ -32,6 +33,7 @@ static route_t route_of(const char *path)
         {"/api/upload", R_UPLOAD}, {"/api/room", R_ROOM}, {"/api/room/link", R_ROOM_LINK},
         {"/api/room/cap", R_ROOM_CAP}, {"/api/recordings", R_RECORDINGS},
         {"/api/recording", R_RECORDING}, {"/api/recording/delete", R_RECORDING_DELETE},
+        {"/api/words", R_WORDS}, {"/api/words/cue", R_WORDS_CUE},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (strcmp(path, routes[i].path) == 0)
@@ -303,6 +305,57 @@ static void handle_room_cap(api_t *a, FCGX_Request *r, const char *qs)
     rs_head(r, a->worker_id, 204, NULL, NULL, NULL, 0);
 }
 
+/* GET /api/words: the room's words, for holders of its links. */
+static void handle_words_get(api_t *a, FCGX_Request *r, const char *qs)
+{
+    hs_role_t role;
+    wr_room_t *room = enter(a, r, qs, &role, false);
+    if (!room)
+        return;
+    wa_get(ex_segment(wr_ex(room)), a->text, a->text_cap);
+    rs_json(r, a->worker_id, 200, a->text);
+}
+
+/* POST /api/words (the file is the body) and POST /api/words/cue: the
+ * leader's and the organiser's (wordsapi.h). */
+static void handle_words_post(api_t *a, FCGX_Request *r, const char *qs, bool cue)
+{
+    hs_role_t role;
+    wr_room_t *room = enter(a, r, qs, &role, false);
+    if (!room) {
+        rs_read_body(r, a->body, 0);
+        return;
+    }
+    role_who_t who = who_of(room, role, qs);
+    char uid[32] = "";
+    uint64_t userid = 0;
+    if (!role_may(&who, ROLE_ACT_WORDS)) {
+        rs_read_body(r, a->body, 0);
+        rs_json_error(r, a->worker_id, 403, role_refusal(&who, ROLE_ACT_WORDS));
+        a->refused++;
+        return;
+    }
+    /* The daemon checks again who the sender is: the organiser's key
+     * alone, without a singer, is enough for it. */
+    if (q_peek(qs, "userid", uid, sizeof uid))
+        rq_parse_userid(uid, &userid);
+    wa_answer_t ans;
+    const cm_lane_t *lane = ex_lane(wr_ex(room));
+    if (cue) {
+        rs_read_body(r, a->body, 0);
+        wa_cue(lane, userid, role == HS_ROLE_ORGANISER, qs, seg_now(), &ans);
+    } else {
+        long len = rs_read_body(r, a->body, WORDS_TEXT_MAX);
+        if (len < 0) {
+            rs_json_error(r, a->worker_id, len == -1 ? 413 : 400,
+                          len == -1 ? words_strerror(WORDS_ETOOBIG) : "the words ended early");
+            return;
+        }
+        wa_load(lane, userid, role == HS_ROLE_ORGANISER, (const char *)a->body, (size_t)len, seg_now(), &ans);
+    }
+    rs_json(r, a->worker_id, ans.status, ans.body);
+}
+
 /* The room's recordings folder: the default room's is the folder itself,
  * another room's is ROOMID/ in it.  False when recordings are off. */
 static bool rec_dir_of(const api_t *a, const wr_room_t *room, char *out, size_t cap)
@@ -492,6 +545,22 @@ void api_handle(api_t *a, FCGX_Request *r)
     case R_RECORDING_DELETE:
         if (post) {
             handle_recording_delete(a, r, qs);
+            return;
+        }
+        break;
+    case R_WORDS:
+        if (get) {
+            handle_words_get(a, r, qs);
+            return;
+        }
+        if (post) {
+            handle_words_post(a, r, qs, false);
+            return;
+        }
+        break;
+    case R_WORDS_CUE:
+        if (post) {
+            handle_words_post(a, r, qs, true);
             return;
         }
         break;

@@ -61,12 +61,10 @@ static void sent(out_t *o, sg_t *s)
     fx_wake(wake);
 }
 
-void cm_sync(const cm_lane_t *l, sg_t *s, int64_t now, int64_t max_ns)
+bool cm_wait(const cm_lane_t *l, uint64_t seq, int64_t now, int64_t max_ns)
 {
-    if (!s->cmd_seq)
-        return;
     seg_lane_t *ln = seg_lane(l->seg, l->lane);
-    uint32_t want = (uint32_t)s->cmd_seq;
+    uint32_t want = (uint32_t)seq;
     /* relaxed: status only; a daemon a second silent is not waited for */
     int64_t beat = load_relaxed(&seg_header(l->seg)->heartbeat);
     int64_t deadline = prof_now_ns() + max_ns;
@@ -74,12 +72,20 @@ void cm_sync(const cm_lane_t *l, sg_t *s, int64_t now, int64_t max_ns)
         /* acquire; pairs with the release in dmn_tick() after publishing */
         uint32_t got = load_acquire(&ln->applied);
         if ((int32_t)(got - want) >= 0)
-            break;
+            return true;
         int64_t left = deadline - prof_now_ns();
         if (left <= 0)
             break;
         fx_wait(&ln->applied, got, left);
     }
+    return false;
+}
+
+void cm_sync(const cm_lane_t *l, sg_t *s, int64_t now, int64_t max_ns)
+{
+    if (!s->cmd_seq)
+        return;
+    cm_wait(l, s->cmd_seq, now, max_ns);
     s->cmd_seq = 0;
 }
 
@@ -299,6 +305,58 @@ void cm_join(const cm_lane_t *l, const rq_t *p, sg_t *s, int64_t now)
     c->a = p->spectator;
     cmd_push(&o);
     sent(&o, s);
+}
+
+/* After pushing outside a singer's request: the lane position to wait
+ * for, and the daemon woken. */
+static uint64_t pushed_outside(const cm_lane_t *l)
+{
+    /* relaxed: this worker is the lane's only producer */
+    uint64_t seq = load_relaxed(&seg_lane(l->seg, l->lane)->tail);
+    /* release; pairs with the acquire in dmn_wake_word() */
+    atomic_fetch_add_explicit(l->wake, 1, memory_order_release);
+    fx_wake(l->wake);
+    return seq;
+}
+
+int cm_push_words(const cm_lane_t *l, uint64_t userid, bool organiser, const char *text, size_t len,
+                  int64_t now, uint64_t *seq)
+{
+    /* Each load its own number, so the daemon never mixes two loads' parts. */
+    static uint64_t loads;
+    uint32_t parts = (uint32_t)((len + SEG_WORDS_PART - 1) / SEG_WORDS_PART);
+    if (len == 0 || len > WORDS_TEXT_MAX || cq_room(l->seg, l->lane) < parts)
+        return -1;
+    out_t o = { .l = l, .seg = l->seg, .lane = l->lane, .userid = userid,
+                .role = organiser ? CMD_ROLE_ORGANISER : 0, .now = now };
+    uint64_t load = ++loads;
+    for (size_t off = 0; off < len; off += SEG_WORDS_PART) {
+        seg_cmd_t *c = cmd_new(&o, CMD_WORDS);
+        size_t n = len - off < SEG_WORDS_PART ? len - off : SEG_WORDS_PART;
+        c->a = (int64_t)len;
+        c->b = (int64_t)off;
+        c->c = (int64_t)load;
+        memcpy(c->text, text + off, n);
+        c->text[n] = '\0';
+        cmd_push(&o);
+    }
+    *seq = pushed_outside(l);
+    return o.pushed == parts ? 0 : -1;
+}
+
+int cm_push_cue(const cm_lane_t *l, uint64_t userid, bool organiser, int64_t clock, int32_t line,
+                uint64_t words_id, int64_t now, uint64_t *seq)
+{
+    out_t o = { .l = l, .seg = l->seg, .lane = l->lane, .userid = userid,
+                .role = organiser ? CMD_ROLE_ORGANISER : 0, .now = now };
+    seg_cmd_t *c = cmd_new(&o, CMD_CUE);
+    c->a = clock;
+    c->b = line;
+    c->c = (int64_t)words_id;
+    if (cq_push(l->seg, l->lane, c) != CQ_OK)
+        return -1;
+    *seq = pushed_outside(l);
+    return 0;
 }
 
 int cm_push_plain(const cm_lane_t *l, seg_cmd_type_t type, int64_t now)

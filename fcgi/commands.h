@@ -46,11 +46,10 @@ typedef struct {
 } cm_lane_t;
 
 /* Refusals of one request: a sentence per control that was taken out.
- * A request can draw at most ten different sentences: nine from its role
- * (roles.h: lead and start share one, then stop, tempo, track, volume,
- * another's mic volume, monitoring, cue events, and singing as a
- * listener) and one from its chat's pace (cm_pace_chat()). */
-#define CM_REFUSALS_MAX 10
+ * A request can draw at most one sentence per role action (roles.h; some
+ * actions share one) and one from its chat's pace (cm_pace_chat()), so
+ * there is room for every action's. */
+#define CM_REFUSALS_MAX (ROLE_NACTS + 1)
 typedef struct {
     uint32_t n;
     const char *why[CM_REFUSALS_MAX];
@@ -107,6 +106,24 @@ void cm_join(const cm_lane_t *l, const rq_t *rq, sg_t *s, int64_t now);
  * is full. */
 int cm_push_room_key(const cm_lane_t *l, bool organiser, const uint8_t hash[32], int64_t now);
 int cm_push_room_cap(const cm_lane_t *l, uint32_t max_singers, int64_t now);
+
+/* The song's words (words.h) from `userid`, checked already: the file
+ * (len <= WORDS_TEXT_MAX bytes) in CMD_WORDS parts, all or none (-1 if
+ * the lane lacks room for all).  On success *seq is the lane position to
+ * wait for (cm_wait()).  Wakes the daemon. */
+int cm_push_words(const cm_lane_t *l, uint64_t userid, bool organiser, const char *text, size_t len,
+                  int64_t now, uint64_t *seq);
+
+/* A cue: line `line` of words `words_id` is current from `clock` on (the
+ * clock of the audio `userid` heard), as CMD_CUE.  Returns 0, or -1 if
+ * the lane is full.  *seq as for cm_push_words(). */
+int cm_push_cue(const cm_lane_t *l, uint64_t userid, bool organiser, int64_t clock, int32_t line,
+                uint64_t words_id, int64_t now, uint64_t *seq);
+
+/* Waits, at most max_ns, until the daemon applied and published the
+ * lane's commands up to position seq; true if it did.  Returns false at
+ * once when the daemon's heartbeat is more than a second old at `now`. */
+bool cm_wait(const cm_lane_t *l, uint64_t seq, int64_t now, int64_t max_ns);
 
 /* Pushes a command without arguments (CMD_RESET_EVENTS,
  * CMD_RESCAN_TRACKS).  Returns 0, or -1 if the lane is full. */

@@ -62,6 +62,9 @@ int es_encoder_init(OpusEncoder *enc)
         return rc;
     /* The library's defaults otherwise (variable bitrate, DTX off), as the
      * protocol's reference server used them. */
+    rc = opus_encoder_ctl(enc, OPUS_SET_COMPLEXITY(ES_COMPLEXITY));
+    if (rc != OPUS_OK)
+        return rc;
     return opus_encoder_ctl(enc, OPUS_SET_DTX(0));
 }
 

@@ -83,8 +83,15 @@ es_t *es_create(uint32_t max_entries, uint32_t max_states);
 /* Frees everything; accepts NULL. */
 void es_destroy(es_t *es);
 
-/* Sets up an encoder the way every encoder of the worker is set up (shared
- * or private), so that the two paths produce the same packets. */
+/* Opus complexity (0..10) of the shared encoding: libopus's default (9),
+ * stated so that a private encoder can be set back to it.  A shared frame
+ * is encoded once for a whole bucket, so its cost per singer is small and
+ * it keeps the library's best-value setting. */
+#define ES_COMPLEXITY 9
+
+/* Sets up an encoder the way every encoder of the worker starts (shared
+ * or private: ES_COMPLEXITY), so that the two paths produce the same
+ * packets.  Returns an Opus error code. */
 int es_encoder_init(OpusEncoder *enc);
 
 /* The next node after frame `frame` with content cid from node. */

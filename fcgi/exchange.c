@@ -117,6 +117,11 @@ void ex_set_sharing(ex_t *ex, bool on) { ex->no_sharing = !on; }
 
 void ex_set_timing_watch(ex_t *ex, bool on) { ex->no_watch = !on; }
 
+void ex_set_private_complexity(ex_t *ex, int complexity)
+{
+    out_set_private_complexity(ex->out, complexity);
+}
+
 void ex_set_command_sync(ex_t *ex, int64_t max_ns) { ex->sync_ns = max_ns; }
 
 void ex_set_wake(ex_t *ex, _Atomic uint32_t *wake) { ex->lane.wake = wake; }
@@ -241,6 +246,8 @@ static sg_t *singer_of(ex_t *ex, const seg_ctl_t *ctl, int64_t now, bool *create
         s->chat_cursor = chat_head(ex->seg);
         s->tracks_pending = true;
         s->tempo_pending = true;
+        s->cues_pending = true;
+        s->cues_gen = mt_cues_gen(ex->mt);
         s->settings_gen = ctl->settings_gen;
         s->tracks_gen = mt_tracks_gen(ex->mt);
         s->epoch = ctl->epoch;
@@ -253,7 +260,7 @@ static sg_t *singer_of(ex_t *ex, const seg_ctl_t *ctl, int64_t now, bool *create
         s->have_read = s->have_write = false;
         /* A new connection may be a reloaded page: tell it everything the
          * first response of a singer carries. */
-        s->tracks_pending = s->tempo_pending = true;
+        s->tracks_pending = s->tempo_pending = s->cues_pending = true;
         s->summary_sent = 0;
     }
     return s;
@@ -395,6 +402,10 @@ static void note_changes(ex_t *ex, sg_t *s, int64_t slot, const seg_ctl_t *ctl)
         s->tracks_pending = true;
         s->tracks_gen = mt_tracks_gen(ex->mt);
     }
+    if (mt_cues_gen(ex->mt) != s->cues_gen) {
+        s->cues_pending = true;
+        s->cues_gen = mt_cues_gen(ex->mt);
+    }
     if (slot >= 0) {
         uint32_t m = users_delay_msg(ex->seg, (uint32_t)slot);
         if ((m >> 16) != 0 && (m >> 16) != s->delay_seen) {
@@ -411,8 +422,7 @@ static int render(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, uint32_t flags, ex_re
                   int64_t now, size_t *len, int64_t *t0)
 {
     const rq_t *p = &ex->rq;
-    bool shared = !ex->no_sharing && !s->priv && p->read_clock % RING_OPUS_FRAME == 0 &&
-                  !p->loopback && !(flags & SEG_UF_MONITORING);
+    bool shared = !ex->no_sharing && !s->priv && out_shareable(p, flags);
     /* The timing watch measures a voice against what the singer heard. */
     bool heard = !ex->no_watch && wt_wants_heard(p, ctl, flags);
     int64_t mix_ns;
@@ -433,6 +443,37 @@ static int render(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, uint32_t flags, ex_re
         watch_time(ex, t, t0);
     }
     return 0;
+}
+
+/* Step 8: the metadata of a 200, into res->meta. */
+static void answer(ex_t *ex, sg_t *s, const role_who_t *who, const seg_ctl_t *ctl, bool created, int64_t now,
+                   ex_response_t *res, int64_t *t0)
+{
+    const rq_t *p = &ex->rq;
+    /* The original client redraws its people list from every response;
+     * a client that asks for less gets the summary when it changed. */
+    bool send_summary = !p->no_summary &&
+                        (!p->summary_changes || created || s->summary_sent == 0 ||
+                         s->summary_gen != mt_summary_gen(ex->mt));
+    if (send_summary) {
+        s->summary_gen = mt_summary_gen(ex->mt);
+        s->summary_sent = now;
+    }
+    int64_t prev = ex->last_request_clock;
+    ex->last_request_clock = now;
+    res->status = 200;
+    mt_extra_t extra = {.role = role_name(who), .refused = ex->refused.why,
+                        .n_refused = ex->refused.n,
+                        .levels = role_may(who, ROLE_ACT_LEVELS)};
+    int64_t ta = prof_now_ns();
+    extra.timing_basis = wt_own(s, &extra.timing_ms);
+    if ((who->organiser || who->leads) && !ex->no_watch)
+        extra.timing_flags = wt_flags(ex->wt, ctl, now, &extra.timing_flags_len);
+    watch_time(ex, ta, t0);
+    res->meta = mt_build(ex->mt, ex->seg, ex->worker, p, s, ctl, now, prev, send_summary, &extra);
+    res->content_type = "application/octet-stream";
+    ex->c.ok++;
+    stage(ex, PROF_META, t0);
 }
 
 /* ---- the exchange -------------------------------------------------------- */
@@ -536,32 +577,9 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     ex->c.samples_out += p->n;
 
     /* 8. The metadata. */
-    /* The original client redraws its people list from every response;
-     * a client that asks for less gets the summary when it changed. */
-    bool send_summary = !p->no_summary &&
-                        (!p->summary_changes || created || s->summary_sent == 0 ||
-                         s->summary_gen != mt_summary_gen(ex->mt));
-    if (send_summary) {
-        s->summary_gen = mt_summary_gen(ex->mt);
-        s->summary_sent = now;
-    }
-    int64_t prev = ex->last_request_clock;
-    ex->last_request_clock = now;
-    res->status = 200;
-    mt_extra_t extra = {.role = role_name(&who), .refused = ex->refused.why,
-                        .n_refused = ex->refused.n,
-                        .levels = role_may(&who, ROLE_ACT_LEVELS)};
-    ta = prof_now_ns();
-    extra.timing_basis = wt_own(s, &extra.timing_ms);
-    if ((who.organiser || who.leads) && !ex->no_watch)
-        extra.timing_flags = wt_flags(ex->wt, &ctl, now, &extra.timing_flags_len);
-    watch_time(ex, ta, &t0);
-    res->meta = mt_build(ex->mt, ex->seg, ex->worker, p, s, &ctl, now, prev, send_summary, &extra);
+    answer(ex, s, &who, &ctl, created, now, res, &t0);
     res->body = ex->body;
     res->body_len = len;
-    res->content_type = "application/octet-stream";
-    ex->c.ok++;
-    stage(ex, PROF_META, &t0);
     goto done;
 drop:
     sg_drop_codecs(ex->singers, s);
@@ -594,6 +612,8 @@ int ex_reset_events(ex_t *ex, int64_t now)
 {
     return cm_push_plain(&ex->lane, CMD_RESET_EVENTS, now);
 }
+
+const cm_lane_t *ex_lane(const ex_t *ex) { return &ex->lane; }
 
 int ex_rescan_tracks(ex_t *ex, int64_t now)
 {

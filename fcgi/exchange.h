@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "commands.h"
 #include "newcomers.h"
 #include "prof.h"
 #include "request.h"
@@ -103,6 +104,12 @@ void ex_set_sharing(ex_t *ex, bool on);
  * worker short of CPU, and the reference the benchmark compares with). */
 void ex_set_timing_watch(ex_t *ex, bool on);
 
+/* Sets the Opus complexity (0..10, clamped) of the streams no other singer
+ * can share, such as the original client's unaligned clocks; by default
+ * OUT_PRIVATE_COMPLEXITY (output.h, with the measured cost of each
+ * setting).  An operator's switch: quality against CPU on that path. */
+void ex_set_private_complexity(ex_t *ex, int complexity);
+
 /* Makes a singer's request wait, at most max_ns, until the daemon applied
  * the commands of that singer's previous requests (commands.h), so that
  * its response reflects them.  0 (the default) never waits: what a daemon
@@ -143,6 +150,10 @@ int ex_reset_events(ex_t *ex, int64_t now);
 
 /* Asks the daemon to rescan the tracks (after an upload). */
 int ex_rescan_tracks(ex_t *ex, int64_t now);
+
+/* The command lane of this exchange, for the controls that come outside
+ * an audio request (the words: wordsapi.h). */
+const cm_lane_t *ex_lane(const ex_t *ex);
 
 const ex_counters_t *ex_counters(const ex_t *ex);
 

@@ -26,6 +26,9 @@ struct mt {
     char levels[SEG_BLOB_LEVELS_MAX];
     size_t levels_len;
     uint64_t levels_gen;
+    char cues[SEG_BLOB_CUES_MAX];
+    size_t cues_len;
+    uint64_t cues_gen;
     char scratch[32];
 };
 
@@ -35,6 +38,7 @@ void mt_destroy(mt_t *mt) { free(mt); }
 
 uint64_t mt_summary_gen(const mt_t *mt) { return mt->summary_gen; }
 uint64_t mt_tracks_gen(const mt_t *mt) { return mt->tracks_gen; }
+uint64_t mt_cues_gen(const mt_t *mt) { return mt->cues_gen; }
 
 void mt_refresh(mt_t *mt, const seg_t *seg)
 {
@@ -44,6 +48,7 @@ void mt_refresh(mt_t *mt, const seg_t *seg)
                    &mt->events_len);
     snap_blob_read(seg, SEG_BLOB_TRACKS, &mt->tracks_gen, mt->tracks, sizeof mt->tracks,
                    &mt->tracks_len);
+    snap_blob_read(seg, SEG_BLOB_CUES, &mt->cues_gen, mt->cues, sizeof mt->cues, &mt->cues_len);
     snap_blob_read(seg, SEG_BLOB_LEVELS, &mt->levels_gen, mt->levels, sizeof mt->levels,
                    &mt->levels_len);
     if (mt->levels_len == 0) {
@@ -81,7 +86,7 @@ const char *mt_error(mt_t *mt, const char *msg)
  * entry only once the whole metadata was written. */
 typedef struct {
     int64_t chat_cursor;
-    bool tempo, tracks, delay, apply;
+    bool tempo, tracks, delay, cues, apply;
 } delivery_t;
 
 /* The fields every response carries, success or fallback: the clocks, the
@@ -161,7 +166,8 @@ static void put_timing(jw_t *w, int32_t offset_ms, const char *basis)
 }
 
 /* The settings and messages meant for this singer alone: the tempo, a
- * delay to move to, the track list, a timing offset to apply. */
+ * delay to move to, the track list, the words' cues, a timing offset to
+ * apply. */
 static void put_pending(jw_t *w, const mt_t *mt, const sg_t *s, const seg_ctl_t *ctl, delivery_t *d)
 {
     if (s->tempo_pending) {
@@ -188,6 +194,11 @@ static void put_pending(jw_t *w, const mt_t *mt, const sg_t *s, const seg_ctl_t 
         jw_key(w, "tracks");
         jw_raw(w, mt->tracks, mt->tracks_len);
         d->tracks = true;
+    }
+    if (s->cues_pending && mt->cues_len) {
+        jw_key(w, "words_cues");
+        jw_raw(w, mt->cues, mt->cues_len);
+        d->cues = true;
     }
     if (s->apply_ms) {
         jw_key(w, "timing_apply");
@@ -288,6 +299,8 @@ const char *mt_build(mt_t *mt, const seg_t *seg, uint32_t worker, const rq_t *p,
             s->tempo_pending = false;
         if (d.tracks)
             s->tracks_pending = false;
+        if (d.cues)
+            s->cues_pending = false;
         if (d.delay)
             s->pending_delay = -1;
         if (d.apply)

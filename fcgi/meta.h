@@ -36,8 +36,9 @@
 /* Bytes of everything else a response carries: clocks, the leader and
  * their name (escaped), buckets, tempo, ids, the role, the refusals (at
  * most CM_REFUSALS_MAX sentences of under 100 bytes), the song's track
- * name (SEG_TRACK_NAME_MAX bytes, escaped), keys and punctuation. */
-#define MT_FIXED_MAX 4096
+ * name (SEG_TRACK_NAME_MAX bytes, escaped: up to 6 bytes each), keys and
+ * punctuation. */
+#define MT_FIXED_MAX 5120
 /* The largest metadata the writer can produce: every part at its bound.
  * nginx's fastcgi_buffer_size is rendered from it (bb-worker --header-max),
  * so a response header never exceeds what nginx accepts. */
@@ -46,8 +47,8 @@
  * singers a leader or organiser gets. */
 #define MT_TIMING_MAX (2 * 64 + 16 + WT_FLAGS_BYTES)
 #define MT_META_CAP (MT_FIXED_MAX + SEG_BLOB_SUMMARY_MAX + SEG_BLOB_EVENTS_MAX + \
-                     SEG_BLOB_TRACKS_MAX + SEG_BLOB_LEVELS_MAX + MT_CHAT_BYTES + \
-                     MT_TIMING_MAX)
+                     SEG_BLOB_TRACKS_MAX + SEG_BLOB_CUES_MAX + SEG_BLOB_LEVELS_MAX + \
+                     MT_CHAT_BYTES + MT_TIMING_MAX)
 
 typedef struct mt mt_t;
 
@@ -63,6 +64,7 @@ void mt_refresh(mt_t *mt, const seg_t *seg);
 /* Generations of the copies held (a singer compares them with what it got). */
 uint64_t mt_summary_gen(const mt_t *mt);
 uint64_t mt_tracks_gen(const mt_t *mt);
+uint64_t mt_cues_gen(const mt_t *mt);
 
 /* What the exchange adds for this singer alone: the role their key and
  * the room give them ("organiser", "leader", "singer", "listener"), and a

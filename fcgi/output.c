@@ -24,6 +24,7 @@ struct out {
     fr_t *fr;
     sg_table_t *singers;
     out_counters_t c;
+    int private_complexity;    /* of streams no one can share */
     float x[RQ_MAX_SAMPLES];   /* the private path's rendering */
 };
 
@@ -36,22 +37,36 @@ out_t *out_create(seg_t *seg, es_t *es, fr_t *fr, sg_table_t *t)
     o->es = es;
     o->fr = fr;
     o->singers = t;
+    o->private_complexity = OUT_PRIVATE_COMPLEXITY;
     return o;
 }
 
 void out_destroy(out_t *o) { free(o); }
 
+void out_set_private_complexity(out_t *o, int complexity)
+{
+    o->private_complexity = complexity < 0 ? 0 : complexity > 10 ? 10 : complexity;
+}
+
+bool out_shareable(const rq_t *rq, uint32_t flags)
+{
+    return rq->read_clock % RING_OPUS_FRAME == 0 && !rq->loopback && !(flags & SEG_UF_MONITORING);
+}
+
 const out_counters_t *out_counters(const out_t *o) { return &o->c; }
 
 const float *out_rendered(const out_t *o) { return o->x; }
 
-/* The singer's private encoder; counts a shared state that was lost. */
-static OpusEncoder *private_encoder(out_t *o, sg_t *s)
+/* The singer's private encoder, set to `complexity` for the frames at
+ * hand; counts a shared state that was lost. */
+static OpusEncoder *private_encoder(out_t *o, sg_t *s, int complexity)
 {
     bool lost;
     OpusEncoder *enc = sg_encoder(o->singers, s, &lost);
     if (lost)
         o->c.stream_lost++;
+    if (enc)
+        opus_encoder_ctl(enc, OPUS_SET_COMPLEXITY(complexity));
     return enc;
 }
 
@@ -109,7 +124,7 @@ int out_shared(out_t *o, sg_t *s, const rq_t *rq, const seg_ctl_t *ctl, int64_t 
         if (k == ES_ELOST) {
             /* The state this singer's decoder follows is gone (the cache
              * was full of others' pinned states): go on privately. */
-            OpusEncoder *enc = private_encoder(o, s);
+            OpusEncoder *enc = private_encoder(o, s, ES_COMPLEXITY);
             k = enc ? opus_encode_float(enc, x, RING_OPUS_FRAME, body + at + 2, PK_MAX_PACKET)
                     : OPUS_ALLOC_FAIL;
         }
@@ -140,7 +155,8 @@ int out_private(out_t *o, sg_t *s, const rq_t *rq, const float *in, const seg_ct
         memset(o->x, 0, (size_t)rq->n * sizeof(float));
     }
     *mix_ns = prof_now_ns() - t0;
-    OpusEncoder *enc = private_encoder(o, s);
+    OpusEncoder *enc = private_encoder(
+        o, s, out_shareable(rq, flags) ? ES_COMPLEXITY : o->private_complexity);
     if (!enc)
         return OPUS_ALLOC_FAIL;
     uint32_t frames = rq->n / RING_OPUS_FRAME;

@@ -10,10 +10,20 @@
  * clocks, loopback, monitoring) with the singer's own encoder (singers.h).
  * A singer whose shared encoder state was lost moves to the private path
  * without a seam.
+ *
+ * Encoder settings: a stream the shared path could serve is encoded at the
+ * shared setting (ES_COMPLEXITY) even when it is private (a lost state,
+ * sharing switched off), so that it gives the shared path's packets; a
+ * stream no one else can share (unaligned clocks, loopback, monitoring)
+ * costs a whole encode per singer and frame, and has a setting of its own
+ * (OUT_PRIVATE_COMPLEXITY, or what the operator chose), where a cheaper one
+ * buys the most CPU.  An encoder can change complexity between frames: a
+ * singer who moves from one kind to the other hears no seam.
  */
 #ifndef BB_OUTPUT_H
 #define BB_OUTPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +36,27 @@
 
 /* Largest response body: a frame count and PK_MAX_PACKETS packets. */
 #define OUT_BODY_CAP (1 + PK_MAX_PACKETS * (2 + PK_MAX_PACKET))
+
+/* Opus complexity (0..10) of a stream no other singer can share (the
+ * original client's unaligned clocks, loopback, monitoring).  Measured by
+ * bench_complexity (bench/RESULTS.md): a 32 s song, SNR of the decoded mix
+ * against the exact mix, against complexity 10, as three listeners hear
+ * it, and the encode CPU per 60 ms frame against 10's:
+ *
+ *     complexity   choir    one voice + backing   one voice    CPU
+ *     10, 9, 7     0        0                     0            1.00
+ *     6, 5         -0.59    -1.45                 -2.25        0.69
+ *     4 .. 1       -1.0     -2.8                  -6.6         0.43 .. 0.50
+ *     0            -0.76    -2.50                 -6.19        0.31
+ *
+ * Below 7 CELT drops its pitch pre-filter, which is what a single voice
+ * (or a chord of voices sharing a vibrato: test_private, -4.4 dB) leans
+ * on.  Complexity 0 would be within 1 dB of 10 on the dense choir only,
+ * at a third of the encoding's CPU (bench/RESULTS.md has what that gives
+ * end to end); on a listener who hears one voice it costs 6 dB, so
+ * the default stays at the shared setting and the cheaper one is an
+ * operator's choice (bb-worker --private-complexity). */
+#define OUT_PRIVATE_COMPLEXITY ES_COMPLEXITY
 
 typedef struct {
     uint64_t stream_lost;      /* singers whose shared state was gone */
@@ -41,6 +72,15 @@ out_t *out_create(seg_t *seg, es_t *es, fr_t *fr, sg_table_t *t);
 
 /* Frees it (not what it was given); accepts NULL. */
 void out_destroy(out_t *o);
+
+/* Sets the Opus complexity of streams no other singer can share, 0..10
+ * (clamped); OUT_PRIVATE_COMPLEXITY until set. */
+void out_set_private_complexity(out_t *o, int complexity);
+
+/* Whether the shared path can serve this request: its read clock on whole
+ * Opus frames of the server clock, and the common mix (no loopback; not
+ * monitoring among the singer's SEG_UF_* flags). */
+bool out_shareable(const rq_t *rq, uint32_t flags);
 
 /* The shared path.  Writes rq->n samples read at rq->read_clock (a
  * multiple of 2880) into body (OUT_BODY_CAP bytes), sets *len, and sets

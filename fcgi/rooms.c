@@ -111,6 +111,7 @@ static int attach(wr_t *w, const hs_room_t *info, wr_room_t **out, const char **
     }
     ex_set_sharing(ex, !w->cfg.no_sharing);
     ex_set_timing_watch(ex, !w->cfg.no_timing_watch);
+    ex_set_private_complexity(ex, w->cfg.private_complexity);
     ex_set_command_sync(ex, w->cfg.sync_ns);
     ex_set_wake(ex, hs_wake(w->host));
     if (w->cfg.life && w->cfg.demand)

@@ -28,6 +28,7 @@ typedef struct {
                                     NULL: no stems */
     bool no_sharing;             /* see ex_set_sharing() */
     bool no_timing_watch;        /* see ex_set_timing_watch() */
+    int private_complexity;      /* see ex_set_private_complexity() */
     int64_t sync_ns;             /* see ex_set_command_sync() */
     prof_t *life, *demand;       /* the worker's profiles, for every room's timings */
 } wr_config_t;

@@ -40,6 +40,7 @@ typedef struct {
     bool have_write;         /* last_seen_write is valid */
     bool tracks_pending;     /* send the track list on the next response */
     bool tempo_pending;      /* send bpm / repeats / bpr on the next response */
+    bool cues_pending;       /* send the words' cues on the next response */
     bool spectator;
     int64_t last_seen_read;
     int64_t last_seen_write;
@@ -48,6 +49,7 @@ typedef struct {
     int64_t summary_sent;       /* server clock the summary was last sent */
     uint64_t summary_gen;       /* generation of the summary last sent */
     uint64_t tracks_gen;
+    uint64_t cues_gen;          /* generation of the cues last noted */
     uint32_t settings_gen;
     uint32_t epoch;
     uint32_t delay_seen;        /* delay message sequence already delivered */

@@ -29,6 +29,7 @@
 #include "host.h"
 #include "listen.h"
 #include "meta.h"
+#include "output.h"
 #include "ops.h"
 #include "prof.h"
 #include "ring.h"
@@ -58,6 +59,7 @@ typedef struct {
     const char *recordings_dir;
     bool no_sharing;
     bool no_timing_watch;
+    int private_complexity;
     bool uploads;
 } wk_config_t;
 
@@ -102,13 +104,18 @@ static void usage(FILE *f)
             "      --no-share-encoding encode every singer's mix privately (costs CPU; the\n"
             "                          shared path gives the same packets)\n"
             "      --no-timing-watch   do not measure how early or late singers sing\n"
+            "      --private-complexity N  Opus complexity 0..10 of the streams no singer can\n"
+            "                          share, such as the original client's unaligned clocks\n"
+            "                          (default %d, the shared setting; 0 takes a third of the\n"
+            "                          CPU and costs 0.8 dB SNR on a choir, 6 dB on one voice:\n"
+            "                          see output.h)\n"
             "      --header-max        print the size of the largest response header this\n"
             "                          worker writes, in nginx's units (for fastcgi_buffer_size),\n"
             "                          and exit\n"
             "  -h, --help              this text\n"
             "\n"
             "Logs go to stderr, one line per event.\n",
-            SEG_LANES - 1);
+            SEG_LANES - 1, OUT_PRIVATE_COMPLEXITY);
 }
 
 static int parse_args(int argc, char **argv, wk_config_t *c)
@@ -126,6 +133,7 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
         {"wait-segment", required_argument, 0, 'W'},
         {"no-share-encoding", no_argument, 0, 'N'},
         {"no-timing-watch", no_argument, 0, 'T'},
+        {"private-complexity", required_argument, 0, 'C'},
         {"header-max", no_argument, 0, 'H'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -133,6 +141,7 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
     c->segment = "/bb";
     c->max_singers = 8192;
     c->wait_segment = 10;
+    c->private_complexity = OUT_PRIVATE_COMPLEXITY;
     int o;
     while ((o = getopt_long(argc, argv, "l:s:w:m:a:c:R:h", opts, NULL)) != -1) {
         char *end;
@@ -167,6 +176,13 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
             break;
         case 'N': c->no_sharing = true; break;
         case 'T': c->no_timing_watch = true; break;
+        case 'C':
+            c->private_complexity = (int)strtol(optarg, &end, 10);
+            if (*end || c->private_complexity < 0 || c->private_complexity > 10) {
+                fprintf(stderr, "bb-worker: --private-complexity must be 0..10\n");
+                return -1;
+            }
+            break;
         case 'H': printf("%dk\n", (WK_HEADER_MAX + 1023) / 1024); exit(0);
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
@@ -369,6 +385,7 @@ int main(int argc, char **argv)
         .recordings_dir = w.cfg.recordings_dir,
         .no_sharing = w.cfg.no_sharing,
         .no_timing_watch = w.cfg.no_timing_watch,
+        .private_complexity = w.cfg.private_complexity,
         .sync_ns = WK_COMMAND_SYNC_NS,
         .life = &w.life,
         .demand = &w.demand,

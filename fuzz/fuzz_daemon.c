@@ -72,14 +72,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static void check_blob(int which)
 {
-    static char buf[SEG_BLOB_SUMMARY_MAX > SEG_BLOB_TRACKS_MAX ? SEG_BLOB_SUMMARY_MAX
-                                                                : SEG_BLOB_TRACKS_MAX];
+    static char buf[32768];
+    _Static_assert(sizeof buf >= SEG_BLOB_SUMMARY_MAX && sizeof buf >= SEG_BLOB_TRACKS_MAX &&
+                       sizeof buf >= SEG_BLOB_WORDS_MAX && sizeof buf >= SEG_BLOB_CUES_MAX,
+                   "the buffer must hold every blob");
     uint64_t gen = 0;
     size_t len = 0;
     if (!snap_blob_read(seg, which, &gen, buf, sizeof buf, &len) || len == 0)
         return;
     cJSON *j = cJSON_ParseWithLength(buf, len);
-    FZ_ASSERT(j != NULL && cJSON_IsArray(j));
+    /* The words and their cues are objects, the others arrays. */
+    FZ_ASSERT(j != NULL && (which == SEG_BLOB_WORDS || which == SEG_BLOB_CUES ? cJSON_IsObject(j)
+                                                                              : cJSON_IsArray(j)));
     cJSON_Delete(j);
 }
 
@@ -115,5 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rm_tick(dmn, now);
     check_blob(SEG_BLOB_SUMMARY);
     check_blob(SEG_BLOB_TRACKS);
+    check_blob(SEG_BLOB_WORDS);
+    check_blob(SEG_BLOB_CUES);
     return 0;
 }

@@ -29,7 +29,10 @@
 
 #define TMP_MAX_AGE_S 3600
 
-enum { RF_MIX, RF_STEM, RF_LOF, RF_OTHER_LOF };
+/* RF_LABELS: SONG-words.txt, the song's words (reclabels.h): deleted and
+ * counted with the song, served, but in neither the project nor the
+ * listing's mix, stems or project. */
+enum { RF_MIX, RF_STEM, RF_LOF, RF_OTHER_LOF, RF_LABELS };
 
 typedef struct {
     char *name;
@@ -122,6 +125,12 @@ static int classify(const char *name, int *kind, int *part)
         if (strncmp(r, "-stem-", 6) != 0 || len < REC_SONG_NAME_LEN + 6 + 1 + 5)
             return 0;
         *kind = RF_STEM;
+        return 1;
+    }
+    if (ends_with(name, len, ".txt")) {
+        if (rest != 6 || strncmp(r, "-words", 6) != 0)
+            return 0;
+        *kind = RF_LABELS;
         return 1;
     }
     if (!ends_with(name, len, ".wav"))

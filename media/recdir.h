@@ -87,7 +87,8 @@ int rec_seal_song(const char *dir, const char *stamp, rec_end_t end, rec_log_fn 
                   void *log_user);
 
 /* Deletes every file of song `stamp` ("YYYY-MM-DD-HHMMSS") in dir: its
- * mixes, parts and stems, then its project.  Returns the number of files
+ * mixes, parts, stems and words (SONG-words.txt, reclabels.h), then its
+ * project.  Returns the number of files
  * deleted (0: no such song), and their bytes in *bytes (may be NULL); or
  * REC_ERR_ARG (not a stamp), REC_ERR_IO (the directory cannot be read, or
  * a file of the song could not be deleted: logged; the project then
@@ -103,7 +104,7 @@ int rec_stem_count(const char *dir, int64_t song_start_clock);
 /* One song of a directory, as a whole. */
 typedef struct {
     char stamp[REC_SONG_NAME_LEN + 1];  /* "YYYY-MM-DD-HHMMSS" */
-    int files;                          /* its files (mixes, parts, stems, project) */
+    int files;                          /* its files (mixes, parts, stems, words, project) */
     uint64_t bytes;                     /* their sizes summed */
     int64_t mtime;                      /* the newest file's change, Unix seconds */
     int project;                        /* 1 if it has its project (.lof) */
@@ -117,9 +118,10 @@ typedef struct {
 int rec_songs(const char *dir, rec_song_t **out, size_t *n, rec_log_fn log, void *log_user);
 
 /* True if `name` is a recording file (a mix, a part, a stem or a project
- * rec_file_name() would make) spelt in [A-Za-z0-9._-]: what may be served
- * from the directory, nothing else (no path, no temporary file, nothing a
- * URL or a header would have to escape). */
+ * rec_file_name() would make, or a song's words, reclabels.h) spelt in
+ * [A-Za-z0-9._-]: what may be served from the directory, nothing else (no
+ * path, no temporary file, nothing a URL or a header would have to
+ * escape). */
 int rec_file_known(const char *name);
 
 /* The directory's recordings as JSON, into w: an array of the newest

@@ -16,6 +16,8 @@
  *                            only when the first file could not be
  *                            appended to (recording.h)
  *   SONG.lof                 the Audacity project (rec_lof_write())
+ *   SONG-words.txt           the song's words as Audacity labels, when it
+ *                            had any (reclabels.h)
  * Clocks are server clocks: samples at 48 kHz since the Unix epoch.
  *
  * Errors: 0 for success, a negative rec_error_t otherwise; rec_strerror().

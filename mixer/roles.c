@@ -27,6 +27,7 @@ bool role_may(const role_who_t *w, role_act_t act)
     case ROLE_ACT_EVENTS:
     case ROLE_ACT_LEVELS:
     case ROLE_ACT_TIMING_OTHER:
+    case ROLE_ACT_WORDS:
         return w->leads;
     case ROLE_ACT_UPLOAD:
         return w->leads && w->uploads;
@@ -61,6 +62,10 @@ const char *role_refusal(const role_who_t *w, role_act_t act)
         return "only the leader or the organiser can monitor a singer";
     case ROLE_ACT_EVENTS:
         return "only the leader or the organiser can set cue events";
+    case ROLE_ACT_WORDS:
+        if (w->listener)
+            return "a listener cannot change the words: only the leader or the organiser can";
+        return "only the leader or the organiser can load the words or move to the next line";
     case ROLE_ACT_UPLOAD:
         return w->uploads ? "only the leader or the organiser can upload a track"
                           : "uploads are not allowed in this room";

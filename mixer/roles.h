@@ -11,8 +11,8 @@
  *              without a leader): starts and stops the song, sets tempo,
  *              rounds, track and the volumes everyone hears, and another
  *              singer's mic volume (0 mutes them: out of the mix),
- *              monitoring and measured timing, and sees every singer's
- *              level (the console);
+ *              monitoring and measured timing, and the song's words
+ *              (words.h), and sees every singer's level (the console);
  *   singer     sings, chats, sets their own mic volume, applies their own
  *              measured timing (timing.h); may take the lead
  *              only while nobody leads (a leader silent for 5 s no longer
@@ -47,6 +47,7 @@ typedef enum {
     ROLE_ACT_TIMING_SELF,  /* timing_apply of oneself: take one's measured offset */
     ROLE_ACT_TIMING_OTHER, /* timing_apply of another singer */
     ROLE_ACT_DELETE_RECORDING, /* delete a song's recording */
+    ROLE_ACT_WORDS,        /* give the song its words, cue the next line */
     ROLE_ACT_LEVELS,       /* see every singer's live level (the console) */
     ROLE_NACTS
 } role_act_t;

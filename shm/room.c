@@ -615,6 +615,7 @@ rm_t *rm_create(const rm_config_t *cfg, char *why, size_t whylen)
             cfg->segment, (double)(tl_watermark(r->seg) - seg_now()) / RING_SAMPLE_RATE,
             r->ctl.song.start ? "in progress" : "not started", r->ctl.song.start);
         rm_restore_events(r);
+        rm_words_restore(r);
     }
     char own_cache[512];
     if (r->cfg.uploads_dir && r->cfg.cache_dir)
@@ -627,6 +628,7 @@ rm_t *rm_create(const rm_config_t *cfg, char *why, size_t whylen)
     }
     rm_publish_tracks(r);
     rm_publish_events(r);
+    rm_words_publish(r);
     rm_publish(r);
     if (!r->cfg.recordings_dir)
         tl_set_rec_gate(r->seg, 0);   /* no recorder: no gate (one may be left in the segment) */

@@ -1,8 +1,8 @@
 /*
  * room_impl.h - what the parts of a room's daemon share: the room's state
  * and the functions one part calls in another.  Included by room.c (time,
- * users, summary, the tick), roomcmd.c (commands and roles) and roomrec.c
- * (the recording) only.
+ * users, summary, the tick), roomcmd.c (commands and roles), roomrec.c
+ * (the recording) and roomwords.c (the song's words and cues) only.
  */
 #ifndef BB_ROOM_IMPL_H
 #define BB_ROOM_IMPL_H
@@ -17,6 +17,7 @@
 #include "snap.h"
 #include "trackset.h"
 #include "users.h"
+#include "words.h"
 
 #define RM_CMDS_PER_TICK 4096
 #define RM_HOUSE_EVERY (48000 / 10)       /* housekeeping every 100 ms */
@@ -64,6 +65,20 @@ typedef struct {
     char clock[32];  /* JSON text */
 } rm_event_t;
 
+/* The room's words (roomwords.c). */
+typedef struct {
+    words_t w;              /* the current words; n_lines 0: none */
+    uint64_t id;            /* their number (1, 2, ...); 0: none yet */
+    words_cues_t cues;      /* of the current words, this song */
+    char stage[WORDS_TEXT_MAX + 32];  /* the parts of a load, gathered; a restore */
+    size_t staged;
+    int64_t stage_total;    /* bytes of the load being gathered; 0: none */
+    int64_t stage_load;     /* its number, from the worker */
+    uint64_t stage_user;
+    words_t parsed;         /* a load or restore being checked */
+    char json[SEG_BLOB_WORDS_MAX];
+} rm_words_t;
+
 struct rm {
     rm_config_t cfg;
     char label[24];         /* the room's id, as its log lines name it */
@@ -105,6 +120,7 @@ struct rm {
     uint32_t *active_idx;   /* user_cap */
     users_view_t *views;    /* user_cap */
     char *text;             /* SEG_BLOB_SUMMARY_MAX */
+    rm_words_t words;
     float buf[RM_CHUNK];
 };
 
@@ -128,6 +144,14 @@ void rm_publish_tracks(rm_t *r);
 
 /* roomcmd.c */
 void rm_drain(rm_t *r, int64_t now);
+
+/* roomwords.c */
+void rm_words_part(rm_t *r, const seg_cmd_t *c);
+void rm_words_cue(rm_t *r, const seg_cmd_t *c);
+void rm_words_song_start(rm_t *r);
+void rm_words_publish(rm_t *r);
+void rm_words_restore(rm_t *r);
+void rm_words_labels(rm_t *r);
 
 /* roomrec.c */
 void rm_rec_log(void *user, const char *line);

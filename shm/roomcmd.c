@@ -219,6 +219,8 @@ static role_act_t action_of(const rm_t *r, const seg_cmd_t *c)
     case CMD_TIMING_APPLY:
         return c->target == seg_public_id(r->seg, c->userid) ? ROLE_ACT_TIMING_SELF
                                                              : ROLE_ACT_TIMING_OTHER;
+    case CMD_WORDS:
+    case CMD_CUE: return ROLE_ACT_WORDS;
     default: return ROLE_NACTS;
     }
 }
@@ -449,6 +451,16 @@ static void cmd_song_settings(rm_t *r, const seg_cmd_t *c)
     }
 }
 
+/* CMD_WORDS and CMD_CUE: the song's words, a part at a time, and the line
+ * the leader moved to (roomwords.c). */
+static void cmd_words(rm_t *r, const seg_cmd_t *c)
+{
+    if (c->type == CMD_WORDS)
+        rm_words_part(r, c);
+    else
+        rm_words_cue(r, c);
+}
+
 static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
 {
     r->n_cmds++;
@@ -480,6 +492,7 @@ static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
         break;
     case CMD_START:
         cmd_start(r, c, now);
+        rm_words_song_start(r);
         r->ctl_dirty = true;
         break;
     case CMD_STOP:
@@ -499,6 +512,10 @@ static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
         break;
     case CMD_RESCAN_TRACKS:
         tset_rescan(r->tracks);
+        break;
+    case CMD_WORDS:
+    case CMD_CUE:
+        cmd_words(r, c);
         break;
     case CMD_ROOM_KEY:
     case CMD_ROOM_CAP:
@@ -525,12 +542,13 @@ static int cmd_cmp(const void *a, const void *b)
 }
 
 /* A command's clocks (when it was issued; the leader's read clock of a
- * start or stop) come from a worker reading the same server clock: never
- * ahead of ours by more than a second, never older than the ring (a daemon
- * that was down longer than that).  A lane cell outside those bounds is
- * damaged; its issue clock is taken as now and a start or stop at an
- * impossible read clock is dropped, so no clock arithmetic on command
- * values can overflow.  Returns false to drop the command. */
+ * start or stop; the clock a cue was heard at) come from a worker reading
+ * the same server clock: never ahead of ours by more than a second, never
+ * older than the ring (a daemon that was down longer than that).  A lane
+ * cell outside those bounds is damaged; its issue clock is taken as now
+ * and a start, stop or cue at an impossible read clock is dropped, so no
+ * clock arithmetic on command values can overflow.  Returns false to drop
+ * the command. */
 static bool bound_clocks(rm_t *r, seg_cmd_t *c, int64_t now)
 {
     int64_t oldest = now - (int64_t)seg_ring_len(r->seg), newest = now + RING_SAMPLE_RATE;
@@ -540,9 +558,10 @@ static bool bound_clocks(rm_t *r, seg_cmd_t *c, int64_t now)
             c->clock, c->clock > newest ? "ahead of the server clock" : "older than the ring");
         c->clock = now;
     }
-    if ((c->type == CMD_START || c->type == CMD_STOP) && (c->a < oldest || c->a > newest)) {
+    if ((c->type == CMD_START || c->type == CMD_STOP || c->type == CMD_CUE) &&
+        (c->a < oldest || c->a > newest)) {
         LOG(r, "%s from lane %u at read clock %" PRId64 " ignored: outside the ring",
-            c->type == CMD_START ? "start" : "stop", c->lane, c->a);
+            c->type == CMD_START ? "start" : c->type == CMD_STOP ? "stop" : "cue", c->lane, c->a);
         ok = false;
     }
     return ok;

@@ -38,6 +38,7 @@ void rm_rec_close(rm_t *r, rec_end_t why)
     rec_writer_destroy(r->rec);
     r->rec = NULL;
     rec_lof_write(r->cfg.recordings_dir, r->rec_song, why, end, rm_rec_log, r);
+    rm_words_labels(r);
     r->ctl.recorded_song = r->rec_song;
     r->ctl_dirty = true;
 }

@@ -71,7 +71,8 @@ typedef struct {
 } layout_t;
 
 static const uint32_t blob_caps[SEG_NBLOBS] = {
-    SEG_BLOB_SUMMARY_MAX, SEG_BLOB_EVENTS_MAX, SEG_BLOB_TRACKS_MAX, SEG_BLOB_LEVELS_MAX,
+    SEG_BLOB_SUMMARY_MAX, SEG_BLOB_EVENTS_MAX, SEG_BLOB_TRACKS_MAX, SEG_BLOB_WORDS_MAX,
+    SEG_BLOB_CUES_MAX, SEG_BLOB_LEVELS_MAX,
 };
 
 static int add_region(uint64_t *cursor, uint64_t bytes, uint64_t *off)

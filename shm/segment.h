@@ -9,7 +9,7 @@
  *                         daemon's watermark and heartbeat, the control
  *                         state (a latch: two copies, see snap.h) and the
  *                         published text blobs (user summary, events,
- *                         tracks)
+ *                         tracks, the song's words and their cues)
  *   mix ring              acc_cell_t[ring_len]: singers' sum and count
  *   backing ring          acc_cell32_t[ring_len]: backing track / metronome
  *   monitor ring          acc_cell32_t[ring_len]: the monitored singer
@@ -51,15 +51,20 @@
 #include "accum.h"
 #include "atomics.h"
 #include "song.h"
+#include "words.h"
 
 #define SEG_MAGIC UINT64_C(0x314c544247425542) /* "BUBGBTL1" little-endian */
 /* 7: the user slot's timing words (timing_msg, timing) and
  * CMD_TIMING_APPLY: a daemon or worker of 6 would neither carry nor read
  * them, so versions 6 and 7 do not share a segment.
- * 8: the levels blob (SEG_BLOB_LEVELS) and the control state's song_track
- * and recording: a daemon of 7 publishes neither, and the blob table grew,
- * so versions 7 and 8 do not share a segment. */
-#define SEG_VERSION 8
+ * 8: the header's words and cues blobs (SEG_BLOB_WORDS, SEG_BLOB_CUES),
+ * which move every offset after the header, and CMD_WORDS, CMD_CUE: a
+ * daemon or worker of 7 would read another layout, so 7 and 8 do not
+ * share a segment.  The user slot is version 7's.
+ * 9: the levels blob (SEG_BLOB_LEVELS) and the control state's song_track
+ * and recording: a daemon of 8 publishes neither, and the blob table grew,
+ * so versions 8 and 9 do not share a segment. */
+#define SEG_VERSION 9
 
 #define SEG_RING_SECONDS_DEFAULT 124
 #define SEG_RING_SECONDS_MIN 16
@@ -76,6 +81,8 @@
 #define SEG_BLOB_SUMMARY_MAX 16384
 #define SEG_BLOB_EVENTS_MAX 8192
 #define SEG_BLOB_TRACKS_MAX 16384
+#define SEG_BLOB_WORDS_MAX WORDS_JSON_MAX       /* the song's words (words.h) */
+#define SEG_BLOB_CUES_MAX WORDS_CUES_JSON_MAX   /* their cues */
 #define SEG_BLOB_LEVELS_MAX 4096     /* 50 rows of ["public id", dB] */
 
 /* Bytes of a cache line.  Whatever two processes write lives on different
@@ -144,7 +151,17 @@ typedef struct {
     uint32_t off;            /* offset of copy 0 from the segment start */
 } seg_blob_t;
 
-enum { SEG_BLOB_SUMMARY = 0, SEG_BLOB_EVENTS, SEG_BLOB_TRACKS, SEG_BLOB_LEVELS, SEG_NBLOBS };
+enum {
+    SEG_BLOB_SUMMARY = 0, SEG_BLOB_EVENTS, SEG_BLOB_TRACKS,
+    SEG_BLOB_WORDS,   /* {"id","lines","verses"}: words_json() */
+    SEG_BLOB_CUES,    /* {"words","n","cues"}: words_cues_json(); changes on every cue */
+    SEG_BLOB_LEVELS,  /* [["public id", dB], ...]: rm_publish_levels() */
+    SEG_NBLOBS
+};
+/* Each blob (the words and cues too) starts its own cache lines, and its
+ * sequence number has a line of its own: a reader spinning on one blob
+ * never shares a line with a publish of another. */
+_Static_assert(sizeof(seg_blob_t) % SEG_LINE == 0, "a blob must end on a cache line");
 
 typedef struct {
     /* Identity, written once at creation before `ready`. */
@@ -215,6 +232,7 @@ SEG_APART(seg_header_shared_t, join_tickets, wake);
 SEG_APART(seg_header_shared_t, wake, ctl);
 SEG_APART(seg_latch_t, seq, w);
 SEG_APART(seg_blob_t, seq, gen);
+_Static_assert(offsetof(seg_header_shared_t, blobs) % SEG_LINE == 0, "the blobs must start a cache line");
 
 /* One user slot.  The daemon writes the first part (identity, control), the
  * worker serving the user writes the second part (activity), each group on
@@ -307,8 +325,20 @@ typedef enum {
     CMD_ROOM_KEY,       /* organiser: a = 1 organiser's key, 0 singers'; text = SHA-256, hex */
     CMD_ROOM_CAP,       /* organiser: a = most singers, 0 = the host's default */
     CMD_TIMING_APPLY,   /* userid, target = public id: apply its measured timing */
+    CMD_WORDS,          /* userid, a = bytes of the words file, b = offset of this part,
+                           c = the load's number (parts of one load share it),
+                           text = up to SEG_WORDS_PART bytes of the file */
+    CMD_CUE,            /* userid, a = clock the leader heard, b = line (0-based),
+                           c = words id the line is of */
     CMD_NTYPES
 } seg_cmd_type_t;
+
+/* Bytes of a words file one CMD_WORDS carries. */
+#define SEG_WORDS_PART 480
+_Static_assert(SEG_WORDS_PART < SEG_TEXT_MAX, "a words part must fit a command's text");
+/* Commands a whole words file takes. */
+#define SEG_WORDS_PARTS_MAX ((WORDS_TEXT_MAX + SEG_WORDS_PART - 1) / SEG_WORDS_PART)
+_Static_assert(SEG_WORDS_PARTS_MAX < SEG_LANE_CAP / 4, "a words file must fit a lane with room to spare");
 
 /* A command's role bits: what the key of the request that made it opens. */
 #define CMD_ROLE_ORGANISER 1u

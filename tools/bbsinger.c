@@ -8,6 +8,7 @@
  * bbc_singer_* setters (bbqueue.h) goes out on the next POST only.
  */
 #include "bbsinger.h"
+#include "bbsinger_impl.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -23,40 +24,6 @@
 #include "rng.h"
 #include "urlenc.h"
 
-enum { PEND_NONE = 0, PEND_PROBE, PEND_POST };
-
-struct bbc_singer {
-    bbc_config_t cfg;
-    char *path, *userid, *username, *reset_path;
-    char *room, *key;         /* "" when none */
-    bbc_conn_t *own_conn;
-    bbc_conn_t *conn;
-    OpusEncoder *enc;
-    OpusDecoder *dec;
-    bbclock_t clock;
-    int offset_s;
-    bool connected;           /* a probe has been answered on this connection */
-    bool ever_connected;
-    int pending;              /* PEND_* */
-    bbclock_post_t post;      /* clocks of the last POST built */
-    int64_t t_sent;           /* monotonic ns when the pending request left */
-    int64_t t_connected;      /* monotonic ns when the probe was answered */
-    uint64_t batches;         /* POSTs built since the probe */
-    bbuf_t query, body;
-    bbuf_t link_query;        /* of the probe and reset_events: room=, key= (and userid=) */
-    char *event_hdr;          /* X-Event-Data of the pending POST (cJSON-allocated) */
-    bbc_queue_t q;            /* metadata queued for the next POST */
-    /* answers */
-    bbc_meta_t meta;
-    resp_t resp;
-    float *scratch;           /* n_samples floats: decoding target when the caller passes none */
-    float *zeros;             /* n_samples of silence */
-    float *gen;               /* n_samples filled by cfg.source */
-    uint8_t *pkts;            /* encoder output: n_samples/2880 packets of PK_MAX_PACKET */
-    size_t pre_at;            /* next pre-encoded packet */
-    char err[512];
-    bbc_stats_t st;
-};
 
 void bbc_config_init(bbc_config_t *cfg)
 {
@@ -80,9 +47,7 @@ static bool is_decimal(const char *s)
     return true;
 }
 
-static void set_err(bbc_singer_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void set_err(bbc_singer_t *s, const char *fmt, ...)
+void bbc_singer_set_err(bbc_singer_t *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -297,7 +262,7 @@ bool bbc_singer_needs_probe(const bbc_singer_t *s)
     return !s->connected;
 }
 
-static void reset_codecs(bbc_singer_t *s)
+void bbc_singer_reset_codecs(bbc_singer_t *s)
 {
     if (s->enc)
         opus_encoder_ctl(s->enc, OPUS_RESET_STATE);
@@ -402,7 +367,7 @@ static int build_body(bbc_singer_t *s, const float *samples, bool *real)
             uint8_t *dst = s->pkts + i * PK_MAX_PACKET;
             opus_int32 len = opus_encode_float(s->enc, src + i * BBC_FRAME, BBC_FRAME, dst, PK_MAX_PACKET);
             if (len <= 0) {
-                set_err(s, "opus_encode_float: %s", opus_strerror(len));
+                bbc_singer_set_err(s, "opus_encode_float: %s", opus_strerror(len));
                 return BBC_EOPUS;
             }
             ptr[i] = dst;
@@ -414,7 +379,7 @@ static int build_body(bbc_singer_t *s, const float *samples, bool *real)
     *real = true;
     int size = pk_size(lens, (int)frames);
     if (size < 0) {
-        set_err(s, "body: %s", pk_strerror(size));
+        bbc_singer_set_err(s, "body: %s", pk_strerror(size));
         return BBC_EPARAM;
     }
     uint8_t *at = bbuf_extend(&s->body, (size_t)size);
@@ -447,7 +412,7 @@ int bbc_singer_next_request(bbc_singer_t *s, const float *samples, bbc_request_t
         return rc;
     rc = bbclock_next(&s->clock, s->cfg.n_samples, real, &s->post);
     if (rc != BBC_OK) {
-        set_err(s, "clock: %s", bbclock_strerror(rc));
+        bbc_singer_set_err(s, "clock: %s", bbclock_strerror(rc));
         return BBC_ESTATE;
     }
     rc = build_query(s);
@@ -485,161 +450,7 @@ void bbc_singer_fail(bbc_singer_t *s, int code, const char *why)
     s->connected = false;
     s->st.errors++;
     s->st.transport_errors++;
-    set_err(s, "%s%s%s", bbc_strerror(code), why ? ": " : "", why ? why : "");
-}
-
-/* Marks a failed exchange: the browser reconnects after any failure. */
-static int fail_with(bbc_singer_t *s, int code)
-{
-    s->connected = false;
-    s->st.errors++;
-    switch (code) {
-    case BBC_ESTATUS: s->st.status_errors++; break;
-    case BBC_EKILL: s->st.kills++; break;
-    case BBC_EMETA: s->st.meta_errors++; break;
-    case BBC_EBODY: s->st.body_errors++; break;
-    case BBC_EDECODE: s->st.decode_errors++; break;
-    case BBC_ECONTINUITY: s->st.continuity_errors++; break;
-    default: break;
-    }
-    return code;
-}
-
-static void fill_worker(bbc_singer_t *s, const resp_t *resp)
-{
-    const char *w = resp_header(resp, "X-Worker-Id");
-    if (!s->meta.worker[0] && w)
-        snprintf(s->meta.worker, sizeof s->meta.worker, "%s", w);
-}
-
-static int on_probe(bbc_singer_t *s, const resp_t *resp)
-{
-    int64_t rtt = bbc_now_ns() - s->t_sent;
-    const char *h = resp_header(resp, "X-Audio-Metadata");
-    if (h)
-        bbc_meta_parse(&s->meta, h);
-    else
-        bbc_meta_free(&s->meta);
-    fill_worker(s, resp);
-    if (resp->status != 200) {
-        set_err(s, "probe answered %d", resp->status);
-        return fail_with(s, BBC_ESTATUS);
-    }
-    if (!s->meta.have_server_clock) {
-        set_err(s, "probe answer has no server_clock");
-        return fail_with(s, BBC_EMETA);
-    }
-    int64_t est = bbclock_estimate(s->meta.server_clock, rtt);
-    int rc = bbclock_start(&s->clock, est, s->offset_s, !s->cfg.unaligned, s->cfg.write_lag);
-    if (rc != BBCLOCK_OK) {
-        set_err(s, "clock start: %s", bbclock_strerror(rc));
-        return fail_with(s, BBC_EPARAM);
-    }
-    reset_codecs(s);
-    s->connected = true;
-    s->ever_connected = true;
-    s->t_connected = bbc_now_ns();
-    s->batches = 0;
-    s->st.probes++;
-    return BBC_OK;
-}
-
-/* Checks the pack_multi body and decodes it into out (n floats, or NULL to
- * only check lengths). */
-static int check_body(bbc_singer_t *s, const resp_t *resp, int64_t n, float *out)
-{
-    pk_packet_t pk[PK_MAX_PACKETS];
-    int count = pk_parse(resp->body.data, resp->body.len, pk, PK_MAX_PACKETS);
-    if (count < 0) {
-        set_err(s, "body: %s (%zu bytes)", pk_strerror(count), resp->body.len);
-        return BBC_EBODY;
-    }
-    int64_t total = 0;
-    for (int i = 0; i < count; i++) {
-        int got;
-        if (out) {
-            /* The browser's decoder holds 2880 samples: a longer packet fails. */
-            if (total + BBC_FRAME > n) {
-                set_err(s, "decode: more audio than n_samples=%lld", (long long)n);
-                return BBC_EDECODE;
-            }
-            got = opus_decode_float(s->dec, pk[i].data, pk[i].len, out + total, BBC_FRAME, 0);
-        } else {
-            got = opus_packet_get_nb_samples(pk[i].data, pk[i].len, BBC_RATE);
-            if (got > BBC_FRAME)
-                got = OPUS_BUFFER_TOO_SMALL;
-        }
-        if (got < 0) {
-            set_err(s, "decode: packet %d: %s", i, opus_strerror(got));
-            return BBC_EDECODE;
-        }
-        total += got;
-    }
-    if (total != n) {
-        set_err(s, "decode: %lld samples in %d packets, n_samples is %lld", (long long)total, count,
-                (long long)n);
-        return BBC_EDECODE;
-    }
-    return BBC_OK;
-}
-
-static int on_post(bbc_singer_t *s, const resp_t *resp, float *received)
-{
-    s->st.posts++;
-    const char *h = resp_header(resp, "X-Audio-Metadata");
-    int mrc = h ? bbc_meta_parse(&s->meta, h) : BBC_EMETA;
-    if (!h)
-        bbc_meta_free(&s->meta);
-    fill_worker(s, resp);
-    if (s->meta.kill_client) {
-        set_err(s, "kill_client (HTTP %d): %s", resp->status, s->meta.message);
-        if (strstr(s->meta.message, "desync"))
-            s->st.desyncs++;
-        return fail_with(s, BBC_EKILL);
-    }
-    if (resp->status != 200) {
-        set_err(s, "POST answered %d", resp->status);
-        return fail_with(s, BBC_ESTATUS);
-    }
-    if (mrc != BBC_OK || !s->meta.have_client_read_clock || !s->meta.have_n_samples || !s->meta.events) {
-        set_err(s, "metadata: %s", !h ? "no X-Audio-Metadata header"
-                                   : mrc != BBC_OK ? "not a JSON object"
-                                                   : "client_read_clock, n_samples or events missing");
-        return fail_with(s, BBC_EMETA);
-    }
-    int rc = bbclock_check_response(&s->clock, &s->post, s->meta.client_read_clock, s->meta.n_samples);
-    if (rc != BBCLOCK_OK) {
-        set_err(s, "%s: sent read_clock=%lld n=%d, got client_read_clock=%lld n_samples=%lld (previous %lld)",
-                bbclock_strerror(rc), (long long)s->post.read_clock, s->post.n,
-                (long long)s->meta.client_read_clock, (long long)s->meta.n_samples, (long long)s->clock.last_rx);
-        return fail_with(s, BBC_ECONTINUITY);
-    }
-    float *out = s->cfg.skip_decode ? NULL : received ? received : s->scratch;
-    rc = check_body(s, resp, s->meta.n_samples, out);
-    if (rc != BBC_OK)
-        return fail_with(s, rc);
-    s->st.ok++;
-    if (s->meta.have_delay && s->meta.delay_seconds > 0 && !s->cfg.ignore_delay) {
-        int old = s->offset_s;
-        s->offset_s = s->meta.delay_seconds > 1000 ? 1000 : s->meta.delay_seconds;
-        s->connected = false; /* the browser reconnects even if unchanged */
-        s->st.moves++;
-        if (s->cfg.on_move)
-            s->cfg.on_move(s, old, s->offset_s, s->cfg.user);
-    }
-    return BBC_OK;
-}
-
-int bbc_singer_on_response(bbc_singer_t *s, const resp_t *resp, float *received)
-{
-    int p = s->pending;
-    s->pending = PEND_NONE;
-    s->err[0] = 0;
-    if (p == PEND_PROBE)
-        return on_probe(s, resp);
-    if (p == PEND_POST)
-        return on_post(s, resp, received);
-    return BBC_ESTATE;
+    bbc_singer_set_err(s, "%s%s%s", bbc_strerror(code), why ? ": " : "", why ? why : "");
 }
 
 /* -- blocking use -- */
@@ -715,7 +526,7 @@ int bbc_reset_events(bbc_singer_t *s)
     if (rc != BBC_OK)
         return rc;
     if (s->resp.status != 204) {
-        set_err(s, "reset_events answered %d", s->resp.status);
+        bbc_singer_set_err(s, "reset_events answered %d", s->resp.status);
         return BBC_ESTATUS;
     }
     return BBC_OK;

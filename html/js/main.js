@@ -42,6 +42,7 @@ import { appendChat } from './ui/chat.js';
 import { crash, installCrashScreen } from './ui/crash.js';
 import { askConfirm } from './ui/confirm.js';
 import { renderOrganiserCard, setupOrganiserCard } from './ui/organiser.js';
+import { setupWords } from './ui/words.js';
 import { toast } from './ui/toast.js';
 import { renderTiming, setupTiming } from './ui/timing.js';
 import {
@@ -147,6 +148,7 @@ let consoleView = null;
 let presence = { singing() {} };
 let codec = null;
 let conn = null;
+let words = null;
 
 // ---------------------------------------------------------------- helpers
 
@@ -534,6 +536,13 @@ function startApp() {
     speakerMuted: false,
   });
   engine.setMode('run');
+  words = setupWords($('words-card'), {
+    engine,
+    url: (name, extra = {}) => withRoom(endpointUrl(api(), name), state.room, { userid: state.userid, ...extra }),
+    log,
+    notice: (text) => { log(text); toast(text); },
+  });
+  if (TEST) window.bbTest.words = words;
   conn = new Connection({
     api,
     room: () => state.room,
@@ -679,6 +688,10 @@ function onMetadata(m, req) {
     if (Array.isArray(c) && c.length >= 2) chatLine(String(c[0]), String(c[1]));
   }
   if (Array.isArray(m.events)) state.events = m.events;
+  if (words) {
+    if (m.words_cues) words.onCues(m.words_cues);
+    words.setCanLead(state.amLeader || state.role === 'organiser');
+  }
   for (const k of ['bpm', 'repeats', 'bpr']) {
     if (k in m && m[k] != null && document.activeElement !== $(k)) $(k).value = m[k] ? m[k] : '';
   }

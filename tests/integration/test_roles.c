@@ -932,7 +932,7 @@ static void step_organiser_controls(int phase)
      * it): the old key stops opening the room, the new one opens it, and
      * whoever holds it carries on with it. */
     const char *which = phase == BEFORE ? "organiser" : "singers";
-    char body[1024], key[64], got[32], old[32];
+    char body[1024], key[32], got[32], old[32];
     snprintf(old, sizeof old, "%s", phase == BEFORE ? room.organiser_key : room.singer_key);
     int st = endpoint(olga, C_LINK, NULL, which, body, sizeof body);
     field_of(body, "key", key, sizeof key);

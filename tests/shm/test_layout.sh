@@ -18,7 +18,7 @@ fails=0
 echo '#include "segment.h"
 #include "host.h"
 int main(void) { return (int)(sizeof(seg_user_t) + sizeof(hs_shared_t)) & 0; }' >"$TMP/t.c"
-build() { "$CC" -std=c11 -D_GNU_SOURCE -I"$TMP/inc" -I"$SRC/shm" -I"$SRC/mixer" -c "$TMP/t.c" -o "$TMP/t.o" 2>"$TMP/err"; }
+build() { "$CC" -std=c11 -D_GNU_SOURCE -I"$TMP/inc" -I"$SRC/shm" -I"$SRC/mixer" -I"$SRC/common" -c "$TMP/t.c" -o "$TMP/t.o" 2>"$TMP/err"; }
 
 mkdir -p "$TMP/inc"
 HEADER=segment.h

@@ -33,6 +33,7 @@ static const row_t table[] = {
     {ROLE_ACT_TIMING_SELF, "OLS", "OS"},
     {ROLE_ACT_TIMING_OTHER, "OL", "O"},
     {ROLE_ACT_DELETE_RECORDING, "O", "O"},
+    {ROLE_ACT_WORDS, "OL", "O"},
     {ROLE_ACT_LEVELS, "OL", "O"},
 };
 
@@ -63,6 +64,10 @@ int main(void)
     CHECK(c, strcmp(role_name(&o), "organiser") == 0 && strcmp(role_name(&l), "leader") == 0);
     role_who_t li = {.listener = true};
     CHECK(c, strcmp(role_name(&li), "listener") == 0);
+    /* The words: a singer is told who may, a listener why not. */
+    role_who_t si = {.room_has_leader = true};
+    CHECK(c, strstr(role_refusal(&si, ROLE_ACT_WORDS), "leader or the organiser") != NULL);
+    CHECK(c, strstr(role_refusal(&li, ROLE_ACT_WORDS), "listener") != NULL);
     /* A recording goes only at the organiser's word; the leader is told so. */
     CHECK(c, strcmp(role_refusal(&l, ROLE_ACT_DELETE_RECORDING), "only the organiser can delete a recording") == 0);
     return check_done(&c, "test_roles");

@@ -112,7 +112,7 @@ class BbIo extends AudioWorkletProcessor {
     this.beepGain = 1;
     this.batchBuf = null;
     this.stats = {
-      type: 'stats', playClock: -1, inPeak: 0, outPeak: 0, underruns: 0,
+      type: 'stats', playClock: -1, frame: -1, inPeak: 0, outPeak: 0, underruns: 0,
       buffered: 0, frames: 0, dropped: 0, capturing: false,
     };
     this.batchMsg = { type: 'batch', end: 0, buf: null };
@@ -263,6 +263,10 @@ class BbIo extends AudioWorkletProcessor {
       const s = this.stats;
       const playing = this.playBase >= 0 && this.startIn <= 0;
       s.playClock = playing ? this.playClock : -1;
+      // The context frame that plays playClock: the one after this block
+      // (currentFrame is the block's first), so that the main thread can
+      // tell which clock leaves the speakers when (words.js).
+      s.frame = typeof currentFrame === 'number' ? currentFrame + n : -1;
       s.buffered = playing ? this.filledEnd - this.playClock : 0;
       s.underruns = this.underruns;
       s.dropped = this.dropped;

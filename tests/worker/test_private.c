@@ -1,0 +1,239 @@
+/*
+ * test_private.c - the encoder setting of private streams applies to the
+ * streams no one can share, and to nothing else.
+ *
+ * Two workers attach to one segment: S with the default setting
+ * (OUT_PRIVATE_COMPLEXITY), R switched to complexity 0 (the cheapest,
+ * ex_set_private_complexity()).  Three singers sing a chord (voices with
+ * vibrato and harmonics, each resting one stretch in four, staggered); a
+ * listener on unaligned clocks and one on whole frames ask both workers the
+ * same requests at the same moments.  The unaligned listener's packets
+ * must differ between S and R (the switch reaches its stream), the aligned
+ * listener's must be identical (the shared path keeps ES_COMPLEXITY), and
+ * both unaligned streams must decode.  Each is set against the exact mix
+ * (the timeline read as the worker reads it, moved by the encoder's
+ * lookahead) and the SNRs printed: what the cheaper setting costs on this
+ * chord (bench_complexity measures it on a whole song).
+ */
+#include <math.h>
+#include <string.h>
+
+#include <opus.h>
+
+#include "check.h"
+#include "rig.h"
+#include "encshare.h"
+#include "exchange.h"
+#include "output.h"
+#include "packet.h"
+#include "ring.h"
+#include "snap.h"
+#include "timeline.h"
+
+#define N 28800
+#define RATE 48000
+#define ROUNDS 20
+
+typedef struct {
+    rig_t k;
+    ex_t *s;   /* the default setting */
+    ex_t *r;   /* private streams at complexity 0 */
+} wr_t;
+
+#define SINGERS 3
+
+/* Singer v's voice at clock t: a note of a C major chord with vibrato and
+ * four harmonics, resting one 600 ms stretch in four (not the same one
+ * for each singer). */
+static float voice(int v, int64_t t)
+{
+    static const double f0[SINGERS] = {131, 196, 330};
+    if ((t / N + v) % 4 == 3)
+        return 0.0f;
+    double s = (double)t / RATE;
+    double ph = 2 * M_PI * f0[v] * s + 0.6 * sin(2 * M_PI * 5.5 * s);
+    double x = 0;
+    for (int h = 1; h <= 5; h++)
+        x += sin(h * ph) / (h * h);
+    return (float)(0.25 * x);
+}
+
+static size_t make_body(OpusEncoder *enc, int v, int64_t t0, uint8_t *body)
+{
+    float x[N];
+    for (int i = 0; i < N; i++)
+        x[i] = voice(v, t0 + i);
+    size_t at = 1;
+    body[0] = 10;
+    for (int i = 0; i < 10; i++) {
+        int k = opus_encode_float(enc, x + i * 2880, 2880, body + at + 2, 1500);
+        pk_put_len(body + at, (uint16_t)k);
+        at += 2 + (size_t)k;
+    }
+    return at;
+}
+
+static int request(ex_t *ex, int64_t now, const char *uid, int64_t read, bool fresh,
+                   int64_t write, const uint8_t *body, size_t blen, const char *extra,
+                   ex_response_t *res)
+{
+    char q[512];
+    int n = snprintf(q, sizeof q, "read_clock=%lld&n_samples=%d&userid=%s&username=U%s",
+                     (long long)read, N, uid, uid);
+    if (fresh)
+        n += snprintf(q + n, sizeof q - (size_t)n, "&reset_user_state=true");
+    if (body)
+        n += snprintf(q + n, sizeof q - (size_t)n, "&write_clock=%lld", (long long)write);
+    if (extra)
+        snprintf(q + n, sizeof q - (size_t)n, "&%s", extra);
+    ex_request_t req = {.query = q, .query_len = strlen(q), .body = body, .body_len = blen, .event_data = NULL};
+    ex_handle(ex, &req, res, now);
+    return res->status;
+}
+
+/* Decodes a response body into out (N samples); false on any failure. */
+static bool decode(OpusDecoder *dec, const ex_response_t *res, float *out)
+{
+    pk_packet_t pk[PK_MAX_PACKETS];
+    int np = pk_parse(res->body, res->body_len, pk, PK_MAX_PACKETS);
+    if (np != N / 2880)
+        return false;
+    for (int i = 0; i < np; i++)
+        if (opus_decode_float(dec, pk[i].data, pk[i].len, out + i * 2880, 2880, 0) != 2880)
+            return false;
+    return true;
+}
+
+static double snr_db(const float *mix, const float *heard, int64_t n, int la)
+{
+    double sig = 0, err = 0;
+    for (int64_t i = 0; i + la < n; i++) {
+        double d = (double)heard[i + la] - mix[i];
+        sig += (double)mix[i] * mix[i];
+        err += d * d;
+    }
+    return 10 * log10(sig / (err + 1e-30));
+}
+
+int main(void)
+{
+    CHECK_INIT(c);
+    wr_t w;
+    if (rig_open(&w.k, "test-private", &(rig_opts_t){.ring_seconds = 32, .user_cap = 128, .seed = 5}) != 0)
+        return 1;
+    char why[256];
+    w.s = ex_create(w.k.seg, 4, 64, NULL, why, sizeof why);
+    w.r = ex_create(w.k.seg, 5, 64, NULL, why, sizeof why);
+    if (!w.s || !w.r) {
+        fprintf(stderr, "ex_create: %s\n", why);
+        return 1;
+    }
+    ex_set_private_complexity(w.r, 0);
+    rig_tick(&w.k, 50);
+
+    int e;
+    OpusEncoder *enc[SINGERS];
+    for (int v = 0; v < SINGERS; v++)
+        enc[v] = opus_encoder_create(RATE, 1, OPUS_APPLICATION_AUDIO, &e);
+    int32_t la = 0;
+    opus_encoder_ctl(enc[0], OPUS_GET_LOOKAHEAD(&la));
+    static uint8_t body[1 + 10 * (2 + 1500)];
+    ex_response_t res;
+
+    /* The first singer leads and starts; the singers write where they
+     * hear, all at the first bucket's clocks. */
+    int64_t sread = w.k.now - 3 * RATE;
+    sread -= sread % RING_OPUS_FRAME;
+    CHECK_EQ_I(c, request(w.s, w.k.now, "7", sread += N, true, 0, NULL, 0, "request_lead=1", &res), 200);
+    rig_tick(&w.k, 20);
+    CHECK_EQ_I(c, request(w.s, w.k.now, "7", sread += N, false, 0, NULL, 0, "mark_start_singing=1", &res),
+               200);
+    for (int v = 1; v < SINGERS; v++) {
+        char uid[8];
+        snprintf(uid, sizeof uid, "%d", 7 + v);
+        CHECK_EQ_I(c, request(w.s, w.k.now, uid, sread, true, 0, NULL, 0, NULL, &res), 200);
+    }
+    rig_tick(&w.k, 580);
+
+    /* Listeners 6 s behind: u on unaligned clocks (twins u1 to S, u2 to R),
+     * a on whole frames (twins a1, a2). */
+    int64_t base = w.k.now - 6 * RATE;
+    base -= base % RING_OPUS_FRAME;
+    int64_t uread = base + 1234, aread = base;
+    OpusDecoder *dec[2];
+    for (int i = 0; i < 2; i++)
+        dec[i] = opus_decoder_create(RATE, 1, &e);
+    static float heard[2][ROUNDS * N], mix[ROUNDS * N];
+    bool decoded = true, u_same = true, a_same = true;
+    static uint8_t first[OUT_BODY_CAP];
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int v = 0; v < SINGERS; v++) {
+            char uid[8];
+            snprintf(uid, sizeof uid, "%d", 7 + v);
+            size_t blen = make_body(enc[v], v, sread, body);
+            CHECK_EQ_I(c, request(w.s, w.k.now, uid, sread + N, false, sread + N, body, blen, NULL, &res),
+                       200);
+        }
+        sread += N;
+        uread += N;
+        aread += N;
+        size_t flen = 0;
+        for (int t = 0; t < 2; t++) {
+            char uid[8];
+            snprintf(uid, sizeof uid, "%d", 10 + t);
+            CHECK_EQ_I(c, request(t ? w.r : w.s, w.k.now, uid, uread, round == 0, 0, NULL, 0, NULL, &res),
+                       200);
+            decoded = decoded && decode(dec[t], &res, heard[t] + (size_t)round * N);
+            if (t == 0) {
+                memcpy(first, res.body, res.body_len);
+                flen = res.body_len;
+            } else if (res.body_len != flen || memcmp(first, res.body, flen) != 0) {
+                u_same = false;
+            }
+        }
+        for (int t = 0; t < 2; t++) {
+            char uid[8];
+            snprintf(uid, sizeof uid, "%d", 20 + t);
+            CHECK_EQ_I(c, request(t ? w.r : w.s, w.k.now, uid, aread, round == 0, 0, NULL, 0, NULL, &res),
+                       200);
+            if (t == 0) {
+                memcpy(first, res.body, res.body_len);
+                flen = res.body_len;
+            } else if (res.body_len != flen || memcmp(first, res.body, flen) != 0) {
+                a_same = false;
+            }
+        }
+        /* The exact mix the unaligned listener was rendered from. */
+        seg_ctl_t ctl;
+        snap_ctl_read(w.k.seg, &ctl);
+        tl_read(w.k.seg, uread - N, N, ctl.global_gain, mix + (size_t)round * N, NULL);
+        rig_tick(&w.k, 600);
+    }
+    CHECK(c, decoded);
+    /* From the second request on: the singer's voice has reached the
+     * listener, and the fresh decoder has settled. */
+    int64_t n = (int64_t)(ROUNDS - 1) * N;
+    double rms = 0;
+    for (int64_t i = N; i < ROUNDS * N; i++)
+        rms += (double)mix[i] * mix[i];
+    rms = sqrt(rms / (double)n);
+    double snr_s = snr_db(mix + N, heard[0] + N, n, la);
+    double snr_r = snr_db(mix + N, heard[1] + N, n, la);
+    printf("  unaligned listener: the mix at %.1f dBFS RMS; decoded against the exact mix: "
+           "complexity %d %.2f dB, complexity 0 %.2f dB (%+.2f dB); packets %s\n",
+           20 * log10(rms + 1e-30), OUT_PRIVATE_COMPLEXITY, snr_s, snr_r, snr_r - snr_s,
+           u_same ? "identical" : "differ");
+    printf("  aligned listener: packets of S and R %s\n", a_same ? "identical" : "differ");
+    CHECK(c, rms > 0.02);                 /* the voices were there to hear */
+    CHECK(c, OUT_PRIVATE_COMPLEXITY == 0 || !u_same);   /* the switch reached the stream */
+    CHECK(c, a_same);                     /* the shared path is untouched */
+
+    for (int i = 0; i < 2; i++)
+        opus_decoder_destroy(dec[i]);
+    for (int v = 0; v < SINGERS; v++)
+        opus_encoder_destroy(enc[v]);
+    ex_destroy(w.s);
+    ex_destroy(w.r);
+    rig_close(&w.k);
+    return check_done(&c, "test_private");
+}
