@@ -114,9 +114,14 @@ test('the song state: waiting, leading, no tempo, counting in, singing with trac
     const seen = new Set();
     const deadline = Date.now() + 30000;
     while (Date.now() < deadline) {
-      const ph = await phase(A);
+      // The phase and its line read at once: read apart, the line may
+      // already be the next phase's.
+      const { ph, line } = await A.evaluate(() => ({
+        ph: document.getElementById('song-state').dataset.phase,
+        line: document.getElementById('song-state-text').textContent,
+      }));
       seen.add(ph);
-      if (ph === 'counting') assert.match(await text(A, 'song-state-text'), /^The song reaches you in \d+ s$/);
+      if (ph === 'counting') assert.match(line, /^The song reaches you in \d+ s$/);
       if (ph === 'singing') break;
       await sleep(150);
     }
