@@ -37,10 +37,23 @@ static seg_cmd_t *cmd_new(out_t *o, seg_cmd_type_t type)
     return c;
 }
 
+/* Queues c in the lane, then bumps the room segment's wake word: a
+ * sleeping room's daemon looks at that word, not at every lane, to know
+ * whether anything came (shm/room.c rm_tick()). */
+static int lane_push(seg_t *seg, uint32_t lane, seg_cmd_t *c)
+{
+    int rc = cq_push(seg, lane, c);
+    if (rc == CQ_OK)
+        /* release; pairs with the acquire in rm_tick(): the command is in
+         * the lane before the bump is seen */
+        atomic_fetch_add_explicit(&seg_header(seg)->wake, 1, memory_order_release);
+    return rc;
+}
+
 static void cmd_push(out_t *o)
 {
     /* Room was reserved before any state changed (cm_count()). */
-    if (cq_push(o->seg, o->lane, &o->c) != CQ_OK)
+    if (lane_push(o->seg, o->lane, &o->c) != CQ_OK)
         fprintf(stderr, "bb-worker[%u]: command lane full after reservation (type %u)\n", o->lane,
                 o->c.type);
     else
@@ -353,7 +366,7 @@ int cm_push_cue(const cm_lane_t *l, uint64_t userid, bool organiser, int64_t clo
     c->a = clock;
     c->b = line;
     c->c = (int64_t)words_id;
-    if (cq_push(l->seg, l->lane, c) != CQ_OK)
+    if (lane_push(l->seg, l->lane, c) != CQ_OK)
         return -1;
     *seq = pushed_outside(l);
     return 0;
@@ -363,7 +376,7 @@ int cm_push_plain(const cm_lane_t *l, seg_cmd_type_t type, int64_t now)
 {
     out_t o = { .l = l, .seg = l->seg, .lane = l->lane, .now = now };
     cmd_new(&o, type);
-    return cq_push(l->seg, l->lane, &o.c) == CQ_OK ? 0 : -1;
+    return lane_push(l->seg, l->lane, &o.c) == CQ_OK ? 0 : -1;
 }
 
 int cm_push_room_key(const cm_lane_t *l, bool organiser, const uint8_t hash[32], int64_t now)
@@ -373,7 +386,7 @@ int cm_push_room_key(const cm_lane_t *l, bool organiser, const uint8_t hash[32],
     c->a = organiser;
     for (int i = 0; i < 32; i++)
         snprintf(c->text + 2 * i, 3, "%02x", hash[i]);
-    return cq_push(l->seg, l->lane, c) == CQ_OK ? 0 : -1;
+    return lane_push(l->seg, l->lane, c) == CQ_OK ? 0 : -1;
 }
 
 int cm_push_room_cap(const cm_lane_t *l, uint32_t max_singers, int64_t now)
@@ -381,5 +394,5 @@ int cm_push_room_cap(const cm_lane_t *l, uint32_t max_singers, int64_t now)
     out_t o = { .l = l, .seg = l->seg, .lane = l->lane, .role = CMD_ROLE_ORGANISER, .now = now };
     seg_cmd_t *c = cmd_new(&o, CMD_ROOM_CAP);
     c->a = max_singers;
-    return cq_push(l->seg, l->lane, c) == CQ_OK ? 0 : -1;
+    return lane_push(l->seg, l->lane, c) == CQ_OK ? 0 : -1;
 }

@@ -495,6 +495,17 @@ static void keep_time(rm_t *r, int64_t now)
 
 void rm_tick(rm_t *r, int64_t now)
 {
+    /* acquire; pairs with the release bump in a worker's lane_push()
+     * (fcgi/commands.c): what was queued before it is seen by the drain */
+    uint32_t wake = load_acquire(&seg_header(r->seg)->wake);
+    if (r->asleep && wake == r->wake_seen && now - r->last_house < RM_IDLE_CHECK) {
+        /* Asleep and nothing queued: no lane is looked at, an idle room
+         * costs a word read a tick.  The heartbeat says the daemon is
+         * here (a worker waits for commands only while it is fresh). */
+        store_relaxed(&seg_header(r->seg)->heartbeat, now);  /* relaxed: status only */
+        return;
+    }
+    r->wake_seen = wake;
     rm_drain(r, now);
     keep_time(r, now);
     rm_publish(r);

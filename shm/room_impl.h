@@ -112,6 +112,7 @@ struct rm {
     int64_t join_wait_logged;
     int32_t tickets_done;   /* JOINs applied this tick (see join_tickets) */
     uint64_t lanes_drained; /* bit per lane that gave commands this tick */
+    uint32_t wake_seen;     /* the segment's wake word at the last tick that drained */
     bool summary_dirty;     /* a command changed what the summary shows */
     seg_cmd_t *cmds;        /* RM_CMDS_PER_TICK */
     uint32_t *scratch;      /* user_cap */

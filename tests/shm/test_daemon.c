@@ -29,7 +29,13 @@ static seg_cmd_t *cmd(seg_cmd_t *c, seg_cmd_type_t type, uint64_t userid, int64_
     return c;
 }
 
-static void send(rig_t *r, seg_cmd_t *c) { cq_push(r->seg, 1, c); }
+/* Queues c as a worker does: in its lane, then a bump of the wake word a
+ * sleeping room looks at. */
+static void send(rig_t *r, seg_cmd_t *c)
+{
+    cq_push(r->seg, 1, c);
+    atomic_fetch_add_explicit(&seg_header(r->seg)->wake, 1, memory_order_release);
+}
 
 static void touch_all(rig_t *r, const uint64_t *ids, int n, int delay_s)
 {
@@ -281,6 +287,20 @@ static void expiry(check_t *c, rig_t *r)
     CHECK(*c, tl_watermark(r->seg) < r->now);     /* asleep: no clearing ahead */
     CHECK(*c, tl_watermark(r->seg) >= w);
     CHECK_EQ_I(*c, load_relaxed(&seg_header(r->seg)->heartbeat), r->now);
+    /* A sleeping room reads one word a tick, not its lanes: a command
+     * queued without the bump waits for the next look at the users
+     * (RM_IDLE_CHECK), one with it is applied at the next tick. */
+    seg_cmd_t cm;
+    cmd(&cm, CMD_JOIN, 4242, r->now);
+    snprintf(cm.name, sizeof cm.name, "Quiet");
+    cq_push(r->seg, 1, &cm);
+    rig_tick(r, 10);
+    CHECK_EQ_I(*c, users_find(r->seg, 4242), -1);
+    cmd(&cm, CMD_JOIN, 4343, r->now);
+    snprintf(cm.name, sizeof cm.name, "Loud");
+    send(r, &cm);
+    rig_tick(r, 10);
+    CHECK(*c, users_find(r->seg, 4343) >= 0 && users_find(r->seg, 4242) >= 0);
 }
 
 /* A full user table is published, and joins are refused. */
