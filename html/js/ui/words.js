@@ -62,10 +62,11 @@ export function setupWords(card, { engine, url, log, notice }) {
   const loadBox = el('details', { class: 'words-load-box' }, el('summary', { text: 'Words for the song' }), form);
   const leaderRow = el('div', { class: 'buttons words-buttons' }, nextBtn,
     el('span', { class: 'hint', text: 'or press → / Page Down' }));
+  const view = el('div', { class: 'words-view' }, lineEl, nextEl);
+  const presentRow = el('div', { class: 'buttons' }, presentBtn);
   card.append(
     el('h2', { text: 'Words', attrs: { id: 'words-title' } }),
-    el('div', { class: 'words-view' }, lineEl, nextEl), empty,
-    el('div', { class: 'buttons' }, presentBtn), leaderRow, loadBox,
+    view, empty, presentRow, leaderRow, loadBox,
   );
   card.setAttribute('aria-labelledby', 'words-title');
 
@@ -91,6 +92,9 @@ export function setupWords(card, { engine, url, log, notice }) {
   function render() {
     const has = w.words.id > 0 && w.words.lines.length > 0;
     show(empty, !has);
+    // Without words the leader's card is the loader alone, not an empty stage.
+    show(view, has);
+    show(presentRow, has);
     const cur = w.current >= 0 ? w.words.lines[w.current] ?? '' : '';
     const nxt = w.next >= 0 ? w.words.lines[w.next] ?? '' : '';
     setText(lineEl, cur || (has && w.current < 0 ? '…' : ''));
