@@ -376,6 +376,16 @@ uint32_t dmn_wake_word(dmn_t *d)
     return load_acquire(hs_wake(d->host));
 }
 
+bool dmn_asleep(const dmn_t *d)
+{
+    if (d->n_pending)
+        return false;
+    for (int i = 0; i < HS_ROOMS_MAX; i++)
+        if (d->slots[i].room && !rm_asleep(d->slots[i].room))
+            return false;
+    return true;
+}
+
 void dmn_wait(dmn_t *d, uint32_t seen, int64_t max_ns)
 {
     fx_wait(hs_wake(d->host), seen, max_ns);

@@ -72,6 +72,11 @@ void dmn_tick(dmn_t *d, int64_t now);
 uint32_t dmn_wake_word(dmn_t *d);
 void dmn_wait(dmn_t *d, uint32_t seen, int64_t max_ns);
 
+/* Whether every room sleeps and nothing waits for the database: the
+ * daemon may then tick less often (a worker's commands still wake it at
+ * once). */
+bool dmn_asleep(const dmn_t *d);
+
 /* The room daemon of room `id` ("default" for the default room), or NULL
  * (tests). */
 rm_t *dmn_room(dmn_t *d, const char *id);

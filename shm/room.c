@@ -449,6 +449,8 @@ void rm_publish_tracks(rm_t *r)
 
 /* ---- the tick ---------------------------------------------------------- */
 
+bool rm_asleep(const rm_t *r) { return r->asleep; }
+
 bool rm_idle(const rm_t *r, int64_t now, int64_t quiet)
 {
     return r->ctl.n_active == 0 && !r->ctl.song.start && now - r->last_active >= quiet;
@@ -498,10 +500,13 @@ void rm_tick(rm_t *r, int64_t now)
     /* acquire; pairs with the release bump in a worker's lane_push()
      * (fcgi/commands.c): what was queued before it is seen by the drain */
     uint32_t wake = load_acquire(&seg_header(r->seg)->wake);
-    if (r->asleep && wake == r->wake_seen && now - r->last_house < RM_IDLE_CHECK) {
+    if (r->asleep && wake == r->wake_seen && (now - r->last_house < RM_IDLE_CHECK || r->ctl.n_users == 0)) {
         /* Asleep and nothing queued: no lane is looked at, an idle room
-         * costs a word read a tick.  The heartbeat says the daemon is
-         * here (a worker waits for commands only while it is fresh). */
+         * costs a word read a tick.  Its users are looked at every
+         * RM_IDLE_CHECK while it remembers any (one may sing again without
+         * a command); with none, anyone who comes joins, which wakes it.
+         * The heartbeat says the daemon is here (a worker waits for
+         * commands only while it is fresh). */
         store_relaxed(&seg_header(r->seg)->heartbeat, now);  /* relaxed: status only */
         return;
     }

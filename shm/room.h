@@ -66,6 +66,10 @@ bool rm_created(const rm_t *r);
  * for commands, and every 2 s for a singer who came back. */
 bool rm_idle(const rm_t *r, int64_t now, int64_t quiet);
 
+/* Whether the room sleeps: nobody there for a minute, no clearing ahead;
+ * its ticks read one word unless a worker queued something. */
+bool rm_asleep(const rm_t *r);
+
 /* The start clock of the song the room is recording now (its recording
  * open, or its window not yet open), or 0.  Its files must stay. */
 int64_t rm_recording_song(const rm_t *r);

@@ -288,13 +288,13 @@ static void expiry(check_t *c, rig_t *r)
     CHECK(*c, tl_watermark(r->seg) >= w);
     CHECK_EQ_I(*c, load_relaxed(&seg_header(r->seg)->heartbeat), r->now);
     /* A sleeping room reads one word a tick, not its lanes: a command
-     * queued without the bump waits for the next look at the users
-     * (RM_IDLE_CHECK), one with it is applied at the next tick. */
+     * queued without the bump waits (with nobody remembered, until the
+     * next bump), one with it is applied at the next tick. */
     seg_cmd_t cm;
     cmd(&cm, CMD_JOIN, 4242, r->now);
     snprintf(cm.name, sizeof cm.name, "Quiet");
     cq_push(r->seg, 1, &cm);
-    rig_tick(r, 10);
+    rig_tick(r, 2500);
     CHECK_EQ_I(*c, users_find(r->seg, 4242), -1);
     cmd(&cm, CMD_JOIN, 4343, r->now);
     snprintf(cm.name, sizeof cm.name, "Loud");
