@@ -63,3 +63,16 @@ test('the adjustments add up to what really moved', () => {
   assert.equal(addAdjustment(0, 20, 0), -20);
   assert.deepEqual(parseTiming({ offset_ms: -41, basis: 'beat' }), { offsetMs: -41, basis: 'beat' });
 });
+
+test('queued applies go out one a request, each id once', async () => {
+  const { Connection } = await import('../../html/js/net.js');
+  // The connection only subscribes to the engine's batches here; nothing
+  // is sent.
+  const conn = new Connection({ engine: { on: () => () => {} }, log: () => {} });
+  conn.queueTimingApply('17');
+  conn.queueTimingApply('9');
+  conn.queueTimingApply('17');
+  assert.equal(conn.takePending().timingApply, '17');
+  assert.equal(conn.takePending().timingApply, '9');
+  assert.equal(conn.takePending().timingApply, '');
+});
