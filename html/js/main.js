@@ -505,7 +505,7 @@ function applyTiming(apply) {
   state.timingOwn = null;
   saveMe();
   const moved = after - before;
-  const text = `Your timing was adjusted: your voice now lands ${Math.abs(moved)} ms ${moved > 0 ? 'earlier' : 'later'} (latency ${after.toFixed(1)} ms).`;
+  const text = `Your timing was adjusted: your voice now lands ${Math.round(Math.abs(moved))} ms ${moved > 0 ? 'earlier' : 'later'} (latency ${after.toFixed(1)} ms).`;
   log(text);
   toast(text, 8000);
   engine.config({ compensation: writeCompensation(after) });
