@@ -45,6 +45,7 @@ import { renderOrganiserCard, setupOrganiserCard } from './ui/organiser.js';
 import { setupWords } from './ui/words.js';
 import { toast } from './ui/toast.js';
 import { renderTiming, setupTiming } from './ui/timing.js';
+import { addAdjustment, appliedLatency, flagMap, ownLine } from './timingwatch.js';
 import {
   forgetSinger, keepChat, keptChat, loadSinger, saveSinger,
 } from './ui/returning.js';
@@ -89,6 +90,14 @@ const state = {
   latencySeconds: null,
   latencySource: '',
   latencyEstimate: null,
+  // The server's timing watch (timingwatch.js): our own flag as a line to
+  // show, or null; the flagged singers for the console; when our own
+  // Apply went out (its answer is awaited until then + APPLY_WAIT_MS);
+  // the sum of the offsets applied to latencyMs since it was found.
+  timingOwn: null,
+  timingFlags: new Map(),
+  timingAskedAt: 0,
+  timingAdjustedMs: 0,
   // The app has run once; the latency step is then a measurement again,
   // and leads back to singing.
   appStarted: false,
@@ -212,6 +221,7 @@ function setupReturning() {
     state.listenOnly = !!back.listenOnly;
     state.deviceId = typeof back.deviceId === 'string' ? back.deviceId : state.deviceId;
     if (Number.isFinite(back.latencyMs)) state.latencyMs = back.latencyMs;
+    if (Number.isFinite(back.timingAdjustedMs)) state.timingAdjustedMs = back.timingAdjustedMs;
     state.calibration = back.calibration || null;
     state.latencySeconds = Number.isFinite(back.latencySeconds) ? back.latencySeconds : null;
     state.latencySource = typeof back.latencySource === 'string' ? back.latencySource : '';
@@ -238,7 +248,8 @@ function saveMe() {
   saveSinger(LS, ROOM_KEY, {
     userid: state.userid, name: state.name, listenOnly: state.listenOnly, deviceId: state.deviceId,
     latencyMs: state.latencyMs, calibration: state.calibration, latencySeconds: state.latencySeconds,
-    latencySource: state.latencySource, inputGain: state.inputGain, offset: state.offset,
+    latencySource: state.latencySource, timingAdjustedMs: state.timingAdjustedMs,
+    inputGain: state.inputGain, offset: state.offset,
     micVolume: mine ? mine.micVolume : back && Number.isFinite(back.micVolume) ? back.micVolume : null,
   }, Date.now());
 }
@@ -377,6 +388,7 @@ function setupSteps() {
     const est = state.latencyEstimate;
     state.latencyMs = est.ms;
     state.calibration = 'estimated';
+    state.timingAdjustedMs = 0;
     state.latencySource = estimateSource(est.source, est.heard);
     log(`singing with an estimated latency of ${est.ms} ms (${est.source})`);
     afterLatency();
@@ -424,6 +436,7 @@ async function startAudio() {
   else if (store.get('noLatency') === '1') {
     state.latencyMs = ASSUMED_LATENCY_MS;
     state.calibration = 'assumed';
+    state.timingAdjustedMs = 0;
     showStep('step-volume');
   } else showStep('step-latency');
 }
@@ -444,6 +457,7 @@ async function runLatency() {
   if (r.ok) {
     state.latencyMs = r.latencyMs;
     state.calibration = 'measured';
+    state.timingAdjustedMs = 0;
     state.latencySeconds = r.seconds;
     log(`latency ${r.latencyMs.toFixed(1)} ms (spread ${r.stats.spread.toFixed(2)} ms, ${r.seconds.toFixed(1)} s)`);
     setText($('latency-result'), `Your latency is ${r.latencyMs.toFixed(1)} ms (measured in ${r.seconds.toFixed(1)} s).`);
@@ -461,6 +475,41 @@ async function runLatency() {
     show($('latency-failed'), true);
     $('latency-estimate').focus();
   }
+}
+
+// The timing watch: Apply (ours or, for the leader and the organiser,
+// another singer's) goes out on the next request; the singer's answer
+// then carries timing_apply (applyTiming). Our own button waits for it
+// this long before it may be pressed again.
+const APPLY_WAIT_MS = 5000;
+
+function askTimingApply(id) {
+  if (!conn || !id) return;
+  conn.queueTimingApply(id);
+  if (id === state.publicId) state.timingAskedAt = Date.now();
+  log(`applying the measured timing of singer ${id}`);
+  renderApp();
+}
+
+// The server says to apply our measured offset: the latency grows by it
+// (a late voice is then stamped, and lands, earlier: timingwatch.js), and
+// the connection starts over, since the worklet takes the compensation
+// when capture starts. The new latency is kept for a reload.
+function applyTiming(apply) {
+  const before = state.latencyMs ?? ASSUMED_LATENCY_MS;
+  const after = appliedLatency(before, apply);
+  state.timingAskedAt = 0;
+  if (after === null || after === before) return;
+  state.latencyMs = after;
+  state.timingAdjustedMs = addAdjustment(state.timingAdjustedMs, before, after);
+  state.timingOwn = null;
+  saveMe();
+  const moved = after - before;
+  const text = `Your timing was adjusted: your voice now lands ${Math.round(Math.abs(moved))} ms ${moved > 0 ? 'earlier' : 'later'} (latency ${after.toFixed(1)} ms).`;
+  log(text);
+  toast(text, 8000);
+  engine.config({ compensation: writeCompensation(after) });
+  conn.reconnect(null, 'timing applied');
 }
 
 // After the latency step: the volume step the first time, straight back
@@ -688,6 +737,9 @@ function onMetadata(m, req) {
     if (Array.isArray(c) && c.length >= 2) chatLine(String(c[0]), String(c[1]));
   }
   if (Array.isArray(m.events)) state.events = m.events;
+  state.timingOwn = ownLine(m.timing);
+  state.timingFlags = flagMap(m.timing_flags);
+  if (m.timing_apply) applyTiming(m.timing_apply);
   if (words) {
     if (m.words_cues) words.onCues(m.words_cues);
     words.setCanLead(state.amLeader || state.role === 'organiser');
@@ -798,7 +850,8 @@ function renderApp() {
   renderRoom();
   renderTiming({
     calibration: state.calibration, latencyMs: state.latencyMs, seconds: state.latencySeconds, source: state.latencySource,
-  }, state.listenOnly);
+    adjustedMs: state.timingAdjustedMs,
+  }, state.listenOnly, state.timingOwn, Date.now() < state.timingAskedAt + APPLY_WAIT_MS);
   // Song: the lead button follows the server's view; in a room, each role
   // sees the controls it has.
   const c = controls();
@@ -832,7 +885,7 @@ function renderApp() {
     if (names.includes(keep)) sel.value = keep;
   }
   renderSong();
-  if (consoleView) consoleView.render(state.levels ? consoleRows(state.users, state.levels) : [], !!state.levels);
+  if (consoleView) consoleView.render(state.levels ? consoleRows(state.users, state.levels, state.timingFlags) : [], !!state.levels);
   const mine = me();
   if (mine && document.activeElement !== $('my-mic-volume')) $('my-mic-volume').value = String(mine.micVolume);
   state.monitoring = !!(mine && mine.isMonitoring);
@@ -1228,13 +1281,14 @@ function main() {
   });
   setupSteps();
   setupAppControls();
-  setupTiming(recalibrate);
+  setupTiming(recalibrate, () => askTimingApply(state.publicId));
   consoleView = setupConsole({
     mute: (id, muted, volumeBefore) => {
       if (!conn) return;
       conn.queueMicVolume(id, muted ? 0 : volumeBefore);
       log(`${muted ? 'muting' : 'unmuting'} singer ${id}`);
     },
+    applyTiming: askTimingApply,
   });
   setupReturning();
   showStep(firstStep());

@@ -101,6 +101,14 @@ export class Connection {
     this.pending.micVolume.push([id, v]);
   }
 
+  /**
+   * Queues timing_apply for a singer's public id (PROTOCOL.md §10.6). The
+   * server takes one a request, so several go out on successive POSTs.
+   */
+  queueTimingApply(id) {
+    if (!this.pending.timingApply.includes(id)) this.pending.timingApply.push(id);
+  }
+
   queueEvent(evid, clock) {
     this.pending.events.push({ evid, clock });
   }
@@ -108,6 +116,9 @@ export class Connection {
   takePending() {
     const p = this.pending;
     this.pending = emptyPending();
+    const [apply, ...later] = p.timingApply;
+    p.timingApply = apply || '';
+    this.pending.timingApply = later;
     return p;
   }
 
@@ -332,7 +343,7 @@ class HttpError extends Error {
 
 function emptyPending() {
   return {
-    chat: [], micVolume: [], events: [],
+    chat: [], micVolume: [], events: [], timingApply: [],
     requestLead: false, markStart: false, markStop: false,
     volume: null, backingVolume: null, bpm: null, repeats: null, bpr: null,
     track: '', monitor: '',

@@ -104,6 +104,9 @@ export function unpackMulti(bytes) {
  *   volume, backingVolume (number|string)   friendly 0..2;
  *   bpm, repeats, bpr (integer)             rounds settings;
  *   track, monitor (string)                 sent when non-empty;
+ *   timingApply (string)                    a public id whose measured
+ *                                           timing is to be applied
+ *                                           (extension, §10.6);
  *   spectator (bool)                        listen only (extension);
  *   muted (bool)                            the upload is not to be mixed:
  *                                           muted, lag-muted or monitoring
@@ -148,6 +151,7 @@ export function buildAudioQuery(req) {
   put('bpr', req.bpr);
   if (req.track && req.track !== TRACK_PLACEHOLDER) put('track', req.track);
   put('monitor', req.monitor);
+  put('timing_apply', req.timingApply);
   if (req.spectator) put('spectator', 1);
   if (req.muted) put('muted', 1);
   put('summary', req.summary);

@@ -22,7 +22,7 @@ const init = () => { localStorage.setItem('bb.noLatency', '1'); localStorage.set
 const row = (p, id) => p.evaluate((i) => {
   const tr = document.querySelector(`#console-rows tr[data-id="${i}"]`);
   if (!tr) return null;
-  return { db: Number(tr.querySelector('meter').value), text: tr.querySelector('.console-db').textContent, vol: tr.querySelector('.console-vol').textContent, mute: tr.querySelector('button').textContent };
+  return { db: Number(tr.querySelector('meter').value), text: tr.querySelector('.console-db').textContent, vol: tr.querySelector('.console-vol').textContent, mute: tr.querySelector('.console-mute').textContent };
 }, id);
 
 test('the console: live levels of two singers, and a muted singer leaves the mix', { timeout: 300000 }, async (t) => {
@@ -100,10 +100,10 @@ test('the console: live levels of two singers, and a muted singer leaves the mix
       await sleep(500);
     }
     assert.ok(before > 0.05, `${late} hears ${early} before the mute: ${before}`);
-    await A.click(`#console-rows tr[data-id="${id[early]}"] button`);
+    await A.click(`#console-rows tr[data-id="${id[early]}"] .console-mute`);
     await A.waitForFunction((i) => {
       const tr = document.querySelector(`#console-rows tr[data-id="${i}"]`);
-      return tr.querySelector('.console-vol').textContent === '0.00' && tr.querySelector('button').textContent === 'Unmute';
+      return tr.querySelector('.console-vol').textContent === '0.00' && tr.querySelector('.console-mute').textContent === 'Unmute';
     }, id[early], { timeout: 15000 });
     await A.waitForFunction((i) => Number(document.querySelector(`#console-rows tr[data-id="${i}"] meter`).value) <= -60, id[early], { timeout: 15000 });
     let after = 1;
@@ -115,7 +115,7 @@ test('the console: live levels of two singers, and a muted singer leaves the mix
     console.log(`${late} hears ${early}: ${before.toFixed(4)} before the mute, ${after.toFixed(4)} after`);
     assert.ok(after < 0.01, `${early} out of the mix: ${after}`);
     await A.screenshot({ path: join(outDir(), 'console-muted-1280.png'), fullPage: true });
-    await A.click(`#console-rows tr[data-id="${id[early]}"] button`);
+    await A.click(`#console-rows tr[data-id="${id[early]}"] .console-mute`);
     await A.waitForFunction((i) => document.querySelector(`#console-rows tr[data-id="${i}"] .console-vol`).textContent === '1.00', id[early], { timeout: 15000 });
     assert.deepEqual(logs.filter((l) => l.includes('[pageerror]')), []);
   } catch (e) {

@@ -66,7 +66,7 @@ test('audio query: every optional item', () => {
     chat: ['hi', 'all'], requestLead: true, markStart: true, markStop: true,
     volume: '1.5', backingVolume: 0, micVolume: [['48213371202', 1.5]],
     bpm: 120, repeats: 0, bpr: 8, track: 'song.wav', monitor: 'end', spectator: true,
-    room: 'k3xq9v2m7a', key: 'AbC-_0+/',
+    timingApply: '48213371202', room: 'k3xq9v2m7a', key: 'AbC-_0+/',
   }));
   assert.equal(q.get('room'), 'k3xq9v2m7a');
   assert.equal(q.get('key'), 'AbC-_0+/');
@@ -84,6 +84,7 @@ test('audio query: every optional item', () => {
   assert.equal(q.get('track'), 'song.wav');
   assert.equal(q.get('monitor'), 'end');
   assert.equal(q.get('spectator'), '1');
+  assert.equal(q.get('timing_apply'), '48213371202');
 });
 
 test('audio query: placeholder track and bad input', () => {
