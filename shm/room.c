@@ -632,6 +632,9 @@ rm_t *rm_create(const rm_config_t *cfg, char *why, size_t whylen)
             r->ctl.song.start ? "in progress" : "not started", r->ctl.song.start);
         rm_restore_events(r);
         rm_words_restore(r);
+        uint64_t gen = 0;
+        if (rmv_read(r->seg, &gen, &r->removed) && r->removed.n)
+            LOG(r, "restored %u removed singers", r->removed.n);
     }
     char own_cache[512];
     if (r->cfg.uploads_dir && r->cfg.cache_dir)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "media/recording.h"
+#include "removed.h"
 #include "rng.h"
 #include "room.h"
 #include "snap.h"
@@ -122,6 +123,7 @@ struct rm {
     users_view_t *views;    /* user_cap */
     char *text;             /* SEG_BLOB_SUMMARY_MAX */
     rm_words_t words;
+    rmv_list_t removed;     /* the singers the organiser removed (removed.h) */
     float buf[RM_CHUNK];
 };
 
