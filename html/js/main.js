@@ -685,7 +685,7 @@ function onRefused({ message, key }) {
 function renderModeration(rows) {
   if (!moderation) return;
   moderation.render({
-    organiser: state.role === 'organiser' && !!state.levels, rows, leader: state.leader,
+    organiser: state.role === 'organiser' && !!state.levels, self: state.publicId, rows, leader: state.leader,
     leaderName: state.amLeader ? state.name : state.leaderName, removed: state.removed || [],
   });
 }

@@ -11,12 +11,13 @@
 //   button; Ben leaves Olga's console and is listed under "Removed from the
 //   room" with "Let back in". Olga lets him back in; Ben's Try again opens
 //   the room again.
-// Screenshots: moderate-console-{390,1280}.png, moderate-removed-{390,1280}.png.
+// Screenshots: moderate-console-{390,1280}.png, moderate-console-card-390.png,
+// moderate-removed-{390,1280}.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  LAPTOP, createRoom, enterApp, launchChromium, makeTone, openPage, outDir, shootWidths, sleep, stackBuilt,
+  LAPTOP, PHONE, createRoom, enterApp, launchChromium, makeTone, openPage, outDir, shootWidths, sleep, stackBuilt,
   startStack, stopStack, withTimeout,
 } from './lib.js';
 
@@ -114,6 +115,11 @@ test('the organiser appoints the leader and removes a singer, who is told so', {
     await O.waitForFunction(() => [...document.querySelectorAll('#removed-list li')].some((li) => li.textContent.includes('Ben')), null, { timeout: 15000 });
     assert.equal(await isShown(O, '#removed-none'), false);
     await shootWidths(O, 'moderate-console');
+    // The console card alone at a phone's width, to look at its rows.
+    await O.setViewportSize(PHONE);
+    await sleep(300);
+    await O.locator('#console-card').screenshot({ path: join(outDir(), 'moderate-console-card-390.png') });
+    await O.setViewportSize(LAPTOP);
     await shootWidths(B, 'moderate-removed');
     // A reload does not get him back in: the same browser is the same singer.
     await B.reload();

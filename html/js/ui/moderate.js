@@ -34,8 +34,9 @@ export function appointQuestion(name, leaderName) {
 /**
  * The moderation. o: {remove(id), letBack(id), appoint(id)}, each queuing
  * the control for the next POST. Returns {render(v)} with v: {organiser
- * (bool), rows ([{id, name}], the console's), leader (public id or null),
- * leaderName, removed ([{id, name}])}.
+ * (bool), self (the organiser's own public id: no Remove on that row), rows
+ * ([{id, name}], the console's), leader (public id or null), leaderName,
+ * removed ([{id, name}])}.
  */
 export function setupModeration(o) {
   const cells = new Map(); // public id -> {td, appoint, remove}
@@ -104,6 +105,7 @@ export function setupModeration(o) {
         show(c.td, true);
         const leads = r.id === v.leader;
         show(c.appoint, !leads);
+        show(c.remove, r.id !== v.self);
         c.appoint.setAttribute('aria-label', `Appoint ${r.name} the leader`);
         c.remove.setAttribute('aria-label', `Remove ${r.name} from the room`);
       }
