@@ -339,6 +339,9 @@ static bool permitted(rm_t *r, const seg_cmd_t *c)
         LOG(r, "command %u from user %" PRIu64 " refused: removed from the room", c->type,
             seg_public_id(r->seg, c->userid));
         r->n_refused++;
+        /* A refused join still gives back its worker's ticket. */
+        if (c->type == CMD_JOIN)
+            r->tickets_done++;
         return false;
     }
     role_act_t act = action_of(r, c);
