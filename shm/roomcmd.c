@@ -161,18 +161,6 @@ static void cmd_monitor(rm_t *r, const seg_cmd_t *c)
                          (int32_t)nearbyint((double)v.delay_samples / RING_SAMPLE_RATE) + DELAY_INTERVAL);
 }
 
-/* Nobody leads any more (the leader was removed): the song, if any, goes
- * on without one, as when a leader leaves. */
-static void drop_leader(rm_t *r)
-{
-    seg_ctl_t *ctl = &r->ctl;
-    ctl->song.has_leader = 0;
-    ctl->song.leader = 0;
-    ctl->leader_public = 0;
-    ctl->leader_name[0] = '\0';
-    r->leader_unseen = 0;
-}
-
 /* CMD_REMOVE: the organiser removes a singer who is in the room.  The
  * singer goes on the list (removed.h), so that every request of theirs is
  * refused from now on, and out of the room at once: their slot is freed
@@ -205,7 +193,7 @@ static void cmd_remove(rm_t *r, const seg_cmd_t *c)
         rmv_publish(r->seg, &r->removed);
     seg_ctl_t *ctl = &r->ctl;
     if (ctl->song.has_leader && ctl->song.leader == v.userid)
-        drop_leader(r);
+        rm_drop_leader(r);
     if (v.flags & (SEG_UF_MONITORING | SEG_UF_MONITORED)) {
         seg_cmd_t stop = {.type = CMD_MONITOR};
         cmd_monitor(r, &stop);

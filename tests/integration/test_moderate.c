@@ -23,6 +23,8 @@
  *   5. Olga appoints Lena (on the other worker) mid-song: Lena
  *      leads, the song goes on from the same start; appointing a listener
  *      is refused with a sentence.
+ *      Olga then removes Lena: nobody leads, the song goes on; she lets
+ *      her back in.
  *   6. A flood of removes: 33 more singers join and Olga removes them one
  *      a round; the list holds 32 (SEG_REMOVED_MAX) and the 33rd remove is
  *      refused with the sentence saying the list is full, that singer
@@ -339,6 +341,34 @@ static void step_appoint(void)
     CHECK(ck, pt_leads(lena));
 }
 
+static bool nobody_leads(pt_party_t *p, void *arg)
+{
+    (void)p;
+    (void)arg;
+    return tom->leader[0] == '\0' && olga->leader[0] == '\0' && strstr(bbc_singer_error(lena->s), REMOVED);
+}
+
+static bool lena_back(pt_party_t *p, void *arg)
+{
+    (void)p;
+    (void)arg;
+    return bbc_singer_response(lena->s)->status == 200 && pt_mic_seen(olga, lena) >= 0;
+}
+
+/* Removing the leader ends her lead; the song goes on without one. */
+static void step_remove_leader(void)
+{
+    int64_t start = the_start;
+    bbc_singer_param(olga->s, "remove", lena->pub);
+    CHECK_MSG(ck, pt_until(&P, nobody_leads, NULL, 4), "after removing the leader: Tom sees leader \"%s\", Lena: %s",
+              tom->leader, bbc_singer_error(lena->s));
+    CHECK_MSG(ck, tom->song_start == start && tom->song_end == 0, "the song did not go on: start %lld, end %lld",
+              (long long)tom->song_start, (long long)tom->song_end);
+    bbc_singer_param(olga->s, "let_back", lena->pub);
+    CHECK_MSG(ck, pt_until(&P, lena_back, NULL, 8), "Lena is not back: %s", bbc_singer_error(lena->s));
+    CHECK(ck, !pt_leads(lena));
+}
+
 /* 6. A flood of removes: the list holds SEG_REMOVED_MAX. */
 static void step_flood(void)
 {
@@ -414,6 +444,7 @@ int main(int argc, char **argv)
     STEP(step_daemon_kill());
     STEP(step_let_back());
     STEP(step_appoint());
+    STEP(step_remove_leader());
     STEP(step_flood());
     if (ck.failed)
         fs_dump_logs(fs, 40);
