@@ -11,6 +11,7 @@
 #include "jsonw.h"
 #include "media/recdir.h"
 #include "query.h"
+#include "removed.h"
 #include "request.h"
 #include "respond.h"
 #include "ring.h"
@@ -61,8 +62,22 @@ static void refuse_audio(api_t *a, FCGX_Request *r, int status, const char *msg)
     a->refused++;
 }
 
+/* What a singer the organiser removed is told, on every endpoint. */
+#define API_REMOVED "The organiser removed you from this room"
+
+/* Whether the request's userid is one the organiser removed from the room
+ * (removed.h); the organiser's key always opens. */
+static bool removed_from(wr_room_t *room, hs_role_t role, const char *qs)
+{
+    char uid[32] = "";
+    uint64_t userid;
+    return role != HS_ROLE_ORGANISER && q_peek(qs, "userid", uid, sizeof uid) &&
+           rq_parse_userid(uid, &userid) && rmv_has(ex_segment(wr_ex(room)), userid);
+}
+
 /* The room and role of a request, from its room= and key= fields.  On
- * failure answers it (403 or 503) and returns NULL. */
+ * failure answers it (403 or 503) and returns NULL: also a 403 for a
+ * singer removed from the room. */
 static wr_room_t *enter(api_t *a, FCGX_Request *r, const char *qs, hs_role_t *role, bool audio)
 {
     char id[HS_ID_MAX] = "", key[RK_KEY_LEN + 8] = "";
@@ -71,8 +86,12 @@ static wr_room_t *enter(api_t *a, FCGX_Request *r, const char *qs, hs_role_t *ro
     wr_room_t *room;
     const char *why;
     int rc = wr_enter(a->rooms, id, key, &room, role, &why);
-    if (rc == WR_OK)
+    if (rc == WR_OK && !removed_from(room, *role, qs))
         return room;
+    if (rc == WR_OK) {
+        rc = WR_NOROOM;
+        why = API_REMOVED;
+    }
     int status = rc == WR_NOROOM ? 403 : 503;
     if (audio)
         refuse_audio(a, r, status, why);

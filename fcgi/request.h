@@ -71,6 +71,10 @@ typedef struct {
     const char *monitor;            /* raw parameter */
     uint64_t timing_apply;          /* public id whose measured timing to
                                        apply (timing_apply=ID); 0 = none */
+    uint64_t remove;                /* the organiser's: public id to remove
+                                       from the room (remove=ID); 0 = none */
+    uint64_t let_back;              /* public id to let back in (let_back=ID) */
+    uint64_t appoint;               /* public id to make the leader (appoint=ID) */
     uint32_t n_chat;
     const char *chat[RQ_CHAT_MAX_COUNT];
     uint32_t n_mic;
