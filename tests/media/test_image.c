@@ -1,0 +1,306 @@
+/* test_image.c - the slide image check (media/image.h): every kind of
+ * malformed upload refused with its own code (empty, too many bytes, not an
+ * image, dimensions over each bound in the header, a bad CRC, a PNG and a
+ * JPEG cut short, a JPEG whose header claims a decompression bomb), and
+ * good images re-encoded: a PNG's pixels come back exactly, a JPEG's
+ * within what one more JPEG pass costs, and nothing but the pixels
+ * survives (bytes appended to the upload are gone).  The inputs are made
+ * here with libpng's and libjpeg's own encoders, not with ours. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <png.h>
+
+#include "check.h"
+#include "media/image.h"
+
+static check_t ck;
+
+/* A test picture: a gradient with a pattern, channels 3 or 4. */
+static uint8_t *picture(uint32_t w, uint32_t h, uint32_t ch)
+{
+    uint8_t *px = malloc((size_t)w * h * ch);
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++) {
+            uint8_t *p = px + ((size_t)y * w + x) * ch;
+            p[0] = (uint8_t)(x * 255 / (w - 1));
+            p[1] = (uint8_t)(y * 255 / (h - 1));
+            p[2] = (uint8_t)((x / 8 + y / 8) % 2 ? 200 : 40);
+            if (ch == 4)
+                p[3] = (uint8_t)(x + y);
+        }
+    return px;
+}
+
+/* A PNG of the pixels, by libpng's simplified API. */
+static uint8_t *make_png(const uint8_t *px, uint32_t w, uint32_t h, uint32_t ch, size_t *len)
+{
+    png_image im;
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    im.width = w;
+    im.height = h;
+    im.format = ch == 4 ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB;
+    png_alloc_size_t n = 0;
+    png_image_write_to_memory(&im, NULL, &n, 0, px, 0, NULL);
+    uint8_t *out = malloc(n);
+    if (!png_image_write_to_memory(&im, out, &n, 0, px, 0, NULL)) {
+        fprintf(stderr, "png_image_write_to_memory: %s\n", im.message);
+        exit(2);
+    }
+    *len = n;
+    return out;
+}
+
+/* A baseline JPEG of RGB pixels, by libjpeg. */
+static uint8_t *make_jpeg(const uint8_t *px, uint32_t w, uint32_t h, size_t *len)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr err;
+    unsigned char *buf = NULL;
+    unsigned long n = 0;
+    c.err = jpeg_std_error(&err);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &buf, &n);
+    c.image_width = w;
+    c.image_height = h;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 95, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < h) {
+        JSAMPROW row = (JSAMPROW)(px + (size_t)c.next_scanline * w * 3);
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    *len = n;
+    return buf;
+}
+
+static uint32_t crc32_of(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+    }
+    return c ^ 0xffffffffu;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* A copy of a PNG whose IHDR says w x h, with its CRC made right again:
+ * only the dimensions are wrong. */
+static uint8_t *png_with_dims(const uint8_t *png, size_t len, uint32_t w, uint32_t h)
+{
+    uint8_t *p = malloc(len);
+    memcpy(p, png, len);
+    put_be32(p + 16, w);
+    put_be32(p + 20, h);
+    put_be32(p + 29, crc32_of(p + 12, 17));   /* "IHDR" and its 13 bytes */
+    return p;
+}
+
+/* The offset of the first chunk of this type, or 0. */
+static size_t png_chunk(const uint8_t *p, size_t len, const char *type)
+{
+    for (size_t off = 8; off + 12 <= len;) {
+        uint32_t n = (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 | (uint32_t)p[off + 2] << 8 | p[off + 3];
+        if (memcmp(p + off + 4, type, 4) == 0)
+            return off;
+        off += 12 + n;
+    }
+    return 0;
+}
+
+/* A copy of a JPEG whose SOF header says w x h. */
+static uint8_t *jpeg_with_dims(const uint8_t *jpg, size_t len, uint32_t w, uint32_t h)
+{
+    uint8_t *p = malloc(len);
+    memcpy(p, jpg, len);
+    for (size_t i = 2; i + 9 < len; i++)
+        if (p[i] == 0xff && (p[i + 1] == 0xc0 || p[i + 1] == 0xc2)) {
+            p[i + 5] = (uint8_t)(h >> 8);
+            p[i + 6] = (uint8_t)h;
+            p[i + 7] = (uint8_t)(w >> 8);
+            p[i + 8] = (uint8_t)w;
+            return p;
+        }
+    fprintf(stderr, "no SOF marker\n");
+    exit(2);
+}
+
+static int sanitize(const uint8_t *in, size_t len)
+{
+    img_file_t f;
+    char detail[256];
+    int rc = img_sanitize(in, len, &f, detail, sizeof detail);
+    if (rc != IMG_OK) {
+        CHECK(ck, f.data == NULL && f.len == 0);
+        CHECK(ck, img_strerror(rc)[0] != '\0');
+    }
+    img_file_free(&f);
+    return rc;
+}
+
+static void test_refusals(void)
+{
+    const uint32_t w = 64, h = 48;
+    uint8_t *px = picture(w, h, 3);
+    size_t plen, jlen;
+    uint8_t *png = make_png(px, w, h, 3, &plen);
+    uint8_t *jpg = make_jpeg(px, w, h, &jlen);
+
+    CHECK_EQ_I(ck, sanitize(png, 0), IMG_EEMPTY);
+    CHECK_EQ_I(ck, sanitize(NULL, 10), IMG_EEMPTY);
+    uint8_t *huge = calloc(1, IMG_MAX_BYTES + 1);
+    memcpy(huge, png, plen);
+    CHECK_EQ_I(ck, sanitize(huge, IMG_MAX_BYTES + 1), IMG_ETOOBIG);
+    free(huge);
+    CHECK_EQ_I(ck, sanitize((const uint8_t *)"GIF89a\x01\x00\x01\x00", 10), IMG_ETYPE);
+    CHECK_EQ_I(ck, sanitize((const uint8_t *)"Amazing grace", 13), IMG_ETYPE);
+    /* Only the signature of a PNG, or of a JPEG. */
+    CHECK_EQ_I(ck, sanitize(png, 8), IMG_EDECODE);
+    CHECK_EQ_I(ck, sanitize(jpg, 3), IMG_EDECODE);
+
+    /* Dimensions over each bound, in a header that is otherwise right. */
+    uint32_t dims[][2] = {{IMG_MAX_SIDE + 1, 10}, {10, IMG_MAX_SIDE + 1}, {4096, 4096}, {0, 10},
+                          {100000, 100000}, {0x7fffffff, 0x7fffffff}};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
+        uint8_t *bad = png_with_dims(png, plen, dims[i][0], dims[i][1]);
+        CHECK_MSG(ck, sanitize(bad, plen) == IMG_EDIMS, "PNG %ux%u", dims[i][0], dims[i][1]);
+        free(bad);
+    }
+    /* The decompression bomb: a small JPEG whose header claims 60000 x
+     * 60000 (3.6 gigapixels), and one just over the pixel count. */
+    uint32_t jdims[][2] = {{60000, 60000}, {4000, 4001}, {4097, 8}};
+    for (size_t i = 0; i < sizeof jdims / sizeof jdims[0]; i++) {
+        uint8_t *bad = jpeg_with_dims(jpg, jlen, jdims[i][0], jdims[i][1]);
+        CHECK_MSG(ck, sanitize(bad, jlen) == IMG_EDIMS, "JPEG %ux%u", jdims[i][0], jdims[i][1]);
+        free(bad);
+    }
+
+    /* A bad CRC in the image data, and in the header. */
+    size_t idat = png_chunk(png, plen, "IDAT");
+    CHECK(ck, idat > 0);
+    uint8_t *bad = malloc(plen);
+    memcpy(bad, png, plen);
+    bad[idat + 8] ^= 0x01;
+    CHECK_EQ_I(ck, sanitize(bad, plen), IMG_EDECODE);
+    memcpy(bad, png, plen);
+    bad[29] ^= 0x55;
+    CHECK_EQ_I(ck, sanitize(bad, plen), IMG_EDECODE);
+    /* Cut short: in the image data, before the end chunk. */
+    CHECK_EQ_I(ck, sanitize(png, idat + 20), IMG_EDECODE);
+    CHECK_EQ_I(ck, sanitize(png, plen - 12), IMG_EDECODE);
+    free(bad);
+    /* A JPEG cut short, and one cut just before its end marker. */
+    CHECK_EQ_I(ck, sanitize(jpg, jlen / 2), IMG_EDECODE);
+    CHECK_EQ_I(ck, sanitize(jpg, jlen - 2), IMG_EDECODE);
+    /* A JPEG's bytes under a PNG's signature. */
+    uint8_t *mixed = malloc(jlen + 8);
+    memcpy(mixed, png, 8);
+    memcpy(mixed + 8, jpg, jlen);
+    CHECK_EQ_I(ck, sanitize(mixed, jlen + 8), IMG_EDECODE);
+    free(mixed);
+
+    free(png);
+    free(jpg);
+    free(px);
+}
+
+/* A PNG's pixels survive exactly; bytes after its end do not. */
+static void test_png_roundtrip(uint32_t ch)
+{
+    const uint32_t w = 97, h = 61;
+    uint8_t *px = picture(w, h, ch);
+    size_t plen;
+    uint8_t *png = make_png(px, w, h, ch, &plen);
+    uint8_t *in = malloc(plen + 32);
+    memcpy(in, png, plen);
+    memcpy(in + plen, "<script>alert(1)</script>......", 32);
+    img_file_t f;
+    char detail[256];
+    CHECK_EQ_I(ck, img_sanitize(in, plen + 32, &f, detail, sizeof detail), IMG_OK);
+    CHECK_EQ_I(ck, f.kind, IMG_PNG);
+    CHECK(ck, f.width == w && f.height == h);
+    CHECK(ck, f.len > 8 && memmem(f.data, f.len, "script", 6) == NULL);
+    img_pixels_t p;
+    CHECK_EQ_I(ck, img_decode(f.data, f.len, &p, detail, sizeof detail), IMG_OK);
+    CHECK(ck, p.width == w && p.height == h && p.channels == ch);
+    CHECK(ck, p.px && memcmp(p.px, px, (size_t)w * h * ch) == 0);
+    img_pixels_free(&p);
+    img_file_free(&f);
+    free(in);
+    free(png);
+    free(px);
+}
+
+/* A JPEG stays a JPEG, its pixels within one more pass of quality 90. */
+static void test_jpeg_roundtrip(void)
+{
+    const uint32_t w = 120, h = 80;
+    uint8_t *px = picture(w, h, 3);
+    size_t jlen;
+    uint8_t *jpg = make_jpeg(px, w, h, &jlen);
+    img_pixels_t before, after;
+    img_file_t f;
+    char detail[256];
+    CHECK_EQ_I(ck, img_decode(jpg, jlen, &before, detail, sizeof detail), IMG_OK);
+    CHECK_EQ_I(ck, img_sanitize(jpg, jlen, &f, detail, sizeof detail), IMG_OK);
+    CHECK_EQ_I(ck, f.kind, IMG_JPEG);
+    CHECK_EQ_I(ck, img_decode(f.data, f.len, &after, detail, sizeof detail), IMG_OK);
+    CHECK(ck, after.width == w && after.height == h && after.channels == 3);
+    /* The peak signal-to-noise ratio of the second pass against the
+     * first: 35 dB and more is a copy no eye tells apart. */
+    double se = 0;
+    for (size_t i = 0; i < (size_t)w * h * 3; i++) {
+        double d = (double)before.px[i] - (double)after.px[i];
+        se += d * d;
+    }
+    double psnr = 10 * log10(255.0 * 255.0 / (se / ((double)w * h * 3) + 1e-9));
+    CHECK_MSG(ck, psnr >= 35.0, "PSNR %.1f dB", psnr);
+    printf("test_image: a JPEG re-encoded at quality %d: PSNR %.1f dB\n", IMG_JPEG_QUALITY, psnr);
+    img_pixels_free(&before);
+    img_pixels_free(&after);
+    img_file_free(&f);
+    free(jpg);
+    free(px);
+}
+
+/* The largest image allowed passes. */
+static void test_at_bounds(void)
+{
+    const uint32_t w = IMG_MAX_SIDE, h = 8;
+    uint8_t *px = picture(w, h, 3);
+    size_t plen;
+    uint8_t *png = make_png(px, w, h, 3, &plen);
+    CHECK_EQ_I(ck, sanitize(png, plen), IMG_OK);
+    free(png);
+    free(px);
+    CHECK_EQ_S(ck, img_content_type(IMG_PNG), "image/png");
+    CHECK_EQ_S(ck, img_extension(IMG_JPEG), "jpg");
+    CHECK(ck, img_content_type(IMG_NONE) == NULL);
+}
+
+int main(void)
+{
+    test_refusals();
+    test_png_roundtrip(3);
+    test_png_roundtrip(4);
+    test_jpeg_roundtrip();
+    test_at_bounds();
+    return check_done(&ck, "test_image");
+}
