@@ -376,9 +376,7 @@ static wr_room_t *slides_room(api_t *a, FCGX_Request *r, const char *qs, bool ch
     role_who_t who = who_of(room, role, qs);
     if (change && !role_may(&who, ROLE_ACT_WORDS)) {
         rs_read_body(r, a->body, 0);
-        rs_json_error(r, a->worker_id, 403,
-                      who.listener ? "a listener cannot change the slides: only the leader or the organiser can"
-                                   : "only the leader or the organiser can change the slides");
+        rs_json_error(r, a->worker_id, 403, "only the leader or the organiser can change the slides");
         a->refused++;
         fprintf(stderr, "bb-worker[%d]: room %s: a %s was refused a change of the slides\n", a->worker_id,
                 wr_info(room)->id, role_name(&who));
