@@ -8,7 +8,7 @@
 //
 // Refusals asserted on the way, each a 4xx with a JSON "error" sentence
 // and the room's slides unchanged: a PNG cut short and a text file
-// through the organiser's form; from the singer's page a POST of a good
+// through the organiser's form, 4.5 MiB by the organiser's fetch; from the singer's page a POST of a good
 // image (not the leader nor the organiser: 403); a GET with a wrong key
 // (403). A slide is served as image/png with an ETag (a 304 for it) and,
 // under the URL naming its version, cached for good.
@@ -113,6 +113,17 @@ test('the organiser\'s slides reach a singer with the line they belong to', { ti
     assert.match(r, /^Not stored: the image is broken or cut short.*nothing was changed$/);
     r = await upload(org, { name: 'words.txt', mimeType: 'text/plain', buffer: Buffer.from('Amazing grace') }, 3);
     assert.match(r, /^Not stored: the file is not a PNG or JPEG image; nothing was changed$/);
+    // Over 4 MiB (under nginx's 5 MiB): the worker's sentence, as JSON.
+    const big = await org.evaluate(async () => {
+      const st = window.bbTest.state;
+      const body = new Uint8Array(4.5 * 1024 * 1024);
+      body.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+      const r = await fetch(`/api/slide?room=${st.room.id}&key=${st.room.key}&userid=${st.userid}&n=1`, { method: 'POST', body });
+      return { status: r.status, type: r.headers.get('content-type'), body: await r.json() };
+    });
+    assert.equal(big.status, 413);
+    assert.equal(big.type, 'application/json');
+    assert.equal(big.body.error, 'the image file is larger than 4 MiB; nothing was changed');
     await org.evaluate(() => window.bbTest.words.fetchSlides());
     assert.equal(await slidesNow(), before, 'the refused uploads changed nothing');
 

@@ -37,6 +37,7 @@ const CHECK_MS = 100;
 const SHOWN_KEPT = 50;
 const NEXT_KEYS = new Set(['ArrowRight', 'PageDown', 'n', 'N']);
 const SLIDES_REFRESH_MS = 30000;
+const SLIDE_BYTES_MAX = 4 * 1024 * 1024;   // IMG_MAX_BYTES
 
 /**
  * Builds the card inside `card` (a hidden section of the page) and returns
@@ -209,6 +210,10 @@ export function setupWords(card, { engine, url, log, notice }) {
     const f = slideFile.files[0];
     if (!f) {
       setText(slideResult, 'Choose an image first.');
+      return;
+    }
+    if (f.size > SLIDE_BYTES_MAX) {
+      setText(slideResult, `Not stored: the image file is larger than 4 MiB (${(f.size / 1048576).toFixed(1)} MiB).`);
       return;
     }
     const n = slideNum.value ? Number(slideNum.value) : 0;
