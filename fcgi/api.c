@@ -18,6 +18,7 @@
 #include "rooms/roomkey.h"
 #include "segment.h"
 #include "slides.h"
+#include "users.h"
 #include "wordsapi.h"
 
 typedef enum {
@@ -358,11 +359,26 @@ static void handle_words_post(api_t *a, FCGX_Request *r, const char *qs, bool cu
     rs_json(r, a->worker_id, ans.status, ans.body);
 }
 
+/* Who a request is for the log: its role and the singer's public id
+ * (never the secret userid), 0 when it names no singer of the room. */
+static void who_for_log(wr_room_t *room, const role_who_t *who, const char *qs, char *out, size_t cap)
+{
+    char uid[32] = "";
+    uint64_t userid = 0, pub = 0;
+    users_view_t v;
+    int64_t idx;
+    if (q_peek(qs, "userid", uid, sizeof uid) && rq_parse_userid(uid, &userid) &&
+        (idx = users_find(ex_segment(wr_ex(room)), userid)) >= 0 &&
+        users_read(ex_segment(wr_ex(room)), (uint32_t)idx, &v))
+        pub = v.public_id;
+    snprintf(out, cap, "%s (public id %" PRIu64 ")", role_name(who), pub);
+}
+
 /* The room of a slides request, or NULL after answering: slides live
  * on the upload worker alone (slides.h), and storing or deleting one is
  * the leader's or the organiser's, as the words are (ROLE_ACT_WORDS).
- * *by gets who it was, for the log. */
-static wr_room_t *slides_room(api_t *a, FCGX_Request *r, const char *qs, bool change, const char **by)
+ * `by` (cap bytes) gets who it was, for the log. */
+static wr_room_t *slides_room(api_t *a, FCGX_Request *r, const char *qs, bool change, char *by, size_t cap)
 {
     hs_role_t role;
     wr_room_t *room = a->slides ? enter(a, r, qs, &role, false) : NULL;
@@ -374,15 +390,16 @@ static wr_room_t *slides_room(api_t *a, FCGX_Request *r, const char *qs, bool ch
         return NULL;
     }
     role_who_t who = who_of(room, role, qs);
+    if (change)
+        who_for_log(room, &who, qs, by, cap);
     if (change && !role_may(&who, ROLE_ACT_WORDS)) {
         rs_read_body(r, a->body, 0);
         rs_json_error(r, a->worker_id, 403, "only the leader or the organiser can change the slides");
         a->refused++;
         fprintf(stderr, "bb-worker[%d]: room %s: a %s was refused a change of the slides\n", a->worker_id,
-                wr_info(room)->id, role_name(&who));
+                wr_info(room)->id, by);
         return NULL;
     }
-    *by = role_name(&who);
     return room;
 }
 
@@ -399,8 +416,7 @@ static int64_t slide_number(const char *qs, bool absent_ok)
 /* GET /api/slides: the room's slides, for holders of its links. */
 static void handle_slides(api_t *a, FCGX_Request *r, const char *qs)
 {
-    const char *by;
-    wr_room_t *room = slides_room(a, r, qs, false, &by);
+    wr_room_t *room = slides_room(a, r, qs, false, NULL, 0);
     if (!room)
         return;
     sl_list(a->slides, wr_info(room)->id, a->text, a->text_cap);
@@ -412,8 +428,7 @@ static void handle_slides(api_t *a, FCGX_Request *r, const char *qs)
  * so; without, a browser asks again and gets a 304 while it is the same. */
 static void handle_slide_get(api_t *a, FCGX_Request *r, const char *qs)
 {
-    const char *by;
-    wr_room_t *room = slides_room(a, r, qs, false, &by);
+    wr_room_t *room = slides_room(a, r, qs, false, NULL, 0);
     if (!room)
         return;
     int64_t n = slide_number(qs, false);
@@ -440,8 +455,8 @@ static void handle_slide_get(api_t *a, FCGX_Request *r, const char *qs)
  * /api/slide/delete?n=N. */
 static void handle_slide_post(api_t *a, FCGX_Request *r, const char *qs, bool del)
 {
-    const char *by;
-    wr_room_t *room = slides_room(a, r, qs, true, &by);
+    char by[96];
+    wr_room_t *room = slides_room(a, r, qs, true, by, sizeof by);
     if (!room)
         return;
     int64_t n = slide_number(qs, !del);
@@ -453,7 +468,7 @@ static void handle_slide_post(api_t *a, FCGX_Request *r, const char *qs, bool de
     }
     if (del) {
         rs_read_body(r, a->body, 0);
-        sl_delete(a->slides, wr_info(room)->id, n, &ans);
+        sl_delete(a->slides, wr_info(room)->id, n, by, &ans);
     } else {
         long len = rs_read_body(r, a->body, IMG_MAX_BYTES);
         if (len < 0) {
@@ -462,11 +477,8 @@ static void handle_slide_post(api_t *a, FCGX_Request *r, const char *qs, bool de
                                     : "the upload ended early; nothing was changed");
             return;
         }
-        sl_put(a->slides, wr_info(room)->id, n, a->body, (size_t)len, &ans);
+        sl_put(a->slides, wr_info(room)->id, n, a->body, (size_t)len, by, &ans);
     }
-    if (ans.status == 200)
-        fprintf(stderr, "bb-worker[%d]: room %s: slide %s by the %s\n", a->worker_id, wr_info(room)->id,
-                del ? "deleted" : "stored", by);
     rs_json(r, a->worker_id, ans.status, ans.body);
 }
 

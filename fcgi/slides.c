@@ -122,7 +122,8 @@ static int status_of(int rc)
     }
 }
 
-void sl_put(sl_t *s, const char *room_id, int64_t n, const uint8_t *body, size_t len, sl_answer_t *out)
+void sl_put(sl_t *s, const char *room_id, int64_t n, const uint8_t *body, size_t len, const char *by,
+            sl_answer_t *out)
 {
     if (n < 0 || n > SL_MAX) {
         refuse(out, 400, "slide must be a number from 1 to 32 (or left out for the next free one)");
@@ -158,8 +159,8 @@ void sl_put(sl_t *s, const char *room_id, int64_t n, const uint8_t *body, size_t
             snprintf(why, sizeof why, "%s (%s); nothing was changed", img_strerror(rc), detail);
         else
             snprintf(why, sizeof why, "%s; nothing was changed", img_strerror(rc));
-        fprintf(stderr, "bb-worker: slides: room %s: an image of %zu bytes was refused: %s\n", room_id, len,
-                img_strerror(rc));
+        fprintf(stderr, "bb-worker: slides: room %s: an image of %zu bytes from the %s was refused: %s\n",
+                room_id, len, by, img_strerror(rc));
         refuse(out, status_of(rc), why);
         return;
     }
@@ -193,12 +194,12 @@ void sl_put(sl_t *s, const char *room_id, int64_t n, const uint8_t *body, size_t
     snprintf(out->body, sizeof out->body,
              "{\"slide\":%" PRId64 ",\"type\":\"%s\",\"width\":%u,\"height\":%u,\"bytes\":%zu,\"v\":\"%s\"}", n,
              img_extension(f.kind), f.width, f.height, f.len, v);
-    fprintf(stderr, "bb-worker: slides: room %s: slide %" PRId64 " stored (%s %ux%u, %zu bytes from %zu)\n",
-            room_id, n, img_extension(f.kind), f.width, f.height, f.len, len);
+    fprintf(stderr, "bb-worker: slides: room %s: slide %" PRId64 " stored by the %s (%s %ux%u, %zu bytes from %zu)\n",
+            room_id, n, by, img_extension(f.kind), f.width, f.height, f.len, len);
     img_file_free(&f);
 }
 
-void sl_delete(sl_t *s, const char *room_id, int64_t n, sl_answer_t *out)
+void sl_delete(sl_t *s, const char *room_id, int64_t n, const char *by, sl_answer_t *out)
 {
     char dir[4096], name[32], path[4200];
     struct stat st;
@@ -219,7 +220,7 @@ void sl_delete(sl_t *s, const char *room_id, int64_t n, sl_answer_t *out)
         return;
     }
     mfile_fsync_dir(dir, log_line, NULL);
-    fprintf(stderr, "bb-worker: slides: room %s: slide %" PRId64 " deleted\n", room_id, n);
+    fprintf(stderr, "bb-worker: slides: room %s: slide %" PRId64 " deleted by the %s\n", room_id, n, by);
     out->status = 200;
     snprintf(out->body, sizeof out->body, "{\"slide\":%" PRId64 ",\"deleted\":true}", n);
 }

@@ -48,11 +48,13 @@ void sl_destroy(sl_t *s);
  * 200 with {"slide":N,"type":"png"|"jpg","width":W,"height":H,"bytes":B,
  * "v":"VERSION"}; 400 for a bad n, 413 / 415 / 422 for an image refused
  * (img_strerror()), 507 for the room's bounds, 500 for a disk failure.
- * A refusal changes nothing. */
-void sl_put(sl_t *s, const char *room_id, int64_t n, const uint8_t *body, size_t len, sl_answer_t *out);
+ * A refusal changes nothing.  `by` names who asked, for the one log line
+ * of the outcome (a role and a public id, never a secret). */
+void sl_put(sl_t *s, const char *room_id, int64_t n, const uint8_t *body, size_t len, const char *by,
+            sl_answer_t *out);
 
 /* Deletes slide n: 200 {"slide":N,"deleted":true}, or 404. */
-void sl_delete(sl_t *s, const char *room_id, int64_t n, sl_answer_t *out);
+void sl_delete(sl_t *s, const char *room_id, int64_t n, const char *by, sl_answer_t *out);
 
 /* Writes {"slides":[{"slide":N,"type":T,"bytes":B,"v":V},...]} (by
  * number) into buf (cap >= SL_LIST_JSON_MAX bytes). */

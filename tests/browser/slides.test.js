@@ -224,6 +224,18 @@ test('the organiser\'s slides reach a singer with the line they belong to', { ti
         await org.setViewportSize({ width: 1200, height: 900 });
       }
     }
+    // One log line per action, with the room and public ids, never a
+    // secret userid (in our programs' lines: nginx's error log writes a
+    // request line whole, and is kept where only root reads it).
+    const logs = stack.logs.join('').split('\n').filter((l) => !/^nginx\s*\|/.test(l)).join('\n');
+    const lines = logs.split('\n').filter((l) => /slide/.test(l) && !/\] "(GET|POST)/.test(l));
+    console.log(`the server's slide lines:\n${lines.join('\n')}`);
+    assert.ok(lines.some((l) => new RegExp(`room ${room.id}: slide 1 stored by the organiser \\(public id [1-9][0-9]*\\) \\(png 640x360`).test(l)));
+    assert.ok(lines.some((l) => new RegExp(`room ${room.id}: a singer \\(public id [1-9][0-9]*\\) was refused a change of the slides`).test(l)));
+    for (const p of [org, sam]) {
+      const uid = await p.evaluate(() => String(window.bbTest.state.userid));
+      assert.ok(!logs.includes(uid), 'no secret userid in the logs');
+    }
     for (const s of pages) {
       assert.deepEqual(s.log.filter((l) => l.startsWith('[pageerror]')), []);
     }

@@ -61,7 +61,7 @@ static void refused(sl_t *s, const uint8_t *in, size_t len, int status, const ch
     char before[4096], after[4096];
     snapshot("r1", before, sizeof before);
     sl_answer_t a;
-    sl_put(s, "r1", 0, in, len, &a);
+    sl_put(s, "r1", 0, in, len, "organiser", &a);
     CHECK_MSG(ck, a.status == status, "%s: status %d, not %d (%s)", what, a.status, status, a.body);
     CHECK_MSG(ck, is_error(&a), "%s: %s", what, a.body);
     snapshot("r1", after, sizeof after);
@@ -76,7 +76,7 @@ static void test_refusals(sl_t *s)
     uint8_t *jpg = make_jpeg(px, 80, 60, &jlen);
     sl_answer_t a;
     /* One slide there already, so that "nothing changed" is about it. */
-    sl_put(s, "r1", 1, png, plen, &a);
+    sl_put(s, "r1", 1, png, plen, "organiser", &a);
     CHECK_EQ_I(ck, a.status, 200);
 
     refused(s, png, 0, 400, "empty");
@@ -104,13 +104,13 @@ static void test_refusals(sl_t *s)
     refused(s, huge, IMG_MAX_BYTES + 1, 413, "over 4 MiB");
     free(huge);
     /* Numbers out of range. */
-    sl_put(s, "r1", SL_MAX + 1, png, plen, &a);
+    sl_put(s, "r1", SL_MAX + 1, png, plen, "organiser", &a);
     CHECK_EQ_I(ck, a.status, 400);
-    sl_put(s, "r1", -1, png, plen, &a);
+    sl_put(s, "r1", -1, png, plen, "organiser", &a);
     CHECK_EQ_I(ck, a.status, 400);
-    sl_delete(s, "r1", 7, &a);
+    sl_delete(s, "r1", 7, "organiser", &a);
     CHECK_EQ_I(ck, a.status, 404);
-    sl_delete(s, "r1", 1, &a);
+    sl_delete(s, "r1", 1, "organiser", &a);
     CHECK_EQ_I(ck, a.status, 200);
     free(png);
     free(jpg);
@@ -127,7 +127,7 @@ static void test_store(sl_t *s)
     memcpy(in, png, plen);
     memcpy(in + plen, "TRAILING-PAYLOAD", 16);
     sl_answer_t a;
-    sl_put(s, "r2", 0, in, plen + 16, &a);
+    sl_put(s, "r2", 0, in, plen + 16, "organiser", &a);
     CHECK_EQ_I(ck, a.status, 200);
     CHECK_MSG(ck, strstr(a.body, "\"slide\":1,\"type\":\"png\",\"width\":50,\"height\":40") != NULL, "%s", a.body);
     /* Read back: a PNG whose pixels are the upload's, without the tail. */
@@ -147,7 +147,7 @@ static void test_store(sl_t *s)
     /* A JPEG under the same number replaces the PNG, with a new version. */
     uint8_t *rgb = picture(w, h, 3);
     uint8_t *jpg = make_jpeg(rgb, w, h, &jlen);
-    sl_put(s, "r2", 1, jpg, jlen, &a);
+    sl_put(s, "r2", 1, jpg, jlen, "organiser", &a);
     CHECK_EQ_I(ck, a.status, 200);
     CHECK_EQ_I(ck, sl_read(s, "r2", 1, buf, IMG_OUT_MAX, &f), 0);
     CHECK_EQ_I(ck, f.kind, IMG_JPEG);
@@ -163,7 +163,7 @@ static void test_store(sl_t *s)
 
     /* Fill the room: the lowest free numbers, then 507. */
     for (int i = 2; i <= SL_MAX; i++) {
-        sl_put(s, "r2", 0, png, plen, &a);
+        sl_put(s, "r2", 0, png, plen, "organiser", &a);
         CHECK_MSG(ck, a.status == 200, "slide %d: %s", i, a.body);
     }
     sl_list(s, "r2", list, sizeof list);
@@ -171,17 +171,17 @@ static void test_store(sl_t *s)
     CHECK(ck, strstr(list, "{\"slide\":32,\"type\":\"png\"") != NULL);
     char before[4096], after[4096];
     snapshot("r2", before, sizeof before);
-    sl_put(s, "r2", 0, png, plen, &a);
+    sl_put(s, "r2", 0, png, plen, "organiser", &a);
     CHECK_EQ_I(ck, a.status, 507);
     CHECK(ck, is_error(&a));
     snapshot("r2", after, sizeof after);
     CHECK(ck, strcmp(before, after) == 0);
     /* Replacing one at the bound is allowed; deleting frees its number. */
-    sl_put(s, "r2", 5, png, plen, &a);
+    sl_put(s, "r2", 5, png, plen, "organiser", &a);
     CHECK_EQ_I(ck, a.status, 200);
-    sl_delete(s, "r2", 7, &a);
+    sl_delete(s, "r2", 7, "organiser", &a);
     CHECK_EQ_I(ck, a.status, 200);
-    sl_put(s, "r2", 0, png, plen, &a);
+    sl_put(s, "r2", 0, png, plen, "organiser", &a);
     CHECK_MSG(ck, a.status == 200 && strncmp(a.body, "{\"slide\":7,", 11) == 0, "%s", a.body);
     free(buf);
     free(in);
