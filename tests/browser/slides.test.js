@@ -11,7 +11,10 @@
 // through the organiser's form, 4.5 MiB by the organiser's fetch; from the singer's page a POST of a good
 // image (not the leader nor the organiser: 403); a GET with a wrong key
 // (403). A slide is served as image/png with an ETag (a 304 for it) and,
-// under the URL naming its version, cached for good.
+// under the URL naming its version, cached for good. Once the singer
+// leads, their JPEG through the same form is stored as slide 3. Each
+// action is one line of the upload worker's log, with the room, the role
+// and the public id, and neither page's secret userid.
 // Screenshots: slides-singer-390/1280, slides-present-390/1280,
 // slides-organiser-390 and slides-organiser-form-390 in build/browser-out/.
 import { test } from 'node:test';
@@ -224,6 +227,26 @@ test('the organiser\'s slides reach a singer with the line they belong to', { ti
         await org.setViewportSize({ width: 1200, height: 900 });
       }
     }
+    // The singer takes the lead (nobody leads): now the form is theirs
+    // too, and a JPEG they upload is a slide for everyone.
+    await sam.click('#lead');
+    await sam.waitForFunction(() => document.getElementById('lead').textContent === 'Start singing', null, { timeout: 20000 });
+    await sam.waitForSelector('.words-load-box:not([hidden])', { timeout: 10000 });
+    await sam.evaluate(() => { document.querySelector('.words-load-box').open = true; });
+    const jpeg = Buffer.from((await sam.evaluate(() => {
+      const c = document.createElement('canvas');
+      c.width = 320;
+      c.height = 240;
+      const g = c.getContext('2d');
+      g.fillStyle = '#15803d';
+      g.fillRect(0, 0, 320, 240);
+      return c.toDataURL('image/jpeg', 0.9);
+    })).split(',')[1], 'base64');
+    r = await upload(sam, { name: 'three.jpg', mimeType: 'image/jpeg', buffer: jpeg }, 3);
+    assert.match(r, /^Stored as slide 3 \(320×240\)/);
+    await org.evaluate(() => window.bbTest.words.fetchSlides());
+    assert.deepEqual(await org.evaluate(() => [...window.bbTest.words.state.slideList.keys()]), [1, 2, 3]);
+
     // One log line per action, with the room and public ids, never a
     // secret userid (in our programs' lines: nginx's error log writes a
     // request line whole, and is kept where only root reads it).
@@ -231,6 +254,7 @@ test('the organiser\'s slides reach a singer with the line they belong to', { ti
     const lines = logs.split('\n').filter((l) => /slide/.test(l) && !/\] "(GET|POST)/.test(l));
     console.log(`the server's slide lines:\n${lines.join('\n')}`);
     assert.ok(lines.some((l) => new RegExp(`room ${room.id}: slide 1 stored by the organiser \\(public id [1-9][0-9]*\\) \\(png 640x360`).test(l)));
+    assert.ok(lines.some((l) => new RegExp(`room ${room.id}: slide 3 stored by the leader \\(public id [1-9][0-9]*\\) \\(jpg 320x240`).test(l)));
     assert.ok(lines.some((l) => new RegExp(`room ${room.id}: a singer \\(public id [1-9][0-9]*\\) was refused a change of the slides`).test(l)));
     for (const p of [org, sam]) {
       const uid = await p.evaluate(() => String(window.bbTest.state.userid));
