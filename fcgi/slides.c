@@ -88,17 +88,27 @@ static void file_name(int64_t n, img_kind_t kind, char *out, size_t cap)
     snprintf(out, cap, "%" PRId64 ".%s", n, img_extension(kind));
 }
 
-/* The stored file of slide n in dir: its kind and stat, or IMG_NONE. */
+/* The stored file of slide n in dir: its kind and stat, or IMG_NONE.
+ * Replacing a slide by one of the other kind publishes the new file before
+ * it removes the old: should both be there (a crash between the two), the
+ * newer is the slide. */
 static img_kind_t find(const char *dir, int64_t n, struct stat *st)
 {
+    img_kind_t found = IMG_NONE;
     for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++) {
         char name[32], path[4200];
+        struct stat cand;
         file_name(n, KINDS[i], name, sizeof name);
         snprintf(path, sizeof path, "%s/%s", dir, name);
-        if (stat(path, st) == 0 && S_ISREG(st->st_mode))
-            return KINDS[i];
+        if (stat(path, &cand) != 0 || !S_ISREG(cand.st_mode))
+            continue;
+        if (found == IMG_NONE || cand.st_mtim.tv_sec > st->st_mtim.tv_sec ||
+            (cand.st_mtim.tv_sec == st->st_mtim.tv_sec && cand.st_mtim.tv_nsec > st->st_mtim.tv_nsec)) {
+            *st = cand;
+            found = KINDS[i];
+        }
     }
-    return IMG_NONE;
+    return found;
 }
 
 /* A version that changes whenever the file is replaced: its change time

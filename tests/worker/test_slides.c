@@ -12,6 +12,7 @@
  * do not see each other's slides.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +156,19 @@ static void test_store(sl_t *s)
     char snap[4096];
     snapshot("r2", snap, sizeof snap);
     CHECK_MSG(ck, strstr(snap, "1.png") == NULL && strstr(snap, "1.jpg") != NULL, "%s", snap);
+    /* Both kinds under one number (a crash between publishing the new
+     * and removing the old): the newer is the slide. */
+    char older[256];
+    snprintf(older, sizeof older, "%s/rooms/r2/slides/1.png", g_dir);
+    FILE *o = fopen(older, "wb");
+    CHECK(ck, o && fwrite(png, 1, plen, o) == plen);
+    if (o)
+        fclose(o);
+    struct timespec old_times[2] = {{1000000000, 0}, {1000000000, 0}};
+    CHECK_EQ_I(ck, utimensat(AT_FDCWD, older, old_times, 0), 0);
+    CHECK_EQ_I(ck, sl_read(s, "r2", 1, buf, IMG_OUT_MAX, &f), 0);
+    CHECK_EQ_I(ck, f.kind, IMG_JPEG);
+    unlink(older);
     /* Another room sees none of it. */
     CHECK_EQ_I(ck, sl_read(s, "r3", 1, buf, IMG_OUT_MAX, &f), -1);
     char list[SL_LIST_JSON_MAX];
