@@ -480,8 +480,9 @@ static void seeds_roomimport(void)
         put_str("roomimport", seeds[i].name, seeds[i].text);
 }
 
-/* Small PNGs and JPEGs made with libpng and libjpeg, whole and cut, and a
- * PNG whose header claims more pixels than allowed. */
+/* Small PNGs and JPEGs made with libpng and libjpeg, whole and cut, one
+ * with an EXIF orientation, and a PNG whose header claims more pixels than
+ * allowed. */
 static void seeds_image(void)
 {
     uint8_t *rgb = picture(16, 12, 3), *rgba = picture(16, 12, 4);
@@ -498,6 +499,11 @@ static void seeds_image(void)
     p = make_jpeg(rgb, 16, 12, &n);
     put("image", "rgb.jpg", p, n);
     put("image", "cut.jpg", p, n * 2 / 3);
+    free(p);
+    uint8_t exif[32];
+    unsigned en = exif_orientation_block(exif, 6, 0);
+    p = make_jpeg_app1(rgb, 16, 12, exif, en, &n);
+    put("image", "exif6.jpg", p, n);
     free(p);
     put("image", "empty", "", 0);
     free(rgb);

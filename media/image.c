@@ -282,9 +282,83 @@ static void jpeg_on_progress(j_common_ptr c)
     }
 }
 
+/* The EXIF orientation (1..8) of a JPEG's APP1 markers, or 1: the TIFF
+ * header, IFD0, and its tag 0x0112, every offset checked against the
+ * marker's length. */
+static int exif_orientation(j_decompress_ptr c)
+{
+    for (jpeg_saved_marker_ptr m = c->marker_list; m; m = m->next) {
+        const uint8_t *p = m->data;
+        size_t n = m->data_length;
+        if (m->marker != JPEG_APP0 + 1 || n < 14 || memcmp(p, "Exif\0\0", 6) != 0)
+            continue;
+        const uint8_t *t = p + 6;
+        size_t tn = n - 6;
+        bool le = t[0] == 'I' && t[1] == 'I';
+        if (!le && !(t[0] == 'M' && t[1] == 'M'))
+            return 1;
+#define U16(q) (le ? (uint32_t)(q)[0] | (uint32_t)(q)[1] << 8 : (uint32_t)(q)[0] << 8 | (uint32_t)(q)[1])
+#define U32(q) (le ? U16(q) | U16((q) + 2) << 16 : U16(q) << 16 | U16((q) + 2))
+        if (U16(t + 2) != 42)
+            return 1;
+        uint32_t ifd = U32(t + 4);
+        if (ifd > tn || tn - ifd < 2)
+            return 1;
+        uint32_t count = U16(t + ifd);
+        for (uint32_t i = 0; i < count; i++) {
+            size_t e = (size_t)ifd + 2 + (size_t)i * 12;
+            if (e + 12 > tn)
+                return 1;
+            if (U16(t + e) == 0x0112 && U16(t + e + 2) == 3) {
+                uint32_t v = U16(t + e + 8);
+                return v >= 1 && v <= 8 ? (int)v : 1;
+            }
+        }
+#undef U32
+#undef U16
+        return 1;
+    }
+    return 1;
+}
+
+/* Turns p to how its EXIF orientation says it is seen (2..8: flips and
+ * quarter turns; 5..8 swap width and height), into a new buffer.
+ * Returns IMG_OK or IMG_ENOMEM (p unchanged). */
+static int orient(img_pixels_t *p, int o)
+{
+    if (o <= 1 || o > 8)
+        return IMG_OK;
+    uint32_t w = p->width, h = p->height, ch = p->channels;
+    bool swap = o >= 5;
+    uint32_t ow = swap ? h : w;
+    uint8_t *out = malloc((size_t)w * h * ch);
+    if (!out)
+        return IMG_ENOMEM;
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++) {
+            uint32_t dx, dy;
+            switch (o) {
+            case 2: dx = w - 1 - x; dy = y; break;
+            case 3: dx = w - 1 - x; dy = h - 1 - y; break;
+            case 4: dx = x; dy = h - 1 - y; break;
+            case 5: dx = y; dy = x; break;
+            case 6: dx = h - 1 - y; dy = x; break;
+            case 7: dx = h - 1 - y; dy = w - 1 - x; break;
+            default: dx = y; dy = w - 1 - x; break;   /* 8 */
+            }
+            memcpy(out + ((size_t)dy * ow + dx) * ch, p->px + ((size_t)y * w + x) * ch, ch);
+        }
+    free(p->px);
+    p->px = out;
+    p->width = ow;
+    p->height = swap ? w : h;
+    return IMG_OK;
+}
+
 typedef struct {
     struct jpeg_decompress_struct c;
     struct jpeg_progress_mgr progress;
+    int orientation;          /* EXIF, 1..8 */
     jerr_t err;
     img_pixels_t *out;
     bool dims;       /* refused for its dimensions */
@@ -299,7 +373,11 @@ static int jpeg_decode_run(jpeg_dec_t *d, const uint8_t *in, size_t len)
     d->progress.progress_monitor = jpeg_on_progress;
     d->c.progress = &d->progress;
     jpeg_mem_src(&d->c, in, (unsigned long)len);
+    /* The EXIF block, for its orientation alone: a phone's photo is stored
+     * sideways and says how to turn it, which the new file cannot say. */
+    jpeg_save_markers(&d->c, JPEG_APP0 + 1, 0xffff);
     jpeg_read_header(&d->c, TRUE);
+    d->orientation = exif_orientation(&d->c);
     /* Before anything is allocated for the pixels. */
     if (!dims_ok(d->c.image_width, d->c.image_height)) {
         d->dims = true;
@@ -339,6 +417,8 @@ static int jpeg_decode(const uint8_t *in, size_t len, img_pixels_t *out, char *d
     d->err.pub.emit_message = jpeg_on_message;
     int rc = jpeg_decode_run(d, in, len);
     jpeg_destroy_decompress(&d->c);
+    if (rc == IMG_OK)
+        rc = orient(out, d->orientation);
     if (rc != IMG_OK) {
         set_detail(detail, cap, rc == IMG_EDECODE ? d->err.msg : "");
         img_pixels_free(out);

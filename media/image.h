@@ -7,7 +7,10 @@
  * checking starts: the image is decoded completely (libpng, libjpeg-turbo)
  * into 8-bit pixels, and a new file of the same kind is encoded from those
  * pixels alone.  Nothing of the upload but its pixels survives: no
- * ancillary chunks, no EXIF or comments, no bytes after the image.  A PNG
+ * ancillary chunks, no EXIF or comments, no bytes after the image.  A
+ * JPEG's EXIF orientation is read first and applied to the pixels (a
+ * phone's photo is stored sideways), so the new file shows it upright
+ * without saying so.  A PNG
  * stays a lossless PNG (RGB, or RGBA when it had transparency); a JPEG
  * stays a JPEG (quality IMG_JPEG_QUALITY, grey or RGB), because a photo
  * re-encoded as PNG grows several times over.
@@ -77,7 +80,8 @@ typedef struct {
 /* The kind the first bytes claim (a claim only), or IMG_NONE. */
 img_kind_t img_sniff(const uint8_t *in, size_t len);
 
-/* Decodes in (len bytes) completely into *out, within the bounds above.
+/* Decodes in (len bytes) completely into *out, within the bounds above,
+ * a JPEG turned upright by its EXIF orientation.
  * Returns IMG_OK, or an error code and *out empty; `detail` (cap bytes,
  * may be NULL) gets the decoder's own words, or "". */
 int img_decode(const uint8_t *in, size_t len, img_pixels_t *out, char *detail, size_t cap);

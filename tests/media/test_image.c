@@ -4,9 +4,11 @@
  * JPEG cut short, a JPEG whose header claims a decompression bomb), and
  * good images re-encoded: a PNG's pixels come back exactly, a JPEG's
  * within what one more JPEG pass costs, and nothing but the pixels
- * survives (bytes appended to the upload are gone).  The inputs are made
+ * survives (bytes appended to the upload are gone); a JPEG's EXIF
+ * orientation turns its pixels upright, each of the eight.  The inputs are made
  * here with libpng's and libjpeg's own encoders, not with ours. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +217,67 @@ static void test_jpeg_roundtrip(void)
     free(px);
 }
 
+/* The colour of pixel (x, y), as the nearest of the four quadrants'
+ * (0 red, 1 green, 2 blue, 3 white): JPEG moves colours a little. */
+static int quadrant_at(const img_pixels_t *p, uint32_t x, uint32_t y)
+{
+    const uint8_t *c = p->px + ((size_t)y * p->width + x) * p->channels;
+    if (c[0] > 200 && c[1] > 200)
+        return 3;
+    return c[0] > 150 ? 0 : c[1] > 150 ? 1 : c[2] > 150 ? 2 : -1;
+}
+
+/* A JPEG's EXIF orientation turns its pixels upright; the new file has
+ * no EXIF and is upright by itself.  A broken EXIF block turns nothing. */
+static void test_orientation(void)
+{
+    const uint32_t w = 64, h = 32;
+    uint8_t *px = quadrants(w, h);
+    /* Orientation, byte order, and the quadrants then seen at the top
+     * left and the bottom right. */
+    const struct { int o, little, tl, br; } cases[] = {
+        {1, 0, 0, 3}, {2, 0, 1, 2}, {3, 1, 3, 0}, {4, 0, 2, 1}, {5, 1, 0, 3}, {6, 0, 2, 1}, {7, 1, 3, 0}, {8, 1, 1, 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t exif[32];
+        unsigned n = exif_orientation_block(exif, cases[i].o, cases[i].little);
+        size_t jlen;
+        uint8_t *jpg = make_jpeg_app1(px, w, h, exif, n, &jlen);
+        img_file_t f;
+        img_pixels_t p;
+        CHECK_EQ_I(ck, img_sanitize(jpg, jlen, &f, NULL, 0), IMG_OK);
+        CHECK(ck, memmem(f.data, f.len, "Exif", 4) == NULL);
+        CHECK_EQ_I(ck, img_decode(f.data, f.len, &p, NULL, 0), IMG_OK);
+        bool swap = cases[i].o >= 5;
+        CHECK_MSG(ck, p.width == (swap ? h : w) && p.height == (swap ? w : h), "orientation %d: %ux%u", cases[i].o,
+                  p.width, p.height);
+        int tl = quadrant_at(&p, 4, 4), br = quadrant_at(&p, p.width - 5, p.height - 5);
+        CHECK_MSG(ck, tl == cases[i].tl && br == cases[i].br, "orientation %d: top left %d, bottom right %d",
+                  cases[i].o, tl, br);
+        img_pixels_free(&p);
+        img_file_free(&f);
+        free(jpg);
+    }
+    /* Broken EXIF: an IFD past the end, an IFD of no entries, a bad byte
+     * order, an orientation of 9, another tag: decoded as stored. */
+    uint8_t bad[32];
+    unsigned n = exif_orientation_block(bad, 6, 0);
+    const struct { size_t at; uint8_t v; } breaks[] = {{13, 200}, {15, 0}, {6, 'X'}, {25, 9}, {16, 0x02}};
+    for (size_t i = 0; i < sizeof breaks / sizeof breaks[0]; i++) {
+        uint8_t e[32];
+        memcpy(e, bad, n);
+        e[breaks[i].at] = breaks[i].v;
+        size_t jlen;
+        uint8_t *jpg = make_jpeg_app1(px, w, h, e, n, &jlen);
+        img_pixels_t p;
+        CHECK_EQ_I(ck, img_decode(jpg, jlen, &p, NULL, 0), IMG_OK);
+        CHECK_MSG(ck, p.width == w && p.height == h && quadrant_at(&p, 4, 4) == 0, "break %zu", i);
+        img_pixels_free(&p);
+        free(jpg);
+    }
+    free(px);
+}
+
 /* The largest image allowed passes. */
 static void test_at_bounds(void)
 {
@@ -236,6 +299,7 @@ int main(void)
     test_png_roundtrip(3);
     test_png_roundtrip(4);
     test_jpeg_roundtrip();
+    test_orientation();
     test_at_bounds();
     return check_done(&ck, "test_image");
 }
