@@ -13,7 +13,7 @@
 // of context frame f is playClock + (f - frame) * 48000 / sampleRate,
 // exactly, for as long as playback runs without a reset. The frame that
 // leaves the device at a moment of performance.now() comes from the
-// context's getOutputTimestamp() (the device's own latency included).
+// engine's outputTimestamp() (audio.js; the device's own latency included).
 // outputClock() combines the two; it is what the leader's key stamps and
 // what each page compares cues with.
 

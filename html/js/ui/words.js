@@ -107,8 +107,7 @@ export function setupWords(card, { engine, url, log, notice }) {
   function outputClock() {
     if (!w.anchor || !engine.ctx) return null;
     const ctx = engine.ctx;
-    const ts = ctx.getOutputTimestamp ? ctx.getOutputTimestamp() : null;
-    const t = leavingContextTime(ts, performance.now(), ctx);
+    const t = leavingContextTime(engine.outputTimestamp(), performance.now(), ctx);
     return clockAtContextTime(w.anchor, t, ctx.sampleRate);
   }
 
