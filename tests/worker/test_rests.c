@@ -1,0 +1,205 @@
+/*
+ * test_rests.c - a resting voice costs no decode and no add, counts in the
+ * normalisation, and comes back as if the decoder had run all along.
+ *
+ * One singer, encoding as our client's WebCodecs encoder does (libopus,
+ * 64 kbit/s, complexity 9, DTX on), sings a voice-like tone, rests 2.4 s
+ * and comes back with a sudden onset inside a frame.  What the worker adds
+ * to the timeline is set against a decoder fed every packet, rests
+ * included (the reference):
+ *
+ *   - before the rest, sample for sample the same (the same decoder);
+ *   - the rest's packets are rests (rest.h), and nearly all of them are
+ *     not decoded: the worker's rest counter says so;
+ *   - every sample of the singer's clocks, rests included, is counted as
+ *     one singer (resting is not muting);
+ *   - after its first 20 ms back, the voice is within 40 dB SNR of the
+ *     reference, and no sample-to-sample step at the onset is larger than
+ *     in the reference.
+ *
+ * It also prints what a decoder reset at the return would give instead,
+ * the other way to keep the state (rest.h explains the choice), and checks
+ * rs_is_rest() on the packets Chromium's WebCodecs encoder sent in
+ * tests/browser/codec.test.js (its DTX probe).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accum.h"
+#include "check.h"
+#include "exclient.h"
+#include "rest.h"
+#include "timeline.h"
+
+#define BATCHES 12
+#define FRAMES (BATCHES * 10)
+#define TOTAL (BATCHES * N)
+#define REST_FROM (4 * N)              /* the voice stops here ... */
+#define BACK (8 * N + 1000)            /* ... and comes back here, inside a frame */
+#define ONSET 960                      /* the first 20 ms back */
+
+static float voice[TOTAL], ref[TOTAL], srv[TOTAL], alt[TOTAL];
+static int32_t counts[TOTAL];
+static uint8_t pk[FRAMES][1500];
+static int pk_len[FRAMES];
+
+/* A sung-like note: a 220 Hz voice with harmonics and a slow vibrato. */
+static float sung(int64_t t)
+{
+    double s = (double)t / RATE, f = 220.0, ph = 2 * M_PI * f * s + 0.8 * sin(2 * M_PI * 5.0 * s);
+    return (float)(0.25 * sin(ph) + 0.12 * sin(2 * ph + 0.3) + 0.06 * sin(3 * ph + 1.1));
+}
+
+static float q(float x) { return (float)acc_quantise(x) / ACC_SCALE; }
+
+/* SNR in dB of y against x over [a, b). */
+static double snr(const float *x, const float *y, int a, int b)
+{
+    double s = 0, e = 0;
+    for (int i = a; i < b; i++) {
+        s += (double)x[i] * x[i];
+        e += (double)(y[i] - x[i]) * (y[i] - x[i]);
+    }
+    return 10 * log10(s / (e > 1e-30 ? e : 1e-30));
+}
+
+static double max_step(const float *x, int a, int b)
+{
+    double m = 0;
+    for (int i = a; i < b; i++)
+        m = fmax(m, fabs((double)x[i] - x[i - 1]));
+    return m;
+}
+
+/* The packets Chromium 'opus' with usedtx sent for silence (the browser
+ * test's probe): DTX (three empty CELT frames), three CELT silence frames
+ * (constant size), and two silence frames around an empty one. */
+static void chromium_packets(check_t *c)
+{
+    static const uint8_t dtx[] = {0xfb, 0x03};
+    static const uint8_t sil[] = {0xfb, 0x03, 0xff, 0xfe, 0xff, 0xfe, 0xff, 0xfe};
+    static const uint8_t mixed[] = {0xfb, 0x83, 0x02, 0x00, 0xff, 0xfe};
+    CHECK(*c, rs_is_rest(dtx, sizeof dtx));
+    CHECK(*c, rs_is_rest(sil, sizeof sil));
+    CHECK(*c, rs_is_rest(mixed, sizeof mixed));
+    static const uint8_t toc_only[] = {0xfb};   /* 20 ms: not a frame of ours */
+    static const uint8_t no_frames[] = {0xfb, 0x00};
+    static const uint8_t short_vbr[] = {0xfb, 0x83, 0x09, 0x00, 0xff, 0xfe};
+    CHECK(*c, !rs_is_rest(toc_only, sizeof toc_only));
+    CHECK(*c, !rs_is_rest(no_frames, sizeof no_frames));
+    CHECK(*c, !rs_is_rest(short_vbr, sizeof short_vbr));
+    CHECK(*c, !rs_is_rest(NULL, 0));
+}
+
+int main(void)
+{
+    CHECK_INIT(c);
+    chromium_packets(&c);
+    wr_t r;
+    if (wr_open(&r, "test-rests", &(rig_opts_t){.ring_seconds = 32, .user_cap = 16, .seed = 3}, 2, 16) != 0)
+        return 1;
+    static cl_t a;
+    a = (cl_t){.uid = "11111111111", .name = "Ann"};
+    connect_at(&a, &r, 3);
+    CHECK_EQ_I(c, post(&r, &a, "request_lead=1", NULL, NULL), 200);
+    tick(&r, 600);
+    CHECK_EQ_I(c, post(&r, &a, "mark_start_singing=1", NULL, NULL), 200);
+    tick(&r, 600);
+
+    /* The voice at the clocks it will be written at, encoded as our
+     * client's encoder does, and the reference decoded from every packet. */
+    int64_t t0 = a.read;
+    for (int i = 0; i < TOTAL; i++)
+        voice[i] = i < REST_FROM || i >= BACK ? sung(t0 + i) : 0.0f;
+    int err;
+    OpusEncoder *enc = opus_encoder_create(RATE, 1, OPUS_APPLICATION_AUDIO, &err);
+    opus_encoder_ctl(enc, OPUS_SET_BITRATE(64000));
+    opus_encoder_ctl(enc, OPUS_SET_COMPLEXITY(9));
+    opus_encoder_ctl(enc, OPUS_SET_DTX(1));
+    OpusDecoder *dec = opus_decoder_create(RATE, 1, &err);
+    int rests = 0;
+    for (int f = 0; f < FRAMES; f++) {
+        pk_len[f] = opus_encode_float(enc, voice + f * 2880, 2880, pk[f], sizeof pk[f]);
+        CHECK(c, pk_len[f] > 0);
+        CHECK_EQ_I(c, opus_decode_float(dec, pk[f], pk_len[f], ref + f * 2880, 2880, 0), 2880);
+        rests += rs_is_rest(pk[f], pk_len[f]);
+    }
+    int first_back = BACK / 2880;
+    CHECK_EQ_I(c, rs_is_rest(pk[first_back], pk_len[first_back]), 0);
+
+    /* The worker's way, and a decoder reset at the return instead. */
+    OpusDecoder *d2 = opus_decoder_create(RATE, 1, &err);
+    bool quiet = false;
+    for (int f = 0; f < FRAMES; f++) {
+        bool skipped;
+        if (f == first_back)
+            opus_decoder_ctl(d2, OPUS_RESET_STATE);
+        CHECK_EQ_I(c, rs_decode(d2, &quiet, pk[f], pk_len[f], alt + f * 2880, &skipped), 2880);
+    }
+
+    /* The singer sends them, batch by batch; the mix holds the singer alone. */
+    for (int b = 0; b < BATCHES; b++) {
+        uint8_t body[1 + 10 * (2 + 1500)];
+        size_t blen = 1;
+        body[0] = 10;
+        for (int i = 0; i < 10; i++) {
+            int f = b * 10 + i;
+            pk_put_len(body + blen, (uint16_t)pk_len[f]);
+            memcpy(body + blen + 2, pk[f], (size_t)pk_len[f]);
+            blen += 2 + (size_t)pk_len[f];
+        }
+        CHECK_EQ_I(c, post_body(&r, &a, NULL, body, blen, NULL), 200);
+        CHECK_EQ_I(c, (int)(a.write - N - t0), b * N);
+        /* What the worker added: the raw cells, sum and count. */
+        static int64_t cells[N];
+        tl_read_cells(r.k.seg, a.write - N, N, cells);
+        for (int i = 0; i < N; i++) {
+            srv[b * N + i] = (float)acc_sum(cells[i]) / ACC_SCALE;
+            counts[b * N + i] = acc_count(cells[i]);
+        }
+        tick(&r, 600);
+    }
+
+    uint64_t skipped = ex_counters(r.ex)->rest_frames;
+    int counted = 0;
+    for (int i = 0; i < TOTAL; i++)
+        counted += counts[i] == 1;
+    /* Up to the first frame back, what the worker added is the reference
+     * as the mix rounds it, sample for sample: decoded alike, or skipped
+     * where the reference rounds to nothing. */
+    double exact_before = 0, exact_rest = 0, rest_ref = 0;
+    for (int i = 0; i < REST_FROM; i++)
+        exact_before = fmax(exact_before, fabs((double)srv[i] - q(ref[i])));
+    for (int i = REST_FROM; i < first_back * 2880; i++) {
+        exact_rest = fmax(exact_rest, fabs((double)srv[i] - q(ref[i])));
+        rest_ref = fmax(rest_ref, fabs(ref[i]));
+    }
+    double s_srv = snr(ref, srv, BACK + ONSET, TOTAL), s_alt = snr(ref, alt, BACK + ONSET, TOTAL);
+    double step_ref = max_step(ref, BACK - 1, BACK + ONSET), step_srv = max_step(srv, BACK - 1, BACK + ONSET);
+    double step_alt = max_step(alt, BACK - 1, BACK + ONSET);
+    printf("test_rests: %d of %d packets are rests, %llu frames not decoded; %d of %d samples counted once\n",
+           rests, FRAMES, (unsigned long long)skipped, counted, TOTAL);
+    printf("test_rests: worker - reference at most %.3g before the rest, %.3g in it (the reference's"
+           " concealment peaks at %.3g there)\n", exact_before, exact_rest, rest_ref);
+    printf("test_rests: after 20 ms back, SNR against a decoder fed every frame: %.1f dB"
+           " (a decoder reset at the return: %.1f dB)\n", s_srv, s_alt);
+    printf("test_rests: largest step in the first 20 ms back: worker %.4f, reference %.4f (reset: %.4f)\n",
+           step_srv, step_ref, step_alt);
+    CHECK(c, rests >= 30);                        /* the encoder rested */
+    CHECK(c, skipped >= (uint64_t)rests / 2);     /* ... and the worker decoded little of it */
+    CHECK_EQ_I(c, counted, TOTAL);                /* resting still counts */
+    CHECK(c, exact_before == 0.0);
+    CHECK(c, exact_rest == 0.0);
+    CHECK(c, s_srv >= 40.0);
+    CHECK(c, step_srv <= step_ref + 1.0 / ACC_SCALE);
+
+    opus_encoder_destroy(enc);
+    opus_decoder_destroy(dec);
+    opus_decoder_destroy(d2);
+    cl_free(&a);
+    ex_destroy(r.ex);
+    rig_close(&r.k);
+    return check_done(&c, "test_rests");
+}
