@@ -30,27 +30,42 @@ static bool celt_silence_flag(const uint8_t *f, int32_t len)
     return val < (rng >> 15);
 }
 
-bool rs_is_rest(const uint8_t *p, int32_t len)
+/* What a packet is: not a rest, a rest with some CELT silence frame, or
+ * a rest of empty frames alone (DTX). */
+enum { RS_SOUND, RS_SILENCE, RS_DTX };
+
+static int kind_of(const uint8_t *p, int32_t len)
 {
     if (!p || len < 1 || opus_packet_get_nb_samples(p, len, RING_SAMPLE_RATE) != RING_OPUS_FRAME)
-        return false;
+        return RS_SOUND;
     const unsigned char *frames[48];
     opus_int16 size[48];
     int nf = opus_packet_parse(p, len, NULL, frames, size, NULL);
     if (nf < 1)
-        return false;
+        return RS_SOUND;
     bool celt = (p[0] >> 3) >= 16;   /* configurations 16..31: CELT only */
-    for (int i = 0; i < nf; i++)
-        if (size[i] > 1 && !(celt && celt_silence_flag(frames[i], size[i])))
-            return false;
-    return true;
+    int kind = RS_DTX;
+    for (int i = 0; i < nf; i++) {
+        if (size[i] <= 1)
+            continue;
+        if (!(celt && celt_silence_flag(frames[i], size[i])))
+            return RS_SOUND;
+        kind = RS_SILENCE;
+    }
+    return kind;
+}
+
+bool rs_is_rest(const uint8_t *p, int32_t len)
+{
+    return kind_of(p, len) != RS_SOUND;
 }
 
 int rs_decode(OpusDecoder *dec, bool *quiet, const uint8_t *p, int32_t len, float *out,
               bool *skipped)
 {
-    bool rest = rs_is_rest(p, len);
-    *skipped = rest && *quiet;
+    int kind = kind_of(p, len);
+    bool rest = kind != RS_SOUND;
+    *skipped = kind == RS_DTX || (rest && *quiet);
     if (*skipped) {
         memset(out, 0, RING_OPUS_FRAME * sizeof *out);
         return RING_OPUS_FRAME;

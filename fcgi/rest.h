@@ -3,24 +3,25 @@
  * rest, and decoding an upload without running the decoder over them.
  *
  * A singer who rests sends silence.  Our client's encoder (WebCodecs Opus
- * with usedtx, libopus underneath) sends, after a moment of silence, CELT
- * frames with the silence flag set (RFC 6716 4.3, its first symbol: two
- * bytes a frame) and then DTX packets whose frames are empty (RFC 6716
- * 3.2; a frame of 0 or 1 byte is one the decoder conceals, as libopus
- * does).  A packet whose every frame is one of these is a rest
- * (rs_is_rest()).
+ * with usedtx, libopus underneath) sends, some 200 ms into a silence, DTX
+ * packets whose frames are empty (RFC 6716 3.2; a frame of 0 or 1 byte is
+ * one the decoder conceals, as libopus does), and every 400 ms or so one
+ * with CELT frames whose silence flag is set (RFC 6716 4.3, the frame's
+ * first symbol: two bytes a frame).  A packet whose every frame is one of
+ * these is a rest (rs_is_rest()).
  *
- * Skipping the decoder adds exactly what decoding would have added when
- * the decoder is quiet: it decoded a rest and gave nothing above half a
- * step of the mix (2^-24 full scale, mixer/accum.h), so the mix rounds
- * what it would give to zero.  The first rest after sound is therefore
- * decoded (it carries the tail of the last note: the overlap of CELT's
- * window, the de-emphasis), and the rests after it are not while the
- * decoder is quiet.  When the voice comes back, the decoder goes on from
- * the state it had after that decoded rest: a silent frame leaves CELT's
- * state where it found it, so the first packet back decodes almost as it
- * would have after every rest frame (tests/worker/test_rests.c measures
- * it against a decoder fed every frame).
+ * DTX alone is never decoded.  A decoder would conceal it, and libopus'
+ * concealment after a note makes up a ghost of that note (test_rests: up
+ * to -19 dBFS for 400 ms, until the next silence frames) that the singer
+ * never sang; the worker adds silence instead.  A rest with silence frames
+ * is decoded until the decoder is quiet: it gave nothing above half a step
+ * of the mix (2^-24 full scale, mixer/accum.h), so skipping the rests
+ * after it adds what decoding them would have added.  When the voice
+ * comes back, the decoder goes on from the state it had: silence leaves
+ * CELT's state nearly where it found it, and the voice comes back within
+ * 135 dB of a decoder fed every frame, with the same onset (test_rests).
+ * A decoder reset at the return instead matched to 334 dB or to 1 dB,
+ * depending on where the note fell: not a state to trust.
  */
 #ifndef BB_REST_H
 #define BB_REST_H
@@ -37,8 +38,8 @@
 bool rs_is_rest(const uint8_t *p, int32_t len);
 
 /* Decodes one 60 ms packet (p, len bytes) into out[0..2880) with dec, or
- * writes 2880 zeros without decoding when the packet is a rest and
- * *quiet says the decoder is quiet (see the top of this file).  *quiet is
+ * writes 2880 zeros without decoding when the packet is DTX alone, or a
+ * rest and *quiet says the decoder is quiet (see the top of this file).  *quiet is
  * the decoder's: false for a new decoder or after an error, kept up to
  * date here.  Sets *skipped when the decoder did not run.  Returns the
  * samples written (2880), or what opus_decode_float() returned when it

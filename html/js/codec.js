@@ -2,8 +2,12 @@
 //
 // Both directions are mono 48 kHz with 60 ms (2880-sample) frames, the
 // packets the server expects inside pack_multi bodies: no container, no
-// in-band FEC, DTX off (a DTX gap would break the one-packet-per-frame
-// count both sides rely on).
+// in-band FEC. WebCodecs encodes with DTX where the browser takes it: a
+// singer's silence then goes out as 2-byte DTX packets (three empty CELT
+// frames), still one packet per frame (Chromium emits a chunk for every
+// frame, DTX or not: tests/browser/codec.test.js checks it), and the server
+// neither decodes nor adds them once the voice is quiet (fcgi/rest.h).
+// The WebAssembly fallback keeps DTX off.
 //
 // The first choice is WebCodecs (AudioEncoder / AudioDecoder): native code,
 // off the main thread. Where it is missing or cannot do Opus (older Firefox
@@ -13,6 +17,7 @@
 //
 // Contract of a codec object:
 //   kind                 "webcodecs" or "wasm";
+//   dtx                  true when silence goes out as DTX packets;
 //   reset()              forget all state (a new connection); pending work
 //                        is rejected;
 //   encode(pcm)          pcm: Float32Array, a multiple of 2880 samples;
@@ -37,9 +42,12 @@ export const ENCODER_CONFIG = {
     application: 'audio',
     frameDuration: (FRAME_SAMPLES * 1e6) / SERVER_RATE,
     useinbandfec: false,
-    usedtx: false,
+    usedtx: true,
   },
 };
+
+/** The same without DTX, for a browser that refuses usedtx. */
+export const ENCODER_CONFIG_NO_DTX = { ...ENCODER_CONFIG, opus: { ...ENCODER_CONFIG.opus, usedtx: false } };
 
 /** The AudioDecoder configuration: raw packets, no description. */
 export const DECODER_CONFIG = { codec: 'opus', sampleRate: SERVER_RATE, numberOfChannels: 1 };
@@ -60,14 +68,23 @@ export async function createCodec(prefer) {
   return w;
 }
 
+// The encoder configuration this browser takes (with DTX if it can), or
+// null when WebCodecs cannot do Opus here.
+let chosenConfig = null;
+
 async function webCodecsWorks() {
   if (typeof AudioEncoder === 'undefined' || typeof AudioDecoder === 'undefined') return false;
   try {
-    const [e, d] = await Promise.all([
-      AudioEncoder.isConfigSupported(ENCODER_CONFIG),
-      AudioDecoder.isConfigSupported(DECODER_CONFIG),
-    ]);
-    return !!(e.supported && d.supported);
+    const d = await AudioDecoder.isConfigSupported(DECODER_CONFIG);
+    if (!d.supported) return false;
+    for (const cfg of [ENCODER_CONFIG, ENCODER_CONFIG_NO_DTX]) {
+      const e = await AudioEncoder.isConfigSupported(cfg).catch(() => ({ supported: false }));
+      if (e.supported) {
+        chosenConfig = cfg;
+        return true;
+      }
+    }
+    return false;
   } catch {
     return false;
   }
@@ -76,6 +93,7 @@ async function webCodecsWorks() {
 class WebCodecsOpus {
   constructor() {
     this.kind = 'webcodecs';
+    this.dtx = false;
     this.enc = null;
     this.dec = null;
     this.encQ = [];
@@ -90,7 +108,8 @@ class WebCodecsOpus {
       output: (chunk) => this.onEncoded(chunk),
       error: (e) => this.failAll(e),
     });
-    this.enc.configure(ENCODER_CONFIG);
+    this.enc.configure(chosenConfig || ENCODER_CONFIG_NO_DTX);
+    this.dtx = chosenConfig === ENCODER_CONFIG;
     this.dec = new AudioDecoder({
       output: (data) => this.onDecoded(data),
       error: (e) => this.failAll(e),
@@ -204,6 +223,7 @@ class WebCodecsOpus {
 class WasmOpus {
   constructor() {
     this.kind = 'wasm';
+    this.dtx = false;
     this.jobs = new Map();
     this.nextId = 1;
     this.worker = new Worker(new URL('./opus-worker.js', import.meta.url), { type: 'module' });
