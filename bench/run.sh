@@ -173,6 +173,8 @@ load unaligned --singers "$((SINGERS / 2))" --unaligned --duration "$DUR" --inte
     printf 'spectators_per_core: %s\n' "$(field singers_per_core "$OUT/spectators.txt")"
     printf 'singers_per_core: %s\n' "$(field singers_per_core "$OUT/singers.txt")"
     printf 'singers_per_core_with_rests: %s\n' "$(field singers_per_core "$OUT/rests.txt")"
+    grep -E '^rests: ' "$OUT/micro-rests.txt" || true
+    printf 'exchange_rests_over_no_rests: %s\n' "$(field exchange_rests_over_no_rests "$OUT/micro-rests.txt")"
     printf 'rests_over_no_rests: %s\n' "$(awk -v a="$(field singers_per_core "$OUT/rests.txt")" \
         -v b="$(field singers_per_core "$OUT/singers.txt")" 'BEGIN {if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a"}')"
     printf 'of_decode_alone: %s\n' "${share:-n/a}"
