@@ -247,6 +247,7 @@ static int set_up(bench_t *b, const bench_opts_t *o, bool watch)
         rm_tick(b->rig.d, b->now += 240);
     if (encode_voice(o->rests) != 0)
         return 1;
+    use_voice(false);
 
     b->u = calloc((size_t)o->total, sizeof *b->u);
     /* Buckets 3, 6, ... 18 s; the first singer leads from the first. */
@@ -430,7 +431,6 @@ static double song(const bench_opts_t *o, bool phrased, double *rest_share, long
     *rest_share = (double)c->rest_frames / ((double)(o->rounds - 2) * o->singers * 10);
     *errors += w.errors;
     tear_down(&w);
-    use_voice(false);
     return us;
 }
 
@@ -459,7 +459,6 @@ int main(int argc, char **argv)
         return status;
     if (o.rests)
         return rests_main(&o);
-    use_voice(false);
     /* Without the watch, with it, and without it again: the figure without
      * is the mean of the two, so a machine that speeds up or slows down
      * during the run moves both sides alike. */
