@@ -19,7 +19,9 @@
  *     reference, and no sample-to-sample step at the onset is larger than
  *     in the reference.
  *
- * It also prints what a decoder reset at the return would give instead,
+ * Off the worker, the same voice placed differently against the frames
+ * must come back as well each time (rs_decode() against the reference);
+ * it also prints what a decoder reset at the return would give instead,
  * the other way to keep the state (rest.h explains the choice), and checks
  * rs_is_rest() on the packets Chromium's WebCodecs encoder sent in
  * tests/browser/codec.test.js (its DTX probe).
@@ -77,6 +79,47 @@ static double max_step(const float *x, int a, int b)
     for (int i = a; i < b; i++)
         m = fmax(m, fabs((double)x[i] - x[i - 1]));
     return m;
+}
+
+/* Off the worker, the same voice placed `shift` samples later against its
+ * frames: encoded with DTX, decoded every frame (the reference), the
+ * worker's way (rs_decode()) and the worker's way with a reset at each
+ * return.  The lower SNR of the two returns, after their first 20 ms, of
+ * each way into keep and reset. */
+static void placing(int shift, double *keep, double *reset)
+{
+    static float x[TOTAL], y0[TOTAL], y1[TOTAL], y2[TOTAL];
+    for (int i = 0; i < TOTAL; i++) {
+        bool rests_here = (i >= rest_stop[0] && i < rest_back[0]) || (i >= rest_stop[1] && i < rest_back[1]);
+        x[i] = rests_here ? 0.0f : sung(shift + i);
+    }
+    int err;
+    OpusEncoder *enc = opus_encoder_create(RATE, 1, OPUS_APPLICATION_AUDIO, &err);
+    opus_encoder_ctl(enc, OPUS_SET_BITRATE(64000));
+    opus_encoder_ctl(enc, OPUS_SET_COMPLEXITY(9));
+    opus_encoder_ctl(enc, OPUS_SET_DTX(1));
+    OpusDecoder *d0 = opus_decoder_create(RATE, 1, &err), *d1 = opus_decoder_create(RATE, 1, &err),
+                *d2 = opus_decoder_create(RATE, 1, &err);
+    bool q1 = false, q2 = false, skipped;
+    for (int f = 0; f < FRAMES; f++) {
+        uint8_t b[1500];
+        int len = opus_encode_float(enc, x + f * 2880, 2880, b, sizeof b);
+        if (f == rest_back[0] / 2880 || f == rest_back[1] / 2880)
+            opus_decoder_ctl(d2, OPUS_RESET_STATE);
+        if (len <= 0 || opus_decode_float(d0, b, len, y0 + f * 2880, 2880, 0) != 2880 ||
+            rs_decode(d1, &q1, b, len, y1 + f * 2880, &skipped) != 2880 ||
+            rs_decode(d2, &q2, b, len, y2 + f * 2880, &skipped) != 2880)
+            *keep = *reset = -999;
+    }
+    for (int k = 0; k < 2; k++) {
+        int end = k == 0 ? rest_stop[1] : TOTAL;
+        *keep = fmin(*keep, snr(y0, y1, rest_back[k] + ONSET, end));
+        *reset = fmin(*reset, snr(y0, y2, rest_back[k] + ONSET, end));
+    }
+    opus_encoder_destroy(enc);
+    opus_decoder_destroy(d0);
+    opus_decoder_destroy(d1);
+    opus_decoder_destroy(d2);
 }
 
 /* The packets Chromium 'opus' with usedtx sent for silence (the browser
@@ -227,6 +270,22 @@ int main(void)
         CHECK(c, s_srv >= 40.0);
         CHECK(c, step_srv <= step_ref + 1.0 / ACC_SCALE);
     }
+
+    /* Other placings of the same voice against the frames, off the worker:
+     * going on from the quiet state holds at each; a reset does not. */
+    static const int shifts[] = {0, 28800, 12345, 777, 2000, 40000};
+    double keep_min = 1e9, reset_min = 1e9, reset_max = -1e9;
+    for (size_t k = 0; k < sizeof shifts / sizeof shifts[0]; k++) {
+        double keep = 1e9, reset = 1e9;
+        placing(shifts[k], &keep, &reset);
+        keep_min = fmin(keep_min, keep);
+        reset_min = fmin(reset_min, reset);
+        reset_max = fmax(reset_max, reset);
+    }
+    printf("test_rests: %zu placings of the voice against the frames: the worker's way at least %.1f dB;"
+           " a reset at the return %.1f to %.1f dB\n", sizeof shifts / sizeof shifts[0], keep_min, reset_min,
+           reset_max);
+    CHECK(c, keep_min >= 40.0);
 
     opus_encoder_destroy(enc);
     opus_decoder_destroy(dec);
