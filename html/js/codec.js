@@ -2,12 +2,14 @@
 //
 // Both directions are mono 48 kHz with 60 ms (2880-sample) frames, the
 // packets the server expects inside pack_multi bodies: no container, no
-// in-band FEC. WebCodecs encodes with DTX where the browser takes it: a
-// singer's silence then goes out as 2-byte DTX packets (three empty CELT
-// frames), still one packet per frame (Chromium emits a chunk for every
-// frame, DTX or not: tests/browser/codec.test.js checks it), and the server
-// neither decodes nor adds them once the voice is quiet (fcgi/rest.h).
-// The WebAssembly fallback keeps DTX off.
+// in-band FEC. WebCodecs encodes with DTX where the browser takes it and
+// still gives a packet for every frame: a singer's silence then goes out as
+// 2-byte DTX packets (three empty CELT frames), which the server neither
+// decodes nor adds (fcgi/rest.h). Chromium and WebKit emit a chunk for every
+// frame, DTX or not (tests/browser/codec.test.js checks Chromium); Firefox
+// takes usedtx but emits no chunk for a DTX frame, which would break the
+// one packet per frame both sides count on, so a short silence is encoded
+// once to see (dtxKeepsFrames()). The WebAssembly fallback keeps DTX off.
 //
 // The first choice is WebCodecs (AudioEncoder / AudioDecoder): native code,
 // off the main thread. Where it is missing or cannot do Opus (older Firefox
@@ -72,6 +74,40 @@ export async function createCodec(prefer) {
 // null when WebCodecs cannot do Opus here.
 let chosenConfig = null;
 
+// Whether an encoder configured with cfg gives a packet for every frame of
+// a silence long enough for DTX (1.2 s). Resolves false on any failure, or
+// when the encoder has not answered within 3 s.
+async function dtxKeepsFrames(cfg) {
+  const frames = 20;
+  let chunks = 0;
+  let enc = null;
+  try {
+    enc = new AudioEncoder({ output: () => { chunks++; }, error: () => {} });
+    enc.configure(cfg);
+    const data = new AudioData({
+      format: 'f32-planar',
+      sampleRate: SERVER_RATE,
+      numberOfFrames: frames * FRAME_SAMPLES,
+      numberOfChannels: 1,
+      timestamp: 0,
+      data: new Float32Array(frames * FRAME_SAMPLES),
+    });
+    enc.encode(data);
+    data.close();
+    const done = await Promise.race([
+      enc.flush().then(() => true),
+      new Promise((resolve) => setTimeout(() => resolve(false), 3000)),
+    ]);
+    return done && chunks >= frames;
+  } catch {
+    return false;
+  } finally {
+    if (enc && enc.state !== 'closed') {
+      try { enc.close(); } catch { /* closed by an error */ }
+    }
+  }
+}
+
 async function webCodecsWorks() {
   if (typeof AudioEncoder === 'undefined' || typeof AudioDecoder === 'undefined') return false;
   try {
@@ -79,7 +115,7 @@ async function webCodecsWorks() {
     if (!d.supported) return false;
     for (const cfg of [ENCODER_CONFIG, ENCODER_CONFIG_NO_DTX]) {
       const e = await AudioEncoder.isConfigSupported(cfg).catch(() => ({ supported: false }));
-      if (e.supported) {
+      if (e.supported && (cfg !== ENCODER_CONFIG || (await dtxKeepsFrames(cfg)))) {
         chosenConfig = cfg;
         return true;
       }
