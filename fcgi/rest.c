@@ -60,25 +60,6 @@ bool rs_is_rest(const uint8_t *p, int32_t len)
     return kind_of(p, len) != RS_SOUND;
 }
 
-int rs_silence_for(const uint8_t *p, int32_t len, uint8_t *out)
-{
-    if (kind_of(p, len) != RS_DTX || (p[0] >> 3) < 16)
-        return 0;
-    int nf = opus_packet_get_nb_frames(p, len);
-    if (nf < 1 || nf > 48)
-        return 0;
-    /* Code 3, constant sizes (RFC 6716 3.2.5): TOC, the frame count, and
-     * the frames.  0xff 0xfe decodes the silence flag as set (as Chromium
-     * and libopus write silence). */
-    out[0] = (uint8_t)((p[0] & 0xfc) | 3);
-    out[1] = (uint8_t)nf;
-    for (int i = 0; i < nf; i++) {
-        out[2 + 2 * i] = 0xff;
-        out[3 + 2 * i] = 0xfe;
-    }
-    return 2 + 2 * nf;
-}
-
 int rs_decode(OpusDecoder *dec, bool *quiet, const uint8_t *p, int32_t len, float *out,
               bool *skipped)
 {

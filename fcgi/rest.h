@@ -38,17 +38,6 @@
  * malformed packets included (the decoder judges those). */
 bool rs_is_rest(const uint8_t *p, int32_t len);
 
-/* Longest packet rs_silence_for() writes: a TOC, a count, 48 frames of 2. */
-#define RS_SILENCE_MAX 98
-
-/* If packet p (len bytes) is DTX alone in a CELT-only configuration,
- * writes into out (RS_SILENCE_MAX bytes) the packet of CELT silence it
- * stands for: the same configuration and number of frames, each frame the
- * two bytes of a set silence flag, which any decoder decodes to silence
- * where it would conceal DTX with a ghost of the last note.  Returns its
- * length, or 0 (any other packet: keep it as it is). */
-int rs_silence_for(const uint8_t *p, int32_t len, uint8_t *out);
-
 /* Decodes one 60 ms packet (p, len bytes) into out[0..2880) with dec, or
  * writes 2880 zeros without decoding when the packet is DTX alone, or a
  * rest and *quiet says the decoder is quiet (see the top of this file).  *quiet is

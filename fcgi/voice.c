@@ -11,7 +11,6 @@
 #include "gain.h"
 #include "media/recdir.h"
 #include "media/stem.h"
-#include "rest.h"
 #include "ring.h"
 #include "tempo.h"
 #include "timeline.h"
@@ -26,8 +25,6 @@ struct vc {
     uint64_t stems_capped;
     int64_t capped_song;    /* the last song whose stem cap was logged */
     stem_packet_t stem_pk[SG_PREROLL_PACKETS + PK_MAX_PACKETS];
-    /* The CELT silence written for DTX packets (rs_silence_for()). */
-    uint8_t silence[SG_PREROLL_PACKETS + PK_MAX_PACKETS][RS_SILENCE_MAX];
 };
 
 #define LOG(v, fmt, ...) fprintf(stderr, "bb-worker[%u]: " fmt "\n", (v)->worker, ##__VA_ARGS__)
@@ -79,17 +76,6 @@ static bool stems_full(vc_t *v, const song_t *song, const char *id)
     return rec_file_name(name, sizeof name, song->start, id, 1, "opus") != REC_OK
            || snprintf(path, sizeof path, "%s/%s", v->rec_dir, name) >= (int)sizeof path
            || stat(path, &st) != 0;
-}
-
-/* Packet k of a stem write: the packet as sent, but for DTX alone in a
- * CELT stream, written as the CELT silence it stands for (rest.h): a
- * player of the stem would conceal DTX with a ghost of the last note that
- * neither the singer sang nor the mix holds. */
-static stem_packet_t stem_packet(vc_t *v, uint32_t k, const uint8_t *data, uint32_t len)
-{
-    int n = rs_silence_for(data, (int32_t)len, v->silence[k]);
-    return n > 0 ? (stem_packet_t){ v->silence[k], (uint32_t)n, RING_OPUS_FRAME }
-                 : (stem_packet_t){ data, len, RING_OPUS_FRAME };
 }
 
 static void stem_add(vc_t *v, sg_t *s, const rq_t *p, const seg_ctl_t *ctl, int64_t origin,
@@ -147,15 +133,14 @@ static void stem_add(vc_t *v, sg_t *s, const rq_t *p, const seg_ctl_t *ctl, int6
         if (s->pre_n && s->pre_end == clock) {
             uint32_t off = 0;
             for (uint32_t i = 0; i < s->pre_n; i++) {
-                v->stem_pk[n] = stem_packet(v, n, s->pre + off, s->pre_len[i]);
-                n++;
+                v->stem_pk[n++] = (stem_packet_t){ s->pre + off, s->pre_len[i], RING_OPUS_FRAME };
                 off += s->pre_len[i];
             }
             clock -= (int64_t)s->pre_n * RING_OPUS_FRAME;
         }
     }
-    for (int i = 0; i < p->npk; i++, n++)
-        v->stem_pk[n] = stem_packet(v, n, p->pk[i].data, p->pk[i].len);
+    for (int i = 0; i < p->npk; i++)
+        v->stem_pk[n++] = (stem_packet_t){ p->pk[i].data, p->pk[i].len, RING_OPUS_FRAME };
     if (stem_write(s->stem, clock, v->stem_pk, n) != REC_OK)
         sg_close_stem(s);
     else

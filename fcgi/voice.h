@@ -7,9 +7,7 @@
  * new connection's first upload may reach back over clocks the old one
  * already wrote (the new read position is rounded down to a frame, or the
  * singer moved back a bucket), and only the part after the last write is
- * stored.  The stem holds the Opus packets as the singer sent them (but
- * DTX of CELT frames, written as the CELT silence it stands for: a player
- * would conceal it with a ghost that the mix does not hold), placed
+ * stored.  The stem holds the Opus packets as the singer sent them, placed
  * at their clocks (media/stem.h), from the first clock that went into the
  * mix; the previous upload is kept as the stem's pre-roll, so that a
  * player's decoder reaches the first sample in the state the worker's
