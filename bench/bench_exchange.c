@@ -22,6 +22,13 @@
  * its own decoder), as singers per core.  --metronome makes the song a
  * metronome song (the watch measures voices against the beats instead of
  * what each singer heard).
+ *
+ * --rests PCT measures the same song twice more, its voice now sung in
+ * phrases of 6 s that each end in a rest of PCT% (encoded with DTX, as our
+ * client sends rests: fcgi/rest.h), in the order without, with, without:
+ * exchange_singers_per_core_with_rests beside the figure without (the mean
+ * of the two around it), their ratio, and the share of frames the worker
+ * did not decode.
  */
 #include <getopt.h>
 #include <math.h>
@@ -77,11 +84,15 @@ static void voice(float *x, int n, int64_t t0)
     }
 }
 
-/* Packets of the voice: 10 s.  Singer i's k-th packet of a round. */
+/* Packets of the voice: 10 s (12 s, two phrases, with rests).  Singer
+ * i's k-th packet of a round. */
 #define VOICE_PK 166
+#define PHRASED_PK 200
+#define PHRASE_PK 100
+static int voice_pk = VOICE_PK;
 static int voice_at(int singer, int round, int k)
 {
-    return (singer * 37 + round * 10 + k) % VOICE_PK;
+    return (singer * 37 + round * 10 + k) % voice_pk;
 }
 
 /* What a run is asked for (the command line). */
@@ -89,6 +100,7 @@ typedef struct {
     int singers, spectators, rounds, total;
     bool unaligned, metronome;
     int private_complexity;   /* -1: the worker's default */
+    int rests;                /* --rests: percent of each phrase rested, 0: none */
 } bench_opts_t;
 
 /* A run: the rig and worker under test, the simulated users, and what was
@@ -102,10 +114,12 @@ typedef struct {
     long timed, errors;
 } bench_t;
 
-/* Ten seconds of the voice in 60 ms Opus packets: packet i is pkd[i],
- * pkl[i] bytes long. */
-static uint8_t pkd[VOICE_PK][1500];
-static int pkl[VOICE_PK];
+/* The voice in 60 ms Opus packets: packet i is pkd[i], pkl[i] bytes long;
+ * the voice without rests, or the phrased one, copied in by use_voice(). */
+static uint8_t pkd[PHRASED_PK][1500];
+static int pkl[PHRASED_PK];
+static uint8_t plain_d[VOICE_PK][1500], phrased_d[PHRASED_PK][1500];
+static int plain_l[VOICE_PK], phrased_l[PHRASED_PK];
 
 /* Reads the command line into *o. Returns -1 to go on, else the exit
  * status (usage asked for, or wrong). */
@@ -118,13 +132,14 @@ static int parse_opts(int argc, char **argv, bench_opts_t *o)
         {"unaligned", no_argument, 0, 'u'},
         {"metronome", no_argument, 0, 'm'},
         {"private-complexity", required_argument, 0, 'c'},
+        {"rests", required_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     *o = (bench_opts_t){.singers = 60, .spectators = 0, .rounds = 20, .unaligned = false,
                          .private_complexity = -1};
     int c;
-    while ((c = getopt_long(argc, argv, "s:p:r:umc:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:p:r:umc:R:h", opts, NULL)) != -1) {
         switch (c) {
         case 's': o->singers = atoi(optarg); break;
         case 'p': o->spectators = atoi(optarg); break;
@@ -132,17 +147,20 @@ static int parse_opts(int argc, char **argv, bench_opts_t *o)
         case 'u': o->unaligned = true; break;
         case 'm': o->metronome = true; break;
         case 'c': o->private_complexity = atoi(optarg); break;
+        case 'R': o->rests = atoi(optarg); break;
         default:
             printf("usage: bench_exchange [--singers N] [--spectators N] [--rounds N] [--unaligned]\n"
-                   "                      [--metronome] [--private-complexity 0..10]\n"
+                   "                      [--metronome] [--private-complexity 0..10] [--rests PCT]\n"
                    "  Measures the CPU cost of one 600 ms exchange inside a worker (no HTTP), with\n"
-                   "  the timing watch and without it; --metronome: a metronome song.\n");
+                   "  the timing watch and without it; --metronome: a metronome song; --rests: the\n"
+                   "  song without rests and with PCT%% of each phrase rested.\n");
             return c == 'h' ? 0 : 2;
         }
     }
     o->total = o->singers + o->spectators;
-    if (o->singers < 1 || o->spectators < 0 || o->rounds < 2 || o->total > 4000) {
-        fprintf(stderr, "bench_exchange: 1..4000 users and at least 2 rounds\n");
+    if (o->singers < 1 || o->spectators < 0 || o->rounds < 2 || o->total > 4000 || o->rests < 0 ||
+        o->rests > 90) {
+        fprintf(stderr, "bench_exchange: 1..4000 users, at least 2 rounds, rests 0..90%%\n");
         return 2;
     }
     return -1;
@@ -152,20 +170,60 @@ static int parse_opts(int argc, char **argv, bench_opts_t *o)
  * sends its own stretch of it (identical packets for everyone would let
  * the decoder's branches and caches learn one path and flatter decoding
  * by a quarter). Returns 0, or -1 if Opus failed. */
-static int encode_voice(void)
+static int encode(const float *sig, int count, bool dtx, uint8_t (*d)[1500], int *l)
 {
     int e;
     OpusEncoder *enc = opus_encoder_create(RATE, 1, OPUS_APPLICATION_AUDIO, &e);
     opus_encoder_ctl(enc, OPUS_SET_BITRATE(64000));   /* what the browser asks */
-    static float sig[VOICE_PK * 2880];
-    voice(sig, VOICE_PK * 2880, 0);
-    for (int i = 0; i < VOICE_PK; i++) {
-        pkl[i] = opus_encode_float(enc, sig + i * 2880, 2880, pkd[i], sizeof pkd[i]);
-        if (pkl[i] <= 0)
-            return -1;
+    opus_encoder_ctl(enc, OPUS_SET_DTX(dtx));
+    int rc = 0;
+    for (int i = 0; i < count && rc == 0; i++) {
+        l[i] = opus_encode_float(enc, sig + i * 2880, 2880, d[i], sizeof d[i]);
+        rc = l[i] > 0 ? 0 : -1;
     }
     opus_encoder_destroy(enc);
+    return rc;
+}
+
+/* Both voices, once: the plain one, and (rests > 0) the phrased one, the
+ * last `rests` percent of each phrase silent, with 30 ms fades at the
+ * phrase's ends. */
+static int encode_voice(int rests)
+{
+    static bool done;
+    if (done)
+        return 0;
+    static float sig[PHRASED_PK * 2880];
+    voice(sig, VOICE_PK * 2880, 0);
+    if (encode(sig, VOICE_PK, false, plain_d, plain_l) != 0)
+        return -1;
+    if (rests > 0) {
+        int phrase = PHRASE_PK * 2880, sung = phrase - phrase * rests / 100, fade = RATE * 30 / 1000;
+        voice(sig, PHRASED_PK * 2880, 0);
+        for (int i = 0; i < PHRASED_PK * 2880; i++) {
+            int k = i % phrase;
+            if (k >= sung)
+                sig[i] = 0;
+            else if (k < fade)
+                sig[i] *= (float)k / (float)fade;
+            else if (sung - k < fade)
+                sig[i] *= (float)(sung - k) / (float)fade;
+        }
+        if (encode(sig, PHRASED_PK, true, phrased_d, phrased_l) != 0)
+            return -1;
+    }
+    done = true;
     return 0;
+}
+
+/* Makes the plain voice (or the phrased one) the one the singers send. */
+static void use_voice(bool phrased)
+{
+    voice_pk = phrased ? PHRASED_PK : VOICE_PK;
+    for (int i = 0; i < voice_pk; i++) {
+        pkl[i] = phrased ? phrased_l[i] : plain_l[i];
+        memcpy(pkd[i], phrased ? phrased_d[i] : plain_d[i], (size_t)pkl[i]);
+    }
 }
 
 /* The segment, the daemon and a worker on lane 3 with the timing watch on
@@ -187,8 +245,9 @@ static int set_up(bench_t *b, const bench_opts_t *o, bool watch)
     b->now = b->rig.now;
     for (int i = 0; i < 40; i++)
         rm_tick(b->rig.d, b->now += 240);
-    if (encode_voice() != 0)
+    if (encode_voice(o->rests) != 0)
         return 1;
+    use_voice(false);
 
     b->u = calloc((size_t)o->total, sizeof *b->u);
     /* Buckets 3, 6, ... 18 s; the first singer leads from the first. */
@@ -352,12 +411,54 @@ static double without_watch(const bench_opts_t *o, long *errors)
     return us;
 }
 
+/* One song with the timing watch, the plain voice or the phrased one: CPU
+ * per request; the share of uploaded frames not decoded in *rest_share;
+ * the errors added to *errors; -1 if it could not be set up. */
+static double song(const bench_opts_t *o, bool phrased, double *rest_share, long *errors)
+{
+    static bench_t w;
+    memset(&w, 0, sizeof w);
+    if (set_up(&w, o, true) != 0)
+        return -1;
+    use_voice(phrased);
+    run(&w, o);
+    double us = us_of(&w);
+    char text[4096];
+    prof_report(ex_prof_demand(w.ex), text, sizeof text);
+    printf("%s:\n%s", phrased ? "with rests" : "without rests", text);
+    const ex_counters_t *c = ex_counters(w.ex);
+    /* Every singer uploads ten frames a round from round 2 on. */
+    *rest_share = (double)c->rest_frames / ((double)(o->rounds - 2) * o->singers * 10);
+    *errors += w.errors;
+    tear_down(&w);
+    return us;
+}
+
+/* --rests: without, with, without. */
+static int rests_main(const bench_opts_t *o)
+{
+    long errors = 0;
+    double s1, s2, share;
+    double a = song(o, false, &s1, &errors), r = song(o, true, &share, &errors), b = song(o, false, &s2, &errors);
+    if (a < 0 || r < 0 || b < 0)
+        return 1;
+    double off = 0.5 * (a + b);
+    printf("rests: %d%% of each 6 s phrase; %.1f%% of the uploaded frames not decoded\n", o->rests, 100 * share);
+    printf("cpu_us_per_request: %.1f without rests (%.1f, %.1f), %.1f with\n", off, a, b, r);
+    printf("exchange_singers_per_core: %.0f\n", 1e6 / (off / 0.6));
+    printf("exchange_singers_per_core_with_rests: %.0f\n", 1e6 / (r / 0.6));
+    printf("exchange_rests_over_no_rests: %.2f\n", off / r);
+    return errors ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     bench_opts_t o;
     int status = parse_opts(argc, argv, &o);
     if (status >= 0)
         return status;
+    if (o.rests)
+        return rests_main(&o);
     /* Without the watch, with it, and without it again: the figure without
      * is the mean of the two, so a machine that speeds up or slows down
      * during the run moves both sides alike. */

@@ -5,7 +5,10 @@
 # (that figure over decoding alone, measured in the same run) and
 # `original_clocks_per_core: N` (the original client's unaligned clocks
 # through nginx: a private encode per singer), with the quality and CPU of
-# each Opus complexity for those private streams (bench_complexity).
+# each Opus complexity for those private streams (bench_complexity), and
+# `singers_per_core_with_rests: N`: the same song with every voice resting
+# 30% of its time at the ends of its phrases (bb-load --rests 30, DTX as
+# our client sends it), beside the song without rests of the same run.
 # BB_PRIVATE_COMPLEXITY sets the workers' --private-complexity.
 #
 #   bench/run.sh [--quick]
@@ -45,6 +48,8 @@ say "== request microbenchmark (bench_exchange: one worker, no HTTP)"
 "$BUILD/bench/bench_exchange" --singers 120 --rounds 12 >"$OUT/micro-aligned.txt" 2>/dev/null
 "$BUILD/bench/bench_exchange" --singers 120 --rounds 12 --unaligned >"$OUT/micro-unaligned.txt" 2>/dev/null
 "$BUILD/bench/bench_exchange" --singers 6 --spectators 1000 --rounds 8 >"$OUT/micro-spectators.txt" 2>/dev/null
+# The same song without rests and with them, alternated in one process.
+"$BUILD/bench/bench_exchange" --singers 120 --rounds 12 --rests 30 >"$OUT/micro-rests.txt" 2>/dev/null
 grep -E "^(parse|decode|mix|encode|metadata|request) " "$OUT/micro-aligned.txt" >&2 || true
 say "== private streams: SNR and encode CPU per Opus complexity (bench_complexity)"
 "$BUILD/bench/bench_complexity" --passes "$([ "$QUICK" = 1 ] && echo 3 || echo 7)" >"$OUT/complexity.txt" 2>/dev/null
@@ -114,6 +119,8 @@ else
 fi
 say "== end to end: $SINGERS singers, a song over six buckets with a backing track, churn (${DUR}s)"
 load singers --singers "$SINGERS" --churn 20 --duration "$DUR" --interval "$IV" --warmup "$WARM"
+say "== end to end: the same song, every voice resting 30% of the time at phrase ends (${DUR}s)"
+load rests --singers "$SINGERS" --churn 20 --duration "$DUR" --interval "$IV" --warmup "$WARM" --rests 30
 say "== end to end: 6 singers and $SPECT listeners (${DUR}s)"
 load spectators --singers 6 --spectators "$SPECT" --duration "$DUR" --interval "$IV" --warmup "$WARM"
 say "== end to end: $SINGERS singers on unaligned clocks, as the original client (${DUR}s)"
@@ -128,9 +135,14 @@ load unaligned --singers "$((SINGERS / 2))" --unaligned --duration "$DUR" --inte
         "$(field exchange_singers_per_core "$OUT/micro-unaligned.txt")" - - -
     printf '%-44s %12s %10s %10s %8s\n' "exchange inside a worker, 1000 listeners" \
         "$(field exchange_singers_per_core "$OUT/micro-spectators.txt")" - - -
-    for n in singers unaligned spectators; do
+    printf '%-44s %12s %10s %10s %8s\n' "exchange inside a worker, 30% rests" \
+        "$(field exchange_singers_per_core_with_rests "$OUT/micro-rests.txt")" - - -
+    printf '%-44s %12s %10s %10s %8s\n' "  the same song without rests, alternated" \
+        "$(field exchange_singers_per_core "$OUT/micro-rests.txt")" - - -
+    for n in singers rests unaligned spectators; do
         case $n in
             singers) what="$SINGERS singers, 6 buckets, track, churn" ;;
+            rests) what="the same, resting 30% at phrase ends" ;;
             unaligned) what="$((SINGERS / 2)) singers, unaligned clocks" ;;
             spectators) what="6 singers + $SPECT listeners" ;;
         esac
@@ -160,6 +172,11 @@ load unaligned --singers "$((SINGERS / 2))" --unaligned --duration "$DUR" --inte
     grep -E '^(chosen_|worker_private_complexity)' "$OUT/complexity.txt" || true
     printf 'spectators_per_core: %s\n' "$(field singers_per_core "$OUT/spectators.txt")"
     printf 'singers_per_core: %s\n' "$(field singers_per_core "$OUT/singers.txt")"
+    printf 'singers_per_core_with_rests: %s\n' "$(field singers_per_core "$OUT/rests.txt")"
+    grep -E '^rests: ' "$OUT/micro-rests.txt" || true
+    printf 'exchange_rests_over_no_rests: %s\n' "$(field exchange_rests_over_no_rests "$OUT/micro-rests.txt")"
+    printf 'rests_over_no_rests: %s\n' "$(awk -v a="$(field singers_per_core "$OUT/rests.txt")" \
+        -v b="$(field singers_per_core "$OUT/singers.txt")" 'BEGIN {if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a"}')"
     printf 'of_decode_alone: %s\n' "${share:-n/a}"
     printf 'original_clocks_per_core: %s\n' "$(field singers_per_core "$OUT/unaligned.txt")"
 }

@@ -19,6 +19,7 @@
 #include "meta.h"
 #include "output.h"
 #include "request.h"
+#include "rest.h"
 #include "ring.h"
 #include "roles.h"
 #include "singers.h"
@@ -48,6 +49,8 @@ struct ex {
     rq_t rq;                /* the request being handled */
     cm_refusals_t refused;  /* its controls the singer's role does not allow */
     float in[RQ_MAX_SAMPLES];
+    bool rest[PK_MAX_PACKETS];   /* the upload's frames not decoded: rests */
+    int nrest;
     float heard[RQ_MAX_SAMPLES / TW_HOP];   /* step powers of what was heard */
     int64_t watch_ns;       /* the timing watch's time in this request */
     uint8_t body[OUT_BODY_CAP];
@@ -327,11 +330,13 @@ static int check_clocks(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, ex_response_t *
     return 0;
 }
 
-/* Step 4: decodes the upload into ex->in (silence without packets).
+/* Step 4: decodes the upload into ex->in (silence without packets), but
+ * for the rests of a quiet decoder (rest.h), marked in ex->rest.
  * Returns 0, or fails the request and returns -1. */
 static int decode(ex_t *ex, sg_t *s, ex_response_t *res)
 {
     const rq_t *p = &ex->rq;
+    ex->nrest = 0;
     if (p->npk == 0) {
         memset(ex->in, 0, (size_t)p->n * sizeof(float));
         return 0;
@@ -342,14 +347,16 @@ static int decode(ex_t *ex, sg_t *s, ex_response_t *res)
         return -1;
     }
     for (int i = 0; i < p->npk; i++) {
-        int got = opus_decode_float(dec, p->pk[i].data, p->pk[i].len,
-                                    ex->in + (size_t)i * RING_OPUS_FRAME, RING_OPUS_FRAME, 0);
+        int got = rs_decode(dec, &s->dec_quiet, p->pk[i].data, p->pk[i].len,
+                            ex->in + (size_t)i * RING_OPUS_FRAME, &ex->rest[i]);
+        ex->nrest += ex->rest[i];
         if (got != RING_OPUS_FRAME) {
             fail(ex, res, 400, got < 0 ? "invalid Opus packet %d: %s" : "Opus packet %d is not 60 ms%s",
                  i, got < 0 ? opus_strerror(got) : "");
             return -1;
         }
     }
+    ex->c.rest_frames += (uint64_t)ex->nrest;
     return 0;
 }
 
@@ -561,7 +568,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     note_changes(ex, s, slot, &ctl);
     uint32_t flags = slot >= 0 ? users_flags(ex->seg, (uint32_t)slot) : 0;
     ex->c.samples_in += p->n;
-    if (p->has_write && vc_store(ex->vc, s, p, ex->in, &ctl, slot, flags, now) && !ex->no_watch) {
+    if (p->has_write && vc_store(ex->vc, s, p, ex->in, ex->nrest ? ex->rest : NULL, &ctl, slot, flags, now) && !ex->no_watch) {
         int64_t ta = prof_now_ns();
         wt_voice(s, p, ex->in, &ctl);
         watch_time(ex, ta, &t0);

@@ -72,6 +72,7 @@ typedef struct {
     uint64_t busy;             /* 503 */
     uint64_t desyncs;
     uint64_t samples_in;
+    uint64_t rest_frames;      /* 60 ms frames of rests not decoded (rest.h) */
     uint64_t samples_out;
     uint64_t refused_writes;
     uint64_t stems_capped;     /* singers given no stem: the song had REC_STEMS_MAX */

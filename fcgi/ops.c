@@ -72,6 +72,7 @@ static void add_room(void *user, wr_room_t *r)
     s->c.newcomers_refused += c->newcomers_refused;
     s->c.desyncs += c->desyncs;
     s->c.samples_in += c->samples_in;
+    s->c.rest_frames += c->rest_frames;
     s->c.samples_out += c->samples_out;
     s->c.refused_writes += c->refused_writes;
     s->c.stems_capped += c->stems_capped;
@@ -112,6 +113,8 @@ static size_t metrics(ops_t *o, char *buf, size_t cap)
         "# TYPE bb_worker_refused_total counter\nbb_worker_refused_total %" PRIu64 "\n"
         "# TYPE bb_worker_desyncs_total counter\nbb_worker_desyncs_total %" PRIu64 "\n"
         "# TYPE bb_worker_samples_in_total counter\nbb_worker_samples_in_total %" PRIu64 "\n"
+        "# HELP bb_worker_rest_frames_total 60 ms frames of resting voices counted but not decoded.\n"
+        "# TYPE bb_worker_rest_frames_total counter\nbb_worker_rest_frames_total %" PRIu64 "\n"
         "# TYPE bb_worker_samples_out_total counter\nbb_worker_samples_out_total %" PRIu64 "\n"
         "# TYPE bb_worker_refused_writes_total counter\nbb_worker_refused_writes_total %" PRIu64 "\n"
         "# TYPE bb_worker_probes_total counter\nbb_worker_probes_total %" PRIu64 "\n"
@@ -121,7 +124,7 @@ static size_t metrics(ops_t *o, char *buf, size_t cap)
         "# TYPE bb_worker_uptime_seconds gauge\nbb_worker_uptime_seconds %.1f\n"
         "# HELP bb_daemon_heartbeat_age_seconds Time since the daemon's last tick.\n"
         "# TYPE bb_daemon_heartbeat_age_seconds gauge\nbb_daemon_heartbeat_age_seconds %.3f\n",
-        s.c.ok, s.c.bad_request, s.c.killed, s.c.busy, s.c.newcomers_refused, cf->api->refused, s.c.desyncs, s.c.samples_in,
+        s.c.ok, s.c.bad_request, s.c.killed, s.c.busy, s.c.newcomers_refused, cf->api->refused, s.c.desyncs, s.c.samples_in, s.c.rest_frames,
         s.c.samples_out, s.c.refused_writes, cf->api->probes, s.singers, wr_count(cf->rooms),
         s.c.singers_created, (double)(s.now - cf->started) / RING_SAMPLE_RATE,
         (double)(s.now - hs_heartbeat(cf->host)) / RING_SAMPLE_RATE);

@@ -82,6 +82,7 @@ void sg_drop_codecs(sg_table_t *t, sg_t *s)
     if (s->dec) {
         opus_decoder_destroy(s->dec);
         s->dec = NULL;
+        s->dec_quiet = false;
     }
     free(s->enc);
     s->enc = NULL;

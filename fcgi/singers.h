@@ -69,6 +69,7 @@ typedef struct {
                                    (commands.h); 0 = none pending */
     char name[SEG_NAME_MAX];    /* name last sent to the daemon */
     OpusDecoder *dec;
+    bool dec_quiet;             /* dec rests quietly: rest.h */
     OpusEncoder *enc;
     stem_writer_t *stem;        /* this singer's track of the song, or NULL */
     int64_t stem_song;          /* start clock of the song it belongs to */

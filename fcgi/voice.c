@@ -192,6 +192,39 @@ static float rms_of(const float *x, uint32_t n)
     return n ? (float)sqrt(sum / n) : 0.0f;
 }
 
+/* Writes x[from, to) of an upload whose sample 0 is at clock `at` into
+ * the mix (monitor: the monitor ring), frame by frame as rest[] says: a
+ * rest's frames counted without samples (none into the monitor ring), the
+ * others added.  The whole range is checked first, so that it goes in
+ * whole or not at all.  Returns TL_OK or the check's error. */
+static int put(seg_t *seg, int64_t at, const float *x, uint32_t from, uint32_t to,
+               const bool *rest, bool monitor, int64_t now)
+{
+    int rc = tl_check_write(seg, at + from, to - from, now);
+    if (rc || !rest)
+        return rc ? rc : monitor ? tl_write_monitor(seg, at + from, x + from, to - from, now)
+                                 : tl_write(seg, at + from, x + from, to - from, now);
+    while (from < to) {
+        /* A run of frames alike, from `from` to the end of the last one. */
+        uint32_t f = from / RING_OPUS_FRAME;
+        bool r = rest[f];
+        uint32_t end = from;
+        while (end < to && rest[end / RING_OPUS_FRAME] == r)
+            end = (end / RING_OPUS_FRAME + 1) * RING_OPUS_FRAME;
+        if (end > to)
+            end = to;
+        if (!r)
+            rc = monitor ? tl_write_monitor(seg, at + from, x + from, end - from, now)
+                         : tl_write(seg, at + from, x + from, end - from, now);
+        else if (!monitor)
+            rc = tl_write_rest(seg, at + from, end - from, now);
+        if (rc)
+            return rc;
+        from = end;
+    }
+    return TL_OK;
+}
+
 /* Stores an upload (PROTOCOL.md 7, step 23), unless the singer is muted:
  * into the mix during a song,
  * the monitor ring if the singer is monitored, the rounds' copies and the
@@ -201,8 +234,8 @@ static float rms_of(const float *x, uint32_t n)
  * to a frame, or the singer moved back a bucket), and only the part after
  * the last write is stored, as the stem keeps its first take.  Returns
  * true if the voice went into the mix. */
-static bool store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *ctl, int64_t slot,
-                  uint32_t flags, int64_t now)
+static bool store(vc_t *v, sg_t *s, const rq_t *p, float *in, const bool *rest,
+                  const seg_ctl_t *ctl, int64_t slot, uint32_t flags, int64_t now)
 {
     int64_t prev_end = s->last_write_clock;
     /* The song end passed: go to the back, except the one who led it (they
@@ -224,12 +257,16 @@ static bool store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *c
             users_set_write(v->seg, (uint32_t)slot, s->last_write_clock, 0.0f);
         return false;
     }
-    if (mic != 1.0f) {
+    /* An upload that is all rest is all zeros: nothing to scale or measure. */
+    bool all_rest = rest && p->npk > 0;
+    for (int i = 0; all_rest && i < p->npk; i++)
+        all_rest = rest[i];
+    if (mic != 1.0f && !all_rest) {
         float g = (float)gain_mic(mic);
         for (uint32_t i = 0; i < p->n; i++)
             in[i] *= g;
     }
-    float rms = rms_of(in, p->n);
+    float rms = all_rest ? 0.0f : rms_of(in, p->n);
     if (slot >= 0)
         users_set_write(v->seg, (uint32_t)slot, s->last_write_clock, rms);
     if (p->npk == 0 || !song_upload_active(&ctl->song, p->write_clock, p->n))
@@ -253,30 +290,30 @@ static bool store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *c
         v->refused++;
         return false;
     }
+    int64_t at = pos;   /* the clock of in[0] */
     pos += skip;
-    const float *x = in + skip;
     uint32_t n = p->n - skip;
-    if (tl_write(v->seg, pos, x, n, now) != TL_OK) {
+    if (put(v->seg, at, in, skip, p->n, rest, false, now) != TL_OK) {
         v->refused++;
         return false;
     }
     if (v->rec_dir)
         stem_add(v, s, p, ctl, pos, now);
     if (flags & SEG_UF_MONITORED)
-        tl_write_monitor(v->seg, pos, x, n, now);
+        put(v->seg, at, in, skip, p->n, rest, true, now);
     int64_t copies[TEMPO_REPEATS_MAX];
     uint32_t nc = tempo_round_copies(pos, n, ctl->song.bpm, ctl->song.bpr, ctl->song.repeats, now,
                                      copies, TEMPO_REPEATS_MAX);
     for (uint32_t i = 0; i < nc; i++)
-        if (tl_write(v->seg, copies[i], x, n, now) != TL_OK)
+        if (put(v->seg, copies[i] - skip, in, skip, p->n, rest, false, now) != TL_OK)
             v->refused++;
     return true;
 }
 
-bool vc_store(vc_t *v, sg_t *s, const rq_t *rq, float *in, const seg_ctl_t *ctl, int64_t slot,
-              uint32_t flags, int64_t now)
+bool vc_store(vc_t *v, sg_t *s, const rq_t *rq, float *in, const bool *rest, const seg_ctl_t *ctl,
+              int64_t slot, uint32_t flags, int64_t now)
 {
-    bool mixed = store(v, s, rq, in, ctl, slot, flags, now);
+    bool mixed = store(v, s, rq, in, rest, ctl, slot, flags, now);
     /* However the upload went (mixed, muted, refused), the singer's voice
      * is now in the mix as far as it will be below this clock. */
     if (slot >= 0)

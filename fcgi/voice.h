@@ -38,13 +38,16 @@ vc_t *vc_create(seg_t *seg, uint32_t worker, const char *rec_dir);
 void vc_destroy(vc_t *v);
 
 /* Stores the upload of request rq (rq->has_write), decoded into `in`
- * (rq->n samples; scaled here by the singer's mic volume), for singer s in
+ * (rq->n samples; scaled here by the singer's mic volume), but for the
+ * 60 ms frames i with rest[i] set (rest may be NULL: none), which are
+ * rests not decoded (rest.h): zeros in `in`, counted in the mix without
+ * their samples, left out of the monitor ring.  For singer s in
  * user-table slot `slot` (-1: not yet in the table) with SEG_UF_* flags.
  * Records the singer's write clock and level.  Sets s->pending_delay when
  * the song's end passed during the upload (the singer goes to the back).
  * Returns true if the voice went into the song's mix. */
-bool vc_store(vc_t *v, sg_t *s, const rq_t *rq, float *in, const seg_ctl_t *ctl, int64_t slot,
-              uint32_t flags, int64_t now);
+bool vc_store(vc_t *v, sg_t *s, const rq_t *rq, float *in, const bool *rest, const seg_ctl_t *ctl,
+              int64_t slot, uint32_t flags, int64_t now);
 
 /* Uploads refused by the timeline (outside its window). */
 uint64_t vc_refused(const vc_t *v);

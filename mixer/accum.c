@@ -36,6 +36,14 @@ void acc_add(acc_cell_t *cells, const float *x, uint32_t n)
         fetch_add_relaxed(&cells[i], acc_contribution(acc_quantise(x[i])));
 }
 
+void acc_add_rest(acc_cell_t *cells, uint32_t n)
+{
+    const int64_t one = acc_contribution(0);
+    for (uint32_t i = 0; i < n; i++)
+        /* relaxed: as acc_add() */
+        fetch_add_relaxed(&cells[i], one);
+}
+
 void acc_add32(acc_cell32_t *cells, const float *x, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++)

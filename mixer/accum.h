@@ -75,6 +75,10 @@ static inline int64_t acc_contribution(int32_t q)
  * region lies in the past), never from these stores. */
 void acc_add(acc_cell_t *cells, const float *x, uint32_t n);
 
+/* Counts one silent contribution into each of cells[0..n): what acc_add()
+ * of n zeros adds, without reading samples (a resting voice).  Relaxed, as
+ * acc_add(). */
+void acc_add_rest(acc_cell_t *cells, uint32_t n);
 /* Adds n samples into 32-bit cells (monitor ring), relaxed, as above. */
 void acc_add32(acc_cell32_t *cells, const float *x, uint32_t n);
 

@@ -94,6 +94,19 @@ int tl_write(seg_t *seg, int64_t start, const float *x, uint32_t n, int64_t now)
     return TL_OK;
 }
 
+int tl_write_rest(seg_t *seg, int64_t start, uint32_t n, int64_t now)
+{
+    int rc = tl_check_write(seg, start, n, now);
+    if (rc)
+        return rc;
+    ring_span_t sp = ring_split(start, n, seg_ring_len(seg));
+    acc_cell_t *mix = seg_mix(seg);
+    acc_add_rest(mix + sp.first_index, sp.first_len);
+    acc_add_rest(mix, sp.second_len);
+    bump_frames(seg, start, n);
+    return TL_OK;
+}
+
 int tl_write_monitor(seg_t *seg, int64_t start, const float *x, uint32_t n, int64_t now)
 {
     int rc = tl_check_write(seg, start, n, now);

@@ -99,6 +99,11 @@ int tl_check_write(const seg_t *seg, int64_t start, uint32_t n, int64_t now);
  * nothing if that fails. */
 int tl_write(seg_t *seg, int64_t start, const float *x, uint32_t n, int64_t now);
 
+/* Counts one silent singer at clocks [start, start + n) of the mix ring:
+ * what tl_write() of n zeros does, without the samples (a resting voice,
+ * fcgi/rest.h).  Checked and ordered as tl_write(). */
+int tl_write_rest(seg_t *seg, int64_t start, uint32_t n, int64_t now);
+
 /* Adds n samples into the monitor ring, checked likewise. */
 int tl_write_monitor(seg_t *seg, int64_t start, const float *x, uint32_t n, int64_t now);
 

@@ -123,7 +123,11 @@ static int setup(loop_t *L, int argc, char **argv, char **addr_store)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     int err;
-    L->pre = bbc_preenc_new_voice(o->voice_hz, 10.0, o->bitrate, &err);
+    /* Decoding alone is always measured on the voice without rests, so that
+     * the floor is the same with rests and without. */
+    L->pre_floor = bbc_preenc_new_voice(o->voice_hz, 10.0, o->bitrate, &err);
+    L->pre = !L->pre_floor || !o->rests_pct ? L->pre_floor
+             : bbc_preenc_new_phrases(o->voice_hz, 2 * BBC_PHRASE_S, o->rests_pct / 100.0, o->bitrate, &err);
     if (!L->pre) {
         fprintf(stderr, "bb-load: cannot pre-encode the voice: %s\n", bbc_strerror(err));
         return 1;
@@ -149,7 +153,7 @@ static int setup(loop_t *L, int argc, char **argv, char **addr_store)
         return 1;
     }
     cpuacct_watch(&L->cpu, o->pids_arg, o->pid_glob);
-    L->floor0 = cpuacct_decode_floor(L->pre);
+    L->floor0 = cpuacct_decode_floor(L->pre_floor);
     L->self_cpu0 = cpuacct_self();
     return 0;
 }
@@ -162,8 +166,9 @@ static void print_header(const loop_t *L)
            o->ramp ? " (ramp start)" : "", o->spectators);
     for (int i = 0; i < o->noffsets; i++)
         printf("%s%d", i ? "," : " ", o->offsets[i]);
-    printf(", duration %.0f s, seed %llu, voice %.0f Hz %.0f B/packet, %d watched pids\n", o->duration_s,
-           (unsigned long long)o->seed, o->voice_hz, bbc_preenc_mean_bytes(L->pre), L->cpu.n);
+    printf(", duration %.0f s, seed %llu, voice %.0f Hz %.0f B/packet, rests %d%% of each phrase, %d watched pids\n",
+           o->duration_s, (unsigned long long)o->seed, o->voice_hz, bbc_preenc_mean_bytes(L->pre), o->rests_pct,
+           L->cpu.n);
     if (o->transport == BBC_FCGI)
         for (int a = 0; a < o->naddrs; a++)
             printf("# worker socket %d: %s (%d connections)\n", a, L->addrs[a].text, o->fcgi_conns);
@@ -267,7 +272,9 @@ static void teardown(loop_t *L, char *addr_store)
     free(L->conns);
     free(L->sing);
     free(L->heap);
-    bbc_preenc_destroy(L->pre);
+    if (L->pre != L->pre_floor)
+        bbc_preenc_destroy(L->pre);
+    bbc_preenc_destroy(L->pre_floor);
     if (L->ep >= 0)
         close(L->ep);
     if (L->sigfd >= 0)
@@ -311,7 +318,7 @@ int main(int argc, char **argv)
         L->ramp_ok_level = L->ramp_level; /* the last step held until the end */
     /* The floor before and after the run, averaged. */
     lrep_summary_t x = { (double)(now - L->t0) / 1e9, cpuacct_self() - L->self_cpu0, L->cpu.n,
-                         (L->floor0 + cpuacct_decode_floor(L->pre)) / 2, L->ramp_ok_level,
+                         (L->floor0 + cpuacct_decode_floor(L->pre_floor)) / 2, L->ramp_ok_level,
                          L->ramp_broke_at, L->ramp_reason };
     lrep_summary(&L->rep, o, &x);
     status = lrep_err_total(&L->rep.total) ? 1 : 0;

@@ -19,7 +19,14 @@ struct bbc_preenc {
     size_t total;
 };
 
+static bbc_preenc_t *encode(const float *x, size_t n, int bitrate, int dtx, int *err);
+
 bbc_preenc_t *bbc_preenc_new(const float *x, size_t n, int bitrate, int *err)
+{
+    return encode(x, n, bitrate, 0, err);
+}
+
+static bbc_preenc_t *encode(const float *x, size_t n, int bitrate, int dtx, int *err)
 {
     int dummy;
     if (!err)
@@ -36,6 +43,7 @@ bbc_preenc_t *bbc_preenc_new(const float *x, size_t n, int bitrate, int *err)
     }
     if (bitrate > 0)
         opus_encoder_ctl(enc, OPUS_SET_BITRATE(bitrate));
+    opus_encoder_ctl(enc, OPUS_SET_DTX(dtx));
     bbc_preenc_t *p = calloc(1, sizeof *p);
     size_t count = n / BBC_FRAME;
     if (p) {
@@ -86,6 +94,41 @@ bbc_preenc_t *bbc_preenc_new_voice(double f0, double seconds, int bitrate, int *
     tone_voice_init(&v, f0, 0.3);
     tone_voice_render(&v, x, n);
     bbc_preenc_t *p = bbc_preenc_new(x, n, bitrate, err);
+    free(x);
+    return p;
+}
+
+bbc_preenc_t *bbc_preenc_new_phrases(double f0, double seconds, double rest, int bitrate, int *err)
+{
+    size_t phrase = (size_t)(BBC_PHRASE_S * BBC_RATE);
+    size_t n = (size_t)(seconds * BBC_RATE + 0.5);
+    if (!(seconds >= BBC_PHRASE_S && seconds <= 60) || n % phrase != 0 || !(rest >= 0 && rest <= 0.9) ||
+        !(f0 >= 50 && f0 <= 2000)) {
+        if (err)
+            *err = BBC_EPARAM;
+        return NULL;
+    }
+    float *x = malloc(n * sizeof *x);
+    if (!x) {
+        if (err)
+            *err = BBC_ENOMEM;
+        return NULL;
+    }
+    tone_voice_t v;
+    tone_voice_init(&v, f0, 0.3);
+    tone_voice_render(&v, x, n);
+    size_t sung = phrase - (size_t)(rest * (double)phrase);
+    size_t fade = BBC_RATE * 30 / 1000;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = i % phrase;   /* the place in its phrase */
+        if (k >= sung)
+            x[i] = 0;
+        else if (k < fade)
+            x[i] *= (float)k / (float)fade;
+        else if (sung - k < fade)
+            x[i] *= (float)(sung - k) / (float)fade;
+    }
+    bbc_preenc_t *p = encode(x, n, bitrate, rest > 0, err);
     free(x);
     return p;
 }

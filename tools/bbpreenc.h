@@ -21,6 +21,16 @@ bbc_preenc_t *bbc_preenc_new(const float *x, size_t n, int bitrate, int *err);
 /* The same from `seconds` (0.6 .. 60) of a sung-like voice at f0 Hz. */
 bbc_preenc_t *bbc_preenc_new_voice(double f0, double seconds, int bitrate, int *err);
 
+/* Length of a phrase of bbc_preenc_new_phrases(), in seconds. */
+#define BBC_PHRASE_S 6.0
+
+/* A sung-like voice at f0 Hz in phrases of BBC_PHRASE_S seconds, each
+ * ending in a rest that takes `rest` (0 .. 0.9) of it, with 30 ms fades
+ * at the ends of each phrase; `seconds` (a whole number of phrases, at
+ * most 60) long.  Encoded as our browser client encodes (libopus with
+ * DTX), so that the rests go out as the client's rests do. */
+bbc_preenc_t *bbc_preenc_new_phrases(double f0, double seconds, double rest, int bitrate, int *err);
+
 void bbc_preenc_destroy(bbc_preenc_t *p);
 
 /* Number of packets, and their mean size in bytes. */

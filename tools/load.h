@@ -93,6 +93,7 @@ typedef struct loop {
     int sigfd;
     load_done_fn done;
     bbc_preenc_t *pre;
+    bbc_preenc_t *pre_floor;   /* the voice without rests: decoding alone */
     bbc_addr_t addrs[LOAD_MAX_ADDRS];
     pool_t pools[LOAD_MAX_ADDRS];    /* FastCGI: one per worker socket */
     lconn_t **conns;

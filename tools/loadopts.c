@@ -65,6 +65,11 @@ static void usage(FILE *f)
 "  --no-summary             send summary=0 (extension; smaller answers)\n"
 "  --voice-hz HZ            pitch of the pre-encoded voice (default 220)\n"
 "  --bitrate BPS            bit rate of the pre-encoded voice (default 64000)\n"
+"  --rests PCT              the voice sings in phrases of 6 s, each ending in a\n"
+"                           rest of PCT%% of it (0..90; default 0: no rests),\n"
+"                           encoded with DTX as the browser client does; the\n"
+"                           singers start at random places of the voice, so\n"
+"                           their rests are staggered\n"
 "  --fcgi-conns N           kept-alive connections per worker socket, opened as\n"
 "                           requests overlap, as nginx does (default 4; use 1\n"
 "                           for a responder that reads only one kept-alive\n"
@@ -163,7 +168,7 @@ static int read_options(int argc, char **argv, load_opts_t *o, const char **targ
     enum {
         O_HTTP = 256, O_FCGI, O_SINGERS, O_SPECT, O_OFFSETS, O_NOLEAD, O_TRACK, O_CHURN, O_IGNDELAY,
         O_DURATION, O_INTERVAL, O_WARMUP, O_BATCH, O_TIMEOUT, O_MAXLAG, O_PATH, O_UNALIGNED, O_PLACEHOLDERS, O_WRITELAG,
-        O_DECODE, O_NOSUMMARY, O_VOICE, O_BITRATE, O_FCONNS, O_NOKEEP, O_SEED, O_PIDS, O_PIDGLOB,
+        O_DECODE, O_NOSUMMARY, O_VOICE, O_RESTS, O_BITRATE, O_FCONNS, O_NOKEEP, O_SEED, O_PIDS, O_PIDGLOB,
         O_RAMP, O_STEPS, O_P99, O_QUIET, O_ROOMS, O_HELP
     };
     static const struct option lo[] = {
@@ -190,6 +195,7 @@ static int read_options(int argc, char **argv, load_opts_t *o, const char **targ
         { "no-summary", no_argument, 0, O_NOSUMMARY },
         { "voice-hz", required_argument, 0, O_VOICE },
         { "bitrate", required_argument, 0, O_BITRATE },
+        { "rests", required_argument, 0, O_RESTS },
         { "fcgi-conns", required_argument, 0, O_FCONNS },
         { "no-keep", no_argument, 0, O_NOKEEP },
         { "seed", required_argument, 0, O_SEED },
@@ -232,6 +238,7 @@ static int read_options(int argc, char **argv, load_opts_t *o, const char **targ
         case O_DECODE: o->decode = true; break;
         case O_NOSUMMARY: o->no_summary = true; break;
         case O_VOICE: ok = parse_double(optarg, 50, 2000, &o->voice_hz); break;
+        case O_RESTS: ok = parse_int(optarg, 0, 90, &o->rests_pct); break;
         case O_BITRATE: ok = parse_int(optarg, 6000, 510000, &o->bitrate); break;
         case O_FCONNS: ok = parse_int(optarg, 1, 1024, &o->fcgi_conns); break;
         case O_NOKEEP: o->no_keep = true; break;

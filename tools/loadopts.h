@@ -47,6 +47,7 @@ typedef struct {
     int placeholders;
     int write_lag_ms;       /* how far behind its read clock a singer writes */
     double voice_hz;
+    int rests_pct;          /* --rests: the share of each phrase rested, 0: none */
     int bitrate;
     int fcgi_conns;
     bool no_keep;

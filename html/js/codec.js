@@ -2,8 +2,14 @@
 //
 // Both directions are mono 48 kHz with 60 ms (2880-sample) frames, the
 // packets the server expects inside pack_multi bodies: no container, no
-// in-band FEC, DTX off (a DTX gap would break the one-packet-per-frame
-// count both sides rely on).
+// in-band FEC. WebCodecs encodes with DTX where the browser takes it and
+// still gives a packet for every frame: a singer's silence then goes out as
+// 2-byte DTX packets (three empty CELT frames), which the server neither
+// decodes nor adds (fcgi/rest.h). Chromium and WebKit emit a chunk for every
+// frame, DTX or not (tests/browser/codec.test.js checks Chromium); Firefox
+// takes usedtx but emits no chunk for a DTX frame, which would break the
+// one packet per frame both sides count on, so a short silence is encoded
+// once to see (dtxKeepsFrames()). The WebAssembly fallback keeps DTX off.
 //
 // The first choice is WebCodecs (AudioEncoder / AudioDecoder): native code,
 // off the main thread. Where it is missing or cannot do Opus (older Firefox
@@ -13,6 +19,7 @@
 //
 // Contract of a codec object:
 //   kind                 "webcodecs" or "wasm";
+//   dtx                  true when silence goes out as DTX packets;
 //   reset()              forget all state (a new connection); pending work
 //                        is rejected;
 //   encode(pcm)          pcm: Float32Array, a multiple of 2880 samples;
@@ -37,9 +44,12 @@ export const ENCODER_CONFIG = {
     application: 'audio',
     frameDuration: (FRAME_SAMPLES * 1e6) / SERVER_RATE,
     useinbandfec: false,
-    usedtx: false,
+    usedtx: true,
   },
 };
+
+/** The same without DTX, for a browser that refuses usedtx. */
+export const ENCODER_CONFIG_NO_DTX = { ...ENCODER_CONFIG, opus: { ...ENCODER_CONFIG.opus, usedtx: false } };
 
 /** The AudioDecoder configuration: raw packets, no description. */
 export const DECODER_CONFIG = { codec: 'opus', sampleRate: SERVER_RATE, numberOfChannels: 1 };
@@ -60,14 +70,57 @@ export async function createCodec(prefer) {
   return w;
 }
 
+// The encoder configuration this browser takes (with DTX if it can), or
+// null when WebCodecs cannot do Opus here.
+let chosenConfig = null;
+
+// Whether an encoder configured with cfg gives a packet for every frame of
+// a silence long enough for DTX (1.2 s). Resolves false on any failure, or
+// when the encoder has not answered within 3 s.
+async function dtxKeepsFrames(cfg) {
+  const frames = 20;
+  let chunks = 0;
+  let enc = null;
+  try {
+    enc = new AudioEncoder({ output: () => { chunks++; }, error: () => {} });
+    enc.configure(cfg);
+    const data = new AudioData({
+      format: 'f32-planar',
+      sampleRate: SERVER_RATE,
+      numberOfFrames: frames * FRAME_SAMPLES,
+      numberOfChannels: 1,
+      timestamp: 0,
+      data: new Float32Array(frames * FRAME_SAMPLES),
+    });
+    enc.encode(data);
+    data.close();
+    const done = await Promise.race([
+      enc.flush().then(() => true),
+      new Promise((resolve) => setTimeout(() => resolve(false), 3000)),
+    ]);
+    return done && chunks >= frames;
+  } catch {
+    return false;
+  } finally {
+    if (enc && enc.state !== 'closed') {
+      try { enc.close(); } catch { /* closed by an error */ }
+    }
+  }
+}
+
 async function webCodecsWorks() {
   if (typeof AudioEncoder === 'undefined' || typeof AudioDecoder === 'undefined') return false;
   try {
-    const [e, d] = await Promise.all([
-      AudioEncoder.isConfigSupported(ENCODER_CONFIG),
-      AudioDecoder.isConfigSupported(DECODER_CONFIG),
-    ]);
-    return !!(e.supported && d.supported);
+    const d = await AudioDecoder.isConfigSupported(DECODER_CONFIG);
+    if (!d.supported) return false;
+    for (const cfg of [ENCODER_CONFIG, ENCODER_CONFIG_NO_DTX]) {
+      const e = await AudioEncoder.isConfigSupported(cfg).catch(() => ({ supported: false }));
+      if (e.supported && (cfg !== ENCODER_CONFIG || (await dtxKeepsFrames(cfg)))) {
+        chosenConfig = cfg;
+        return true;
+      }
+    }
+    return false;
   } catch {
     return false;
   }
@@ -76,6 +129,7 @@ async function webCodecsWorks() {
 class WebCodecsOpus {
   constructor() {
     this.kind = 'webcodecs';
+    this.dtx = false;
     this.enc = null;
     this.dec = null;
     this.encQ = [];
@@ -90,7 +144,8 @@ class WebCodecsOpus {
       output: (chunk) => this.onEncoded(chunk),
       error: (e) => this.failAll(e),
     });
-    this.enc.configure(ENCODER_CONFIG);
+    this.enc.configure(chosenConfig || ENCODER_CONFIG_NO_DTX);
+    this.dtx = chosenConfig === ENCODER_CONFIG;
     this.dec = new AudioDecoder({
       output: (data) => this.onDecoded(data),
       error: (e) => this.failAll(e),
@@ -204,6 +259,7 @@ class WebCodecsOpus {
 class WasmOpus {
   constructor() {
     this.kind = 'wasm';
+    this.dtx = false;
     this.jobs = new Map();
     this.nextId = 1;
     this.worker = new Worker(new URL('./opus-worker.js', import.meta.url), { type: 'module' });

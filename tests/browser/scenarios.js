@@ -51,17 +51,26 @@ async function roundTripsInPage() {
   }
   wc.close();
   wa.close();
-  return out;
+  // 1.8 s of silence through the page's WebCodecs encoder, long enough for
+  // DTX where the page asked for it: still a packet per frame.
+  const s = await createCodec('webcodecs');
+  const silent = [];
+  for (let k = 0; k < 3; k++) silent.push((await s.encode(new Float32Array(28800))).length);
+  const silence = { dtx: s.dtx, packets: silent };
+  s.close();
+  return { pairs: out, silence };
 }
 
 /**
  * Runs the codec round trips in page (opened on the client with ?test=1)
  * and checks them: each pairing gives ten packets per 600 ms batch and the
- * tone back at its level. Returns the figures.
+ * tone back at its level, and the page's WebCodecs encoder ten packets per
+ * batch of silence too, with or without DTX. Returns the figures.
  */
 export async function codecRoundTrips(page) {
-  const r = await page.eval(roundTripsInPage);
-  console.log(`${page.engine} codecs: ${JSON.stringify(r)}`);
+  const { pairs: r, silence } = await page.eval(roundTripsInPage);
+  console.log(`${page.engine} codecs: ${JSON.stringify(r)}; silence: ${JSON.stringify(silence)}`);
+  assert.deepEqual(silence.packets, [10, 10, 10], `${page.engine}: a packet per frame of silence, DTX ${silence.dtx}`);
   assert.deepEqual(r.webcodecs.kinds, ['webcodecs', 'webcodecs'], `${page.engine} has WebCodecs Opus`);
   assert.deepEqual(r.wasm.kinds, ['wasm', 'wasm']);
   for (const [name, v] of Object.entries(r)) {

@@ -108,10 +108,44 @@ static void test_preenc(void)
     bbc_preenc_destroy(NULL);
 }
 
+/* The load generator's phrased voice: two 6 s phrases each ending in a
+ * rest of 30%: sung packets where the phrase sings, the client's small
+ * DTX packets over most of each rest, and nothing else. */
+static void test_phrases(void)
+{
+    int err;
+    CHECK(ck, bbc_preenc_new_phrases(220, 7.0, 0.3, 64000, &err) == NULL && err == BBC_EPARAM);
+    CHECK(ck, bbc_preenc_new_phrases(220, 12.0, 0.95, 64000, &err) == NULL && err == BBC_EPARAM);
+    bbc_preenc_t *p = bbc_preenc_new_phrases(220, 12.0, 0.3, 64000, &err);
+    CHECK(ck, p != NULL && err == BBC_OK);
+    if (!p)
+        return;
+    CHECK(ck, bbc_preenc_count(p) == 200);
+    int small = 0, sung_small = 0, first_small = 100;
+    for (size_t i = 0; i < bbc_preenc_count(p); i++) {
+        size_t len;
+        bbc_preenc_packet(p, i, &len);
+        size_t k = i % 100;             /* 100 packets a phrase, 70 sung */
+        if (len <= 8) {
+            small++;
+            sung_small += k < 70;
+            if (k < (size_t)first_small)
+                first_small = (int)k;
+        }
+    }
+    fprintf(stderr, "  phrased voice: %d of 200 packets are DTX-sized, the first at %d of a phrase\n", small,
+            first_small);
+    CHECK(ck, sung_small == 0);
+    CHECK(ck, first_small >= 70 && first_small <= 76);   /* DTX within 360 ms of the rest */
+    CHECK(ck, small >= 2 * 24);
+    bbc_preenc_destroy(p);
+}
+
 int main(void)
 {
     test_measurements();
     test_opus_tone();
     test_preenc();
+    test_phrases();
     return check_done(&ck, "test_tools_codec");
 }

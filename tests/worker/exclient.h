@@ -102,17 +102,14 @@ static inline float tone(int64_t t)
 
 /* One exchange: extra query text, the audio to send (NULL: none).  Decodes
  * the answer into c->got and keeps the metadata. */
+static inline int post_body(wr_t *r, cl_t *c, const char *extra, const uint8_t *body, size_t blen,
+                            const char *events);
+
 static inline int post(wr_t *r, cl_t *c, const char *extra, const float *audio, const char *events)
 {
-    static char q[8192];
     static uint8_t body[1 + 10 * (2 + 1500)];
     size_t blen = 0;
-    c->read += N;
-    int n = snprintf(q, sizeof q, "read_clock=%lld&n_samples=%d&userid=%s&username=%s",
-                     (long long)c->read, N, c->uid, c->name);
     if (audio) {
-        c->write = c->write ? c->write + N : c->read;
-        n += snprintf(q + n, sizeof q - (size_t)n, "&write_clock=%lld", (long long)c->write);
         body[0] = 10;
         blen = 1;
         for (int i = 0; i < 10; i++) {
@@ -120,6 +117,22 @@ static inline int post(wr_t *r, cl_t *c, const char *extra, const float *audio, 
             pk_put_len(body + blen, (uint16_t)k);
             blen += 2 + (size_t)k;
         }
+    }
+    return post_body(r, c, extra, audio ? body : NULL, blen, events);
+}
+
+/* The same with the upload given as a pack_multi body of ten packets
+ * (NULL: no audio). */
+static inline int post_body(wr_t *r, cl_t *c, const char *extra, const uint8_t *body, size_t blen,
+                            const char *events)
+{
+    static char q[8192];
+    c->read += N;
+    int n = snprintf(q, sizeof q, "read_clock=%lld&n_samples=%d&userid=%s&username=%s",
+                     (long long)c->read, N, c->uid, c->name);
+    if (body) {
+        c->write = c->write ? c->write + N : c->read;
+        n += snprintf(q + n, sizeof q - (size_t)n, "&write_clock=%lld", (long long)c->write);
     }
     if (c->first) {
         n += snprintf(q + n, sizeof q - (size_t)n, "&reset_user_state=true");
