@@ -181,6 +181,16 @@ void jw_raw(jw_t *w, const char *json, size_t n)
     put(w, json, n);
 }
 
+void jw_error(char *buf, size_t cap, const char *why)
+{
+    jw_t j;
+    jw_init(&j, buf, cap);
+    jw_obj_begin(&j);
+    jw_key(&j, "error");
+    jw_str(&j, why);
+    jw_obj_end(&j);
+}
+
 bool jw_utf8_clean(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;

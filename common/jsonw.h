@@ -46,6 +46,11 @@ void jw_null(jw_t *w);
 /* Already-valid JSON text, written as a value. */
 void jw_raw(jw_t *w, const char *json, size_t n);
 
+/* Writes {"error": why} into buf (cap bytes): the body of every refusal a
+ * client shows.  A why that does not fit leaves buf incomplete: callers'
+ * buffers hold their longest sentence. */
+void jw_error(char *buf, size_t cap, const char *why);
+
 /* Escapes s (n bytes of UTF-8) as the contents of a JSON string (no
  * quotes) into out; returns the length written, or (size_t)-1 if out (cap
  * bytes) is too small. */

@@ -68,12 +68,7 @@ void rs_json(FCGX_Request *r, int worker, int status, const char *json)
 void rs_json_error(FCGX_Request *r, int worker, int status, const char *msg)
 {
     char buf[1024];
-    jw_t j;
-    jw_init(&j, buf, sizeof buf);
-    jw_obj_begin(&j);
-    jw_key(&j, "error");
-    jw_str(&j, msg);
-    jw_obj_end(&j);
+    jw_error(buf, sizeof buf, msg);
     rs_json(r, worker, status, buf);
 }
 

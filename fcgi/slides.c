@@ -54,13 +54,8 @@ void sl_destroy(sl_t *s)
 
 static void refuse(sl_answer_t *out, int status, const char *why)
 {
-    jw_t j;
     out->status = status;
-    jw_init(&j, out->body, sizeof out->body);
-    jw_obj_begin(&j);
-    jw_key(&j, "error");
-    jw_str(&j, why);
-    jw_obj_end(&j);
+    jw_error(out->body, sizeof out->body, why);
 }
 
 /* The room's slides folder: AUDIO_DIR/rooms/ID/slides, made if `make`.

@@ -18,13 +18,8 @@ static void answer(wa_answer_t *out, int status, const char *fmt_json)
 
 static void refuse(wa_answer_t *out, int status, const char *why)
 {
-    jw_t j;
     out->status = status;
-    jw_init(&j, out->body, sizeof out->body);
-    jw_obj_begin(&j);
-    jw_key(&j, "error");
-    jw_str(&j, why);
-    jw_obj_end(&j);
+    jw_error(out->body, sizeof out->body, why);
 }
 
 void wa_current(const seg_t *seg, uint64_t *id, uint32_t *n_lines)

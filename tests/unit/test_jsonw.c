@@ -30,6 +30,13 @@ static const char *quoted(const char *s, size_t n, char *out, size_t cap)
 
 #define Q(lit) quoted(lit, sizeof lit - 1, buf, sizeof buf)
 
+static void test_error(check_t *c)
+{
+    char buf[64];
+    jw_error(buf, sizeof buf, "no \"such\" room");
+    CHECK_EQ_S(*c, buf, "{\"error\":\"no \\\"such\\\" room\"}");
+}
+
 static void test_escapes(check_t *c)
 {
     char buf[256];
@@ -213,6 +220,7 @@ int main(void)
 {
     CHECK_INIT(c);
     test_escapes(&c);
+    test_error(&c);
     test_invalid_utf8(&c);
     test_str_len(&c);
     test_structure(&c);
