@@ -76,14 +76,10 @@ static bbc_preenc_t *encode(const float *x, size_t n, int bitrate, int dtx, int 
     return p;
 }
 
-bbc_preenc_t *bbc_preenc_new_voice(double f0, double seconds, int bitrate, int *err)
+/* n samples of the sung tone voice at f0 (malloc'd), or NULL with *err set
+ * to BBC_ENOMEM. */
+static float *voice_samples(double f0, size_t n, int *err)
 {
-    if (!(seconds >= 0.6 && seconds <= 60) || !(f0 >= 50 && f0 <= 2000)) {
-        if (err)
-            *err = BBC_EPARAM;
-        return NULL;
-    }
-    size_t n = (size_t)(seconds * BBC_RATE) / BBC_FRAME * BBC_FRAME;
     float *x = malloc(n * sizeof *x);
     if (!x) {
         if (err)
@@ -93,6 +89,20 @@ bbc_preenc_t *bbc_preenc_new_voice(double f0, double seconds, int bitrate, int *
     tone_voice_t v;
     tone_voice_init(&v, f0, 0.3);
     tone_voice_render(&v, x, n);
+    return x;
+}
+
+bbc_preenc_t *bbc_preenc_new_voice(double f0, double seconds, int bitrate, int *err)
+{
+    if (!(seconds >= 0.6 && seconds <= 60) || !(f0 >= 50 && f0 <= 2000)) {
+        if (err)
+            *err = BBC_EPARAM;
+        return NULL;
+    }
+    size_t n = (size_t)(seconds * BBC_RATE) / BBC_FRAME * BBC_FRAME;
+    float *x = voice_samples(f0, n, err);
+    if (!x)
+        return NULL;
     bbc_preenc_t *p = bbc_preenc_new(x, n, bitrate, err);
     free(x);
     return p;
@@ -108,15 +118,9 @@ bbc_preenc_t *bbc_preenc_new_phrases(double f0, double seconds, double rest, int
             *err = BBC_EPARAM;
         return NULL;
     }
-    float *x = malloc(n * sizeof *x);
-    if (!x) {
-        if (err)
-            *err = BBC_ENOMEM;
+    float *x = voice_samples(f0, n, err);
+    if (!x)
         return NULL;
-    }
-    tone_voice_t v;
-    tone_voice_init(&v, f0, 0.3);
-    tone_voice_render(&v, x, n);
     size_t sung = phrase - (size_t)(rest * (double)phrase);
     size_t fade = BBC_RATE * 30 / 1000;
     for (size_t i = 0; i < n; i++) {
