@@ -50,48 +50,8 @@ static inline uint8_t *make_png(const uint8_t *px, uint32_t w, uint32_t h, uint3
     return out;
 }
 
-/* A baseline JPEG of RGB pixels, by libjpeg. */
-static inline uint8_t *make_jpeg(const uint8_t *px, uint32_t w, uint32_t h, size_t *len)
-{
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr err;
-    unsigned char *buf = NULL;
-    unsigned long n = 0;
-    c.err = jpeg_std_error(&err);
-    jpeg_create_compress(&c);
-    jpeg_mem_dest(&c, &buf, &n);
-    c.image_width = w;
-    c.image_height = h;
-    c.input_components = 3;
-    c.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, 95, TRUE);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < h) {
-        JSAMPROW row = (JSAMPROW)(px + (size_t)c.next_scanline * w * 3);
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    *len = n;
-    return buf;
-}
-
-/* Four quadrants of one colour each, w x h RGB: top left red, top right
- * green, bottom left blue, bottom right white; where a quadrant lands
- * shows how an image was turned. */
-static inline uint8_t *quadrants(uint32_t w, uint32_t h)
-{
-    static const uint8_t c[4][3] = {{220, 20, 20}, {20, 200, 20}, {20, 20, 220}, {250, 250, 250}};
-    uint8_t *px = malloc((size_t)w * h * 3);
-    for (uint32_t y = 0; y < h; y++)
-        for (uint32_t x = 0; x < w; x++)
-            memcpy(px + ((size_t)y * w + x) * 3, c[(y >= h / 2) * 2 + (x >= w / 2)], 3);
-    return px;
-}
-
-/* A baseline JPEG of RGB pixels whose APP1 holds an EXIF block of
- * `exif_len` bytes (written as given, "Exif\0\0" included). */
+/* A baseline JPEG of RGB pixels, by libjpeg; with exif (exif_len bytes,
+ * "Exif\0\0" included) written as given into an APP1 marker. */
 static inline uint8_t *make_jpeg_app1(const uint8_t *px, uint32_t w, uint32_t h, const uint8_t *exif,
                                       unsigned exif_len, size_t *len)
 {
@@ -109,7 +69,8 @@ static inline uint8_t *make_jpeg_app1(const uint8_t *px, uint32_t w, uint32_t h,
     jpeg_set_defaults(&c);
     jpeg_set_quality(&c, 95, TRUE);
     jpeg_start_compress(&c, TRUE);
-    jpeg_write_marker(&c, JPEG_APP0 + 1, exif, exif_len);
+    if (exif)
+        jpeg_write_marker(&c, JPEG_APP0 + 1, exif, exif_len);
     while (c.next_scanline < h) {
         JSAMPROW row = (JSAMPROW)(px + (size_t)c.next_scanline * w * 3);
         jpeg_write_scanlines(&c, &row, 1);
@@ -119,6 +80,26 @@ static inline uint8_t *make_jpeg_app1(const uint8_t *px, uint32_t w, uint32_t h,
     *len = n;
     return buf;
 }
+
+/* A baseline JPEG of RGB pixels, by libjpeg. */
+static inline uint8_t *make_jpeg(const uint8_t *px, uint32_t w, uint32_t h, size_t *len)
+{
+    return make_jpeg_app1(px, w, h, NULL, 0, len);
+}
+
+/* Four quadrants of one colour each, w x h RGB: top left red, top right
+ * green, bottom left blue, bottom right white; where a quadrant lands
+ * shows how an image was turned. */
+static inline uint8_t *quadrants(uint32_t w, uint32_t h)
+{
+    static const uint8_t c[4][3] = {{220, 20, 20}, {20, 200, 20}, {20, 20, 220}, {250, 250, 250}};
+    uint8_t *px = malloc((size_t)w * h * 3);
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++)
+            memcpy(px + ((size_t)y * w + x) * 3, c[(y >= h / 2) * 2 + (x >= w / 2)], 3);
+    return px;
+}
+
 
 /* An EXIF block with one tag, the orientation o, in big-endian ("MM") or
  * little-endian ("II") byte order: "Exif\0\0", the TIFF header, IFD0 of
