@@ -81,6 +81,9 @@ typedef struct {
     const char *timing_basis;
     const char *timing_flags;
     size_t timing_flags_len;
+    /* The singers this listener hears alone (PROTOCOL.md 9.14), as "solo":
+     * [public ids]; NULL: none to tell (not theirs to see). */
+    const seg_solo_t *solo;
 } mt_extra_t;
 
 /* Writes the metadata of a successful exchange for singer s of worker

@@ -192,9 +192,29 @@ static float rms_of(const float *x, uint32_t n)
     return n ? (float)sqrt(sum / n) : 0.0f;
 }
 
+/* True if selection `so` names the singer with public id `id`. */
+static bool soloed(const seg_solo_t *so, uint64_t id)
+{
+    for (uint32_t i = 0; i < so->n && i < SEG_SOLO_MAX; i++)
+        if (so->ids[i] == id)
+            return true;
+    return false;
+}
+
+/* Adds [pos, pos + n) of x into solo ring k, the part from `since` on
+ * (before it the ring's listener hears the mix, output.c). */
+static void solo_write(seg_t *seg, uint32_t k, int64_t since, int64_t pos, const float *x,
+                       uint32_t n, int64_t now)
+{
+    uint32_t skip = since <= pos ? 0 : since >= pos + n ? n : (uint32_t)(since - pos);
+    if (skip < n)
+        tl_write_solo(seg, k, pos + skip, x + skip, n - skip, now);
+}
+
 /* Stores an upload (PROTOCOL.md 7, step 23), unless the singer is muted:
  * into the mix during a song,
- * the monitor ring if the singer is monitored, the rounds' copies and the
+ * the monitor ring if the singer is monitored, the rounds' copies, the
+ * solo rings of the listeners who hear this singer alone, and the
  * singer's stem.  A singer's voice is never counted twice at one clock:
  * after a reconnect the new connection's first upload may reach back over
  * clocks the old one already wrote (the new read position is rounded down
@@ -270,6 +290,12 @@ static bool store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *c
     for (uint32_t i = 0; i < nc; i++)
         if (tl_write(v->seg, copies[i], x, n, now) != TL_OK)
             v->refused++;
+    for (uint32_t k = 0; k < SEG_SOLO_RINGS; k++)
+        if (soloed(&ctl->solo[k], s->public_id)) {
+            solo_write(v->seg, k, ctl->solo[k].since, pos, x, n, now);
+            for (uint32_t i = 0; i < nc; i++)
+                solo_write(v->seg, k, ctl->solo[k].since, copies[i], x, n, now);
+        }
     return true;
 }
 
