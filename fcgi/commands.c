@@ -122,6 +122,8 @@ static bool may(cm_refusals_t *out, const role_who_t *who, role_act_t act)
     return false;
 }
 
+_Static_assert(SEG_SOLO_MAX == 8, "the refusal sentences say 8");
+
 /* solo= that asks for no solo. */
 static bool solo_none(const char *s) { return s[0] == '\0' || strcmp(s, "none") == 0; }
 
@@ -146,10 +148,10 @@ void cm_check_solo(rq_t *p, const seg_t *seg, const seg_ctl_t *ctl, cm_refusals_
         return;
     }
     strcpy(buf, p->solo);
-    uint32_t n = 0;
+    uint32_t n = 0, named = 0;
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         uint64_t id;
-        if (n == SEG_SOLO_MAX) {
+        if (named++ == SEG_SOLO_MAX) {
             note(out, "solo: at most 8 singers can be heard alone at once");
             return;
         }

@@ -565,13 +565,14 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
         slot = singer_slot(ex, s);
     }
     lk_state_t link = lk_note(&s->link, now, p->read_clock, p->n, p->reset);
+    if (p->has_calib)
+        s->calib = p->calib;
     if (slot >= 0) {
         users_touch(ex->seg, (uint32_t)slot, now, now - p->read_clock, (int32_t)ex->worker);
         /* For the console: the page's calibration, and how the requests
          * arrive (link.h). */
         users_set_link(ex->seg, (uint32_t)slot, link);
-        if (p->has_calib)
-            users_set_calib(ex->seg, (uint32_t)slot, p->calib);
+        users_set_calib(ex->seg, (uint32_t)slot, s->calib);
     }
     note_changes(ex, s, slot, &ctl);
     uint32_t flags = slot >= 0 ? users_flags(ex->seg, (uint32_t)slot) : 0;

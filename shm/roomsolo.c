@@ -7,8 +7,12 @@
  * control state (seg_ctl_t.solo[k]).  From then on the workers of the
  * named singers add their uploads into ring k as well as into the mix, and
  * the listener's worker renders ring k instead of the mix for clocks from
- * the selection's `since` on (before it, the ring does not hold them yet,
- * so the listener hears the mix).  Everyone else is untouched: the mix,
+ * the selection's `since` on (before it, the ring does not hold them, so
+ * the listener hears the mix).  `since` is where the chosen singers'
+ * uploads have got to when the selection is made: the ring is zeroed and
+ * filled from there.  At a change, a request already under way when the
+ * selection was published may miss the ring (a chosen singer's, about
+ * 600 ms missing once) or reach it (a singer just taken out, as long).  Everyone else is untouched: the mix,
  * its frame generations and the shared encoding never see a solo.
  *
  * A ring is cleared ahead of the clock only while a listener holds it, and
@@ -64,15 +68,26 @@ void rm_solo_cmd(rm_t *r, const seg_cmd_t *c, int64_t now)
             r->n_refused++;
             return;
         }
-        /* A ring another listener left may hold their singers: zero it. */
-        tl_release_solo(r->seg, (uint32_t)k);
     }
+    /* The ring starts empty (it may hold another listener's singers, or
+     * this one's former choice), and holds the chosen singers from where
+     * their uploads have got to: the furthest of their last write clocks
+     * (now if none sang yet), so that the listener hears the solo as soon
+     * as the chosen singers' next uploads reach them, and the mix before. */
+    tl_release_solo(r->seg, (uint32_t)k);
     seg_solo_t *so = &ctl->solo[k];
+    int64_t since = 0;
+    memcpy(so->ids, c->text, (size_t)n * sizeof so->ids[0]);
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t u = users_find_public(r->seg, so->ids[i]);
+        users_view_t v;
+        if (u >= 0 && users_read(r->seg, (uint32_t)u, &v) && v.last_write_clock > since)
+            since = v.last_write_clock;
+    }
     so->listener = c->userid;
     so->listener_public = seg_public_id(r->seg, c->userid);
     so->organiser = (c->role & CMD_ROLE_ORGANISER) != 0;
-    so->since = now;
-    memcpy(so->ids, c->text, (size_t)n * sizeof so->ids[0]);
+    so->since = since && since < now ? since : now;
     so->n = n;
     r->ctl_dirty = true;
     char ids[SEG_SOLO_MAX * 21 + 1];
