@@ -70,7 +70,7 @@ void cm_permit(rq_t *rq, const role_who_t *who, uint64_t self, cm_refusals_t *ou
  * the control state `ctl`.  The daemon checks again when it applies it. */
 void cm_check_start(rq_t *rq, const seg_ctl_t *ctl, cm_refusals_t *out);
 
-/* The request's solo= (PROTOCOL.md 9.14): "" or "none" hears everyone
+/* The request's solo= (PROTOCOL.md 9.12): "" or "none" hears everyone
  * again (always allowed, cm_permit() leaves it in); else up to
  * SEG_SOLO_MAX public ids of singers in the room, comma-separated, whom
  * the listener hears alone.  Fills rq->solo_ids / n_solo and sets

@@ -422,7 +422,7 @@ static int render(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, uint32_t flags, ex_re
                   int64_t now, size_t *len, int64_t *t0)
 {
     const rq_t *p = &ex->rq;
-    /* A listener who solos hears a mix of their own (PROTOCOL.md 9.14). */
+    /* A listener who solos hears a mix of their own (PROTOCOL.md 9.12). */
     int solo = out_solo_ring(ctl, s->userid);
     bool shared = !ex->no_sharing && !s->priv && solo < 0 && out_shareable(p, flags);
     /* The timing watch measures a voice against what the singer heard. */

@@ -99,7 +99,7 @@ int out_private(out_t *o, sg_t *s, const rq_t *rq, const float *in, const seg_ct
                 uint32_t flags, int solo_ring, uint8_t *body, size_t *len, int64_t *mix_ns);
 
 /* The solo ring the listener `userid` holds in the control state (a
- * selection of at least one singer, PROTOCOL.md 9.14), or -1.  A listener
+ * selection of at least one singer, PROTOCOL.md 9.12), or -1.  A listener
  * who solos takes the private path: what they hear is theirs alone. */
 int out_solo_ring(const seg_ctl_t *ctl, uint64_t userid);
 

@@ -1,6 +1,6 @@
 /*
  * link.h - how a singer's requests reach the server: on time, late, or
- * with gaps (the console's "ok / late / dropping", PROTOCOL.md 9.15).
+ * with gaps (the console's "ok / late / dropping", PROTOCOL.md 9.13).
  *
  * A client reads and uploads in steady batches: its read clock moves on by
  * exactly the samples of each request, so the time a request arrives

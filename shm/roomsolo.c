@@ -1,5 +1,5 @@
 /*
- * roomsolo.c - the room's solos, held by its daemon (PROTOCOL.md 9.14).
+ * roomsolo.c - the room's solos, held by its daemon (PROTOCOL.md 9.12).
  *
  * A listener who may solo (the organiser, the leader) names up to
  * SEG_SOLO_MAX singers with CMD_SOLO; the daemon gives them one of the

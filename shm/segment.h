@@ -70,8 +70,7 @@
  * so versions 8 and 9 do not share a segment.
  * 10: the solo rings (a region after the monitor ring, off_solo in the
  * header), the control state's solo selections, CMD_SOLO, the user slot's
- * calibration and link words and a larger levels blob: 9 and 10 do not
- * share a segment. */
+ * calibration and link words: 9 and 10 do not share a segment. */
 #define SEG_VERSION 10
 
 #define SEG_RING_SECONDS_DEFAULT 124
@@ -91,8 +90,9 @@
 #define SEG_BLOB_TRACKS_MAX 16384
 #define SEG_BLOB_WORDS_MAX WORDS_JSON_MAX       /* the song's words (words.h) */
 #define SEG_BLOB_CUES_MAX WORDS_CUES_JSON_MAX   /* their cues */
-#define SEG_BLOB_LEVELS_MAX 8192     /* 50 rows of ["public id", dB, link, calibration, ms] */
-/* Solos (PROTOCOL.md 9.14): at most SEG_SOLO_RINGS listeners at once (the
+#define SEG_BLOB_LEVELS_MAX 4096     /* 50 rows of ["public id", dB, link, calibration, ms],
+                                        each at most 60 bytes */
+/* Solos (PROTOCOL.md 9.12): at most SEG_SOLO_RINGS listeners at once (the
  * organiser and the leader) each hear up to SEG_SOLO_MAX chosen singers
  * alone, from a ring of their own that the chosen singers' workers add
  * into. */

@@ -28,7 +28,7 @@
  * name has at most TRK_NAME_MAX = 100 bytes; roomcmd.c checks). */
 #define SEG_TRACK_NAME_MAX 104
 
-/* A listener's solo (PROTOCOL.md 9.14): the daemon gives ring k of the
+/* A listener's solo (PROTOCOL.md 9.12): the daemon gives ring k of the
  * segment to a listener who solos, and the singers named in ids[] add
  * their voice into it from clock `since` on (their workers read this).  A
  * free selection has listener 0 and n 0. */

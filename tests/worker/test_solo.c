@@ -1,6 +1,6 @@
 /*
  * test_solo.c - the organiser hears chosen singers alone, and nobody else
- * notices (PROTOCOL.md 9.14).
+ * notices (PROTOCOL.md 9.12).
  *
  * A, B and C sing 440, 660 and 880 Hz at the same clocks (A leads); the
  * organiser O and a listener L, 3 s later in the chain, hear them.  O
