@@ -44,7 +44,7 @@ import { askConfirm } from './ui/confirm.js';
 import { renderOrganiserCard, setupOrganiserCard } from './ui/organiser.js';
 import { setupWords } from './ui/words.js';
 import { toast } from './ui/toast.js';
-import { renderTiming, setupTiming } from './ui/timing.js';
+import { calibParam, renderTiming, setupTiming } from './ui/timing.js';
 import { addAdjustment, appliedLatency, flagMap, ownLine } from './timingwatch.js';
 import {
   forgetSinger, keepChat, keptChat, loadSinger, saveSinger,
@@ -96,6 +96,7 @@ const state = {
   // the sum of the offsets applied to latencyMs since it was found.
   timingOwn: null,
   timingFlags: new Map(),
+  solo: [], // the singers we hear alone (the console, PROTOCOL.md §9.12)
   timingAskedAt: 0,
   timingAdjustedMs: 0,
   // The app has run once; the latency step is then a measurement again,
@@ -598,6 +599,7 @@ function startApp() {
     onRefused,
     userid: state.userid,
     username: () => state.name,
+    calib: () => calibParam(state.calibration, state.latencyMs),
     listenOnly: () => state.listenOnly,
     // Whatever keeps our voice out of the mix is told to the server, which
     // then neither adds it nor counts it (a muted singer must not make the
@@ -712,6 +714,7 @@ function onMetadata(m, req) {
   if (m.public_id != null) state.publicId = String(m.public_id);
   if (Array.isArray(m.user_summary)) state.users = parseUserSummary(m.user_summary);
   state.levels = Array.isArray(m.levels) ? m.levels : null;
+  state.solo = Array.isArray(m.solo) ? m.solo.map(String) : [];
   if (Array.isArray(m.buckets)) state.buckets = m.buckets.filter(Number.isFinite);
   if (Array.isArray(m.tracks)) state.tracks = m.tracks.map(String);
   if (m.n_users != null) state.nUsers = m.n_users;
@@ -885,7 +888,10 @@ function renderApp() {
     if (names.includes(keep)) sel.value = keep;
   }
   renderSong();
-  if (consoleView) consoleView.render(state.levels ? consoleRows(state.users, state.levels, state.timingFlags) : [], !!state.levels);
+  if (consoleView) {
+    consoleView.render(state.levels ? consoleRows(state.users, state.levels, state.timingFlags, state.solo) : [],
+      !!state.levels, state.solo);
+  }
   const mine = me();
   if (mine && document.activeElement !== $('my-mic-volume')) $('my-mic-volume').value = String(mine.micVolume);
   state.monitoring = !!(mine && mine.isMonitoring);
@@ -1289,6 +1295,12 @@ function main() {
       log(`${muted ? 'muting' : 'unmuting'} singer ${id}`);
     },
     applyTiming: askTimingApply,
+    solo: (ids) => {
+      if (!conn) return;
+      conn.queueSolo(ids);
+      log(ids.length ? `hearing singers ${ids.join(', ')} alone` : 'hearing everyone again');
+    },
+    notice: (text) => { log(text); toast(text); },
   });
   setupReturning();
   showStep(firstStep());

@@ -152,6 +152,8 @@ export function buildAudioQuery(req) {
   if (req.track && req.track !== TRACK_PLACEHOLDER) put('track', req.track);
   put('monitor', req.monitor);
   put('timing_apply', req.timingApply);
+  put('solo', req.solo);
+  put('calib', req.calib);
   if (req.spectator) put('spectator', 1);
   if (req.muted) put('muted', 1);
   put('summary', req.summary);
