@@ -23,32 +23,12 @@
 #include "exclient.h"
 #include "roles.h"
 #include "timeline.h"
+#include "tones.h"
 
 #define ROUNDS 26          /* the solo reaches O's read clock after 3 s more than A's delay */
 #define MEASURED 6         /* the last blocks O and L received */
 
 static float heard_o[2][MEASURED * N], heard_l[2][MEASURED * N], mixed[2][MEASURED * N];
-
-static void fill_tone(float *x, int64_t t0, double hz, float amp)
-{
-    for (int i = 0; i < N; i++)
-        x[i] = amp * (float)sin(2 * M_PI * hz * (double)(t0 + i) / RATE);
-}
-
-/* Amplitude of frequency hz in x (n samples), by Goertzel. */
-static double level(const float *x, int n, double hz)
-{
-    double w = 2 * M_PI * hz / RATE, k = 2 * cos(w), s1 = 0, s2 = 0;
-    for (int i = 0; i < n; i++) {
-        double s0 = x[i] + k * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    double p = s1 * s1 + s2 * s2 - k * s1 * s2;
-    return 2 * sqrt(p) / n;
-}
-
-static double db(double v) { return 20 * log10(v > 1e-12 ? v : 1e-12); }
 
 /* A request of a listener (O and L listen only, on every request). */
 static int listen_post(wr_t *r, cl_t *cl, const char *extra)
