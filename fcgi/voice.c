@@ -192,6 +192,15 @@ static float rms_of(const float *x, uint32_t n)
     return n ? (float)sqrt(sum / n) : 0.0f;
 }
 
+/* An upload of s that reaches neither the mix nor the stem (too late for
+ * the timeline or the recorder, or no place yet): counted, and the
+ * console shows the singer late for a while (link.h). */
+static void refuse(vc_t *v, sg_t *s, int64_t now)
+{
+    v->refused++;
+    lk_refused(&s->link, now);
+}
+
 /* True if selection `so` names the singer with public id `id`. */
 static bool soloed(const seg_solo_t *so, uint64_t id)
 {
@@ -265,19 +274,19 @@ static bool store(vc_t *v, sg_t *s, const rq_t *p, float *in, const seg_ctl_t *c
      * mix and the stem alike.  A singer not yet in the user table cannot
      * claim, and sings into nothing until the daemon has made its place. */
     if (slot < 0) {
-        v->refused++;
+        refuse(v, s, now);
         return false;
     }
     users_mix_claim(v->seg, (uint32_t)slot, pos + skip);
     if (pos + skip < tl_rec_gate(v->seg)) {
-        v->refused++;
+        refuse(v, s, now);
         return false;
     }
     pos += skip;
     const float *x = in + skip;
     uint32_t n = p->n - skip;
     if (tl_write(v->seg, pos, x, n, now) != TL_OK) {
-        v->refused++;
+        refuse(v, s, now);
         return false;
     }
     if (v->rec_dir)

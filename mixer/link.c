@@ -28,6 +28,8 @@ lk_state_t lk_note(lk_t *l, int64_t now, int64_t read_clock, uint32_t n, bool re
     return lk_state(l, now);
 }
 
+void lk_refused(lk_t *l, int64_t now) { l->late_at = now; }
+
 lk_state_t lk_state(const lk_t *l, int64_t now)
 {
     if (!l->known)

@@ -10,7 +10,8 @@
  * their bucket lies.  A request whose offset is more than LK_LATE above it
  * arrived late (its audio reaches the others' mix late or not at all), and
  * a request that follows the previous one by more than its own length and
- * LK_GAP is a gap (requests were lost or stalled).  Each verdict holds
+ * LK_GAP is a gap (requests were lost or stalled); an upload the server
+ * could not use because its clocks were already past counts as late too.  Each verdict holds
  * LK_HOLD after the event, so a console that looks twice a second sees it.
  * A reconnect (reset) starts the window afresh: a singer moved to another
  * bucket reads from another offset.  All times are server clocks
@@ -45,6 +46,10 @@ typedef struct {
  * read_clock after reading n samples (n > 0); reset: the client
  * reconnected.  Returns the verdict as of now. */
 lk_state_t lk_note(lk_t *l, int64_t now, int64_t read_clock, uint32_t n, bool reset);
+
+/* Notes that an upload arrived too late to be used (the timeline or the
+ * recorder had passed its clocks): the singer shows late for LK_HOLD. */
+void lk_refused(lk_t *l, int64_t now);
 
 /* The verdict at server clock `now` without a new request (a singer whose
  * requests stopped is dropping once a request is LK_GAP overdue). */

@@ -61,6 +61,12 @@ int main(void)
     CHECK(c, lk_note(&l, now, rc, BATCH, true) == LK_DROPPING);
     CHECK(c, steady(&l, &now, &rc, 10) == LK_OK);
     CHECK_EQ_S(c, lk_name(LK_OK), "ok");
+    /* An upload the server could not use (its clocks already past) shows
+     * late for LK_HOLD, however steady the requests. */
+    lk_refused(&l, now);
+    CHECK(c, lk_state(&l, now) == LK_LATE_STATE);
+    CHECK(c, steady(&l, &now, &rc, 4) == LK_LATE_STATE);
+    CHECK(c, steady(&l, &now, &rc, 6) == LK_OK);
     /* A pace that improves is the new pace; worse again later is late. */
     lk_t m = {0};
     now = 2000000000;
