@@ -13,6 +13,11 @@
  * the room and too many ids are refused too.  "solo=none" gives O everyone
  * again.  The console's rows (levels) carry each singer's link state and
  * the calibration their page reported.
+ *
+ * The bounds of the rings: the organiser and the leader solo at once, a
+ * second organiser is refused (two rings, both held) until the first
+ * leaves (not heard for 5 s); a leader who solos and loses the lead (the
+ * organiser takes it) loses the solo.
  */
 #include <math.h>
 #include <stdio.h>
@@ -22,6 +27,7 @@
 #include "check.h"
 #include "exclient.h"
 #include "roles.h"
+#include "snap.h"
 #include "timeline.h"
 #include "tones.h"
 
@@ -168,11 +174,88 @@ static int run(bool solo, check_t *c)
     return 0;
 }
 
+/* The solo of `ctl` held by public id `pub`: its ring, or -1. */
+static int ring_of(const seg_t *seg, uint64_t userid)
+{
+    seg_ctl_t ctl;
+    snap_ctl_read(seg, &ctl);
+    for (int k = 0; k < SEG_SOLO_RINGS; k++)
+        if (ctl.solo[k].listener == userid && ctl.solo[k].n > 0)
+            return k;
+    return -1;
+}
+
+static int rings(check_t *c)
+{
+    wr_t r;
+    if (wr_open(&r, "test-solo-rings", &(rig_opts_t){.ring_seconds = 32, .user_cap = 64, .seed = 9}, 2, 64) != 0)
+        return -1;
+    tick(&r, 50);
+    static cl_t a, b, o1, o2;
+    a = (cl_t){.uid = "11111111111", .name = "Ann"};
+    b = (cl_t){.uid = "22222222222", .name = "Bob"};
+    o1 = (cl_t){.uid = "44444444444", .name = "Org", .organiser = true};
+    o2 = (cl_t){.uid = "66666666666", .name = "Oz", .organiser = true};
+    connect_at(&a, &r, 6);
+    connect_at(&b, &r, 6);
+    connect_at(&o1, &r, 9);
+    connect_at(&o2, &r, 9);
+    CHECK_EQ_I(*c, post(&r, &a, "request_lead=1", NULL, NULL), 200);
+    CHECK_EQ_I(*c, post(&r, &b, NULL, NULL, NULL), 200);
+    CHECK_EQ_I(*c, listen_post(&r, &o1, NULL), 200);
+    CHECK_EQ_I(*c, listen_post(&r, &o2, NULL), 200);
+    tick(&r, 600);
+    char q[128];
+    unsigned long long pb = seg_public_id(r.k.seg, 22222222222ull);
+    snprintf(q, sizeof q, "solo=%llu", pb);
+    /* The leader and an organiser: a ring each. */
+    CHECK_EQ_I(*c, post(&r, &a, q, NULL, NULL), 200);
+    CHECK_EQ_I(*c, listen_post(&r, &o1, q), 200);
+    tick(&r, 100);
+    CHECK(*c, ring_of(r.k.seg, 11111111111ull) >= 0 && ring_of(r.k.seg, 44444444444ull) >= 0);
+    /* A second organiser: refused while both rings are held. */
+    CHECK_EQ_I(*c, listen_post(&r, &o2, q), 200);
+    CHECK(*c, has(o2.meta, "solo: two people are hearing solos already"));
+    tick(&r, 100);
+    CHECK_EQ_I(*c, ring_of(r.k.seg, 66666666666ull), -1);
+    /* The first organiser leaves (silent for 5 s): the second may. */
+    for (int i = 0; i < 10; i++) {
+        post(&r, &a, NULL, NULL, NULL);
+        post(&r, &b, NULL, NULL, NULL);
+        listen_post(&r, &o2, NULL);
+        tick(&r, 600);
+    }
+    CHECK_EQ_I(*c, ring_of(r.k.seg, 44444444444ull), -1);
+    CHECK_EQ_I(*c, listen_post(&r, &o2, q), 200);
+    CHECK(*c, !has(o2.meta, "refused"));
+    tick(&r, 100);
+    CHECK(*c, ring_of(r.k.seg, 66666666666ull) >= 0);
+    /* The organiser takes the lead from Ann, who stays: Ann's solo ends
+     * with her lead, the organiser's stays. */
+    CHECK(*c, ring_of(r.k.seg, 11111111111ull) >= 0);
+    CHECK_EQ_I(*c, post(&r, &o2, "request_lead=1", NULL, NULL), 200);
+    for (int i = 0; i < 3; i++) {
+        post(&r, &a, NULL, NULL, NULL);
+        post(&r, &o2, NULL, NULL, NULL);
+        tick(&r, 600);
+    }
+    CHECK_EQ_I(*c, ring_of(r.k.seg, 11111111111ull), -1);
+    CHECK(*c, ring_of(r.k.seg, 66666666666ull) >= 0);
+    cl_free(&a);
+    cl_free(&b);
+    cl_free(&o1);
+    cl_free(&o2);
+    ex_destroy(r.ex);
+    rig_close(&r.k);
+    return 0;
+}
+
 int main(void)
 {
     CHECK_INIT(c);
     CHECK_EQ_I(c, run(false, &c), 0);
     CHECK_EQ_I(c, run(true, &c), 0);
+    CHECK_EQ_I(c, rings(&c), 0);
     const int n = MEASURED * N;
     const double hz[3] = {440, 660, 880};
     const char *who[3] = {"A", "B", "C"};
