@@ -174,7 +174,8 @@ static int run(bool solo, check_t *c)
     return 0;
 }
 
-/* The solo of `ctl` held by public id `pub`: its ring, or -1. */
+/* The solo ring the listener `userid` holds in the published control
+ * state, or -1. */
 static int ring_of(const seg_t *seg, uint64_t userid)
 {
     seg_ctl_t ctl;
