@@ -114,7 +114,9 @@ void tl_read(const seg_t *seg, int64_t start, uint32_t n, float volume,
 void tl_read_monitor(const seg_t *seg, int64_t start, uint32_t n, float *out);
 
 /* Solo ring k (segment.h): adds n samples at [start, start + n), counted
- * as one singer as in the mix, checked as tl_check_write().  It moves no
+ * as one singer as in the mix, checked as tl_check_write().  A worker
+ * killed mid-add leaves part of one upload in the ring, as in the mix;
+ * only the soloing listener hears it.  It moves no
  * frame generation: nobody caches what a solo renders (only its one
  * listener reads it), so a solo costs the shared frames nothing. */
 int tl_write_solo(seg_t *seg, uint32_t k, int64_t start, const float *x, uint32_t n, int64_t now);
