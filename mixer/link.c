@@ -8,7 +8,9 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 lk_state_t lk_note(lk_t *l, int64_t now, int64_t read_clock, uint32_t n, bool reset)
 {
     int64_t off = now - read_clock;
-    if (l->known && !reset && now - l->last_at > (int64_t)l->last_n + LK_GAP)
+    /* A reconnect counts too: one after a stall is a dropped link, one
+     * that follows at once (a move to another bucket) is not. */
+    if (l->known && now - l->last_at > (int64_t)l->last_n + LK_GAP)
         l->gap_at = now;
     if (!l->known || reset) {
         /* A new stream: its pace is learnt afresh. */

@@ -14,7 +14,7 @@
  * could not use because its clocks were already past counts as late too.  Each verdict holds
  * LK_HOLD after the event, so a console that looks twice a second sees it.
  * A reconnect (reset) starts the window afresh: a singer moved to another
- * bucket reads from another offset.  All times are server clocks
+ * bucket reads from another offset; a reconnect after a stall is a gap.  All times are server clocks
  * (samples, 48 kHz).  Pure: no I/O, no shared state.
  */
 #ifndef BB_LINK_H

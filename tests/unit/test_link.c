@@ -67,6 +67,11 @@ int main(void)
     CHECK(c, lk_state(&l, now) == LK_LATE_STATE);
     CHECK(c, steady(&l, &now, &rc, 4) == LK_LATE_STATE);
     CHECK(c, steady(&l, &now, &rc, 6) == LK_OK);
+    /* A reconnect after 4 s without requests (the network dropped): a gap. */
+    now += 4 * 48000;
+    rc = now - 9 * 48000;
+    CHECK(c, lk_note(&l, now, rc, BATCH, true) == LK_DROPPING);
+    CHECK(c, steady(&l, &now, &rc, 10) == LK_OK);
     /* A pace that improves is the new pace; worse again later is late. */
     lk_t m = {0};
     now = 2000000000;
