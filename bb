@@ -14,8 +14,16 @@ export BB_ROOT
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 # Packages every command needs: the toolchain and the libraries we link.
-PKGS_BUILD="build-essential cmake pkg-config libfcgi-dev libopus-dev libsndfile1-dev libsamplerate0-dev libcjson-dev libsqlite3-dev libssl-dev"
-# Packages the local stack needs to run.
+# libpng and libjpeg(-turbo) decode uploaded slide images: the reference
+# decoders of their formats, fuzzed continuously (OSS-Fuzz) and patched
+# promptly by Debian; libjpeg-dev is libjpeg62-turbo-dev on Debian and
+# libjpeg-turbo8-dev on Ubuntu.
+PKGS_BUILD="build-essential cmake pkg-config libfcgi-dev libopus-dev libsndfile1-dev libsamplerate0-dev libcjson-dev libsqlite3-dev libssl-dev libpng-dev libjpeg-dev"
+# Packages the local stack needs to run.  The shared libraries we link
+# (libopus, libpng16, libjpeg-turbo, ...) come with their -dev packages
+# above, which every command installs; their runtime names differ between
+# Debian 12 and Ubuntu (libpng16-16 / libpng16-16t64), so they are not
+# listed twice here.
 PKGS_RUN="nginx"
 # Packages only the tests need: clang for libFuzzer and the sanitizers,
 # sox for test signals, node and the three browser engines for the browser

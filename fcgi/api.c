@@ -11,17 +11,20 @@
 #include "jsonw.h"
 #include "media/recdir.h"
 #include "query.h"
+#include "removed.h"
 #include "request.h"
 #include "respond.h"
 #include "ring.h"
 #include "roles.h"
 #include "rooms/roomkey.h"
 #include "segment.h"
+#include "slides.h"
+#include "users.h"
 #include "wordsapi.h"
 
 typedef enum {
     R_NONE = 0, R_EXCHANGE, R_RESET, R_UPLOAD, R_ROOM, R_ROOM_LINK, R_ROOM_CAP, R_RECORDINGS,
-    R_RECORDING, R_RECORDING_DELETE, R_WORDS, R_WORDS_CUE,
+    R_RECORDING, R_RECORDING_DELETE, R_WORDS, R_WORDS_CUE, R_SLIDES, R_SLIDE, R_SLIDE_DELETE,
 } route_t;
 
 /* The handler of an exact path, or R_NONE. */
@@ -34,6 +37,7 @@ static route_t route_of(const char *path)
         {"/api/room/cap", R_ROOM_CAP}, {"/api/recordings", R_RECORDINGS},
         {"/api/recording", R_RECORDING}, {"/api/recording/delete", R_RECORDING_DELETE},
         {"/api/words", R_WORDS}, {"/api/words/cue", R_WORDS_CUE},
+        {"/api/slides", R_SLIDES}, {"/api/slide", R_SLIDE}, {"/api/slide/delete", R_SLIDE_DELETE},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (strcmp(path, routes[i].path) == 0)
@@ -61,8 +65,22 @@ static void refuse_audio(api_t *a, FCGX_Request *r, int status, const char *msg)
     a->refused++;
 }
 
+/* What a singer the organiser removed is told, on every endpoint. */
+#define API_REMOVED "The organiser removed you from this room"
+
+/* Whether the request's userid is one the organiser removed from the room
+ * (removed.h); the organiser's key always opens. */
+static bool removed_from(wr_room_t *room, hs_role_t role, const char *qs)
+{
+    char uid[32] = "";
+    uint64_t userid;
+    return role != HS_ROLE_ORGANISER && q_peek(qs, "userid", uid, sizeof uid) &&
+           rq_parse_userid(uid, &userid) && rmv_has(ex_segment(wr_ex(room)), userid);
+}
+
 /* The room and role of a request, from its room= and key= fields.  On
- * failure answers it (403 or 503) and returns NULL. */
+ * failure answers it (403 or 503) and returns NULL: also a 403 for a
+ * singer removed from the room. */
 static wr_room_t *enter(api_t *a, FCGX_Request *r, const char *qs, hs_role_t *role, bool audio)
 {
     char id[HS_ID_MAX] = "", key[RK_KEY_LEN + 8] = "";
@@ -71,8 +89,12 @@ static wr_room_t *enter(api_t *a, FCGX_Request *r, const char *qs, hs_role_t *ro
     wr_room_t *room;
     const char *why;
     int rc = wr_enter(a->rooms, id, key, &room, role, &why);
-    if (rc == WR_OK)
+    if (rc == WR_OK && !removed_from(room, *role, qs))
         return room;
+    if (rc == WR_OK) {
+        rc = WR_NOROOM;
+        why = API_REMOVED;
+    }
     int status = rc == WR_NOROOM ? 403 : 503;
     if (audio)
         refuse_audio(a, r, status, why);
@@ -356,6 +378,129 @@ static void handle_words_post(api_t *a, FCGX_Request *r, const char *qs, bool cu
     rs_json(r, a->worker_id, ans.status, ans.body);
 }
 
+/* Who a request is for the log: its role and the singer's public id
+ * (never the secret userid), 0 when it names no singer of the room. */
+static void who_for_log(wr_room_t *room, const role_who_t *who, const char *qs, char *out, size_t cap)
+{
+    char uid[32] = "";
+    uint64_t userid = 0, pub = 0;
+    users_view_t v;
+    int64_t idx;
+    if (q_peek(qs, "userid", uid, sizeof uid) && rq_parse_userid(uid, &userid) &&
+        (idx = users_find(ex_segment(wr_ex(room)), userid)) >= 0 &&
+        users_read(ex_segment(wr_ex(room)), (uint32_t)idx, &v))
+        pub = v.public_id;
+    snprintf(out, cap, "%s (public id %" PRIu64 ")", role_name(who), pub);
+}
+
+/* The room of a slides request, or NULL after answering: slides live
+ * on the upload worker alone (slides.h), and storing or deleting one is
+ * the leader's or the organiser's, as the words are (ROLE_ACT_WORDS).
+ * `by` (cap bytes) gets who it was, for the log. */
+static wr_room_t *slides_room(api_t *a, FCGX_Request *r, const char *qs, bool change, char *by, size_t cap)
+{
+    hs_role_t role;
+    wr_room_t *room = a->slides ? enter(a, r, qs, &role, false) : NULL;
+    if (!room) {
+        if (change)
+            rs_read_body(r, a->body, 0);
+        if (!a->slides)
+            rs_json_error(r, a->worker_id, 404, "slides are served by the upload worker, not here");
+        return NULL;
+    }
+    role_who_t who = who_of(room, role, qs);
+    if (change)
+        who_for_log(room, &who, qs, by, cap);
+    if (change && !role_may(&who, ROLE_ACT_WORDS)) {
+        rs_read_body(r, a->body, 0);
+        rs_json_error(r, a->worker_id, 403, "only the leader or the organiser can change the slides");
+        a->refused++;
+        fprintf(stderr, "bb-worker[%d]: room %s: a %s was refused a change of the slides\n", a->worker_id,
+                wr_info(room)->id, by);
+        return NULL;
+    }
+    return room;
+}
+
+/* The slide number of a request: n=N, or 0 when absent (and allowed). */
+static int64_t slide_number(const char *qs, bool absent_ok)
+{
+    char v[16];
+    int64_t n;
+    if (!q_peek(qs, "n", v, sizeof v))
+        return absent_ok ? 0 : -1;
+    return q_int64(v, &n) && n >= 1 && n <= SL_MAX ? n : -1;
+}
+
+/* GET /api/slides: the room's slides, for holders of its links. */
+static void handle_slides(api_t *a, FCGX_Request *r, const char *qs)
+{
+    wr_room_t *room = slides_room(a, r, qs, false, NULL, 0);
+    if (!room)
+        return;
+    sl_list(a->slides, wr_info(room)->id, a->text, a->text_cap);
+    rs_json(r, a->worker_id, 200, a->text);
+}
+
+/* GET /api/slide?n=N[&v=VERSION]: one slide's image.  With v= the
+ * version it has, the URL names these bytes for ever and may be cached
+ * so; without, a browser asks again and gets a 304 while it is the same. */
+static void handle_slide_get(api_t *a, FCGX_Request *r, const char *qs)
+{
+    wr_room_t *room = slides_room(a, r, qs, false, NULL, 0);
+    if (!room)
+        return;
+    int64_t n = slide_number(qs, false);
+    sl_file_t f;
+    if (n < 0 || sl_read(a->slides, wr_info(room)->id, n, a->body, a->body_cap, &f) != 0) {
+        rs_json_error(r, a->worker_id, 404, "this room has no slide of that number");
+        return;
+    }
+    char v[48] = "", etag[48], extra[256];
+    q_peek(qs, "v", v, sizeof v);
+    snprintf(etag, sizeof etag, "\"%s\"", f.v);
+    snprintf(extra, sizeof extra, "Cache-Control: %s\r\nETag: %s\r\n",
+             strcmp(v, f.v) == 0 ? "private, max-age=31536000, immutable" : "private, no-cache", etag);
+    const char *inm = FCGX_GetParam("HTTP_IF_NONE_MATCH", r->envp);
+    if (inm && strcmp(inm, etag) == 0) {
+        rs_head(r, a->worker_id, 304, NULL, NULL, extra, 0);
+        return;
+    }
+    rs_head(r, a->worker_id, 200, img_content_type(f.kind), NULL, extra, f.len);
+    FCGX_PutStr((const char *)a->body, (int)f.len, r->out);
+}
+
+/* POST /api/slide[?n=N] (the image is the body) and POST
+ * /api/slide/delete?n=N. */
+static void handle_slide_post(api_t *a, FCGX_Request *r, const char *qs, bool del)
+{
+    char by[96];
+    wr_room_t *room = slides_room(a, r, qs, true, by, sizeof by);
+    if (!room)
+        return;
+    int64_t n = slide_number(qs, !del);
+    sl_answer_t ans;
+    if (n < 0) {
+        rs_read_body(r, a->body, 0);
+        rs_json_error(r, a->worker_id, 400, "n must be a slide number from 1 to 32");
+        return;
+    }
+    if (del) {
+        rs_read_body(r, a->body, 0);
+        sl_delete(a->slides, wr_info(room)->id, n, by, &ans);
+    } else {
+        long len = rs_read_body(r, a->body, IMG_MAX_BYTES);
+        if (len < 0) {
+            rs_json_error(r, a->worker_id, len == -1 ? 413 : 400,
+                          len == -1 ? "the image file is larger than 4 MiB; nothing was changed"
+                                    : "the upload ended early; nothing was changed");
+            return;
+        }
+        sl_put(a->slides, wr_info(room)->id, n, a->body, (size_t)len, by, &ans);
+    }
+    rs_json(r, a->worker_id, ans.status, ans.body);
+}
+
 /* The room's recordings folder: the default room's is the folder itself,
  * another room's is ROOMID/ in it.  False when recordings are off. */
 static bool rec_dir_of(const api_t *a, const wr_room_t *room, char *out, size_t cap)
@@ -482,9 +627,9 @@ void api_handle(api_t *a, FCGX_Request *r)
         return;
     }
     route_t route = route_of(path);
-    if (a->uploads_only && route != R_UPLOAD) {
+    if (a->uploads_only && route != R_UPLOAD && route != R_SLIDES && route != R_SLIDE && route != R_SLIDE_DELETE) {
         a->other++;
-        rs_json_error(r, a->worker_id, 404, "this is the upload worker: it serves /api/upload alone");
+        rs_json_error(r, a->worker_id, 404, "this is the upload worker: it serves /api/upload and the slides alone");
         return;
     }
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -561,6 +706,28 @@ void api_handle(api_t *a, FCGX_Request *r)
     case R_WORDS_CUE:
         if (post) {
             handle_words_post(a, r, qs, true);
+            return;
+        }
+        break;
+    case R_SLIDES:
+        if (get) {
+            handle_slides(a, r, qs);
+            return;
+        }
+        break;
+    case R_SLIDE:
+        if (get) {
+            handle_slide_get(a, r, qs);
+            return;
+        }
+        if (post) {
+            handle_slide_post(a, r, qs, false);
+            return;
+        }
+        break;
+    case R_SLIDE_DELETE:
+        if (post) {
+            handle_slide_post(a, r, qs, true);
             return;
         }
         break;

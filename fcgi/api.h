@@ -22,6 +22,11 @@
  *                                its internal location API_REC_LOCATION
  *                                once the key was checked here: a file's
  *                                URL opens nothing without the room's key
+ *   /api/slides                  GET: the room's slide images (slides.h)
+ *   /api/slide?n=N               GET: one of them; POST (leader, organiser):
+ *                                store one (the image is the body)
+ *   /api/slide/delete?n=N        POST (leader, organiser): delete one
+ *                                (the three on the upload worker alone)
  *   /api/recording/delete?song=STAMP
  *                                POST (organiser; none in the default
  *                                room): delete every file of one song;
@@ -41,6 +46,7 @@
 
 #include "newcomers.h"
 #include "rooms.h"
+#include "slides.h"
 #include "upload.h"
 
 /* nginx's internal location of the recordings folder (bb-locations.conf). */
@@ -53,6 +59,7 @@ typedef struct {
     int worker_id;
     wr_t *rooms;
     upl_t *upl;             /* NULL: uploads off */
+    sl_t *slides;           /* NULL: not the upload worker */
     bool uploads_only;      /* the upload worker: /api/upload and nothing else */
     uint8_t *body;          /* request body buffer of body_cap bytes */
     size_t body_cap;

@@ -9,6 +9,7 @@
 #include "media/track.h"
 #include "futex.h"
 #include "prof.h"
+#include "removed.h"
 #include "ring.h"
 #include "snap.h"
 #include "users.h"
@@ -212,6 +213,10 @@ void cm_permit(rq_t *p, const role_who_t *who, uint64_t self, cm_refusals_t *out
     if (p->timing_apply &&
         !may(out, who, p->timing_apply == self ? ROLE_ACT_TIMING_SELF : ROLE_ACT_TIMING_OTHER))
         p->timing_apply = 0;
+    if ((p->remove || p->let_back) && !may(out, who, ROLE_ACT_REMOVE))
+        p->remove = p->let_back = 0;
+    if (p->appoint && !may(out, who, ROLE_ACT_APPOINT))
+        p->appoint = 0;
     uint32_t kept = 0;
     for (uint32_t i = 0; i < p->n_mic; i++)
         if (may(out, who, p->mic[i].id == self ? ROLE_ACT_MIC_SELF : ROLE_ACT_MIC_OTHER))
@@ -219,6 +224,45 @@ void cm_permit(rq_t *p, const role_who_t *who, uint64_t self, cm_refusals_t *out
     p->n_mic = kept;
     if (p->npk > 0)
         may(out, who, ROLE_ACT_SING);
+}
+
+/* Whether `public_id` is a user present in the room now (heard within
+ * USERS_ACTIVE_SAMPLES); *spectator says whether they only listen. */
+static bool present(const seg_t *seg, uint64_t public_id, int64_t now, bool *spectator)
+{
+    int64_t i = users_find_public(seg, public_id);
+    users_view_t v;
+    if (i < 0 || !users_read(seg, (uint32_t)i, &v) || v.public_id != public_id ||
+        now - v.last_heard > USERS_ACTIVE_SAMPLES)
+        return false;
+    *spectator = (v.flags & SEG_UF_SPECTATOR) != 0;
+    return true;
+}
+
+_Static_assert(SEG_REMOVED_MAX == 32, "the sentence of a full list names its bound");
+
+void cm_check_moderate(rq_t *p, const seg_t *seg, uint64_t self, int64_t now, cm_refusals_t *out)
+{
+    bool spectator = false;
+    if (p->remove) {
+        const char *why = NULL;
+        if (p->remove == self)
+            why = "you cannot remove yourself from the room";
+        else if (rmv_count(seg) >= SEG_REMOVED_MAX)
+            why = "the list of removed singers is full (32): let someone back in first, or replace the "
+                  "singers' link";
+        else if (users_find_public(seg, p->remove) < 0)
+            why = "that singer is not in the room";
+        if (why) {
+            note(out, why);
+            p->remove = 0;
+        }
+    }
+    if (p->appoint && !(present(seg, p->appoint, now, &spectator) && !spectator)) {
+        note(out, spectator ? "a listener cannot lead: only a singer can be appointed the leader"
+                            : "that singer is not in the room: only a singer who is here can be appointed");
+        p->appoint = 0;
+    }
 }
 
 void cm_check_start(rq_t *p, const seg_ctl_t *ctl, cm_refusals_t *out)
@@ -267,6 +311,7 @@ uint32_t cm_count(const rq_t *p, const sg_t *s)
     n += p->track != NULL;
     n += p->lead + p->start + p->stop + (p->monitor != NULL) + (p->timing_apply != 0);
     n += p->has_solo;
+    n += (p->remove != 0) + (p->let_back != 0) + (p->appoint != 0);
     n += (s && s->slot >= 0 && strcmp(s->name, p->name) != 0);
     n += (s && s->spectator != p->spectator);
     return n;
@@ -355,6 +400,23 @@ void cm_send(const cm_lane_t *l, const rq_t *p, sg_t *s, bool organiser, int64_t
     if (p->timing_apply) {
         c = cmd_new(&o, CMD_TIMING_APPLY);
         c->target = p->timing_apply;
+        cmd_push(&o);
+    }
+    /* Let back before remove: a request that does both for one singer
+     * leaves them removed. */
+    if (p->let_back) {
+        c = cmd_new(&o, CMD_LET_BACK);
+        c->target = p->let_back;
+        cmd_push(&o);
+    }
+    if (p->remove) {
+        c = cmd_new(&o, CMD_REMOVE);
+        c->target = p->remove;
+        cmd_push(&o);
+    }
+    if (p->appoint) {
+        c = cmd_new(&o, CMD_APPOINT);
+        c->target = p->appoint;
         cmd_push(&o);
     }
     for (uint32_t i = 0; i < p->n_ev; i++) {

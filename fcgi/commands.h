@@ -64,6 +64,15 @@ typedef struct {
  * that is noted too, so the page knows why nobody hears it. */
 void cm_permit(rq_t *rq, const role_who_t *who, uint64_t self, cm_refusals_t *out);
 
+/* The organiser's moderation (remove=, let_back=, appoint=), judged on
+ * the room as the worker sees it, after cm_permit(): taken out of the
+ * request, with a sentence in *out, when it could not do what it asks:
+ * removing oneself or someone not in the room, removing with the list of
+ * removed singers full (removed.h: SEG_REMOVED_MAX), letting back someone
+ * not removed, appointing someone not present or a listener.  `self` is
+ * the sender's public id.  The daemon checks again when it applies it. */
+void cm_check_moderate(rq_t *rq, const seg_t *seg, uint64_t self, int64_t now, cm_refusals_t *out);
+
 /* Takes a start out of the request, with song_start_refusal()'s sentence
  * in *out, when the song it would start cannot be (a metronome with no
  * tempo), judged on the track and tempo the request itself sets, else on

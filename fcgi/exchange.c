@@ -470,7 +470,8 @@ static void answer(ex_t *ex, sg_t *s, const role_who_t *who, const seg_ctl_t *ct
     res->status = 200;
     mt_extra_t extra = {.role = role_name(who), .refused = ex->refused.why,
                         .n_refused = ex->refused.n,
-                        .levels = role_may(who, ROLE_ACT_LEVELS)};
+                        .levels = role_may(who, ROLE_ACT_LEVELS),
+                        .removed = role_may(who, ROLE_ACT_REMOVE)};
     int64_t ta = prof_now_ns();
     extra.timing_basis = wt_own(s, &extra.timing_ms);
     int solo = out_solo_ring(ctl, s->userid);
@@ -532,6 +533,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
     };
     cm_permit(p, &who, s->public_id, &ex->refused);
     cm_check_solo(p, ex->seg, &ctl, &ex->refused);
+    cm_check_moderate(p, ex->seg, s->public_id, now, &ex->refused);
     cm_check_start(p, &ctl, &ex->refused);
     if (who.leads && ctl.song.start)
         s->led_song = ctl.song.start;

@@ -29,6 +29,10 @@ struct mt {
     char cues[SEG_BLOB_CUES_MAX];
     size_t cues_len;
     uint64_t cues_gen;
+    rmv_list_t removed_list;   /* copied when its generation moves */
+    uint64_t removed_gen;
+    char removed[RMV_JSON_MAX];
+    size_t removed_len;
     char scratch[32];
 };
 
@@ -51,6 +55,13 @@ void mt_refresh(mt_t *mt, const seg_t *seg)
     snap_blob_read(seg, SEG_BLOB_CUES, &mt->cues_gen, mt->cues, sizeof mt->cues, &mt->cues_len);
     snap_blob_read(seg, SEG_BLOB_LEVELS, &mt->levels_gen, mt->levels, sizeof mt->levels,
                    &mt->levels_len);
+    if (rmv_read(seg, &mt->removed_gen, &mt->removed_list) || mt->removed_len == 0) {
+        mt->removed_len = rmv_json(&mt->removed_list, mt->removed, sizeof mt->removed);
+        if (mt->removed_len == 0) {
+            memcpy(mt->removed, "[]", 3);
+            mt->removed_len = 2;
+        }
+    }
     if (mt->levels_len == 0) {
         memcpy(mt->levels, "[]", 3);
         mt->levels_len = 2;
@@ -274,6 +285,10 @@ const char *mt_build(mt_t *mt, const seg_t *seg, uint32_t worker, const rq_t *p,
         for (uint32_t i = 0; i < extra->solo->n && i < SEG_SOLO_MAX; i++)
             jw_uint_str(&w, extra->solo->ids[i]);
         jw_arr_end(&w);
+    }
+    if (extra && extra->removed) {
+        jw_key(&w, "removed");
+        jw_raw(&w, mt->removed, mt->removed_len);
     }
     if (extra && extra->timing_basis) {
         jw_key(&w, "timing");

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "removed.h"
 #include "request.h"
 #include "segment.h"
 #include "singers.h"
@@ -50,7 +51,7 @@
 #define MT_SOLO_BYTES (16 + SEG_SOLO_MAX * 23)
 #define MT_META_CAP (MT_FIXED_MAX + SEG_BLOB_SUMMARY_MAX + SEG_BLOB_EVENTS_MAX + \
                      SEG_BLOB_TRACKS_MAX + SEG_BLOB_CUES_MAX + SEG_BLOB_LEVELS_MAX + \
-                     MT_CHAT_BYTES + MT_TIMING_MAX + MT_SOLO_BYTES)
+                     MT_CHAT_BYTES + MT_TIMING_MAX + MT_SOLO_BYTES + RMV_JSON_MAX)
 
 typedef struct mt mt_t;
 
@@ -76,6 +77,8 @@ typedef struct {
     const char *const *refused;
     uint32_t n_refused;
     bool levels;          /* add every singer's live level (the console) */
+    bool removed;         /* add the singers removed from the room (the
+                             organiser's console: removed.h, rmv_json()) */
     /* The timing watch (watch.h): this singer's flag (timing_basis NULL:
      * not flagged) and, for a leader or an organiser, the flagged singers
      * (a JSON array; NULL: none or not theirs to see). */

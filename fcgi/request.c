@@ -336,6 +336,12 @@ int rq_parse(rq_t *p, const char *query, size_t query_len, const uint8_t *body, 
     /* Not a public id: ignored, as any unusable control. */
     if ((s = q_get(q, "timing_apply")) && !rq_parse_public(s, &p->timing_apply))
         p->timing_apply = 0;
+    if ((s = q_get(q, "remove")) && !rq_parse_public(s, &p->remove))
+        p->remove = 0;
+    if ((s = q_get(q, "let_back")) && !rq_parse_public(s, &p->let_back))
+        p->let_back = 0;
+    if ((s = q_get(q, "appoint")) && !rq_parse_public(s, &p->appoint))
+        p->appoint = 0;
     const char *err;
     if ((s = q_get(q, "chat")) && (err = parse_chat(p, s)))
         return refuse(p, "%s", err);

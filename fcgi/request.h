@@ -77,6 +77,10 @@ typedef struct {
     uint64_t solo_ids[SEG_SOLO_MAX];
     bool has_calib;                 /* calib=KIND:MS was given and usable */
     uint32_t calib;                 /* its users_calib_word() */
+    uint64_t remove;                /* the organiser's: public id to remove
+                                       from the room (remove=ID); 0 = none */
+    uint64_t let_back;              /* public id to let back in (let_back=ID) */
+    uint64_t appoint;               /* public id to make the leader (appoint=ID) */
     uint32_t n_chat;
     const char *chat[RQ_CHAT_MAX_COUNT];
     uint32_t n_mic;

@@ -17,6 +17,7 @@ const char *rs_status(int code)
     case 200: return "200 OK";
     case 202: return "202 Accepted";
     case 204: return "204 No Content";
+    case 304: return "304 Not Modified";
     case 400: return "400 Bad Request";
     case 403: return "403 Forbidden";
     case 404: return "404 Not Found";

@@ -129,6 +129,6 @@ size_t wa_get(const seg_t *seg, char *buf, size_t cap)
     size_t len = 0;
     snap_blob_read(seg, SEG_BLOB_WORDS, &gen, buf, cap, &len);
     if (len == 0)
-        len = (size_t)snprintf(buf, cap, "{\"id\":0,\"lines\":[],\"verses\":[]}");
+        len = (size_t)snprintf(buf, cap, "{\"id\":0,\"lines\":[],\"verses\":[],\"at\":[],\"slides\":[]}");
     return len;
 }

@@ -90,9 +90,10 @@ static void usage(FILE *f)
             "                          timeline is NAME-ROOMID\n"
             "  -w, --worker-id N       this worker's id, 0..%d; unique per host (default 0)\n"
             "  -m, --max-singers N     singers one room can have on this worker (default 8192)\n"
-            "      --uploads           the upload worker: serve /api/upload alone, reading and\n"
-            "                          decoding uploads apart from the singers' workers (needs\n"
-            "                          --audio-dir)\n"
+            "      --uploads           the upload worker: serve /api/upload and the slides\n"
+            "                          alone, reading and decoding uploads apart from the\n"
+            "                          singers' workers (needs --audio-dir; slides go to\n"
+            "                          DIR/rooms/ROOMID/slides/)\n"
             "  -a, --audio-dir DIR     backing-track directory; a room's uploads go to\n"
             "                          DIR/rooms/ROOMID/ (default: uploads disabled)\n"
             "  -c, --cache-dir DIR     the daemon's prepared tracks, read to bound what a room's\n"
@@ -397,7 +398,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "bb-worker[%d]: uploads disabled: %s\n", w.cfg.worker_id, why);
     if (w.cfg.uploads && !upl)
         goto err;
-    w.api = (api_t){.worker_id = w.cfg.worker_id, .rooms = w.rooms, .upl = upl,
+    /* The slides, on the upload worker alone: decoding an image is as
+     * slow as a track for a singer's exchange to wait behind. */
+    sl_t *slides = NULL;
+    if (w.cfg.uploads && !(slides = sl_create(w.cfg.audio_dir, why, sizeof why))) {
+        fprintf(stderr, "bb-worker[%d]: %s\n", w.cfg.worker_id, why);
+        upl_destroy(upl);
+        goto err;
+    }
+    w.api = (api_t){.worker_id = w.cfg.worker_id, .rooms = w.rooms, .upl = upl, .slides = slides,
                     .uploads_only = w.cfg.uploads, .body_cap = upl ? UPL_MAX_BYTES : EX_MAX_BODY};
     w.api.body = malloc(w.api.body_cap);
     w.api.recordings_dir = w.cfg.recordings_dir;
@@ -425,6 +434,7 @@ err:
     ops_destroy(w.ops);
     wr_destroy(w.rooms);
     upl_destroy(w.api.upl);
+    sl_destroy(w.api.slides);
     free(w.api.body);
     free(w.api.text);
     nc_destroy(w.api.newcomers);

@@ -24,6 +24,7 @@
 #include <opus.h>
 #include <sndfile.h>
 
+#include "imgmake.h"
 #include "packet.h"
 #include "segment.h"
 
@@ -479,6 +480,36 @@ static void seeds_roomimport(void)
         put_str("roomimport", seeds[i].name, seeds[i].text);
 }
 
+/* Small PNGs and JPEGs made with libpng and libjpeg, whole and cut, one
+ * with an EXIF orientation, and a PNG whose header claims more pixels than
+ * allowed. */
+static void seeds_image(void)
+{
+    uint8_t *rgb = picture(16, 12, 3), *rgba = picture(16, 12, 4);
+    size_t n;
+    uint8_t *p = make_png(rgb, 16, 12, 3, &n);
+    put("image", "rgb.png", p, n);
+    put("image", "cut.png", p, n / 2);
+    p[16] = 0x7f;   /* width 2^31 - ...: the bound, before the CRC */
+    put("image", "huge.png", p, n);
+    free(p);
+    p = make_png(rgba, 16, 12, 4, &n);
+    put("image", "rgba.png", p, n);
+    free(p);
+    p = make_jpeg(rgb, 16, 12, &n);
+    put("image", "rgb.jpg", p, n);
+    put("image", "cut.jpg", p, n * 2 / 3);
+    free(p);
+    uint8_t exif[32];
+    unsigned en = exif_orientation_block(exif, 6, 0);
+    p = make_jpeg_app1(rgb, 16, 12, exif, en, &n);
+    put("image", "exif6.jpg", p, n);
+    free(p);
+    put("image", "empty", "", 0);
+    free(rgb);
+    free(rgba);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -497,5 +528,6 @@ int main(int argc, char **argv)
     seeds_track();
     seeds_trackname();
     seeds_roomimport();
+    seeds_image();
     return 0;
 }

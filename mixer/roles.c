@@ -35,6 +35,8 @@ bool role_may(const role_who_t *w, role_act_t act)
     case ROLE_ACT_MODERATE:
     case ROLE_ACT_ROOM:
     case ROLE_ACT_DELETE_RECORDING:
+    case ROLE_ACT_REMOVE:
+    case ROLE_ACT_APPOINT:
     case ROLE_NACTS:
         return false;
     }
@@ -86,6 +88,10 @@ const char *role_refusal(const role_who_t *w, role_act_t act)
         return "only the leader or the organiser see every singer's level";
     case ROLE_ACT_SOLO:
         return "only the leader or the organiser can hear singers alone";
+    case ROLE_ACT_REMOVE:
+        return "only the organiser can remove a singer from the room or let them back in";
+    case ROLE_ACT_APPOINT:
+        return "only the organiser can appoint the leader";
     case ROLE_ACT_CHAT:
     case ROLE_ACT_MIC_SELF:
     case ROLE_NACTS:

@@ -6,7 +6,8 @@
  * Roles:
  *   organiser  holds the room's organiser link: every control, always,
  *              including taking the lead back from a leader who is there,
- *              and deleting the room's recordings;
+ *              deleting the room's recordings, removing a singer from the
+ *              room (and letting them back in) and appointing the leader;
  *   leader     the singer who leads (appointed, or the first to lead a room
  *              without a leader): starts and stops the song, sets tempo,
  *              rounds, track and the volumes everyone hears, and another
@@ -50,6 +51,8 @@ typedef enum {
     ROLE_ACT_WORDS,        /* give the song its words, cue the next line */
     ROLE_ACT_LEVELS,       /* see every singer's live level (the console) */
     ROLE_ACT_SOLO,         /* hear chosen singers alone (hearing everyone again is always allowed) */
+    ROLE_ACT_REMOVE,       /* remove a singer from the room, or let a removed one back in */
+    ROLE_ACT_APPOINT,      /* make a present singer the leader */
     ROLE_NACTS
 } role_act_t;
 

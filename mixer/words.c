@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tempo.h"
 #include "utf8.h"
@@ -19,6 +20,7 @@ const char *words_strerror(int code)
     case WORDS_EUTF8: return "the words are not plain text in UTF-8";
     case WORDS_ECONTROL: return "the words hold control characters: give plain text";
     case WORDS_ETIME: return "a line's time must be [m:ss], [m:ss.s], [seconds] or [bN] (a beat), then its text";
+    case WORDS_ESLIDE: return "a slide must be named [slide N], N from 1 to 32 ([slide 0]: none)";
     }
     return "invalid words";
 }
@@ -78,6 +80,27 @@ static int parse_time(const char *p, const char *end, int64_t *v)
     return WORDS_AT_MS;
 }
 
+/* A slide tag at buf[*a] ("[slide N]", "slide" in any case): *slide gets
+ * N and *a moves past it and the spaces after.  Returns WORDS_OK (also
+ * when there is no tag: *slide stays -1) or WORDS_ESLIDE. */
+static int parse_slide(const char *buf, size_t *a, size_t n, int8_t *slide)
+{
+    static const char tag[] = "[slide ";
+    size_t k = sizeof tag - 1;
+    if (n - *a <= k || strncasecmp(buf + *a, tag, k) != 0 || buf[*a + k] < '0' || buf[*a + k] > '9')
+        return WORDS_OK;
+    const char *p = buf + *a + k, *end = buf + n;
+    int64_t v;
+    int nd;
+    if (!digits(&p, end, &v, &nd) || p == end || *p != ']' || v > WORDS_SLIDE_MAX)
+        return WORDS_ESLIDE;
+    *slide = (int8_t)v;
+    *a = (size_t)(p - buf) + 1;
+    while (*a < n && buf[*a] == ' ')
+        (*a)++;
+    return WORDS_OK;
+}
+
 /* Adds line s (n bytes, valid, without its end of line) to out, cut of
  * spaces and hidden characters.  A blank line marks the next as a verse
  * start.  Returns WORDS_OK or an error code. */
@@ -111,9 +134,12 @@ static int add_line(words_t *out, const char *s, size_t n, size_t *used, bool *b
         a = (size_t)(close - buf) + 1;
         while (a < n && buf[a] == ' ')
             a++;
-        if (a == n)
-            return WORDS_ETIME;
     }
+    int8_t slide = -1;
+    if (parse_slide(buf, &a, n, &slide) != WORDS_OK)
+        return WORDS_ESLIDE;
+    if (a == n && slide < 0)
+        return WORDS_ETIME;   /* a time, and nothing to show at it */
     if (n - a > WORDS_LINE_MAX)
         return WORDS_ELINE;
     if (out->n_lines == WORDS_LINES_MAX)
@@ -123,6 +149,7 @@ static int add_line(words_t *out, const char *s, size_t n, size_t *used, bool *b
     out->verse_start[i] = i == 0 || *blank_before;
     out->at_kind[i] = (uint8_t)kind;
     out->at[i] = at;
+    out->slide[i] = slide;
     *blank_before = false;
     memcpy(out->text + *used, buf + a, n - a);
     out->text[*used + n - a] = '\0';
@@ -216,7 +243,24 @@ void words_json(const words_t *w, uint64_t id, jw_t *j)
             jw_str(j, t);
     }
     jw_arr_end(j);
+    jw_key(j, "slides");
+    jw_arr_begin(j);
+    for (uint32_t i = 0; i < w->n_lines; i++) {
+        if (w->slide[i] < 0)
+            jw_null(j);
+        else
+            jw_int(j, w->slide[i]);
+    }
+    jw_arr_end(j);
     jw_obj_end(j);
+}
+
+int words_slide_at(const words_t *w, uint32_t i)
+{
+    for (uint32_t k = i + 1; k-- > 0;)
+        if (k < w->n_lines && w->slide[k] >= 0)
+            return w->slide[k];
+    return 0;
 }
 
 uint32_t words_timed_cues(const words_t *w, int64_t start, int32_t bpm, words_cues_t *q)

@@ -7,7 +7,12 @@
  * the song by itself: "[1:05.5] text" (minutes and seconds from the song's
  * start, or "[65.5]"), or "[b17] text" (the 17th beat of the metronome,
  * "[b1]" being the start; needs the song's bpm).  A bracket that does not
- * open with a digit or "b" and a digit ("[Chorus]") is text.  It is bounded (WORDS_TEXT_MAX bytes, WORDS_LINES_MAX lines of
+ * open with a digit or "b" and a digit ("[Chorus]") is text.  After its
+ * time, if any, a line may name a slide: "[slide 3] text" shows the room's
+ * slide 3 (fcgi/slides.h) from this line on, until a line names another;
+ * "[slide 0]" shows none from there.  A line may be a slide alone, with no
+ * text ("[slide 1]" before the first verse: a title), and then is cued like
+ * any other; a time alone is refused.  It is bounded (WORDS_TEXT_MAX bytes, WORDS_LINES_MAX lines of
  * at most WORDS_LINE_MAX bytes) and checked whole before anything uses it:
  * invalid UTF-8 and control characters other than a tab (read as a space)
  * and CR before LF are refused, characters that hide or disguise text
@@ -39,6 +44,7 @@
 #define WORDS_CUES_MAX 256       /* cues kept per song: every line timed, and more */
 #define WORDS_TIME_MAX_MS (6LL * 3600 * 1000)   /* a line's time: at most 6 h in */
 #define WORDS_BEAT_MAX 100000
+#define WORDS_SLIDE_MAX 32       /* the highest slide a line may name (SL_MAX) */
 /* A cue's clock is what the leader hears: behind the server clock by the
  * leader's delay (at most the ring, 124 s by default), never ahead of it
  * (one second of slack for clocks read a moment apart). */
@@ -46,7 +52,8 @@
 #define WORDS_CUE_AHEAD_MAX (1LL * 48000)
 /* The largest JSON words_json() writes: every byte of text escaped as
  * \uXXXX costs at most three times its UTF-8 bytes (a two-byte character
- * becomes six), plus punctuation and numbers per line. */
+ * becomes six), plus punctuation and numbers per line (at most 24: quotes
+ * and comma 3, a verse 4, a time 12, a slide 5). */
 #define WORDS_JSON_MAX (3 * WORDS_TEXT_MAX + 40 * WORDS_LINES_MAX + 128)
 /* The largest JSON words_cues_json() writes. */
 #define WORDS_CUES_JSON_MAX (WORDS_CUES_MAX * 32 + 128)
@@ -61,6 +68,7 @@ enum {
     WORDS_EUTF8 = -5,       /* not valid UTF-8 (a binary file, another encoding) */
     WORDS_ECONTROL = -6,    /* a control character (a binary file) */
     WORDS_ETIME = -7,       /* a line's time that is not [m:ss.s], [s.s] or [bN] */
+    WORDS_ESLIDE = -8,      /* a "[slide N" that is not [slide 0] .. [slide 32] */
 };
 
 /* How a line is timed. */
@@ -74,6 +82,7 @@ typedef struct {
     bool verse_start[WORDS_LINES_MAX];      /* the line follows a blank line */
     uint8_t at_kind[WORDS_LINES_MAX];       /* WORDS_AT_* */
     int64_t at[WORDS_LINES_MAX];            /* ms from the start, or the beat (1: the start) */
+    int8_t slide[WORDS_LINES_MAX];          /* -1: names none; 0: no slide from here; 1..WORDS_SLIDE_MAX */
     char text[WORDS_TEXT_MAX + WORDS_LINES_MAX];
 } words_t;
 
@@ -85,11 +94,16 @@ int words_parse(const char *s, size_t n, words_t *out, uint32_t *line);
 /* A sentence for an error code, for the page. */
 const char *words_strerror(int code);
 
+/* The slide to show while line i (< n_lines) is current: the one the
+ * last line up to i names, 0 for none. */
+int words_slide_at(const words_t *w, uint32_t i);
+
 /* Line i (0-based, < n_lines) as a NUL-terminated string. */
 static inline const char *words_line(const words_t *w, uint32_t i) { return w->text + w->off[i]; }
 
 /* Writes {"id":ID,"lines":[...],"verses":[first line of each verse, ...],
- * "at":[time of each line: "65.5" (seconds), "b17" (a beat) or null]}
+ * "at":[time of each line: "65.5" (seconds), "b17" (a beat) or null],
+ * "slides":[the slide each line names: 0..WORDS_SLIDE_MAX, or null]}
  * into j.  Fits in WORDS_JSON_MAX bytes for any parsed words. */
 void words_json(const words_t *w, uint64_t id, jw_t *j);
 

@@ -318,6 +318,17 @@ void rm_publish_levels(rm_t *r, uint32_t n, int64_t now)
         snap_blob_publish(r->seg, SEG_BLOB_LEVELS, buf, w.len);
 }
 
+void rm_drop_leader(rm_t *r)
+{
+    seg_ctl_t *c = &r->ctl;
+    c->song.has_leader = 0;
+    c->song.leader = 0;
+    c->leader_public = 0;
+    c->leader_name[0] = '\0';
+    r->leader_unseen = 0;
+    r->ctl_dirty = true;
+}
+
 static void reset_state(rm_t *r, const char *why)
 {
     rm_rec_stop(r, REC_END_LEFT);
@@ -377,12 +388,7 @@ static void housekeeping(rm_t *r, int64_t now)
     }
     if (gone) {
         LOG(r, "leader %" PRIu64 " left; the song has no leader now", gone_public);
-        c->song.has_leader = 0;
-        c->song.leader = 0;
-        c->leader_public = 0;
-        c->leader_name[0] = '\0';
-        r->leader_unseen = 0;
-        r->ctl_dirty = true;
+        rm_drop_leader(r);
     }
     rm_solo_expire(r, now);
     rm_publish_summary(r, n, now);
@@ -644,6 +650,9 @@ rm_t *rm_create(const rm_config_t *cfg, char *why, size_t whylen)
             r->ctl.song.start ? "in progress" : "not started", r->ctl.song.start);
         rm_restore_events(r);
         rm_words_restore(r);
+        uint64_t gen = 0;
+        if (rmv_read(r->seg, &gen, &r->removed) && r->removed.n)
+            LOG(r, "restored %u removed singers", r->removed.n);
     }
     char own_cache[512];
     if (r->cfg.uploads_dir && r->cfg.cache_dir)

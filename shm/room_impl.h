@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "media/recording.h"
+#include "removed.h"
 #include "rng.h"
 #include "room.h"
 #include "snap.h"
@@ -123,6 +124,7 @@ struct rm {
     users_view_t *views;    /* user_cap */
     char *text;             /* SEG_BLOB_SUMMARY_MAX */
     rm_words_t words;
+    rmv_list_t removed;     /* the singers the organiser removed (removed.h) */
     float buf[RM_CHUNK];
 };
 
@@ -140,6 +142,9 @@ void rm_publish_summary(rm_t *r, uint32_t n, int64_t now);
 /* Publishes the singers' live levels, [["public id", dB], ...], of the n
  * active users in r->views (the console's meters; listeners left out). */
 void rm_publish_levels(rm_t *r, uint32_t n, int64_t now);
+/* Nobody leads any more (the leader left, or was removed): the song, if
+ * any, goes on without one. */
+void rm_drop_leader(rm_t *r);
 void rm_publish_events(rm_t *r);
 void rm_restore_events(rm_t *r);
 void rm_publish_tracks(rm_t *r);

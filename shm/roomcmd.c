@@ -14,6 +14,7 @@
 #include "cmdq.h"
 #include "delay.h"
 #include "gain.h"
+#include "removed.h"
 #include "ring.h"
 #include "roles.h"
 #include "room_impl.h"
@@ -160,6 +161,94 @@ static void cmd_monitor(rm_t *r, const seg_cmd_t *c)
                          (int32_t)nearbyint((double)v.delay_samples / RING_SAMPLE_RATE) + DELAY_INTERVAL);
 }
 
+/* CMD_REMOVE: the organiser removes a singer who is in the room.  The
+ * singer goes on the list (removed.h), so that every request of theirs is
+ * refused from now on, and out of the room at once: their slot is freed
+ * (out of the people list, the levels and the mix), their lead and
+ * monitoring end.  Their voice already in the rings stays where it is; no
+ * more comes. */
+static void cmd_remove(rm_t *r, const seg_cmd_t *c)
+{
+    uint64_t by = seg_public_id(r->seg, c->userid);
+    int64_t i = users_find_public(r->seg, c->target);
+    users_view_t v;
+    if (i < 0 || !users_read(r->seg, (uint32_t)i, &v)) {
+        LOG(r, "remove of user %" PRIu64 " by the organiser (user %" PRIu64 ") changed nothing: not in the room",
+            c->target, by);
+        return;
+    }
+    if (v.userid == c->userid) {
+        LOG(r, "remove of user %" PRIu64 " refused: the organiser cannot remove themselves", c->target);
+        r->n_refused++;
+        return;
+    }
+    int rc = rmv_add(&r->removed, v.userid, v.public_id, v.name);
+    if (rc == RMV_FULL) {
+        LOG(r, "remove of user %" PRIu64 " by the organiser (user %" PRIu64 ") refused: %d singers are "
+            "removed already, the most the room keeps", c->target, by, SEG_REMOVED_MAX);
+        r->n_refused++;
+        return;
+    }
+    if (rc == RMV_ADDED)
+        rmv_publish(r->seg, &r->removed);
+    seg_ctl_t *ctl = &r->ctl;
+    if (ctl->song.has_leader && ctl->song.leader == v.userid)
+        rm_drop_leader(r);
+    if (v.flags & (SEG_UF_MONITORING | SEG_UF_MONITORED)) {
+        seg_cmd_t stop = {.type = CMD_MONITOR};
+        cmd_monitor(r, &stop);
+    }
+    users_free(r->seg, (uint32_t)i);
+    if (ctl->n_users)
+        ctl->n_users--;
+    ctl->users_full = 0;
+    r->ctl_dirty = true;
+    r->summary_dirty = true;
+    LOG(r, "user %" PRIu64 " removed from the room by the organiser (user %" PRIu64 "); %u removed now",
+        v.public_id, by, r->removed.n);
+}
+
+/* CMD_LET_BACK: the organiser lets a removed singer back in. */
+static void cmd_let_back(rm_t *r, const seg_cmd_t *c)
+{
+    uint64_t by = seg_public_id(r->seg, c->userid);
+    if (!rmv_drop(&r->removed, c->target)) {
+        LOG(r, "let back of user %" PRIu64 " by the organiser (user %" PRIu64 ") changed nothing: not removed",
+            c->target, by);
+        return;
+    }
+    rmv_publish(r->seg, &r->removed);
+    LOG(r, "user %" PRIu64 " let back into the room by the organiser (user %" PRIu64 "); %u removed now",
+        c->target, by, r->removed.n);
+}
+
+/* CMD_APPOINT: the organiser makes a present singer (not a listener) the
+ * leader, as if they had taken the lead themselves: mid-song only the
+ * leader changes (the song, its recording and every bucket go on), before
+ * a song they lead it from the leader's bucket. */
+static void cmd_appoint(rm_t *r, const seg_cmd_t *c, int64_t now)
+{
+    uint64_t by = seg_public_id(r->seg, c->userid);
+    int64_t i = users_find_public(r->seg, c->target);
+    users_view_t v;
+    if (i < 0 || !users_read(r->seg, (uint32_t)i, &v) || (v.flags & SEG_UF_SPECTATOR) ||
+        now - v.last_heard > USERS_ACTIVE_SAMPLES) {
+        LOG(r, "appointing user %" PRIu64 " by the organiser (user %" PRIu64 ") refused: not a singer present "
+            "in the room", c->target, by);
+        r->n_refused++;
+        return;
+    }
+    if (r->ctl.song.has_leader && r->ctl.song.leader == v.userid)
+        return;
+    seg_cmd_t as = *c;
+    as.userid = v.userid;
+    as.role = 0;
+    str_copy(as.name, sizeof as.name, v.name);
+    cmd_lead(r, &as, now);
+    r->ctl_dirty = true;
+    LOG(r, "user %" PRIu64 " appointed the leader by the organiser (user %" PRIu64 ")", v.public_id, by);
+}
+
 /* CMD_TIMING_APPLY: the singer's worker applies what it measured, if it
  * still flags them, on their next request (fcgi/watch.h). */
 static void cmd_timing_apply(rm_t *r, const seg_cmd_t *c)
@@ -222,6 +311,9 @@ static role_act_t action_of(const rm_t *r, const seg_cmd_t *c)
     case CMD_WORDS:
     case CMD_CUE: return ROLE_ACT_WORDS;
     case CMD_SOLO: return c->a > 0 ? ROLE_ACT_SOLO : ROLE_NACTS;
+    case CMD_REMOVE:
+    case CMD_LET_BACK: return ROLE_ACT_REMOVE;
+    case CMD_APPOINT: return ROLE_ACT_APPOINT;
     default: return ROLE_NACTS;
     }
 }
@@ -230,6 +322,17 @@ static role_act_t action_of(const rm_t *r, const seg_cmd_t *c)
  * now (a worker decided on a snapshot that may be a tick old). */
 static bool permitted(rm_t *r, const seg_cmd_t *c)
 {
+    /* A removed singer's commands queued before the removal (a join, a
+     * chat...) change nothing; the organiser's key always opens. */
+    if (c->userid && !(c->role & CMD_ROLE_ORGANISER) && rmv_list_has(&r->removed, c->userid)) {
+        LOG(r, "command %u from user %" PRIu64 " refused: removed from the room", c->type,
+            seg_public_id(r->seg, c->userid));
+        r->n_refused++;
+        /* A refused join still gives back its worker's ticket. */
+        if (c->type == CMD_JOIN)
+            r->tickets_done++;
+        return false;
+    }
     role_act_t act = action_of(r, c);
     if (act == ROLE_NACTS)
         return true;
@@ -528,6 +631,15 @@ static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
         break;
     case CMD_SOLO:
         rm_solo_cmd(r, c, now);
+        break;
+    case CMD_REMOVE:
+        cmd_remove(r, c);
+        break;
+    case CMD_LET_BACK:
+        cmd_let_back(r, c);
+        break;
+    case CMD_APPOINT:
+        cmd_appoint(r, c, now);
         break;
     default:
         LOG(r, "unknown command type %u from lane %u ignored", c->type, c->lane);

@@ -20,6 +20,10 @@
  * Audacity project (reclabels.h): one label per line, from its cue to the
  * next (the last to the song's end).
  *
+ * Lines name the room's slides ("[slide 3]", words.h): the slides
+ * themselves are files of the upload worker (fcgi/slides.h); the words
+ * carry only their numbers, published and restored with the lines.
+ *
  * Across a restart (kill -9 included) the words and cues are what the
  * previous daemon published: both blobs are read back and parsed on
  * re-attach, as the events are.  Parts in flight are lost with the
@@ -155,6 +159,7 @@ static bool restore_words(rm_t *r)
     const cJSON *lines = cJSON_GetObjectItemCaseSensitive(j, "lines");
     const cJSON *verses = cJSON_GetObjectItemCaseSensitive(j, "verses");
     const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "at");
+    const cJSON *slides = cJSON_GetObjectItemCaseSensitive(j, "slides");
     bool ok = cJSON_IsNumber(id) && id->valuedouble >= 1 && cJSON_IsArray(lines);
     size_t n = 0;
     int i = 0;
@@ -166,7 +171,10 @@ static bool restore_words(rm_t *r)
         cJSON_ArrayForEach(v, verses)
             verse |= cJSON_IsNumber(v) && v->valueint == i && i > 0;
         size_t l = cJSON_IsString(it) ? strlen(it->valuestring) : 0;
-        if (!l || n + l + 2 > sizeof w->stage) {
+        /* A line may be a slide alone, without text (words.h). */
+        const cJSON *sl = cJSON_GetArrayItem(slides, i);
+        bool slide = cJSON_IsNumber(sl) && sl->valueint >= 0 && sl->valueint <= WORDS_SLIDE_MAX;
+        if ((!l && !slide) || n + l + 2 > sizeof w->stage) {
             ok = false;
             break;
         }
@@ -177,6 +185,9 @@ static bool restore_words(rm_t *r)
         const cJSON *t = cJSON_GetArrayItem(at, i);
         if (cJSON_IsString(t) && strlen(t->valuestring) < 16 && n + l + 20 < sizeof w->stage)
             n += (size_t)snprintf(w->stage + n, 20, "[%s]", t->valuestring);
+        /* Its slide, as short as it can be written: "[slide 3]". */
+        if (slide && n + l + 12 < sizeof w->stage)
+            n += (size_t)snprintf(w->stage + n, 12, "[slide %d]", sl->valueint);
         memcpy(w->stage + n, it->valuestring, l);
         n += l;
         w->stage[n++] = '\n';

@@ -70,8 +70,11 @@
  * so versions 8 and 9 do not share a segment.
  * 10: the solo rings (a region after the monitor ring, off_solo in the
  * header), the control state's solo selections, CMD_SOLO, the user slot's
- * calibration and link words: 9 and 10 do not share a segment. */
-#define SEG_VERSION 10
+ * calibration and link words: 9 and 10 do not share a segment.
+ * 11: the header's list of removed singers (seg_removed_t, removed.h)
+ * and CMD_REMOVE, CMD_LET_BACK, CMD_APPOINT: the header grew, which moves
+ * every offset after it, so versions 10 and 11 do not share a segment. */
+#define SEG_VERSION 11
 
 #define SEG_RING_SECONDS_DEFAULT 124
 #define SEG_RING_SECONDS_MIN 16
@@ -172,6 +175,19 @@ enum {
     SEG_BLOB_LEVELS,  /* [["public id", dB], ...]: rm_publish_levels() */
     SEG_NBLOBS
 };
+/* The singers the organiser removed from the room (removed.h): at most
+ * SEG_REMOVED_MAX, each as its userid, public id and name; a latch as the
+ * control state's (two copies, seq), the daemon its only writer.  Words of
+ * a copy: [0] a generation that changes with the list, [1] the count,
+ * then per entry userid, public id and SEG_NAME_MAX / 8 words of name. */
+#define SEG_REMOVED_MAX 32
+#define SEG_REMOVED_ENTRY_WORDS (2 + SEG_NAME_MAX / 8)
+#define SEG_REMOVED_WORDS (2 + SEG_REMOVED_MAX * SEG_REMOVED_ENTRY_WORDS)
+typedef struct {
+    _Alignas(SEG_LINE) _Atomic uint64_t seq;
+    _Alignas(SEG_LINE) _Atomic uint64_t w[2][SEG_REMOVED_WORDS];
+} seg_removed_t;
+
 /* Each blob (the words and cues too) starts its own cache lines, and its
  * sequence number has a line of its own: a reader spinning on one blob
  * never shares a line with a publish of another. */
@@ -231,6 +247,7 @@ typedef struct {
 
     seg_latch_t ctl;              /* seg_ctl_t, see snap.h */
     seg_blob_t blobs[SEG_NBLOBS];
+    seg_removed_t removed;        /* removed.h; daemon-written, like the blobs */
 } seg_header_shared_t;
 
 SEG_APART(seg_header_shared_t, ready, cleared_to);
@@ -247,6 +264,7 @@ SEG_APART(seg_header_shared_t, join_tickets, wake);
 SEG_APART(seg_header_shared_t, wake, ctl);
 SEG_APART(seg_latch_t, seq, w);
 SEG_APART(seg_blob_t, seq, gen);
+SEG_APART(seg_removed_t, seq, w);
 _Static_assert(offsetof(seg_header_shared_t, blobs) % SEG_LINE == 0, "the blobs must start a cache line");
 
 /* One user slot.  The daemon writes the first part (identity, control), the
@@ -353,6 +371,9 @@ typedef enum {
                            c = words id the line is of */
     CMD_SOLO,           /* userid, a = count (0 = hear everyone), text = that many
                            public ids as uint64_t (roomsolo.c) */
+    CMD_REMOVE,         /* organiser: target = public id of a singer to remove from the room */
+    CMD_LET_BACK,       /* organiser: target = public id of a removed singer to let back in */
+    CMD_APPOINT,        /* organiser: target = public id of a present singer to lead */
     CMD_NTYPES
 } seg_cmd_type_t;
 

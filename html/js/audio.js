@@ -43,6 +43,9 @@ import { createLimiter } from './limiter.js';
 export const START_TIMEOUT_MS = 5000;
 export const STALL_S = 0.25;
 export const STALL_HOLD_S = 1;
+// Gecko: getOutputTimestamp() and outputLatency query the audio graph
+// synchronously (see outputTimestamp()).
+const SYNC_GRAPH_QUERY = typeof navigator !== 'undefined' && /\bFirefox\//.test(navigator.userAgent || '');
 
 /** The browser's sound output did not start; message says what to do. */
 export class AudioOutputError extends Error {
@@ -117,6 +120,7 @@ export class AudioEngine {
     this.analyser = null;
     this.tapBuf = null;
     this.clockRef = null;
+    this.outputDelayS = 0;
   }
 
   async init({ deviceId = '', listenOnly = false, test = {} }) {
@@ -186,6 +190,7 @@ export class AudioEngine {
       this.close().catch(() => {});
       throw new AudioOutputError();
     }
+    this.outputDelayS = (Number(this.ctx.baseLatency) || 0) + (Number(this.ctx.outputLatency) || 0);
   }
 
   // A suspended context's clock stops on purpose: measure afresh whenever
@@ -220,6 +225,21 @@ export class AudioEngine {
 
   get sampleRate() {
     return this.ctx ? this.ctx.sampleRate : SERVER_RATE;
+  }
+
+  /**
+   * {contextTime, performanceTime}: which context time leaves the device
+   * at which moment of performance.now(). Chromium and WebKit time
+   * getOutputTimestamp() at the device. Firefox answers it, and
+   * outputLatency, with a synchronous query of its audio graph from the
+   * page's own thread, which on a busy machine has left the page hung for
+   * good; there it is currentTime less the latencies read once, when the
+   * context started.
+   */
+  outputTimestamp() {
+    const c = this.ctx;
+    if (!SYNC_GRAPH_QUERY && c.getOutputTimestamp) return c.getOutputTimestamp();
+    return { contextTime: c.currentTime - (this.outputDelayS || 0), performanceTime: performance.now() };
   }
 
   /** The microphone's settings as the browser applied them, or null. */

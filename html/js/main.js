@@ -51,6 +51,7 @@ import {
 } from './ui/returning.js';
 import { watchPresence } from './ui/presence.js';
 import { consoleRows, setupConsole } from './ui/console.js';
+import { removedList, setupModeration } from './ui/moderate.js';
 import { METRONOME_TRACK, renderSongState, songStateOf } from './ui/songstate.js';
 
 const params = new URLSearchParams(location.search);
@@ -146,6 +147,9 @@ const state = {
   // and the server may still be switching over.
   keyGraceUntil: 0,
   refused: false,
+  // The singers the organiser removed ([{id, name}], the organiser's
+  // answers only).
+  removed: [],
 };
 
 // How long after replacing our own key a refusal is taken for the switch.
@@ -154,6 +158,8 @@ const KEY_GRACE_MS = 5000;
 let engine = null;
 // The leader's and organiser's console (ui/console.js).
 let consoleView = null;
+// The organiser's Remove, Appoint leader and Let back in (ui/moderate.js).
+let moderation = null;
 // The other tabs of this browser in this room (ui/presence.js).
 let presence = { singing() {} };
 let codec = null;
@@ -677,6 +683,29 @@ function onRefused({ message, key }) {
   return true;
 }
 
+// The organiser's part of the console (ui/moderate.js).
+function renderModeration(rows) {
+  if (!moderation) return;
+  moderation.render({
+    organiser: state.role === 'organiser' && !!state.levels, self: state.publicId, rows, leader: state.leader,
+    leaderName: state.amLeader ? state.name : state.leaderName, removed: state.removed || [],
+  });
+}
+
+function setupModerationView() {
+  const send = (key, what) => (id) => {
+    if (!conn) return;
+    conn.queue(key, id);
+    log(`${what} singer ${id}`);
+  };
+  moderation = setupModeration({
+    remove: send('remove', 'removing'), letBack: send('letBack', 'letting back in'), appoint: send('appoint', 'appointing'),
+  });
+}
+
+// What the server says to a singer the organiser removed (fcgi/api.c).
+const REMOVED_RE = /^the organiser removed you/i;
+
 // The whole page becomes the refusal: no setup, no app, no sound.
 function showRefused(message) {
   if (state.refused) return;
@@ -686,6 +715,12 @@ function showRefused(message) {
   for (const id of ['setup', 'app', 'opening', 'organiser-card', 'offline', 'room-full', 'lag', 'recordings-link']) show($(id), false);
   if (message) setText($('refused-title'), capitalise(message));
   if (!state.room) setText($('refused-text'), "This is the server's own address, not a room's: singing here needs the link of a room.");
+  if (REMOVED_RE.test(message || '')) {
+    setText($('refused-text'), 'You are no longer in this room, and this browser cannot come back in with the singers\' link until the organiser lets you in again.');
+    setText($('refused-todo'), 'What to do: if you think this is a mistake, ask the organiser to let you back in, then try again.');
+    setText($('refused-retry'), 'Try again');
+    show($('role-name'), false);
+  }
   show($('refused'), true);
   setText($('status'), 'Not in a room');
   show($('leader-line'), false);
@@ -715,6 +750,7 @@ function onMetadata(m, req) {
   if (Array.isArray(m.user_summary)) state.users = parseUserSummary(m.user_summary);
   state.levels = Array.isArray(m.levels) ? m.levels : null;
   state.solo = Array.isArray(m.solo) ? m.solo.map(String) : [];
+  state.removed = removedList(m.removed);
   if (Array.isArray(m.buckets)) state.buckets = m.buckets.filter(Number.isFinite);
   if (Array.isArray(m.tracks)) state.tracks = m.tracks.map(String);
   if (m.n_users != null) state.nUsers = m.n_users;
@@ -888,10 +924,9 @@ function renderApp() {
     if (names.includes(keep)) sel.value = keep;
   }
   renderSong();
-  if (consoleView) {
-    consoleView.render(state.levels ? consoleRows(state.users, state.levels, state.timingFlags, state.solo) : [],
-      !!state.levels, state.solo);
-  }
+  const rows = state.levels ? consoleRows(state.users, state.levels, state.timingFlags, state.solo) : [];
+  if (consoleView) consoleView.render(rows, !!state.levels, state.solo);
+  renderModeration(rows);
   const mine = me();
   if (mine && document.activeElement !== $('my-mic-volume')) $('my-mic-volume').value = String(mine.micVolume);
   state.monitoring = !!(mine && mine.isMonitoring);
@@ -1174,7 +1209,9 @@ async function openRoom() {
     let r;
     for (let i = 0; i < ROOM_TRIES; i++) {
       if (i) await new Promise((ok) => { setTimeout(ok, 1000); });
-      r = await fetch(withRoom(endpointUrl(api(), 'room'), state.room), { cache: 'no-store' });
+      // With our userid: a singer the organiser removed is told so here,
+      // before any setup (a returning singer keeps their userid).
+      r = await fetch(withRoom(endpointUrl(api(), 'room'), state.room, { userid: state.userid }), { cache: 'no-store' });
       if (r.status !== 503) break;
     }
     let j = {};
@@ -1302,6 +1339,7 @@ function main() {
     },
     notice: (text) => { log(text); toast(text); },
   });
+  setupModerationView();
   setupReturning();
   showStep(firstStep());
   if (state.room) setupRoom();

@@ -356,6 +356,6 @@ function emptyPending() {
     chat: [], micVolume: [], events: [], timingApply: [],
     requestLead: false, markStart: false, markStop: false,
     volume: null, backingVolume: null, bpm: null, repeats: null, bpr: null,
-    track: '', monitor: '', solo: '',
+    track: '', monitor: '', solo: '', remove: '', letBack: '', appoint: '',
   };
 }

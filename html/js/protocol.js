@@ -107,6 +107,10 @@ export function unpackMulti(bytes) {
  *   timingApply (string)                    a public id whose measured
  *                                           timing is to be applied
  *                                           (extension, §10.6);
+ *   remove, letBack, appoint (string)       the organiser's: a public id
+ *                                           to remove from the room, to
+ *                                           let back in, to make the
+ *                                           leader (extension, §10.9);
  *   spectator (bool)                        listen only (extension);
  *   muted (bool)                            the upload is not to be mixed:
  *                                           muted, lag-muted or monitoring
@@ -154,6 +158,9 @@ export function buildAudioQuery(req) {
   put('timing_apply', req.timingApply);
   put('solo', req.solo);
   put('calib', req.calib);
+  put('remove', req.remove);
+  put('let_back', req.letBack);
+  put('appoint', req.appoint);
   if (req.spectator) put('spectator', 1);
   if (req.muted) put('muted', 1);
   put('summary', req.summary);

@@ -13,7 +13,7 @@
 // of context frame f is playClock + (f - frame) * 48000 / sampleRate,
 // exactly, for as long as playback runs without a reset. The frame that
 // leaves the device at a moment of performance.now() comes from the
-// context's getOutputTimestamp() (the device's own latency included).
+// engine's outputTimestamp() (audio.js; the device's own latency included).
 // outputClock() combines the two; it is what the leader's key stamps and
 // what each page compares cues with.
 
@@ -53,12 +53,54 @@ export function parseCues(m) {
   return { words: m.words, n, cues };
 }
 
-/** GET /api/words's answer as {id, lines, verses}, or null. */
+/** The highest slide number a line may name (SL_MAX, WORDS_SLIDE_MAX). */
+export const SLIDE_MAX = 32;
+
+/**
+ * GET /api/words's answer as {id, lines, verses, slides}, or null. slides
+ * has one entry a line: the slide it names (0: none from there), or null.
+ */
 export function parseWords(j) {
   if (!j || typeof j !== 'object' || !Number.isInteger(j.id) || !Array.isArray(j.lines)) return null;
   const lines = j.lines.map((l) => String(l));
   const verses = new Set(Array.isArray(j.verses) ? j.verses.filter(Number.isInteger) : []);
-  return { id: j.id, lines, verses };
+  const given = Array.isArray(j.slides) ? j.slides : [];
+  const slides = lines.map((_, i) => {
+    const s = given[i];
+    return Number.isInteger(s) && s >= 0 && s <= SLIDE_MAX ? s : null;
+  });
+  return { id: j.id, lines, verses, slides };
+}
+
+/**
+ * The slide shown while line `line` is current: the one the last line up
+ * to it names; 0 for none (also before the first line, line -1). The
+ * slide switches with its line, on the same clock: no timing of its own.
+ */
+export function slideAt(slides, line) {
+  for (let i = Math.min(line, slides.length - 1); i >= 0; i--) {
+    if (slides[i] != null) return slides[i];
+  }
+  return 0;
+}
+
+/** The numbers of the slides the words name (without 0), in order. */
+export function slidesNamed(slides) {
+  return [...new Set(slides.filter((s) => s > 0))].sort((a, b) => a - b);
+}
+
+/**
+ * GET /api/slides's answer as a Map from slide number to its version
+ * string; anything malformed left out.
+ */
+export function parseSlideList(j) {
+  const m = new Map();
+  if (!j || !Array.isArray(j.slides)) return m;
+  for (const s of j.slides) {
+    if (s && Number.isInteger(s.slide) && s.slide >= 1 && s.slide <= SLIDE_MAX && typeof s.v === 'string'
+      && /^[0-9a-f-]{1,40}$/.test(s.v)) m.set(s.slide, s.v);
+  }
+  return m;
 }
 
 /**

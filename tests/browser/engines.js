@@ -24,7 +24,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHROMIUM, freePort, launchChromium, sleep } from './lib.js';
+import { CHROMIUM, freePort, launchChromium, sleep, within } from './lib.js';
 
 export const FIREFOX = process.env.BB_FIREFOX || '/usr/bin/firefox-esr';
 
@@ -253,12 +253,13 @@ export async function chromium(wav) {
 }
 
 // Polls fn(arg) in the page every 200 ms until it returns something
-// truthy; rejects after timeout ms naming what it waited for.
+// truthy; rejects after timeout ms naming what it waited for (also when the
+// page stops answering at all).
 async function pollFor(page, fn, arg, timeout = 20000, what = String(fn)) {
   const deadline = Date.now() + timeout;
   let last;
   for (;;) {
-    last = await page.eval(fn, arg);
+    last = await within(page.eval(fn, arg), Math.max(deadline - Date.now(), 0) + 10000, `${page.engine}: ${what}`);
     if (last) return last;
     if (Date.now() > deadline) throw new Error(`${page.engine}: timed out after ${timeout} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
     await sleep(200);

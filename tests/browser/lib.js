@@ -314,6 +314,15 @@ export async function shootWidths(page, name) {
   await page.setViewportSize(size);
 }
 
+/** Resolves what promise resolves, or rejects after ms naming what. */
+export function within(promise, ms, what) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer for ${what} in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }

@@ -15,7 +15,7 @@
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { makeTone, outDir, sleep, stackBuilt, startStack, stopStack } from './lib.js';
+import { makeTone, outDir, sleep, stackBuilt, startStack, stopStack, within } from './lib.js';
 import { chromium, startPulse } from './engines.js';
 
 /** A chat message full of markup; it must arrive as text. */
@@ -140,21 +140,27 @@ function outputInPage(hz) {
 
 /**
  * Polls page's output every 250 ms until heard({level, peak}) holds for the
- * tone at hz (or timeoutMs passes), then moreMs longer; resolves the last
- * level of the tone and the largest sample seen in all that time.
+ * tone at hz (or timeoutMs passes), then moreMs longer; resolves the
+ * strongest level of the tone from the moment it was heard (the last one
+ * when it never was) and the largest sample seen in all that time. The
+ * strongest, not the last: on a busy machine a page may start its
+ * connection over (its audio clock slipped) in the last moments, which says
+ * nothing about whether the tone came through.
  */
 async function listen(page, hz, heard, { timeoutMs = 60000, moreMs = 3000 } = {}) {
   let peak = 0;
   let r = { level: 0, peak: 0 };
+  let level = 0;
   let heardAt = 0;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && !(heardAt && Date.now() > heardAt + moreMs)) {
-    r = await page.eval(outputInPage, hz);
+    r = await within(page.eval(outputInPage, hz), 10000, `${page.engine}: its output`);
     peak = Math.max(peak, r.peak);
     if (!heardAt && heard({ level: r.level, peak })) heardAt = Date.now();
+    level = heardAt ? Math.max(level, r.level) : r.level;
     await sleep(250);
   }
-  return { level: r.level, peak };
+  return { level, peak };
 }
 
 async function chat(from, to, fromName, text) {
@@ -266,6 +272,27 @@ export async function singTogether(url, lead, follow, { tutorial = false, stall 
   return { offsets, heardLead: heard.level, heardFollow: back.level, leadPeak: clicks, codecs };
 }
 
+// The page's connection as a line, twice 2 s apart (are requests still
+// answered?), for a failure's report.
+async function pageState(p) {
+  const once = () => within(p.eval(() => {
+    const s = window.bbTest.state;
+    const n = window.bbTest.net() || {};
+    return JSON.stringify({
+      connection: s.connection, lagMuted: s.lagMuted, micMuted: s.micMuted, offset: s.offset,
+      requests: n.requests, errors: n.errors, readClock: n.readClock, writeClock: n.writeClock, rttMs: n.rttMs,
+      ctx: window.bbTest.engine.ctx && window.bbTest.engine.ctx.state,
+    });
+  }), 5000, 'the page state');
+  try {
+    const a = await once();
+    await sleep(2000);
+    return `${a}, 2 s later ${await once()}`;
+  } catch (err) {
+    return String(err);
+  }
+}
+
 /**
  * One engine's whole run: the real stack, a private PulseAudio (whose
  * microphone plays singer.hz when pulseMic), the engine's browser from
@@ -307,10 +334,13 @@ export async function withChromium({ launch, pulseMic = false, singer, partner }
     for (const p of pages) assert.deepEqual(await p.pageErrors(), [], `${p.engine} page errors`);
     return r;
   } catch (e) {
+    // What failed first: what follows asks the pages, which may not answer.
+    console.log(`--- failed: ${e && e.stack || e}`);
+    for (const p of pages) console.log(`--- ${p.engine} state: ${await pageState(p)}`);
     for (const p of pages) {
-      const log = await p.logs().catch((err) => [String(err)]);
+      const log = await within(p.logs(), 10000, 'the page log').catch((err) => [String(err)]);
       console.log(`--- ${p.engine} console:\n${log.slice(-40).join('\n')}`);
-      await p.screenshot(join(outDir(), `${pages[0].engine}-test-${p.engine}-failed.png`)).catch(() => {});
+      await within(p.screenshot(join(outDir(), `${pages[0].engine}-test-${p.engine}-failed.png`)), 20000, 'a screenshot').catch(() => {});
     }
     if (browser && browser.logs) console.log(`--- ${browser.engine} driver and browser:\n${browser.logs.join('').slice(-3000)}`);
     console.log(`--- server output:\n${stack.logs.join('').slice(-3000)}`);

@@ -23,8 +23,10 @@
  *     line at the line's time in the song (read back here), named in
  *     SONG.lof;
  *   - words whose lines carry their time ("[0:02]", a beat "[b6]") and
- *     survive another kill -9 follow the next song by themselves: its
- *     start puts their cues at those times of the song (120 bpm).
+ *     name slides ("[slide 2]", a title slide alone on its line) survive
+ *     another kill -9 with their slides, and follow the next song by
+ *     themselves: its start puts their cues at those times of the song
+ *     (120 bpm).
  *
  * usage: test_words_stack BB_SHMD BB_WORKER SOURCE_DIR
  */
@@ -174,7 +176,7 @@ int main(int argc, char **argv)
     printf(TNAME ": too big: %d %s\n", st, out);
     CHECK_EQ_I(c, st, 413);
     CHECK_EQ_I(c, http(fs, "GET", "/api/words", NULL, NULL, 0, out, sizeof out), 200);
-    CHECK_EQ_S(c, out, "{\"id\":0,\"lines\":[],\"verses\":[],\"at\":[]}");
+    CHECK_EQ_S(c, out, "{\"id\":0,\"lines\":[],\"verses\":[],\"at\":[],\"slides\":[]}");
     CHECK_EQ_I(c, sing(lea, sam), 0);
 
     /* The leader's words. */
@@ -184,7 +186,7 @@ int main(int argc, char **argv)
     CHECK_EQ_S(c, out, "{\"words\":1,\"lines\":3}");
     CHECK_EQ_I(c, http(fs, "GET", "/api/words", NULL, NULL, 0, out, sizeof out), 200);
     CHECK_EQ_S(c, out, "{\"id\":1,\"lines\":[\"Amazing grace, how sweet the sound\",\"That saved a wretch like me\","
-                       "\"I once was lost, but now am found\"],\"verses\":[0,2],\"at\":[null,null,null]}");
+                       "\"I once was lost, but now am found\"],\"verses\":[0,2],\"at\":[null,null,null],\"slides\":[null,null,null]}");
 
     bbc_singer_mark_start(lea);
     CHECK_EQ_I(c, sing(lea, sam), 0);
@@ -284,7 +286,8 @@ int main(int argc, char **argv)
     CHECK_EQ_I(c, sing(lea, sam), 0);
     bbc_singer_set_tempo(lea, 120, -1, -1);
     CHECK_EQ_I(c, sing(lea, sam), 0);
-    const char *timed = "[0:02] Amazing grace\nhow sweet the sound\n[b6]That saved a wretch\n[Chorus] like me\n";
+    const char *timed = "[slide 1]\n[0:02] [slide 2] Amazing grace\nhow sweet the sound\n[b6][slide 0]That saved a wretch\n"
+                        "[Chorus] like me\n";
     st = post_words(fs, lea, timed, strlen(timed), out, sizeof out);
     printf(TNAME ": timed words: %d %s\n", st, out);
     CHECK_EQ_I(c, st, 200);
@@ -292,9 +295,16 @@ int main(int argc, char **argv)
     fs_sleep_ms(300);
     CHECK_EQ_I(c, fs_start_daemon(fs), 0);
     CHECK_EQ_I(c, sing(lea, sam), 0);
+    /* The slides the lines name came through the kill -9 with them: a
+     * title slide alone on its line, one after a time, none from a beat. */
+    CHECK_EQ_I(c, http(fs, "GET", "/api/words", NULL, NULL, 0, out, sizeof out), 200);
+    printf(TNAME ": timed words with slides after the restart: %s\n", out);
+    CHECK_MSG(c, strstr(out, "\"lines\":[\"\",\"Amazing grace\",") != NULL, "%s", out);
+    CHECK_MSG(c, strstr(out, "\"at\":[null,\"2\",null,\"b6\",null],\"slides\":[1,2,null,0,null]}") != NULL, "%s", out);
     bbc_singer_mark_start(lea);
-    /* 2 s, and beat 6 at 120 bpm: 5 beats of 24000 samples. */
-    snprintf(want, sizeof want, "0@%d,2@%d", 2 * FT_RATE, 5 * 24000);
+    /* 2 s, and beat 6 at 120 bpm: 5 beats of 24000 samples (lines 1 and
+     * 3: line 0 is the title slide). */
+    snprintf(want, sizeof want, "1@%d,3@%d", 2 * FT_RATE, 5 * 24000);
     cues[0] = '\0';
     static char raw[2048] = "";
     /* The cues may come in the very answer that starts the song, before

@@ -67,6 +67,7 @@ test('audio query: every optional item', () => {
     volume: '1.5', backingVolume: 0, micVolume: [['48213371202', 1.5]],
     bpm: 120, repeats: 0, bpr: 8, track: 'song.wav', monitor: 'end', spectator: true,
     timingApply: '48213371202', room: 'k3xq9v2m7a', key: 'AbC-_0+/',
+    remove: '111', letBack: '222', appoint: '333',
   }));
   assert.equal(q.get('room'), 'k3xq9v2m7a');
   assert.equal(q.get('key'), 'AbC-_0+/');
@@ -85,6 +86,9 @@ test('audio query: every optional item', () => {
   assert.equal(q.get('monitor'), 'end');
   assert.equal(q.get('spectator'), '1');
   assert.equal(q.get('timing_apply'), '48213371202');
+  assert.equal(q.get('remove'), '111');
+  assert.equal(q.get('let_back'), '222');
+  assert.equal(q.get('appoint'), '333');
 });
 
 test('audio query: placeholder track and bad input', () => {

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  anchorOf, clockAtContextTime, leavingContextTime, lineAt, nextCueAfter, parseCues, parseWords, showAt,
+  anchorOf, clockAtContextTime, leavingContextTime, lineAt, nextCueAfter, parseCues, parseSlideList, parseWords,
+  showAt, slideAt, slidesNamed,
 } from '../../html/js/words.js';
 
 const cues = [{ clock: 1000, line: 0 }, { clock: 2000, line: 1 }, { clock: 5000, line: 2 }];
@@ -37,8 +38,29 @@ test('words from GET /api/words: lines as text, verse starts', () => {
   const w = parseWords({ id: 2, lines: ['a', 7, '<b>'], verses: [0, 2, 'x'] });
   assert.deepEqual(w.lines, ['a', '7', '<b>']);
   assert.ok(w.verses.has(0) && w.verses.has(2) && w.verses.size === 2);
+  assert.deepEqual(w.slides, [null, null, null]);   // an answer without slides
   assert.equal(parseWords({ lines: [] }), null);
   assert.equal(parseWords('x'), null);
+});
+
+test('a line shows the slide the last line up to it names', () => {
+  const w = parseWords({ id: 1, lines: ['', 'a', 'b', 'c', 'd', 'e'], slides: [1, 2, null, 0, 'x', 99] });
+  assert.deepEqual(w.slides, [1, 2, null, 0, null, null]);
+  assert.equal(slideAt(w.slides, -1), 0);      // before the first line: none
+  assert.equal(slideAt(w.slides, 0), 1);
+  assert.equal(slideAt(w.slides, 2), 2);       // kept until a line names another
+  assert.equal(slideAt(w.slides, 3), 0);       // [slide 0]: none from there
+  assert.equal(slideAt(w.slides, 5), 0);
+  assert.equal(slideAt(w.slides, 99), 0);
+  assert.equal(slideAt([null, 4], 7), 4);
+  assert.deepEqual(slidesNamed([3, null, 1, 0, 3]), [1, 3]);
+});
+
+test('the slide list: numbers to versions, malformed entries left out', () => {
+  const m = parseSlideList({ slides: [{ slide: 1, v: 'ab-1-2' }, { slide: 40, v: 'a' }, { slide: 2, v: '"><x' },
+    { slide: 3 }, { slide: 4, v: '12-34-56' }] });
+  assert.deepEqual([...m.entries()], [[1, 'ab-1-2'], [4, '12-34-56']]);
+  assert.equal(parseSlideList(null).size, 0);
 });
 
 test('the clock of a context time, from the worklet statistics', () => {

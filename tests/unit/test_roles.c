@@ -36,6 +36,8 @@ static const row_t table[] = {
     {ROLE_ACT_WORDS, "OL", "O"},
     {ROLE_ACT_LEVELS, "OL", "O"},
     {ROLE_ACT_SOLO, "OL", "O"},
+    {ROLE_ACT_REMOVE, "O", "O"},
+    {ROLE_ACT_APPOINT, "O", "O"},
 };
 
 int main(void)
@@ -71,5 +73,8 @@ int main(void)
     CHECK(c, strstr(role_refusal(&li, ROLE_ACT_WORDS), "listener") != NULL);
     /* A recording goes only at the organiser's word; the leader is told so. */
     CHECK(c, strcmp(role_refusal(&l, ROLE_ACT_DELETE_RECORDING), "only the organiser can delete a recording") == 0);
+    /* Removing and appointing are the organiser's alone: the leader is told so. */
+    CHECK(c, strstr(role_refusal(&l, ROLE_ACT_REMOVE), "only the organiser") != NULL);
+    CHECK(c, strstr(role_refusal(&l, ROLE_ACT_APPOINT), "only the organiser") != NULL);
     return check_done(&c, "test_roles");
 }

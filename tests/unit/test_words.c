@@ -89,7 +89,7 @@ static void test_json(check_t *c)
     jw_init(&j, buf, sizeof buf);
     words_json(&w, 7, &j);
     CHECK(*c, jw_ok(&j));
-    CHECK_EQ_S(*c, buf, "{\"id\":7,\"lines\":[\"He said \\\"hi\\\"\",\"back\\\\slash\"],\"verses\":[0,1],\"at\":[null,null]}");
+    CHECK_EQ_S(*c, buf, "{\"id\":7,\"lines\":[\"He said \\\"hi\\\"\",\"back\\\\slash\"],\"verses\":[0,1],\"at\":[null,null],\"slides\":[null,null]}");
     /* 200 lines of 80 two-byte characters: 32,000 bytes of text is beyond
      * the bound, so as many as fit in WORDS_TEXT_MAX. */
     static char big[WORDS_TEXT_MAX];
@@ -210,6 +210,47 @@ static void test_timed(check_t *c)
     CHECK_EQ_I(*c, w.at_kind[0], WORDS_AT_NONE);
 }
 
+/* Slides named by lines: after a time, alone on a line, until the next;
+ * [slide 0] shows none; the bounds; what stays text. */
+static void test_slides(check_t *c)
+{
+    uint32_t line;
+    CHECK_EQ_I(*c, parse("[slide 1]\n[0:02] [SLIDE 2] one\ntwo\n\n[slide 0] three\n[Slide show] four\n[slide 32]",
+                         &line), WORDS_OK);
+    CHECK_EQ_I(*c, w.n_lines, 6);
+    CHECK_EQ_S(*c, words_line(&w, 0), "");              /* a title slide, no text */
+    CHECK_EQ_S(*c, words_line(&w, 1), "one");
+    CHECK_EQ_I(*c, w.at_kind[1], WORDS_AT_MS);
+    CHECK_EQ_I(*c, w.at[1], 2000);
+    CHECK_EQ_S(*c, words_line(&w, 3), "three");
+    CHECK_EQ_S(*c, words_line(&w, 4), "[Slide show] four");   /* not "[slide N]": text */
+    int8_t want[] = {1, 2, -1, 0, -1, 32};
+    int at[] = {1, 2, 2, 0, 0, 32};
+    for (uint32_t i = 0; i < 6; i++) {
+        CHECK_MSG(*c, w.slide[i] == want[i], "line %u names %d", i, w.slide[i]);
+        CHECK_MSG(*c, words_slide_at(&w, i) == at[i], "line %u shows %d", i, words_slide_at(&w, i));
+    }
+    char buf[WORDS_JSON_MAX];
+    jw_t j;
+    jw_init(&j, buf, sizeof buf);
+    words_json(&w, 3, &j);
+    CHECK_MSG(*c, strstr(buf, "\"slides\":[1,2,null,0,null,32]") != NULL, "%s", buf);
+    /* No slide named: none shown. */
+    CHECK_EQ_I(*c, parse("a\nb", &line), WORDS_OK);
+    CHECK_EQ_I(*c, words_slide_at(&w, 1), 0);
+    /* Refused, with their line: over the bound, unclosed, not a number. */
+    static const char *bad[] = {"ok\n[slide 33] x", "ok\n[slide 1 x", "ok\n[slide 1x] x", "ok\n[slide 999999999999]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_MSG(*c, parse(bad[i], &line) == WORDS_ESLIDE, "%s", bad[i]);
+        CHECK_EQ_I(*c, line, 2);
+    }
+    CHECK(*c, strstr(words_strerror(WORDS_ESLIDE), "[slide N]") != NULL);
+    /* A time alone is still refused; a time and a slide alone are not. */
+    CHECK_EQ_I(*c, parse("[0:05]", &line), WORDS_ETIME);
+    CHECK_EQ_I(*c, parse("[0:05] [slide 4]", &line), WORDS_OK);
+    CHECK_EQ_I(*c, w.slide[0], 4);
+}
+
 static void test_cue_clock(check_t *c)
 {
     int64_t now = INT64_C(85000000000000);
@@ -228,6 +269,7 @@ int main(void)
     test_json(&c);
     test_cues(&c);
     test_timed(&c);
+    test_slides(&c);
     test_cue_clock(&c);
     return check_done(&c, "test_words");
 }

@@ -154,8 +154,8 @@ int main(void)
     CHECK(c, responses >= 3);
 
     /* A listener who asks for every control she may not, sends audio and
-     * six messages at once is told all eleven reasons: her role's ten and
-     * the chat's pace, which comes last. */
+     * six messages at once is told all thirteen reasons: her role's twelve
+     * and the chat's pace, which comes last. */
     static cl_t liv;
     static float sung[N];
     liv = (cl_t){.uid = "99999999999", .name = "Liv"};
@@ -169,13 +169,14 @@ int main(void)
     snprintf(lq, sizeof lq,
              "spectator=1&request_lead=1&mark_start_singing=1&mark_stop_singing=1&bpm=90&track=x&volume=0.5"
              "&mic_volume=%%5B%%5B%%22%llu%%22%%2C0.5%%5D%%5D&monitor=%llu&timing_apply=%llu"
+             "&remove=%llu&appoint=%llu&let_back=%llu"
              "&chat=%%5B%%22a%%22%%2C%%22b%%22%%2C%%22c%%22%%2C%%22d%%22%%2C%%22e%%22%%2C%%22f%%22%%5D",
-             mal_pub, mal_pub, mal_pub);
+             mal_pub, mal_pub, mal_pub, mal_pub, mal_pub, mal_pub);
     CHECK_EQ_I(c, post(&r, &liv, lq, sung, "[{\"evid\":\"x\",\"clock\":1}]"), 200);
     const role_who_t listener = {.listener = true};
     const role_act_t acts[] = {ROLE_ACT_LEAD, ROLE_ACT_STOP, ROLE_ACT_TEMPO, ROLE_ACT_TRACK, ROLE_ACT_VOLUME,
                                ROLE_ACT_MIC_OTHER, ROLE_ACT_MONITOR, ROLE_ACT_EVENTS, ROLE_ACT_SING,
-                               ROLE_ACT_TIMING_OTHER};
+                               ROLE_ACT_TIMING_OTHER, ROLE_ACT_REMOVE, ROLE_ACT_APPOINT};
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
         snprintf(want, sizeof want, "\"%s\"", role_refusal(&listener, acts[i]));
         CHECK_MSG(c, has(liv.meta, want), "the listener was not told %s", want);
