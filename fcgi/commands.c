@@ -123,6 +123,67 @@ static bool may(cm_refusals_t *out, const role_who_t *who, role_act_t act)
     return false;
 }
 
+_Static_assert(SEG_SOLO_MAX == 8, "the refusal sentences say 8");
+
+/* solo= that asks for no solo. */
+static bool solo_none(const char *s) { return s[0] == '\0' || strcmp(s, "none") == 0; }
+
+static void note(cm_refusals_t *out, const char *why)
+{
+    if (out->n < CM_REFUSALS_MAX)
+        out->why[out->n++] = why;
+}
+
+void cm_check_solo(rq_t *p, const seg_t *seg, const seg_ctl_t *ctl, cm_refusals_t *out)
+{
+    if (!p->solo)
+        return;
+    p->n_solo = 0;
+    if (solo_none(p->solo)) {
+        p->has_solo = true;
+        return;
+    }
+    char buf[SEG_SOLO_MAX * 21 + 1];
+    if (strlen(p->solo) >= sizeof buf) {
+        note(out, "solo: at most 8 singers can be heard alone at once");
+        return;
+    }
+    strcpy(buf, p->solo);
+    uint32_t n = 0, named = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        uint64_t id;
+        if (named++ == SEG_SOLO_MAX) {
+            note(out, "solo: at most 8 singers can be heard alone at once");
+            return;
+        }
+        if (!rq_parse_public(t, &id) || users_find_public(seg, id) < 0) {
+            note(out, "solo: that singer is not in this room (any more)");
+            return;
+        }
+        bool dup = false;
+        for (uint32_t i = 0; i < n; i++)
+            dup |= p->solo_ids[i] == id;
+        if (!dup)
+            p->solo_ids[n++] = id;
+    }
+    if (n == 0) {
+        note(out, "solo: name the singers to hear alone, or none");
+        return;
+    }
+    uint32_t held = 0;
+    bool mine = false;
+    for (int k = 0; k < SEG_SOLO_RINGS; k++) {
+        held += ctl->solo[k].listener != 0;
+        mine |= ctl->solo[k].listener == p->userid;
+    }
+    if (!mine && held == SEG_SOLO_RINGS) {
+        note(out, "solo: two people are hearing solos already; try again when one of them hears everyone");
+        return;
+    }
+    p->n_solo = n;
+    p->has_solo = true;
+}
+
 void cm_permit(rq_t *p, const role_who_t *who, uint64_t self, cm_refusals_t *out)
 {
     out->n = 0;
@@ -144,6 +205,9 @@ void cm_permit(rq_t *p, const role_who_t *who, uint64_t self, cm_refusals_t *out
         p->monitor = NULL;
     if (p->n_ev && !may(out, who, ROLE_ACT_EVENTS))
         p->n_ev = 0;
+    /* Hearing everyone again is always allowed. */
+    if (p->solo && !solo_none(p->solo) && !may(out, who, ROLE_ACT_SOLO))
+        p->solo = NULL;
     if (p->n_chat && !may(out, who, ROLE_ACT_CHAT))
         p->n_chat = 0;
     if (p->timing_apply &&
@@ -160,12 +224,6 @@ void cm_permit(rq_t *p, const role_who_t *who, uint64_t self, cm_refusals_t *out
     p->n_mic = kept;
     if (p->npk > 0)
         may(out, who, ROLE_ACT_SING);
-}
-
-static void note(cm_refusals_t *out, const char *why)
-{
-    if (out->n < CM_REFUSALS_MAX)
-        out->why[out->n++] = why;
 }
 
 /* Whether `public_id` is a user present in the room now (heard within
@@ -252,6 +310,7 @@ uint32_t cm_count(const rq_t *p, const sg_t *s)
     n += (p->bpm >= 0 || p->repeats >= 0 || p->bpr >= 0);
     n += p->track != NULL;
     n += p->lead + p->start + p->stop + (p->monitor != NULL) + (p->timing_apply != 0);
+    n += p->has_solo;
     n += (p->remove != 0) + (p->let_back != 0) + (p->appoint != 0);
     n += (s && s->slot >= 0 && strcmp(s->name, p->name) != 0);
     n += (s && s->spectator != p->spectator);
@@ -329,6 +388,13 @@ void cm_send(const cm_lane_t *l, const rq_t *p, sg_t *s, bool organiser, int64_t
         c = cmd_new(&o, CMD_MONITOR);
         uint64_t t;
         c->target = rq_parse_public(p->monitor, &t) ? t : 0;
+        cmd_push(&o);
+    }
+    if (p->has_solo) {
+        c = cmd_new(&o, CMD_SOLO);
+        c->a = p->n_solo;
+        _Static_assert(SEG_SOLO_MAX * sizeof(uint64_t) <= sizeof c->text, "solo ids fit a command");
+        memcpy(c->text, p->solo_ids, (size_t)p->n_solo * sizeof(uint64_t));
         cmd_push(&o);
     }
     if (p->timing_apply) {

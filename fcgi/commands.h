@@ -79,6 +79,17 @@ void cm_check_moderate(rq_t *rq, const seg_t *seg, uint64_t self, int64_t now, c
  * the control state `ctl`.  The daemon checks again when it applies it. */
 void cm_check_start(rq_t *rq, const seg_ctl_t *ctl, cm_refusals_t *out);
 
+/* The request's solo= (PROTOCOL.md 9.12): "" or "none" hears everyone
+ * again (always allowed, cm_permit() leaves it in); else up to
+ * SEG_SOLO_MAX public ids of singers in the room, comma-separated, whom
+ * the listener hears alone.  Fills rq->solo_ids / n_solo and sets
+ * rq->has_solo when the list is usable; otherwise notes why in *out (too
+ * many, not a singer of the room, or every solo ring held by other
+ * listeners in the control state `ctl`) and changes nothing.  Looks the
+ * ids up in the user table: only when solo= is given, which the page does
+ * when its selection changes. */
+void cm_check_solo(rq_t *rq, const seg_t *seg, const seg_ctl_t *ctl, cm_refusals_t *out);
+
 /* Chat messages a singer may send at once, and per minute after that. */
 #define CM_CHAT_BURST 5
 #define CM_CHAT_PER_MINUTE 30

@@ -429,13 +429,15 @@ static int render(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, uint32_t flags, ex_re
                   int64_t now, size_t *len, int64_t *t0)
 {
     const rq_t *p = &ex->rq;
-    bool shared = !ex->no_sharing && !s->priv && out_shareable(p, flags);
+    /* A listener who solos hears a mix of their own (PROTOCOL.md 9.12). */
+    int solo = out_solo_ring(ctl, s->userid);
+    bool shared = !ex->no_sharing && !s->priv && solo < 0 && out_shareable(p, flags);
     /* The timing watch measures a voice against what the singer heard. */
     bool heard = !ex->no_watch && wt_wants_heard(p, ctl, flags);
     int64_t mix_ns;
     int rc = shared ? out_shared(ex->out, s, p, ctl, now, ex->body, len, &mix_ns,
                                  heard ? ex->heard : NULL)
-                    : out_private(ex->out, s, p, p->has_write ? ex->in : NULL, ctl, flags, ex->body,
+                    : out_private(ex->out, s, p, p->has_write ? ex->in : NULL, ctl, flags, solo, ex->body,
                                   len, &mix_ns);
     int64_t t = prof_now_ns();
     add_time(ex, PROF_MIX, mix_ns);
@@ -451,6 +453,10 @@ static int render(ex_t *ex, sg_t *s, const seg_ctl_t *ctl, uint32_t flags, ex_re
     }
     return 0;
 }
+
+static const seg_solo_t no_solo;
+_Static_assert(USERS_LINK_LATE == (int)LK_LATE_STATE && USERS_LINK_DROPPING == (int)LK_DROPPING,
+               "the user slot keeps link.h's verdicts");
 
 /* Step 8: the metadata of a 200, into res->meta. */
 static void answer(ex_t *ex, sg_t *s, const role_who_t *who, const seg_ctl_t *ctl, bool created, int64_t now,
@@ -475,6 +481,9 @@ static void answer(ex_t *ex, sg_t *s, const role_who_t *who, const seg_ctl_t *ct
                         .removed = role_may(who, ROLE_ACT_REMOVE)};
     int64_t ta = prof_now_ns();
     extra.timing_basis = wt_own(s, &extra.timing_ms);
+    int solo = out_solo_ring(ctl, s->userid);
+    if (extra.levels)
+        extra.solo = solo >= 0 ? &ctl->solo[solo] : &no_solo;
     if ((who->organiser || who->leads) && !ex->no_watch)
         extra.timing_flags = wt_flags(ex->wt, ctl, now, &extra.timing_flags_len);
     watch_time(ex, ta, t0);
@@ -530,6 +539,7 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
         .uploads = req->uploads,
     };
     cm_permit(p, &who, s->public_id, &ex->refused);
+    cm_check_solo(p, ex->seg, &ctl, &ex->refused);
     cm_check_moderate(p, ex->seg, s->public_id, now, &ex->refused);
     cm_check_start(p, &ctl, &ex->refused);
     if (who.leads && ctl.song.start)
@@ -563,8 +573,16 @@ void ex_handle(ex_t *ex, const ex_request_t *req, ex_response_t *res, int64_t no
         cm_sync(&ex->lane, s, now, ex->sync_ns);
         slot = singer_slot(ex, s);
     }
-    if (slot >= 0)
+    lk_state_t link = lk_note(&s->link, now, p->read_clock, p->n, p->reset);
+    if (p->has_calib)
+        s->calib = p->calib;
+    if (slot >= 0) {
         users_touch(ex->seg, (uint32_t)slot, now, now - p->read_clock, (int32_t)ex->worker);
+        /* For the console: the page's calibration, and how the requests
+         * arrive (link.h). */
+        users_set_link(ex->seg, (uint32_t)slot, link);
+        users_set_calib(ex->seg, (uint32_t)slot, s->calib);
+    }
     note_changes(ex, s, slot, &ctl);
     uint32_t flags = slot >= 0 ? users_flags(ex->seg, (uint32_t)slot) : 0;
     ex->c.samples_in += p->n;

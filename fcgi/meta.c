@@ -279,6 +279,13 @@ const char *mt_build(mt_t *mt, const seg_t *seg, uint32_t worker, const rq_t *p,
         jw_key(&w, "levels");
         jw_raw(&w, mt->levels, mt->levels_len);
     }
+    if (extra && extra->solo) {
+        jw_key(&w, "solo");
+        jw_arr_begin(&w);
+        for (uint32_t i = 0; i < extra->solo->n && i < SEG_SOLO_MAX; i++)
+            jw_uint_str(&w, extra->solo->ids[i]);
+        jw_arr_end(&w);
+    }
     if (extra && extra->removed) {
         jw_key(&w, "removed");
         jw_raw(&w, mt->removed, mt->removed_len);

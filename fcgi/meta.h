@@ -47,9 +47,11 @@
  * to apply (under 64 bytes each with their keys), and the list of flagged
  * singers a leader or organiser gets. */
 #define MT_TIMING_MAX (2 * 64 + 16 + WT_FLAGS_BYTES)
+/* Bytes of "solo": the key and up to SEG_SOLO_MAX quoted public ids. */
+#define MT_SOLO_BYTES (16 + SEG_SOLO_MAX * 23)
 #define MT_META_CAP (MT_FIXED_MAX + SEG_BLOB_SUMMARY_MAX + SEG_BLOB_EVENTS_MAX + \
                      SEG_BLOB_TRACKS_MAX + SEG_BLOB_CUES_MAX + SEG_BLOB_LEVELS_MAX + \
-                     MT_CHAT_BYTES + MT_TIMING_MAX + RMV_JSON_MAX)
+                     MT_CHAT_BYTES + MT_TIMING_MAX + MT_SOLO_BYTES + RMV_JSON_MAX)
 
 typedef struct mt mt_t;
 
@@ -84,6 +86,9 @@ typedef struct {
     const char *timing_basis;
     const char *timing_flags;
     size_t timing_flags_len;
+    /* The singers this listener hears alone (PROTOCOL.md 9.12), as "solo":
+     * [public ids]; NULL: none to tell (not theirs to see). */
+    const seg_solo_t *solo;
 } mt_extra_t;
 
 /* Writes the metadata of a successful exchange for singer s of worker

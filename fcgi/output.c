@@ -138,8 +138,29 @@ int out_shared(out_t *o, sg_t *s, const rq_t *rq, const seg_ctl_t *ctl, int64_t 
     return 0;
 }
 
+int out_solo_ring(const seg_ctl_t *ctl, uint64_t userid)
+{
+    for (int k = 0; k < SEG_SOLO_RINGS; k++)
+        if (userid && ctl->solo[k].listener == userid && ctl->solo[k].n > 0)
+            return k;
+    return -1;
+}
+
+/* Renders [rpos, rpos + n) of solo ring k into o->x: the mix before the
+ * selection's `since` (the ring does not hold those clocks yet), the
+ * ring from there on. */
+static void read_solo(out_t *o, const seg_ctl_t *ctl, int k, int64_t rpos, uint32_t n)
+{
+    int64_t since = ctl->solo[k].since;
+    uint32_t before = since <= rpos ? 0 : since >= rpos + n ? n : (uint32_t)(since - rpos);
+    if (before)
+        tl_read(o->seg, rpos, before, ctl->global_gain, o->x, NULL);
+    if (before < n)
+        tl_read_solo(o->seg, (uint32_t)k, rpos + before, n - before, ctl->global_gain, o->x + before);
+}
+
 int out_private(out_t *o, sg_t *s, const rq_t *rq, const float *in, const seg_ctl_t *ctl,
-                uint32_t flags, uint8_t *body, size_t *len, int64_t *mix_ns)
+                uint32_t flags, int solo_ring, uint8_t *body, size_t *len, int64_t *mix_ns)
 {
     int64_t t0 = prof_now_ns();
     int64_t rpos = rq->read_clock - rq->n;
@@ -149,14 +170,16 @@ int out_private(out_t *o, sg_t *s, const rq_t *rq, const float *in, const seg_ct
         memset(o->x, 0, (size_t)rq->n * sizeof(float));
     } else if (flags & SEG_UF_MONITORING) {
         tl_read_monitor(o->seg, rpos, rq->n, o->x);
-    } else if (song_read_active(&ctl->song, rq->read_clock, rq->n)) {
-        tl_read(o->seg, rpos, rq->n, ctl->global_gain, o->x, NULL);
-    } else {
+    } else if (!song_read_active(&ctl->song, rq->read_clock, rq->n)) {
         memset(o->x, 0, (size_t)rq->n * sizeof(float));
+    } else if (solo_ring >= 0) {
+        read_solo(o, ctl, solo_ring, rpos, rq->n);
+    } else {
+        tl_read(o->seg, rpos, rq->n, ctl->global_gain, o->x, NULL);
     }
     *mix_ns = prof_now_ns() - t0;
     OpusEncoder *enc = private_encoder(
-        o, s, out_shareable(rq, flags) ? ES_COMPLEXITY : o->private_complexity);
+        o, s, out_shareable(rq, flags) && solo_ring < 0 ? ES_COMPLEXITY : o->private_complexity);
     if (!enc)
         return OPUS_ALLOC_FAIL;
     uint32_t frames = rq->n / RING_OPUS_FRAME;

@@ -93,9 +93,15 @@ int out_shared(out_t *o, sg_t *s, const rq_t *rq, const seg_ctl_t *ctl, int64_t 
 
 /* The private path, likewise.  `in` is the singer's decoded upload, which
  * loopback returns (NULL: loopback returns silence); flags are the
- * singer's SEG_UF_* flags. */
+ * singer's SEG_UF_* flags; solo_ring is the solo ring the singer listens
+ * to (out_solo_ring()), or -1 for the mix. */
 int out_private(out_t *o, sg_t *s, const rq_t *rq, const float *in, const seg_ctl_t *ctl,
-                uint32_t flags, uint8_t *body, size_t *len, int64_t *mix_ns);
+                uint32_t flags, int solo_ring, uint8_t *body, size_t *len, int64_t *mix_ns);
+
+/* The solo ring the listener `userid` holds in the control state (a
+ * selection of at least one singer, PROTOCOL.md 9.12), or -1.  A listener
+ * who solos takes the private path: what they hear is theirs alone. */
+int out_solo_ring(const seg_ctl_t *ctl, uint64_t userid);
 
 /* The samples the last out_private() rendered (rq->n of them), until the
  * next call. */

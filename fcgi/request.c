@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -19,6 +20,7 @@
 #include "request.h"
 #include "ring.h"
 #include "tempo.h"
+#include "users.h"
 #include "utf8.h"
 
 bool rq_parse_userid(const char *s, uint64_t *out)
@@ -30,6 +32,27 @@ bool rq_parse_userid(const char *s, uint64_t *out)
     for (size_t i = 0; i < n; i++)
         v = v * 10 + (uint64_t)(s[i] - '0');
     *out = v;
+    return true;
+}
+
+bool rq_parse_calib(const char *s, uint32_t *word)
+{
+    uint32_t kind;
+    const char *ms;
+    if (strncmp(s, "measured:", 9) == 0) {
+        kind = USERS_CALIB_MEASURED;
+        ms = s + 9;
+    } else if (strncmp(s, "estimated:", 10) == 0) {
+        kind = USERS_CALIB_ESTIMATED;
+        ms = s + 10;
+    } else {
+        return false;
+    }
+    /* 1..4 digits: up to 9999 ms, clamped to USERS_CALIB_MS_MAX */
+    size_t len = strlen(ms);
+    if (len == 0 || len > 4 || strspn(ms, "0123456789") != len)
+        return false;
+    *word = users_calib_word(kind, atoi(ms));
     return true;
 }
 
@@ -307,6 +330,9 @@ int rq_parse(rq_t *p, const char *query, size_t query_len, const uint8_t *body, 
         p->track = s;
     }
     p->monitor = q_get(q, "monitor");
+    p->solo = q_get(q, "solo");
+    if ((s = q_get(q, "calib")))
+        p->has_calib = rq_parse_calib(s, &p->calib);
     /* Not a public id: ignored, as any unusable control. */
     if ((s = q_get(q, "timing_apply")) && !rq_parse_public(s, &p->timing_apply))
         p->timing_apply = 0;

@@ -71,6 +71,12 @@ typedef struct {
     const char *monitor;            /* raw parameter */
     uint64_t timing_apply;          /* public id whose measured timing to
                                        apply (timing_apply=ID); 0 = none */
+    const char *solo;               /* raw solo= (cm_check_solo() reads it) */
+    bool has_solo;                  /* a usable solo=: the ids below */
+    uint32_t n_solo;                /* 0: hear everyone again */
+    uint64_t solo_ids[SEG_SOLO_MAX];
+    bool has_calib;                 /* calib=KIND:MS was given and usable */
+    uint32_t calib;                 /* its users_calib_word() */
     uint64_t remove;                /* the organiser's: public id to remove
                                        from the room (remove=ID); 0 = none */
     uint64_t let_back;              /* public id to let back in (let_back=ID) */
@@ -96,6 +102,11 @@ int rq_parse(rq_t *rq, const char *query, size_t query_len, const uint8_t *body,
  * zero, so each string maps to exactly one 64-bit key.  Returns false for
  * anything else. */
 bool rq_parse_userid(const char *s, uint64_t *out);
+
+/* The page's calibration, calib=measured:MS or calib=estimated:MS (MS 1
+ * to 4 digits, ms, clamped to USERS_CALIB_MS_MAX): its users_calib_word()
+ * into *word.  Returns false for anything else. */
+bool rq_parse_calib(const char *s, uint32_t *word);
 
 /* A public id: as a userid, but never 0. */
 bool rq_parse_public(const char *s, uint64_t *out);

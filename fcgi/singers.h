@@ -24,6 +24,7 @@
 #include <opus.h>
 
 #include "encshare.h"
+#include "link.h"
 #include "media/stem.h"
 #include "segment.h"
 #include "timing.h"
@@ -94,6 +95,8 @@ typedef struct {
     uint32_t timing_word;
     uint32_t timing_seen;
     bool timing_known;          /* timing_seen was read from the slot */
+    lk_t link;                  /* how the requests arrive (link.h) */
+    uint32_t calib;             /* the page's calibration (users_calib_word()) */
     uint8_t apply_basis;        /* tw_basis_t of apply_ms */
     int32_t apply_ms;
     int64_t timing_from;

@@ -225,9 +225,38 @@ static int put(seg_t *seg, int64_t at, const float *x, uint32_t from, uint32_t t
     return TL_OK;
 }
 
+/* An upload of s that reaches neither the mix nor the stem (too late for
+ * the timeline or the recorder, or no place yet): counted, and the
+ * console shows the singer late for a while (link.h). */
+static void refuse(vc_t *v, sg_t *s, int64_t now)
+{
+    v->refused++;
+    lk_refused(&s->link, now);
+}
+
+/* True if selection `so` names the singer with public id `id`. */
+static bool soloed(const seg_solo_t *so, uint64_t id)
+{
+    for (uint32_t i = 0; i < so->n && i < SEG_SOLO_MAX; i++)
+        if (so->ids[i] == id)
+            return true;
+    return false;
+}
+
+/* Adds [pos, pos + n) of x into solo ring k, the part from `since` on
+ * (before it the ring's listener hears the mix, output.c). */
+static void solo_write(seg_t *seg, uint32_t k, int64_t since, int64_t pos, const float *x,
+                       uint32_t n, int64_t now)
+{
+    uint32_t skip = since <= pos ? 0 : since >= pos + n ? n : (uint32_t)(since - pos);
+    if (skip < n)
+        tl_write_solo(seg, k, pos + skip, x + skip, n - skip, now);
+}
+
 /* Stores an upload (PROTOCOL.md 7, step 23), unless the singer is muted:
  * into the mix during a song,
- * the monitor ring if the singer is monitored, the rounds' copies and the
+ * the monitor ring if the singer is monitored, the rounds' copies, the
+ * solo rings of the listeners who hear this singer alone, and the
  * singer's stem.  A singer's voice is never counted twice at one clock:
  * after a reconnect the new connection's first upload may reach back over
  * clocks the old one already wrote (the new read position is rounded down
@@ -282,19 +311,20 @@ static bool store(vc_t *v, sg_t *s, const rq_t *p, float *in, const bool *rest,
      * mix and the stem alike.  A singer not yet in the user table cannot
      * claim, and sings into nothing until the daemon has made its place. */
     if (slot < 0) {
-        v->refused++;
+        refuse(v, s, now);
         return false;
     }
     users_mix_claim(v->seg, (uint32_t)slot, pos + skip);
     if (pos + skip < tl_rec_gate(v->seg)) {
-        v->refused++;
+        refuse(v, s, now);
         return false;
     }
     int64_t at = pos;   /* the clock of in[0] */
     pos += skip;
+    const float *x = in + skip;   /* rests' frames are zeros (rest.h) */
     uint32_t n = p->n - skip;
     if (put(v->seg, at, in, skip, p->n, rest, false, now) != TL_OK) {
-        v->refused++;
+        refuse(v, s, now);
         return false;
     }
     if (v->rec_dir)
@@ -307,6 +337,12 @@ static bool store(vc_t *v, sg_t *s, const rq_t *p, float *in, const bool *rest,
     for (uint32_t i = 0; i < nc; i++)
         if (put(v->seg, copies[i] - skip, in, skip, p->n, rest, false, now) != TL_OK)
             v->refused++;
+    for (uint32_t k = 0; k < SEG_SOLO_RINGS; k++)
+        if (soloed(&ctl->solo[k], s->public_id)) {
+            solo_write(v->seg, k, ctl->solo[k].since, pos, x, n, now);
+            for (uint32_t i = 0; i < nc; i++)
+                solo_write(v->seg, k, ctl->solo[k].since, copies[i], x, n, now);
+        }
     return true;
 }
 

@@ -26,6 +26,7 @@ bool role_may(const role_who_t *w, role_act_t act)
     case ROLE_ACT_MONITOR:
     case ROLE_ACT_EVENTS:
     case ROLE_ACT_LEVELS:
+    case ROLE_ACT_SOLO:
     case ROLE_ACT_TIMING_OTHER:
     case ROLE_ACT_WORDS:
         return w->leads;
@@ -85,6 +86,8 @@ const char *role_refusal(const role_who_t *w, role_act_t act)
         return "only the organiser can delete a recording";
     case ROLE_ACT_LEVELS:
         return "only the leader or the organiser see every singer's level";
+    case ROLE_ACT_SOLO:
+        return "only the leader or the organiser can hear singers alone";
     case ROLE_ACT_REMOVE:
         return "only the organiser can remove a singer from the room or let them back in";
     case ROLE_ACT_APPOINT:

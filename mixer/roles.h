@@ -50,6 +50,7 @@ typedef enum {
     ROLE_ACT_DELETE_RECORDING, /* delete a song's recording */
     ROLE_ACT_WORDS,        /* give the song its words, cue the next line */
     ROLE_ACT_LEVELS,       /* see every singer's live level (the console) */
+    ROLE_ACT_SOLO,         /* hear chosen singers alone (hearing everyone again is always allowed) */
     ROLE_ACT_REMOVE,       /* remove a singer from the room, or let a removed one back in */
     ROLE_ACT_APPOINT,      /* make a present singer the leader */
     ROLE_NACTS

@@ -29,6 +29,7 @@
 #include "gain.h"
 #include "jsonw.h"
 #include "ring.h"
+#include "link.h"
 #include "room_impl.h"
 #include "strutil.h"
 #include "tempo.h"
@@ -160,6 +161,7 @@ static void advance(rm_t *r, int64_t now)
     while (w < target) {
         uint32_t n = (uint32_t)(target - w < RM_CHUNK ? target - w : RM_CHUNK);
         render_backing(r, w, n, r->buf);
+        rm_solo_clear_ahead(r, n);
         tl_advance(r->seg, n, r->buf);
         w += n;
     }
@@ -299,6 +301,15 @@ void rm_publish_levels(rm_t *r, uint32_t n, int64_t now)
         jw_arr_begin(&w);
         jw_uint_str(&w, v->public_id);
         jw_int(&w, fresh ? level_db(v->rms) : -100);
+        /* How the uploads arrive (the worker's verdict, mixer/link.h), or
+         * dropping when they stopped coming; the page's calibration. */
+        uint32_t link = now - v->last_heard > RM_LEVEL_FRESH ? USERS_LINK_DROPPING : v->link;
+        jw_str(&w, lk_name((lk_state_t)link));
+        uint32_t kind = users_calib_kind(v->calib);
+        jw_str(&w, kind == USERS_CALIB_MEASURED    ? "measured"
+                   : kind == USERS_CALIB_ESTIMATED ? "estimated"
+                                                   : "none");
+        jw_int(&w, users_calib_ms(v->calib));
         jw_arr_end(&w);
         rows++;
     }
@@ -379,6 +390,7 @@ static void housekeeping(rm_t *r, int64_t now)
         LOG(r, "leader %" PRIu64 " left; the song has no leader now", gone_public);
         rm_drop_leader(r);
     }
+    rm_solo_expire(r, now);
     rm_publish_summary(r, n, now);
     rm_publish_levels(r, n, now);
 }

@@ -2,7 +2,8 @@
  * room_impl.h - what the parts of a room's daemon share: the room's state
  * and the functions one part calls in another.  Included by room.c (time,
  * users, summary, the tick), roomcmd.c (commands and roles), roomrec.c
- * (the recording) and roomwords.c (the song's words and cues) only.
+ * (the recording), roomwords.c (the song's words and cues) and
+ * roomsolo.c (the listeners' solos) only.
  */
 #ifndef BB_ROOM_IMPL_H
 #define BB_ROOM_IMPL_H
@@ -150,6 +151,11 @@ void rm_publish_tracks(rm_t *r);
 
 /* roomcmd.c */
 void rm_drain(rm_t *r, int64_t now);
+
+/* roomsolo.c */
+void rm_solo_cmd(rm_t *r, const seg_cmd_t *c, int64_t now);
+void rm_solo_clear_ahead(rm_t *r, uint32_t n);
+void rm_solo_expire(rm_t *r, int64_t now);
 
 /* roomwords.c */
 void rm_words_part(rm_t *r, const seg_cmd_t *c);

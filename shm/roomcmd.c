@@ -310,6 +310,7 @@ static role_act_t action_of(const rm_t *r, const seg_cmd_t *c)
                                                              : ROLE_ACT_TIMING_OTHER;
     case CMD_WORDS:
     case CMD_CUE: return ROLE_ACT_WORDS;
+    case CMD_SOLO: return c->a > 0 ? ROLE_ACT_SOLO : ROLE_NACTS;
     case CMD_REMOVE:
     case CMD_LET_BACK: return ROLE_ACT_REMOVE;
     case CMD_APPOINT: return ROLE_ACT_APPOINT;
@@ -627,6 +628,9 @@ static void apply(rm_t *r, const seg_cmd_t *c, int64_t now)
         break;
     case CMD_TIMING_APPLY:
         cmd_timing_apply(r, c);
+        break;
+    case CMD_SOLO:
+        rm_solo_cmd(r, c, now);
         break;
     case CMD_REMOVE:
         cmd_remove(r, c);

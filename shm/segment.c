@@ -66,7 +66,7 @@ int64_t seg_now(void)
 typedef struct {
     uint64_t off_blobdata[SEG_NBLOBS];
     uint64_t off_mix, off_backing, off_monitor, off_users, off_lanes, off_chat;
-    uint64_t off_fgen;
+    uint64_t off_fgen, off_solo;
     uint64_t total;
 } layout_t;
 
@@ -101,6 +101,7 @@ static int layout_compute(uint32_t ring_len, uint32_t user_cap, layout_t *l)
     if (add_region(&c, (uint64_t)ring_len * sizeof(acc_cell_t), &l->off_mix) ||
         add_region(&c, (uint64_t)ring_len * sizeof(acc_cell32_t), &l->off_backing) ||
         add_region(&c, (uint64_t)ring_len * sizeof(acc_cell32_t), &l->off_monitor) ||
+        add_region(&c, (uint64_t)SEG_SOLO_RINGS * ring_len * sizeof(acc_cell_t), &l->off_solo) ||
         add_region(&c, (uint64_t)(ring_len / RING_OPUS_FRAME) * sizeof(uint32_t), &l->off_fgen) ||
         add_region(&c, (uint64_t)user_cap * sizeof(seg_user_t), &l->off_users) ||
         add_region(&c, (uint64_t)SEG_LANES * lane_stride(), &l->off_lanes) ||
@@ -166,7 +167,7 @@ static int validate(seg_t *s, seg_err_t *err)
         h->sample_rate != RING_SAMPLE_RATE ||
         layout_compute(h->ring_len, h->user_cap, &l) || l.total != h->total_size ||
         h->total_size != s->m.size || l.off_mix != h->off_mix || l.off_chat != h->off_chat ||
-        l.off_fgen != h->off_fgen) {
+        l.off_fgen != h->off_fgen || l.off_solo != h->off_solo) {
         shf_err(err, SEG_ESIZE, 0,
                 "segment %s: header says %llu bytes (ring %u samples, %u users, header %u), "
                 "file has %zu, this build expects header %zu",
@@ -239,6 +240,7 @@ static void init_header(seg_t *s, uint32_t ring_len, uint32_t user_cap, const la
     h->off_lanes = l->off_lanes;
     h->off_chat = l->off_chat;
     h->off_fgen = l->off_fgen;
+    h->off_solo = l->off_solo;
     if (getrandom(h->id_key, sizeof h->id_key, 0) != (ssize_t)sizeof h->id_key) {
         /* getrandom on Linux >= 3.17 does not fail for 16 bytes; fall back
          * to time and pid rather than refuse to start. */
@@ -355,6 +357,10 @@ int seg_release(seg_t *seg, const void *start, size_t bytes)
 acc_cell_t *seg_mix(const seg_t *seg) { return (acc_cell_t *)(seg->base + seg->hdr->off_mix); }
 acc_cell32_t *seg_backing(const seg_t *seg) { return (acc_cell32_t *)(seg->base + seg->hdr->off_backing); }
 acc_cell32_t *seg_monitor(const seg_t *seg) { return (acc_cell32_t *)(seg->base + seg->hdr->off_monitor); }
+acc_cell_t *seg_solo(const seg_t *seg, uint32_t k)
+{
+    return (acc_cell_t *)(seg->base + seg->hdr->off_solo) + (size_t)k * seg->hdr->ring_len;
+}
 _Atomic uint32_t *seg_fgen(const seg_t *seg) { return (_Atomic uint32_t *)(seg->base + seg->hdr->off_fgen); }
 seg_user_t *seg_users(const seg_t *seg) { return (seg_user_t *)(seg->base + seg->hdr->off_users); }
 seg_chat_t *seg_chat(const seg_t *seg) { return (seg_chat_t *)(seg->base + seg->hdr->off_chat); }

@@ -13,6 +13,10 @@
  *   mix ring              acc_cell_t[ring_len]: singers' sum and count
  *   backing ring          acc_cell32_t[ring_len]: backing track / metronome
  *   monitor ring          acc_cell32_t[ring_len]: the monitored singer
+ *   solo rings            acc_cell_t[SEG_SOLO_RINGS][ring_len]: the singers
+ *                         a listener solos, added; cleared by the daemon
+ *                         only while that listener solos, so its pages are
+ *                         never touched in a room where nobody solos
  *   frame generations     uint32_t[ring_len / 2880]: bumped after every
  *                         change to a 60 ms frame of the rings, so a worker
  *                         can reuse what it rendered and encoded from a
@@ -30,7 +34,7 @@
  *   - the daemon alone writes the header's time and control fields, the
  *     backing ring, the user table's identity fields, the chat log and the
  *     consumer index of every lane;
- *   - workers add into the mix and monitor rings with atomic fetch-add, write
+ *   - workers add into the mix, monitor and solo rings with atomic fetch-add, write
  *     the activity fields of the users they serve, and produce commands into
  *     the lane of their worker id;
  *   - exclusive roles (the daemon, each lane's producer) are held with
@@ -64,10 +68,13 @@
  * 9: the levels blob (SEG_BLOB_LEVELS) and the control state's song_track
  * and recording: a daemon of 8 publishes neither, and the blob table grew,
  * so versions 8 and 9 do not share a segment.
- * 10: the header's list of removed singers (seg_removed_t, removed.h)
+ * 10: the solo rings (a region after the monitor ring, off_solo in the
+ * header), the control state's solo selections, CMD_SOLO, the user slot's
+ * calibration and link words: 9 and 10 do not share a segment.
+ * 11: the header's list of removed singers (seg_removed_t, removed.h)
  * and CMD_REMOVE, CMD_LET_BACK, CMD_APPOINT: the header grew, which moves
- * every offset after it, so versions 9 and 10 do not share a segment. */
-#define SEG_VERSION 10
+ * every offset after it, so versions 10 and 11 do not share a segment. */
+#define SEG_VERSION 11
 
 #define SEG_RING_SECONDS_DEFAULT 124
 #define SEG_RING_SECONDS_MIN 16
@@ -86,7 +93,14 @@
 #define SEG_BLOB_TRACKS_MAX 16384
 #define SEG_BLOB_WORDS_MAX WORDS_JSON_MAX       /* the song's words (words.h) */
 #define SEG_BLOB_CUES_MAX WORDS_CUES_JSON_MAX   /* their cues */
-#define SEG_BLOB_LEVELS_MAX 4096     /* 50 rows of ["public id", dB] */
+#define SEG_BLOB_LEVELS_MAX 4096     /* 50 rows of ["public id", dB, link, calibration, ms],
+                                        each at most 60 bytes */
+/* Solos (PROTOCOL.md 9.12): at most SEG_SOLO_RINGS listeners at once (the
+ * organiser and the leader) each hear up to SEG_SOLO_MAX chosen singers
+ * alone, from a ring of their own that the chosen singers' workers add
+ * into. */
+#define SEG_SOLO_RINGS 2
+#define SEG_SOLO_MAX 8
 
 /* Bytes of a cache line.  Whatever two processes write lives on different
  * lines (ARCHITECTURE.md): each writer's fields of a shared structure are
@@ -193,6 +207,7 @@ typedef struct {
     uint32_t chat_cap;
     uint64_t off_mix, off_backing, off_monitor, off_users, off_lanes, off_chat;
     uint64_t off_fgen;
+    uint64_t off_solo;        /* SEG_SOLO_RINGS rings of ring_len cells */
     uint64_t id_key[2];       /* secret key of the public-id hash */
     int64_t created_clock;
     _Atomic uint32_t ready;   /* 1 once initialised; release at creation,
@@ -290,6 +305,10 @@ typedef struct {
     /* Added in version 7 (see timing_msg above). */
     _Atomic uint32_t timing;       /* the timing watch's verdict on the user
                                       (users.h); relaxed, as rms */
+    /* Added in version 10 where the group had room, so no other field
+     * moved; relaxed, as rms (status for the console). */
+    _Atomic uint32_t calib;        /* the page's calibration (users.h) */
+    _Atomic uint32_t link;         /* USERS_LINK_*: how the uploads arrive */
 } seg_user_t;
 
 SEG_APART(seg_user_t, timing_msg, last_heard);
@@ -311,6 +330,8 @@ SEG_USER_WORKER_(rms);
 SEG_USER_WORKER_(worker);
 SEG_USER_WORKER_(timing);
 SEG_USER_WORKER_(mixed_to);
+SEG_USER_WORKER_(calib);
+SEG_USER_WORKER_(link);
 #undef SEG_USER_DAEMON_
 #undef SEG_USER_WORKER_
 _Static_assert(sizeof(seg_user_t) % SEG_LINE == 0, "a user slot must end on a cache line");
@@ -348,6 +369,8 @@ typedef enum {
                            text = up to SEG_WORDS_PART bytes of the file */
     CMD_CUE,            /* userid, a = clock the leader heard, b = line (0-based),
                            c = words id the line is of */
+    CMD_SOLO,           /* userid, a = count (0 = hear everyone), text = that many
+                           public ids as uint64_t (roomsolo.c) */
     CMD_REMOVE,         /* organiser: target = public id of a singer to remove from the room */
     CMD_LET_BACK,       /* organiser: target = public id of a removed singer to let back in */
     CMD_APPOINT,        /* organiser: target = public id of a present singer to lead */
@@ -447,6 +470,8 @@ seg_header_shared_t *seg_header(const seg_t *seg);
 acc_cell_t *seg_mix(const seg_t *seg);
 acc_cell32_t *seg_backing(const seg_t *seg);
 acc_cell32_t *seg_monitor(const seg_t *seg);
+/* Solo ring k (0 .. SEG_SOLO_RINGS - 1), ring_len cells. */
+acc_cell_t *seg_solo(const seg_t *seg, uint32_t k);
 _Atomic uint32_t *seg_fgen(const seg_t *seg);
 seg_user_t *seg_users(const seg_t *seg);
 seg_lane_t *seg_lane(const seg_t *seg, uint32_t lane);

@@ -28,6 +28,19 @@
  * name has at most TRK_NAME_MAX = 100 bytes; roomcmd.c checks). */
 #define SEG_TRACK_NAME_MAX 104
 
+/* A listener's solo (PROTOCOL.md 9.12): the daemon gives ring k of the
+ * segment to a listener who solos, and the singers named in ids[] add
+ * their voice into it from clock `since` on (their workers read this).  A
+ * free selection has listener 0 and n 0. */
+typedef struct {
+    uint64_t listener;            /* the listener's userid; 0: free */
+    uint64_t listener_public;
+    int64_t since;                /* the ring holds the selection from here */
+    uint32_t n;                   /* ids used, 0 .. SEG_SOLO_MAX */
+    uint32_t organiser;           /* 1: asked with the organiser's key */
+    uint64_t ids[SEG_SOLO_MAX];   /* public ids of the soloed singers */
+} seg_solo_t;
+
 /* Everything the workers need to know of the song and the settings. */
 typedef struct {
     song_t song;
@@ -54,6 +67,7 @@ typedef struct {
     uint32_t pad_;
     char song_track[SEG_TRACK_NAME_MAX]; /* the track the song started with,
                                      "" a cappella or with the metronome */
+    seg_solo_t solo[SEG_SOLO_RINGS];
 } seg_ctl_t;
 
 _Static_assert(sizeof(seg_ctl_t) <= SEG_CTL_WORDS * 8, "control state outgrew its latch");

@@ -119,6 +119,20 @@ int tl_write_monitor(seg_t *seg, int64_t start, const float *x, uint32_t n, int6
     return TL_OK;
 }
 
+int tl_write_solo(seg_t *seg, uint32_t k, int64_t start, const float *x, uint32_t n, int64_t now)
+{
+    if (k >= SEG_SOLO_RINGS)
+        return TL_ERANGE;
+    int rc = tl_check_write(seg, start, n, now);
+    if (rc)
+        return rc;
+    ring_span_t sp = ring_split(start, n, seg_ring_len(seg));
+    acc_cell_t *ring = seg_solo(seg, k);
+    acc_add(ring + sp.first_index, x, sp.first_len);
+    acc_add(ring, x + sp.first_len, sp.second_len);
+    return TL_OK;
+}
+
 /* Clips [start, start + n) to the safe window; returns the offset into the
  * range and the count that lie inside (count 0 if none). */
 static uint32_t clip_window(const seg_t *seg, int64_t start, uint32_t n, uint32_t *skip)
@@ -169,6 +183,49 @@ void tl_read_monitor(const seg_t *seg, int64_t start, uint32_t n, float *out)
     const acc_cell32_t *mon = seg_monitor(seg);
     acc_render32(mon + sp.first_index, sp.first_len, out + skip);
     acc_render32(mon, sp.second_len, out + skip + sp.first_len);
+}
+
+void tl_read_solo(const seg_t *seg, uint32_t k, int64_t start, uint32_t n, float volume,
+                  float *out)
+{
+    uint32_t skip;
+    uint32_t m = k < SEG_SOLO_RINGS ? clip_window(seg, start, n, &skip) : 0;
+    if (m < n)
+        memset(out, 0, (size_t)n * sizeof *out);
+    if (m == 0)
+        return;
+    ring_span_t sp = ring_split(start + skip, m, seg_ring_len(seg));
+    const acc_cell_t *ring = seg_solo(seg, k);
+    const acc_cell32_t *bk = seg_backing(seg);
+    acc_render(ring + sp.first_index, bk + sp.first_index, sp.first_len, volume, out + skip, NULL);
+    acc_render(ring, bk, sp.second_len, volume, out + skip + sp.first_len, NULL);
+}
+
+void tl_clear_solo(seg_t *seg, uint32_t k, uint32_t n)
+{
+    uint32_t len = seg_ring_len(seg);
+    if (k >= SEG_SOLO_RINGS)
+        return;
+    if (n > len - TL_MARGIN)
+        n = len - TL_MARGIN;
+    /* relaxed: the daemon is the only writer of the watermark */
+    int64_t w = load_relaxed(&seg_header(seg)->cleared_to);
+    acc_cell_t *ring = seg_solo(seg, k);
+    for (uint32_t i = 0; i < n; i++)
+        /* relaxed: nothing may write here until the release in the
+         * tl_advance() that follows moves the watermark past it */
+        store_relaxed(&ring[ring_index(w + i, len)], 0);
+}
+
+void tl_release_solo(seg_t *seg, uint32_t k)
+{
+    if (k >= SEG_SOLO_RINGS)
+        return;
+    uint32_t len = seg_ring_len(seg);
+    acc_cell_t *ring = seg_solo(seg, k);
+    if (seg_release(seg, ring, (size_t)len * sizeof *ring) != SEG_OK)
+        for (uint32_t i = 0; i < len; i++)
+            store_relaxed(&ring[i], 0);  /* relaxed: a racing add lands before or after */
 }
 
 void tl_read_cells(const seg_t *seg, int64_t start, uint32_t n, int64_t *out)
@@ -233,6 +290,8 @@ void tl_zero_all(seg_t *seg)
             store_relaxed(&bk[i], 0);
         }
     }
+    for (uint32_t k = 0; k < SEG_SOLO_RINGS; k++)
+        tl_release_solo(seg, k);
     uint32_t nf = len / RING_OPUS_FRAME;
     for (uint32_t f = 0; f < nf; f++)
         /* release; pairs with the acquire in tl_frame_gen() */

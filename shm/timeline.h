@@ -118,6 +118,30 @@ void tl_read(const seg_t *seg, int64_t start, uint32_t n, float volume,
  * window. */
 void tl_read_monitor(const seg_t *seg, int64_t start, uint32_t n, float *out);
 
+/* Solo ring k (segment.h): adds n samples at [start, start + n), counted
+ * as one singer as in the mix, checked as tl_check_write().  A worker
+ * killed mid-add leaves part of one upload in the ring, as in the mix;
+ * only the soloing listener hears it.  It moves no
+ * frame generation: nobody caches what a solo renders (only its one
+ * listener reads it), so a solo costs the shared frames nothing. */
+int tl_write_solo(seg_t *seg, uint32_t k, int64_t start, const float *x, uint32_t n, int64_t now);
+
+/* Renders solo ring k for [start, start + n) as tl_read() renders the mix:
+ * the ring's singers plus backing, normalised per sample, times volume;
+ * silence outside the safe window. */
+void tl_read_solo(const seg_t *seg, uint32_t k, int64_t start, uint32_t n, float volume,
+                  float *out);
+
+/* Daemon only, before the tl_advance() of the same n: clears [W, W + n)
+ * of solo ring k (W the watermark), which that advance then publishes.
+ * The daemon clears a ring only while a listener solos with it. */
+void tl_clear_solo(seg_t *seg, uint32_t k, uint32_t n);
+
+/* Daemon only: zeroes all of solo ring k, giving its pages back (a ring
+ * given to a new listener, or left by one).  A racing add lands before or
+ * after, as in tl_zero_all(). */
+void tl_release_solo(seg_t *seg, uint32_t k);
+
 /* Reads the mix ring's raw cells (tests and the recorder). */
 void tl_read_cells(const seg_t *seg, int64_t start, uint32_t n, int64_t *out);
 
@@ -130,7 +154,7 @@ void tl_advance(seg_t *seg, uint32_t n, const float *backing);
  * window (the metronome backfill); outside parts are skipped. */
 void tl_write_backing(seg_t *seg, int64_t start, const float *x, uint32_t n);
 
-/* Daemon only: zeroes the mix, monitor and backing rings entirely (a new
+/* Daemon only: zeroes the mix, monitor, backing and solo rings entirely (a new
  * lead).  Concurrent adds either land before the zeroing or after it. */
 void tl_zero_all(seg_t *seg);
 

@@ -42,6 +42,8 @@ bool users_read(const seg_t *seg, uint32_t idx, users_view_t *out)
         out->rms = bits_to_float(load_relaxed(&u->rms));
         out->worker = load_relaxed(&u->worker);
         out->timing = load_relaxed(&u->timing);
+        out->calib = load_relaxed(&u->calib);
+        out->link = load_relaxed(&u->link);
         seg_str_load(u->name, SEG_NAME_MAX, out->name);
         fence_acquire();
         if (load_relaxed(&u->gen) == g)
@@ -144,6 +146,18 @@ void users_set_timing(seg_t *seg, uint32_t idx, uint32_t word)
     store_relaxed(&seg_users(seg)[idx].timing, word);
 }
 
+void users_set_calib(seg_t *seg, uint32_t idx, uint32_t word)
+{
+    /* relaxed: an activity field, one writer per user, shown as status */
+    store_relaxed(&seg_users(seg)[idx].calib, word);
+}
+
+void users_set_link(seg_t *seg, uint32_t idx, uint32_t state)
+{
+    /* relaxed: as users_set_calib() */
+    store_relaxed(&seg_users(seg)[idx].link, state);
+}
+
 uint32_t users_timing(const seg_t *seg, uint32_t idx, bool *live)
 {
     const seg_user_t *u = &seg_users(seg)[idx];
@@ -220,6 +234,8 @@ int64_t users_alloc(seg_t *seg, uint64_t userid, const char *name,
         store_relaxed(&u->rms, 0);
         store_relaxed(&u->worker, -1);
         store_relaxed(&u->timing, 0);
+        store_relaxed(&u->calib, 0);
+        store_relaxed(&u->link, USERS_LINK_OK);
         store_relaxed(&u->live, 1);
         end_write(u);
         return i;

@@ -42,6 +42,8 @@ typedef struct {
     float rms;
     int32_t worker;
     uint32_t timing;           /* USERS_TIMING_* word, 0: not flagged */
+    uint32_t calib;            /* users_calib_word(), 0: not told */
+    uint32_t link;             /* USERS_LINK_* */
     char name[SEG_NAME_MAX];
 } users_view_t;
 
@@ -62,6 +64,30 @@ static inline uint32_t users_timing_word(int32_t offset_ms, uint32_t basis)
 
 static inline int32_t users_timing_offset(uint32_t word) { return (int16_t)(word & 0xffffu); }
 static inline uint32_t users_timing_basis(uint32_t word) { return (word >> 16) & 3u; }
+
+/* The page's latency calibration as the worker serving the user
+ * publishes it (the request's calib=, PROTOCOL.md): kind << 16 | ms, ms
+ * clamped to 0..USERS_CALIB_MS_MAX; 0 while the page has not told. */
+enum { USERS_CALIB_NONE = 0, USERS_CALIB_MEASURED = 1, USERS_CALIB_ESTIMATED = 2 };
+#define USERS_CALIB_MS_MAX 5000
+
+static inline uint32_t users_calib_word(uint32_t kind, int32_t ms)
+{
+    if (kind != USERS_CALIB_MEASURED && kind != USERS_CALIB_ESTIMATED)
+        return 0;
+    if (ms < 0)
+        ms = 0;
+    if (ms > USERS_CALIB_MS_MAX)
+        ms = USERS_CALIB_MS_MAX;
+    return kind << 16 | (uint32_t)ms;
+}
+
+static inline uint32_t users_calib_kind(uint32_t word) { return word >> 16; }
+static inline int32_t users_calib_ms(uint32_t word) { return (int32_t)(word & 0xffffu); }
+
+/* How the user's uploads reach the worker (fcgi/link.h judges it): on
+ * time, late against their own usual pace, or with gaps. */
+enum { USERS_LINK_OK = 0, USERS_LINK_LATE = 1, USERS_LINK_DROPPING = 2 };
 
 /* Reads slot idx.  Returns true if it holds a user (consistently read),
  * false if free or being rewritten. */
@@ -104,6 +130,11 @@ int64_t users_mix_progress(const seg_t *seg, uint32_t idx, bool *busy, int64_t *
 /* Worker: publishes the timing watch's verdict on the user in slot idx
  * (a users_timing_word(), or 0). */
 void users_set_timing(seg_t *seg, uint32_t idx, uint32_t word);
+
+/* Worker: publishes the page's calibration (a users_calib_word()) and the
+ * link state (USERS_LINK_*) of the user in slot idx. */
+void users_set_calib(seg_t *seg, uint32_t idx, uint32_t word);
+void users_set_link(seg_t *seg, uint32_t idx, uint32_t state);
 
 /* The timing word of slot idx as last published, and in *live whether the
  * slot holds a user (hints: check the slot's identity with users_read()

@@ -44,7 +44,7 @@ import { askConfirm } from './ui/confirm.js';
 import { renderOrganiserCard, setupOrganiserCard } from './ui/organiser.js';
 import { setupWords } from './ui/words.js';
 import { toast } from './ui/toast.js';
-import { renderTiming, setupTiming } from './ui/timing.js';
+import { calibParam, renderTiming, setupTiming } from './ui/timing.js';
 import { addAdjustment, appliedLatency, flagMap, ownLine } from './timingwatch.js';
 import {
   forgetSinger, keepChat, keptChat, loadSinger, saveSinger,
@@ -97,6 +97,7 @@ const state = {
   // the sum of the offsets applied to latencyMs since it was found.
   timingOwn: null,
   timingFlags: new Map(),
+  solo: [], // the singers we hear alone (the console, PROTOCOL.md §9.12)
   timingAskedAt: 0,
   timingAdjustedMs: 0,
   // The app has run once; the latency step is then a measurement again,
@@ -604,6 +605,7 @@ function startApp() {
     onRefused,
     userid: state.userid,
     username: () => state.name,
+    calib: () => calibParam(state.calibration, state.latencyMs),
     listenOnly: () => state.listenOnly,
     // Whatever keeps our voice out of the mix is told to the server, which
     // then neither adds it nor counts it (a muted singer must not make the
@@ -747,6 +749,7 @@ function onMetadata(m, req) {
   if (m.public_id != null) state.publicId = String(m.public_id);
   if (Array.isArray(m.user_summary)) state.users = parseUserSummary(m.user_summary);
   state.levels = Array.isArray(m.levels) ? m.levels : null;
+  state.solo = Array.isArray(m.solo) ? m.solo.map(String) : [];
   state.removed = removedList(m.removed);
   if (Array.isArray(m.buckets)) state.buckets = m.buckets.filter(Number.isFinite);
   if (Array.isArray(m.tracks)) state.tracks = m.tracks.map(String);
@@ -921,8 +924,8 @@ function renderApp() {
     if (names.includes(keep)) sel.value = keep;
   }
   renderSong();
-  const rows = state.levels ? consoleRows(state.users, state.levels, state.timingFlags) : [];
-  if (consoleView) consoleView.render(rows, !!state.levels);
+  const rows = state.levels ? consoleRows(state.users, state.levels, state.timingFlags, state.solo) : [];
+  if (consoleView) consoleView.render(rows, !!state.levels, state.solo);
   renderModeration(rows);
   const mine = me();
   if (mine && document.activeElement !== $('my-mic-volume')) $('my-mic-volume').value = String(mine.micVolume);
@@ -1329,6 +1332,12 @@ function main() {
       log(`${muted ? 'muting' : 'unmuting'} singer ${id}`);
     },
     applyTiming: askTimingApply,
+    solo: (ids) => {
+      if (!conn) return;
+      conn.queueSolo(ids);
+      log(ids.length ? `hearing singers ${ids.join(', ')} alone` : 'hearing everyone again');
+    },
+    notice: (text) => { log(text); toast(text); },
   });
   setupModerationView();
   setupReturning();

@@ -50,7 +50,8 @@ export class Connection {
   /**
    * o: {api: () => string, room: () => ({id, key}) | null (the default
    *     room), userid, username: () => string, listenOnly: () => bool,
-   *     muted: () => bool, codec, engine, onMetadata(meta, req),
+   *     muted: () => bool, calib: () => string | null (the calib
+   *     parameter, PROTOCOL.md §9.13), codec, engine, onMetadata(meta, req),
    *     onStatus({state, message, failures, http}) (http: {status, message}
    *     of the server's refusal behind a failure, or null),
    *     onRefused({status, message, key}) => bool (a 403 answer to a
@@ -107,6 +108,14 @@ export class Connection {
    */
   queueTimingApply(id) {
     if (!this.pending.timingApply.includes(id)) this.pending.timingApply.push(id);
+  }
+
+  /**
+   * Queues a solo (PROTOCOL.md §9.12): the public ids to hear alone, or
+   * none to hear everyone again. The latest selection wins.
+   */
+  queueSolo(ids) {
+    this.pending.solo = ids.length ? ids.join(',') : 'none';
   }
 
   queueEvent(evid, clock) {
@@ -245,6 +254,7 @@ export class Connection {
       resetUserState: this.firstPost,
       spectator: this.o.listenOnly(),
       muted: this.o.muted ? this.o.muted() : false,
+      calib: this.o.calib ? this.o.calib() : null,
       // The user summary only when it changed: the page keeps the last one.
       summary: 'changed',
       offset: this.offset, // not sent: the offset this request was made at
@@ -346,6 +356,6 @@ function emptyPending() {
     chat: [], micVolume: [], events: [], timingApply: [],
     requestLead: false, markStart: false, markStop: false,
     volume: null, backingVolume: null, bpm: null, repeats: null, bpr: null,
-    track: '', monitor: '', remove: '', letBack: '', appoint: '',
+    track: '', monitor: '', solo: '', remove: '', letBack: '', appoint: '',
   };
 }

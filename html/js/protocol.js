@@ -110,7 +110,7 @@ export function unpackMulti(bytes) {
  *   remove, letBack, appoint (string)       the organiser's: a public id
  *                                           to remove from the room, to
  *                                           let back in, to make the
- *                                           leader (extension, §10.8);
+ *                                           leader (extension, §10.9);
  *   spectator (bool)                        listen only (extension);
  *   muted (bool)                            the upload is not to be mixed:
  *                                           muted, lag-muted or monitoring
@@ -156,6 +156,8 @@ export function buildAudioQuery(req) {
   if (req.track && req.track !== TRACK_PLACEHOLDER) put('track', req.track);
   put('monitor', req.monitor);
   put('timing_apply', req.timingApply);
+  put('solo', req.solo);
+  put('calib', req.calib);
   put('remove', req.remove);
   put('let_back', req.letBack);
   put('appoint', req.appoint);

@@ -35,6 +35,7 @@ static const row_t table[] = {
     {ROLE_ACT_DELETE_RECORDING, "O", "O"},
     {ROLE_ACT_WORDS, "OL", "O"},
     {ROLE_ACT_LEVELS, "OL", "O"},
+    {ROLE_ACT_SOLO, "OL", "O"},
     {ROLE_ACT_REMOVE, "O", "O"},
     {ROLE_ACT_APPOINT, "O", "O"},
 };

@@ -24,6 +24,7 @@
 #include "exclient.h"
 #include "roles.h"
 #include "timeline.h"
+#include "tones.h"
 
 #define ROUNDS 16
 #define MEASURED 6          /* the last blocks C received, after the song reached it */
@@ -37,27 +38,6 @@ static const char *variant_name[] = {"no B", "B sings", "B rests", "B muted=1", 
  * timeline at the same clocks (before any encoder). */
 static float heard[N_VARIANTS][MEASURED * N];
 static float mixed[N_VARIANTS][MEASURED * N];
-
-static void fill_tone(float *x, int64_t t0, double hz, float amp)
-{
-    for (int i = 0; i < N; i++)
-        x[i] = amp * (float)sin(2 * M_PI * hz * (double)(t0 + i) / RATE);
-}
-
-/* Amplitude of frequency hz in x (n samples), by Goertzel. */
-static double level(const float *x, int n, double hz)
-{
-    double w = 2 * M_PI * hz / RATE, k = 2 * cos(w), s1 = 0, s2 = 0;
-    for (int i = 0; i < n; i++) {
-        double s0 = x[i] + k * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    double p = s1 * s1 + s2 * s2 - k * s1 * s2;
-    return 2 * sqrt(p) / n;
-}
-
-static double db(double v) { return 20 * log10(v > 1e-12 ? v : 1e-12); }
 
 /* The RMS of x - y over n samples. */
 static double rms_diff(const float *x, const float *y, int n)

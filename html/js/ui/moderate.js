@@ -3,7 +3,7 @@
 // "Remove" button (asked first, ui/confirm.js), and the list of the
 // singers removed from the room, each with "Let back in". Only the
 // organiser has them (mixer/roles.h ROLE_ACT_REMOVE, ROLE_ACT_APPOINT), and
-// only the organiser's answers carry "removed" (PROTOCOL.md §10.8).
+// only the organiser's answers carry "removed" (PROTOCOL.md §10.9).
 // Kept apart from console.js: it adds one cell to each of the console's
 // rows (found by their data-id) and one column heading, and owns its list.
 

@@ -20,6 +20,19 @@ export function timingText(t) {
   return `${base} Adjusted by ${by} from the server's timing watch.`;
 }
 
+/**
+ * The calib parameter that tells the server (and so the organiser's
+ * console, PROTOCOL.md §9.13) how this page's latency came about:
+ * "measured:MS", or "estimated:MS" for an estimate or an assumed figure
+ * (nothing was measured); null before there is a latency. MS is whole
+ * milliseconds, 0..5000.
+ */
+export function calibParam(calibration, latencyMs) {
+  if (!calibration || !Number.isFinite(latencyMs)) return null;
+  const ms = Math.min(5000, Math.max(0, Math.round(latencyMs)));
+  return `${calibration === 'measured' ? 'measured' : 'estimated'}:${ms}`;
+}
+
 function calibrationText(t) {
   const ms = Number.isFinite(t.latencyMs) ? `${t.latencyMs.toFixed(1)} ms` : 'unknown';
   if (t.calibration === 'measured') {
