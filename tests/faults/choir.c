@@ -3,6 +3,7 @@
  * was heard with what was written (choir.h).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -660,6 +661,10 @@ void ch_heard_print(const ch_voice_t *listener, const ch_voice_t *source, const 
            listener->name, listener->offset_s, source->name, source->offset_s, source->hz, h->frames,
            h->on_ok, h->expect_on, h->longest_gap, h->stray, h->expect_off, h->level_checked,
            h->level_bad, h->worst_ratio);
+    if (h->missing)
+        printf("  %s: the first frame without %s is at listener clock %" PRId64 " (%.2f s after its first frame)\n",
+               listener->name, source->name, h->first_missing,
+               (double)(h->first_missing - listener->base) / 48000.0);
 }
 
 int ch_frames_received(ch_voice_t *v, int64_t from, int64_t to)
