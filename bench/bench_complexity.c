@@ -21,8 +21,18 @@
  * complexity 10's (`chosen_private_complexity: N`), the cheapest within
  * 1 dB for all three listeners (`chosen_for_every_listener: N`; settings
  * within 3% of each other's CPU count as alike, the lower one chosen), and
- * the worker's setting for such streams (`worker_private_complexity: N`,
+ * the worker's setting for such streams (`worker_private_complexity`,
  * OUT_PRIVATE_COMPLEXITY) with what it costs.
+ *
+ * Then a sweep over the number of voices a listener hears, 1 to SWEEP, in
+ * two kinds of mix: the song's phrases with their rests (the four parts
+ * doubled an octave up, then two octaves), and steady chords held through
+ * the song, every voice on one vibrato (tone.h), the kind of mix that
+ * leans hardest on the pitch pre-filter.  For each, the SNR at complexity
+ * 0 against 10, and the fewest voices from which on every mix of both
+ * kinds is within 1 dB (`auto_voices_within_1db: N`): the worker's auto
+ * setting uses 0 only from OUT_AUTO_VOICES voices, which must not be
+ * fewer (`worker_auto_voices: N`).
  *
  * The song (deterministic, 32 s): four voices (bass, tenor, alto, soprano)
  * on a chord progression, sung-like tones (tone.h: vibrato, harmonics) with
@@ -56,6 +66,7 @@
 #define SONG (SLOTS * SLOT_S * RATE)
 #define VOICES 4
 #define MAX_C 10
+#define SWEEP 12                    /* voices in the sweep */
 
 /* The progression (I vi IV V ... in C), as MIDI notes: bass, tenor, alto,
  * and two soprano notes per chord (a melody in half chords). */
@@ -84,7 +95,8 @@ static bool rests(int v, int h)
     return k == 3 || k == 7 || k == 9;
 }
 
-/* One voice of the song, as sung (before the upload's codec). */
+/* One voice of the song, as sung (before the upload's codec).  Voices 4
+ * and up double the parts, an octave up and then two, resting elsewhere. */
 static void sing(int v, float *x)
 {
     static float note[RATE];
@@ -94,9 +106,10 @@ static void sing(int v, float *x)
     for (int h = 0; h < 2 * SLOTS; h++) {
         if (rests(v, h))
             continue;
-        int m = prog[h / 2][v < 3 ? v : 3 + h % 2];
+        int p = v % VOICES;
+        int m = prog[h / 2][p < 3 ? p : 3 + h % 2] + 12 * (v / VOICES);
         size_t len = RATE * SLOT_S / 2 - RATE / 12;   /* a breath before the next note */
-        tone_voice_init(&tv, midi_hz(m), amp[v]);
+        tone_voice_init(&tv, midi_hz(m), amp[p]);
         tone_voice_render(&tv, note, len);
         size_t at = (size_t)h * (RATE * SLOT_S / 2);
         for (size_t i = 0; i < len; i++) {
@@ -214,6 +227,45 @@ static double make_mix(float *mix, int voices, bool with_backing)
     return peak;
 }
 
+/* A steady voice: note v of a wide chord held through the song. */
+static void hold(int v, float *x)
+{
+    static const int chord[SWEEP] = {48, 55, 64, 72, 43, 60, 67, 76, 52, 59, 69, 79};
+    tone_voice_t tv;
+    tone_voice_init(&tv, midi_hz(chord[v % SWEEP]), 0.25);
+    tone_voice_render(&tv, x, SONG);
+}
+
+/* The sweep: for n = 1 .. SWEEP voices of each kind (sung, steady), the
+ * SNR at complexity 0 less the SNR at 10, into d[kind][n]. */
+static int sweep(double d[2][SWEEP + 1], uint8_t (*pk)[ES_PACKET_MAX], int *len, int la)
+{
+    static float voice[SONG], sum[SONG], mix[SONG];
+    for (int kind = 0; kind < 2; kind++) {
+        memset(sum, 0, sizeof sum);
+        for (int n = 1; n <= SWEEP; n++) {
+            if (kind == 0)
+                sing(n - 1, voice);
+            else
+                hold(n - 1, voice);
+            if (upload(voice) != 0)
+                return -1;
+            float g = gain_normalise(n);
+            for (int i = 0; i < SONG; i++) {
+                sum[i] += voice[i];
+                mix[i] = sum[i] * g;
+            }
+            if (encode(mix, MAX_C, pk, len) < 0)
+                return -1;
+            double at10 = snr(mix, pk, len, la);
+            if (encode(mix, 0, pk, len) < 0)
+                return -1;
+            d[kind][n] = snr(mix, pk, len, la) - at10;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -317,10 +369,32 @@ int main(int argc, char **argv)
            chosen, db[0][chosen] - db[0][MAX_C], us[chosen] / us[MAX_C]);
     printf("chosen_for_every_listener: %d (all three within 1 dB; %.2f of 10's CPU)\n", chosen_all,
            us[chosen_all] / us[MAX_C]);
-    int w = OUT_PRIVATE_COMPLEXITY;
-    printf("worker_private_complexity: %d (against 10: choir %+.2f dB, one voice and backing "
-           "%+.2f dB, solo %+.2f dB; %.1f us per frame, %.2f of 10's CPU)\n", w,
+    int w = ES_COMPLEXITY;   /* auto's setting for fewer voices */
+    printf("worker_private_complexity: %s (below %d voices %d: against 10, choir %+.2f dB, one "
+           "voice and backing %+.2f dB, solo %+.2f dB; %.1f us per frame, %.2f of 10's CPU; "
+           "from %d voices 0: %.1f us, %.2f)\n",
+           OUT_PRIVATE_COMPLEXITY == OUT_COMPLEXITY_AUTO ? "auto" : "fixed", OUT_AUTO_VOICES, w,
            db[0][w] - db[0][MAX_C], db[1][w] - db[1][MAX_C], db[2][w] - db[2][MAX_C], us[w],
-           us[w] / us[MAX_C]);
+           us[w] / us[MAX_C], OUT_AUTO_VOICES, us[0], us[0] / us[MAX_C]);
+
+    double d[2][SWEEP + 1];
+    if (sweep(d, pk, len, la) != 0) {
+        fprintf(stderr, "bench_complexity: Opus failed in the sweep\n");
+        return 1;
+    }
+    printf("\nComplexity 0 against 10 by the number of voices heard (SNR difference, dB):\n");
+    printf("%-7s %8s %8s\n", "voices", "sung", "steady");
+    int from = SWEEP + 1;
+    for (int n = SWEEP; n >= 1; n--)
+        if (d[0][n] >= -1.0 && d[1][n] >= -1.0)
+            from = n;
+        else
+            break;
+    for (int n = 1; n <= SWEEP; n++)
+        printf("%-7d %+8.2f %+8.2f\n", n, d[0][n], d[1][n]);
+    printf("auto_voices_within_1db: %d\n", from);
+    printf("worker_auto_voices: %d (%s)\n", OUT_AUTO_VOICES,
+           OUT_AUTO_VOICES >= from ? "not fewer: every mix it encodes at 0 is within 1 dB"
+                                   : "FEWER than measured: mixes it encodes at 0 lose more than 1 dB");
     return 0;
 }

@@ -42,6 +42,7 @@
 
 #include "room.h"
 #include "exchange.h"
+#include "output.h"
 #include "packet.h"
 #include "rig.h"
 #include "ring.h"
@@ -99,7 +100,7 @@ static int voice_at(int singer, int round, int k)
 typedef struct {
     int singers, spectators, rounds, total;
     bool unaligned, metronome;
-    int private_complexity;   /* -1: the worker's default */
+    int private_complexity;   /* -2: the worker's default (auto) */
     int rests;                /* --rests: percent of each phrase rested, 0: none */
 } bench_opts_t;
 
@@ -137,7 +138,7 @@ static int parse_opts(int argc, char **argv, bench_opts_t *o)
         {0, 0, 0, 0},
     };
     *o = (bench_opts_t){.singers = 60, .spectators = 0, .rounds = 20, .unaligned = false,
-                         .private_complexity = -1};
+                         .private_complexity = -2};
     int c;
     while ((c = getopt_long(argc, argv, "s:p:r:umc:R:h", opts, NULL)) != -1) {
         switch (c) {
@@ -146,11 +147,11 @@ static int parse_opts(int argc, char **argv, bench_opts_t *o)
         case 'r': o->rounds = atoi(optarg); break;
         case 'u': o->unaligned = true; break;
         case 'm': o->metronome = true; break;
-        case 'c': o->private_complexity = atoi(optarg); break;
+        case 'c': o->private_complexity = strcmp(optarg, "auto") == 0 ? OUT_COMPLEXITY_AUTO : atoi(optarg); break;
         case 'R': o->rests = atoi(optarg); break;
         default:
             printf("usage: bench_exchange [--singers N] [--spectators N] [--rounds N] [--unaligned]\n"
-                   "                      [--metronome] [--private-complexity 0..10] [--rests PCT]\n"
+                   "                      [--metronome] [--private-complexity 0..10|auto] [--rests PCT]\n"
                    "  Measures the CPU cost of one 600 ms exchange inside a worker (no HTTP), with\n"
                    "  the timing watch and without it; --metronome: a metronome song; --rests: the\n"
                    "  song without rests and with PCT%% of each phrase rested.\n");
@@ -240,7 +241,7 @@ static int set_up(bench_t *b, const bench_opts_t *o, bool watch)
     if (!b->ex)
         return 1;
     ex_set_timing_watch(b->ex, watch);
-    if (o->private_complexity >= 0)
+    if (o->private_complexity != -2)
         ex_set_private_complexity(b->ex, o->private_complexity);
     b->now = b->rig.now;
     for (int i = 0; i < 40; i++)

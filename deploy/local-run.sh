@@ -38,7 +38,7 @@
 #                      (default: the daemon's, 5)
 #   BB_STEMS           1 (default): workers write each singer's stem of every
 #                      song beside the recordings; 0: the mix only
-#   BB_PRIVATE_COMPLEXITY  the workers' --private-complexity (default: the
+#   BB_PRIVATE_COMPLEXITY  the workers' --private-complexity, 0..10 or auto (default: the
 #                      worker's); the benchmark compares settings with it
 #   BB_KEEP, BB_KEEP_DAYS, BB_RECORDINGS_BYTES
 #                      the daemon's --keep, --keep-days and

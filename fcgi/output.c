@@ -24,8 +24,9 @@ struct out {
     fr_t *fr;
     sg_table_t *singers;
     out_counters_t c;
-    int private_complexity;    /* of streams no one can share */
+    int private_complexity;    /* of streams no one can share, or auto */
     float x[RQ_MAX_SAMPLES];   /* the private path's rendering */
+    int32_t n[RQ_MAX_SAMPLES]; /* its contributions per sample (auto) */
 };
 
 out_t *out_create(seg_t *seg, es_t *es, fr_t *fr, sg_table_t *t)
@@ -45,7 +46,10 @@ void out_destroy(out_t *o) { free(o); }
 
 void out_set_private_complexity(out_t *o, int complexity)
 {
-    o->private_complexity = complexity < 0 ? 0 : complexity > 10 ? 10 : complexity;
+    o->private_complexity = complexity == OUT_COMPLEXITY_AUTO ? OUT_COMPLEXITY_AUTO
+                            : complexity < 0                  ? 0
+                            : complexity > 10                 ? 10
+                                                              : complexity;
 }
 
 bool out_shareable(const rq_t *rq, uint32_t flags)
@@ -164,6 +168,8 @@ int out_private(out_t *o, sg_t *s, const rq_t *rq, const float *in, const seg_ct
 {
     int64_t t0 = prof_now_ns();
     int64_t rpos = rq->read_clock - rq->n;
+    int complexity = out_shareable(rq, flags) && solo_ring < 0 ? ES_COMPLEXITY : o->private_complexity;
+    bool counted = false;   /* o->n holds the contributions of o->x */
     if (rq->loopback && in) {
         memcpy(o->x, in, (size_t)rq->n * sizeof(float));
     } else if (rq->loopback) {
@@ -175,19 +181,27 @@ int out_private(out_t *o, sg_t *s, const rq_t *rq, const float *in, const seg_ct
     } else if (solo_ring >= 0) {
         read_solo(o, ctl, solo_ring, rpos, rq->n);
     } else {
-        tl_read(o->seg, rpos, rq->n, ctl->global_gain, o->x, NULL);
+        counted = complexity == OUT_COMPLEXITY_AUTO;
+        tl_read(o->seg, rpos, rq->n, ctl->global_gain, o->x, counted ? o->n : NULL);
     }
     *mix_ns = prof_now_ns() - t0;
-    OpusEncoder *enc = private_encoder(
-        o, s, out_shareable(rq, flags) && solo_ring < 0 ? ES_COMPLEXITY : o->private_complexity);
+    bool automatic = complexity == OUT_COMPLEXITY_AUTO;
+    OpusEncoder *enc = private_encoder(o, s, automatic ? ES_COMPLEXITY : complexity);
     if (!enc)
         return OPUS_ALLOC_FAIL;
     uint32_t frames = rq->n / RING_OPUS_FRAME;
     size_t at = 1;
     body[0] = (uint8_t)frames;
     for (uint32_t i = 0; i < frames; i++) {
-        int k = opus_encode_float(enc, o->x + (size_t)i * RING_OPUS_FRAME, RING_OPUS_FRAME,
-                                  body + at + 2, PK_MAX_PACKET);
+        const float *x = o->x + (size_t)i * RING_OPUS_FRAME;
+        if (counted) {
+            const int32_t *n = o->n + (size_t)i * RING_OPUS_FRAME;
+            int32_t fewest = n[0];
+            for (uint32_t j = 1; j < RING_OPUS_FRAME; j++)
+                fewest = n[j] < fewest ? n[j] : fewest;
+            opus_encoder_ctl(enc, OPUS_SET_COMPLEXITY(out_auto_complexity(fewest)));
+        }
+        int k = opus_encode_float(enc, x, RING_OPUS_FRAME, body + at + 2, PK_MAX_PACKET);
         if (k < 0)
             return k;
         pk_put_len(body + at, (uint16_t)k);

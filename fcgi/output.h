@@ -47,16 +47,33 @@
  *     10, 9, 7     0        0                     0            1.00
  *     6, 5         -0.59    -1.45                 -2.25        0.69
  *     4 .. 1       -1.0     -2.8                  -6.6         0.43 .. 0.50
- *     0            -0.76    -2.50                 -6.19        0.31
+ *     0            -0.76    -2.50                 -6.19        0.27
  *
  * Below 7 CELT drops its pitch pre-filter, which is what a single voice
- * (or a chord of voices sharing a vibrato: test_private, -4.4 dB) leans
- * on.  Complexity 0 would be within 1 dB of 10 on the dense choir only,
- * at a third of the encoding's CPU (bench/RESULTS.md has what that gives
- * end to end); on a listener who hears one voice it costs 6 dB, so
- * the default stays at the shared setting and the cheaper one is an
- * operator's choice (bb-worker --private-complexity). */
-#define OUT_PRIVATE_COMPLEXITY ES_COMPLEXITY
+ * (or a chord of a few voices: test_private, -4.4 dB) leans on.  A mix of
+ * many voices has no one pitch for it to follow, and there complexity 0
+ * is as good as 10 at a quarter of the CPU: bench_complexity's sweep over
+ * the number of voices (sung voices with rests, and steady chords sharing
+ * one vibrato, the worst case) finds every mix of 8 voices or more within
+ * 1 dB of 10 (7 sung voices: -1.07 dB; 3 steady ones: -4.0 dB).
+ *
+ * OUT_COMPLEXITY_AUTO (the default) therefore chooses per 60 ms frame:
+ * complexity 0 where every sample of the frame holds at least
+ * OUT_AUTO_VOICES contributions (singers, resting ones included, and the
+ * copies of rounds; 10, two over the measured 8, leaves room for singers
+ * who rest and still count), ES_COMPLEXITY everywhere
+ * else (fewer voices, loopback, monitoring, a solo).  The operator can fix
+ * one setting instead (bb-worker --private-complexity N). */
+#define OUT_COMPLEXITY_AUTO (-1)
+#define OUT_AUTO_VOICES 10
+#define OUT_PRIVATE_COMPLEXITY OUT_COMPLEXITY_AUTO
+
+/* The complexity auto mode gives a frame whose fewest contributions in a
+ * sample are `voices`. */
+static inline int out_auto_complexity(int32_t voices)
+{
+    return voices >= OUT_AUTO_VOICES ? 0 : ES_COMPLEXITY;
+}
 
 typedef struct {
     uint64_t stream_lost;      /* singers whose shared state was gone */
@@ -74,7 +91,7 @@ out_t *out_create(seg_t *seg, es_t *es, fr_t *fr, sg_table_t *t);
 void out_destroy(out_t *o);
 
 /* Sets the Opus complexity of streams no other singer can share, 0..10
- * (clamped); OUT_PRIVATE_COMPLEXITY until set. */
+ * (clamped), or OUT_COMPLEXITY_AUTO; OUT_PRIVATE_COMPLEXITY until set. */
 void out_set_private_complexity(out_t *o, int complexity);
 
 /* Whether the shared path can serve this request: its read clock on whole

@@ -105,18 +105,19 @@ static void usage(FILE *f)
             "      --no-share-encoding encode every singer's mix privately (costs CPU; the\n"
             "                          shared path gives the same packets)\n"
             "      --no-timing-watch   do not measure how early or late singers sing\n"
-            "      --private-complexity N  Opus complexity 0..10 of the streams no singer can\n"
-            "                          share, such as the original client's unaligned clocks\n"
-            "                          (default %d, the shared setting; 0 takes a third of the\n"
-            "                          CPU and costs 0.8 dB SNR on a choir, 6 dB on one voice:\n"
-            "                          see output.h)\n"
+            "      --private-complexity N|auto  Opus complexity 0..10 of the streams no\n"
+            "                          singer can share, such as the original client's\n"
+            "                          unaligned clocks; auto (the default): 0 in frames where\n"
+            "                          the mix holds at least %d voices (as good as 10 there, a\n"
+            "                          quarter of the CPU), the shared setting %d elsewhere\n"
+            "                          (0 on one voice costs 6 dB SNR: see output.h)\n"
             "      --header-max        print the size of the largest response header this\n"
             "                          worker writes, in nginx's units (for fastcgi_buffer_size),\n"
             "                          and exit\n"
             "  -h, --help              this text\n"
             "\n"
             "Logs go to stderr, one line per event.\n",
-            SEG_LANES - 1, OUT_PRIVATE_COMPLEXITY);
+            SEG_LANES - 1, OUT_AUTO_VOICES, ES_COMPLEXITY);
 }
 
 static int parse_args(int argc, char **argv, wk_config_t *c)
@@ -178,9 +179,11 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
         case 'N': c->no_sharing = true; break;
         case 'T': c->no_timing_watch = true; break;
         case 'C':
-            c->private_complexity = (int)strtol(optarg, &end, 10);
-            if (*end || c->private_complexity < 0 || c->private_complexity > 10) {
-                fprintf(stderr, "bb-worker: --private-complexity must be 0..10\n");
+            c->private_complexity = strcmp(optarg, "auto") == 0 ? OUT_COMPLEXITY_AUTO
+                                                                : (int)strtol(optarg, &end, 10);
+            if (c->private_complexity != OUT_COMPLEXITY_AUTO &&
+                (*end || !*optarg || c->private_complexity < 0 || c->private_complexity > 10)) {
+                fprintf(stderr, "bb-worker: --private-complexity must be 0..10 or auto\n");
                 return -1;
             }
             break;
