@@ -15,6 +15,11 @@
 # idle rooms.  Prints `rooms_singers_per_core: N`, `one_room_singers_per_core:
 # N`, `rooms_ratio: R`, `idle_rooms_daemon_cpu_percent: P` and the memory of
 # a room's segment (`room_segment_mib`, `room_segment_resident_mib`).
+# Beside each load, from the workers' metrics: the encoding's share of
+# their request time (`one_room_encode_share`, `rooms_encode_share`) and
+# the share of the packets sent that had to be encoded: each (room, bucket)
+# has its own mix, and each worker its own encoder chain for it, which one
+# room of many singers shares among all of a bucket's singers.
 set -euo pipefail
 
 BB_ROOT=${BB_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -68,12 +73,36 @@ server_pids() { awk '$1 ~ /^(shmd|worker-)/ {print $2}' "$RUN/pids" | paste -sd,
 shmd_pid() { awk '$1 == "shmd" {print $2}' "$RUN/pids"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# The singers' workers' metrics, summed: a metric's value for one label
+# (`metric 'stage_seconds_sum{stage="encode"}'`).
+metric() {
+    local s total=0 v
+    for s in "$RUN"/sock/ops-[1-9]*.sock; do
+        v=$(curl -fsS --unix-socket "$s" http://ops/metrics 2>/dev/null |
+            awk -v k="bb_worker_$1" 'index($0, k " ") == 1 {print $2}')
+        total=$(awk -v a="$total" -v b="${v:-0}" 'BEGIN {printf "%.6f", a + b}')
+    done
+    echo "$total"
+}
+
+# Where the workers' time went in a load: the encoding's share of their
+# request time, and the share of the packets sent that had to be encoded
+# (the rest were shared within a bucket): rooms multiply encoder chains.
 load() {   # load NAME ARGS...
     local name=$1
     shift
+    local e0 r0 p0 s0 e1 r1 p1 s1
+    e0=$(metric 'stage_seconds_sum{stage="encode"}'); r0=$(metric 'stage_seconds_sum{stage="request"}')
+    p0=$(metric 'packets_total{source="encoded"}'); s0=$(metric 'packets_total{source="shared"}')
     "$BUILD/tools/bb-load" --http "127.0.0.1:$PORT" --pids "$(server_pids)" --quiet \
         --offsets 3,6,9,12,15,18 --duration "$DUR" --interval "$IV" --warmup "$WARM" "$@" \
         >"$OUT/$name.txt" 2>"$OUT/$name.err" || true
+    e1=$(metric 'stage_seconds_sum{stage="encode"}'); r1=$(metric 'stage_seconds_sum{stage="request"}')
+    p1=$(metric 'packets_total{source="encoded"}'); s1=$(metric 'packets_total{source="shared"}')
+    awk -v e="$e0" -v E="$e1" -v r="$r0" -v R="$r1" -v p="$p0" -v P="$p1" -v s="$s0" -v S="$s1" 'BEGIN {
+        printf "encode_share_of_request_time: %.3f\n", (R > r) ? (E - e) / (R - r) : 0
+        printf "packets_encoded_share: %.3f\n", (P + S > p + s) ? (P - p) / ((P - p) + (S - s)) : 0
+    }' >>"$OUT/$name.txt"
 }
 
 say "== $TOTAL singers in one room (${DUR}s)"
@@ -100,20 +129,24 @@ res_mib=$(du -m "/dev/shm/$seg" | cut -f1)
 one=$(field singers_per_core "$OUT/one.txt")
 many=$(field singers_per_core "$OUT/many.txt")
 {
-    printf '\n%-44s %12s %10s %10s %8s\n' "measurement" "per core" "p50 ms" "p99 ms" "errors"
+    printf '\n%-44s %9s %8s %8s %7s %8s %8s\n' "measurement" "per core" "p50 ms" "p99 ms" "errors" \
+        "encode" "encoded"
     for n in one many; do
         case $n in
             one) what="$TOTAL singers in one room" ;;
             many) what="$TOTAL singers in $ROOMS rooms of $PER" ;;
         esac
-        printf '%-44s %12s %10s %10s %8s\n' "$what" "$(field singers_per_core "$OUT/$n.txt")" \
-            "$(field p50_ms "$OUT/$n.txt")" "$(field p99_ms "$OUT/$n.txt")" "$(field errors "$OUT/$n.txt")"
+        printf '%-44s %9s %8s %8s %7s %8s %8s\n' "$what" "$(field singers_per_core "$OUT/$n.txt")" \
+            "$(field p50_ms "$OUT/$n.txt")" "$(field p99_ms "$OUT/$n.txt")" "$(field errors "$OUT/$n.txt")" \
+            "$(field encode_share_of_request_time "$OUT/$n.txt")" "$(field packets_encoded_share "$OUT/$n.txt")"
     done
     printf 'machine: %s, %s cores, load average %s\n' "$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)" \
         "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
     printf 'one_room_singers_per_core: %s\n' "${one:-n/a}"
     printf 'rooms_singers_per_core: %s\n' "${many:-n/a}"
     printf 'rooms_ratio: %s\n' "$(awk -v a="$many" -v b="$one" 'BEGIN {if (b > 0) printf "%.3f", a / b; else print "n/a"}')"
+    printf 'one_room_encode_share: %s\n' "$(field encode_share_of_request_time "$OUT/one.txt")"
+    printf 'rooms_encode_share: %s\n' "$(field encode_share_of_request_time "$OUT/many.txt")"
     printf 'idle_rooms_daemon_cpu_percent: %s\n' "$idle_pct"
     printf 'room_segment_mib: %s\n' "$seg_mib"
     printf 'room_segment_resident_mib: %s\n' "$res_mib"

@@ -169,7 +169,7 @@ load unaligned --singers "$((SINGERS / 2))" --unaligned --duration "$DUR" --inte
     printf '\nPrivate streams (the original client): workers at --private-complexity %s\n' \
         "${BB_PRIVATE_COMPLEXITY:-default}"
     sed -n '/^complexity /,/^0 /p' "$OUT/complexity.txt"
-    grep -E '^(chosen_|worker_private_complexity)' "$OUT/complexity.txt" || true
+    grep -E '^(chosen_|worker_private_complexity|auto_voices_within_1db|worker_auto_voices)' "$OUT/complexity.txt" || true
     printf 'spectators_per_core: %s\n' "$(field singers_per_core "$OUT/spectators.txt")"
     printf 'singers_per_core: %s\n' "$(field singers_per_core "$OUT/singers.txt")"
     printf 'singers_per_core_with_rests: %s\n' "$(field singers_per_core "$OUT/rests.txt")"
