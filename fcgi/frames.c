@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encshare.h"
 #include "frames.h"
 #include "ring.h"
 #include "timeline.h"
@@ -19,6 +20,7 @@ typedef struct {
     bool active;
     bool valid;
     uint64_t cid;
+    int complexity;       /* es_complexity() of the rendering */
     bool have_power;      /* power[] is of x[] */
     float power[STEPS];
     float x[RING_OPUS_FRAME];
@@ -28,6 +30,7 @@ struct fr {
     uint32_t n;
     slot_t *s;
     float scratch[RING_OPUS_FRAME];
+    int32_t counts[RING_OPUS_FRAME];
     float quiet[STEPS];   /* the power of silence: zeros */
     slot_t *last;         /* the slot fr_get() returned last; NULL: silence */
     uint64_t silence;     /* content id of a silent frame */
@@ -93,6 +96,11 @@ const float *fr_power(fr_t *f)
     return s->power;
 }
 
+int fr_complexity(const fr_t *f)
+{
+    return f->last ? f->last->complexity : ES_COMPLEXITY;
+}
+
 void fr_counts(const fr_t *f, uint64_t *rendered, uint64_t *hits)
 {
     *rendered = f->rendered;
@@ -121,8 +129,11 @@ const float *fr_get(fr_t *f, const seg_t *seg, int64_t frame, float gain, bool a
     }
     int64_t start = frame * RING_OPUS_FRAME;
     f->rendered++;
-    tl_read(seg, start, RING_OPUS_FRAME, gain, s->x, NULL);
+    tl_read(seg, start, RING_OPUS_FRAME, gain, s->x, f->counts);
+    s->complexity = es_complexity(es_fewest(f->counts, RING_OPUS_FRAME));
     s->cid = content_id(s->x);
+    if (s->complexity != ES_COMPLEXITY)
+        s->cid = mix64(s->cid ^ (uint64_t)(s->complexity + 1)) | 1;
     s->have_power = false;
     f->last = s;
     *cid = s->cid;
