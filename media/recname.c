@@ -38,8 +38,13 @@ int rec_song_name(int64_t song_start_clock, char *out, size_t cap)
     if (out == NULL || cap < REC_SONG_NAME_LEN + 1
         || rec_clock_utc(song_start_clock, &tm) != REC_OK)
         return REC_ERR_ARG;
-    snprintf(out, cap, "%04d-%02d-%02d-%02d%02d%02d", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+        return REC_ERR_ARG;
+    /* Every field in its range (gmtime_r's), stated so that the compiler
+     * sees the name fit at any optimisation level. */
+    snprintf(out, cap, "%04u-%02u-%02u-%02u%02u%02u", (unsigned)(tm.tm_year + 1900) % 10000u,
+             (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
+             (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
     return REC_OK;
 }
 
