@@ -12,7 +12,11 @@
  * of those private streams, to compare settings), or listen-only
  * (--spectators).  Time is
  * simulated: every round each singer makes one request and the clock moves
- * 600 ms.  The CPU time of ex_handle() alone is measured.
+ * 600 ms.  The CPU time of ex_handle() alone is measured, after a warm-up
+ * of song (--warmup, 32 rounds) long enough that every bucket, the last 18 s
+ * behind, hears the voices of the buckets before it: without it every
+ * frame the listeners read would still be before the song, and the shared
+ * encoding would be of silence.
  *
  * Prints microseconds per request, the per-stage profile, and singers per
  * core = 1 s / (CPU per request * requests per singer-second); the same
@@ -99,6 +103,7 @@ static int voice_at(int singer, int round, int k)
 /* What a run is asked for (the command line). */
 typedef struct {
     int singers, spectators, rounds, total;
+    int warmup;               /* untimed rounds of song before the timed ones */
     bool unaligned, metronome;
     int private_complexity;   /* -2: the worker's default (auto) */
     int rests;                /* --rests: percent of each phrase rested, 0: none */
@@ -111,7 +116,7 @@ typedef struct {
     ex_t *ex;
     int64_t now;
     sim_t *u;
-    double cpu;   /* CPU seconds in ex_handle(), rounds 2 on */
+    double cpu;   /* CPU seconds in ex_handle(), the timed rounds */
     long timed, errors;
 } bench_t;
 
@@ -130,6 +135,7 @@ static int parse_opts(int argc, char **argv, bench_opts_t *o)
         {"singers", required_argument, 0, 's'},
         {"spectators", required_argument, 0, 'p'},
         {"rounds", required_argument, 0, 'r'},
+        {"warmup", required_argument, 0, 'w'},
         {"unaligned", no_argument, 0, 'u'},
         {"metronome", no_argument, 0, 'm'},
         {"private-complexity", required_argument, 0, 'c'},
@@ -137,31 +143,37 @@ static int parse_opts(int argc, char **argv, bench_opts_t *o)
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
-    *o = (bench_opts_t){.singers = 60, .spectators = 0, .rounds = 20, .unaligned = false,
+    *o = (bench_opts_t){.singers = 60, .spectators = 0, .rounds = 20, .warmup = 32, .unaligned = false,
                          .private_complexity = -2};
     int c;
-    while ((c = getopt_long(argc, argv, "s:p:r:umc:R:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:p:r:w:umc:R:h", opts, NULL)) != -1) {
         switch (c) {
         case 's': o->singers = atoi(optarg); break;
         case 'p': o->spectators = atoi(optarg); break;
         case 'r': o->rounds = atoi(optarg); break;
+        case 'w': o->warmup = atoi(optarg); break;
         case 'u': o->unaligned = true; break;
         case 'm': o->metronome = true; break;
         case 'c': o->private_complexity = strcmp(optarg, "auto") == 0 ? OUT_COMPLEXITY_AUTO : atoi(optarg); break;
         case 'R': o->rests = atoi(optarg); break;
         default:
-            printf("usage: bench_exchange [--singers N] [--spectators N] [--rounds N] [--unaligned]\n"
+            printf("usage: bench_exchange [--singers N] [--spectators N] [--rounds N] [--warmup N]\n"
+                   "                      [--unaligned]\n"
                    "                      [--metronome] [--private-complexity 0..10|auto] [--rests PCT]\n"
                    "  Measures the CPU cost of one 600 ms exchange inside a worker (no HTTP), with\n"
                    "  the timing watch and without it; --metronome: a metronome song; --rests: the\n"
-                   "  song without rests and with PCT%% of each phrase rested.\n");
+                   "  song without rests and with PCT%% of each phrase rested; --warmup: rounds of\n"
+                   "  song before the timed ones (default 32: 19 s, so that the last bucket, 18 s\n"
+                   "  behind, hears the voices of the others, as in a song in progress).\n");
             return c == 'h' ? 0 : 2;
         }
     }
     o->total = o->singers + o->spectators;
-    if (o->singers < 1 || o->spectators < 0 || o->rounds < 2 || o->total > 4000 || o->rests < 0 ||
+    if (o->singers < 1 || o->spectators < 0 || o->rounds < 2 || o->warmup < 0 || o->warmup > 200 ||
+        o->total > 4000 || o->rests < 0 ||
         o->rests > 90) {
-        fprintf(stderr, "bench_exchange: 1..4000 users, at least 2 rounds, rests 0..90%%\n");
+        fprintf(stderr, "bench_exchange: 1..4000 users, at least 2 rounds, warm-up 0..200 rounds, "
+                        "rests 0..90%%\n");
         return 2;
     }
     return -1;
@@ -304,14 +316,15 @@ static size_t make_request(sim_t *s, int i, int round, bool metronome, char *q, 
 }
 
 /* The rounds: every user one request, then 600 ms of the daemon. Times
- * ex_handle() from round 2 on, once everyone has joined and the song
- * runs. */
+ * ex_handle() from round 2 + warmup on: everyone has joined, the song
+ * runs, and every bucket hears the voices of the buckets before it. */
 static void run(bench_t *b, const bench_opts_t *o)
 {
     static uint8_t body[1 + 10 * (2 + 1500)];
     char q[512];
     ex_response_t res;
-    for (int round = 0; round < o->rounds; round++) {
+    int timed = 2 + o->warmup;
+    for (int round = 0; round < o->warmup + o->rounds; round++) {
         for (int i = 0; i < o->total; i++) {
             size_t blen = make_request(&b->u[i], i, round, o->metronome, q, sizeof q, body);
             ex_request_t req = {.query = q, .query_len = strlen(q), .body = blen ? body : NULL, .body_len = blen, .event_data = "undefined"};
@@ -322,7 +335,7 @@ static void run(bench_t *b, const bench_opts_t *o)
                 if (b->errors++ < 3)
                     fprintf(stderr, "bench_exchange: %d %s\n", res.status, res.meta);
             }
-            if (round >= 2) {
+            if (round >= timed) {
                 b->cpu += t1 - t0;
                 b->timed++;
             }
@@ -330,7 +343,7 @@ static void run(bench_t *b, const bench_opts_t *o)
         /* 600 ms pass; the daemon runs as it would. */
         for (int k = 0; k < 120; k++)
             rm_tick(b->rig.d, b->now += 240);
-        if (round == 1)
+        if (round == timed - 1)
             prof_reset(ex_prof_demand(b->ex), true);
     }
 }
@@ -429,7 +442,7 @@ static double song(const bench_opts_t *o, bool phrased, double *rest_share, long
     printf("%s:\n%s", phrased ? "with rests" : "without rests", text);
     const ex_counters_t *c = ex_counters(w.ex);
     /* Every singer uploads ten frames a round from round 2 on. */
-    *rest_share = (double)c->rest_frames / ((double)(o->rounds - 2) * o->singers * 10);
+    *rest_share = (double)c->rest_frames / ((double)(o->warmup + o->rounds - 2) * o->singers * 10);
     *errors += w.errors;
     tear_down(&w);
     return us;

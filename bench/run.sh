@@ -123,7 +123,7 @@ say "== end to end: the same song, every voice resting 30% of the time at phrase
 load rests --singers "$SINGERS" --churn 20 --duration "$DUR" --interval "$IV" --warmup "$WARM" --rests 30
 say "== end to end: 6 singers and $SPECT listeners (${DUR}s)"
 load spectators --singers 6 --spectators "$SPECT" --duration "$DUR" --interval "$IV" --warmup "$WARM"
-say "== end to end: $SINGERS singers on unaligned clocks, as the original client (${DUR}s)"
+say "== end to end: $((SINGERS / 2)) singers on unaligned clocks, as the original client (${DUR}s)"
 load unaligned --singers "$((SINGERS / 2))" --unaligned --duration "$DUR" --interval "$IV" --warmup "$WARM"
 
 # ---- the table -------------------------------------------------------------
