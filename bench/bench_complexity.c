@@ -31,7 +31,7 @@
  * leans hardest on the pitch pre-filter.  For each, the SNR at complexity
  * 0 against 10, and the fewest voices from which on every mix of both
  * kinds is within 1 dB (`auto_voices_within_1db: N`): the worker's auto
- * setting uses 0 only from ES_AUTO_VOICES voices, which must not be
+ * setting uses 0 only from OUT_AUTO_VOICES voices, which must not be
  * fewer (`worker_auto_voices: N`).
  *
  * The song (deterministic, 32 s): four voices (bass, tenor, alto, soprano)
@@ -373,9 +373,9 @@ int main(int argc, char **argv)
     printf("worker_private_complexity: %s (below %d voices %d: against 10, choir %+.2f dB, one "
            "voice and backing %+.2f dB, solo %+.2f dB; %.1f us per frame, %.2f of 10's CPU; "
            "from %d voices 0: %.1f us, %.2f)\n",
-           OUT_PRIVATE_COMPLEXITY == OUT_COMPLEXITY_AUTO ? "auto" : "fixed", ES_AUTO_VOICES, w,
+           OUT_PRIVATE_COMPLEXITY == OUT_COMPLEXITY_AUTO ? "auto" : "fixed", OUT_AUTO_VOICES, w,
            db[0][w] - db[0][MAX_C], db[1][w] - db[1][MAX_C], db[2][w] - db[2][MAX_C], us[w],
-           us[w] / us[MAX_C], ES_AUTO_VOICES, us[0], us[0] / us[MAX_C]);
+           us[w] / us[MAX_C], OUT_AUTO_VOICES, us[0], us[0] / us[MAX_C]);
 
     double d[2][SWEEP + 1];
     if (sweep(d, pk, len, la) != 0) {
@@ -393,8 +393,8 @@ int main(int argc, char **argv)
     for (int n = 1; n <= SWEEP; n++)
         printf("%-7d %+8.2f %+8.2f\n", n, d[0][n], d[1][n]);
     printf("auto_voices_within_1db: %d\n", from);
-    printf("worker_auto_voices: %d (%s)\n", ES_AUTO_VOICES,
-           ES_AUTO_VOICES >= from ? "not fewer: every mix it encodes at 0 is within 1 dB"
+    printf("worker_auto_voices: %d (%s)\n", OUT_AUTO_VOICES,
+           OUT_AUTO_VOICES >= from ? "not fewer: every mix it encodes at 0 is within 1 dB"
                                    : "FEWER than measured: mixes it encodes at 0 lose more than 1 dB");
     return 0;
 }

@@ -277,8 +277,8 @@ int es_copy_state(es_t *es, uint64_t node, OpusEncoder *enc)
     return 0;
 }
 
-int es_frame(es_t *es, uint64_t *node, int64_t frame, uint64_t cid, const float *x, int complexity,
-             uint8_t *out, int cap, int64_t now)
+int es_frame(es_t *es, uint64_t *node, int64_t frame, uint64_t cid, const float *x, uint8_t *out,
+             int cap, int64_t now)
 {
     uint64_t parent = *node, child = es_child(parent, frame, cid);
     es->now = now;
@@ -311,7 +311,6 @@ int es_frame(es_t *es, uint64_t *node, int64_t frame, uint64_t cid, const float 
         es->st.lost++;
         return ES_ELOST;
     }
-    opus_encoder_ctl(es->scratch, OPUS_SET_COMPLEXITY(complexity));
     int len = opus_encode_float(es->scratch, x, 2880, out, cap < ES_PACKET_MAX ? cap : ES_PACKET_MAX);
     if (len < 0)
         return len;

@@ -86,40 +86,8 @@ void es_destroy(es_t *es);
 /* Opus complexity (0..10) of the shared encoding: libopus's default (9),
  * stated so that a private encoder can be set back to it.  A shared frame
  * is encoded once for a whole bucket, so its cost per singer is small and
- * it keeps the library's best-value setting, except where the mix holds
- * many voices (es_complexity()). */
+ * it keeps the library's best-value setting. */
 #define ES_COMPLEXITY 9
-
-/* Below 7 CELT drops its pitch pre-filter, which a single voice or a small
- * chord leans on (complexity 0 there: -4 to -6 dB SNR against 10); a mix of
- * many voices has no one pitch for it to follow, and there complexity 0 is
- * as good as 10 at a quarter of the CPU.  bench_complexity's sweep over the
- * number of voices (sung voices with rests, and steady chords sharing one
- * vibrato, the worst case) finds every mix of 8 voices or more within 1 dB
- * of 10 (7 sung voices: -1.07 dB; 3 steady ones: -4.0 dB).  A frame is
- * therefore encoded at complexity 0 where every one of its samples holds at
- * least ES_AUTO_VOICES contributions (singers, resting ones included, and
- * the copies of rounds; 10, two over the measured 8, leaves room for
- * singers who rest and still count), at ES_COMPLEXITY elsewhere.  The
- * setting is a function of the frame alone, so every encoder that follows
- * one chain of frames, shared or private, gives the same packets. */
-#define ES_AUTO_VOICES 10
-
-/* The complexity of a frame whose fewest contributions in a sample are
- * `fewest`. */
-static inline int es_complexity(int32_t fewest)
-{
-    return fewest >= ES_AUTO_VOICES ? 0 : ES_COMPLEXITY;
-}
-
-/* The fewest contributions among n counts (0 for n == 0). */
-static inline int32_t es_fewest(const int32_t *counts, uint32_t n)
-{
-    int32_t m = n ? counts[0] : 0;
-    for (uint32_t i = 1; i < n; i++)
-        m = counts[i] < m ? counts[i] : m;
-    return m;
-}
 
 /* Sets up an encoder the way every encoder of the worker starts (shared
  * or private: ES_COMPLEXITY), so that the two paths produce the same
@@ -130,14 +98,12 @@ int es_encoder_init(OpusEncoder *enc);
 uint64_t es_child(uint64_t node, int64_t frame, uint64_t cid);
 
 /* Gives the packet for frame `frame` (clock / 2880) of content cid
- * (samples x, 2880 of them, read only when the frame must be encoded, at
- * Opus complexity `complexity`, which cid must imply: frames.h) to a
- * singer at *node, writes it to out (cap bytes) and moves *node on.  The
- * singer's pin moves with it.
+ * (samples x, 2880 of them, read only when the frame must be encoded) to
+ * a singer at *node, writes it to out (cap bytes) and moves *node on.  The singer's pin moves with it.
  * Returns the packet length, an Opus error (< 0), or ES_ELOST when the
  * state of *node is gone (the caller then encodes privately). */
-int es_frame(es_t *es, uint64_t *node, int64_t frame, uint64_t cid, const float *x, int complexity,
-             uint8_t *out, int cap, int64_t now);
+int es_frame(es_t *es, uint64_t *node, int64_t frame, uint64_t cid, const float *x, uint8_t *out,
+             int cap, int64_t now);
 
 /* Copies the encoder state at node into enc (a singer leaving the shared
  * path keeps its decoder's continuity).  Returns 0 or ES_ELOST. */

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "encshare.h"
 #include "frames.h"
 #include "ring.h"
 #include "timeline.h"
@@ -20,7 +19,6 @@ typedef struct {
     bool active;
     bool valid;
     uint64_t cid;
-    int complexity;       /* es_complexity() of the rendering */
     bool have_power;      /* power[] is of x[] */
     float power[STEPS];
     float x[RING_OPUS_FRAME];
@@ -30,7 +28,6 @@ struct fr {
     uint32_t n;
     slot_t *s;
     float scratch[RING_OPUS_FRAME];
-    int32_t counts[RING_OPUS_FRAME];
     float quiet[STEPS];   /* the power of silence: zeros */
     slot_t *last;         /* the slot fr_get() returned last; NULL: silence */
     uint64_t silence;     /* content id of a silent frame */
@@ -96,11 +93,6 @@ const float *fr_power(fr_t *f)
     return s->power;
 }
 
-int fr_complexity(const fr_t *f)
-{
-    return f->last ? f->last->complexity : ES_COMPLEXITY;
-}
-
 void fr_counts(const fr_t *f, uint64_t *rendered, uint64_t *hits)
 {
     *rendered = f->rendered;
@@ -129,11 +121,8 @@ const float *fr_get(fr_t *f, const seg_t *seg, int64_t frame, float gain, bool a
     }
     int64_t start = frame * RING_OPUS_FRAME;
     f->rendered++;
-    tl_read(seg, start, RING_OPUS_FRAME, gain, s->x, f->counts);
-    s->complexity = es_complexity(es_fewest(f->counts, RING_OPUS_FRAME));
+    tl_read(seg, start, RING_OPUS_FRAME, gain, s->x, NULL);
     s->cid = content_id(s->x);
-    if (s->complexity != ES_COMPLEXITY)
-        s->cid = mix64(s->cid ^ (uint64_t)(s->complexity + 1)) | 1;
     s->have_power = false;
     f->last = s;
     *cid = s->cid;

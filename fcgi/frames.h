@@ -15,10 +15,7 @@
  * or that is not wholly inside the timeline's safe window, is hashed like
  * any other but not kept for the next reader.  Each rendering keeps the
  * power of its 4 ms steps beside it, once someone asked for it
- * (fr_power()), and the Opus complexity it is encoded at (es_complexity()
- * of its fewest contributions, fr_complexity()); a frame encoded at
- * another setting than ES_COMPLEXITY has that setting mixed into its
- * content id, so that one id always means one setting.
+ * (fr_power()).
  */
 #ifndef BB_FRAMES_H
 #define BB_FRAMES_H
@@ -49,10 +46,6 @@ const float *fr_get(fr_t *f, const seg_t *seg, int64_t frame, float gain, bool a
  * timing watch measures a voice against); computed on the first call for
  * a rendering.  Valid until the next fr_get(). */
 const float *fr_power(fr_t *f);
-
-/* The Opus complexity of the frame the last fr_get() returned
- * (encshare.h, es_complexity()); ES_COMPLEXITY for silence. */
-int fr_complexity(const fr_t *f);
 
 /* Frames rendered and frames served from the cache. */
 void fr_counts(const fr_t *f, uint64_t *rendered, uint64_t *hits);

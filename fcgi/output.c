@@ -94,7 +94,7 @@ static void join_chain(out_t *o, sg_t *s, const seg_ctl_t *ctl, int64_t f0, bool
         uint8_t pkt[ES_PACKET_MAX];
         for (int64_t f = f0 - k + 1; f < f0; f++) {
             const float *x = fr_get(o->fr, o->seg, f, ctl->global_gain, active, &cid);
-            if (es_frame(o->es, &node, f, cid, x, fr_complexity(o->fr), pkt, sizeof pkt, now) < 0) {
+            if (es_frame(o->es, &node, f, cid, x, pkt, sizeof pkt, now) < 0) {
                 es_unpin(o->es, node);
                 return;   /* the chain's state is gone: start a chain of its own */
             }
@@ -123,14 +123,12 @@ int out_shared(out_t *o, sg_t *s, const rq_t *rq, const seg_ctl_t *ctl, int64_t 
         if (power)
             memcpy(power + (size_t)i * FRAME_STEPS, fr_power(o->fr), FRAME_STEPS * sizeof(float));
         *mix_ns += prof_now_ns() - ta;
-        int complexity = fr_complexity(o->fr);
         int k = s->priv ? ES_ELOST
-                        : es_frame(o->es, &s->node, f0 + i, cid, x, complexity, body + at + 2,
-                                   PK_MAX_PACKET, now);
+                        : es_frame(o->es, &s->node, f0 + i, cid, x, body + at + 2, PK_MAX_PACKET, now);
         if (k == ES_ELOST) {
             /* The state this singer's decoder follows is gone (the cache
              * was full of others' pinned states): go on privately. */
-            OpusEncoder *enc = private_encoder(o, s, complexity);
+            OpusEncoder *enc = private_encoder(o, s, ES_COMPLEXITY);
             k = enc ? opus_encode_float(enc, x, RING_OPUS_FRAME, body + at + 2, PK_MAX_PACKET)
                     : OPUS_ALLOC_FAIL;
         }
@@ -170,9 +168,7 @@ int out_private(out_t *o, sg_t *s, const rq_t *rq, const float *in, const seg_ct
 {
     int64_t t0 = prof_now_ns();
     int64_t rpos = rq->read_clock - rq->n;
-    /* A stream the shared path could serve follows the shared path's rule,
-     * frame by frame, so that it gives the shared path's packets. */
-    int complexity = out_shareable(rq, flags) && solo_ring < 0 ? OUT_COMPLEXITY_AUTO : o->private_complexity;
+    int complexity = out_shareable(rq, flags) && solo_ring < 0 ? ES_COMPLEXITY : o->private_complexity;
     bool counted = false;   /* o->n holds the contributions of o->x */
     if (rq->loopback && in) {
         memcpy(o->x, in, (size_t)rq->n * sizeof(float));
@@ -199,8 +195,11 @@ int out_private(out_t *o, sg_t *s, const rq_t *rq, const float *in, const seg_ct
     for (uint32_t i = 0; i < frames; i++) {
         const float *x = o->x + (size_t)i * RING_OPUS_FRAME;
         if (counted) {
-            int32_t fewest = es_fewest(o->n + (size_t)i * RING_OPUS_FRAME, RING_OPUS_FRAME);
-            opus_encoder_ctl(enc, OPUS_SET_COMPLEXITY(es_complexity(fewest)));
+            const int32_t *n = o->n + (size_t)i * RING_OPUS_FRAME;
+            int32_t fewest = n[0];
+            for (uint32_t j = 1; j < RING_OPUS_FRAME; j++)
+                fewest = n[j] < fewest ? n[j] : fewest;
+            opus_encoder_ctl(enc, OPUS_SET_COMPLEXITY(out_auto_complexity(fewest)));
         }
         int k = opus_encode_float(enc, x, RING_OPUS_FRAME, body + at + 2, PK_MAX_PACKET);
         if (k < 0)

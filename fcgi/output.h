@@ -12,9 +12,8 @@
  * without a seam.
  *
  * Encoder settings: a stream the shared path could serve is encoded at the
- * shared setting (es_complexity() of each frame) even when it is private (a
- * lost state, sharing switched off), so that it gives the shared path's
- * packets; a
+ * shared setting (ES_COMPLEXITY) even when it is private (a lost state,
+ * sharing switched off), so that it gives the shared path's packets; a
  * stream no one else can share (unaligned clocks, loopback, monitoring)
  * costs a whole encode per singer and frame, and has a setting of its own
  * (OUT_PRIVATE_COMPLEXITY, or what the operator chose), where a cheaper one
@@ -51,17 +50,30 @@
  *     0            -0.76    -2.50                 -6.19        0.27
  *
  * Below 7 CELT drops its pitch pre-filter, which is what a single voice
- * (or a chord of a few voices: test_private, -4.4 dB) leans on; a mix of
- * many voices has none to follow, and there complexity 0 is as good as 10
- * (encshare.h, es_complexity()).
+ * (or a chord of a few voices: test_private, -4.4 dB) leans on.  A mix of
+ * many voices has no one pitch for it to follow, and there complexity 0
+ * is as good as 10 at a quarter of the CPU: bench_complexity's sweep over
+ * the number of voices (sung voices with rests, and steady chords sharing
+ * one vibrato, the worst case) finds every mix of 8 voices or more within
+ * 1 dB of 10 (7 sung voices: -1.07 dB; 3 steady ones: -4.0 dB).
  *
- * OUT_COMPLEXITY_AUTO (the default) applies the shared path's rule to
- * these streams too, frame by frame: complexity 0 where every sample of the
- * frame holds at least ES_AUTO_VOICES contributions, ES_COMPLEXITY
- * everywhere else (fewer voices, loopback, monitoring, a solo).  The
- * operator can fix one setting instead (bb-worker --private-complexity N). */
+ * OUT_COMPLEXITY_AUTO (the default) therefore chooses per 60 ms frame:
+ * complexity 0 where every sample of the frame holds at least
+ * OUT_AUTO_VOICES contributions (singers, resting ones included, and the
+ * copies of rounds; 10, two over the measured 8, leaves room for singers
+ * who rest and still count), ES_COMPLEXITY everywhere
+ * else (fewer voices, loopback, monitoring, a solo).  The operator can fix
+ * one setting instead (bb-worker --private-complexity N). */
 #define OUT_COMPLEXITY_AUTO (-1)
+#define OUT_AUTO_VOICES 10
 #define OUT_PRIVATE_COMPLEXITY OUT_COMPLEXITY_AUTO
+
+/* The complexity auto mode gives a frame whose fewest contributions in a
+ * sample are `voices`. */
+static inline int out_auto_complexity(int32_t voices)
+{
+    return voices >= OUT_AUTO_VOICES ? 0 : ES_COMPLEXITY;
+}
 
 typedef struct {
     uint64_t stream_lost;      /* singers whose shared state was gone */

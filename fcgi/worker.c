@@ -117,7 +117,7 @@ static void usage(FILE *f)
             "  -h, --help              this text\n"
             "\n"
             "Logs go to stderr, one line per event.\n",
-            SEG_LANES - 1, ES_AUTO_VOICES, ES_COMPLEXITY);
+            SEG_LANES - 1, OUT_AUTO_VOICES, ES_COMPLEXITY);
 }
 
 static int parse_args(int argc, char **argv, wk_config_t *c)

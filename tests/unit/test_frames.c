@@ -10,16 +10,11 @@
  * not gate on gets silence without any rendering, and silence rendered
  * from an empty frame has that same id; frames a multiple of the slot
  * count apart evict each other; a frame not wholly inside the safe window
- * is rendered for each reader, never kept.  The complexity a frame is
- * encoded at follows its fewest contributions (es_complexity()): one voice
- * gives ES_COMPLEXITY, ES_AUTO_VOICES voices 0 and a content id of their
- * own (the same in another worker's cache), one voice fewer in a single
- * sample ES_COMPLEXITY.
+ * is rendered for each reader, never kept.
  */
 #include <string.h>
 
 #include "check.h"
-#include "encshare.h"
 #include "frames.h"
 #include "ring.h"
 #include "shm/shm_test.h"
@@ -115,39 +110,6 @@ static void test_silence_and_slots(check_t *c, seg_t *s, int64_t empty)
     fr_destroy(f);
 }
 
-static void test_complexity(check_t *c, seg_t *s, int64_t frame)
-{
-    fr_t *f = fr_create(64);
-    uint64_t cid;
-    static float voice[FR];
-    for (int i = 0; i < FR; i++)
-        voice[i] = (i % 60) / 600.0f - 0.05f;
-    CHECK_EQ_I(*c, tl_write(s, frame * FR, voice, FR, tl_watermark(s)), TL_OK);
-    fr_get(f, s, frame, 1.0f, true, &cid);
-    CHECK_EQ_I(*c, fr_complexity(f), ES_COMPLEXITY);    /* one voice */
-    /* All but one more voice over the whole frame, and the last over all
-     * but its final sample: still the fewest is ES_AUTO_VOICES - 1. */
-    for (int v = 1; v < ES_AUTO_VOICES - 1; v++)
-        CHECK_EQ_I(*c, tl_write(s, frame * FR, voice, FR, tl_watermark(s)), TL_OK);
-    CHECK_EQ_I(*c, tl_write(s, frame * FR, voice, FR - 1, tl_watermark(s)), TL_OK);
-    fr_get(f, s, frame, 1.0f, true, &cid);
-    CHECK_EQ_I(*c, fr_complexity(f), ES_COMPLEXITY);
-    CHECK_EQ_I(*c, tl_write(s, frame * FR + FR - 1, voice, 1, tl_watermark(s)), TL_OK);
-    uint64_t many, again;
-    fr_get(f, s, frame, 1.0f, true, &many);
-    CHECK_EQ_I(*c, fr_complexity(f), 0);                 /* ES_AUTO_VOICES everywhere */
-    CHECK(*c, many != cid);
-    /* another worker's cache gives the same id and setting */
-    fr_t *g = fr_create(64);
-    fr_get(g, s, frame, 1.0f, true, &again);
-    CHECK(*c, again == many);
-    CHECK_EQ_I(*c, fr_complexity(g), 0);
-    fr_get(g, s, frame, 1.0f, false, &cid);              /* silence: the shared setting */
-    CHECK_EQ_I(*c, fr_complexity(g), ES_COMPLEXITY);
-    fr_destroy(g);
-    fr_destroy(f);
-}
-
 static void test_outside_window(check_t *c, seg_t *s)
 {
     fr_t *f = fr_create(16);
@@ -181,7 +143,6 @@ int main(void)
     CHECK(c, tl_in_window(s, (frame - 10) * FR, 5 * FR));
     test_versions(&c, s, frame);
     test_silence_and_slots(&c, s, frame - 10);
-    test_complexity(&c, s, frame - 15);
     test_outside_window(&c, s);
     seg_detach(s);
     seg_unlink(name);

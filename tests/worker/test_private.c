@@ -9,13 +9,12 @@
  * resting one stretch in four, staggered); a listener on unaligned clocks
  * and one on whole frames ask every worker the same requests at the same
  * moments.  The aligned listener's packets must be identical everywhere
- * (the shared path keeps its own rule, es_complexity()); the unaligned
- * listener's must differ between F and R (the switch reaches its stream)
- * and decode.
+ * (the shared path keeps ES_COMPLEXITY); the unaligned listener's must
+ * differ between F and R (the switch reaches its stream) and decode.
  * Each is set against the exact mix (the timeline read as the worker reads
  * it, moved by the encoder's lookahead) and the SNRs printed.
  *
- * Twice: with three singers, fewer than ES_AUTO_VOICES, auto must give
+ * Twice: with three singers, fewer than OUT_AUTO_VOICES, auto must give
  * F's packets byte for byte (on this chord complexity 0 costs 4 dB); with
  * twelve, auto must switch to 0 (its packets differ from F's) and stay
  * within 1 dB of F's SNR (bench_complexity measures the threshold).
@@ -265,7 +264,7 @@ int main(void)
         CHECK(c, r.a_same);         /* the shared path is untouched */
         /* the fixed switch reaches the stream: 0 and ES_COMPLEXITY differ */
         CHECK(c, !(r.u_same[1] && r.u_same[2]));
-        if (counts[k] < ES_AUTO_VOICES) {
+        if (counts[k] < OUT_AUTO_VOICES) {
             CHECK(c, r.u_same[2]);  /* few voices: auto is ES_COMPLEXITY */
         } else {
             CHECK(c, !r.u_same[2]);                  /* many: auto switched */
