@@ -63,7 +63,16 @@
  * copies of rounds; 10, two over the measured 8, leaves room for singers
  * who rest and still count), ES_COMPLEXITY everywhere
  * else (fewer voices, loopback, monitoring, a solo).  The operator can fix
- * one setting instead (bb-worker --private-complexity N). */
+ * one setting instead (bb-worker --private-complexity N).
+ *
+ * What SNR does not show: each voice's level within a dense mix.  In
+ * fault_hall_one_address (40 tones, one per singer) complexity 9 keeps
+ * every voice within 0.83 to 1.22 of its level in every frame, complexity
+ * 0 within 0.59 to 1.27.  The shared path, whose encode is shared by a
+ * whole bucket and costs little per singer, therefore stays at
+ * ES_COMPLEXITY; for private streams, whose encode is the bulk of their
+ * CPU, auto trades that for 1.6 times the singers per core (bench/
+ * RESULTS.md), and --private-complexity 9 keeps the level instead. */
 #define OUT_COMPLEXITY_AUTO (-1)
 #define OUT_AUTO_VOICES 10
 #define OUT_PRIVATE_COMPLEXITY OUT_COMPLEXITY_AUTO
