@@ -93,12 +93,12 @@ load() {   # load NAME ARGS...
     shift
     local e0 r0 p0 s0 e1 r1 p1 s1
     e0=$(metric 'stage_seconds_sum{stage="encode"}'); r0=$(metric 'stage_seconds_sum{stage="request"}')
-    p0=$(metric 'packets_total{source="encoded"}'); s0=$(metric 'packets_total{source="shared"}')
+    p0=$(metric 'packets_total{source="encoded"}'); s0=$(awk -v a="$(metric 'packets_total{source="shared"}')" -v b="$(metric 'packets_total{source="bank"}')" 'BEGIN {print a + b}')
     "$BUILD/tools/bb-load" --http "127.0.0.1:$PORT" --pids "$(server_pids)" --quiet \
         --offsets 3,6,9,12,15,18 --duration "$DUR" --interval "$IV" --warmup "$WARM" "$@" \
         >"$OUT/$name.txt" 2>"$OUT/$name.err" || true
     e1=$(metric 'stage_seconds_sum{stage="encode"}'); r1=$(metric 'stage_seconds_sum{stage="request"}')
-    p1=$(metric 'packets_total{source="encoded"}'); s1=$(metric 'packets_total{source="shared"}')
+    p1=$(metric 'packets_total{source="encoded"}'); s1=$(awk -v a="$(metric 'packets_total{source="shared"}')" -v b="$(metric 'packets_total{source="bank"}')" 'BEGIN {print a + b}')
     awk -v e="$e0" -v E="$e1" -v r="$r0" -v R="$r1" -v p="$p0" -v P="$p1" -v s="$s0" -v S="$s1" 'BEGIN {
         printf "encode_share_of_request_time: %.3f\n", (R > r) ? (E - e) / (R - r) : 0
         printf "packets_encoded_share: %.3f\n", (P + S > p + s) ? (P - p) / ((P - p) + (S - s)) : 0

@@ -40,6 +40,8 @@
 #                      song beside the recordings; 0: the mix only
 #   BB_PRIVATE_COMPLEXITY  the workers' --private-complexity, 0..10 or auto (default: the
 #                      worker's); the benchmark compares settings with it
+#   BB_ENCODE_BANK     on (default) or off: off, each worker encodes the frames
+#                      its own singers hear (--no-encode-bank); for comparisons
 #   BB_KEEP, BB_KEEP_DAYS, BB_RECORDINGS_BYTES
 #                      the daemon's --keep, --keep-days and
 #                      --recordings-bytes (default: the daemon's)
@@ -57,6 +59,11 @@ AUDIO_DIR=${BB_AUDIO_DIR:-$BB_ROOT/audio}
 RING_SECONDS=${BB_RING_SECONDS:-}
 DEPTH=${BB_DEPTH:-}
 PRIVATE_COMPLEXITY=${BB_PRIVATE_COMPLEXITY:-}
+case ${BB_ENCODE_BANK:-on} in
+on) BANK_ARGS=() ;;
+off) BANK_ARGS=(--no-encode-bank) ;;
+*) echo "local-run.sh: BB_ENCODE_BANK=$BB_ENCODE_BANK: want on or off" >&2; exit 2 ;;
+esac
 STEMS=${BB_STEMS:-1}
 HOST_NAME=${BB_HOST_NAME:-local}
 STEM_ARGS=()
@@ -345,7 +352,8 @@ cmd shmd "$SHMD" --segment "$SEGMENT" ${RING_SECONDS:+--ring-seconds "$RING_SECO
 for i in $(seq 1 "$WORKERS"); do
     cmd "worker-$i" "$WORKER" --listen "unix:$SOCK_DIR/worker-$i.sock" \
         --ops "unix:$SOCK_DIR/ops-$i.sock" --segment "$SEGMENT" --worker-id "$i" \
-        ${PRIVATE_COMPLEXITY:+--private-complexity "$PRIVATE_COMPLEXITY"} "${STEM_ARGS[@]}"
+        ${PRIVATE_COMPLEXITY:+--private-complexity "$PRIVATE_COMPLEXITY"} "${BANK_ARGS[@]}" \
+        "${STEM_ARGS[@]}"
 done
 # The upload worker: uploads are read and decoded there, never in a
 # singers' worker (worker id 0; the singers' workers are 1..N).

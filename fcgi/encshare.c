@@ -7,10 +7,13 @@
  * lookups never meet holes.  States are blocks of a pool; an entry points
  * at its block.
  */
+#include <dlfcn.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "encbank.h"
 #include "encshare.h"
 #include "rng.h"
 
@@ -45,6 +48,12 @@ struct es {
     int64_t last_expire;
     uint32_t hand;        /* where the next eviction looks first */
     int64_t now;          /* the clock of the call in progress */
+    /* The room's encode bank (encbank.h), or NULL: this cache alone. */
+    seg_t *bank;
+    /* Where libopus lies in this process ([lib_lo, lib_hi)), to relocate
+     * the pointers of states other processes wrote; 0 if unknown, and
+     * then no state is taken from the bank (packets still are). */
+    uintptr_t lib_lo, lib_hi;
     es_stats_t st;
 };
 
@@ -66,6 +75,71 @@ int es_encoder_init(OpusEncoder *enc)
     if (rc != OPUS_OK)
         return rc;
     return opus_encoder_ctl(enc, OPUS_SET_DTX(0));
+}
+
+/* ---- libopus's place, for states from other processes ---------------- */
+
+/* An OpusEncoder is one block with no pointer to itself or to the heap,
+ * but a few into libopus's own tables (the CELT mode, SILK's codebooks),
+ * which lie elsewhere in each process (ASLR).  Finds the mappings of the
+ * file that holds libopus (the executable itself when it is linked in
+ * statically): those of the same inode as the one dladdr() names. */
+static void find_libopus(es_t *es)
+{
+    Dl_info di;
+    if (!dladdr((void *)(uintptr_t)opus_encoder_init, &di) || !di.dli_fbase)
+        return;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return;
+    uintptr_t base = (uintptr_t)di.dli_fbase, lo = 0, hi = 0;
+    unsigned long long ino = 0, want = 0;
+    char line[512];
+    /* Twice over: first the inode mapped at the base, then its extent. */
+    for (int pass = 0; pass < 2; pass++) {
+        rewind(f);
+        while (fgets(line, sizeof line, f)) {
+            unsigned long a, b;
+            if (sscanf(line, "%lx-%lx %*s %*s %*s %llu", &a, &b, &ino) != 3 || ino == 0)
+                continue;
+            if (pass == 0 && a == base) {
+                want = ino;
+                break;
+            }
+            if (pass == 1 && ino == want) {
+                if (!lo || a < lo)
+                    lo = a;
+                if (b > hi)
+                    hi = b;
+            }
+        }
+        if (!want)
+            break;
+    }
+    fclose(f);
+    if (lo == base && hi > lo) {
+        es->lib_lo = lo;
+        es->lib_hi = hi;
+    }
+}
+
+/* Moves every word of a state that points into libopus's image as the
+ * writer had it (at wlo) to the same place in ours.  Floats and counters
+ * never fall in that window of one process's addresses (a few hundred KB
+ * at 0x7f...). */
+static void relocate(const es_t *es, uint8_t *st, size_t len, uint64_t wlo)
+{
+    if (wlo == es->lib_lo)
+        return;
+    uint64_t span = es->lib_hi - es->lib_lo;
+    for (size_t i = 0; i + 8 <= len; i += 8) {
+        uint64_t v;
+        memcpy(&v, st + i, 8);
+        if (v - wlo < span) {
+            v = v - wlo + es->lib_lo;
+            memcpy(st + i, &v, 8);
+        }
+    }
 }
 
 es_t *es_create(uint32_t max_entries, uint32_t max_states)
@@ -90,8 +164,11 @@ es_t *es_create(uint32_t max_entries, uint32_t max_states)
         es_destroy(es);
         return NULL;
     }
+    find_libopus(es);
     return es;
 }
+
+void es_set_bank(es_t *es, seg_t *seg) { es->bank = seg; }
 
 void es_destroy(es_t *es)
 {
@@ -266,15 +343,86 @@ void es_unpin(es_t *es, uint64_t node)
         e->refs--;
 }
 
+/* The state after node from the bank, into enc: 0 or ES_ELOST. */
+static int bank_state(es_t *es, uint64_t node, OpusEncoder *enc)
+{
+    if (!es->bank || !es->lib_lo || es->state_size > EB_STATE_MAX)
+        return ES_ELOST;
+    uint64_t wlo;
+    long n = eb_state_get(es->bank, node, enc, es->state_size, &wlo);
+    if (n != (long)es->state_size)
+        return ES_ELOST;
+    relocate(es, (uint8_t *)enc, es->state_size, wlo);
+    es->st.bank_states++;
+    return 0;
+}
+
 int es_copy_state(es_t *es, uint64_t node, OpusEncoder *enc)
 {
     if (node == ES_ROOT)
         return es_encoder_init(enc);
     entry_t *e = find(es, node);
     if (!e || !e->state)
-        return ES_ELOST;
+        return bank_state(es, node, enc);
     memcpy(enc, e->state, es->state_size);
     return 0;
+}
+
+void es_hold_state(es_t *es, uint64_t node)
+{
+    if (!es->bank || node == ES_ROOT)
+        return;
+    entry_t *e = find(es, node);
+    if (!e || e->state)
+        return;
+    uint8_t *st = alloc_state(es);
+    if (!st)
+        return;
+    /* alloc_state() may have evicted entries, which moves others. */
+    e = find(es, node);
+    if (e && !e->state && bank_state(es, node, (OpusEncoder *)st) == 0) {
+        e->state = st;
+        return;
+    }
+    es->free_states[es->n_free++] = st;
+    es->st.states--;
+}
+
+/* The packet of `frame` with content cid after parent, from the bank:
+ * the node's entry in this cache (created for it), its id in *child, or
+ * NULL.  A newcomer (parent ES_ROOT) takes the chain the bank names for
+ * the frame, as es_frame() does with this cache's. */
+static entry_t *bank_packet(es_t *es, uint64_t parent, int64_t frame, uint64_t cid,
+                            uint64_t *child, int64_t now)
+{
+    uint64_t id = *child;
+    int joined = 0;
+    if (parent == ES_ROOT) {
+        uint64_t n = eb_join_get(es->bank, frame, cid);
+        if (n) {
+            id = n;
+            joined = 1;
+        }
+    }
+    uint8_t pkt[ES_PACKET_MAX];
+    int64_t f;
+    uint64_t c;
+    int len = eb_packet_get(es->bank, id, pkt, (int)sizeof pkt, &f, &c);
+    if (len <= 0 || f != frame || c != cid)
+        return NULL;
+    entry_t *e = find(es, id);
+    if (!e)
+        e = insert(es, id, now);
+    if (!e)
+        return NULL;
+    e->cid = cid;
+    memcpy(e->pkt, pkt, (size_t)len);
+    e->len = (uint16_t)len;
+    es->st.bank_hits++;
+    if (joined)
+        es->st.joins++;
+    *child = id;
+    return e;
 }
 
 int es_frame(es_t *es, uint64_t *node, int64_t frame, uint64_t cid, const float *x, uint8_t *out,
@@ -293,6 +441,8 @@ int es_frame(es_t *es, uint64_t *node, int64_t frame, uint64_t cid, const float 
     }
     if (!e)
         e = find(es, child);
+    if ((!e || !e->len) && es->bank)
+        e = bank_packet(es, parent, frame, cid, &child, now);
     if (e && e->len) {
         if (e->len > cap)
             return OPUS_BUFFER_TOO_SMALL;
@@ -334,6 +484,16 @@ int es_frame(es_t *es, uint64_t *node, int64_t frame, uint64_t cid, const float 
     pin(es, child);
     if (e)
         join_note(es, frame, cid, child);
+    if (es->bank) {
+        /* For the other workers: the packet, the chain to join here, and
+         * the state to carry it on from (the bank's slots are claimed,
+         * never waited for: a busy slot only means not shared). */
+        if (eb_packet_put(es->bank, child, frame, cid, out, len, now) == 0)
+            es->st.published++;
+        eb_join_put(es->bank, frame, cid, child);
+        if (es->lib_lo && es->state_size <= EB_STATE_MAX)
+            eb_state_put(es->bank, child, frame, es->scratch, es->state_size, es->lib_lo, now);
+    }
     *node = child;
     return len;
 }

@@ -19,8 +19,8 @@
  * chain.  A singer
  * keeps the node its decoder is at; for its next frame the packet of
  * mix(node, c) is taken from the cache, or encoded once from a copy of the
- * node's encoder state (OpusEncoder is one contiguous block without
- * pointers) and kept for the others.  When content diverges (a late write
+ * node's encoder state (OpusEncoder is one contiguous block, with no
+ * pointer into itself or the heap) and kept for the others.  When content diverges (a late write
  * into a frame, a different gain) the chain branches naturally: the new
  * content gives a new child of the same parent.  Along a chain a singer
  * gets bit for bit the packets a private encoder would have produced for
@@ -42,6 +42,18 @@
  * carries it forward to the newcomer's frame, encoding frames the chain's
  * own singers are about to ask for anyway.
  *
+ * Across workers: node ids mean the same in every process, so with the
+ * room's encode bank attached (es_set_bank(), shm/encbank.h) a frame one
+ * worker encoded is not encoded again by another.  What this cache does
+ * not hold is looked for in the bank before it is encoded (the packet of
+ * a node, the chain a newcomer joins, the state to carry a chain on
+ * from), and what this cache encodes is published there.  A state from
+ * the bank was written by another process, where libopus lies at another
+ * address: its few pointers into libopus's tables (the CELT mode, SILK's
+ * codebooks) are moved to this process's copy (find_libopus(),
+ * relocate()), and then it encodes exactly as the writer's would
+ * (test_encbank checks it across two processes).
+ *
  * Memory is bounded: entries not used for ES_RETAIN samples and not pinned
  * by a singer are dropped; encoder states live in a pool that grows only
  * while pinned states need it, up to a cap, and unpinned states are evicted
@@ -53,6 +65,8 @@
 #include <stdint.h>
 
 #include <opus.h>
+
+#include "segment.h"
 
 #define ES_ROOT UINT64_C(0)
 /* Largest packet a shared frame may take (60 ms at up to 200 kbit/s). */
@@ -70,6 +84,9 @@ typedef struct {
     uint64_t encodes;     /* frames encoded */
     uint64_t lost;        /* singers whose state was gone */
     uint64_t evicted;     /* states evicted to make room */
+    uint64_t bank_hits;   /* packets taken from the room's encode bank */
+    uint64_t bank_states; /* encoder states taken from it */
+    uint64_t published;   /* packets given to it */
     uint32_t entries;     /* packets held */
     uint32_t states;      /* encoder states held */
 } es_stats_t;
@@ -82,6 +99,11 @@ es_t *es_create(uint32_t max_entries, uint32_t max_states);
 
 /* Frees everything; accepts NULL. */
 void es_destroy(es_t *es);
+
+/* Shares this cache's packets and encoder states with every worker of
+ * the room through the segment's encode bank (shm/encbank.h), or, with
+ * NULL, keeps them to this cache (the default). */
+void es_set_bank(es_t *es, seg_t *seg);
 
 /* Opus complexity (0..10) of the shared encoding: libopus's default (9),
  * stated so that a private encoder can be set back to it.  A shared frame
@@ -108,6 +130,13 @@ int es_frame(es_t *es, uint64_t *node, int64_t frame, uint64_t cid, const float 
 /* Copies the encoder state at node into enc (a singer leaving the shared
  * path keeps its decoder's continuity).  Returns 0 or ES_ELOST. */
 int es_copy_state(es_t *es, uint64_t node, OpusEncoder *enc);
+
+/* Makes sure this cache holds the encoder state after node, copying it
+ * from the bank if the node's packet came from there: called once a
+ * request's frames are served, so that the singer's next frame can be
+ * encoded here even after the bank has given the state's slot to newer
+ * ones.  Does nothing without the bank or when the state is held. */
+void es_hold_state(es_t *es, uint64_t node);
 
 /* A singer at node leaves (reset, error, gone): drops its pin. */
 void es_unpin(es_t *es, uint64_t node);

@@ -80,6 +80,8 @@ ex_t *ex_create(seg_t *seg, uint32_t worker_id, uint32_t max_singers, const char
     /* Room for ~20 s of frames of a dozen distinct streams, and a state for
      * every singer that could be pinned on its own. */
     ex->es = es_create(4096, max_singers + 256);
+    if (ex->es)
+        es_set_bank(ex->es, seg);
     ex->fr = fr_create(1024);
     ex->singers = sg_table_create(max_singers, ex->es);
     ex->out = ex->singers && ex->es && ex->fr ? out_create(seg, ex->es, ex->fr, ex->singers) : NULL;
@@ -118,6 +120,8 @@ seg_t *ex_segment(const ex_t *ex) { return ex->seg; }
 
 void ex_set_sharing(ex_t *ex, bool on) { ex->no_sharing = !on; }
 
+void ex_set_bank(ex_t *ex, bool on) { es_set_bank(ex->es, on ? ex->seg : NULL); }
+
 void ex_set_timing_watch(ex_t *ex, bool on) { ex->no_watch = !on; }
 
 void ex_set_private_complexity(ex_t *ex, int complexity)
@@ -134,6 +138,8 @@ void ex_share(const ex_t *ex, ex_share_t *out)
     const es_stats_t *st = es_stats(ex->es);
     fr_counts(ex->fr, &out->rendered, &out->render_hits);
     out->packet_hits = st->hits;
+    out->bank_hits = st->bank_hits;
+    out->bank_states = st->bank_states;
     out->encoded = st->encodes;
     out->joins = st->joins;
     out->packets_held = st->entries;
@@ -615,6 +621,7 @@ done:
     ex->c.stems_capped = vc_stems_capped(ex->vc);
     ex->c.stream_lost = out_counters(ex->out)->stream_lost;
     ex->c.chain_joins = out_counters(ex->out)->chain_joins;
+    ex->c.private_frames = out_counters(ex->out)->private_frames;
     add_time(ex, PROF_TIMING, ex->watch_ns);
     add_time(ex, PROF_REQUEST, prof_now_ns() - tstart);
 }

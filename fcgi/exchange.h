@@ -80,6 +80,7 @@ typedef struct {
     uint64_t singers_swept;
     uint64_t stream_lost;      /* singers whose shared state was gone */
     uint64_t chain_joins;      /* newcomers put on a chain carried forward */
+    uint64_t private_frames;   /* frames encoded for one singer alone */
     uint64_t newcomers_refused;   /* 429: the address brought too many */
 } ex_counters_t;
 
@@ -99,6 +100,11 @@ void ex_destroy(ex_t *ex);
  * singer has a private encoder (an operator's switch, and the reference the
  * tests compare the shared path with). */
 void ex_set_sharing(ex_t *ex, bool on);
+
+/* Turns the room's encode bank (shm/encbank.h) on (the default) or off:
+ * off, this worker shares encoded frames among its own singers only, and
+ * a bucket costs one encode per frame per worker instead of per host. */
+void ex_set_bank(ex_t *ex, bool on);
 
 /* Turns the timing watch (watch.h) on (the default) or off: off, no voice
  * is measured and nobody is told or listed (an operator's switch for a
@@ -166,6 +172,7 @@ seg_t *ex_segment(const ex_t *ex);
 typedef struct {
     uint64_t render_hits, rendered;
     uint64_t packet_hits, encoded, joins;
+    uint64_t bank_hits, bank_states;   /* taken from the room's encode bank */
     uint32_t packets_held, states_held;
 } ex_share_t;
 void ex_share(const ex_t *ex, ex_share_t *out);

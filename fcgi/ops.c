@@ -77,12 +77,16 @@ static void add_room(void *user, wr_room_t *r)
     s->c.refused_writes += c->refused_writes;
     s->c.stems_capped += c->stems_capped;
     s->c.singers_created += c->singers_created;
+    s->c.stream_lost += c->stream_lost;
+    s->c.private_frames += c->private_frames;
     ex_share_t sh;
     ex_share(ex, &sh);
     s->sh.rendered += sh.rendered;
     s->sh.render_hits += sh.render_hits;
     s->sh.encoded += sh.encoded;
     s->sh.packet_hits += sh.packet_hits;
+    s->sh.bank_hits += sh.bank_hits;
+    s->sh.bank_states += sh.bank_states;
     s->sh.joins += sh.joins;
     s->sh.packets_held += sh.packets_held;
     s->sh.states_held += sh.states_held;
@@ -133,14 +137,25 @@ static size_t metrics(ops_t *o, char *buf, size_t cap)
         "# TYPE bb_worker_frames_total counter\n"
         "bb_worker_frames_total{source=\"rendered\"} %" PRIu64 "\n"
         "bb_worker_frames_total{source=\"cache\"} %" PRIu64 "\n"
-        "# HELP bb_worker_packets_total Opus packets of the shared path: encoded, shared, joined.\n"
+        "# HELP bb_worker_packets_total Opus packets of the shared path: encoded here, shared from\n"
+        "# this worker's cache, taken from the room's encode bank (another worker encoded them),\n"
+        "# and of those served, joins of newcomers.\n"
         "# TYPE bb_worker_packets_total counter\n"
         "bb_worker_packets_total{source=\"encoded\"} %" PRIu64 "\n"
         "bb_worker_packets_total{source=\"shared\"} %" PRIu64 "\n"
+        "bb_worker_packets_total{source=\"bank\"} %" PRIu64 "\n"
         "bb_worker_packets_total{source=\"joined\"} %" PRIu64 "\n"
+        "# HELP bb_worker_bank_states_total Encoder states taken from the room's encode bank.\n"
+        "# TYPE bb_worker_bank_states_total counter\nbb_worker_bank_states_total %" PRIu64 "\n"
+        "# HELP bb_worker_private_frames_total 60 ms frames encoded for one singer alone.\n"
+        "# TYPE bb_worker_private_frames_total counter\nbb_worker_private_frames_total %" PRIu64 "\n"
+        "# HELP bb_worker_streams_lost_total Singers who left the shared path: their encoder\n"
+        "# state was gone.\n"
+        "# TYPE bb_worker_streams_lost_total counter\nbb_worker_streams_lost_total %" PRIu64 "\n"
         "# TYPE bb_worker_packets_held gauge\nbb_worker_packets_held %u\n"
         "# TYPE bb_worker_encoder_states_held gauge\nbb_worker_encoder_states_held %u\n",
-        s.sh.rendered, s.sh.render_hits, s.sh.encoded, s.sh.packet_hits, s.sh.joins,
+        s.sh.rendered, s.sh.render_hits, s.sh.encoded, s.sh.packet_hits - s.sh.bank_hits,
+        s.sh.bank_hits, s.sh.joins, s.sh.bank_states, s.c.private_frames, s.c.stream_lost,
         s.sh.packets_held, s.sh.states_held);
     /* The limits of the disk: what this worker refused, and what the
      * daemon's keeper of recordings did (host.h; the same on every

@@ -131,12 +131,17 @@ int out_shared(out_t *o, sg_t *s, const rq_t *rq, const seg_ctl_t *ctl, int64_t 
             OpusEncoder *enc = private_encoder(o, s, ES_COMPLEXITY);
             k = enc ? opus_encode_float(enc, x, RING_OPUS_FRAME, body + at + 2, PK_MAX_PACKET)
                     : OPUS_ALLOC_FAIL;
+            o->c.private_frames++;
         }
         if (k < 0)
             return k;
         pk_put_len(body + at, (uint16_t)k);
         at += 2 + (size_t)k;
     }
+    /* Another worker may be ahead on this chain: keep the state to carry
+     * it on from, while the bank surely has it. */
+    if (!s->priv)
+        es_hold_state(o->es, s->node);
     es_expire(o->es, now);
     *len = at;
     return 0;
@@ -204,6 +209,7 @@ int out_private(out_t *o, sg_t *s, const rq_t *rq, const float *in, const seg_ct
         int k = opus_encode_float(enc, x, RING_OPUS_FRAME, body + at + 2, PK_MAX_PACKET);
         if (k < 0)
             return k;
+        o->c.private_frames++;
         pk_put_len(body + at, (uint16_t)k);
         at += 2 + (size_t)k;
     }

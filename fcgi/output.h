@@ -87,6 +87,7 @@ static inline int out_auto_complexity(int32_t voices)
 typedef struct {
     uint64_t stream_lost;      /* singers whose shared state was gone */
     uint64_t chain_joins;      /* newcomers put on a chain carried forward */
+    uint64_t private_frames;   /* 60 ms frames encoded for one singer alone */
 } out_counters_t;
 
 typedef struct out out_t;

@@ -110,6 +110,7 @@ static int attach(wr_t *w, const hs_room_t *info, wr_room_t **out, const char **
         return WR_NOMEM;
     }
     ex_set_sharing(ex, !w->cfg.no_sharing);
+    ex_set_bank(ex, !w->cfg.no_bank);
     ex_set_timing_watch(ex, !w->cfg.no_timing_watch);
     ex_set_private_complexity(ex, w->cfg.private_complexity);
     ex_set_command_sync(ex, w->cfg.sync_ns);

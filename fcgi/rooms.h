@@ -27,6 +27,7 @@ typedef struct {
     const char *recordings_dir;  /* stems go here (the default room) or to DIR/<room id>/;
                                     NULL: no stems */
     bool no_sharing;             /* see ex_set_sharing() */
+    bool no_bank;                /* see ex_set_bank() */
     bool no_timing_watch;        /* see ex_set_timing_watch() */
     int private_complexity;      /* see ex_set_private_complexity() */
     int64_t sync_ns;             /* see ex_set_command_sync() */

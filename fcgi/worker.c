@@ -58,6 +58,7 @@ typedef struct {
     const char *cache_dir;
     const char *recordings_dir;
     bool no_sharing;
+    bool no_bank;
     bool no_timing_watch;
     int private_complexity;
     bool uploads;
@@ -104,6 +105,9 @@ static void usage(FILE *f)
             "      --wait-segment SECS wait this long for the daemon's host segment (default 10)\n"
             "      --no-share-encoding encode every singer's mix privately (costs CPU; the\n"
             "                          shared path gives the same packets)\n"
+            "      --no-encode-bank    share encoded frames among this worker's singers\n"
+            "                          only, not through the room's encode bank with the\n"
+            "                          other workers (costs CPU; the same packets)\n"
             "      --no-timing-watch   do not measure how early or late singers sing\n"
             "      --private-complexity N|auto  Opus complexity 0..10 of the streams no\n"
             "                          singer can share, such as the original client's\n"
@@ -136,6 +140,7 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
         {"recordings-dir", required_argument, 0, 'R'},
         {"wait-segment", required_argument, 0, 'W'},
         {"no-share-encoding", no_argument, 0, 'N'},
+        {"no-encode-bank", no_argument, 0, 'B'},
         {"no-timing-watch", no_argument, 0, 'T'},
         {"private-complexity", required_argument, 0, 'C'},
         {"header-max", no_argument, 0, 'H'},
@@ -179,6 +184,7 @@ static int parse_args(int argc, char **argv, wk_config_t *c)
             }
             break;
         case 'N': c->no_sharing = true; break;
+        case 'B': c->no_bank = true; break;
         case 'T': c->no_timing_watch = true; break;
         case 'C':
             c->private_complexity = strcmp(optarg, "auto") == 0 ? OUT_COMPLEXITY_AUTO
@@ -390,6 +396,7 @@ int main(int argc, char **argv)
         .max_singers = (uint32_t)w.cfg.max_singers,
         .recordings_dir = w.cfg.recordings_dir,
         .no_sharing = w.cfg.no_sharing,
+        .no_bank = w.cfg.no_bank,
         .no_timing_watch = w.cfg.no_timing_watch,
         .private_complexity = w.cfg.private_complexity,
         .sync_ns = WK_COMMAND_SYNC_NS,

@@ -25,6 +25,7 @@
 #include <cjson/cJSON.h>
 
 #include "delay.h"
+#include "encbank.h"
 #include "futex.h"
 #include "gain.h"
 #include "jsonw.h"
@@ -505,9 +506,11 @@ static void keep_time(rm_t *r, int64_t now)
     if (r->ctl.n_active)
         r->last_active = now;
     if (!r->rec && rm_idle(r, now, RM_IDLE_AFTER)) {
-        /* Nobody for a while: the rings' memory goes back to the system,
-         * and the clearing ahead stops until someone comes. */
+        /* Nobody for a while: the memory of the rings and of the encode
+         * bank goes back to the system, and the clearing ahead stops until
+         * someone comes. */
         tl_zero_all(r->seg);
+        eb_release(r->seg);
         r->asleep = true;
         LOG(r, "asleep: nobody here for %d s", (int)(RM_IDLE_AFTER / RING_SAMPLE_RATE));
     }

@@ -22,6 +22,7 @@
 
 #include "ring.h"
 #include "segment.h"
+#include "encbank.h"
 #include "shmfile.h"
 
 struct seg {
@@ -66,7 +67,7 @@ int64_t seg_now(void)
 typedef struct {
     uint64_t off_blobdata[SEG_NBLOBS];
     uint64_t off_mix, off_backing, off_monitor, off_users, off_lanes, off_chat;
-    uint64_t off_fgen, off_solo;
+    uint64_t off_fgen, off_solo, off_bank;
     uint64_t total;
 } layout_t;
 
@@ -105,7 +106,8 @@ static int layout_compute(uint32_t ring_len, uint32_t user_cap, layout_t *l)
         add_region(&c, (uint64_t)(ring_len / RING_OPUS_FRAME) * sizeof(uint32_t), &l->off_fgen) ||
         add_region(&c, (uint64_t)user_cap * sizeof(seg_user_t), &l->off_users) ||
         add_region(&c, (uint64_t)SEG_LANES * lane_stride(), &l->off_lanes) ||
-        add_region(&c, (uint64_t)SEG_CHAT_CAP * sizeof(seg_chat_t), &l->off_chat))
+        add_region(&c, (uint64_t)SEG_CHAT_CAP * sizeof(seg_chat_t), &l->off_chat) ||
+        add_region(&c, sizeof(seg_bank_t), &l->off_bank))
         return -1;
     l->total = (c + 4095) & ~(uint64_t)4095;
     return 0;
@@ -167,7 +169,7 @@ static int validate(seg_t *s, seg_err_t *err)
         h->sample_rate != RING_SAMPLE_RATE ||
         layout_compute(h->ring_len, h->user_cap, &l) || l.total != h->total_size ||
         h->total_size != s->m.size || l.off_mix != h->off_mix || l.off_chat != h->off_chat ||
-        l.off_fgen != h->off_fgen || l.off_solo != h->off_solo) {
+        l.off_fgen != h->off_fgen || l.off_solo != h->off_solo || l.off_bank != h->off_bank) {
         shf_err(err, SEG_ESIZE, 0,
                 "segment %s: header says %llu bytes (ring %u samples, %u users, header %u), "
                 "file has %zu, this build expects header %zu",
@@ -241,6 +243,7 @@ static void init_header(seg_t *s, uint32_t ring_len, uint32_t user_cap, const la
     h->off_chat = l->off_chat;
     h->off_fgen = l->off_fgen;
     h->off_solo = l->off_solo;
+    h->off_bank = l->off_bank;
     if (getrandom(h->id_key, sizeof h->id_key, 0) != (ssize_t)sizeof h->id_key) {
         /* getrandom on Linux >= 3.17 does not fail for 16 bytes; fall back
          * to time and pid rather than refuse to start. */
@@ -362,6 +365,7 @@ acc_cell_t *seg_solo(const seg_t *seg, uint32_t k)
     return (acc_cell_t *)(seg->base + seg->hdr->off_solo) + (size_t)k * seg->hdr->ring_len;
 }
 _Atomic uint32_t *seg_fgen(const seg_t *seg) { return (_Atomic uint32_t *)(seg->base + seg->hdr->off_fgen); }
+seg_bank_t *seg_bank(const seg_t *seg) { return (seg_bank_t *)(seg->base + seg->hdr->off_bank); }
 seg_user_t *seg_users(const seg_t *seg) { return (seg_user_t *)(seg->base + seg->hdr->off_users); }
 seg_chat_t *seg_chat(const seg_t *seg) { return (seg_chat_t *)(seg->base + seg->hdr->off_chat); }
 uint32_t seg_ring_len(const seg_t *seg) { return seg->hdr->ring_len; }

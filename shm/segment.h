@@ -25,6 +25,8 @@
  *   command lanes         seg_lane_t[lanes], one single-producer queue per
  *                         worker id, each with lane_cap commands
  *   chat log              seg_chat_t[chat_cap]
+ *   encode bank           seg_bank_t (encbank.h): the shared path's Opus
+ *                         packets and encoder states, for every worker
  *
  * Everything in the segment is position-independent: offsets and indices,
  * never pointers.  The per-process handle (seg_t, opaque) holds the mapping,
@@ -73,8 +75,11 @@
  * calibration and link words: 9 and 10 do not share a segment.
  * 11: the header's list of removed singers (seg_removed_t, removed.h)
  * and CMD_REMOVE, CMD_LET_BACK, CMD_APPOINT: the header grew, which moves
- * every offset after it, so versions 10 and 11 do not share a segment. */
-#define SEG_VERSION 11
+ * every offset after it, so versions 10 and 11 do not share a segment.
+ * 12: the encode bank (encbank.h, off_bank in the header): a worker of 11
+ * would neither publish nor find packets there, and the header grew, so
+ * 11 and 12 do not share a segment. */
+#define SEG_VERSION 12
 
 #define SEG_RING_SECONDS_DEFAULT 124
 #define SEG_RING_SECONDS_MIN 16
@@ -208,6 +213,7 @@ typedef struct {
     uint64_t off_mix, off_backing, off_monitor, off_users, off_lanes, off_chat;
     uint64_t off_fgen;
     uint64_t off_solo;        /* SEG_SOLO_RINGS rings of ring_len cells */
+    uint64_t off_bank;        /* the encode bank (encbank.h) */
     uint64_t id_key[2];       /* secret key of the public-id hash */
     int64_t created_clock;
     _Atomic uint32_t ready;   /* 1 once initialised; release at creation,
@@ -473,6 +479,8 @@ acc_cell32_t *seg_monitor(const seg_t *seg);
 /* Solo ring k (0 .. SEG_SOLO_RINGS - 1), ring_len cells. */
 acc_cell_t *seg_solo(const seg_t *seg, uint32_t k);
 _Atomic uint32_t *seg_fgen(const seg_t *seg);
+typedef struct seg_bank seg_bank_t;
+seg_bank_t *seg_bank(const seg_t *seg);
 seg_user_t *seg_users(const seg_t *seg);
 seg_lane_t *seg_lane(const seg_t *seg, uint32_t lane);
 seg_cmd_t *seg_lane_cells(const seg_t *seg, uint32_t lane);
