@@ -112,13 +112,29 @@ load() {
     echo "nginx_cpu_seconds: $(awk -v a="$ng0" -v b="$ng1" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}')" >>"$OUT/$name.txt"
 }
 
+# The singers' workers' private memory (RssAnon: heap, codecs, tables,
+# stems' buffers; the segments are shared and counted per room), in KiB.
+worker_rss_kib() {
+    local t=0 p v
+    for p in $(awk '$1 ~ /^worker-/ {print $2}' "$RUN/pids"); do
+        v=$(awk '/^RssAnon:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+        t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+
 if [ "$QUICK" = 1 ]; then
     SINGERS=150; SPECT=600
 else
     SINGERS=400; SPECT=2000
 fi
 say "== end to end: $SINGERS singers, a song over six buckets with a backing track, churn (${DUR}s)"
+rss_idle=$(worker_rss_kib)
+(sleep "$((WARM + DUR / 2))" && worker_rss_kib >"$OUT/rss-singing.txt") &
+rss_pid=$!
 load singers --singers "$SINGERS" --churn 20 --duration "$DUR" --interval "$IV" --warmup "$WARM"
+wait "$rss_pid" || true
+rss_singing=$(cat "$OUT/rss-singing.txt" 2>/dev/null || echo 0)
 say "== end to end: the same song, every voice resting 30% of the time at phrase ends (${DUR}s)"
 load rests --singers "$SINGERS" --churn 20 --duration "$DUR" --interval "$IV" --warmup "$WARM" --rests 30
 say "== end to end: 6 singers and $SPECT listeners (${DUR}s)"
@@ -163,6 +179,8 @@ load unaligned --singers "$((SINGERS / 2))" --unaligned --duration "$DUR" --inte
         "$(field cpu_us_per_request "$OUT/micro-aligned.txt")" "$(field cpu_us_per_request "$OUT/micro-unaligned.txt")"
     printf 'nginx CPU during the singers run: %s s over %s s\n' \
         "$(field nginx_cpu_seconds "$OUT/singers.txt")" "$DUR"
+    printf 'workers'"'"' private memory: %s KiB before the song, %s KiB with %s singers singing\n' \
+        "$rss_idle" "$rss_singing" "$SINGERS"
     printf 'machine: %s, %s cores; load average %s\n' \
         "$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)" "$(nproc)" \
         "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -179,4 +197,6 @@ load unaligned --singers "$((SINGERS / 2))" --unaligned --duration "$DUR" --inte
         -v b="$(field singers_per_core "$OUT/singers.txt")" 'BEGIN {if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a"}')"
     printf 'of_decode_alone: %s\n' "${share:-n/a}"
     printf 'original_clocks_per_core: %s\n' "$(field singers_per_core "$OUT/unaligned.txt")"
+    printf 'worker_memory_per_singer_kib: %s\n' "$(awk -v a="$rss_idle" -v b="$rss_singing" -v n="$SINGERS" \
+        'BEGIN {if (b > a && n > 0) printf "%.0f", (b - a) / n; else print "n/a"}')"
 }
