@@ -8,8 +8,11 @@
 # each Opus complexity for those private streams (bench_complexity), and
 # `singers_per_core_with_rests: N`: the same song with every voice resting
 # 30% of its time at the ends of its phrases (bb-load --rests 30, DTX as
-# our client sends it), beside the song without rests of the same run.
-# BB_PRIVATE_COMPLEXITY sets the workers' --private-complexity.
+# our client sends it), beside the song without rests of the same run,
+# and `worker_memory_per_singer_kib: N`.  Each load of our client runs in
+# a keyed room of its own; the original client's clocks in the default
+# room.  BB_PRIVATE_COMPLEXITY sets the workers' --private-complexity,
+# BB_ENCODE_BANK=off turns the workers' encode bank off.
 #
 #   bench/run.sh [--quick]
 #
@@ -74,7 +77,7 @@ trap cleanup EXIT INT TERM
 
 say "== starting the local stack on port $PORT"
 BB_PORT=$PORT BB_DEV_PORT=0 BB_RUN_DIR=$RUN BB_AUDIO_DIR=$OUT/audio BB_DEPTH=7 \
-    BB_BUILD_DIR=$BUILD "$BB_ROOT/deploy/local-run.sh" >"$OUT/stack.log" 2>&1 &
+    BB_ROOMS_DB=$RUN/rooms.db BB_BUILD_DIR=$BUILD "$BB_ROOT/deploy/local-run.sh" >"$OUT/stack.log" 2>&1 &
 STACK_PID=$!
 for _ in $(seq 1 100); do
     curl -fsS -o /dev/null "http://127.0.0.1:$PORT/api" 2>/dev/null && break
@@ -98,16 +101,35 @@ cpu_of() {  # total user+system seconds of the given pids (and their children)
     echo "$total"
 }
 
+# room NAME: a keyed room of its own for one load ("ID KEY" in
+# $OUT/room-NAME.txt, as bb-load's --rooms-file reads), so that every load
+# starts as an evening does, with no song, leader or singers of the load
+# before it (a leader still there for 5 s kept the next load's leader from
+# starting its song), and measures what a keyed room costs.
+room() {
+    "$BUILD/rooms/bb-room" --db "$RUN/rooms.db" --base-url "http://127.0.0.1:$PORT" create "bench $1" |
+        sed -n 's|^singers: .*/r/\([^#]*\)#\(.*\)$|\1 \2|p' >"$OUT/room-$1.txt"
+    [ -s "$OUT/room-$1.txt" ] || { say "could not create a room for $1"; exit 1; }
+    sleep 1   # the daemon opens it within half a second
+}
+
 # load NAME ARGS...: one bb-load run through nginx; its key: value lines go
-# to $OUT/NAME.txt.
+# to $OUT/NAME.txt.  In a room of its own, but for the original client's
+# clocks (`unaligned`), which the original client only has in the default
+# room.
 load() {
     local name=$1
     shift
-    local ng0 ng1 hz
+    local ng0 ng1 hz rooms=()
+    if [ "$name" != unaligned ]; then
+        room "$name"
+        rooms=(--rooms-file "$OUT/room-$name.txt")
+    fi
     hz=$(getconf CLK_TCK)
     ng0=$(cpu_of "$(nginx_pids)")
     "$BUILD/tools/bb-load" --http "127.0.0.1:$PORT" --pids "$(server_pids)" --quiet \
-        --offsets 3,6,9,12,15,18 --track bench-track.wav "$@" >"$OUT/$name.txt" 2>"$OUT/$name.err" || true
+        --offsets 3,6,9,12,15,18 --track bench-track.wav "${rooms[@]}" "$@" >"$OUT/$name.txt" \
+        2>"$OUT/$name.err" || true
     ng1=$(cpu_of "$(nginx_pids)")
     echo "nginx_cpu_seconds: $(awk -v a="$ng0" -v b="$ng1" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}')" >>"$OUT/$name.txt"
 }

@@ -54,6 +54,11 @@ struct es {
      * the pointers of states other processes wrote; 0 if unknown, and
      * then no state is taken from the bank (packets still are). */
     uintptr_t lib_lo, lib_hi;
+    /* Which libopus that is (its file, size and version): a state is
+     * taken only from a process with the same one, so that a worker of a
+     * rolling restart across a library upgrade never reads another
+     * layout. */
+    uint64_t lib_id;
     es_stats_t st;
 };
 
@@ -120,6 +125,10 @@ static void find_libopus(es_t *es)
     if (lo == base && hi > lo) {
         es->lib_lo = lo;
         es->lib_hi = hi;
+        uint64_t v = 0;
+        for (const char *c = opus_get_version_string(); *c; c++)
+            v = rng_mix64(v ^ (uint8_t)*c);
+        es->lib_id = rng_mix64(v ^ rng_mix64(want ^ rng_mix64((hi - lo) ^ (uint64_t)es->state_size << 32)));
     }
 }
 
@@ -348,9 +357,9 @@ static int bank_state(es_t *es, uint64_t node, OpusEncoder *enc)
 {
     if (!es->bank || !es->lib_lo || es->state_size > EB_STATE_MAX)
         return ES_ELOST;
-    uint64_t wlo;
-    long n = eb_state_get(es->bank, node, enc, es->state_size, &wlo);
-    if (n != (long)es->state_size)
+    uint64_t wlo, build;
+    long n = eb_state_get(es->bank, node, enc, es->state_size, &wlo, &build);
+    if (n != (long)es->state_size || build != es->lib_id)
         return ES_ELOST;
     relocate(es, (uint8_t *)enc, es->state_size, wlo);
     es->st.bank_states++;
@@ -492,7 +501,8 @@ int es_frame(es_t *es, uint64_t *node, int64_t frame, uint64_t cid, const float 
             es->st.published++;
         eb_join_put(es->bank, frame, cid, child);
         if (es->lib_lo && es->state_size <= EB_STATE_MAX)
-            eb_state_put(es->bank, child, frame, es->scratch, es->state_size, es->lib_lo, now);
+            eb_state_put(es->bank, child, frame, es->scratch, es->state_size, es->lib_lo, es->lib_id,
+                         now);
     }
     *node = child;
     return len;

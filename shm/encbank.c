@@ -12,8 +12,9 @@
 
 static seg_bank_t *bank(const seg_t *seg) { return seg_bank(seg); }
 
-/* The hash a slot carries over what it says and holds: a reader that
- * copied a slot a racing eb_release() zeroed in part finds it wrong. */
+/* The hash a slot carries over what it says and holds (`tag` mixes in
+ * the frame and content id): a reader that copied a slot a racing
+ * eb_release() zeroed in part finds it wrong. */
 static uint64_t slot_sum(uint64_t id, uint64_t len, uint64_t tag, const uint64_t *w, size_t nw)
 {
     /* Four lanes, so that the multiplies of a 44 KB state overlap. */
@@ -73,7 +74,7 @@ static long get(const seg_t *seg, int states, uint64_t id, void *out, size_t cap
         int64_t f = load_relaxed(&h->frame);
         uint64_t c = load_relaxed(&h->cid), t = load_relaxed(&h->tag), sum = load_relaxed(&h->sum);
         fence_acquire();
-        if (load_relaxed(&h->lock) != l || sum != slot_sum(id, len, t, buf, nw))
+        if (load_relaxed(&h->lock) != l || sum != slot_sum(id, len, t ^ rng_mix64(c ^ (uint64_t)f), buf, nw))
             return -1;
         memcpy(out, buf, (size_t)len);
         if (frame)
@@ -141,7 +142,7 @@ static int put(seg_t *seg, int states, uint64_t id, int64_t frame, uint64_t cid,
     store_relaxed(&victim->frame, frame);
     store_relaxed(&victim->len, (uint64_t)len);
     store_relaxed(&victim->tag, tag);
-    store_relaxed(&victim->sum, slot_sum(id, len, tag, buf, nw));
+    store_relaxed(&victim->sum, slot_sum(id, len, tag ^ rng_mix64(cid ^ (uint64_t)frame), buf, nw));
     /* release; pairs with the acquire in get() */
     store_release(&victim->lock, odd + 1);
     return 0;
@@ -163,15 +164,16 @@ int eb_packet_put(seg_t *seg, uint64_t id, int64_t frame, uint64_t cid, const ui
     return put(seg, 0, id, frame, cid, pkt, (size_t)len, 0, now);
 }
 
-long eb_state_get(const seg_t *seg, uint64_t id, void *out, size_t cap, uint64_t *tag)
+long eb_state_get(const seg_t *seg, uint64_t id, void *out, size_t cap, uint64_t *tag,
+                  uint64_t *build)
 {
-    return get(seg, 1, id, out, cap, NULL, NULL, tag);
+    return get(seg, 1, id, out, cap, NULL, build, tag);
 }
 
 int eb_state_put(seg_t *seg, uint64_t id, int64_t frame, const void *st, size_t len,
-                 uint64_t tag, int64_t now)
+                 uint64_t tag, uint64_t build, int64_t now)
 {
-    return put(seg, 1, id, frame, 0, st, len, tag, now);
+    return put(seg, 1, id, frame, build, st, len, tag, now);
 }
 
 static uint32_t join_index(int64_t frame, uint64_t cid)

@@ -64,7 +64,8 @@ typedef struct {
                                      read only to choose a victim and to
                                      judge an odd lock stale) */
     _Atomic uint64_t id;          /* node id, 0: empty; relaxed under lock */
-    _Atomic uint64_t cid;         /* content id of the frame; relaxed under lock */
+    _Atomic uint64_t cid;         /* packet: content id of the frame; state: its
+                                     build; relaxed under lock */
     _Atomic int64_t frame;        /* clock / 2880; relaxed under lock */
     _Atomic uint64_t len;         /* bytes; relaxed under lock */
     _Atomic uint64_t tag;         /* the writer's, for the reader; relaxed under lock */
@@ -107,14 +108,17 @@ int eb_packet_get(const seg_t *seg, uint64_t id, uint8_t *out, int cap, int64_t 
 int eb_packet_put(seg_t *seg, uint64_t id, int64_t frame, uint64_t cid, const uint8_t *pkt,
                   int len, int64_t now);
 
-/* Copies the state published for node `id` (at most cap bytes) into out
- * and its writer's tag into *tag.  Returns its length or -1. */
-long eb_state_get(const seg_t *seg, uint64_t id, void *out, size_t cap, uint64_t *tag);
+/* Copies the state published for node `id` (at most cap bytes) into out,
+ * its writer's tag into *tag, and the kind of state it is (the writer's
+ * `build`) into *build.  Returns its length or -1. */
+long eb_state_get(const seg_t *seg, uint64_t id, void *out, size_t cap, uint64_t *tag,
+                  uint64_t *build);
 
 /* Publishes the encoder state after node `id` (len <= EB_STATE_MAX
- * bytes).  Returns as eb_packet_put(). */
+ * bytes), with the writer's tag and what kind of state it is (`build`:
+ * a reader takes only its own kind).  Returns as eb_packet_put(). */
 int eb_state_put(seg_t *seg, uint64_t id, int64_t frame, const void *st, size_t len,
-                 uint64_t tag, int64_t now);
+                 uint64_t tag, uint64_t build, int64_t now);
 
 /* The node first published for frame `frame` with content cid, or 0. */
 uint64_t eb_join_get(const seg_t *seg, int64_t frame, uint64_t cid);

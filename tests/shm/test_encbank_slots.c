@@ -57,7 +57,7 @@ static void *writer(void *arg)
         eb_packet_put(w->seg, k, (int64_t)r, k * 7, buf, len, seg_now());
         if (r % 8 == 0) {
             fill_n(k ^ 0x55, buf, STATE_BYTES);
-            eb_state_put(w->seg, k, (int64_t)r, buf, STATE_BYTES, k * 3, seg_now());
+            eb_state_put(w->seg, k, (int64_t)r, buf, STATE_BYTES, k * 3, k * 5, seg_now());
         }
     }
     atomic_fetch_add(w->stop, 1);
@@ -82,10 +82,12 @@ static void *reader(void *arg)
         } else {
             w->misses++;
         }
-        long m = eb_state_get(w->seg, k, got, sizeof got, &tag);
+        uint64_t build;
+        long m = eb_state_get(w->seg, k, got, sizeof got, &tag, &build);
         if (m >= 0) {
             fill_n(k ^ 0x55, want, STATE_BYTES);
-            w->wrong += m != STATE_BYTES || memcmp(got, want, STATE_BYTES) != 0 || tag != k * 3;
+            w->wrong += m != STATE_BYTES || memcmp(got, want, STATE_BYTES) != 0 || tag != k * 3 ||
+                        build != k * 5;
         }
     }
     return NULL;
@@ -121,11 +123,11 @@ int main(void)
 
     /* A state, with its writer's tag. */
     fill_n(7, a, STATE_BYTES);
-    CHECK_EQ_I(c, eb_state_put(seg, 42, 100, a, STATE_BYTES, 0x7f00aa000000ull, now), 0);
-    uint64_t tag = 0;
-    CHECK(c, eb_state_get(seg, 42, b, sizeof b, &tag) == STATE_BYTES &&
-                 memcmp(a, b, STATE_BYTES) == 0 && tag == 0x7f00aa000000ull);
-    CHECK(c, eb_state_get(seg, 42, b, STATE_BYTES - 1, &tag) == -1);
+    CHECK_EQ_I(c, eb_state_put(seg, 42, 100, a, STATE_BYTES, 0x7f00aa000000ull, 1313, now), 0);
+    uint64_t tag = 0, build = 0;
+    CHECK(c, eb_state_get(seg, 42, b, sizeof b, &tag, &build) == STATE_BYTES &&
+                 memcmp(a, b, STATE_BYTES) == 0 && tag == 0x7f00aa000000ull && build == 1313);
+    CHECK(c, eb_state_get(seg, 42, b, STATE_BYTES - 1, &tag, NULL) == -1);
 
     /* Joins: the first node noted for (frame, content) stays while its
      * packet is there; a note naming a node with another frame is not
@@ -159,9 +161,9 @@ int main(void)
         atomic_store(&bk->states[i].h.lock, 1);
         atomic_store(&bk->states[i].h.claimed, now);
     }
-    CHECK_EQ_I(c, eb_state_put(seg, 77, 200, a, 100, 0, now), -1);
-    CHECK_EQ_I(c, eb_state_put(seg, 77, 200, a, 100, 0, now + EB_CLAIM_STALE), 0);
-    CHECK(c, eb_state_get(seg, 77, b, sizeof b, NULL) == 100);
+    CHECK_EQ_I(c, eb_state_put(seg, 77, 200, a, 100, 0, 0, now), -1);
+    CHECK_EQ_I(c, eb_state_put(seg, 77, 200, a, 100, 0, 0, now + EB_CLAIM_STALE), 0);
+    CHECK(c, eb_state_get(seg, 77, b, sizeof b, NULL, NULL) == 100);
     for (uint32_t i = 0; i < EB_STATES; i++)
         odd += (int)(atomic_load(&bk->states[i].h.lock) & 1);
     CHECK_EQ_I(c, odd, EB_STATES - 1);
@@ -177,7 +179,7 @@ int main(void)
     /* Released: empty everywhere, and usable again. */
     eb_release(seg);
     CHECK_EQ_I(c, eb_packet_get(seg, 42, b, EB_PACKET_MAX, NULL, NULL), -1);
-    CHECK(c, eb_state_get(seg, 77, b, sizeof b, NULL) == -1 && eb_join_get(seg, 100, 4242) == 0);
+    CHECK(c, eb_state_get(seg, 77, b, sizeof b, NULL, NULL) == -1 && eb_join_get(seg, 100, 4242) == 0);
     len = fill(42, a, EB_PACKET_MAX);
     CHECK_EQ_I(c, eb_packet_put(seg, 42, 100, 4242, a, len, now), 0);
 

@@ -16,7 +16,8 @@
  *      pointers into libopus it must move to its own copy; A follows and
  *      encodes none.
  * Every packet anyone got must equal the reference's, byte for byte.
- * With the bank off, B encodes everything itself (the same packets).
+ * A state published by another libopus is not taken.  With the bank off,
+ * a cache encodes everything itself (the same packets).
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -192,6 +193,21 @@ int main(int argc, char **argv)
                "had nothing to move\n");
     CHECK_EQ_I(c, follow(a, &na, 20, FRAMES, ref, now), 0);
     CHECK_EQ_I(c, (int)es_stats(a)->encodes, 10);
+
+    /* A state of another kind (another libopus: a rolling restart across
+     * an upgrade) is never taken, however it is tagged. */
+    {
+        static uint8_t junk[EB_STATE_MAX];
+        memset(junk, 0x5a, sizeof junk);
+        uint64_t odd_node = 0x1234567;
+        eb_state_put(seg, odd_node, 5000, junk, (size_t)opus_encoder_get_size(1), 0, 0x99, seg_now());
+        OpusEncoder *enc = malloc((size_t)opus_encoder_get_size(1));
+        es_t *e2 = es_create(16, 4);
+        es_set_bank(e2, seg);
+        CHECK_EQ_I(c, es_copy_state(e2, odd_node, enc), ES_ELOST);
+        es_destroy(e2);
+        free(enc);
+    }
 
     /* Without the bank, a worker encodes everything it serves. */
     es_t *d = es_create(256, 64);
