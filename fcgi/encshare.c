@@ -494,15 +494,17 @@ int es_frame(es_t *es, uint64_t *node, int64_t frame, uint64_t cid, const float 
     if (e)
         join_note(es, frame, cid, child);
     if (es->bank) {
-        /* For the other workers: the packet, the chain to join here, and
-         * the state to carry it on from (the bank's slots are claimed,
-         * never waited for: a busy slot only means not shared). */
-        if (eb_packet_put(es->bank, child, frame, cid, out, len, now) == 0)
-            es->st.published++;
-        eb_join_put(es->bank, frame, cid, child);
+        /* For the other workers: the state to carry the chain on from,
+         * then the packet and the chain to join here, in that order, so
+         * that whoever finds the packet finds the state too (the bank's
+         * slots are claimed, never waited for: a busy slot only means not
+         * shared). */
         if (es->lib_lo && es->state_size <= EB_STATE_MAX)
             eb_state_put(es->bank, child, frame, es->scratch, es->state_size, es->lib_lo, es->lib_id,
                          now);
+        if (eb_packet_put(es->bank, child, frame, cid, out, len, now) == 0)
+            es->st.published++;
+        eb_join_put(es->bank, frame, cid, child);
     }
     *node = child;
     return len;
