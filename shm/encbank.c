@@ -64,7 +64,8 @@ static long get(const seg_t *seg, int states, uint64_t id, void *out, size_t cap
         if (load_relaxed(&h->id) != id)  /* relaxed: checked by the lock below */
             continue;
         uint64_t len = load_relaxed(&h->len);
-        if (len > cap)
+        /* A torn read may say anything: never past the slot's words. */
+        if (len > cap || len > (states ? EB_STATE_MAX : EB_PACKET_MAX))
             return -1;
         size_t nw = (size_t)(len + 7) / 8;
         uint64_t buf[EB_STATE_MAX / 8];
