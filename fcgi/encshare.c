@@ -128,7 +128,8 @@ static void find_libopus(es_t *es)
         uint64_t v = 0;
         for (const char *c = opus_get_version_string(); *c; c++)
             v = rng_mix64(v ^ (uint8_t)*c);
-        es->lib_id = rng_mix64(v ^ rng_mix64(want ^ rng_mix64((hi - lo) ^ (uint64_t)es->state_size << 32)));
+        uint64_t shape = (hi - lo) ^ (uint64_t)es->state_size << 32;
+        es->lib_id = rng_mix64(v ^ rng_mix64(want ^ rng_mix64(shape)));
     }
 }
 

@@ -75,7 +75,8 @@ static long get(const seg_t *seg, int states, uint64_t id, void *out, size_t cap
         int64_t f = load_relaxed(&h->frame);
         uint64_t c = load_relaxed(&h->cid), t = load_relaxed(&h->tag), sum = load_relaxed(&h->sum);
         fence_acquire();
-        if (load_relaxed(&h->lock) != l || sum != slot_sum(id, len, t ^ rng_mix64(c ^ (uint64_t)f), buf, nw))
+        if (load_relaxed(&h->lock) != l ||
+            sum != slot_sum(id, len, t ^ rng_mix64(c ^ (uint64_t)f), buf, nw))
             return -1;
         memcpy(out, buf, (size_t)len);
         if (frame)
@@ -179,8 +180,8 @@ int eb_state_put(seg_t *seg, uint64_t id, int64_t frame, const void *st, size_t 
 
 static uint32_t join_index(int64_t frame, uint64_t cid)
 {
-    return (uint32_t)rng_mix64((uint64_t)frame * 0xD1B54A32D192ED03ull ^ cid ^ 0x6A09E667F3BCC909ull) &
-           (EB_JOINS - 1);
+    uint64_t k = (uint64_t)frame * 0xD1B54A32D192ED03ull ^ cid ^ 0x6A09E667F3BCC909ull;
+    return (uint32_t)rng_mix64(k) & (EB_JOINS - 1);
 }
 
 uint64_t eb_join_get(const seg_t *seg, int64_t frame, uint64_t cid)

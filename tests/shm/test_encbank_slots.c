@@ -151,8 +151,8 @@ int main(void)
     int kept = 0;
     for (uint64_t k = K0; k < K0 + EB_PACKETS; k++)
         kept += eb_packet_get(seg, k, b, 64, NULL, NULL) >= 0;
-    CHECK_MSG(c, kept < EB_PACKETS / 8, "%d of the first %d packets outlived 3 times as many newer", kept,
-              EB_PACKETS);
+    CHECK_MSG(c, kept < EB_PACKETS / 8, "%d of the first %d packets outlived 3 times as many newer",
+              kept, EB_PACKETS);
 
     /* A writer killed mid-write leaves an odd lock: that slot is skipped,
      * and taken over only once the claim is a second old. */
@@ -179,7 +179,8 @@ int main(void)
     /* Released: empty everywhere, and usable again. */
     eb_release(seg);
     CHECK_EQ_I(c, eb_packet_get(seg, 42, b, EB_PACKET_MAX, NULL, NULL), -1);
-    CHECK(c, eb_state_get(seg, 77, b, sizeof b, NULL, NULL) == -1 && eb_join_get(seg, 100, 4242) == 0);
+    CHECK(c, eb_state_get(seg, 77, b, sizeof b, NULL, NULL) == -1);
+    CHECK(c, eb_join_get(seg, 100, 4242) == 0);
     len = fill(42, a, EB_PACKET_MAX);
     CHECK_EQ_I(c, eb_packet_put(seg, 42, 100, 4242, a, len, now), 0);
 

@@ -200,7 +200,8 @@ int main(int argc, char **argv)
         static uint8_t junk[EB_STATE_MAX];
         memset(junk, 0x5a, sizeof junk);
         uint64_t odd_node = 0x1234567;
-        eb_state_put(seg, odd_node, 5000, junk, (size_t)opus_encoder_get_size(1), 0, 0x99, seg_now());
+        size_t n = (size_t)opus_encoder_get_size(1);
+        eb_state_put(seg, odd_node, 5000, junk, n, 0, 0x99, seg_now());
         OpusEncoder *enc = malloc((size_t)opus_encoder_get_size(1));
         es_t *e2 = es_create(16, 4);
         es_set_bank(e2, seg);
