@@ -409,7 +409,11 @@ static entry_t *bank_packet(es_t *es, uint64_t parent, int64_t frame, uint64_t c
     int joined = 0;
     if (parent == ES_ROOT) {
         uint64_t n = eb_join_get(es->bank, frame, cid);
-        if (n) {
+        /* Only a chain the bank can still carry on: it keeps packets
+         * longer than states, and a newcomer on a chain whose state is
+         * gone would leave it at its first branch with a fresh encoder
+         * its decoder never followed (one garbled frame). */
+        if (n && bank_state(es, n, es->scratch) == 0) {
             id = n;
             joined = 1;
         }
