@@ -92,13 +92,16 @@ ensure_pkgs() {
     fi
 }
 
-# build DIR [cmake args...]: configure (once) and build a tree.
+# build DIR [cmake args...]: configure (once) and build a tree; every
+# target, or only BB_TARGET's when it is set (the TSan and fuzzing trees
+# build just what they run).
 build_tree() {
     dir=$1; shift
     if [ ! -f "$BB_ROOT/$dir/CMakeCache.txt" ]; then
         cmake -S "$BB_ROOT" -B "$BB_ROOT/$dir" "$@" >/dev/null
     fi
-    cmake --build "$BB_ROOT/$dir" -j "$JOBS" -- --no-print-directory >"$BB_ROOT/$dir/build.log" 2>&1 || {
+    cmake --build "$BB_ROOT/$dir" -j "$JOBS" ${BB_TARGET:+--target "$BB_TARGET"} \
+        -- --no-print-directory >"$BB_ROOT/$dir/build.log" 2>&1 || {
         cat "$BB_ROOT/$dir/build.log" >&2
         echo "bb: build failed in $dir" >&2
         exit 1
@@ -146,10 +149,10 @@ case "$cmd" in
             # Every fuzz target for BB_FUZZ_SMOKE_SECONDS (20 s), two at a
             # time, from its seed corpus and regressions (fuzz/README.md).
             echo "== tests: fuzz smoke (libFuzzer, ASan+UBSan)"
-            build_tree build-fuzz -DBB_FUZZ=ON -DCMAKE_C_COMPILER=clang
+            BB_TARGET=fuzz-targets build_tree build-fuzz -DBB_FUZZ=ON -DCMAKE_C_COMPILER=clang
             (cd "$BB_ROOT/build-fuzz" && ctest --output-on-failure -j "$JOBS" -L '^fuzz$' "$@") || status=1
             echo "== tests: TSan build (shared-memory concurrency)"
-            build_tree build-tsan -DBB_SANITIZE=thread -DCMAKE_C_COMPILER=clang
+            BB_TARGET=shm-tests build_tree build-tsan -DBB_SANITIZE=thread -DCMAKE_C_COMPILER=clang
             (cd "$BB_ROOT/build-tsan" && ctest --output-on-failure -j "$JOBS" -L shm "$@") || status=1
         fi
         exit $status
@@ -161,7 +164,7 @@ case "$cmd" in
         ;;
     fuzz)
         ensure_pkgs $PKGS_BUILD clang libclang-rt-dev
-        build_tree build-fuzz -DBB_FUZZ=ON -DCMAKE_C_COMPILER=clang
+        BB_TARGET=fuzz-targets build_tree build-fuzz -DBB_FUZZ=ON -DCMAKE_C_COMPILER=clang
         exec "$BB_ROOT/fuzz/run.sh" "$BB_ROOT/build-fuzz" "${1:-300}"
         ;;
     soak)
