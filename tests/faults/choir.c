@@ -522,7 +522,7 @@ int ch_written(ch_voice_t *v, int64_t start, int64_t end, ch_span_t *sure, int c
         if (v->spectator || !stored(r, start, end))
             continue;
         ch_span_t sp = {r->write_clock - r->n, r->write_clock};
-        if (r->status == 200) {
+        if (r->status == 200 && r->song_start == start) {
             if (ns > 0 && ns <= cap && sp.a <= sure[ns - 1].b) {
                 if (sp.b > sure[ns - 1].b)
                     sure[ns - 1].b = sp.b;

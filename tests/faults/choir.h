@@ -137,9 +137,15 @@ typedef struct {
 } ch_span_t;
 
 /* The voice's uploads stored in the song that starts at `start` (ends at
- * `end`, 0 = open): spans it certainly wrote (merged; answered 200) and
- * spans it may have written (the POST failed after it left).  Returns the
- * number of certain spans (up to cap in sure[]); *nmaybe the maybe spans. */
+ * `end`, 0 = open): spans it certainly wrote (merged; answered 200 by a
+ * worker that knew the song: the answer carries its start) and spans it
+ * may have written (the POST failed after it left).  An upload a worker
+ * took before the daemon had started the song was not stored, even where
+ * its clocks lie after the start: a singer in the leader's bucket writes
+ * the clocks just after the start at the moment the leader asks for it,
+ * and another worker may take that upload within the daemon's tick;
+ * its answer says the song had not started.  Returns the number of
+ * certain spans (up to cap in sure[]); *nmaybe the maybe spans. */
 int ch_written(ch_voice_t *v, int64_t start, int64_t end, ch_span_t *sure, int cap,
                ch_span_t *maybe, int mcap, int *nmaybe);
 

@@ -293,11 +293,15 @@ static void judge_answers(hall_t *h)
      * over the next two batches (the newcomers it let in are still there). */
     long long flood_end = h->flood_t1 > h->flood_t0 + 1200000000LL ? h->flood_t1 : h->flood_t0 + 1200000000LL;
     for (int i = 0; i <= NSING; i++) {
-        int n, in_flood = 0;
+        int n, in_flood = 0, early = 0;
         ch_rec_t *r = ft_recs(h->v[i], &n);
         for (int k = 0; r && k < n; k++) {
             posts++;
             bad += r[k].status != 200 || r[k].rc != 0;
+            /* Clocks after the start, taken by a worker that did not know
+             * the song yet (choir.h, ch_written()): not in the song. */
+            early += r[k].status == 200 && r[k].has_write && r[k].write_clock > h->start &&
+                     r[k].song_start != h->start && r[k].write_clock - r[k].n < h->start + 48000;
             in_flood += r[k].t_ns > h->flood_t0 && r[k].t_ns < flood_end && r[k].status == 200;
             if (i < NSING && r[k].has_write && r[k].server_clock && r[k].write_clock > h->start &&
                 r[k].server_clock - r[k].write_clock > lag) {
@@ -306,6 +310,9 @@ static void judge_answers(hall_t *h)
             }
         }
         during += in_flood > 0;
+        if (early)
+            printf(TNAME ": %s (%d s): %d upload(s) after the start clock answered before the song had "
+                   "started\n", h->names[i], bucket_of(i), early);
         bbc_stats_t st;
         ch_stats(h->v[i], &st);
         CHECK_EQ_I(*c, ch_failures(h->v[i]), 0);
