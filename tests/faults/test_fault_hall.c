@@ -301,7 +301,7 @@ static void judge_answers(hall_t *h)
             /* Clocks after the start, taken by a worker that did not know
              * the song yet (choir.h, ch_written()): not in the song. */
             early += r[k].status == 200 && r[k].has_write && r[k].write_clock > h->start &&
-                     r[k].song_start != h->start && r[k].write_clock - r[k].n < h->start + 48000;
+                     r[k].song_start != h->start;
             in_flood += r[k].t_ns > h->flood_t0 && r[k].t_ns < flood_end && r[k].status == 200;
             if (i < NSING && r[k].has_write && r[k].server_clock && r[k].write_clock > h->start &&
                 r[k].server_clock - r[k].write_clock > lag) {
