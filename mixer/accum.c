@@ -55,6 +55,11 @@ void acc_render(const acc_cell_t *cells, const acc_cell32_t *backing,
                 uint32_t n, float volume, float *out, int32_t *counts)
 {
     const float inv = 1.0f / ACC_SCALE;
+    /* The count changes only where a singer's upload begins or ends, so
+     * the normalisation (a division) is worked out once per run of equal
+     * counts: the same float, half the time of rendering. */
+    int32_t last_k = -1;
+    float g = 0;
     for (uint32_t i = 0; i < n; i++) {
         /* relaxed: see accum.h; the region is in the past */
         int64_t c = load_relaxed(&cells[i]);
@@ -62,7 +67,11 @@ void acc_render(const acc_cell_t *cells, const acc_cell32_t *backing,
         float x = (float)acc_sum(c) * inv;
         if (backing)
             x += (float)load_relaxed(&backing[i]) * inv;
-        out[i] = x * gain_normalise(k) * volume;
+        if (k != last_k) {
+            last_k = k;
+            g = gain_normalise(k);
+        }
+        out[i] = x * g * volume;
         if (counts)
             counts[i] = k;
     }
