@@ -108,7 +108,10 @@ typedef struct loop {
     lrep_t rep;
     cpuacct_t cpu;
     double self_cpu0;
-    double floor0;                   /* cpuacct_decode_floor() before the run */
+    /* cpuacct_decode_floor() passes, o.floor_passes before the run and as
+     * many after it */
+    double floors[2 * LOAD_MAX_FLOOR_PASSES];
+    int nfloors;
     /* ramp */
     int ramp_level;
     int ramp_ok_level;

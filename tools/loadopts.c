@@ -86,19 +86,25 @@ static void usage(FILE *f)
 "  --step-seconds S         length of a ramp step (default 10)\n"
 "  --p99-bound-ms MS        ramp bound on the p99 latency counted from when a\n"
 "                           batch is due (default 50)\n"
+"  --floor-passes N         measure decoding alone N times before the run and N\n"
+"                           times after (about half a second each; 1..%d,\n"
+"                           default 1) and take the median: the host's speed\n"
+"                           wanders, and the floor should average it as the\n"
+"                           run does\n"
 "  --quiet                  no per-error lines on stderr\n"
 "  --help                   this text\n"
 "\n"
 "Output: a line per interval, then 'key: value' lines ending with\n"
 "singers, p50_ms, p99_ms, errors, desyncs, decode_alone_singers_per_core (the\n"
 "floor: the same voice decoded alone in this process, before and after the\n"
-"run), of_decode_alone (singers_per_core over that floor, comparable across\n"
+"run; with --floor-passes, the median, and decode_alone_range its lowest and\n"
+"highest pass), of_decode_alone (singers_per_core over that floor, comparable across\n"
 "machines and moments) and singers_per_core (CPU of the watched processes per\n"
 "sustained singer-second, inverted; n/a without --pids). p50_ms / p99_ms / max_ms run from sending a POST to receiving its\n"
 "whole answer; the *_due_ms variants from when the batch was due, which\n"
 "adds any wait for a connection or for the previous answer. Exit status 0\n"
 "when the run had no errors, 1 otherwise, 2 on bad usage.\n",
-            LOAD_MAX_SINGERS);
+            LOAD_MAX_SINGERS, LOAD_MAX_FLOOR_PASSES);
 }
 
 static int parse_list_int(const char *s, int *out, int max, int lo, int hi)
@@ -155,6 +161,7 @@ static void set_defaults(load_opts_t *o)
     o->voice_hz = 220;
     o->bitrate = 64000;
     o->fcgi_conns = 4;
+    o->floor_passes = 1;
     o->timeout_ms = 5000;
     o->max_lag = 4;
     o->step_s = 10;
@@ -169,7 +176,7 @@ static int read_options(int argc, char **argv, load_opts_t *o, const char **targ
         O_HTTP = 256, O_FCGI, O_SINGERS, O_SPECT, O_OFFSETS, O_NOLEAD, O_TRACK, O_CHURN, O_IGNDELAY,
         O_DURATION, O_INTERVAL, O_WARMUP, O_BATCH, O_TIMEOUT, O_MAXLAG, O_PATH, O_UNALIGNED, O_PLACEHOLDERS, O_WRITELAG,
         O_DECODE, O_NOSUMMARY, O_VOICE, O_RESTS, O_BITRATE, O_FCONNS, O_NOKEEP, O_SEED, O_PIDS, O_PIDGLOB,
-        O_RAMP, O_STEPS, O_P99, O_QUIET, O_ROOMS, O_HELP
+        O_RAMP, O_STEPS, O_P99, O_QUIET, O_ROOMS, O_FLOOR, O_HELP
     };
     static const struct option lo[] = {
         { "http", required_argument, 0, O_HTTP },
@@ -206,6 +213,7 @@ static int read_options(int argc, char **argv, load_opts_t *o, const char **targ
         { "p99-bound-ms", required_argument, 0, O_P99 },
         { "quiet", no_argument, 0, O_QUIET },
         { "rooms-file", required_argument, 0, O_ROOMS },
+        { "floor-passes", required_argument, 0, O_FLOOR },
         { "help", no_argument, 0, O_HELP },
         { 0, 0, 0, 0 },
     };
@@ -255,6 +263,7 @@ static int read_options(int argc, char **argv, load_opts_t *o, const char **targ
         case O_P99: ok = parse_double(optarg, 0.01, 1e6, &o->p99_bound_ms); break;
         case O_QUIET: o->quiet = true; break;
         case O_ROOMS: o->rooms_file = optarg; break;
+        case O_FLOOR: ok = parse_int(optarg, 1, LOAD_MAX_FLOOR_PASSES, &o->floor_passes); break;
         case O_HELP: usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }

@@ -16,6 +16,7 @@
 #define LOAD_MAX_ADDRS 64
 #define LOAD_MAX_OFFSETS 16
 #define LOAD_MAX_ROOMS 256          /* a host's rooms (HS_ROOMS_MAX) */
+#define LOAD_MAX_FLOOR_PASSES 20    /* --floor-passes: at most 20 s of decoding alone */
 
 /* A room singers are sent to: its id and the singers' (or organiser's)
  * key, as the room's link carries them. */
@@ -61,6 +62,7 @@ typedef struct {
     double step_s;
     double p99_bound_ms;
     bool quiet;
+    int floor_passes;       /* --floor-passes: decode-alone passes before and after */
     const char *rooms_file; /* --rooms-file; NULL: the default room */
     int nrooms;
     load_room_t rooms[LOAD_MAX_ROOMS];

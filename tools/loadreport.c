@@ -195,6 +195,8 @@ void lrep_summary(const lrep_t *r, const load_opts_t *o, const lrep_summary_t *x
     double fl = x->floor;
     if (fl > 0)
         printf("decode_alone_singers_per_core: %.0f\n", fl);
+    if (fl > 0 && x->floor_hi > x->floor_lo)
+        printf("decode_alone_range: %.0f %.0f\n", x->floor_lo, x->floor_hi);
     if (x->npids && cps > 0 && fl > 0)
         printf("of_decode_alone: %.3f\n", 1.0 / cps / fl);
     if (x->npids && cps > 0)

@@ -73,6 +73,7 @@ typedef struct {
     double self_cpu_s;      /* bb-load's own CPU over the run */
     int npids;              /* watched server processes */
     double floor;           /* decode-alone singers per core, 0: unknown */
+    double floor_lo, floor_hi; /* its lowest and highest pass, with several */
     int ramp_ok_level, ramp_broke_at;
     const char *ramp_reason;
 } lrep_summary_t;
