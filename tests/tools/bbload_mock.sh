@@ -46,8 +46,8 @@ expect() { # FILE KEY WANT
 
 echo "== FastCGI over a unix socket"
 start_mock fcgi --listen "unix:$TMP/w.sock"
-timeout 30 "$BBLOAD" --fcgi "unix:$TMP/w.sock" --singers 20 --spectators 2 --duration 4 --interval 2 \
-    --seed 11 --pids "$(echo $PIDS | awk '{print $NF}')" >"$TMP/r1" 2>&1
+timeout 40 "$BBLOAD" --fcgi "unix:$TMP/w.sock" --singers 20 --spectators 2 --duration 4 --interval 2 \
+    --seed 11 --floor-passes 2 --pids "$(echo $PIDS | awk '{print $NF}')" >"$TMP/r1" 2>&1
 rc=$?
 cat "$TMP/r1"
 [ $rc = 0 ] || { echo "FAIL: exit status $rc"; fail=1; }
@@ -57,6 +57,16 @@ expect "$TMP/r1" desyncs 0
 expect "$TMP/r1" sustained_last 20
 grep -q '^# leader .* leads; song started' "$TMP/r1" || { echo "FAIL: the leader did not start a song"; fail=1; }
 [ "$(value "$TMP/r1" moves)" -ge 20 ] || { echo "FAIL: request_lead moved nobody"; fail=1; }
+# Decoding alone in two passes before and two after: the median lies
+# within the lowest and highest pass, which the report names.
+floor=$(value "$TMP/r1" decode_alone_singers_per_core)
+lo=$(awk '$1 == "decode_alone_range:" {print $2}' "$TMP/r1")
+hi=$(awk '$1 == "decode_alone_range:" {print $3}' "$TMP/r1")
+if [ -z "$floor" ] || [ -z "$lo" ] || [ -z "$hi" ] ||
+    ! awk -v f="$floor" -v lo="$lo" -v hi="$hi" 'BEGIN {exit !(lo > 0 && lo <= f && f <= hi)}'; then
+    echo "FAIL: decode_alone_singers_per_core '$floor' not within decode_alone_range '$lo $hi'"
+    fail=1
+fi
 
 echo "== HTTP/1.1, chunked answers, churn, unaligned clocks, decoding"
 start_mock http --listen 127.0.0.1:0 --http --chunked
