@@ -32,10 +32,13 @@
  * client sends rests: fcgi/rest.h), in the order without, with, without:
  * exchange_singers_per_core_with_rests beside the figure without (the mean
  * of the two around it), their ratio, and the share of frames the worker
- * did not decode.
+ * did not decode; then decoding alone of both voices, the phrased one by
+ * the worker's rule for rests (decode_alone_with_rests_singers_per_core):
+ * what a server that did nothing but decode would carry.
  */
 #include <getopt.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +51,7 @@
 #include "exchange.h"
 #include "output.h"
 #include "packet.h"
+#include "rest.h"
 #include "rig.h"
 #include "ring.h"
 #include "segment.h"
@@ -349,14 +353,24 @@ static void run(bench_t *b, const bench_opts_t *o)
 }
 
 /* The floor, measured here and now: the same packets decoded alone, each
- * singer with its own decoder, as the rounds did. Returns microseconds per
- * request; a failed decode counts in b->errors. */
-static double decode_floor(bench_t *b, const bench_opts_t *o)
+ * singer with its own decoder, as the rounds did; with `as_worker`, by the
+ * worker's rule for rests (rs_decode(): a rest's frames are not decoded),
+ * which is what a server that did nothing but decode would spend on a
+ * voice that rests.  Returns microseconds per request; a failed decode
+ * counts in *errors. */
+static double decode_floor(const bench_opts_t *o, bool as_worker, long *errors)
 {
     int e;
     OpusDecoder **dec = calloc((size_t)o->singers, sizeof *dec);
+    bool *quiet = calloc((size_t)o->singers, sizeof *quiet);
     static float pcm[2880];
     long dn = 0;
+    if (!dec || !quiet) {
+        free(dec);
+        free(quiet);
+        ++*errors;
+        return 0;
+    }
     double t0 = cpu_now();
     for (int round = 2; round < o->rounds; round++)
         for (int i = 0; i < o->singers; i++) {
@@ -364,8 +378,12 @@ static double decode_floor(bench_t *b, const bench_opts_t *o)
                 dec[i] = opus_decoder_create(RATE, 1, &e);
             for (int k = 0; k < 10; k++) {
                 int j = voice_at(i, round, k);
-                if (opus_decode_float(dec[i], pkd[j], pkl[j], pcm, 2880, 0) != 2880)
-                    b->errors++;
+                bool skipped;
+                int got = !dec[i] ? -1
+                          : as_worker ? rs_decode(dec[i], &quiet[i], pkd[j], pkl[j], pcm, &skipped)
+                                      : opus_decode_float(dec[i], pkd[j], pkl[j], pcm, 2880, 0);
+                if (got != 2880)
+                    ++*errors;
             }
             dn++;
         }
@@ -374,6 +392,7 @@ static double decode_floor(bench_t *b, const bench_opts_t *o)
         if (dec[i])
             opus_decoder_destroy(dec[i]);
     free(dec);
+    free(quiet);
     return floor_us;
 }
 
@@ -462,6 +481,20 @@ static int rests_main(const bench_opts_t *o)
     printf("exchange_singers_per_core: %.0f\n", 1e6 / (off / 0.6));
     printf("exchange_singers_per_core_with_rests: %.0f\n", 1e6 / (r / 0.6));
     printf("exchange_rests_over_no_rests: %.2f\n", off / r);
+    /* The ceiling: decoding alone, the plain voice and the phrased one by
+     * the worker's rule, alternated as the songs were. */
+    use_voice(false);
+    double f1 = decode_floor(o, false, &errors);
+    use_voice(true);
+    double fr = decode_floor(o, true, &errors);
+    use_voice(false);
+    double f2 = decode_floor(o, false, &errors);
+    if (f1 > 0 && fr > 0 && f2 > 0) {
+        double f = 0.5 * (f1 + f2);
+        printf("decode_alone_singers_per_core: %.0f (%.0f, %.0f)\n", 1e6 / (f / 0.6), 1e6 / (f1 / 0.6),
+               1e6 / (f2 / 0.6));
+        printf("decode_alone_with_rests_singers_per_core: %.0f\n", 1e6 / (fr / 0.6));
+    }
     return errors ? 1 : 0;
 }
 
@@ -482,7 +515,7 @@ int main(int argc, char **argv)
     if (off1 < 0 || set_up(&b, &o, true) != 0)
         return 1;
     run(&b, &o);
-    double floor_us = decode_floor(&b, &o);
+    double floor_us = decode_floor(&o, false, &b.errors);
     report(&b, &o, floor_us);
     double off2 = without_watch(&o, &errors);
     if (off2 < 0)

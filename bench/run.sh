@@ -9,7 +9,9 @@
 # `singers_per_core_with_rests: N`: the same song with every voice resting
 # 30% of its time at the ends of its phrases (bb-load --rests 30, DTX as
 # our client sends it), beside the song without rests of the same run,
-# and `worker_memory_per_singer_kib: N`.  Each load of our client runs in
+# with `decode_alone_with_rests_per_core: N` (what a server that did
+# nothing but decode would carry on that voice: its ceiling), and
+# `worker_memory_per_singer_kib: N`.  Each load of our client runs in
 # a keyed room of its own; the original client's clocks in the default
 # room.  BB_PRIVATE_COMPLEXITY sets the workers' --private-complexity,
 # BB_ENCODE_BANK=off turns the workers' encode bank off.
@@ -222,6 +224,10 @@ load unaligned --singers "$((SINGERS / 2))" --unaligned --duration "$DUR" --inte
     printf 'singers_per_core_with_rests: %s\n' "$(field singers_per_core "$OUT/rests.txt")"
     grep -E '^rests: ' "$OUT/micro-rests.txt" || true
     printf 'exchange_rests_over_no_rests: %s\n' "$(field exchange_rests_over_no_rests "$OUT/micro-rests.txt")"
+    # What a server that did nothing but decode would carry with rests
+    # (bench_exchange: the phrased voice by the worker's rule for rests).
+    printf 'decode_alone_with_rests_per_core: %s\n' \
+        "$(field decode_alone_with_rests_singers_per_core "$OUT/micro-rests.txt")"
     printf 'rests_over_no_rests: %s\n' "$(awk -v a="$(field singers_per_core "$OUT/rests.txt")" \
         -v b="$(field singers_per_core "$OUT/singers.txt")" 'BEGIN {if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a"}')"
     printf 'of_decode_alone: %s\n' "${share:-n/a}"
