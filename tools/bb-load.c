@@ -91,9 +91,6 @@ static void report(loop_t *L, double dt)
     lrep_interval(&L->rep, &tally, t, dt, cpuacct_delta(&L->cpu), L->cpu.n, measured);
 }
 
-/* Everything before the first batch: addresses, seed, the voice, epoll and
- * the signal descriptor, the FastCGI pools, the singer slots, the pids to
- * watch.  0, 1 (failed, said why) or 2 (bad usage). */
 /* Measures decoding alone o.floor_passes times (cpuacct.h); a pass that
  * fails is left out. */
 static void floor_passes(loop_t *L)
@@ -111,8 +108,8 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Sorts the passes and returns their median (0 without any): one pass
- * before and one after give their mean, as before there were options. */
+/* Sorts the passes and returns their median (0 without any); with one pass
+ * on each side, their mean. */
 static double floor_median(loop_t *L)
 {
     int n = L->nfloors;
@@ -122,6 +119,9 @@ static double floor_median(loop_t *L)
     return n % 2 ? L->floors[n / 2] : (L->floors[n / 2 - 1] + L->floors[n / 2]) / 2;
 }
 
+/* Everything before the first batch: addresses, seed, the voice, epoll and
+ * the signal descriptor, the FastCGI pools, the singer slots, the pids to
+ * watch.  0, 1 (failed, said why) or 2 (bad usage). */
 static int setup(loop_t *L, int argc, char **argv, char **addr_store)
 {
     if (load_opts_parse(argc, argv, &L->o, addr_store) < 0)
@@ -348,7 +348,7 @@ int main(int argc, char **argv)
     floor_passes(L);
     double floor = floor_median(L);
     lrep_summary_t x = { (double)(now - L->t0) / 1e9, cpuacct_self() - L->self_cpu0, L->cpu.n,
-                         floor, L->floors[0], L->nfloors ? L->floors[L->nfloors - 1] : 0, L->ramp_ok_level,
+                         floor, L->nfloors ? L->floors[0] : 0, L->nfloors ? L->floors[L->nfloors - 1] : 0, L->ramp_ok_level,
                          L->ramp_broke_at, L->ramp_reason };
     lrep_summary(&L->rep, o, &x);
     status = lrep_err_total(&L->rep.total) ? 1 : 0;
