@@ -246,8 +246,25 @@ note "a host the front does not send to: bb-room gives up ($(sed 's/^bb-room: //
 
 # ------------------------------------------------------------ 4. remove B
 
+# The front's worker processes (children of its master).
+front_workers() { cat "/proc/${T_PID[front]}/task/${T_PID[front]}/children" 2>/dev/null || true; }
+# old_gone PID...: none of these is still one of the front's workers.
+old_gone() {
+    local now p
+    now=" $(front_workers) "
+    for p in "$@"; do [[ $now != *" $p "* ]] || return 1; done
+}
+old_workers=$(front_workers)
+[ -n "$old_workers" ] || fail "the front's master has no worker processes"
 render_front "$PORT_A"
 "${FNGX[@]}" -s reload 2>>"$TMP/logs/front.log" || fail "nginx -s reload of the front failed"
+# nginx lets the old workers accept for a while after the new ones start
+# (its master sleeps before telling them to quit) and then closes what
+# they accepted and had not read a request from: a client connecting then
+# gets no answer. That is the reload's own edge, not the routing this step
+# checks, which starts once the old workers are gone.
+# shellcheck disable=SC2086
+wait_until 20 "the front's old worker processes to exit after the reload" old_gone $old_workers
 b0=${ROOMS_B[0]}
 on_a() {
     [ "$(curl -sS -m 5 -o /dev/null -w '%header{x-bb-host}' "$FRONT/api?room=${ROOM_ID[$b0]}")" = host-a ]
